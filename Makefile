@@ -1,0 +1,34 @@
+# Thin wrapper over CMake. The real build is CMakeLists.txt.
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all build test demo bench fuzz sanitize clean setup
+
+all: build
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+setup:
+	bash scripts/setup.sh
+
+# Every test: unit tests (ctest), the sanitizer build of the format tests,
+# and the Python reference checks.
+test: setup build
+	bash scripts/test.sh
+
+demo: setup build
+	bash scripts/demo.sh
+
+bench: build
+	bash scripts/bench.sh
+
+fuzz:
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian 12 machine: installs the Debian packages
+# the build and tests need and the Python test tools. Safe to run repeatedly;
+# it only installs what is missing.
+set -euo pipefail
+
+DEB_PKGS=(
+  build-essential cmake pkg-config git
+  clang libclang-rt-14-dev          # libFuzzer + sanitizers
+  libgtest-dev libgmock-dev          # unit tests
+  libhwy-dev                         # SIMD dispatch (CPU backend)
+  libsentencepiece-dev               # SentencePiece tokenizer
+  libpcre2-dev                       # Unicode-aware pre-tokenizer regexes
+  nlohmann-json3-dev                 # JSON (config.json, safetensors header, server)
+  libcpp-httplib-dev                 # HTTP server
+  libedit-dev                        # line editing for `f8 chat`
+  bible-kjv-text                     # public-domain text for perplexity
+)
+PY_PKGS=(numpy pytest jinja2 tokenizers sentencepiece safetensors gguf openai requests)
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${DEB_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+pymissing=()
+for p in "${PY_PKGS[@]}"; do
+  mod=$p
+  "$PY" -c "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('$mod') else 1)" 2>/dev/null || pymissing+=("$p")
+done
+if [ ${#pymissing[@]} -gt 0 ]; then
+  echo "setup: installing Python packages: ${pymissing[*]}" >&2
+  "$PY" -m pip install -q "${pymissing[@]}"
+fi
+echo "setup: ok" >&2
