@@ -1,0 +1,98 @@
+// keys.h — the registry of known metadata keys (SPEC.md §Metadata registry
+// mirrors this list). Writers and readers use these constants, never string
+// literals, so a key is spelled once. Unknown keys in a file are ignored.
+//
+// Namespaces: general.* (identity), llm.* (hyperparameters), tokenizer.*,
+// chat.*, quant.* (how the weights were quantized, error stats).
+#pragma once
+
+namespace ggf8::keys {
+
+// ---- general ---------------------------------------------------------------
+inline constexpr const char* kArchitecture = "general.architecture";  // str: "llama" | "mistral" | "qwen2"
+inline constexpr const char* kName = "general.name";                  // str: model name (from the directory / config)
+inline constexpr const char* kSourceArch = "general.source.architecture";  // str: HF "architectures"[0]
+inline constexpr const char* kConverter = "general.converter";        // str: "f8 <version>"
+inline constexpr const char* kLicense = "general.license";            // str, optional
+
+// ---- llm: hyperparameters (all from config.json) ---------------------------
+inline constexpr const char* kContextLength = "llm.context_length";          // u64: max_position_embeddings
+inline constexpr const char* kEmbeddingLength = "llm.embedding_length";      // u64: hidden_size
+inline constexpr const char* kBlockCount = "llm.block_count";                // u64: num_hidden_layers
+inline constexpr const char* kFeedForwardLength = "llm.feed_forward_length"; // u64: intermediate_size
+inline constexpr const char* kHeadCount = "llm.attention.head_count";        // u64: num_attention_heads
+inline constexpr const char* kHeadCountKv = "llm.attention.head_count_kv";   // u64: num_key_value_heads
+inline constexpr const char* kHeadDim = "llm.attention.head_dim";            // u64: head_dim (default hidden/heads)
+inline constexpr const char* kRmsEps = "llm.attention.layer_norm_rms_epsilon";  // f32: rms_norm_eps
+inline constexpr const char* kQkvBias = "llm.attention.qkv_bias";            // bool: Qwen2 true
+inline constexpr const char* kSlidingWindow = "llm.attention.sliding_window";  // u64, 0 = none
+inline constexpr const char* kVocabSize = "llm.vocab_size";                  // u64
+inline constexpr const char* kTiedEmbeddings = "llm.tie_word_embeddings";    // bool
+inline constexpr const char* kRopeFreqBase = "llm.rope.freq_base";           // f32: rope_theta
+inline constexpr const char* kRopeScalingType = "llm.rope.scaling.type";     // str: "none" | "linear" | "llama3"
+inline constexpr const char* kRopeScalingFactor = "llm.rope.scaling.factor"; // f32
+inline constexpr const char* kRopeScalingLowFreq = "llm.rope.scaling.low_freq_factor";    // f32 (llama3)
+inline constexpr const char* kRopeScalingHighFreq = "llm.rope.scaling.high_freq_factor";  // f32 (llama3)
+inline constexpr const char* kRopeScalingOrigCtx = "llm.rope.scaling.original_context_length";  // u64 (llama3)
+
+// ---- tokenizer -------------------------------------------------------------
+inline constexpr const char* kTokKind = "tokenizer.kind";  // str: "sentencepiece" | "bpe"
+// SentencePiece: the tokenizer.model protobuf bytes, stored as they are.
+inline constexpr const char* kTokSpModel = "tokenizer.sentencepiece.model";  // array<u8>
+// Byte-level BPE (tokenizer.json, model.type == "BPE"):
+inline constexpr const char* kTokTokens = "tokenizer.tokens";       // array<str>: id -> token text as in tokenizer.json (e.g. "Ġthe")
+inline constexpr const char* kTokTypes = "tokenizer.token_type";    // array<i32>: id -> 1 normal, 2 unknown, 3 control (special added), 4 user-defined (non-special added), 5 unused, 6 byte
+inline constexpr const char* kTokMerges = "tokenizer.bpe.merges";   // array<str>: "left right", rank order
+inline constexpr const char* kTokPre = "tokenizer.bpe.pre";         // str: pre-tokenizer family: "gpt2" | "llama3" | "qwen2" | "smollm" | "custom"
+inline constexpr const char* kTokPreJson = "tokenizer.bpe.pre_tokenizer_json";  // str: tokenizer.json "pre_tokenizer" verbatim
+inline constexpr const char* kTokNormJson = "tokenizer.bpe.normalizer_json";    // str: tokenizer.json "normalizer" verbatim ("null" if none)
+inline constexpr const char* kTokDecoderJson = "tokenizer.bpe.decoder_json";    // str: tokenizer.json "decoder" verbatim
+inline constexpr const char* kTokByteFallback = "tokenizer.bpe.byte_fallback";  // bool
+inline constexpr const char* kTokIgnoreMerges = "tokenizer.bpe.ignore_merges";  // bool (Llama 3)
+// Special ids (both kinds). -1 / absent = none.
+inline constexpr const char* kTokBosId = "tokenizer.bos_id";        // i32
+inline constexpr const char* kTokEosId = "tokenizer.eos_id";        // i32 (tokenizer's own eos)
+inline constexpr const char* kTokPadId = "tokenizer.pad_id";        // i32
+inline constexpr const char* kTokUnkId = "tokenizer.unk_id";        // i32
+inline constexpr const char* kTokAddBos = "tokenizer.add_bos";      // bool (tokenizer_config add_bos_token / post_processor)
+inline constexpr const char* kTokAddEos = "tokenizer.add_eos";      // bool
+
+// ---- chat / generation -----------------------------------------------------
+inline constexpr const char* kChatTemplate = "chat.template";        // str: Jinja text from tokenizer_config.json
+inline constexpr const char* kChatBosToken = "chat.bos_token";       // str: as the template sees `bos_token`
+inline constexpr const char* kChatEosToken = "chat.eos_token";       // str: as the template sees `eos_token`
+inline constexpr const char* kGenEosIds = "chat.eos_ids";            // array<i32>: generation_config eos_token_id(s) ∪ tokenizer eos
+inline constexpr const char* kGenTemperature = "chat.default.temperature";  // f32 (generation_config)
+inline constexpr const char* kGenTopP = "chat.default.top_p";        // f32
+inline constexpr const char* kGenTopK = "chat.default.top_k";        // i32
+
+// ---- quant -----------------------------------------------------------------
+inline constexpr const char* kQuantWeights = "quant.weights";        // str: "e4m3" | "e5m2" | "bf16"
+inline constexpr const char* kQuantScale = "quant.scale";            // str: "tensor" | "channel" | "block"
+inline constexpr const char* kQuantSource = "quant.source";          // str: "requantized" | "prequantized" (imported FP8 checkpoint)
+// Per-tensor stats, parallel arrays over the quantized tensors:
+inline constexpr const char* kQuantStatNames = "quant.stats.tensor";     // array<str>
+inline constexpr const char* kQuantStatSqnr = "quant.stats.sqnr_db";     // array<f32>
+inline constexpr const char* kQuantStatMaxErr = "quant.stats.max_abs_err";  // array<f32>
+inline constexpr const char* kQuantStatSat = "quant.stats.saturated_pct";   // array<f32>
+inline constexpr const char* kQuantStatFlush = "quant.stats.flushed_pct";   // array<f32>
+
+}  // namespace ggf8::keys
+
+// Tensor names (canonical, arch-independent; the converter maps HF names):
+//   token_embd.weight                 [vocab, hidden]
+//   output_norm.weight                [hidden]
+//   output.weight                     [vocab, hidden]   (absent when tied)
+//   blk.N.attn_norm.weight            [hidden]
+//   blk.N.attn_q.weight / .bias       [heads*head_dim, hidden] / [heads*head_dim]
+//   blk.N.attn_k.weight / .bias       [kv_heads*head_dim, hidden]
+//   blk.N.attn_v.weight / .bias       [kv_heads*head_dim, hidden]
+//   blk.N.attn_output.weight          [hidden, heads*head_dim]
+//   blk.N.ffn_norm.weight             [hidden]
+//   blk.N.ffn_gate.weight             [ffn, hidden]
+//   blk.N.ffn_up.weight               [ffn, hidden]
+//   blk.N.ffn_down.weight             [hidden, ffn]
+// Scales of a quantized weight W: the tensor "<W name>.scale" (F32), referenced
+// from W's directory entry. Static activation scale: "<W name without
+// .weight>.input_scale" (F32 [1]). KV cache scales: "blk.N.attn_k.kv_scale",
+// "blk.N.attn_v.kv_scale" (F32 [1]; dequantization multipliers, after RoPE).
