@@ -1,0 +1,287 @@
+// backend.h — the ops table every compute backend implements (cpu/ref,
+// cpu/simd, later cuda). The model code (src/model) runs the forward pass
+// only through these calls; it never touches backend memory directly and never
+// indexes the KV cache.
+//
+// Three objects:
+//   Backend  — one per model and device: memory, weight "upload" (CPU: a
+//              zero-copy view into the mmap), KV cache creation. Shared by
+//              every context of a model; its methods are thread-safe.
+//   Stream   — one per context: the ops table. Owns the scratch buffers
+//              (sized once at creation from StreamParams, so a decode step
+//              allocates nothing and has fixed shapes -> CUDA-graph capture)
+//              and, on the CPU, the persistent thread pool (n_threads).
+//              Ops on a stream run in order; on the CPU they are synchronous,
+//              on a GPU they are enqueued and only to_host()/synchronize()
+//              wait. A Stream is used by one thread at a time.
+//   KVCache  — owned by the backend that made it; layout private to it.
+//
+// Units and layouts used everywhere below:
+//   - Activations are F32, row-major, token-major: x[T, dim] means
+//     x[t*dim + i]. They live in backend memory (Buffer::data()).
+//   - Weights are stored [N, K] = [out, in] row-major (HF / GGF8 layout, the
+//     "TN" form cuBLASLt FP8 wants); y[t, n] = sum_k x[t, k] * W[n, k].
+//   - A scale is an FP32 dequantization multiplier: value = decode(q) * s.
+//   - "device int32[T]" arrays (token ids, positions, cells, seq ids) are in
+//     backend memory too; fill them with Stream::from_host().
+//
+// Nothing here throws or aborts on bad input: fallible calls return Status.
+// Ops themselves cannot fail; the model validates shapes at load time and
+// calls ops only within the StreamParams limits (violations are asserts).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ggf8/ggf8.h"
+
+namespace f8backend {
+
+// ---- status ------------------------------------------------------------------
+enum class Code : int {
+  Ok = 0,
+  InvalidArgument,  // bad params (zero threads, unknown backend/ISA name, bad shape)
+  OutOfMemory,      // an allocation failed
+  Unsupported,      // dtype / scale kind / feature this backend does not have
+  CacheFull,        // KVCache::alloc_cells found no free cells
+};
+struct Status {
+  Code code = Code::Ok;
+  std::string message;  // one line, names the op/field and what was expected
+  bool ok() const { return code == Code::Ok; }
+  static Status Ok() { return {}; }
+  static Status Error(Code c, std::string m) { return {c, std::move(m)}; }
+};
+
+using ggf8::DType;
+using ggf8::ScaleKind;
+
+// ---- weights -------------------------------------------------------------------
+// A 2-D weight matrix (or a 1-D vector as rows = 1) as the backend sees it.
+// On the CPU `data` points into the mmapped .f8 (zero copy). Slices for tensor
+// parallel: a column-parallel slice is a row range (advance `data` and
+// `scale`), a row-parallel slice is a column range (advance `data`, keep
+// `row_stride` of the full matrix, `scale_col0` = first block column).
+struct Weight {
+  const void* data = nullptr;   // element [n, k] at data + (n*row_stride + k)*dtype_size
+  DType dtype = DType::F32;     // F32 / F16 / BF16 / E4M3 / E5M2
+  int64_t rows = 0;             // N: output features (vocab for embeddings)
+  int64_t cols = 0;             // K: input features (hidden size for embeddings)
+  int64_t row_stride = 0;       // elements between consecutive rows; 0 means = cols
+
+  // Scales (FP8 weights; may also be set on F16/BF16/F32 weights, applied the same way).
+  ScaleKind scale_kind = ScaleKind::None;
+  const float* scale = nullptr;  // Tensor: [1]; Channel: [rows];
+                                 // Block: [ceil(rows/block_rows), scale_cols] row-major
+  uint32_t block_rows = 0;       // Block only, e.g. 128 (rows of W per scale)
+  uint32_t block_cols = 0;       // Block only, e.g. 128 (cols of W per scale)
+  int64_t scale_cols = 0;        // Block only: row stride of `scale`; 0 means ceil(cols/block_cols)
+
+  // Static activation scale from the file (`input_scale`, a multiplier:
+  // xq = satfinite(rne(x / input_scale))); 0 = none. Used by GemmOpts::Static.
+  float input_scale = 0.0f;
+
+  int64_t stride() const { return row_stride ? row_stride : cols; }
+};
+
+// Optional bias for gemm (Qwen2 q/k/v): [N] values, F32 or BF16 or F16.
+struct Bias {
+  const void* data = nullptr;   // nullptr = no bias
+  DType dtype = DType::F32;
+};
+
+// ---- op parameters ------------------------------------------------------------
+// How gemm treats the activations.
+enum class ActQuant : uint32_t {
+  None = 0,        // weight-only: x stays F32 (CPU default, most accurate)
+  DynamicToken,    // emulate GPU: per token sx[t] = max(amax(x[t,:])/448, tiny),
+                   // xq = e4m3_satfinite_rne(x / sx[t]); y = (xq . wq) * sx * sw
+  Static,          // emulate GPU: sx = Weight::input_scale for every token
+                   // (requires input_scale > 0; the model picks per weight)
+};
+// Activation quantization applies only to FP8 (E4M3/E5M2) weights; F32/F16/BF16
+// weights always run weight-only (that is what the GPU path does too).
+// The smallest dynamic scale (`tiny`): keeps an all-zero row from dividing by 0.
+constexpr float kActScaleTiny = 1.0f / (448.0f * 512.0f);
+
+struct GemmOpts {
+  ActQuant act = ActQuant::None;
+  Bias bias;                    // added after scaling: y = ... + bias[n]
+};
+
+enum class RopeScaling : uint32_t { None = 0, Linear, Llama3 };
+
+// Rotary embedding, HF "rotate_half" layout (pairs (i, i + n_rot/2) within
+// the first n_rot dims of each head; the converter keeps HF's q/k row order).
+struct RopeParams {
+  int32_t head_dim = 0;         // dims per head
+  int32_t n_rot = 0;            // rotated dims per head (even, <= head_dim); 0 = head_dim
+  float freq_base = 10000.0f;   // theta: inv_freq[i] = base^(-2i/n_rot)
+  RopeScaling scaling = RopeScaling::None;
+  float factor = 1.0f;          // Linear: positions / factor; Llama3: "factor"
+  float low_freq_factor = 1.0f;   // Llama3 only
+  float high_freq_factor = 4.0f;  // Llama3 only
+  int32_t orig_ctx = 8192;        // Llama3 "original_max_position_embeddings"
+};
+
+// ---- memory --------------------------------------------------------------------
+// Backend memory (device memory on a GPU; 64-byte aligned host memory on the CPU).
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  virtual void* data() = 0;
+  virtual size_t size() const = 0;   // bytes
+  float* f32() { return static_cast<float*>(data()); }
+  int32_t* i32() { return static_cast<int32_t*>(data()); }
+};
+
+// ---- KV cache --------------------------------------------------------------------
+// Cells hold one token's K and V for every layer. Each cell remembers its
+// position and the set of sequences that see it (a cell may be shared after
+// seq_cp). Visibility for attention: query token (seq s, pos p) sees cell c
+// iff c is used, s is in c's set and c.pos <= p (causal by position; so a
+// prefill batch stores its K/V first and then attends).
+constexpr int kMaxSeq = 64;   // sequence ids are 0..63
+
+struct KVCacheParams {
+  int32_t n_layers = 0;
+  int32_t n_cells = 0;          // context size in tokens (--ctx), all sequences together
+  int32_t n_kv_heads = 0;
+  int32_t head_dim = 0;
+  DType dtype = DType::E4M3;    // E4M3 (default), E5M2, BF16, F16, F32
+  // Per-layer dequantization multipliers for what is stored (after RoPE):
+  // stored = satfinite(rne(k / k_scale[l])). [n_layers] each; empty = all 1.0.
+  // Used for E4M3/E5M2 only; ignored for BF16/F16/F32.
+  std::vector<float> k_scale, v_scale;
+};
+
+class KVCache {
+ public:
+  virtual ~KVCache() = default;
+  virtual const KVCacheParams& params() const = 0;
+  virtual size_t bytes() const = 0;             // K+V storage in backend memory
+
+  // Host-side bookkeeping (the backend mirrors it to the device as needed).
+  // Finds n free cells for tokens (seq[i], pos[i]) — host arrays [n] — marks
+  // them used and writes their indices to cells_out[n] (host). CacheFull if
+  // fewer than n cells are free (nothing is changed then).
+  virtual Status alloc_cells(int32_t n, const int32_t* seq, const int32_t* pos,
+                             int32_t* cells_out) = 0;
+  // Removes seq from cells with p0 <= pos < p1 (p1 < 0: to the end; seq < 0:
+  // every sequence). A cell with no sequence left is free.
+  virtual void seq_rm(int32_t seq, int32_t p0, int32_t p1) = 0;
+  // Makes cells of src with p0 <= pos < p1 also visible to dst (shares the data).
+  virtual void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) = 0;
+  virtual void seq_keep(int32_t seq) = 0;       // removes every other sequence
+  virtual void clear() = 0;
+  virtual int32_t seq_pos_max(int32_t seq) const = 0;  // -1 if the seq has no cell
+  virtual int32_t n_used() const = 0;
+};
+
+// Per-call description of the query tokens for attention.
+struct AttnBatch {
+  int32_t n_tokens = 0;          // T
+  const int32_t* seq = nullptr;  // device int32[T]: sequence id of each query token
+  const int32_t* pos = nullptr;  // device int32[T]: position of each query token
+  int32_t n_heads = 0;           // query heads; GQA: head h uses kv head h / (n_heads / n_kv_heads)
+  float scale = 0.0f;            // softmax scale, usually 1/sqrt(head_dim)
+};
+
+// ---- the ops table -------------------------------------------------------------------
+struct StreamParams {
+  int32_t n_threads = 1;        // CPU worker threads incl. the caller (>= 1)
+  int32_t max_tokens = 1;       // largest T any op on this stream sees (batch size)
+  int64_t max_dim = 0;          // largest K or N of any gemm (vocab included)
+};
+
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  virtual const StreamParams& params() const = 0;
+
+  // Host <-> backend copies (synchronous: they wait for earlier ops).
+  virtual void from_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void to_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void synchronize() = 0;
+
+  // out[T, dim] = table[ids[t], :] * scale (dequantized to F32). table: [vocab, dim]
+  // any Weight dtype/scale kind; ids: device int32[T], each in [0, vocab).
+  virtual void embed(const Weight& table, const int32_t* ids, int32_t T, float* out) = 0;
+
+  // out[t,:] = x[t,:] / sqrt(mean(x[t,:]^2) + eps) * w. x, out: [T, dim] (may alias);
+  // w: rows = 1, cols = dim, F32/F16/BF16.
+  virtual void rmsnorm(const float* x, const Weight& w, float eps, int32_t T, int32_t dim,
+                       float* out) = 0;
+
+  // In place on x[T, n_heads, head_dim]; pos: device int32[T].
+  virtual void rope(float* x, int32_t T, int32_t n_heads, const int32_t* pos,
+                    const RopeParams& p) = 0;
+
+  // y[T, N] = x[T, K] . W^T (+ bias), FP32 accumulation. x and y must not alias.
+  virtual void gemm(const float* x, int32_t T, const Weight& w, float* y,
+                    const GemmOpts& opts = {}) = 0;
+
+  // out[i] = silu(gate[i]) * up[i] over n floats (out may alias gate or up).
+  virtual void swiglu(const float* gate, const float* up, int64_t n, float* out) = 0;
+
+  // x[i] += y[i] over n floats (residual).
+  virtual void add(float* x, const float* y, int64_t n) = 0;
+
+  // out[i, :] = x[idx[i], :]  (i < M), x: [*, dim]; idx device int32[M]. Picks the
+  // rows that want logits before the output projection.
+  virtual void get_rows(const float* x, const int32_t* idx, int32_t M, int32_t dim,
+                        float* out) = 0;
+
+  // Quantizes and writes K/V of T tokens into `cells` (device int32[T]) of `layer`.
+  // k, v: [T, n_kv_heads * head_dim] after RoPE.
+  virtual void kv_store(KVCache& cache, int32_t layer, const float* k, const float* v,
+                        const int32_t* cells, int32_t T) = 0;
+
+  // out[T, n_heads*head_dim] = softmax(q . K^T * scale) . V over the cells each
+  // query token sees (see KVCache). q: [T, n_heads*head_dim]. FP32 math; an FP8
+  // cache is dequantized on load (k = fp8 * k_scale). A token that sees no
+  // cell gets zeros.
+  virtual void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b,
+                         float* out) = 0;
+
+  // out[t] = index of the largest x[t, :] (first one on ties); x: [T, n]; out device int32[T].
+  virtual void argmax(const float* x, int32_t T, int32_t n, int32_t* out) = 0;
+};
+
+struct BackendParams {
+  // ISA for cpu-simd: "auto" (best the CPU has), "avx512", "avx2", "generic".
+  // Asking for an ISA the CPU lacks is InvalidArgument.
+  std::string isa = "auto";
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;      // "cpu-ref", "cpu-simd", ...
+  virtual std::string description() const = 0;  // e.g. "cpu-simd (avx2+fma+f16c)"
+  virtual bool host_memory() const = 0;      // Buffer::data() is host-addressable
+
+  virtual Status alloc(size_t bytes, std::unique_ptr<Buffer>* out) = 0;
+
+  // Makes a weight usable by ops. `host` points into the mapped file; on the
+  // CPU the result is `host` itself (zero copy); a GPU copies to device memory
+  // owned by the backend until it is destroyed. Unsupported dtypes/scales fail.
+  virtual Status upload(const Weight& host, Weight* out) = 0;
+
+  virtual Status create_stream(const StreamParams& p, std::unique_ptr<Stream>* out) = 0;
+  virtual Status create_kv_cache(const KVCacheParams& p, std::unique_ptr<KVCache>* out) = 0;
+};
+
+// ---- registry (registry.cpp) ---------------------------------------------------------
+// Names: "cpu" (= cpu-simd), "cpu-simd", "cpu-ref"; "cuda" once built.
+Status create_backend(std::string_view name, const BackendParams& p,
+                      std::unique_ptr<Backend>* out);
+std::vector<std::string> backend_names();
+// ISAs the cpu-simd backend can run on this machine, best first ("avx2", "generic").
+std::vector<std::string> cpu_isas();
+
+}  // namespace f8backend
