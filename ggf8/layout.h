@@ -1,0 +1,93 @@
+// layout.h — internal: the fixed byte layout of GGF8 (SPEC.md §Header,
+// §Metadata, §Directory) and the little-endian load/store helpers the reader
+// and writer share, so both sides spell every offset once.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace ggf8::layout {
+
+inline constexpr uint8_t kMagic[4] = {'G', 'G', 'F', '8'};
+inline constexpr uint16_t kMajor = 1;
+inline constexpr uint16_t kMinor = 0;
+inline constexpr uint32_t kEndianMarker = 0x01020304u;  // stored LE: 04 03 02 01
+inline constexpr uint64_t kHeaderSize = 128;            // fixed; rest reserved (zero)
+
+// Header field offsets (bytes from the start of the file).
+inline constexpr uint64_t kOffMagic = 0;        // u8[4]
+inline constexpr uint64_t kOffMajor = 4;        // u16
+inline constexpr uint64_t kOffMinor = 6;        // u16
+inline constexpr uint64_t kOffEndian = 8;       // u32
+inline constexpr uint64_t kOffFlags = 12;       // u32, reserved, 0
+inline constexpr uint64_t kOffAlignment = 16;   // u64
+inline constexpr uint64_t kOffFileSize = 24;    // u64
+inline constexpr uint64_t kOffDataOffset = 32;  // u64
+inline constexpr uint64_t kOffDataSize = 40;    // u64
+inline constexpr uint64_t kOffMetaOffset = 48;  // u64
+inline constexpr uint64_t kOffMetaSize = 56;    // u64
+inline constexpr uint64_t kOffMetaCount = 64;   // u64
+inline constexpr uint64_t kOffDirOffset = 72;   // u64
+inline constexpr uint64_t kOffDirSize = 80;     // u64
+inline constexpr uint64_t kOffTensorCount = 88; // u64
+// 96..127 reserved: written as zero, ignored by readers of this major.
+
+inline constexpr uint64_t kMinAlignment = 8;
+inline constexpr uint64_t kMaxAlignment = 65536;
+inline constexpr uint64_t kMaxNameLen = 255;            // keys and tensor names
+inline constexpr uint64_t kMaxStringLen = 1ull << 30;   // string values: 1 GiB
+// Smallest possible encodings, used to bound counts by the bytes that exist.
+inline constexpr uint64_t kMinKVSize = 4 + 1 + 4 + 1;   // key_len, 1-byte key, vtype, 1-byte scalar
+inline constexpr uint64_t kMinTensorSize =
+    4 + 1 + 4 + 4 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 4 + 8;  // 1-char name, ndim 1, no scale name
+inline constexpr uint32_t kTensorFlagChecksum = 1u;     // directory entry flags bit 0
+
+inline uint16_t ld16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+inline uint32_t ld32(const uint8_t* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+inline uint64_t ld64(const uint8_t* p) { return uint64_t(ld32(p)) | uint64_t(ld32(p + 4)) << 32; }
+inline void st16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); }
+inline void st32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+inline void st64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+
+inline bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// Byte size of a scalar value type (VType 0..10); 0 for String/Array/unknown.
+inline uint64_t scalar_size(uint32_t vt) {
+  static constexpr uint8_t kSizes[] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8, 1};
+  return vt < sizeof(kSizes) ? kSizes[vt] : 0;
+}
+
+// Strict UTF-8 (RFC 3629): no overlongs, no surrogates, <= U+10FFFF.
+inline bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  size_t n = s.size(), i = 0;
+  while (i < n) {
+    uint8_t c = p[i];
+    if (c < 0x80) { ++i; continue; }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return false;
+    if (n - i < len) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace ggf8::layout
