@@ -1,0 +1,246 @@
+// context.cpp — context creation (buffers sized once from n_batch), KV cache
+// bookkeeping pass-throughs with argument checks, logits access, and the
+// KV-scale calibration run.
+#include "model/context.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace f8model {
+
+namespace {
+
+Code from_backend(f8backend::Code c) {
+  switch (c) {
+    case f8backend::Code::Ok: return Code::Ok;
+    case f8backend::Code::InvalidArgument: return Code::InvalidArgument;
+    case f8backend::Code::OutOfMemory: return Code::OutOfMemory;
+    case f8backend::Code::Unsupported: return Code::Unsupported;
+    case f8backend::Code::CacheFull: return Code::ContextFull;
+  }
+  return Code::Internal;
+}
+
+bool kv_dtype_ok(ggf8::DType t) {
+  return t == ggf8::DType::E4M3 || t == ggf8::DType::E5M2 || t == ggf8::DType::BF16 ||
+         t == ggf8::DType::F16 || t == ggf8::DType::F32;
+}
+
+constexpr int32_t kMaxThreads = 512;
+constexpr int32_t kMaxBatch = 1 << 16;
+// Device logits buffer: at most this many floats per output-projection call.
+constexpr int64_t kLogitsChunkFloats = 8 << 20;  // 32 MiB
+
+}  // namespace
+
+int32_t default_n_ctx(const HParams& hp) {
+  int64_t n = std::min<int64_t>(hp.n_ctx_train, 4096);
+  if (hp.sliding_window > 0) n = std::min<int64_t>(n, hp.sliding_window);
+  return static_cast<int32_t>(n);
+}
+
+Context::~Context() = default;
+
+Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<Context>* out) {
+  const HParams& hp = model.hparams();
+  ContextParams p = pin;
+  if (p.n_threads < 1 || p.n_threads > kMaxThreads)
+    return Status::Error(Code::InvalidArgument, "n_threads = " + std::to_string(p.n_threads) +
+                                                    ": expected 1.." + std::to_string(kMaxThreads));
+  if (p.n_ctx < 0 || p.n_ctx > (1 << 24))
+    return Status::Error(Code::InvalidArgument,
+                         "n_ctx = " + std::to_string(p.n_ctx) + ": expected 0 (model default) .. 16777216");
+  if (p.n_ctx == 0) p.n_ctx = default_n_ctx(hp);
+  if (hp.sliding_window > 0 && uint32_t(p.n_ctx) > hp.sliding_window)
+    return Status::Error(Code::Unsupported,
+                         "n_ctx = " + std::to_string(p.n_ctx) + " exceeds the model's sliding window (" +
+                             std::to_string(hp.sliding_window) +
+                             "); sliding-window attention is not implemented, use a context <= the window");
+  if (p.n_batch < 1 || p.n_batch > kMaxBatch)
+    return Status::Error(Code::InvalidArgument, "n_batch = " + std::to_string(p.n_batch) + ": expected 1.." +
+                                                    std::to_string(kMaxBatch));
+  p.n_batch = std::min(p.n_batch, p.n_ctx);
+  if (!kv_dtype_ok(p.kv_type))
+    return Status::Error(Code::InvalidArgument, std::string("kv type ") + ggf8::dtype_name(p.kv_type) +
+                                                    ": expected e4m3, e5m2, bf16, f16 or f32");
+  const bool fp8 = p.kv_type == ggf8::DType::E4M3 || p.kv_type == ggf8::DType::E5M2;
+  if (fp8 && !p.k_scale.empty() &&
+      (p.k_scale.size() != hp.n_layer || p.v_scale.size() != hp.n_layer))
+    return Status::Error(Code::InvalidArgument, "kv scales: expected " + std::to_string(hp.n_layer) +
+                                                    " per-layer values for k and v");
+
+  std::unique_ptr<Context> c(new Context(model));
+  Status st = model.backend(p.backend, &c->bw_);
+  if (!st.ok()) return st;
+  f8backend::Backend& be = *c->bw_->backend;
+
+  f8backend::StreamParams sp;
+  sp.n_threads = p.n_threads;
+  sp.max_tokens = p.n_batch;
+  sp.max_dim = std::max<int64_t>({hp.n_embd, hp.q_dim(), hp.kv_dim(), hp.n_ff, hp.n_vocab});
+  f8backend::Status bs = be.create_stream(sp, &c->stream_);
+  if (!bs.ok()) return Status::Error(from_backend(bs.code), std::string("stream: ") + bs.message);
+
+  f8backend::KVCacheParams kp;
+  kp.n_layers = static_cast<int32_t>(hp.n_layer);
+  kp.n_cells = p.n_ctx;
+  kp.n_kv_heads = static_cast<int32_t>(hp.n_head_kv);
+  kp.head_dim = static_cast<int32_t>(hp.head_dim);
+  kp.dtype = p.kv_type;
+  if (fp8) {
+    const ModelWeights& w = model.host_weights();
+    if (!p.k_scale.empty()) {
+      kp.k_scale = p.k_scale;
+      kp.v_scale = p.v_scale;
+    } else if (w.has_kv_scales) {
+      for (const LayerWeights& L : w.layers) {
+        kp.k_scale.push_back(L.k_scale);
+        kp.v_scale.push_back(L.v_scale);
+      }
+    }
+    p.k_scale = kp.k_scale;
+    p.v_scale = kp.v_scale;
+  }
+  bs = be.create_kv_cache(kp, &c->kv_);
+  if (!bs.ok()) return Status::Error(from_backend(bs.code), std::string("kv cache: ") + bs.message);
+
+  c->rope_.head_dim = static_cast<int32_t>(hp.head_dim);
+  c->rope_.n_rot = static_cast<int32_t>(hp.head_dim);
+  c->rope_.freq_base = hp.rope_base;
+  c->rope_.scaling = hp.rope_type == RopeType::Linear   ? f8backend::RopeScaling::Linear
+                     : hp.rope_type == RopeType::Llama3 ? f8backend::RopeScaling::Llama3
+                                                        : f8backend::RopeScaling::None;
+  c->rope_.factor = hp.rope_factor;
+  c->rope_.low_freq_factor = hp.rope_low_freq;
+  c->rope_.high_freq_factor = hp.rope_high_freq;
+  c->rope_.orig_ctx = static_cast<int32_t>(hp.rope_orig_ctx);
+
+  const int64_t T = p.n_batch;
+  c->logits_chunk_ = static_cast<int32_t>(std::clamp<int64_t>(kLogitsChunkFloats / hp.n_vocab, 1, T));
+  auto alloc = [&](std::unique_ptr<f8backend::Buffer>* b, int64_t floats) -> Status {
+    f8backend::Status s = be.alloc(static_cast<size_t>(floats) * 4, b);
+    if (!s.ok()) return Status::Error(from_backend(s.code), std::string("activation buffer: ") + s.message);
+    return Status::Ok();
+  };
+  if (!(st = alloc(&c->x_, T * hp.n_embd)).ok()) return st;
+  if (!(st = alloc(&c->h_, T * hp.n_embd)).ok()) return st;
+  if (!(st = alloc(&c->q_, T * hp.q_dim())).ok()) return st;
+  if (!(st = alloc(&c->att_, T * hp.q_dim())).ok()) return st;
+  if (!(st = alloc(&c->k_, T * hp.kv_dim())).ok()) return st;
+  if (!(st = alloc(&c->v_, T * hp.kv_dim())).ok()) return st;
+  if (!(st = alloc(&c->g_, T * hp.n_ff)).ok()) return st;
+  if (!(st = alloc(&c->u_, T * hp.n_ff)).ok()) return st;
+  if (!(st = alloc(&c->lg_, int64_t(c->logits_chunk_) * hp.n_vocab)).ok()) return st;
+  for (auto* b : {&c->d_tok_, &c->d_pos_, &c->d_seq_, &c->d_cells_, &c->d_rows_})
+    if (!(st = alloc(b, T)).ok()) return st;
+  c->p_ = p;
+  *out = std::move(c);
+  return Status::Ok();
+}
+
+size_t Context::kv_bytes() const { return kv_->bytes(); }
+const char* Context::backend_name() const { return bw_->backend->name(); }
+
+const float* Context::logits(int32_t i, Status* st) const {
+  const int32_t n = static_cast<int32_t>(out_index_.size());
+  if (n == 0) {
+    *st = Status::Error(Code::InvalidArgument, "no logits: no batch has been decoded yet");
+    return nullptr;
+  }
+  int32_t j = i < 0 ? n + i : i;
+  if (j < 0 || j >= n) {
+    *st = Status::Error(Code::InvalidArgument, "logits index " + std::to_string(i) +
+                                                   " out of range for a batch of " + std::to_string(n));
+    return nullptr;
+  }
+  if (out_index_[j] < 0) {
+    *st = Status::Error(Code::InvalidArgument,
+                        "batch entry " + std::to_string(j) + " did not ask for logits");
+    return nullptr;
+  }
+  *st = Status::Ok();
+  return logits_.data() + int64_t(out_index_[j]) * model_.hparams().n_vocab;
+}
+
+static Status check_seq(int32_t seq, const char* what) {
+  if (seq < 0 || seq >= f8backend::kMaxSeq)
+    return Status::Error(Code::InvalidArgument, std::string(what) + " = " + std::to_string(seq) +
+                                                    ": expected 0.." + std::to_string(f8backend::kMaxSeq - 1));
+  return Status::Ok();
+}
+
+Status Context::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
+  if (seq >= 0) {
+    Status st = check_seq(seq, "seq_id");
+    if (!st.ok()) return st;
+  }
+  if (p0 < 0) p0 = 0;
+  if (p1 >= 0 && p1 < p0) return Status::Error(Code::InvalidArgument, "seq_rm: p1 < p0");
+  kv_->seq_rm(seq, p0, p1);
+  return Status::Ok();
+}
+
+Status Context::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+  Status st = check_seq(src, "src seq_id");
+  if (!st.ok()) return st;
+  if (!(st = check_seq(dst, "dst seq_id")).ok()) return st;
+  if (p0 < 0) p0 = 0;
+  if (p1 >= 0 && p1 < p0) return Status::Error(Code::InvalidArgument, "seq_cp: p1 < p0");
+  if (src != dst) kv_->seq_cp(src, dst, p0, p1);
+  return Status::Ok();
+}
+
+Status Context::seq_keep(int32_t seq) {
+  Status st = check_seq(seq, "seq_id");
+  if (!st.ok()) return st;
+  kv_->seq_keep(seq);
+  return Status::Ok();
+}
+
+void Context::clear() { kv_->clear(); }
+
+int32_t Context::seq_pos_max(int32_t seq) const {
+  if (seq < 0 || seq >= f8backend::kMaxSeq) return -1;
+  return kv_->seq_pos_max(seq);
+}
+
+int32_t Context::n_used() const { return kv_->n_used(); }
+
+Status calibrate_kv_scales(Model& model, const std::vector<int32_t>& tokens, ggf8::DType kv_type,
+                           int32_t n_threads, const std::string& backend, std::vector<float>* k_scale,
+                           std::vector<float>* v_scale) {
+  const HParams& hp = model.hparams();
+  if (tokens.empty()) return Status::Error(Code::InvalidArgument, "kv calibration: no tokens");
+  ContextParams cp;
+  cp.n_ctx = static_cast<int32_t>(std::min<size_t>(tokens.size(), default_n_ctx(hp)));
+  cp.n_batch = cp.n_ctx;
+  cp.n_threads = n_threads;
+  cp.kv_type = ggf8::DType::F32;
+  cp.backend = backend;
+  std::unique_ptr<Context> c;
+  Status st = Context::create(model, cp, &c);
+  if (!st.ok()) return st;
+  std::vector<float> ka(hp.n_layer, 0.0f), va(hp.n_layer, 0.0f);
+  c->record_kv_amax(&ka, &va);
+  const int32_t n = cp.n_ctx;
+  std::vector<int32_t> pos(n), seq(n, 0);
+  std::vector<int8_t> lg(n, 0);
+  for (int32_t i = 0; i < n; ++i) pos[i] = i;
+  lg[n - 1] = 1;
+  st = c->decode({n, tokens.data(), pos.data(), seq.data(), lg.data()});
+  if (!st.ok()) return st;
+  // Headroom: unseen prompts may exceed the calibration amax; E4M3 keeps its
+  // relative precision at any scale, so spending one binade of range on
+  // headroom costs only the smallest values (see docs/runtime.md).
+  const float maxf = kv_type == ggf8::DType::E5M2 ? 57344.0f : 448.0f;
+  const float headroom = 2.0f;
+  k_scale->assign(hp.n_layer, 1.0f);
+  v_scale->assign(hp.n_layer, 1.0f);
+  for (uint32_t l = 0; l < hp.n_layer; ++l) {
+    if (ka[l] > 0 && std::isfinite(ka[l])) (*k_scale)[l] = ka[l] * headroom / maxf;
+    if (va[l] > 0 && std::isfinite(va[l])) (*v_scale)[l] = va[l] * headroom / maxf;
+  }
+  return Status::Ok();
+}
+
+}  // namespace f8model

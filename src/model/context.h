@@ -1,0 +1,120 @@
+// context.h — one inference context: a backend stream, a KV cache and the
+// activation buffers, running batched decode (the primitive: every call is a
+// set of entries {token, position, sequence id, want-logits}; prompt prefill
+// is one call; several sequences share the cache).
+//
+// A Context is used by one thread at a time; the Model is shared.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/model.h"
+#include "model/status.h"
+
+namespace f8model {
+
+struct ContextParams {
+  int32_t n_ctx = 0;             // KV cells (tokens over all sequences); 0 = model default
+  int32_t n_batch = 512;         // tokens per forward chunk (a bigger batch is split)
+  int32_t n_threads = 1;         // >= 1
+  ggf8::DType kv_type = ggf8::DType::E4M3;
+  bool emulate_gpu = false;      // quantize activations to E4M3 (GPU data flow)
+  std::string backend = "cpu";
+  // FP8 KV scales when the file has none: per-layer values (e.g. from
+  // calibrate_kv_scales); empty = 1.0 (caller warned).
+  std::vector<float> k_scale, v_scale;
+};
+
+// Default context size: the training context capped at 4096 (and at the
+// sliding window, when the model has one).
+int32_t default_n_ctx(const HParams& hp);
+
+// One decode call's entries (host arrays of n entries; logits may be null =
+// only the last entry wants logits).
+struct BatchView {
+  int32_t n = 0;
+  const int32_t* token = nullptr;
+  const int32_t* pos = nullptr;
+  const int32_t* seq = nullptr;
+  const int8_t* logits = nullptr;
+};
+
+using AbortFn = bool (*)(void* user_data);  // true = stop
+
+class Context {
+ public:
+  static Status create(Model& model, const ContextParams& p, std::unique_ptr<Context>* out);
+  ~Context();
+
+  // Runs the batch. Positions of a sequence must be greater than its last
+  // position in the cache and increase within the batch. On any error the
+  // cache is as before the call. ContextFull when there are too few free cells.
+  Status decode(const BatchView& b);
+
+  // Logits [n_vocab] of batch entry i of the last decode (i < 0: counted from
+  // the end of the batch); null with *st set if that entry asked for none.
+  const float* logits(int32_t i, Status* st) const;
+  int32_t n_outputs() const { return n_out_; }
+
+  // KV cache bookkeeping (positions p0 <= pos < p1; p1 < 0 = to the end).
+  Status seq_rm(int32_t seq, int32_t p0, int32_t p1);
+  Status seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1);
+  Status seq_keep(int32_t seq);
+  void clear();
+  int32_t seq_pos_max(int32_t seq) const;
+  int32_t n_used() const;
+
+  void set_abort(AbortFn fn, void* ud) { abort_fn_ = fn; abort_ud_ = ud; }
+
+  // Calibration hook: when set, decode records per-layer amax of K (after
+  // RoPE) and V into these [n_layer] vectors.
+  void record_kv_amax(std::vector<float>* k_amax, std::vector<float>* v_amax) {
+    k_amax_ = k_amax;
+    v_amax_ = v_amax;
+  }
+
+  const ContextParams& params() const { return p_; }
+  const HParams& hparams() const { return model_.hparams(); }
+  size_t kv_bytes() const;
+  const char* backend_name() const;
+
+ private:
+  Context(Model& m) : model_(m) {}
+  Status run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
+                   const int32_t* cells, const int32_t* out_rows, int32_t n_rows, float* logits_out);
+  void amax_into(const float* dev, int64_t n_tok, int64_t dim, float* slot);
+
+  Model& model_;
+  ContextParams p_;
+  BackendWeights* bw_ = nullptr;
+  std::unique_ptr<f8backend::Stream> stream_;
+  std::unique_ptr<f8backend::KVCache> kv_;
+  f8backend::RopeParams rope_;
+  int32_t logits_chunk_ = 1;  // rows of the device logits buffer
+
+  // Activations (device), T = n_batch rows: x,h [T,E]; q,att [T,Q]; k,v [T,KV];
+  // g,u [T,F]; lg [logits_chunk, V]; ints [T] each.
+  std::unique_ptr<f8backend::Buffer> x_, h_, q_, k_, v_, att_, g_, u_, lg_;
+  std::unique_ptr<f8backend::Buffer> d_tok_, d_pos_, d_seq_, d_cells_, d_rows_;
+
+  std::vector<float> logits_;        // [n_out, V] host
+  std::vector<int32_t> out_index_;   // batch entry -> row of logits_, -1 = none
+  int32_t n_out_ = 0;
+  AbortFn abort_fn_ = nullptr;
+  void* abort_ud_ = nullptr;
+  std::vector<float>* k_amax_ = nullptr;
+  std::vector<float>* v_amax_ = nullptr;
+  std::vector<float> host_tmp_;
+};
+
+// Per-layer KV scales from running `tokens` (one sequence) through a scratch
+// F32-cache context: scale = amax * headroom / max_finite(dtype).
+Status calibrate_kv_scales(Model& model, const std::vector<int32_t>& tokens, ggf8::DType kv_type,
+                           int32_t n_threads, const std::string& backend, std::vector<float>* k_scale,
+                           std::vector<float>* v_scale);
+
+}  // namespace f8model

@@ -1,0 +1,197 @@
+// forward.cpp — batched decode: validate the entries, take KV cells, run the
+// Llama-family forward pass through the backend ops table chunk by chunk
+// (n_batch tokens at a time), copy the requested logits to the host.
+//
+// Per layer, for T tokens (shapes [rows, cols], F32 activations):
+//   h = rmsnorm(x) * attn_norm                        [T, E]
+//   q = h Wq^T (+bq), k = h Wk^T (+bk), v = h Wv^T (+bv)   [T, Q], [T, KV] x2
+//   rope(q), rope(k)  (HF rotate_half pairs (i, i + d/2), per position)
+//   kv_store(k, v) into this batch's cells; att = attention(q, cache)   [T, Q]
+//   x += att Wo^T                                      [T, E]
+//   h = rmsnorm(x) * ffn_norm; x += (silu(h Wg^T) * (h Wu^T)) Wd^T
+// then logits = rmsnorm(x[rows wanting logits]) * output_norm . Wout^T.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "model/context.h"
+
+namespace f8model {
+
+namespace {
+constexpr int32_t kMaxPos = 1 << 30;
+}
+
+Status Context::decode(const BatchView& b) {
+  const HParams& hp = model_.hparams();
+  out_index_.clear();
+  n_out_ = 0;
+  if (b.n <= 0) return Status::Error(Code::InvalidArgument, "decode: empty batch");
+  if (!b.token || !b.pos || !b.seq)
+    return Status::Error(Code::InvalidArgument, "decode: batch token/pos/seq arrays must not be NULL");
+
+  // Validate every entry before touching the cache.
+  int32_t last_pos[f8backend::kMaxSeq];
+  int32_t first_pos[f8backend::kMaxSeq];
+  for (int s = 0; s < f8backend::kMaxSeq; ++s) {
+    last_pos[s] = -2;  // not yet looked up
+    first_pos[s] = -1;
+  }
+  std::vector<int32_t> out_index(b.n, -1);
+  int32_t n_out = 0;
+  for (int32_t i = 0; i < b.n; ++i) {
+    const int32_t t = b.token[i], p = b.pos[i], s = b.seq[i];
+    const std::string at = "decode: batch entry " + std::to_string(i) + ": ";
+    if (t < 0 || uint32_t(t) >= hp.n_vocab)
+      return Status::Error(Code::InvalidArgument, at + "token " + std::to_string(t) + " out of range [0, " +
+                                                      std::to_string(hp.n_vocab) + ")");
+    if (s < 0 || s >= f8backend::kMaxSeq)
+      return Status::Error(Code::InvalidArgument, at + "seq_id " + std::to_string(s) + ": expected 0.." +
+                                                      std::to_string(f8backend::kMaxSeq - 1));
+    if (p < 0 || p >= kMaxPos)
+      return Status::Error(Code::InvalidArgument, at + "position " + std::to_string(p) + ": expected 0.." +
+                                                      std::to_string(kMaxPos - 1));
+    if (last_pos[s] == -2) last_pos[s] = kv_->seq_pos_max(s);
+    if (p <= last_pos[s])
+      return Status::Error(Code::InvalidArgument,
+                           at + "position " + std::to_string(p) + " of sequence " + std::to_string(s) +
+                               " is not after its last position " + std::to_string(last_pos[s]) +
+                               " (remove positions with f8_kv_seq_rm before rewriting them)");
+    if (first_pos[s] < 0) first_pos[s] = p;
+    last_pos[s] = p;
+    const bool want = b.logits ? b.logits[i] != 0 : i == b.n - 1;
+    if (want) out_index[i] = n_out++;
+  }
+
+  // Take the cells for the whole batch up front: all or nothing.
+  std::vector<int32_t> cells(b.n);
+  f8backend::Status bs = kv_->alloc_cells(b.n, b.seq, b.pos, cells.data());
+  if (!bs.ok()) {
+    if (bs.code == f8backend::Code::CacheFull) {
+      const int32_t free_cells = p_.n_ctx - kv_->n_used();
+      return Status::Error(Code::ContextFull,
+                           "context full: the batch needs " + std::to_string(b.n) + " KV cells but only " +
+                               std::to_string(free_cells) + " of " + std::to_string(p_.n_ctx) +
+                               " are free (shorten the input, remove a sequence, or use a larger context)");
+    }
+    return Status::Error(Code::Internal, "kv cache: " + bs.message);
+  }
+
+  auto rollback = [&]() {
+    for (int s = 0; s < f8backend::kMaxSeq; ++s)
+      if (first_pos[s] >= 0) kv_->seq_rm(s, first_pos[s], -1);
+  };
+
+  logits_.resize(static_cast<size_t>(n_out) * hp.n_vocab);
+  std::vector<int32_t> rows;
+  for (int32_t c0 = 0; c0 < b.n; c0 += p_.n_batch) {
+    const int32_t n = std::min(p_.n_batch, b.n - c0);
+    rows.clear();
+    int32_t first_row = -1;
+    for (int32_t i = 0; i < n; ++i) {
+      if (out_index[c0 + i] >= 0) {
+        if (first_row < 0) first_row = out_index[c0 + i];
+        rows.push_back(i);
+      }
+    }
+    float* lout = rows.empty() ? nullptr : logits_.data() + int64_t(first_row) * hp.n_vocab;
+    Status st = run_chunk(n, b.token + c0, b.pos + c0, b.seq + c0, cells.data() + c0, rows.data(),
+                          static_cast<int32_t>(rows.size()), lout);
+    if (!st.ok()) {
+      rollback();
+      logits_.clear();
+      return st;
+    }
+  }
+  out_index_ = std::move(out_index);
+  n_out_ = n_out;
+  return Status::Ok();
+}
+
+void Context::amax_into(const float* dev, int64_t n_tok, int64_t dim, float* slot) {
+  host_tmp_.resize(static_cast<size_t>(n_tok * dim));
+  stream_->to_host(host_tmp_.data(), dev, host_tmp_.size() * sizeof(float));
+  float m = *slot;
+  for (float v : host_tmp_) m = std::max(m, std::fabs(v));
+  *slot = m;
+}
+
+Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
+                          const int32_t* cells, const int32_t* out_rows, int32_t n_rows, float* logits_out) {
+  const HParams& hp = model_.hparams();
+  const ModelWeights& w = bw_->weights;
+  f8backend::Stream& s = *stream_;
+  const int32_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim(), F = hp.n_ff, V = hp.n_vocab;
+  float *x = x_->f32(), *h = h_->f32(), *q = q_->f32(), *k = k_->f32(), *v = v_->f32();
+  float *att = att_->f32(), *g = g_->f32(), *u = u_->f32();
+  int32_t *d_tok = d_tok_->i32(), *d_pos = d_pos_->i32(), *d_seq = d_seq_->i32();
+  int32_t *d_cells = d_cells_->i32(), *d_rows = d_rows_->i32();
+
+  s.from_host(d_tok, tok, size_t(n) * 4);
+  s.from_host(d_pos, pos, size_t(n) * 4);
+  s.from_host(d_seq, seq, size_t(n) * 4);
+  s.from_host(d_cells, cells, size_t(n) * 4);
+
+  // GPU emulation: FP8 activations, static per-tensor scale when the file
+  // has one for this weight, dynamic per token otherwise.
+  auto opts = [&](const f8backend::Weight& wt, f8backend::Bias bias = {}) {
+    f8backend::GemmOpts o;
+    o.bias = bias;
+    if (p_.emulate_gpu)
+      o.act = wt.input_scale > 0 ? f8backend::ActQuant::Static : f8backend::ActQuant::DynamicToken;
+    return o;
+  };
+
+  f8backend::AttnBatch ab;
+  ab.n_tokens = n;
+  ab.seq = d_seq;
+  ab.pos = d_pos;
+  ab.n_heads = static_cast<int32_t>(hp.n_head);
+  ab.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+
+  s.embed(w.token_embd, d_tok, n, x);
+  for (uint32_t l = 0; l < hp.n_layer; ++l) {
+    if (abort_fn_ && abort_fn_(abort_ud_))
+      return Status::Error(Code::Aborted, "decode aborted by the abort callback");
+    const LayerWeights& L = w.layers[l];
+    const int32_t li = static_cast<int32_t>(l);
+    s.rmsnorm(x, L.attn_norm, hp.rms_eps, n, E, h);
+    s.gemm(h, n, L.wq, q, opts(L.wq, L.bq));
+    s.gemm(h, n, L.wk, k, opts(L.wk, L.bk));
+    s.gemm(h, n, L.wv, v, opts(L.wv, L.bv));
+    s.rope(q, n, static_cast<int32_t>(hp.n_head), d_pos, rope_);
+    s.rope(k, n, static_cast<int32_t>(hp.n_head_kv), d_pos, rope_);
+    if (k_amax_) amax_into(k, n, KV, &(*k_amax_)[l]);
+    if (v_amax_) amax_into(v, n, KV, &(*v_amax_)[l]);
+    s.kv_store(*kv_, li, k, v, d_cells, n);
+    s.attention(*kv_, li, q, ab, att);
+    s.gemm(att, n, L.wo, h, opts(L.wo));
+    s.add(x, h, int64_t(n) * E);
+    s.rmsnorm(x, L.ffn_norm, hp.rms_eps, n, E, h);
+    s.gemm(h, n, L.gate, g, opts(L.gate));
+    s.gemm(h, n, L.up, u, opts(L.up));
+    s.swiglu(g, u, int64_t(n) * F, g);
+    s.gemm(g, n, L.down, h, opts(L.down));
+    s.add(x, h, int64_t(n) * E);
+  }
+  (void)Q;
+  if (n_rows == 0) {
+    s.synchronize();
+    return Status::Ok();
+  }
+  // Only the rows that want logits go through the norm and the (large)
+  // output projection.
+  s.from_host(d_rows, out_rows, size_t(n_rows) * 4);
+  s.get_rows(x, d_rows, n_rows, E, h);
+  s.rmsnorm(h, w.output_norm, hp.rms_eps, n_rows, E, h);
+  float* lg = lg_->f32();
+  for (int32_t r0 = 0; r0 < n_rows; r0 += logits_chunk_) {
+    const int32_t rc = std::min(logits_chunk_, n_rows - r0);
+    s.gemm(h + int64_t(r0) * E, rc, w.output, lg, opts(w.output));
+    s.to_host(logits_out + int64_t(r0) * V, lg, size_t(rc) * V * sizeof(float));
+  }
+  return Status::Ok();
+}
+
+}  // namespace f8model

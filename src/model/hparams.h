@@ -1,0 +1,48 @@
+// hparams.h — model hyperparameters read from a .f8 file's llm.* metadata
+// (ggf8/keys.h) and validated for the Llama family (llama, mistral, qwen2).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ggf8/ggf8.h"
+#include "model/status.h"
+
+namespace f8model {
+
+enum class Arch { Llama, Mistral, Qwen2 };
+enum class RopeType { None, Linear, Llama3 };
+
+const char* arch_name(Arch a);
+
+struct HParams {
+  Arch arch = Arch::Llama;
+  std::string arch_str;          // general.architecture as written
+  uint32_t n_vocab = 0;          // logits width (llm.vocab_size)
+  uint32_t n_embd = 0;           // hidden size
+  uint32_t n_layer = 0;
+  uint32_t n_ff = 0;             // SwiGLU intermediate size
+  uint32_t n_head = 0;           // query heads
+  uint32_t n_head_kv = 0;        // key/value heads (GQA: n_head % n_head_kv == 0)
+  uint32_t head_dim = 0;         // dims per head (even, for RoPE)
+  uint32_t n_ctx_train = 0;      // max_position_embeddings
+  float rms_eps = 1e-5f;
+  bool qkv_bias = false;         // Qwen2: q/k/v projections have a bias
+  bool tied_embeddings = false;  // output projection = token_embd
+  uint32_t sliding_window = 0;   // 0 = none (full causal attention)
+  float rope_base = 10000.0f;
+  RopeType rope_type = RopeType::None;
+  float rope_factor = 1.0f;
+  float rope_low_freq = 1.0f;    // llama3
+  float rope_high_freq = 4.0f;   // llama3
+  uint32_t rope_orig_ctx = 8192; // llama3
+
+  uint32_t q_dim() const { return n_head * head_dim; }
+  uint32_t kv_dim() const { return n_head_kv * head_dim; }
+};
+
+// Reads and validates every value; errors name the key and what was expected.
+// Missing optional keys get the architecture's defaults (documented inline).
+Status load_hparams(const ggf8::File& f, HParams* out);
+
+}  // namespace f8model

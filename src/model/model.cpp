@@ -1,0 +1,140 @@
+// model.cpp — load = hparams + weight binding (both fully validated) + the
+// default backend; nothing is copied on the CPU.
+#include "model/model.h"
+
+namespace f8model {
+
+namespace {
+
+Code from_backend(f8backend::Code c) {
+  switch (c) {
+    case f8backend::Code::Ok: return Code::Ok;
+    case f8backend::Code::InvalidArgument: return Code::InvalidArgument;
+    case f8backend::Code::OutOfMemory: return Code::OutOfMemory;
+    case f8backend::Code::Unsupported: return Code::Unsupported;
+    case f8backend::Code::CacheFull: return Code::ContextFull;
+  }
+  return Code::Internal;
+}
+
+uint64_t elems(const f8backend::Weight& w) { return w.data ? uint64_t(w.rows) * uint64_t(w.cols) : 0; }
+
+// Hands every weight to the backend (a zero-copy view on the CPU).
+Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights* dev,
+                  ProgressFn progress, void* ud) {
+  *dev = host;
+  auto up = [&](const f8backend::Weight& h, f8backend::Weight* d, const char* what, int layer) -> Status {
+    if (!h.data) return Status::Ok();
+    f8backend::Status s = be.upload(h, d);
+    if (!s.ok())
+      return Status::Error(from_backend(s.code), std::string("backend ") + be.name() + ": " +
+                                                     (layer >= 0 ? "blk." + std::to_string(layer) + "." : "") +
+                                                     what + ": " + s.message);
+    return Status::Ok();
+  };
+  Status st;
+  if (!(st = up(host.token_embd, &dev->token_embd, "token_embd.weight", -1)).ok()) return st;
+  if (!(st = up(host.output_norm, &dev->output_norm, "output_norm.weight", -1)).ok()) return st;
+  if (host.output.data == host.token_embd.data) {
+    dev->output = dev->token_embd;
+  } else if (!(st = up(host.output, &dev->output, "output.weight", -1)).ok()) {
+    return st;
+  }
+  const size_t n = host.layers.size();
+  for (size_t l = 0; l < n; ++l) {
+    const LayerWeights& h = host.layers[l];
+    LayerWeights& d = dev->layers[l];
+    int li = static_cast<int>(l);
+    if (!(st = up(h.attn_norm, &d.attn_norm, "attn_norm.weight", li)).ok()) return st;
+    if (!(st = up(h.wq, &d.wq, "attn_q.weight", li)).ok()) return st;
+    if (!(st = up(h.wk, &d.wk, "attn_k.weight", li)).ok()) return st;
+    if (!(st = up(h.wv, &d.wv, "attn_v.weight", li)).ok()) return st;
+    if (!(st = up(h.wo, &d.wo, "attn_output.weight", li)).ok()) return st;
+    if (!(st = up(h.ffn_norm, &d.ffn_norm, "ffn_norm.weight", li)).ok()) return st;
+    if (!(st = up(h.gate, &d.gate, "ffn_gate.weight", li)).ok()) return st;
+    if (!(st = up(h.up, &d.up, "ffn_up.weight", li)).ok()) return st;
+    if (!(st = up(h.down, &d.down, "ffn_down.weight", li)).ok()) return st;
+    // Biases are small vectors; upload them as 1-row weights.
+    for (auto [hb, db, nm] : {std::tuple{&h.bq, &d.bq, "attn_q.bias"}, std::tuple{&h.bk, &d.bk, "attn_k.bias"},
+                              std::tuple{&h.bv, &d.bv, "attn_v.bias"}}) {
+      if (!hb->data) continue;
+      f8backend::Weight hw, dw;
+      hw.data = hb->data;
+      hw.dtype = hb->dtype;
+      hw.rows = 1;
+      hw.cols = (hb == &h.bq) ? h.wq.rows : h.wk.rows;
+      if (!(st = up(hw, &dw, nm, li)).ok()) return st;
+      db->data = dw.data;
+      db->dtype = dw.dtype;
+    }
+    if (progress && !progress(0.5f + 0.5f * float(l + 1) / float(n), ud))
+      return Status::Error(Code::Aborted, "model load cancelled by the progress callback");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Model::load(const ggf8::File& file, const LoadOptions& opts, std::unique_ptr<Model>* out) {
+  std::unique_ptr<Model> m(new Model(file));
+  Status st = load_hparams(file, &m->hp_);
+  if (!st.ok()) return st;
+  st = bind_weights(file, m->hp_, &m->w_);
+  if (!st.ok()) return st;
+  if (opts.progress && !opts.progress(0.5f, opts.progress_user_data))
+    return Status::Error(Code::Aborted, "model load cancelled by the progress callback");
+  uint64_t n = elems(m->w_.token_embd) + elems(m->w_.output_norm);
+  if (!m->hp_.tied_embeddings) n += elems(m->w_.output);
+  for (const LayerWeights& L : m->w_.layers) {
+    n += elems(L.attn_norm) + elems(L.wq) + elems(L.wk) + elems(L.wv) + elems(L.wo) +
+         elems(L.ffn_norm) + elems(L.gate) + elems(L.up) + elems(L.down);
+    if (L.bq.data) n += uint64_t(L.wq.rows) + 2 * uint64_t(L.wk.rows);
+  }
+  m->n_params_ = n;
+
+  // Create the default backend now so a load fails early and the load time
+  // includes it.
+  {
+    std::unique_ptr<BackendWeights> bw(new BackendWeights);
+    f8backend::Status bs = f8backend::create_backend(opts.backend, {}, &bw->backend);
+    if (!bs.ok()) return Status::Error(from_backend(bs.code), "backend '" + opts.backend + "': " + bs.message);
+    st = upload_all(*bw->backend, m->w_, &bw->weights, opts.progress, opts.progress_user_data);
+    if (!st.ok()) return st;
+    m->backends_[opts.backend] = std::move(bw);
+  }
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+Status Model::backend(const std::string& name, BackendWeights** out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = backends_.find(name);
+  if (it != backends_.end()) {
+    *out = it->second.get();
+    return Status::Ok();
+  }
+  std::unique_ptr<BackendWeights> bw(new BackendWeights);
+  f8backend::Status bs = f8backend::create_backend(name, {}, &bw->backend);
+  if (!bs.ok()) return Status::Error(from_backend(bs.code), "backend '" + name + "': " + bs.message);
+  Status st = upload_all(*bw->backend, w_, &bw->weights, nullptr, nullptr);
+  if (!st.ok()) return st;
+  *out = bw.get();
+  backends_[name] = std::move(bw);
+  return Status::Ok();
+}
+
+bool Model::kv_calibrated(std::vector<float>* k, std::vector<float>* v) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (kcal_.empty()) return false;
+  *k = kcal_;
+  *v = vcal_;
+  return true;
+}
+
+void Model::set_kv_calibration(std::vector<float> k, std::vector<float> v) {
+  std::lock_guard<std::mutex> lock(mu_);
+  kcal_ = std::move(k);
+  vcal_ = std::move(v);
+}
+
+}  // namespace f8model
