@@ -87,7 +87,121 @@ F8_API void f8_model_free(f8_model *model);
 /* F8_SECTION_SAMPLING */
 
 /* ------------------------------------------------ context and decoding */
-/* F8_SECTION_CONTEXT */
+/* F8_SECTION_CONTEXT
+ *
+ * A context = one KV cache + scratch buffers + a thread pool over a shared
+ * model. Decoding is batched: each call takes entries {token, position,
+ * sequence id, want-logits}; a prompt is one call (it is split internally
+ * into n_batch-token chunks), the next token is another. Several sequences
+ * (ids 0..F8_MAX_SEQ-1) share one context's cells; positions of a sequence
+ * must increase (rewrite a tail by removing it first with f8_kv_seq_rm).
+ */
+#define F8_MAX_SEQ 64
+
+typedef struct f8_context f8_context;
+
+/* Model facts (any model, also vocab_only). */
+typedef struct f8_model_info {
+  size_t struct_size;          /* = sizeof(f8_model_info); set by the caller */
+  char arch[32];               /* "llama", "mistral", "qwen2" */
+  int32_t n_vocab;             /* logits width */
+  int32_t n_ctx_train;         /* training context length */
+  int32_t n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+  uint64_t n_params;           /* 0 when vocab_only */
+  uint64_t weight_bytes;       /* bytes read per decoded token (weights + scales); 0 when vocab_only */
+  uint64_t file_bytes;         /* size of the .f8 file */
+  char weight_type[16];        /* dtype of the matrices: "e4m3", "bf16", ... or "mixed" */
+  bool has_kv_scales;          /* the file has per-layer KV cache scales */
+} f8_model_info;
+
+/* [model: shared] Fills *info (info->struct_size must be set). */
+F8_API f8_status f8_model_get_info(const f8_model *model, f8_model_info *info);
+
+typedef enum f8_kv_type {
+  F8_KV_FP8 = 0,   /* E4M3 with per-layer scales (default) */
+  F8_KV_BF16 = 1,
+  F8_KV_F32 = 2,
+  F8_KV_F16 = 3,
+  F8_KV_E5M2 = 4,
+} f8_kv_type;
+
+/* Called between layers during f8_decode; return true to stop (f8_decode
+ * then returns F8_ERR_ABORTED and the cache is as before the call). */
+typedef bool (*f8_abort_cb)(void *user_data);
+
+typedef struct f8_context_params {
+  size_t struct_size;        /* = sizeof(f8_context_params), set by default_params */
+  uint32_t n_ctx;            /* KV cells (tokens over all sequences); 0 = the model's
+                                context length capped at 4096 */
+  uint32_t n_batch;          /* max tokens per forward chunk (default 512) */
+  int32_t n_threads;         /* CPU threads, >= 1 (default: online CPUs) */
+  f8_kv_type kv_type;        /* default F8_KV_FP8 */
+  bool emulate_gpu;          /* quantize activations to E4M3 as the GPU path does */
+  const char *backend;       /* "cpu" (default, = "cpu-simd"), "cpu-simd", "cpu-ref"; NULL = "cpu" */
+  /* FP8 KV without scales in the file: true (default) measures per-layer
+   * scales once per model on a built-in text; false uses 1.0 (warned). */
+  bool kv_calibrate;
+} f8_context_params;
+
+/* [any] */
+F8_API f8_context_params f8_context_default_params(void);
+/* [model: shared] Creates a context. The model must have weights (not vocab_only)
+ * and outlive the context. */
+F8_API f8_status f8_context_new(f8_model *model, const f8_context_params *params,
+                                f8_context **out);
+/* [ctx: one thread] NULL is a no-op. */
+F8_API void f8_context_free(f8_context *ctx);
+/* [ctx: one thread] The effective params (n_ctx resolved, n_batch capped at n_ctx). */
+F8_API f8_context_params f8_context_get_params(const f8_context *ctx);
+/* [ctx: one thread] Bytes of KV cache storage. */
+F8_API size_t f8_context_kv_bytes(const f8_context *ctx);
+
+/* A batch: parallel arrays of n_tokens entries (capacity from f8_batch_init).
+ * logits[i] != 0 asks for the logits of entry i; if `logits` is NULL only the
+ * last entry gets logits. A plain struct: callers may fill it directly. */
+typedef struct f8_batch {
+  int32_t n_tokens;
+  int32_t capacity;
+  int32_t *token;
+  int32_t *pos;
+  int32_t *seq_id;
+  int8_t *logits;
+} f8_batch;
+
+/* [any] Allocates arrays for `capacity` entries; n_tokens = 0. */
+F8_API f8_status f8_batch_init(int32_t capacity, f8_batch *batch);
+/* [any] Frees the arrays (NULL-safe) and zeroes the struct. */
+F8_API void f8_batch_free(f8_batch *batch);
+/* [any] Appends one entry; F8_ERR_BUFFER_TOO_SMALL when full. */
+F8_API f8_status f8_batch_add(f8_batch *batch, int32_t token, int32_t pos, int32_t seq_id,
+                              bool logits);
+
+/* [ctx: one thread] Runs the batch. F8_ERR_CONTEXT_FULL when the cache has
+ * fewer free cells than entries; F8_ERR_INVALID_ARGUMENT for a bad token id,
+ * sequence id or position (the message names the entry). On any error the
+ * cache is unchanged. */
+F8_API f8_status f8_decode(f8_context *ctx, const f8_batch *batch);
+/* [ctx: one thread] Logits [n_vocab] of batch entry i of the last decode
+ * (i < 0 counts from the end: -1 = last entry). Valid until the next decode. */
+F8_API f8_status f8_get_logits_ith(f8_context *ctx, int32_t i, const float **logits);
+
+/* KV cache: positions p0 <= pos < p1; p1 < 0 means "to the end".
+ * [ctx: one thread] for all of them. */
+/* Removes positions of seq_id (seq_id < 0: every sequence). Truncation of a
+ * sequence to its first n positions: f8_kv_seq_rm(ctx, seq, n, -1). */
+F8_API f8_status f8_kv_seq_rm(f8_context *ctx, int32_t seq_id, int32_t p0, int32_t p1);
+/* Makes src's cells in [p0, p1) also visible to dst (shared, no copy). */
+F8_API f8_status f8_kv_seq_cp(f8_context *ctx, int32_t src, int32_t dst, int32_t p0, int32_t p1);
+/* Removes every sequence except seq_id. */
+F8_API f8_status f8_kv_seq_keep(f8_context *ctx, int32_t seq_id);
+F8_API void f8_kv_clear(f8_context *ctx);
+/* Largest position of seq_id in the cache, -1 if none. */
+F8_API int32_t f8_kv_seq_pos_max(const f8_context *ctx, int32_t seq_id);
+/* Cells in use (all sequences). */
+F8_API int32_t f8_kv_n_used(const f8_context *ctx);
+
+/* [ctx: one thread] NULL fn removes the callback. */
+F8_API void f8_set_abort_callback(f8_context *ctx, f8_abort_cb fn, void *user_data);
 
 #ifdef __cplusplus
 }
