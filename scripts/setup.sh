@@ -15,6 +15,7 @@ DEB_PKGS=(
   libcpp-httplib-dev                 # HTTP server
   libedit-dev                        # line editing for `f8 chat`
   bible-kjv-text                     # public-domain text for perplexity
+  xxhash                             # xxhsum: reference peer for the GGF8 checksum test
 )
 PY_PKGS=(numpy pytest jinja2 tokenizers sentencepiece safetensors gguf openai requests)
 
