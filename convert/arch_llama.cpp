@@ -1,0 +1,199 @@
+// arch_llama.cpp — the Llama family name map: LlamaForCausalLM (Llama 2,
+// Llama 3.x, TinyLlama, SmolLM2), MistralForCausalLM and Qwen2ForCausalLM all
+// use the same HF module names; Qwen2 adds q/k/v biases.
+//
+//   model.embed_tokens.weight                      -> token_embd.weight
+//   model.norm.weight                              -> output_norm.weight
+//   lm_head.weight                                 -> output.weight
+//   model.layers.N.input_layernorm.weight          -> blk.N.attn_norm.weight
+//   model.layers.N.post_attention_layernorm.weight -> blk.N.ffn_norm.weight
+//   model.layers.N.self_attn.{q,k,v}_proj.{weight,bias} -> blk.N.attn_{q,k,v}.{weight,bias}
+//   model.layers.N.self_attn.o_proj.weight         -> blk.N.attn_output.weight
+//   model.layers.N.mlp.{gate,up,down}_proj.weight  -> blk.N.ffn_{gate,up,down}.weight
+// FP8 checkpoints add, per projection P: P.weight_scale | P.weight_scale_inv,
+// P.input_scale; per layer: self_attn.k_scale, self_attn.v_scale.
+// Q and K rows stay in HF's order (rotate_half RoPE layout); the runtime
+// applies RoPE that way.
+#include <cstring>
+
+#include "convert/arch.h"
+
+namespace f8conv {
+
+namespace {
+
+struct Proj {
+  const char* hf;      // module path inside a layer
+  const char* ours;    // canonical stem inside blk.N.
+};
+constexpr Proj kProjs[] = {
+    {"self_attn.q_proj", "attn_q"},   {"self_attn.k_proj", "attn_k"}, {"self_attn.v_proj", "attn_v"},
+    {"self_attn.o_proj", "attn_output"}, {"mlp.gate_proj", "ffn_gate"}, {"mlp.up_proj", "ffn_up"},
+    {"mlp.down_proj", "ffn_down"},
+};
+
+bool consume(std::string_view& s, std::string_view prefix) {
+  if (s.substr(0, prefix.size()) != prefix) return false;
+  s.remove_prefix(prefix.size());
+  return true;
+}
+
+// Parses a decimal layer index with no sign, no leading zeros, bounded.
+bool parse_layer(std::string_view& s, uint64_t n_layers, int* out) {
+  size_t i = 0;
+  uint64_t v = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+    if (v > (1u << 30)) return false;
+    ++i;
+  }
+  if (i == 0 || (i > 1 && s[0] == '0') || v >= n_layers) return false;
+  s.remove_prefix(i);
+  *out = static_cast<int>(v);
+  return true;
+}
+
+}  // namespace
+
+bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out) {
+  std::string_view s = hf_name;
+  MappedName m;
+  if (s == "model.embed_tokens.weight") {
+    *out = {"token_embd.weight", Role::Embed, "", -1};
+    return true;
+  }
+  if (s == "model.norm.weight") {
+    *out = {"output_norm.weight", Role::Norm, "", -1};
+    return true;
+  }
+  if (s == "lm_head.weight") {
+    *out = {"output.weight", Role::Output, "", -1};
+    return true;
+  }
+  if (!consume(s, "model.layers.")) return false;
+  int layer = -1;
+  if (!parse_layer(s, hp.n_layers, &layer) || !consume(s, ".")) return false;
+  const std::string blk = "blk." + std::to_string(layer) + ".";
+  m.layer = layer;
+  if (s == "input_layernorm.weight") {
+    *out = {blk + "attn_norm.weight", Role::Norm, "", layer};
+    return true;
+  }
+  if (s == "post_attention_layernorm.weight") {
+    *out = {blk + "ffn_norm.weight", Role::Norm, "", layer};
+    return true;
+  }
+  if (s == "self_attn.rotary_emb.inv_freq") {
+    *out = {blk + "rope_inv_freq", Role::Ignore, "", layer};
+    return true;
+  }
+  if (s == "self_attn.k_scale" || s == "self_attn.v_scale") {
+    const char* kv = s == "self_attn.k_scale" ? "attn_k" : "attn_v";
+    *out = {blk + kv + ".kv_scale", Role::KvScale, blk + kv + ".weight", layer};
+    return true;
+  }
+  for (const auto& p : kProjs) {
+    std::string_view rest = s;
+    if (!consume(rest, p.hf) || !consume(rest, ".")) continue;
+    const std::string stem = blk + p.ours;
+    const std::string w = stem + ".weight";
+    if (rest == "weight") {
+      *out = {w, Role::Linear, "", layer};
+      return true;
+    }
+    if (rest == "bias") {
+      // Only q/k/v carry biases, and only when the config says so.
+      bool qkv = std::strcmp(p.ours, "attn_q") == 0 || std::strcmp(p.ours, "attn_k") == 0 ||
+                 std::strcmp(p.ours, "attn_v") == 0;
+      if (!qkv || !hp.qkv_bias) return false;
+      *out = {stem + ".bias", Role::Bias, "", layer};
+      return true;
+    }
+    if (rest == "weight_scale") {
+      *out = {w + ".scale", Role::WeightScale, w, layer};
+      return true;
+    }
+    if (rest == "weight_scale_inv") {
+      *out = {w + ".scale", Role::WeightScaleInv, w, layer};
+      return true;
+    }
+    if (rest == "input_scale") {
+      *out = {stem + ".input_scale", Role::InputScale, w, layer};
+      return true;
+    }
+    // Some exporters put the KV scales on the projections.
+    if ((rest == "k_scale" && std::strcmp(p.ours, "attn_k") == 0) ||
+        (rest == "v_scale" && std::strcmp(p.ours, "attn_v") == 0)) {
+      *out = {stem + ".kv_scale", Role::KvScale, w, layer};
+      return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+std::vector<std::string> required_tensors(const HParams& hp) {
+  std::vector<std::string> r{"token_embd.weight"};
+  for (uint64_t l = 0; l < hp.n_layers; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    r.push_back(b + "attn_norm.weight");
+    for (const char* p : {"attn_q", "attn_k", "attn_v"}) {
+      r.push_back(b + p + ".weight");
+      if (hp.qkv_bias) r.push_back(b + p + ".bias");
+    }
+    r.push_back(b + "attn_output.weight");
+    r.push_back(b + "ffn_norm.weight");
+    for (const char* p : {"ffn_gate", "ffn_up", "ffn_down"}) r.push_back(b + p + ".weight");
+  }
+  r.push_back("output_norm.weight");
+  if (!hp.tied) r.push_back("output.weight");
+  return r;
+}
+
+std::vector<uint64_t> expected_shape(const HParams& hp, const std::string& name) {
+  const uint64_t q = hp.n_heads * hp.head_dim, kv = hp.n_kv_heads * hp.head_dim;
+  if (name == "token_embd.weight" || name == "output.weight") return {hp.vocab, hp.hidden};
+  if (name == "output_norm.weight") return {hp.hidden};
+  auto ends = [&](const char* suf) {
+    size_t n = std::strlen(suf);
+    return name.size() > n && name.compare(name.size() - n, n, suf) == 0 && name.rfind("blk.", 0) == 0;
+  };
+  if (ends(".attn_norm.weight") || ends(".ffn_norm.weight")) return {hp.hidden};
+  if (ends(".attn_q.weight")) return {q, hp.hidden};
+  if (ends(".attn_k.weight") || ends(".attn_v.weight")) return {kv, hp.hidden};
+  if (ends(".attn_q.bias")) return {q};
+  if (ends(".attn_k.bias") || ends(".attn_v.bias")) return {kv};
+  if (ends(".attn_output.weight")) return {hp.hidden, q};
+  if (ends(".ffn_gate.weight") || ends(".ffn_up.weight")) return {hp.ffn, hp.hidden};
+  if (ends(".ffn_down.weight")) return {hp.hidden, hp.ffn};
+  return {};
+}
+
+std::string hf_name_for(const std::string& c) {
+  if (c == "token_embd.weight") return "model.embed_tokens.weight";
+  if (c == "output_norm.weight") return "model.norm.weight";
+  if (c == "output.weight") return "lm_head.weight";
+  if (c.rfind("blk.", 0) != 0) return c;
+  const size_t dot = c.find('.', 4);
+  if (dot == std::string::npos) return c;
+  const std::string layer = c.substr(4, dot - 4), rest = c.substr(dot + 1);
+  const std::string pre = "model.layers." + layer + ".";
+  if (rest == "attn_norm.weight") return pre + "input_layernorm.weight";
+  if (rest == "ffn_norm.weight") return pre + "post_attention_layernorm.weight";
+  for (const auto& p : kProjs) {
+    const std::string stem = std::string(p.ours) + ".";
+    if (rest.rfind(stem, 0) == 0) return pre + p.hf + "." + rest.substr(stem.size());
+  }
+  return c;
+}
+
+bool is_linear_weight(const std::string& n) {
+  if (n.rfind("blk.", 0) != 0) return false;
+  for (const auto& p : kProjs) {
+    std::string suf = std::string(".") + p.ours + ".weight";
+    if (n.size() > suf.size() && n.compare(n.size() - suf.size(), suf.size(), suf) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace f8conv

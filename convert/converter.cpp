@@ -1,0 +1,389 @@
+// converter.cpp — the convert driver (see converter.h).
+#include "convert/converter.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <new>
+#include <regex>
+#include <set>
+
+#include "convert/arch.h"
+#include "convert/fp8_import.h"
+#include "convert/hf_config.h"
+#include "convert/safetensors.h"
+#include "convert/tokenizer_import.h"
+#include "ggf8/keys.h"
+
+namespace f8conv {
+
+using ggf8::Code;
+using ggf8::DType;
+using ggf8::ScaleKind;
+using ggf8::Status;
+using ggf8::TensorDesc;
+using ggf8::Value;
+
+namespace {
+
+#define F8_TRY(expr)         \
+  do {                       \
+    Status _s = (expr);      \
+    if (!_s.ok()) return _s; \
+  } while (0)
+
+std::string dims_str(const std::vector<uint64_t>& d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+bool is_float_src(StDType t) { return t == StDType::F32 || t == StDType::F16 || t == StDType::BF16; }
+bool is_fp8_src(StDType t) { return t == StDType::F8_E4M3 || t == StDType::F8_E5M2; }
+
+std::string basename_of(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  size_t p = dir.rfind('/');
+  return p == std::string::npos ? dir : dir.substr(p + 1);
+}
+
+enum class Action { Quantize, Import, Keep };
+
+// One weight/norm/bias of the model and what happens to it.
+struct Weight {
+  const Checkpoint::Entry* entry = nullptr;
+  MappedName map;
+  Action action = Action::Keep;
+  const Checkpoint::Entry* scale = nullptr;  // FP8 checkpoints: weight_scale(_inv)
+  bool scale_inv = false;
+};
+
+// Everything decided before any byte is written.
+struct Plan {
+  HParams hp;
+  std::map<std::string, Weight> weights;                      // canonical -> weight
+  std::map<const StTensor*, std::string> weight_of_entry;    // source tensor -> canonical
+  std::map<const StTensor*, MappedName> extra_scales;        // input_scale / kv_scale entries
+  std::set<const StTensor*> skip;                            // ignored / consumed elsewhere
+};
+
+Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, ConvertReport* rep) {
+  HParams& hp = plan->hp;
+  std::map<std::string, std::pair<const Checkpoint::Entry*, bool>> wscales;  // weight -> (scale entry, inv)
+  bool have_output = false;
+  for (const auto& e : cp.entries()) {
+    MappedName m;
+    if (!map_hf_name(hp, e.tensor->name, &m))
+      return Status::Error(Code::NotFound, e.file->path() + ": tensor \"" + e.tensor->name + "\" is not part of a " +
+                                               hp.hf_arch + " with " + std::to_string(hp.n_layers) +
+                                               " layers (unexpected name)");
+    switch (m.role) {
+      case Role::Ignore:
+        plan->skip.insert(e.tensor);
+        break;
+      case Role::WeightScale:
+      case Role::WeightScaleInv:
+        if (wscales.count(m.weight))
+          return Status::Error(Code::Duplicate, e.file->path() + ": tensor \"" + e.tensor->name + "\": " + m.weight +
+                                                    " has both weight_scale and weight_scale_inv");
+        wscales[m.weight] = {&e, m.role == Role::WeightScaleInv};
+        plan->skip.insert(e.tensor);
+        break;
+      case Role::InputScale:
+      case Role::KvScale:
+        for (const auto& [t, other] : plan->extra_scales)
+          if (other.canonical == m.canonical)
+            return Status::Error(Code::Duplicate, e.file->path() + ": tensor \"" + e.tensor->name + "\": a second " +
+                                                      m.canonical);
+        plan->extra_scales[e.tensor] = m;
+        break;
+      default: {
+        if (m.role == Role::Output) have_output = true;
+        Weight w;
+        w.entry = &e;
+        w.map = m;
+        plan->weights[m.canonical] = w;
+        plan->weight_of_entry[e.tensor] = m.canonical;
+      }
+    }
+  }
+  if (!hp.tied_given && !have_output) {
+    hp.tied = true;
+    rep->warnings.push_back("config.json does not say tie_word_embeddings and there is no lm_head.weight: "
+                            "treating the embeddings as tied");
+  }
+  if (hp.tied && have_output) {
+    auto it = plan->weights.find("output.weight");
+    plan->skip.insert(it->second.entry->tensor);
+    plan->weight_of_entry.erase(it->second.entry->tensor);
+    plan->weights.erase(it);
+    rep->warnings.push_back("tie_word_embeddings is true: lm_head.weight is not stored (the embeddings are used)");
+  }
+  // Every tensor the runtime needs, with the shape config.json implies.
+  for (const auto& name : required_tensors(hp)) {
+    auto it = plan->weights.find(name);
+    if (it == plan->weights.end())
+      return Status::Error(Code::NotFound, o.model_dir + ": missing tensor \"" + hf_name_for(name) + "\" (" + name + ")");
+    const StTensor& t = *it->second.entry->tensor;
+    const std::vector<uint64_t> want = expected_shape(hp, name);
+    if (t.shape != want)
+      return Status::Error(Code::BadShape, it->second.entry->file->path() + ": tensor \"" + t.name + "\" has shape " +
+                                               dims_str(t.shape) + " but config.json implies " + dims_str(want));
+  }
+  // Regexes (ECMAScript, searched in the canonical and the HF name).
+  std::regex q_re, k_re;
+  try {
+    if (!o.quantize_regex.empty()) q_re = std::regex(o.quantize_regex);
+    if (!o.keep_regex.empty()) k_re = std::regex(o.keep_regex);
+  } catch (const std::regex_error& e) {
+    return Status::Error(Code::InvalidArgument, std::string("bad --quantize/--keep regex: ") + e.what());
+  }
+  auto matches = [](const std::regex& re, const Weight& w) {
+    return std::regex_search(w.map.canonical, re) || std::regex_search(w.entry->tensor->name, re);
+  };
+  for (auto& [name, w] : plan->weights) {
+    const StTensor& t = *w.entry->tensor;
+    const std::string where = w.entry->file->path() + ": tensor \"" + t.name + "\"";
+    auto sc = wscales.find(name);
+    if (is_fp8_src(t.dtype)) {
+      if (w.map.role != Role::Linear)
+        return Status::Error(Code::BadType, where + " is " + st_dtype_name(t.dtype) + "; only linear weights may be FP8");
+      if (sc == wscales.end())
+        return Status::Error(Code::BadScale, where + " is " + st_dtype_name(t.dtype) +
+                                                 " but has no weight_scale or weight_scale_inv");
+      w.action = Action::Import;
+      w.scale = sc->second.first;
+      w.scale_inv = sc->second.second;
+      continue;
+    }
+    if (!is_float_src(t.dtype))
+      return Status::Error(Code::BadType, where + " has unsupported dtype " + st_dtype_name(t.dtype) +
+                                              " (expected F32, F16, BF16, or F8_E4M3 with a weight_scale)");
+    if (sc != wscales.end())
+      return Status::Error(Code::BadScale, sc->second.first->file->path() + ": tensor \"" +
+                                               sc->second.first->tensor->name + "\" scales " + t.name + ", which is " +
+                                               st_dtype_name(t.dtype) + ", not FP8");
+    bool q = o.quantize_regex.empty() ? is_linear_weight(name) : matches(q_re, w);
+    if (q && !o.keep_regex.empty() && matches(k_re, w)) q = false;
+    if (q && t.shape.size() != 2) {
+      rep->warnings.push_back(name + " is not a matrix: kept, not quantized");
+      q = false;
+    }
+    w.action = q ? Action::Quantize : Action::Keep;
+  }
+  for (const auto& [wname, sc] : wscales)
+    if (!plan->weights.count(wname))
+      return Status::Error(Code::NotFound, sc.first->file->path() + ": tensor \"" + sc.first->tensor->name +
+                                               "\" scales " + wname + ", which is not in the checkpoint");
+  for (const auto& [t, m] : plan->extra_scales)
+    if (!plan->weights.count(m.weight))
+      return Status::Error(Code::NotFound, "tensor \"" + t->name + "\" belongs to " + m.weight +
+                                               ", which is not in the checkpoint");
+  return Status::Ok();
+}
+
+struct Run {
+  const ConvertOptions& o;
+  const Plan& plan;
+  ggf8::Writer& w;
+  ThreadPool& pool;
+  ConvertReport* rep;
+  std::vector<uint8_t> buf;  // reused output buffer: at most the largest tensor
+  std::set<std::string> scale_kinds;
+  std::set<std::string> stored_formats;
+
+  Status add(const TensorDesc& d, const void* data, uint64_t n) {
+    Status s = w.add_tensor(d, data, n);
+    if (!s.ok()) return Status::Error(s.code, o.output + ": writing " + d.name + ": " + s.message);
+    rep->n_tensors++;
+    return Status::Ok();
+  }
+  Status add_scale(const std::string& name, const std::vector<uint64_t>& dims, const std::vector<float>& v) {
+    TensorDesc d;
+    d.name = name;
+    d.dtype = DType::F32;
+    d.dims = dims;
+    return add(d, v.data(), v.size() * 4);
+  }
+
+  Status weight(const Weight& wt) {
+    const StTensor& t = *wt.entry->tensor;
+    const std::string& name = wt.map.canonical;
+    SrcMatrix src{t.dtype, t.data, t.shape.size() == 2 ? t.shape[0] : 1, t.shape.empty() ? 1 : t.shape.back()};
+    TensorDesc d;
+    d.name = name;
+    d.dims = t.shape;
+    if (wt.action == Action::Import) {
+      ImportedScale is;
+      F8_TRY(import_weight_scale(name, t.shape, *wt.scale->tensor, wt.scale->file->path(), wt.scale_inv,
+                                 plan.hp.quant, &is));
+      const bool e5 = t.dtype == StDType::F8_E5M2;
+      uint64_t bad = count_nonfinite_fp8(t.data, t.nbytes, e5);
+      if (bad && !o.allow_nonfinite)
+        return Status::Error(Code::BadType, wt.entry->file->path() + ": tensor \"" + t.name + "\": " +
+                                                std::to_string(bad) + " NaN/Inf FP8 code(s) (pass --allow-nonfinite)");
+      d.dtype = e5 ? DType::E5M2 : DType::E4M3;
+      d.scale_kind = is.kind;
+      d.block_rows = is.block_rows;
+      d.block_cols = is.block_cols;
+      d.scale_name = name + ".scale";
+      F8_TRY(add(d, t.data, t.nbytes));  // the checkpoint's bytes, unchanged
+      F8_TRY(add_scale(d.scale_name, is.dims, is.values));
+      rep->n_imported_fp8++;
+      scale_kinds.insert(ggf8::scale_kind_name(is.kind));
+      stored_formats.insert(e5 ? "e5m2" : "e4m3");
+      wt.scale->file->release(wt.scale->tensor->data, wt.scale->tensor->nbytes);
+      return Status::Ok();
+    }
+    if (wt.action == Action::Quantize) {
+      QuantResult qr;
+      F8_TRY(quantize_matrix(name, src, o.weights, o.scale, o.block, o.allow_nonfinite, pool, &buf, &qr));
+      d.dtype = qr.dtype;
+      d.scale_kind = qr.kind;
+      d.block_rows = qr.block_rows;
+      d.block_cols = qr.block_cols;
+      if (qr.kind != ScaleKind::None) d.scale_name = name + ".scale";
+      F8_TRY(add(d, buf.data(), buf.size()));
+      if (qr.kind != ScaleKind::None) F8_TRY(add_scale(d.scale_name, qr.scale_dims, qr.scales));
+      rep->quantized.push_back({name, ggf8::dtype_name(qr.dtype), ggf8::scale_kind_name(qr.kind), qr.stats});
+      scale_kinds.insert(ggf8::scale_kind_name(qr.kind));
+      stored_formats.insert(weight_format_name(o.weights));
+      return Status::Ok();
+    }
+    // Kept: matrices (embeddings, lm_head) as BF16, vectors (norms, biases) as F32.
+    d.dtype = t.shape.size() >= 2 ? DType::BF16 : DType::F32;
+    const bool same = (d.dtype == DType::BF16 && t.dtype == StDType::BF16) ||
+                      (d.dtype == DType::F32 && t.dtype == StDType::F32);
+    if (same) {
+      // Straight from the mapping after the finiteness check: no copy.
+      const uint64_t bad = count_nonfinite_float(t.dtype, t.data, t.count(), pool);
+      if (bad && !o.allow_nonfinite)
+        return Status::Error(Code::BadType, wt.entry->file->path() + ": tensor \"" + t.name + "\": " +
+                                                std::to_string(bad) + " NaN/Inf value(s) (pass --allow-nonfinite)");
+      return add(d, t.data, t.nbytes);
+    }
+    F8_TRY(convert_plain(name, src, d.dtype, o.allow_nonfinite, pool, &buf));
+    return add(d, buf.data(), buf.size());
+  }
+};
+
+Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
+  const auto t0 = std::chrono::steady_clock::now();
+  struct stat st;
+  if (::stat(o.model_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Status::Error(Code::NotFound, o.model_dir + ": not a directory");
+  if (o.scale == ScaleMode::Block && (o.block == 0 || o.block > 65536))
+    return Status::Error(Code::InvalidArgument, "block size must be in 1..65536");
+
+  Plan plan;
+  F8_TRY(load_hf_config(o.model_dir + "/config.json", &plan.hp));
+  std::unique_ptr<Checkpoint> cp;
+  F8_TRY(Checkpoint::open_dir(o.model_dir, &cp));
+  F8_TRY(make_plan(o, *cp, &plan, rep));
+
+  std::vector<ggf8::KV> tok;
+  {
+    TokenizerImportOptions to;
+    to.model_vocab_size = plan.hp.vocab;
+    std::vector<std::string> tw;
+    Status s = import_tokenizer(o.model_dir, &tok, &tw, to);
+    if (s.code == Code::NotFound) {
+      rep->warnings.push_back("no tokenizer: " + s.message + " (the .f8 will have no vocabulary)");
+      tok.clear();
+    } else if (!s.ok()) {
+      return s;
+    }
+    for (auto& w : tw) rep->warnings.push_back(w);
+  }
+
+  ggf8::WriterOptions wo;
+  wo.overwrite = o.overwrite;
+  wo.checksums = o.checksums;
+  std::unique_ptr<ggf8::Writer> w;
+  {
+    Status s = ggf8::Writer::create(o.output, wo, &w);
+    if (s.code == Code::Exists)
+      return Status::Error(Code::Exists, o.output + ": already exists (pass --force to overwrite)");
+    if (!s.ok()) return s;
+  }
+  ThreadPool pool(o.threads);
+  Run run{o, plan, *w, pool, rep, {}, {}, {}};
+  auto meta = [&](std::string k, Value v) -> Status {
+    Status s = w->set_metadata(std::move(k), std::move(v));
+    return s.ok() ? s : Status::Error(s.code, o.output + ": metadata: " + s.message);
+  };
+  for (auto& kv : hparams_metadata(plan.hp)) F8_TRY(meta(kv.key, std::move(kv.value)));
+  F8_TRY(meta(ggf8::keys::kName, Value::str(basename_of(o.model_dir))));
+  F8_TRY(meta(ggf8::keys::kConverter, Value::str(o.converter_version)));
+  for (auto& kv : tok) F8_TRY(meta(kv.key, std::move(kv.value)));
+
+  const uint64_t total = cp->total_bytes();
+  uint64_t done = 0;
+  for (const auto& e : cp->entries()) {
+    const StTensor* t = e.tensor;
+    if (auto it = plan.weight_of_entry.find(t); it != plan.weight_of_entry.end()) {
+      F8_TRY(run.weight(plan.weights.at(it->second)));
+    } else if (auto xs = plan.extra_scales.find(t); xs != plan.extra_scales.end()) {
+      float v = 0;
+      F8_TRY(import_scalar_scale(*t, e.file->path(), &v));
+      F8_TRY(run.add_scale(xs->second.canonical, {1}, {v}));
+    }
+    // Drop this tensor's pages from our RSS; the page cache keeps them.
+    e.file->release(t->data, t->nbytes);
+    done += t->nbytes;
+    rep->source_bytes += t->nbytes;
+    if (o.progress) o.progress(done, total, t->name);
+  }
+
+  // quant.* metadata. Stats arrays are parallel, in file order.
+  namespace k = ggf8::keys;
+  const bool pre = rep->n_imported_fp8 > 0;
+  std::string fmt = run.stored_formats.empty() ? "bf16"
+                    : run.stored_formats.size() == 1 ? *run.stored_formats.begin() : "mixed";
+  std::string sk = run.scale_kinds.empty() ? "none" : run.scale_kinds.size() == 1 ? *run.scale_kinds.begin() : "mixed";
+  F8_TRY(meta(k::kQuantWeights, Value::str(fmt)));
+  F8_TRY(meta(k::kQuantScale, Value::str(sk)));
+  F8_TRY(meta(k::kQuantSource, Value::str(pre ? "prequantized" : "requantized")));
+  if (!rep->quantized.empty()) {
+    std::vector<std::string> names;
+    std::vector<float> sq, me, sa, fl;
+    for (const auto& q : rep->quantized) {
+      names.push_back(q.name);
+      sq.push_back(static_cast<float>(q.stats.sqnr_db()));
+      me.push_back(q.stats.max_abs_err);
+      sa.push_back(static_cast<float>(q.stats.saturated_pct()));
+      fl.push_back(static_cast<float>(q.stats.flushed_pct()));
+    }
+    F8_TRY(meta(k::kQuantStatNames, Value::array_str(std::move(names))));
+    F8_TRY(meta(k::kQuantStatSqnr, Value::array_f32(sq)));
+    F8_TRY(meta(k::kQuantStatMaxErr, Value::array_f32(me)));
+    F8_TRY(meta(k::kQuantStatSat, Value::array_f32(sa)));
+    F8_TRY(meta(k::kQuantStatFlush, Value::array_f32(fl)));
+  }
+  {
+    Status s = w->finish();
+    if (!s.ok()) return Status::Error(s.code, o.output + ": " + s.message);
+  }
+  rep->output_bytes = w->bytes_written();
+  rep->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status convert_checkpoint(const ConvertOptions& o, ConvertReport* rep) {
+  ConvertReport local;
+  ConvertReport* r = rep ? rep : &local;
+  *r = ConvertReport{};
+  try {
+    return convert_impl(o, r);
+  } catch (const std::bad_alloc&) {
+    return Status::Error(Code::Io, o.output + ": out of memory while converting");
+  } catch (const std::exception& e) {
+    return Status::Error(Code::Io, o.output + ": " + e.what());
+  }
+}
+
+}  // namespace f8conv

@@ -1,0 +1,63 @@
+// converter.h — the `f8 convert` driver: a Hugging Face model directory in,
+// one .f8 file out.
+//
+//   config.json -> hparams (hf_config) -> name map + shape checks (arch_*)
+//   -> tensors streamed one at a time in file order: quantized (quantize),
+//      imported as-is (fp8_import) or kept as BF16/F32
+//   -> tokenizer + chat template metadata (tokenizer_import)
+//   -> ggf8::Writer (atomic: nothing at the output path unless it all worked)
+//
+// Default policy: every linear-layer weight (attention q/k/v/o, MLP
+// gate/up/down) becomes E4M3 with one scale per output channel; embeddings,
+// lm_head stay BF16; norms and biases F32.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "convert/quantize.h"
+#include "ggf8/ggf8.h"
+
+namespace f8conv {
+
+struct ConvertOptions {
+  std::string model_dir;
+  std::string output;
+  WeightFormat weights = WeightFormat::E4M3;
+  ScaleMode scale = ScaleMode::Channel;
+  uint32_t block = 128;          // block scale size (rows = cols)
+  std::string quantize_regex;    // replaces the default set (matched against canonical and HF names)
+  std::string keep_regex;        // removed from the set
+  bool overwrite = false;
+  bool allow_nonfinite = false;
+  bool checksums = true;
+  unsigned threads = 0;          // 0 = all cores
+  std::string converter_version = "f8";  // general.converter
+  // Called after each tensor: bytes of source consumed so far, total, name.
+  std::function<void(uint64_t done, uint64_t total, const std::string& tensor)> progress;
+};
+
+struct TensorReport {
+  std::string name;        // canonical
+  std::string dtype;       // stored dtype ("e4m3", ...)
+  std::string scale;       // "tensor" | "channel" | "block" | "none"
+  QuantStats stats;
+};
+
+struct ConvertReport {
+  std::vector<TensorReport> quantized;  // tensors quantized here (with stats)
+  uint64_t n_tensors = 0;               // tensors written (scales included)
+  uint64_t n_imported_fp8 = 0;          // FP8 tensors carried over unchanged
+  uint64_t source_bytes = 0;            // tensor bytes read from safetensors
+  uint64_t output_bytes = 0;            // size of the .f8 file
+  double seconds = 0;                   // wall time of the whole conversion
+  std::vector<std::string> warnings;
+};
+
+// Converts; on any failure nothing is left at opts.output (and an existing
+// file there is untouched). Never throws.
+ggf8::Status convert_checkpoint(const ConvertOptions& opts, ConvertReport* report);
+
+}  // namespace f8conv
