@@ -1,0 +1,138 @@
+// cpu_common.cpp — see cpu_common.h.
+#include "backend/cpu/cpu_common.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+namespace f8backend::cpu {
+
+HostBuffer::~HostBuffer() { std::free(p_); }
+
+Status host_alloc(size_t bytes, std::unique_ptr<Buffer>* out) {
+  const size_t n = (bytes + 63) / 64 * 64;
+  if (n < bytes) return Status::Error(Code::OutOfMemory, "alloc: size overflow");
+  void* p = std::aligned_alloc(64, n ? n : 64);
+  if (!p) return Status::Error(Code::OutOfMemory, "alloc: cannot allocate " + std::to_string(bytes) + " bytes");
+  std::memset(p, 0, n ? n : 64);
+  *out = std::make_unique<HostBuffer>(p, bytes);
+  return Status::Ok();
+}
+
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+  uint32_t u;
+  if (e == 0x1F) {
+    u = sign | 0x7F800000u | (m << 13);
+  } else if (e == 0) {
+    const float v = std::ldexp(static_cast<float>(m), -24);  // exact
+    return sign ? -v : v;
+  } else {
+    u = sign | ((e + 112u) << 23) | (m << 13);
+  }
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+uint16_t f32_to_f16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  const uint32_t a = u & 0x7FFFFFFFu;
+  if (a > 0x7F800000u) return sign | 0x7E00u;
+  if (a >= 0x477FF000u) return sign | 0x7C00u;  // >= 65520 rounds to inf
+  if (a >= 0x38800000u) {                         // normal half
+    const uint32_t r = a - (112u << 23);
+    return sign | static_cast<uint16_t>((r + 0xFFFu + ((r >> 13) & 1u)) >> 13);
+  }
+  // subnormal half: RNE onto multiples of 2^-24 via the FPU
+  float v0;
+  std::memcpy(&v0, &a, 4);
+  volatile float v = v0;     // keeps the add from being folded or contracted
+  const float s = v + 0.5f;  // ulp at 0.5 is 2^-24
+  uint32_t su;
+  std::memcpy(&su, &s, 4);
+  return sign | static_cast<uint16_t>(su - 0x3F000000u);
+}
+
+size_t elem_size(DType dt) {
+  switch (dt) {
+    case DType::F32: case DType::I32: return 4;
+    case DType::F16: case DType::BF16: return 2;
+    default: return 1;
+  }
+}
+
+Status check_weight(const Weight& w, const char* what) {
+  auto bad = [&](const std::string& m) {
+    return Status::Error(Code::InvalidArgument, std::string(what) + ": " + m);
+  };
+  switch (w.dtype) {
+    case DType::F32: case DType::F16: case DType::BF16: case DType::E4M3: case DType::E5M2: break;
+    default:
+      return Status::Error(Code::Unsupported, std::string(what) + ": dtype " +
+                                                  ggf8::dtype_name(w.dtype) +
+                                                  " is not a weight dtype (f32/f16/bf16/e4m3/e5m2)");
+  }
+  if (!w.data) return bad("no data");
+  if (w.rows <= 0 || w.cols <= 0) return bad("rows and cols must be > 0");
+  if (w.row_stride != 0 && w.row_stride < w.cols) return bad("row_stride < cols");
+  if (w.scale_kind != ScaleKind::None && !w.scale) return bad("scale kind set but no scale data");
+  if (w.scale_kind == ScaleKind::Block) {
+    if (w.block_rows == 0 || w.block_cols == 0) return bad("block scale needs block_rows/block_cols > 0");
+    const int64_t need = (w.cols + w.block_cols - 1) / w.block_cols;
+    if (w.scale_cols != 0 && w.scale_cols < need) return bad("scale_cols smaller than ceil(cols/block_cols)");
+  }
+  if (w.input_scale < 0 || !std::isfinite(w.input_scale)) return bad("input_scale must be finite and >= 0");
+  return Status::Ok();
+}
+
+std::vector<float> rope_inv_freq(const RopeParams& p) {
+  const int n_rot = p.n_rot ? p.n_rot : p.head_dim;
+  std::vector<float> inv(n_rot / 2);
+  const float pi = 3.14159265358979323846f;
+  for (int i = 0; i < n_rot / 2; ++i) {
+    float f = 1.0f / std::pow(p.freq_base, static_cast<float>(2 * i) / static_cast<float>(n_rot));
+    if (p.scaling == RopeScaling::Linear) {
+      f /= p.factor;
+    } else if (p.scaling == RopeScaling::Llama3) {
+      // transformers _compute_llama3_parameters
+      const float low_wavelen = static_cast<float>(p.orig_ctx) / p.low_freq_factor;
+      const float high_wavelen = static_cast<float>(p.orig_ctx) / p.high_freq_factor;
+      const float wavelen = 2.0f * pi / f;
+      if (wavelen > low_wavelen) {
+        f = f / p.factor;
+      } else if (wavelen >= high_wavelen) {
+        const float smooth = (static_cast<float>(p.orig_ctx) / wavelen - p.low_freq_factor) /
+                             (p.high_freq_factor - p.low_freq_factor);
+        f = (1.0f - smooth) * f / p.factor + smooth * f;
+      }
+    }
+    inv[i] = f;
+  }
+  return inv;
+}
+
+void store_row_scalar(const float* x, int64_t n, DType dt, float scale, uint8_t* dst) {
+  switch (dt) {
+    case DType::F32: std::memcpy(dst, x, n * 4); break;
+    case DType::BF16:
+      for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(dst)[i] = f32_to_bf16(x[i]);
+      break;
+    case DType::F16:
+      for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(dst)[i] = f32_to_f16(x[i]);
+      break;
+    case DType::E4M3:
+      for (int64_t i = 0; i < n; ++i) dst[i] = ggf8::e4m3_from_f32(x[i] / scale);
+      break;
+    case DType::E5M2:
+      for (int64_t i = 0; i < n; ++i) dst[i] = ggf8::e5m2_from_f32(x[i] / scale);
+      break;
+    default: break;
+  }
+}
+
+}  // namespace f8backend::cpu

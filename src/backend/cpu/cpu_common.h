@@ -1,0 +1,139 @@
+// cpu_common.h — pieces both CPU backends (ref and simd) share: host buffers,
+// scalar element decoding, weight scale lookup, the RoPE frequency table and
+// the KV cache (cell bookkeeping + storage layout).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "backend/backend.h"
+#include "ggf8/fp8.h"
+
+namespace f8backend::cpu {
+
+// ---- memory ---------------------------------------------------------------------
+class HostBuffer final : public Buffer {
+ public:
+  HostBuffer(void* p, size_t n) : p_(p), n_(n) {}
+  ~HostBuffer() override;
+  void* data() override { return p_; }
+  size_t size() const override { return n_; }
+ private:
+  void* p_;
+  size_t n_;
+};
+Status host_alloc(size_t bytes, std::unique_ptr<Buffer>* out);  // 64-byte aligned, zeroed
+
+// ---- scalar element decoding -------------------------------------------------------
+static inline float bf16_to_f32(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+// Round to nearest even (NaN stays NaN).
+static inline uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+float f16_to_f32(uint16_t h);     // exact, subnormals/inf/NaN included
+uint16_t f32_to_f16(float f);     // round to nearest even, overflow -> inf
+
+// Element i of a row of `dt` (F32/F16/BF16/E4M3/E5M2), exact.
+static inline float load_elem(const void* row, DType dt, int64_t i) {
+  switch (dt) {
+    case DType::F32: return static_cast<const float*>(row)[i];
+    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(row)[i]);
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(row)[i]);
+    case DType::E4M3: return ggf8::e4m3_to_f32(static_cast<const uint8_t*>(row)[i]);
+    case DType::E5M2: return ggf8::e5m2_to_f32(static_cast<const uint8_t*>(row)[i]);
+    default: return 0.0f;
+  }
+}
+size_t elem_size(DType dt);
+
+// Pointer to row n of w.
+static inline const uint8_t* weight_row(const Weight& w, int64_t n) {
+  return static_cast<const uint8_t*>(w.data) + n * w.stride() * static_cast<int64_t>(elem_size(w.dtype));
+}
+// The multiplier for element [n, k] of w (1 when there is no scale).
+static inline float weight_scale(const Weight& w, int64_t n, int64_t k) {
+  switch (w.scale_kind) {
+    case ScaleKind::Tensor: return w.scale[0];
+    case ScaleKind::Channel: return w.scale[n];
+    case ScaleKind::Block: {
+      const int64_t sc = w.scale_cols ? w.scale_cols : (w.cols + w.block_cols - 1) / w.block_cols;
+      return w.scale[(n / w.block_rows) * sc + k / w.block_cols];
+    }
+    default: return 1.0f;
+  }
+}
+static inline float bias_at(const Bias& b, int64_t n) { return b.data ? load_elem(b.data, b.dtype, n) : 0.0f; }
+
+// Checks what a CPU backend can run: dtype, scale kind and its fields.
+Status check_weight(const Weight& w, const char* what);
+
+// ---- activation quantization (emulate-GPU) ------------------------------------------
+// Dynamic per-token scale: max(amax / 448, tiny), computed exactly like this.
+static inline float act_scale_dynamic(float amax) {
+  const float s = amax / ggf8::kE4M3Max;
+  return s > kActScaleTiny ? s : kActScaleTiny;
+}
+
+// ---- RoPE --------------------------------------------------------------------------
+// inv_freq[i], i < n_rot/2, with the scaling of p applied (HF semantics,
+// computed in float like transformers does).
+std::vector<float> rope_inv_freq(const RopeParams& p);
+
+// ---- KV cache ------------------------------------------------------------------------
+// Layout (both CPU backends): K and V each [n_layers][n_cells][n_kv_heads][head_dim]
+// elements of `dtype`; FP8 stores k / k_scale[layer].
+class CpuKVCache final : public KVCache {
+ public:
+  struct Cell {
+    int32_t pos = -1;   // position of the token stored here
+    uint64_t seqs = 0;  // bit s set: sequence s sees this cell; 0 = free
+  };
+  static Status create(const KVCacheParams& p, std::unique_ptr<KVCache>* out);
+
+  const KVCacheParams& params() const override { return p_; }
+  size_t bytes() const override { return 2 * layer_bytes_ * p_.n_layers; }
+  Status alloc_cells(int32_t n, const int32_t* seq, const int32_t* pos, int32_t* cells_out) override;
+  void seq_rm(int32_t seq, int32_t p0, int32_t p1) override;
+  void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override;
+  void seq_keep(int32_t seq) override;
+  void clear() override;
+  int32_t seq_pos_max(int32_t seq) const override;
+  int32_t n_used() const override { return n_used_; }
+
+  // For the CPU ops.
+  const std::vector<Cell>& cells() const { return cells_; }
+  int32_t hi() const { return hi_; }                  // cells >= hi() are all free
+  size_t row_elems() const { return static_cast<size_t>(p_.n_kv_heads) * p_.head_dim; }
+  uint8_t* k_row(int32_t layer, int32_t cell) { return row(k_.get(), layer, cell); }
+  uint8_t* v_row(int32_t layer, int32_t cell) { return row(v_.get(), layer, cell); }
+  float k_scale(int32_t l) const { return p_.k_scale.empty() ? 1.0f : p_.k_scale[l]; }
+  float v_scale(int32_t l) const { return p_.v_scale.empty() ? 1.0f : p_.v_scale[l]; }
+
+ private:
+  uint8_t* row(Buffer* b, int32_t layer, int32_t cell) {
+    return static_cast<uint8_t*>(b->data()) + layer * layer_bytes_ + cell * row_bytes_;
+  }
+  void recount();
+
+  KVCacheParams p_;
+  size_t row_bytes_ = 0, layer_bytes_ = 0;
+  std::unique_ptr<Buffer> k_, v_;
+  std::vector<Cell> cells_;
+  int32_t n_used_ = 0, hi_ = 0, head_ = 0;
+};
+
+// Stores one F32 row (n values) into a cache row of dtype dt, dividing by
+// scale for FP8 (satfinite, RNE; bit-exact with ggf8::e4m3_from_f32(x / s)).
+void store_row_scalar(const float* x, int64_t n, DType dt, float scale, uint8_t* dst);
+
+}  // namespace f8backend::cpu

@@ -1,0 +1,72 @@
+// kernels.h — the per-ISA kernel table behind cpu/simd. Each ISA file
+// (kernels_generic.cpp, kernels_avx2.cpp, kernels_avx512.cpp) is compiled
+// with its own target flags and fills one table; isa.cpp picks the best the
+// CPU supports at run time. Kernels are single-threaded over the range they
+// are given; simd_backend.cpp splits work across the thread pool.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace f8backend::cpu::simd {
+
+// One gemm call as the kernels see it: y[t, n] = (x[t,:] . W[n,:]) * tok_scale[t] + bias[n]
+// where W[n,k] includes its scale.
+struct GemmArgs {
+  const float* x;          // [T, K] row-major (already E4M3-rounded in emulate mode)
+  int32_t T;
+  const Weight* w;         // [N, K]
+  const float* tok_scale;  // [T] or nullptr (= 1): emulate-GPU activation scales
+  Bias bias;
+  float* y;                // [T, N]
+};
+
+// Attention work: item i = t * n_heads + h (query token t, query head h).
+struct AttnArgs {
+  const float* q;          // [T, n_heads, D]
+  float* out;              // [T, n_heads, D]
+  const AttnBatch* b;
+  const void* cache;       // CpuKVCache*
+  int32_t layer;
+};
+
+struct Kernels {
+  const char* isa;  // "generic", "avx2", "avx512"
+  // Rows [n0, n1) of a gemm, all T tokens. scratch: kScratchRows * K floats.
+  void (*gemm_rows)(const GemmArgs& a, int64_t n0, int64_t n1, float* scratch);
+  // Emulate-GPU activation quantization of one token row x[K]: sx = given
+  // static scale, or (static_scale == 0) max(amax/448, tiny); xq[k] =
+  // e4m3_to_f32(e4m3_from_f32(x[k] / sx)) bit-exactly. Returns sx.
+  float (*quantize_row)(const float* x, int64_t K, float static_scale, float* xq);
+  // Exact decode of n elements of dtype dt (F32/F16/BF16/E4M3/E5M2), times `scale`.
+  void (*decode_row)(const void* src, DType dt, int64_t n, float scale, float* dst);
+  // Encode n floats to dt; FP8 as satfinite(rne(x / scale)) (bit-exact with ggf8/fp8.h).
+  void (*encode_row)(const float* x, int64_t n, DType dt, float scale, uint8_t* dst);
+  float (*rms_scale)(const float* x, int64_t n, float eps);   // 1/sqrt(mean(x^2)+eps)
+  void (*mul_rows)(const float* x, float r, const void* w, DType wdt, int64_t n, float* out);
+  void (*swiglu)(const float* g, const float* u, int64_t n, float* out);
+  void (*add)(float* x, const float* y, int64_t n);
+  // Attention for work items [i0, i1) (see AttnArgs); head_dim <= kMaxHeadDim.
+  void (*attention)(const AttnArgs& a, int64_t i0, int64_t i1);
+};
+
+constexpr int kScratchRows = 8;   // rows of decoded weights per gemm tile
+constexpr int kMaxHeadDim = 512;  // attention keeps a head in stack arrays
+
+const Kernels* kernels_generic();
+#if defined(F8_HAVE_AVX2_KERNELS)
+const Kernels* kernels_avx2();
+#endif
+#if defined(F8_HAVE_AVX512_KERNELS)
+const Kernels* kernels_avx512();
+#endif
+
+// Best supported table for "auto", or the named one; nullptr if the CPU or
+// this build lacks it.
+const Kernels* select_kernels(const std::string& isa);
+std::vector<std::string> supported_isas();
+
+}  // namespace f8backend::cpu::simd

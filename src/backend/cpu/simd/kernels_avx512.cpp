@@ -1,0 +1,43 @@
+// kernels_avx512.cpp — the AVX-512 (F/BW/VL/DQ) table: the same hand-written
+// 256-bit gemm code plus the portable ops auto-vectorized for AVX-512.
+// Selected only when CPUID and XCR0 report AVX-512; NOT run on the
+// development machine (AVX2 only) — see docs/backend.md.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "backend/cpu/cpu_common.h"
+#include "backend/cpu/simd/kernels.h"
+
+// Target flags come from this pragma, AFTER all shared headers: inline
+// functions from those headers (and the C++ library) stay baseline code, so
+// the linker can never pick an avx512 copy of them for the generic path.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
+#endif
+#include <immintrin.h>
+
+namespace f8backend::cpu::simd {
+namespace avx512_isa {
+#include "backend/cpu/simd/kernels_portable.inc"
+#include "backend/cpu/simd/gemm_x86.inc"
+}  // namespace avx512_isa
+
+const Kernels* kernels_avx512() {
+  using namespace avx512_isa;
+  static const Kernels k = {"avx512",     x86_gemm_rows, x86_quantize_row, x86_decode_row, x86_encode_row,
+                            p_rms_scale, p_mul_rows,    p_swiglu,         p_add,          x86_attention};
+  return &k;
+}
+
+}  // namespace f8backend::cpu::simd
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif

@@ -1,0 +1,238 @@
+// simd_backend.cpp — cpu/simd: the fast CPU backend. Ops split their work over
+// a persistent thread pool and call the per-ISA kernel table (kernels.h).
+// Every buffer an op needs is allocated in create_stream(), so a decode step
+// allocates nothing.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/cpu_common.h"
+#include "backend/cpu/simd/kernels.h"
+#include "backend/cpu/simd/simd_backend.h"
+#include "backend/threadpool.h"
+
+namespace f8backend::cpu {
+namespace {
+
+using simd::Kernels;
+
+// Below this many weight bytes a gemm runs on one thread: waking the pool
+// costs more than it saves (a 32 KiB matrix takes ~1-2 us from cache).
+constexpr int64_t kMinParallelBytes = 48 * 1024;
+// Elementwise ops go parallel only above this many floats.
+constexpr int64_t kMinParallelElems = 1 << 16;
+
+bool is_fp8(DType d) { return d == DType::E4M3 || d == DType::E5M2; }
+
+class SimdStream final : public Stream {
+ public:
+  SimdStream(const StreamParams& p, const Kernels* k) : p_(p), k_(k), pool_(p.n_threads) {}
+
+  Status init() {
+    const int64_t dim = std::max<int64_t>(p_.max_dim, 1);
+    scratch_.resize(pool_.size());
+    for (auto& s : scratch_)
+      if (Status st = host_alloc(sizeof(float) * simd::kScratchRows * dim, &s); !st.ok()) return st;
+    if (Status st = host_alloc(sizeof(float) * p_.max_tokens * dim, &xq_); !st.ok()) return st;
+    sx_.assign(p_.max_tokens, 1.0f);
+    return Status::Ok();
+  }
+
+  const StreamParams& params() const override { return p_; }
+  void from_host(void* dst, const void* src, size_t n) override { std::memmove(dst, src, n); }
+  void to_host(void* dst, const void* src, size_t n) override { std::memmove(dst, src, n); }
+  void synchronize() override {}
+
+  void embed(const Weight& table, const int32_t* ids, int32_t T, float* out) override {
+    for (int32_t t = 0; t < T; ++t) decode_weight_row(table, ids[t], out + t * table.cols);
+  }
+
+  void rmsnorm(const float* x, const Weight& w, float eps, int32_t T, int32_t dim, float* out) override {
+    run_items(T, static_cast<int64_t>(T) * dim, [&](int64_t t) {
+      const float* xt = x + t * dim;
+      k_->mul_rows(xt, k_->rms_scale(xt, dim, eps), w.data, w.dtype, dim, out + t * dim);
+    });
+  }
+
+  void rope(float* x, int32_t T, int32_t n_heads, const int32_t* pos, const RopeParams& p) override {
+    if (!same_rope(p)) {  // first call per params: the only allocation, outside steady state
+      rope_p_ = p;
+      rope_inv_ = rope_inv_freq(p);
+    }
+    const int half = static_cast<int>(rope_inv_.size());
+    for (int32_t t = 0; t < T; ++t) {
+      float cs[simd::kMaxHeadDim / 2], sn[simd::kMaxHeadDim / 2];
+      for (int i = 0; i < half; ++i) {
+        const float a = static_cast<float>(pos[t]) * rope_inv_[i];
+        cs[i] = std::cos(a);
+        sn[i] = std::sin(a);
+      }
+      for (int32_t h = 0; h < n_heads; ++h) {
+        float* v = x + (static_cast<int64_t>(t) * n_heads + h) * p.head_dim;
+        for (int i = 0; i < half; ++i) {
+          const float x0 = v[i], x1 = v[i + half];
+          v[i] = x0 * cs[i] - x1 * sn[i];
+          v[i + half] = x1 * cs[i] + x0 * sn[i];
+        }
+      }
+    }
+  }
+
+  void gemm(const float* x, int32_t T, const Weight& w, float* y, const GemmOpts& o) override {
+    const int64_t K = w.cols, N = w.rows;
+    simd::GemmArgs a{x, T, &w, nullptr, o.bias, y};
+    if (o.act != ActQuant::None && is_fp8(w.dtype)) {
+      const float st = o.act == ActQuant::Static ? w.input_scale : 0.0f;
+      float* xq = xq_->f32();
+      run_items(T, static_cast<int64_t>(T) * K, [&](int64_t t) {
+        sx_[t] = k_->quantize_row(x + t * K, K, st, xq + t * K);
+      });
+      a.x = xq;
+      a.tok_scale = sx_.data();
+    }
+    const int64_t bytes = N * K * static_cast<int64_t>(elem_size(w.dtype));
+    const int max_threads = bytes < kMinParallelBytes ? 1 : pool_.size();
+    pool_.run(
+        [&](int tid, int n) {
+          int64_t b, e;
+          ThreadPool::split(N, tid, n, simd::kScratchRows, &b, &e);
+          if (b < e) k_->gemm_rows(a, b, e, scratch_[tid]->f32());
+        },
+        max_threads);
+  }
+
+  void swiglu(const float* g, const float* u, int64_t n, float* out) override {
+    run_chunks(n, [&](int64_t b, int64_t e) { k_->swiglu(g + b, u + b, e - b, out + b); });
+  }
+  void add(float* x, const float* y, int64_t n) override {
+    run_chunks(n, [&](int64_t b, int64_t e) { k_->add(x + b, y + b, e - b); });
+  }
+  void get_rows(const float* x, const int32_t* idx, int32_t M, int32_t dim, float* out) override {
+    for (int32_t i = 0; i < M; ++i) std::memmove(out + i * dim, x + static_cast<int64_t>(idx[i]) * dim, dim * 4);
+  }
+
+  void kv_store(KVCache& cache, int32_t layer, const float* k, const float* v, const int32_t* cells,
+                int32_t T) override {
+    auto& c = static_cast<CpuKVCache&>(cache);
+    const int64_t n = c.row_elems();
+    const DType dt = c.params().dtype;
+    for (int32_t t = 0; t < T; ++t) {
+      k_->encode_row(k + t * n, n, dt, c.k_scale(layer), c.k_row(layer, cells[t]));
+      k_->encode_row(v + t * n, n, dt, c.v_scale(layer), c.v_row(layer, cells[t]));
+    }
+  }
+
+  void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
+    const simd::AttnArgs a{q, out, &b, &cache, layer};
+    const int64_t items = static_cast<int64_t>(b.n_tokens) * b.n_heads;
+    pool_.run([&](int tid, int n) {
+      int64_t i0, i1;
+      ThreadPool::split(items, tid, n, 1, &i0, &i1);
+      if (i0 < i1) k_->attention(a, i0, i1);
+    });
+  }
+
+  void argmax(const float* x, int32_t T, int32_t n, int32_t* out) override {
+    for (int32_t t = 0; t < T; ++t) {
+      const float* r = x + static_cast<int64_t>(t) * n;
+      out[t] = static_cast<int32_t>(std::max_element(r, r + n) - r);  // first max
+    }
+  }
+
+ private:
+  bool same_rope(const RopeParams& p) const {
+    return !rope_inv_.empty() && std::memcmp(&p, &rope_p_, sizeof p) == 0;
+  }
+  // Decodes row n of w (any scale kind) into dst[cols].
+  void decode_weight_row(const Weight& w, int64_t n, float* dst) {
+    const uint8_t* row = weight_row(w, n);
+    if (w.scale_kind != ScaleKind::Block) return k_->decode_row(row, w.dtype, w.cols, weight_scale(w, n, 0), dst);
+    const size_t es = elem_size(w.dtype);
+    for (int64_t k0 = 0; k0 < w.cols; k0 += w.block_cols) {
+      const int64_t len = std::min<int64_t>(w.block_cols, w.cols - k0);
+      k_->decode_row(row + k0 * es, w.dtype, len, weight_scale(w, n, k0), dst + k0);
+    }
+  }
+  // fn(i) for i in [0, items); parallel when `work` (floats touched) is large.
+  template <class F>
+  void run_items(int64_t items, int64_t work, F&& fn) {
+    if (items <= 1 || work < kMinParallelElems) {
+      for (int64_t i = 0; i < items; ++i) fn(i);
+      return;
+    }
+    pool_.run([&](int tid, int n) {
+      int64_t b, e;
+      ThreadPool::split(items, tid, n, 1, &b, &e);
+      for (int64_t i = b; i < e; ++i) fn(i);
+    });
+  }
+  template <class F>
+  void run_chunks(int64_t n, F&& fn) {
+    if (n < kMinParallelElems) return fn(0, n);
+    pool_.run([&](int tid, int nt) {
+      int64_t b, e;
+      ThreadPool::split(n, tid, nt, 16, &b, &e);
+      if (b < e) fn(b, e);
+    });
+  }
+
+  StreamParams p_;
+  const Kernels* k_;
+  ThreadPool pool_;
+  std::vector<std::unique_ptr<Buffer>> scratch_;  // per thread: kScratchRows * max_dim floats
+  std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
+  std::vector<float> sx_;                         // [max_tokens] activation scales
+  RopeParams rope_p_;
+  std::vector<float> rope_inv_;
+};
+
+class SimdBackend final : public Backend {
+ public:
+  explicit SimdBackend(const Kernels* k) : k_(k) {}
+  const char* name() const override { return "cpu-simd"; }
+  std::string description() const override { return std::string("cpu-simd (") + k_->isa + ")"; }
+  bool host_memory() const override { return true; }
+  Status alloc(size_t bytes, std::unique_ptr<Buffer>* out) override { return host_alloc(bytes, out); }
+  Status upload(const Weight& host, Weight* out) override {
+    if (Status s = check_weight(host, "upload"); !s.ok()) return s;
+    *out = host;  // zero copy: ops read the mapped file directly
+    return Status::Ok();
+  }
+  Status create_stream(const StreamParams& p, std::unique_ptr<Stream>* out) override {
+    if (p.n_threads < 1 || p.n_threads > 1024)
+      return Status::Error(Code::InvalidArgument, "stream: n_threads must be in [1, 1024], got " +
+                                                      std::to_string(p.n_threads));
+    if (p.max_tokens < 1) return Status::Error(Code::InvalidArgument, "stream: max_tokens must be >= 1");
+    if (p.max_dim < 1) return Status::Error(Code::InvalidArgument, "stream: max_dim must be >= 1");
+    auto s = std::make_unique<SimdStream>(p, k_);
+    if (Status st = s->init(); !st.ok()) return st;
+    *out = std::move(s);
+    return Status::Ok();
+  }
+  Status create_kv_cache(const KVCacheParams& p, std::unique_ptr<KVCache>* out) override {
+    if (p.head_dim > simd::kMaxHeadDim)
+      return Status::Error(Code::Unsupported, "kv cache: head_dim " + std::to_string(p.head_dim) + " > " +
+                                                  std::to_string(simd::kMaxHeadDim));
+    return CpuKVCache::create(p, out);
+  }
+
+ private:
+  const Kernels* k_;
+};
+
+}  // namespace
+
+Status make_simd_backend(const std::string& isa, std::unique_ptr<Backend>* out) {
+  const Kernels* k = simd::select_kernels(isa);
+  if (!k) {
+    std::string have;
+    for (const auto& s : simd::supported_isas()) have += (have.empty() ? "" : ", ") + s;
+    return Status::Error(Code::InvalidArgument,
+                         "cpu-simd: ISA '" + isa + "' is not available on this CPU/build (have: auto, " + have + ")");
+  }
+  *out = std::make_unique<SimdBackend>(k);
+  return Status::Ok();
+}
+
+}  // namespace f8backend::cpu

@@ -1,0 +1,230 @@
+// test_backend_ops.cpp — every cpu/simd op against cpu/ref (the oracle), on
+// every ISA this CPU supports, with 1..4 threads, odd shapes (K not a
+// multiple of 32, N = 1), every weight dtype and scale kind.
+#include <algorithm>
+
+#include "backend/cpu/simd/kernels.h"
+#include "backend_test_util.h"
+
+using namespace f8test;
+
+namespace {
+
+struct Cfg {
+  std::string isa;
+  int threads;
+};
+std::vector<Cfg> configs() {
+  std::vector<Cfg> c;
+  for (const auto& isa : cpu_isas())
+    for (int t : {1, 2, 3, 4}) c.push_back({isa, t});
+  return c;
+}
+std::string cfg_name(const testing::TestParamInfo<Cfg>& i) {
+  return i.param.isa + "_t" + std::to_string(i.param.threads);
+}
+
+class OpsTest : public testing::TestWithParam<Cfg> {
+ protected:
+  void SetUp() override {
+    ref_ = make("cpu-ref");
+    simd_ = make("cpu-simd", GetParam().isa);
+    ASSERT_TRUE(ref_ && simd_);
+    rs_ = stream(*ref_, 1, 8, 4096);
+    ss_ = stream(*simd_, GetParam().threads, 8, 4096);
+  }
+  // Runs gemm on both and compares (NMSE and per-element tolerance).
+  void check_gemm(const TestWeight& tw, int T, GemmOpts o, const std::string& what) {
+    const Weight& w = tw.w();
+    const auto x = randn(static_cast<size_t>(T * w.cols), 99 + T);
+    std::vector<float> yr(T * w.rows), ys(T * w.rows, -1.0f);
+    rs_->gemm(x.data(), T, w, yr.data(), o);
+    ss_->gemm(x.data(), T, w, ys.data(), o);
+    double rms = 0;
+    for (float v : yr) rms += double(v) * v;
+    rms = std::sqrt(rms / yr.size());
+    EXPECT_LT(nmse(ys, yr), 1e-9) << what;
+    expect_close(ys, yr, static_cast<float>(1e-4 * rms + 1e-30), 1e-4f, what);
+  }
+  std::unique_ptr<Backend> ref_, simd_;
+  std::unique_ptr<Stream> rs_, ss_;
+};
+
+const char* sk_name(ScaleKind k) { return ggf8::scale_kind_name(k); }
+
+TEST_P(OpsTest, GemmEveryDtypeScaleShape) {
+  const DType dts[] = {DType::E4M3, DType::E5M2, DType::BF16, DType::F16, DType::F32};
+  const ScaleKind sks[] = {ScaleKind::None, ScaleKind::Tensor, ScaleKind::Channel, ScaleKind::Block};
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {1, 37}, {5, 8}, {13, 100}, {70, 300}, {129, 257}, {40, 576}};
+  uint32_t seed = 1;
+  for (DType dt : dts)
+    for (ScaleKind sk : sks)
+      for (auto [n, k] : shapes)
+        for (int T : {1, 2, 5}) {
+          const auto tw = make_weight(n, k, dt, sk, seed++);
+          check_gemm(tw, T, {}, std::string(ggf8::dtype_name(dt)) + "/" + sk_name(sk) + " N=" + std::to_string(n) +
+                                    " K=" + std::to_string(k) + " T=" + std::to_string(T));
+        }
+}
+
+TEST_P(OpsTest, GemmOddBlocksAndStride) {
+  // blocks that do not divide the dims, non-multiple-of-8 block columns
+  for (auto [br, bc] : {std::pair<uint32_t, uint32_t>{3, 5}, {32, 48}, {128, 100}}) {
+    auto tw = make_weight(67, 211, DType::E4M3, ScaleKind::Block, 5 + br, br, bc);
+    for (int T : {1, 4}) check_gemm(tw, T, {}, "block " + std::to_string(br) + "x" + std::to_string(bc));
+  }
+  // a column slice (row-parallel shard): cols 64..64+100 of a 30x300 matrix
+  auto full = make_weight(30, 300, DType::E4M3, ScaleKind::Channel, 77);
+  TestWeight slice = full;
+  slice.view.data = full.bytes.data() + 64;
+  slice.view.cols = 100;
+  slice.view.row_stride = 300;
+  for (int T : {1, 3}) check_gemm(slice, T, {}, "row_stride slice");
+}
+
+TEST_P(OpsTest, GemmBias) {
+  auto tw = make_weight(33, 96, DType::E4M3, ScaleKind::Channel, 3);
+  const auto bf = randn(33, 4);
+  std::vector<uint16_t> bb(33);
+  for (int i = 0; i < 33; ++i) bb[i] = to_bf16(bf[i]);
+  GemmOpts o;
+  o.bias = {bf.data(), DType::F32};
+  check_gemm(tw, 1, o, "f32 bias");
+  check_gemm(tw, 3, o, "f32 bias T=3");
+  o.bias = {bb.data(), DType::BF16};
+  check_gemm(tw, 2, o, "bf16 bias");
+}
+
+TEST_P(OpsTest, GemmEmulateGpu) {
+  for (DType dt : {DType::E4M3, DType::E5M2})
+    for (ScaleKind sk : {ScaleKind::Tensor, ScaleKind::Channel, ScaleKind::Block})
+      for (int T : {1, 3, 7}) {
+        auto tw = make_weight(50, 200, dt, sk, 11 + T);
+        GemmOpts o;
+        o.act = ActQuant::DynamicToken;
+        check_gemm(tw, T, o, std::string("dynamic ") + ggf8::dtype_name(dt) + "/" + sk_name(sk));
+        tw.view.input_scale = 0.004f;  // underestimates the max: must clip, not NaN
+        o.act = ActQuant::Static;
+        check_gemm(tw, T, o, std::string("static ") + ggf8::dtype_name(dt) + "/" + sk_name(sk));
+      }
+}
+
+TEST_P(OpsTest, EmbedRmsnormRopeElementwise) {
+  // embed: E4M3 block-scaled and BF16 tables
+  for (DType dt : {DType::E4M3, DType::BF16}) {
+    auto tab = make_weight(50, 72, dt, dt == DType::E4M3 ? ScaleKind::Block : ScaleKind::None, 21, 16, 32);
+    std::vector<int32_t> ids = {0, 49, 7, 7, 23};
+    std::vector<float> a(5 * 72), b(5 * 72);
+    rs_->embed(tab.w(), ids.data(), 5, a.data());
+    ss_->embed(tab.w(), ids.data(), 5, b.data());
+    expect_close(b, a, 0, 1e-6f, "embed");
+  }
+  // rmsnorm with F32 and BF16 weights, dim not a multiple of 8
+  for (DType dt : {DType::F32, DType::BF16}) {
+    const int T = 4, dim = 77;
+    auto wv = make_weight(1, dim, dt, ScaleKind::None, 31);
+    const auto x = randn(T * dim, 32, 3.0f);
+    std::vector<float> a(T * dim), b(T * dim);
+    rs_->rmsnorm(x.data(), wv.w(), 1e-5f, T, dim, a.data());
+    ss_->rmsnorm(x.data(), wv.w(), 1e-5f, T, dim, b.data());
+    expect_close(b, a, 1e-6f, 1e-5f, "rmsnorm");
+  }
+  // rope, three scalings, partial rotary dims
+  for (RopeScaling sc : {RopeScaling::None, RopeScaling::Linear, RopeScaling::Llama3}) {
+    RopeParams p;
+    p.head_dim = 64;
+    p.n_rot = sc == RopeScaling::Linear ? 32 : 0;
+    p.freq_base = 500000.0f;
+    p.scaling = sc;
+    p.factor = 8.0f;
+    p.orig_ctx = 8192;
+    const int T = 3, H = 5;
+    auto x = randn(T * H * 64, 41);
+    std::vector<int32_t> pos = {0, 17, 100000};
+    auto a = x, b = x;
+    rs_->rope(a.data(), T, H, pos.data(), p);
+    ss_->rope(b.data(), T, H, pos.data(), p);
+    expect_close(b, a, 1e-6f, 1e-6f, "rope");
+  }
+  // swiglu, add (above and below the parallel threshold), get_rows, argmax
+  for (int64_t n : {int64_t{13}, int64_t{200003}}) {
+    const auto g = randn(n, 51, 4.0f), u = randn(n, 52);
+    std::vector<float> a(n), b(n);
+    rs_->swiglu(g.data(), u.data(), n, a.data());
+    ss_->swiglu(g.data(), u.data(), n, b.data());
+    expect_close(b, a, 1e-6f, 1e-5f, "swiglu");
+    auto xa = g, xb = g;
+    rs_->add(xa.data(), u.data(), n);
+    ss_->add(xb.data(), u.data(), n);
+    expect_close(xb, xa, 0, 0, "add");
+  }
+  const auto lg = randn(3 * 1001, 61);
+  std::vector<int32_t> ia(3), ib(3), idx = {2, 0};
+  rs_->argmax(lg.data(), 3, 1001, ia.data());
+  ss_->argmax(lg.data(), 3, 1001, ib.data());
+  EXPECT_EQ(ia, ib);
+  std::vector<float> ra(2 * 1001), rb(2 * 1001);
+  rs_->get_rows(lg.data(), idx.data(), 2, 1001, ra.data());
+  ss_->get_rows(lg.data(), idx.data(), 2, 1001, rb.data());
+  EXPECT_EQ(ra, rb);
+  EXPECT_EQ(rb[0], lg[2 * 1001]);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, OpsTest, testing::ValuesIn(configs()), cfg_name);
+
+// The emulate-GPU activation quantizer and the FP8 row encoder of every ISA
+// table are bit-exact with the scalar codec (ggf8/fp8.h).
+TEST(Kernels, QuantizeAndEncodeBitExact) {
+  std::vector<float> x = randn(4099, 7, 30.0f);
+  const float specials[] = {0.0f, -0.0f, 448.0f, -448.0f, 464.0f, 464.0001f, 1e30f, -INFINITY, INFINITY, NAN,
+                            0.0009765625f, 0.00097656f, 0.0029296875f, 1e-40f, 0.015625f, 0.0146484375f};
+  for (size_t i = 0; i < sizeof specials / sizeof *specials; ++i) x[i * 7] = specials[i];
+  for (const auto& isa : cpu_isas()) {
+    const auto* k = f8backend::cpu::simd::select_kernels(isa);
+    ASSERT_NE(k, nullptr) << isa;
+    for (float st : {0.0f, 0.05f, 1.0f}) {
+      for (int64_t K : {int64_t{1}, int64_t{9}, int64_t{4099}}) {
+        std::vector<float> xq(K);
+        const float sx = k->quantize_row(x.data(), K, st, xq.data());
+        float amax = 0;
+        for (int64_t i = 0; i < K; ++i) amax = std::max(amax, std::fabs(x[i]));  // NaN ignored like max()
+        const float want_sx = st > 0 ? st : std::max(amax / 448.0f, kActScaleTiny);
+        EXPECT_EQ(sx, want_sx) << isa;
+        for (int64_t i = 0; i < K; ++i) {
+          const float want = ggf8::e4m3_to_f32(ggf8::e4m3_from_f32(x[i] / sx));
+          uint32_t a, b;
+          std::memcpy(&a, &xq[i], 4);
+          std::memcpy(&b, &want, 4);
+          if (std::isnan(want)) EXPECT_TRUE(std::isnan(xq[i])) << isa << " i=" << i;
+          else EXPECT_EQ(a, b) << isa << " i=" << i << " x=" << x[i];
+        }
+      }
+    }
+    for (float s : {1.0f, 0.01f, 3.5f}) {
+      std::vector<uint8_t> got(x.size());
+      k->encode_row(x.data(), x.size(), DType::E4M3, s, got.data());
+      for (size_t i = 0; i < x.size(); ++i)
+        ASSERT_EQ(got[i], ggf8::e4m3_from_f32(x[i] / s)) << isa << " i=" << i << " x=" << x[i];
+    }
+  }
+}
+
+TEST(Registry, NamesAndErrors) {
+  std::unique_ptr<Backend> b;
+  EXPECT_EQ(create_backend("nope", {}, &b).code, Code::InvalidArgument);
+  BackendParams p;
+  p.isa = "sse9";
+  EXPECT_EQ(create_backend("cpu", p, &b).code, Code::InvalidArgument);
+  ASSERT_TRUE(create_backend("cpu", {}, &b).ok());
+  std::unique_ptr<Stream> s;
+  StreamParams sp;
+  sp.n_threads = 0;
+  EXPECT_EQ(b->create_stream(sp, &s).code, Code::InvalidArgument);
+  Weight w;
+  Weight out;
+  EXPECT_FALSE(b->upload(w, &out).ok());  // no data
+  EXPECT_FALSE(cpu_isas().empty());
+  EXPECT_EQ(cpu_isas().back(), "generic");
+}
+
+}  // namespace
