@@ -17,6 +17,13 @@ namespace f8backend {
 // left idle between tokens goes to sleep quickly.
 static constexpr int kSpin = 20000;
 
+// Yield now and then while spinning: when the machine is oversubscribed the
+// thread we wait for may need this core.
+static inline void spin_step(int i) {
+  if ((i & 63) == 63) std::this_thread::yield();
+  else cpu_relax();
+}
+
 ThreadPool::ThreadPool(int n_threads) : n_(std::max(1, n_threads)) {
   threads_.reserve(n_ - 1);
   for (int t = 1; t < n_; ++t) threads_.emplace_back([this, t] { worker(t); });
@@ -54,7 +61,7 @@ void ThreadPool::run_raw(Fn fn, void* ctx, int max_threads) {
   fn(ctx, 0, n);
   for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
     if (i < kSpin) {
-      cpu_relax();
+      spin_step(i);
     } else {
       const int32_t p = pending_.load(std::memory_order_acquire);
       if (p != 0) pending_.wait(p, std::memory_order_acquire);
@@ -69,7 +76,7 @@ void ThreadPool::worker(int tid) {
     for (int i = 0;; ++i) {
       g = gen_.load(std::memory_order_acquire);
       if (g != seen) break;
-      if (i < kSpin) cpu_relax();
+      if (i < kSpin) spin_step(i);
       else gen_.wait(seen, std::memory_order_acquire);
     }
     seen = g;
