@@ -1,0 +1,329 @@
+// api_context.cpp — C shims for the context/decoding section of f8.h:
+// argument checks, the exception barrier, status mapping onto f8_status.
+// The work happens in src/model (f8model::Model / Context).
+#include "api/api_context.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/api_error.h"
+#include "api/model_handle.h"
+#include "model/context.h"
+#include "model/model.h"
+
+using f8api::guarded;
+using f8api::set_error;
+
+struct f8_context {
+  f8_model* model = nullptr;
+  std::unique_ptr<f8model::Context> ctx;
+  f8_context_params params{};
+  std::string backend;  // owns params.backend's string
+};
+
+namespace {
+
+f8_status to_status(f8model::Code c) {
+  switch (c) {
+    case f8model::Code::Ok: return F8_OK;
+    case f8model::Code::InvalidArgument: return F8_ERR_INVALID_ARGUMENT;
+    case f8model::Code::Io: return F8_ERR_IO;
+    case f8model::Code::Format: return F8_ERR_FORMAT;
+    case f8model::Code::Unsupported: return F8_ERR_UNSUPPORTED;
+    case f8model::Code::OutOfMemory: return F8_ERR_OUT_OF_MEMORY;
+    case f8model::Code::ContextFull: return F8_ERR_CONTEXT_FULL;
+    case f8model::Code::Aborted: return F8_ERR_ABORTED;
+    case f8model::Code::Internal: return F8_ERR_INTERNAL;
+  }
+  return F8_ERR_INTERNAL;
+}
+
+f8_status fail(const char* fn, const f8model::Status& st) {
+  return set_error(to_status(st.code), std::string(fn) + ": " + st.message);
+}
+
+bool kv_dtype(f8_kv_type t, ggf8::DType* out) {
+  switch (t) {
+    case F8_KV_FP8: *out = ggf8::DType::E4M3; return true;
+    case F8_KV_BF16: *out = ggf8::DType::BF16; return true;
+    case F8_KV_F32: *out = ggf8::DType::F32; return true;
+    case F8_KV_F16: *out = ggf8::DType::F16; return true;
+    case F8_KV_E5M2: *out = ggf8::DType::E5M2; return true;
+  }
+  return false;
+}
+
+int32_t default_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int32_t>(std::min(n, 64u));
+}
+
+// Calibration text for FP8 KV scales when the file has none: varied prose,
+// dialogue, code and numbers so K/V see typical ranges (docs/runtime.md).
+const char* const kCalibrationText =
+    "The quick brown fox jumps over the lazy dog. In the beginning God created the heaven and the earth. "
+    "User: What is the capital of France?\nAssistant: The capital of France is Paris, a city on the Seine "
+    "with about 2.1 million inhabitants.\n\n"
+    "def fibonacci(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n\n"
+    "Table 3: results (mean +/- std) over 5 runs: 71.4 +/- 0.8, 68.2 +/- 1.1, 93.0%.\n"
+    "Once upon a time, in a small village near the mountains, there lived an old clockmaker who "
+    "repaired every watch in the valley. {\"id\": 42, \"tags\": [\"a\", \"b\"], \"ok\": true}\n"
+    "Photosynthesis converts light energy into chemical energy; the overall equation is "
+    "6 CO2 + 6 H2O -> C6H12O6 + 6 O2. Il pleut des cordes, dit-elle en riant. 1, 2, 3, 4, 5, 6, 7, 8.";
+
+}  // namespace
+
+namespace f8api {
+
+f8_status load_runtime(f8_model* model, const f8_model_params* params) {
+  f8model::LoadOptions lo;
+  if (params) {
+    lo.progress = params->progress;
+    lo.progress_user_data = params->progress_user_data;
+  }
+  f8model::Status st = f8model::Model::load(*model->file, lo, &model->runtime);
+  if (!st.ok()) return fail("f8_model_load", st);
+  return F8_OK;
+}
+
+}  // namespace f8api
+
+extern "C" {
+
+f8_status f8_model_get_info(const f8_model* model, f8_model_info* info) {
+  return guarded("f8_model_get_info", [&]() -> f8_status {
+    if (!model || !info) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_model_get_info: NULL argument");
+    if (info->struct_size != sizeof(f8_model_info))
+      return set_error(F8_ERR_INVALID_ARGUMENT, "f8_model_get_info: info->struct_size must be sizeof(f8_model_info)");
+    f8model::HParams hp;
+    f8model::Status st = model->runtime ? f8model::Status::Ok()
+                                        : f8model::load_hparams(*model->file, &hp);
+    if (!st.ok()) return fail("f8_model_get_info", st);
+    if (model->runtime) hp = model->runtime->hparams();
+    f8_model_info out{};
+    out.struct_size = sizeof(out);
+    std::snprintf(out.arch, sizeof out.arch, "%s", hp.arch_str.c_str());
+    out.n_vocab = static_cast<int32_t>(hp.n_vocab);
+    out.n_ctx_train = static_cast<int32_t>(hp.n_ctx_train);
+    out.n_embd = static_cast<int32_t>(hp.n_embd);
+    out.n_layer = static_cast<int32_t>(hp.n_layer);
+    out.n_head = static_cast<int32_t>(hp.n_head);
+    out.n_head_kv = static_cast<int32_t>(hp.n_head_kv);
+    out.head_dim = static_cast<int32_t>(hp.head_dim);
+    out.n_ff = static_cast<int32_t>(hp.n_ff);
+    out.file_bytes = model->file->file_size();
+    if (model->runtime) {
+      const f8model::ModelWeights& w = model->runtime->host_weights();
+      out.n_params = model->runtime->n_params();
+      out.weight_bytes = w.bytes;
+      std::snprintf(out.weight_type, sizeof out.weight_type, "%s", w.weight_type.c_str());
+      out.has_kv_scales = w.has_kv_scales;
+    }
+    *info = out;
+    return F8_OK;
+  });
+}
+
+f8_context_params f8_context_default_params(void) {
+  f8_context_params p{};
+  p.struct_size = sizeof(p);
+  p.n_ctx = 0;
+  p.n_batch = 512;
+  p.n_threads = default_threads();
+  p.kv_type = F8_KV_FP8;
+  p.emulate_gpu = false;
+  p.backend = nullptr;
+  p.kv_calibrate = true;
+  return p;
+}
+
+f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_context** out) {
+  if (out) *out = nullptr;
+  return guarded("f8_context_new", [&]() -> f8_status {
+    if (!model || !out) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_context_new: NULL model or out");
+    if (!model->runtime)
+      return set_error(F8_ERR_INVALID_ARGUMENT,
+                       "f8_context_new: the model was loaded with vocab_only (no weights)");
+    f8_context_params p = params ? *params : f8_context_default_params();
+    if (params && params->struct_size != sizeof(f8_context_params))
+      return set_error(F8_ERR_INVALID_ARGUMENT,
+                       "f8_context_new: params->struct_size must be sizeof(f8_context_params) "
+                       "(start from f8_context_default_params())");
+    if (p.n_ctx > (1u << 24))
+      return set_error(F8_ERR_INVALID_ARGUMENT, "f8_context_new: n_ctx " + std::to_string(p.n_ctx) +
+                                                    " too large (max 16777216)");
+    if (p.n_batch < 1 || p.n_batch > 65536)
+      return set_error(F8_ERR_INVALID_ARGUMENT,
+                       "f8_context_new: n_batch " + std::to_string(p.n_batch) + ": expected 1..65536");
+    if (p.n_threads < 1)
+      return set_error(F8_ERR_INVALID_ARGUMENT,
+                       "f8_context_new: n_threads " + std::to_string(p.n_threads) + ": expected >= 1");
+    f8model::ContextParams cp;
+    cp.n_ctx = static_cast<int32_t>(p.n_ctx);
+    cp.n_batch = static_cast<int32_t>(p.n_batch);
+    cp.n_threads = p.n_threads;
+    cp.emulate_gpu = p.emulate_gpu;
+    cp.backend = p.backend ? p.backend : "cpu";
+    if (!kv_dtype(p.kv_type, &cp.kv_type))
+      return set_error(F8_ERR_INVALID_ARGUMENT,
+                       "f8_context_new: kv_type " + std::to_string(int(p.kv_type)) + " is not an f8_kv_type");
+    f8model::Model& m = *model->runtime;
+    const bool fp8 = cp.kv_type == ggf8::DType::E4M3 || cp.kv_type == ggf8::DType::E5M2;
+    if (fp8 && !m.host_weights().has_kv_scales) {
+      std::vector<float> ks, vs;
+      if (p.kv_calibrate && !m.kv_calibrated(&ks, &vs)) {
+        std::vector<int32_t> toks;
+        f8tok::EncodeOptions eo;
+        eo.parse_special = false;
+        ggf8::Status ts = model->tokenizer ? model->tokenizer->encode(kCalibrationText, eo, &toks)
+                                           : ggf8::Status::Error(ggf8::Code::NotFound, "no tokenizer");
+        const uint32_t nv = m.hparams().n_vocab;
+        toks.erase(std::remove_if(toks.begin(), toks.end(),
+                                  [nv](int32_t t) { return t < 0 || uint32_t(t) >= nv; }),
+                   toks.end());
+        if (!ts.ok() || toks.size() < 8) {
+          // No usable tokenizer: a deterministic spread of ids still
+          // exercises every layer (worse than text; documented).
+          toks.clear();
+          for (uint32_t i = 0; i < 256; ++i) toks.push_back(int32_t((i * 2654435761u) % nv));
+        }
+        f8model::Status cs = f8model::calibrate_kv_scales(m, toks, cp.kv_type, cp.n_threads, cp.backend, &ks, &vs);
+        if (!cs.ok()) return fail("f8_context_new: kv calibration", cs);
+        m.set_kv_calibration(ks, vs);
+      }
+      if (p.kv_calibrate) {
+        cp.k_scale = ks;
+        cp.v_scale = vs;
+      }
+    }
+    auto c = std::make_unique<f8_context>();
+    c->model = model;
+    f8model::Status st = f8model::Context::create(m, cp, &c->ctx);
+    if (!st.ok()) return fail("f8_context_new", st);
+    c->params = p;
+    c->params.n_ctx = static_cast<uint32_t>(c->ctx->params().n_ctx);
+    c->params.n_batch = static_cast<uint32_t>(c->ctx->params().n_batch);
+    c->backend = cp.backend;
+    c->params.backend = c->backend.c_str();
+    *out = c.release();
+    return F8_OK;
+  });
+}
+
+void f8_context_free(f8_context* ctx) { delete ctx; }
+
+f8_context_params f8_context_get_params(const f8_context* ctx) {
+  return ctx ? ctx->params : f8_context_default_params();
+}
+
+size_t f8_context_kv_bytes(const f8_context* ctx) { return ctx ? ctx->ctx->kv_bytes() : 0; }
+
+f8_status f8_batch_init(int32_t capacity, f8_batch* b) {
+  return guarded("f8_batch_init", [&]() -> f8_status {
+    if (!b) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_batch_init: NULL batch");
+    *b = f8_batch{};
+    if (capacity < 1 || capacity > (1 << 24))
+      return set_error(F8_ERR_INVALID_ARGUMENT,
+                       "f8_batch_init: capacity " + std::to_string(capacity) + ": expected 1..16777216");
+    const size_t n = static_cast<size_t>(capacity);
+    b->token = static_cast<int32_t*>(std::calloc(n, sizeof(int32_t)));
+    b->pos = static_cast<int32_t*>(std::calloc(n, sizeof(int32_t)));
+    b->seq_id = static_cast<int32_t*>(std::calloc(n, sizeof(int32_t)));
+    b->logits = static_cast<int8_t*>(std::calloc(n, sizeof(int8_t)));
+    if (!b->token || !b->pos || !b->seq_id || !b->logits) {
+      f8_batch_free(b);
+      return set_error(F8_ERR_OUT_OF_MEMORY, "f8_batch_init: out of memory");
+    }
+    b->capacity = capacity;
+    return F8_OK;
+  });
+}
+
+void f8_batch_free(f8_batch* b) {
+  if (!b) return;
+  std::free(b->token);
+  std::free(b->pos);
+  std::free(b->seq_id);
+  std::free(b->logits);
+  *b = f8_batch{};
+}
+
+f8_status f8_batch_add(f8_batch* b, int32_t token, int32_t pos, int32_t seq_id, bool logits) {
+  if (!b || !b->token) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_batch_add: batch not initialized");
+  if (b->n_tokens < 0 || b->n_tokens >= b->capacity)
+    return set_error(F8_ERR_BUFFER_TOO_SMALL,
+                     "f8_batch_add: batch is full (capacity " + std::to_string(b->capacity) + ")");
+  const int32_t i = b->n_tokens++;
+  b->token[i] = token;
+  b->pos[i] = pos;
+  b->seq_id[i] = seq_id;
+  b->logits[i] = logits ? 1 : 0;
+  return F8_OK;
+}
+
+f8_status f8_decode(f8_context* ctx, const f8_batch* b) {
+  return guarded("f8_decode", [&]() -> f8_status {
+    if (!ctx || !b) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_decode: NULL context or batch");
+    if (b->capacity > 0 && b->n_tokens > b->capacity)
+      return set_error(F8_ERR_INVALID_ARGUMENT, "f8_decode: n_tokens exceeds the batch capacity");
+    f8model::Status st = ctx->ctx->decode({b->n_tokens, b->token, b->pos, b->seq_id, b->logits});
+    if (!st.ok()) return fail("f8_decode", st);
+    return F8_OK;
+  });
+}
+
+f8_status f8_get_logits_ith(f8_context* ctx, int32_t i, const float** logits) {
+  return guarded("f8_get_logits_ith", [&]() -> f8_status {
+    if (!ctx || !logits) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_get_logits_ith: NULL argument");
+    f8model::Status st;
+    *logits = ctx->ctx->logits(i, &st);
+    if (!*logits) return fail("f8_get_logits_ith", st);
+    return F8_OK;
+  });
+}
+
+f8_status f8_kv_seq_rm(f8_context* ctx, int32_t seq_id, int32_t p0, int32_t p1) {
+  return guarded("f8_kv_seq_rm", [&]() -> f8_status {
+    if (!ctx) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_kv_seq_rm: NULL context");
+    f8model::Status st = ctx->ctx->seq_rm(seq_id, p0, p1);
+    return st.ok() ? F8_OK : fail("f8_kv_seq_rm", st);
+  });
+}
+
+f8_status f8_kv_seq_cp(f8_context* ctx, int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+  return guarded("f8_kv_seq_cp", [&]() -> f8_status {
+    if (!ctx) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_kv_seq_cp: NULL context");
+    f8model::Status st = ctx->ctx->seq_cp(src, dst, p0, p1);
+    return st.ok() ? F8_OK : fail("f8_kv_seq_cp", st);
+  });
+}
+
+f8_status f8_kv_seq_keep(f8_context* ctx, int32_t seq_id) {
+  return guarded("f8_kv_seq_keep", [&]() -> f8_status {
+    if (!ctx) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_kv_seq_keep: NULL context");
+    f8model::Status st = ctx->ctx->seq_keep(seq_id);
+    return st.ok() ? F8_OK : fail("f8_kv_seq_keep", st);
+  });
+}
+
+void f8_kv_clear(f8_context* ctx) {
+  if (ctx) ctx->ctx->clear();
+}
+
+int32_t f8_kv_seq_pos_max(const f8_context* ctx, int32_t seq_id) {
+  return ctx ? ctx->ctx->seq_pos_max(seq_id) : -1;
+}
+
+int32_t f8_kv_n_used(const f8_context* ctx) { return ctx ? ctx->ctx->n_used() : 0; }
+
+void f8_set_abort_callback(f8_context* ctx, f8_abort_cb fn, void* user_data) {
+  if (ctx) ctx->ctx->set_abort(fn, user_data);
+}
+
+}  // extern "C"

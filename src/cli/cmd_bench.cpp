@@ -1,0 +1,176 @@
+// cmd_bench.cpp — `f8 bench`: prefill and decode speed over several prompt
+// lengths, generation lengths and thread counts (llama-bench style: pp = one
+// batched decode of N prompt tokens into an empty cache; tg = N single-token
+// decodes from an empty cache). Also load time, RSS and GB/s of weights read
+// per decoded token. Table to stdout, or JSON with --json.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "command.h"
+#include "f8.h"
+#include "util_run.h"
+
+namespace f8cli {
+namespace {
+
+struct Result {
+  int64_t threads;
+  std::string test;  // "pp512" / "tg128"
+  int64_t n;
+  double tok_s, tok_s_sd, gb_s;
+};
+
+// Pseudo-random but fixed token ids (speed does not depend on the ids).
+int32_t tok_at(int64_t i, int32_t vocab) { return int32_t((uint64_t(i) * 2654435761u + 17) % uint64_t(vocab)); }
+
+int run(int argc, char** argv) {
+  RunFlags rf;
+  std::string prompts = "128,512", gens = "64", threads_s;
+  int64_t reps = 2;
+  bool json = false;
+  ArgParser p("f8 bench", "-m MODEL [options]", "Prefill and decode speed (tok/s, GB/s), load time and RSS.");
+  add_run_flags(p, &rf);
+  p.option("-p,--n-prompt", &prompts, "LIST", "prompt lengths for prefill tests (comma-separated)");
+  p.option("-n,--n-gen", &gens, "LIST", "generation lengths for decode tests (comma-separated)");
+  p.option("--threads-list", &threads_s, "LIST", "thread counts to test (default: -t, else 1 and all CPUs)");
+  p.option("-r,--repetitions", &reps, "N", "repetitions per test (mean and std dev reported)");
+  p.flag("--json", &json, "print JSON instead of a table");
+  p.epilog("example: f8 bench -m smollm2.f8 -p 64,256 -n 32 --threads-list 1,2 --json");
+  int rc;
+  if (!p.parse(argc, argv, &rc)) return rc;
+  std::vector<int64_t> pp, tg, th;
+  if (!parse_int_list(prompts, &pp)) return fail(2, "--n-prompt '" + prompts + "': expected a list like 128,512");
+  if (!parse_int_list(gens, &tg)) return fail(2, "--n-gen '" + gens + "': expected a list like 64,128");
+  if (reps < 1 || reps > 100) return fail(2, "--repetitions: expected 1..100");
+  if (!threads_s.empty()) {
+    if (!parse_int_list(threads_s, &th)) return fail(2, "--threads-list '" + threads_s + "': expected a list like 1,2");
+  } else if (p.given("--threads")) {
+    th = {rf.threads};
+  } else {
+    int64_t all = f8_context_default_params().n_threads;
+    th = {1};
+    if (all > 1) th.push_back(all);
+  }
+  const int64_t need = *std::max_element(pp.begin(), pp.end()) + *std::max_element(tg.begin(), tg.end());
+  if (!p.given("--ctx")) rf.ctx = std::max<int64_t>(need, 16);
+  if (rf.ctx < need) return fail(2, "--ctx " + std::to_string(rf.ctx) + " is smaller than the longest test (" +
+                                        std::to_string(need) + " tokens)");
+  if (!p.given("--batch")) rf.batch = std::max<int64_t>(512, *std::max_element(pp.begin(), pp.end()));
+
+  const double rss0 = rss_mib();
+  std::vector<Result> results;
+  double load_ms = 0, rss_loaded = 0;
+  size_t kv_bytes = 0;
+  f8_model_info info{};
+  std::string kv_name = rf.kv_type;
+  for (size_t ti = 0; ti < th.size(); ++ti) {
+    rf.threads = th[ti];
+    Loaded L;
+    // Each thread count gets a fresh model+context (the load is measured once).
+    int e = load_model_and_context(rf, p, &L, /*quiet=*/ti > 0 || json);
+    if (e) return e;
+    if (ti == 0) {
+      load_ms = L.load_ms;
+      rss_loaded = rss_mib();
+      info = L.info;
+      kv_bytes = f8_context_kv_bytes(L.ctx);
+    }
+    f8_batch b;
+    if (f8_batch_init(int32_t(need), &b) != F8_OK) return fail(1, f8_last_error());
+    auto decode_prompt = [&](int64_t n) -> bool {
+      b.n_tokens = 0;
+      for (int64_t i = 0; i < n; ++i) f8_batch_add(&b, tok_at(i, info.n_vocab), int32_t(i), 0, i == n - 1);
+      return f8_decode(L.ctx, &b) == F8_OK;
+    };
+    // Warm-up: page in the weights, start the threads.
+    f8_kv_clear(L.ctx);
+    if (!decode_prompt(std::min<int64_t>(8, need))) {
+      f8_batch_free(&b);
+      return fail(1, f8_last_error());
+    }
+    auto stats = [](const std::vector<double>& v, double* mean, double* sd) {
+      double m = 0;
+      for (double x : v) m += x;
+      m /= double(v.size());
+      double s = 0;
+      for (double x : v) s += (x - m) * (x - m);
+      *mean = m;
+      *sd = v.size() > 1 ? std::sqrt(s / double(v.size() - 1)) : 0.0;
+    };
+    for (int64_t n : pp) {
+      std::vector<double> v;
+      for (int64_t r = 0; r < reps; ++r) {
+        f8_kv_clear(L.ctx);
+        double t0 = now_ms();
+        if (!decode_prompt(n)) {
+          f8_batch_free(&b);
+          return fail(1, f8_last_error());
+        }
+        v.push_back(double(n) * 1000.0 / (now_ms() - t0));
+      }
+      double m, sd;
+      stats(v, &m, &sd);
+      results.push_back({th[ti], "pp" + std::to_string(n), n, m, sd, 0.0});
+    }
+    for (int64_t n : tg) {
+      std::vector<double> v;
+      for (int64_t r = 0; r < reps; ++r) {
+        f8_kv_clear(L.ctx);
+        double t0 = now_ms();
+        for (int64_t i = 0; i < n; ++i) {
+          b.n_tokens = 0;
+          f8_batch_add(&b, tok_at(i, info.n_vocab), int32_t(i), 0, true);
+          if (f8_decode(L.ctx, &b) != F8_OK) {
+            f8_batch_free(&b);
+            return fail(1, f8_last_error());
+          }
+        }
+        v.push_back(double(n) * 1000.0 / (now_ms() - t0));
+      }
+      double m, sd;
+      stats(v, &m, &sd);
+      results.push_back({th[ti], "tg" + std::to_string(n), n, m, sd, m * double(info.weight_bytes) / 1e9});
+    }
+    f8_batch_free(&b);
+  }
+  const double peak = rss_peak_mib();
+  if (json) {
+    std::printf("{\n  \"model\": \"%s\",\n  \"arch\": \"%s\",\n  \"weight_type\": \"%s\",\n  \"n_params\": %llu,\n"
+                "  \"file_bytes\": %llu,\n  \"weight_bytes_per_token\": %llu,\n  \"kv_type\": \"%s\",\n"
+                "  \"kv_bytes\": %zu,\n  \"backend\": \"%s\",\n  \"load_ms\": %.2f,\n  \"rss_start_mib\": %.1f,\n"
+                "  \"rss_after_load_mib\": %.1f,\n  \"rss_peak_mib\": %.1f,\n  \"results\": [\n",
+                rf.model.c_str(), info.arch, info.weight_type, (unsigned long long)info.n_params,
+                (unsigned long long)info.file_bytes, (unsigned long long)info.weight_bytes, kv_name.c_str(),
+                kv_bytes, rf.backend.c_str(), load_ms, rss0, rss_loaded, peak);
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Result& r = results[i];
+      std::printf("    {\"threads\": %lld, \"test\": \"%s\", \"n\": %lld, \"tok_s\": %.3f, \"tok_s_sd\": %.3f, "
+                  "\"gb_s\": %.3f}%s\n",
+                  (long long)r.threads, r.test.c_str(), (long long)r.n, r.tok_s, r.tok_s_sd, r.gb_s,
+                  i + 1 < results.size() ? "," : "");
+    }
+    std::printf("  ]\n}\n");
+    return 0;
+  }
+  std::printf("model %s: %s, %s weights, %.1f M params, file %.1f MiB, %.1f MiB read per token\n",
+              rf.model.c_str(), info.arch, info.weight_type, double(info.n_params) / 1e6,
+              double(info.file_bytes) / 1048576.0, double(info.weight_bytes) / 1048576.0);
+  std::printf("backend %s, kv %s (%.1f MiB), load %.1f ms, RSS %.1f MiB after load, peak %.1f MiB\n\n",
+              rf.backend.c_str(), kv_name.c_str(), double(kv_bytes) / 1048576.0, load_ms, rss_loaded, peak);
+  std::printf("| threads | test    |   tok/s | +/-    |  GB/s |\n|--------:|:--------|--------:|:-------|------:|\n");
+  for (const Result& r : results) {
+    char gb[32] = "";
+    if (r.gb_s > 0) std::snprintf(gb, sizeof gb, "%5.2f", r.gb_s);
+    std::printf("| %7lld | %-7s | %7.1f | %-6.1f | %5s |\n", (long long)r.threads, r.test.c_str(), r.tok_s,
+                r.tok_s_sd, gb);
+  }
+  return 0;
+}
+
+}  // namespace
+F8_COMMAND("bench", "prefill/decode speed table (+ --json)", run);
+}  // namespace f8cli

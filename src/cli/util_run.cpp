@@ -1,0 +1,124 @@
+// util_run.cpp — see util_run.h.
+#include "util_run.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace f8cli {
+
+void add_run_flags(ArgParser& p, RunFlags* f) {
+  p.option("-m,--model", &f->model, "FILE", "the .f8 model", true);
+  p.option("-c,--ctx", &f->ctx, "N", "context length in tokens (0 = the model's, capped at 4096)");
+  p.option("-b,--batch", &f->batch, "N", "max tokens per forward chunk");
+  p.option("-t,--threads", &f->threads, "N", "CPU threads (0 = all online CPUs)");
+  p.option("--kv-type", &f->kv_type, "fp8|bf16|f32|f16|e5m2", "KV cache precision");
+  p.option("--backend", &f->backend, "NAME", "compute backend: cpu (= cpu-simd), cpu-simd, cpu-ref");
+  p.flag("--emulate-gpu", &f->emulate_gpu,
+         "quantize activations to E4M3 exactly as the GPU path does (CPU as the GPU's reference)");
+  p.flag("--no-kv-calibrate", &f->no_kv_calibrate,
+         "FP8 KV without file scales: use 1.0 instead of measuring per-layer scales at start-up");
+}
+
+bool context_params_from(const RunFlags& f, ArgParser& p, f8_context_params* out, std::string* err) {
+  f8_context_params cp = f8_context_default_params();
+  if (f.ctx < 0 || f.ctx > (1 << 24)) {
+    *err = "--ctx " + std::to_string(f.ctx) + ": expected 0..16777216";
+    return false;
+  }
+  if (f.batch < 1 || f.batch > 65536) {
+    *err = "--batch " + std::to_string(f.batch) + ": expected 1..65536";
+    return false;
+  }
+  if (p.given("--threads") && (f.threads < 1 || f.threads > 512)) {
+    *err = "--threads " + std::to_string(f.threads) + ": expected 1..512";
+    return false;
+  }
+  cp.n_ctx = static_cast<uint32_t>(f.ctx);
+  cp.n_batch = static_cast<uint32_t>(f.batch);
+  if (f.threads > 0) cp.n_threads = static_cast<int32_t>(f.threads);
+  if (f.kv_type == "fp8" || f.kv_type == "e4m3") cp.kv_type = F8_KV_FP8;
+  else if (f.kv_type == "bf16") cp.kv_type = F8_KV_BF16;
+  else if (f.kv_type == "f32") cp.kv_type = F8_KV_F32;
+  else if (f.kv_type == "f16") cp.kv_type = F8_KV_F16;
+  else if (f.kv_type == "e5m2") cp.kv_type = F8_KV_E5M2;
+  else {
+    *err = "--kv-type '" + f.kv_type + "': expected fp8, bf16, f32, f16 or e5m2";
+    return false;
+  }
+  cp.emulate_gpu = f.emulate_gpu;
+  cp.backend = f.backend.c_str();
+  cp.kv_calibrate = !f.no_kv_calibrate;
+  *out = cp;
+  return true;
+}
+
+Loaded::~Loaded() {
+  f8_context_free(ctx);
+  f8_model_free(model);
+}
+
+double now_ms() {
+  using namespace std::chrono;
+  return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+int load_model_and_context(const RunFlags& f, ArgParser& p, Loaded* out, bool quiet) {
+  f8_context_params cp;
+  std::string err;
+  if (!context_params_from(f, p, &cp, &err)) return fail(2, err);
+  f8_model_params mp = f8_model_default_params();
+  double t0 = now_ms();
+  f8_status st = f8_model_load(f.model.c_str(), &mp, &out->model);
+  out->load_ms = now_ms() - t0;
+  if (st != F8_OK) return fail(1, f8_last_error());
+  out->info.struct_size = sizeof(out->info);
+  if (f8_model_get_info(out->model, &out->info) != F8_OK) return fail(1, f8_last_error());
+  if (!quiet && cp.kv_type == F8_KV_FP8 && !out->info.has_kv_scales)
+    std::fprintf(stderr, "f8: %s has no KV cache scales; %s\n", f.model.c_str(),
+                 cp.kv_calibrate ? "measuring per-layer FP8 KV scales on a built-in text"
+                                 : "using scale 1.0 (--no-kv-calibrate): expect larger KV error");
+  st = f8_context_new(out->model, &cp, &out->ctx);
+  if (st != F8_OK) return fail(st == F8_ERR_INVALID_ARGUMENT ? 2 : 1, f8_last_error());
+  return 0;
+}
+
+static double status_kb(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const size_t kl = std::strlen(key);
+  while (std::getline(in, line)) {
+    if (line.compare(0, kl, key) == 0) return std::atof(line.c_str() + kl);
+  }
+  return -1;
+}
+
+double rss_mib() {
+  double kb = status_kb("VmRSS:");
+  return kb < 0 ? -1 : kb / 1024.0;
+}
+
+double rss_peak_mib() {
+  double kb = status_kb("VmHWM:");
+  return kb < 0 ? -1 : kb / 1024.0;
+}
+
+bool parse_int_list(const std::string& s, std::vector<int64_t>* out) {
+  out->clear();
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || errno != 0 || v < 1 || v > (1 << 24)) return false;
+    out->push_back(v);
+  }
+  return !out->empty();
+}
+
+}  // namespace f8cli
