@@ -1,4 +1,5 @@
 // util_run.cpp — see util_run.h.
+#if __has_include("api/model_handle.h")  // TEMP: until f8_model_load lands
 #include "util_run.h"
 
 #include <cerrno>
@@ -122,3 +123,4 @@ bool parse_int_list(const std::string& s, std::vector<int64_t>* out) {
 }
 
 }  // namespace f8cli
+#endif
