@@ -1,0 +1,576 @@
+// End-to-end converter tests on tiny generated Hugging Face directories:
+// every tensor of the .f8 dequantizes back to its source within the format's
+// precision; FP8 checkpoints import byte-identical; bad input fails with one
+// line naming the problem and leaves no output file behind.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "convert/converter.h"
+#include "ggf8/fp8.h"
+#include "ggf8/keys.h"
+#include "st_builder.h"
+
+using namespace f8conv;
+using namespace f8test;
+namespace fs = std::filesystem;
+
+namespace {
+
+class Convert : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() /
+           ("f8conv_" + std::to_string(getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root);
+    dir = root + "/model";
+    fs::create_directories(dir);
+    out = root + "/out.f8";
+  }
+  void TearDown() override { fs::remove_all(root); }
+
+  ggf8::Status convert(ConvertOptions o = {}) {
+    o.model_dir = dir;
+    o.output = out;
+    o.threads = 2;
+    rep = ConvertReport{};
+    return convert_checkpoint(o, &rep);
+  }
+  std::unique_ptr<ggf8::File> open_out() {
+    std::unique_ptr<ggf8::File> f;
+    ggf8::Status s = ggf8::File::open(out, &f);
+    EXPECT_TRUE(s.ok()) << s.message;
+    return f;
+  }
+  // The failure leaves nothing at the output path and no temporary files.
+  void expect_failure(const ggf8::Status& s, const std::string& needle) {
+    ASSERT_FALSE(s.ok()) << "expected failure mentioning " << needle;
+    EXPECT_NE(s.message.find(needle), std::string::npos) << s.message;
+    EXPECT_EQ(s.message.find('\n'), std::string::npos) << s.message;
+    EXPECT_FALSE(fs::exists(out));
+    for (const auto& e : fs::directory_iterator(root))
+      EXPECT_EQ(e.path().filename().string().find("out.f8"), std::string::npos) << "left behind: " << e.path();
+  }
+
+  std::string root, dir, out;
+  ConvertReport rep;
+};
+
+std::string canonical(const std::string& hf) {
+  static const std::map<std::string, std::string> fixed{{"model.embed_tokens.weight", "token_embd.weight"},
+                                                        {"model.norm.weight", "output_norm.weight"},
+                                                        {"lm_head.weight", "output.weight"}};
+  if (auto it = fixed.find(hf); it != fixed.end()) return it->second;
+  static const std::vector<std::pair<std::string, std::string>> parts{
+      {"input_layernorm.weight", "attn_norm.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"self_attn.q_proj", "attn_q"}, {"self_attn.k_proj", "attn_k"}, {"self_attn.v_proj", "attn_v"},
+      {"self_attn.o_proj", "attn_output"}, {"mlp.gate_proj", "ffn_gate"}, {"mlp.up_proj", "ffn_up"},
+      {"mlp.down_proj", "ffn_down"}};
+  std::string rest = hf.substr(std::string("model.layers.").size());
+  size_t dot = rest.find('.');
+  std::string l = rest.substr(0, dot), tail = rest.substr(dot + 1);
+  for (const auto& [a, b] : parts)
+    if (tail.rfind(a, 0) == 0) return "blk." + l + "." + b + tail.substr(a.size());
+  return "?";
+}
+
+std::vector<float> widen(const StEntry& e) {
+  StDType t = e.dtype == "F32" ? StDType::F32 : e.dtype == "BF16" ? StDType::BF16 : StDType::F16;
+  std::vector<float> v(e.bytes.size() / (e.dtype == "F32" ? 4 : 2));
+  widen_to_f32(t, e.bytes.data(), v.data(), v.size());
+  return v;
+}
+
+// Dequantizes one stored tensor to F32 using its scale tensor.
+std::vector<float> dequantize(const ggf8::File& f, const ggf8::TensorInfo& t) {
+  const uint8_t* p = f.data(t);
+  const uint64_t n = t.count();
+  std::vector<float> v(n);
+  const uint64_t cols = t.dims.back(), rows = n / cols;
+  std::vector<float> s{1.0f};
+  if (t.scale_kind != ggf8::ScaleKind::None) {
+    const ggf8::TensorInfo* st = f.tensor(t.scale_name);
+    EXPECT_NE(st, nullptr) << t.name;
+    s.resize(st->count());
+    std::memcpy(s.data(), f.data(*st), st->nbytes);
+  }
+  for (uint64_t i = 0; i < rows; ++i)
+    for (uint64_t j = 0; j < cols; ++j) {
+      const uint64_t k = i * cols + j;
+      float x = 0;
+      switch (t.dtype) {
+        case ggf8::DType::E4M3: x = ggf8::e4m3_to_f32(p[k]); break;
+        case ggf8::DType::E5M2: x = ggf8::e5m2_to_f32(p[k]); break;
+        case ggf8::DType::BF16: {
+          uint16_t h;
+          std::memcpy(&h, p + 2 * k, 2);
+          x = bf16_bits_to_f32(h);
+          break;
+        }
+        case ggf8::DType::F32: std::memcpy(&x, p + 4 * k, 4); break;
+        default: ADD_FAILURE() << "unexpected dtype in " << t.name;
+      }
+      float sc = 1.0f;
+      switch (t.scale_kind) {
+        case ggf8::ScaleKind::Tensor: sc = s[0]; break;
+        case ggf8::ScaleKind::Channel: sc = s[i]; break;
+        case ggf8::ScaleKind::Block: sc = s[(i / t.block_rows) * ((cols + t.block_cols - 1) / t.block_cols) + j / t.block_cols]; break;
+        default: break;
+      }
+      v[k] = x * sc;
+    }
+  return v;
+}
+
+// Every source tensor is in the file under its canonical name and matches
+// within the stored format's precision: |x - deq| <= half an ULP of the
+// format at |x|/s, times s (s = the element's scale).
+void check_roundtrip(const ggf8::File& f, const std::vector<StEntry>& src, double min_sqnr) {
+  for (const auto& e : src) {
+    if (e.name == "lm_head.weight" && !f.tensor("output.weight")) continue;
+    const std::string name = canonical(e.name);
+    const ggf8::TensorInfo* t = f.tensor(name);
+    ASSERT_NE(t, nullptr) << name;
+    EXPECT_EQ(t->dims, e.shape) << name;
+    const std::vector<float> x = widen(e), d = dequantize(f, *t);
+    ASSERT_EQ(x.size(), d.size());
+    std::vector<float> sc(x.size(), 1.0f);
+    if (t->scale_kind != ggf8::ScaleKind::None) {
+      // Recover each element's scale to express the bound in FP8 units.
+      const ggf8::TensorInfo* st = f.tensor(t->scale_name);
+      std::vector<float> s(st->count());
+      std::memcpy(s.data(), f.data(*st), st->nbytes);
+      const uint64_t cols = t->dims.back();
+      for (uint64_t k = 0; k < x.size(); ++k) {
+        const uint64_t i = k / cols, j = k % cols;
+        if (t->scale_kind == ggf8::ScaleKind::Tensor) {
+          sc[k] = s[0];
+        } else if (t->scale_kind == ggf8::ScaleKind::Channel) {
+          sc[k] = s[i];
+        } else {
+          sc[k] = s[(i / t->block_rows) * ((cols + t->block_cols - 1) / t->block_cols) + j / t->block_cols];
+        }
+      }
+    }
+    const int mant = t->dtype == ggf8::DType::E4M3 ? 3 : t->dtype == ggf8::DType::E5M2 ? 2 : t->dtype == ggf8::DType::BF16 ? 7 : 23;
+    const int emin = t->dtype == ggf8::DType::E4M3 ? -6 : t->dtype == ggf8::DType::E5M2 ? -14 : -126;
+    double sig = 0, noise = 0;
+    for (size_t k = 0; k < x.size(); ++k) {
+      const double y = std::fabs(x[k]) / sc[k];
+      int ex = y > 0 ? std::max(std::ilogb(y), emin) : emin;
+      const double bound = std::ldexp(1.0, ex - mant - 1) * sc[k] * (1 + 1e-6) + std::fabs(x[k]) * 1e-7;
+      const double err = std::fabs(double(x[k]) - d[k]);
+      ASSERT_LE(err, bound) << name << " element " << k << " x=" << x[k] << " deq=" << d[k];
+      sig += double(x[k]) * x[k];
+      noise += err * err;
+    }
+    if (t->dtype == ggf8::DType::E4M3 || t->dtype == ggf8::DType::E5M2)
+      EXPECT_GT(10 * std::log10(sig / noise), min_sqnr) << name;
+  }
+}
+
+std::string meta_str(const ggf8::File& f, const char* k) {
+  std::string s;
+  EXPECT_TRUE(f.get_str(k, &s).ok()) << k;
+  return s;
+}
+uint64_t meta_u64(const ggf8::File& f, const char* k) {
+  uint64_t v = 0;
+  EXPECT_TRUE(f.get_u64(k, &v).ok()) << k;
+  return v;
+}
+
+}  // namespace
+
+TEST_F(Convert, DefaultIsE4M3ChannelForLinearLayers) {
+  TinyModel m;
+  m.write(dir);
+  ggf8::Status s = convert();
+  ASSERT_TRUE(s.ok()) << s.message;
+  auto f = open_out();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kArchitecture), "llama");
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kSourceArch), "LlamaForCausalLM");
+  EXPECT_EQ(meta_u64(*f, ggf8::keys::kBlockCount), 2u);
+  EXPECT_EQ(meta_u64(*f, ggf8::keys::kHeadCountKv), 2u);
+  EXPECT_EQ(meta_u64(*f, ggf8::keys::kHeadDim), 16u);
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kQuantWeights), "e4m3");
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kQuantScale), "channel");
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kQuantSource), "requantized");
+  const ggf8::Value* names = f->find(ggf8::keys::kQuantStatNames);
+  ASSERT_NE(names, nullptr);
+  EXPECT_EQ(names->array_size(), 14u);  // 7 projections x 2 layers
+  const ggf8::Value* sq = f->find(ggf8::keys::kQuantStatSqnr);
+  ASSERT_NE(sq, nullptr);
+  std::vector<float> sqv;
+  ASSERT_TRUE(sq->to_f32_vector(&sqv));
+  for (float v : sqv) EXPECT_GT(v, 28.f);
+  EXPECT_EQ(rep.quantized.size(), 14u);
+  for (const char* n : {"blk.0.attn_q.weight", "blk.1.ffn_down.weight"}) {
+    const ggf8::TensorInfo* t = f->tensor(n);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->dtype, ggf8::DType::E4M3);
+    EXPECT_EQ(t->scale_kind, ggf8::ScaleKind::Channel);
+    EXPECT_EQ(t->scale_name, std::string(n) + ".scale");
+  }
+  EXPECT_EQ(f->tensor("token_embd.weight")->dtype, ggf8::DType::BF16);
+  EXPECT_EQ(f->tensor("output.weight")->dtype, ggf8::DType::BF16);
+  EXPECT_EQ(f->tensor("blk.0.attn_norm.weight")->dtype, ggf8::DType::F32);
+  // Embeddings are the source bytes.
+  auto src = m.entries();
+  EXPECT_EQ(std::memcmp(f->data(*f->tensor("token_embd.weight")), src[0].bytes.data(), src[0].bytes.size()), 0);
+  check_roundtrip(*f, src, 28.0);
+  EXPECT_TRUE(f->verify().ok());
+}
+
+struct ModeCase {
+  WeightFormat fmt;
+  ScaleMode mode;
+  double min_sqnr;
+};
+class ConvertModes : public Convert, public ::testing::WithParamInterface<ModeCase> {};
+
+TEST_P(ConvertModes, EveryTensorRoundTrips) {
+  TinyModel m;
+  m.hidden = 136;  // not a multiple of 128: partial blocks
+  m.heads = 4;
+  m.kv_heads = 1;
+  m.ffn = 300;
+  m.dtype = "F32";
+  m.write(dir, 5);
+  ConvertOptions o;
+  o.weights = GetParam().fmt;
+  o.scale = GetParam().mode;
+  ggf8::Status s = convert(o);
+  ASSERT_TRUE(s.ok()) << s.message;
+  auto f = open_out();
+  ASSERT_TRUE(f);
+  check_roundtrip(*f, m.entries(5), GetParam().min_sqnr);
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kQuantWeights), weight_format_name(GetParam().fmt));
+}
+INSTANTIATE_TEST_SUITE_P(All, ConvertModes,
+                         ::testing::Values(ModeCase{WeightFormat::E4M3, ScaleMode::Tensor, 24.0},
+                                           ModeCase{WeightFormat::E4M3, ScaleMode::Block, 28.0},
+                                           ModeCase{WeightFormat::E5M2, ScaleMode::Channel, 22.0},
+                                           ModeCase{WeightFormat::BF16, ScaleMode::Channel, 0.0}));
+
+TEST_F(Convert, Qwen2BiasesF16TiedAndSharded) {
+  TinyModel m;
+  m.arch = "Qwen2ForCausalLM";
+  m.qkv_bias = true;
+  m.tied = true;
+  m.dtype = "F16";
+  write_file(dir + "/config.json", m.config_json());
+  auto es = m.entries(9);
+  std::vector<StEntry> a(es.begin(), es.begin() + 8), b(es.begin() + 8, es.end());
+  write_file(dir + "/model-00001-of-00002.safetensors", st_image(a));
+  write_file(dir + "/model-00002-of-00002.safetensors", st_image(b));
+  std::string wm;
+  for (size_t i = 0; i < es.size(); ++i)
+    wm += (i ? "," : "") + std::string("\"") + es[i].name + "\":\"model-0000" + (i < 8 ? "1" : "2") + "-of-00002.safetensors\"";
+  write_file(dir + "/model.safetensors.index.json", "{\"weight_map\":{" + wm + "}}");
+  ggf8::Status s = convert();
+  ASSERT_TRUE(s.ok()) << s.message;
+  auto f = open_out();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kArchitecture), "qwen2");
+  bool b1 = false, tied = false;
+  ASSERT_TRUE(f->get_bool(ggf8::keys::kQkvBias, &b1).ok());
+  ASSERT_TRUE(f->get_bool(ggf8::keys::kTiedEmbeddings, &tied).ok());
+  EXPECT_TRUE(b1);
+  EXPECT_TRUE(tied);
+  EXPECT_EQ(f->tensor("output.weight"), nullptr);
+  EXPECT_EQ(f->tensor("blk.1.attn_k.bias")->dtype, ggf8::DType::F32);
+  check_roundtrip(*f, es, 28.0);
+}
+
+TEST_F(Convert, QuantizeAndKeepRegexes) {
+  TinyModel m;
+  m.write(dir);
+  ConvertOptions o;
+  o.keep_regex = "ffn_down|attn_v";
+  ASSERT_TRUE(convert(o).ok());
+  auto f = open_out();
+  EXPECT_EQ(f->tensor("blk.0.ffn_down.weight")->dtype, ggf8::DType::BF16);
+  EXPECT_EQ(f->tensor("blk.0.attn_v.weight")->dtype, ggf8::DType::BF16);
+  EXPECT_EQ(f->tensor("blk.0.ffn_up.weight")->dtype, ggf8::DType::E4M3);
+  f.reset();
+  o = {};
+  o.quantize_regex = "lm_head|mlp\\.up_proj";  // HF names work too
+  o.overwrite = true;
+  ASSERT_TRUE(convert(o).ok());
+  f = open_out();
+  EXPECT_EQ(f->tensor("output.weight")->dtype, ggf8::DType::E4M3);
+  EXPECT_EQ(f->tensor("blk.1.ffn_up.weight")->dtype, ggf8::DType::E4M3);
+  EXPECT_EQ(f->tensor("blk.1.ffn_gate.weight")->dtype, ggf8::DType::BF16);
+  f.reset();
+  fs::remove(out);
+  o.quantize_regex = "([";
+  expect_failure(convert(o), "regex");
+}
+
+// ---- pre-quantized FP8 checkpoints ------------------------------------------
+
+namespace {
+// Random valid E4M3 codes (no NaN).
+std::vector<uint8_t> random_codes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (auto& b : v) {
+    b = static_cast<uint8_t>(rng());
+    if ((b & 0x7F) == 0x7F) b ^= 1;
+  }
+  return v;
+}
+StEntry scalar_f32(const std::string& name, float v, bool shape1) {
+  return make_tensor(name, "F32", shape1 ? std::vector<uint64_t>{1} : std::vector<uint64_t>{}, {v});
+}
+}  // namespace
+
+TEST_F(Convert, CompressedTensorsFp8ImportsByteIdentical) {
+  TinyModel m;
+  std::string cfg = m.config_json();
+  cfg.pop_back();
+  cfg += ",\"quantization_config\":{\"quant_method\":\"compressed-tensors\",\"format\":\"float-quantized\"}}";
+  write_file(dir + "/config.json", cfg);
+  std::vector<StEntry> es;
+  std::map<std::string, std::vector<uint8_t>> codes;
+  std::map<std::string, std::vector<float>> scales;
+  uint32_t seed = 100;
+  for (auto e : m.entries()) {
+    const bool lin = e.name.find("_proj.weight") != std::string::npos;
+    if (!lin) {
+      es.push_back(e);
+      continue;
+    }
+    const std::string stem = e.name.substr(0, e.name.size() - std::string(".weight").size());
+    e.dtype = "F8_E4M3";
+    e.bytes = random_codes(e.shape[0] * e.shape[1], seed++);
+    codes[canonical(e.name)] = e.bytes;
+    es.push_back(e);
+    if (stem.find("mlp") != std::string::npos) {
+      // Per-channel [out, 1] in BF16 (exactly representable values).
+      std::vector<float> s(e.shape[0]);
+      for (size_t i = 0; i < s.size(); ++i) s[i] = std::ldexp(1.0f + float(i % 8) / 8, -int(8 + i % 5));
+      es.push_back(make_tensor(stem + ".weight_scale", "BF16", {e.shape[0], 1}, s));
+      scales[canonical(e.name)] = s;
+    } else {
+      const float s = 0.00123f * float(seed % 7 + 1);
+      es.push_back(scalar_f32(stem + ".weight_scale", s, seed % 2 == 0));
+      scales[canonical(e.name)] = {s};
+    }
+    es.push_back(scalar_f32(stem + ".input_scale", 0.01f * float(seed % 5 + 1), false));
+  }
+  for (int l = 0; l < 2; ++l) {
+    es.push_back(scalar_f32("model.layers." + std::to_string(l) + ".self_attn.k_scale", 0.5f + l, false));
+    es.push_back(scalar_f32("model.layers." + std::to_string(l) + ".self_attn.v_scale", 0.25f + l, true));
+  }
+  write_file(dir + "/model.safetensors", st_image(es));
+  ConvertOptions o;
+  o.weights = WeightFormat::E5M2;  // ignored for FP8 tensors: they are imported, not requantized
+  ggf8::Status s = convert(o);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_EQ(rep.n_imported_fp8, 14u);
+  EXPECT_TRUE(rep.quantized.empty());
+  auto f = open_out();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kQuantSource), "prequantized");
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kQuantScale), "mixed");
+  for (const auto& [name, c] : codes) {
+    const ggf8::TensorInfo* t = f->tensor(name);
+    ASSERT_NE(t, nullptr) << name;
+    EXPECT_EQ(t->dtype, ggf8::DType::E4M3);
+    ASSERT_EQ(t->nbytes, c.size());
+    EXPECT_EQ(std::memcmp(f->data(*t), c.data(), c.size()), 0) << name << " bytes changed";
+    const ggf8::TensorInfo* st = f->tensor(t->scale_name);
+    ASSERT_NE(st, nullptr);
+    const auto& want = scales[name];
+    EXPECT_EQ(t->scale_kind, want.size() == 1 ? ggf8::ScaleKind::Tensor : ggf8::ScaleKind::Channel) << name;
+    ASSERT_EQ(st->count(), want.size());
+    EXPECT_EQ(std::memcmp(f->data(*st), want.data(), want.size() * 4), 0) << name << " scales changed";
+    const std::string stem = name.substr(0, name.size() - 7);
+    ASSERT_NE(f->tensor(stem + ".input_scale"), nullptr) << stem;
+  }
+  float kv = 0;
+  std::memcpy(&kv, f->data(*f->tensor("blk.1.attn_k.kv_scale")), 4);
+  EXPECT_EQ(kv, 1.5f);
+  std::memcpy(&kv, f->data(*f->tensor("blk.0.attn_v.kv_scale")), 4);
+  EXPECT_EQ(kv, 0.25f);
+}
+
+TEST_F(Convert, BlockFp8WeightScaleInvImportsByteIdentical) {
+  TinyModel m;
+  m.hidden = 136;
+  m.ffn = 300;
+  m.kv_heads = 4;
+  std::string cfg = m.config_json();
+  cfg.pop_back();
+  cfg += ",\"quantization_config\":{\"quant_method\":\"fp8\",\"weight_block_size\":[128,128]}}";
+  write_file(dir + "/config.json", cfg);
+  std::vector<StEntry> es;
+  std::map<std::string, std::pair<std::vector<uint8_t>, std::vector<float>>> want;
+  uint32_t seed = 7;
+  for (auto e : m.entries()) {
+    if (e.name.find("_proj.weight") == std::string::npos) {
+      es.push_back(e);
+      continue;
+    }
+    e.dtype = "F8_E4M3";
+    e.bytes = random_codes(e.shape[0] * e.shape[1], seed++);
+    const uint64_t br = (e.shape[0] + 127) / 128, bc = (e.shape[1] + 127) / 128;
+    std::vector<float> s(br * bc);
+    for (size_t i = 0; i < s.size(); ++i) s[i] = 0.001f * float(i + seed);
+    want[canonical(e.name)] = {e.bytes, s};
+    es.push_back(e);
+    es.push_back(make_tensor(e.name + "_scale_inv", "F32", {br, bc}, s));
+  }
+  write_file(dir + "/model.safetensors", st_image(es));
+  ggf8::Status s = convert();
+  ASSERT_TRUE(s.ok()) << s.message;
+  auto f = open_out();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kQuantScale), "block");
+  for (const auto& [name, ws] : want) {
+    const ggf8::TensorInfo* t = f->tensor(name);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->scale_kind, ggf8::ScaleKind::Block);
+    EXPECT_EQ(t->block_rows, 128u);
+    EXPECT_EQ(t->block_cols, 128u);
+    EXPECT_EQ(std::memcmp(f->data(*t), ws.first.data(), ws.first.size()), 0) << name;
+    const ggf8::TensorInfo* st = f->tensor(t->scale_name);
+    ASSERT_EQ(st->count(), ws.second.size());
+    EXPECT_EQ(std::memcmp(f->data(*st), ws.second.data(), ws.second.size() * 4), 0) << name;
+  }
+}
+
+TEST_F(Convert, Fp8WithoutScaleOrWithBadScaleShapeFails) {
+  TinyModel m;
+  write_file(dir + "/config.json", m.config_json());
+  auto es = m.entries();
+  es[2].dtype = "F8_E4M3";  // q_proj of layer 0
+  es[2].bytes.resize(es[2].bytes.size() / 2);
+  write_file(dir + "/model.safetensors", st_image(es));
+  expect_failure(convert(), "has no weight_scale");
+  es.push_back(make_tensor("model.layers.0.self_attn.q_proj.weight_scale", "F32", {3}, {1, 2, 3}));
+  write_file(dir + "/model.safetensors", st_image(es));
+  expect_failure(convert(), "fits neither");
+}
+
+// ---- bad input ---------------------------------------------------------------
+
+TEST_F(Convert, MissingDirectoryConfigAndWeights) {
+  ConvertOptions o;
+  o.model_dir = root + "/nope";
+  o.output = out;
+  expect_failure(convert_checkpoint(o, &rep), "not a directory");
+  expect_failure(convert(), "config.json");
+  TinyModel m;
+  write_file(dir + "/config.json", m.config_json());
+  expect_failure(convert(), "no model.safetensors");
+}
+
+TEST_F(Convert, UnsupportedArchitectureListsSupported) {
+  TinyModel m;
+  m.arch = "GPT2LMHeadModel";
+  m.write(dir);
+  ggf8::Status s = convert();
+  expect_failure(s, "GPT2LMHeadModel");
+  EXPECT_NE(s.message.find("LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"), std::string::npos) << s.message;
+}
+
+TEST_F(Convert, ShapeMismatchAgainstConfig) {
+  TinyModel m;
+  m.write(dir);
+  m.ffn = 128;  // config says 128, weights have 160
+  write_file(dir + "/config.json", m.config_json());
+  ggf8::Status s = convert();
+  expect_failure(s, "model.layers.0.mlp.gate_proj.weight\" has shape [160, 64] but config.json implies [128, 64]");
+}
+
+TEST_F(Convert, MissingAndUnexpectedTensors) {
+  TinyModel m;
+  write_file(dir + "/config.json", m.config_json());
+  auto es = m.entries();
+  auto missing = es;
+  missing.erase(missing.begin() + 3);  // k_proj of layer 0
+  write_file(dir + "/model.safetensors", st_image(missing));
+  expect_failure(convert(), "missing tensor \"model.layers.0.self_attn.k_proj.weight\"");
+  auto extra = es;
+  extra.push_back(make_tensor("model.layers.2.mlp.up_proj.weight", "BF16", {2}, {1, 2}));  // layer 2 of 2
+  write_file(dir + "/model.safetensors", st_image(extra));
+  expect_failure(convert(), "model.layers.2.mlp.up_proj.weight");
+}
+
+TEST_F(Convert, NonFiniteWeightsFailUnlessAllowed) {
+  TinyModel m;
+  write_file(dir + "/config.json", m.config_json());
+  auto es = m.entries();
+  uint16_t nan = 0x7FC0, inf = 0x7F80;
+  std::memcpy(es[2].bytes.data() + 10, &nan, 2);
+  std::memcpy(es[0].bytes.data() + 4, &inf, 2);  // embeddings too
+  write_file(dir + "/model.safetensors", st_image(es));
+  expect_failure(convert(), "NaN/Inf");
+  ConvertOptions o;
+  o.allow_nonfinite = true;
+  ggf8::Status s = convert(o);
+  ASSERT_TRUE(s.ok()) << s.message;
+  auto f = open_out();
+  EXPECT_EQ(f->data(*f->tensor("blk.0.attn_q.weight"))[5], ggf8::kFp8NaN);
+}
+
+TEST_F(Convert, UnsupportedDtype) {
+  TinyModel m;
+  write_file(dir + "/config.json", m.config_json());
+  auto es = m.entries();
+  es[1].dtype = "I32";  // input_layernorm [64] BF16 = 128 bytes; make it 64 x I32
+  es[1].bytes.resize(64 * 4);
+  write_file(dir + "/model.safetensors", st_image(es));
+  expect_failure(convert(), "unsupported dtype I32");
+}
+
+TEST_F(Convert, TruncatedAndCorruptSafetensors) {
+  TinyModel m;
+  m.write(dir);
+  auto img = st_image(m.entries());
+  img.resize(img.size() - 100);
+  write_file(dir + "/model.safetensors", img);
+  expect_failure(convert(), "model.safetensors");
+  img = st_image(m.entries());
+  img[8] = '[';
+  write_file(dir + "/model.safetensors", img);
+  expect_failure(convert(), "model.safetensors");
+}
+
+TEST_F(Convert, ExistingOutputNeedsOverwriteAndIsKeptOnFailure) {
+  TinyModel m;
+  m.write(dir);
+  write_file(out, std::string("precious"));
+  ggf8::Status s = convert();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code, ggf8::Code::Exists);
+  EXPECT_NE(s.message.find("--force"), std::string::npos);
+  EXPECT_EQ(fs::file_size(out), 8u);
+  // A failing conversion with overwrite leaves the old file alone.
+  auto es = m.entries();
+  uint16_t nan = 0x7FC0;
+  std::memcpy(es.back().bytes.data(), &nan, 2);
+  write_file(dir + "/model.safetensors", st_image(es));
+  ConvertOptions o;
+  o.overwrite = true;
+  ASSERT_FALSE(convert(o).ok());
+  EXPECT_EQ(fs::file_size(out), 8u);
+}
+
+TEST_F(Convert, UnwritableOutput) {
+  TinyModel m;
+  m.write(dir);
+  ConvertOptions o;
+  o.model_dir = dir;
+  o.output = root + "/no/such/dir/out.f8";
+  ggf8::Status s = convert_checkpoint(o, &rep);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message.find("out.f8"), std::string::npos) << s.message;
+}
