@@ -202,11 +202,7 @@ Status parse_value(Cursor& c, const std::string& field, Value* out) {
   return Status::Ok();
 }
 
-std::string shape_str(const std::vector<uint64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
-  return s + "]";
-}
+std::string shape_str(const std::vector<uint64_t>& d) { return shape_string(d); }
 
 }  // namespace
 

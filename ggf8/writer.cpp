@@ -233,13 +233,10 @@ Status Writer::Impl::validate_scales() const {
     else if (t.scale_kind == ScaleKind::Channel) want = {t.dims[0]};
     else want = {(t.dims[0] + t.block_rows - 1) / t.block_rows,
                  (t.dims[1] + t.block_cols - 1) / t.block_cols};
-    if (s.dims != want) {
-      std::string w = "[", g = "[";
-      for (size_t i = 0; i < want.size(); ++i) w += (i ? "," : "") + std::to_string(want[i]);
-      for (size_t i = 0; i < s.dims.size(); ++i) g += (i ? "," : "") + std::to_string(s.dims[i]);
-      return Status::Error(Code::BadScale, p + "must have shape " + w + "] for scale kind " +
-                                               scale_kind_name(t.scale_kind) + ", has " + g + "]");
-    }
+    if (s.dims != want)
+      return Status::Error(Code::BadScale, p + "must have shape " + layout::shape_string(want) +
+                                               " for scale kind " + scale_kind_name(t.scale_kind) +
+                                               ", has " + layout::shape_string(s.dims));
   }
   return Status::Ok();
 }
@@ -368,12 +365,20 @@ Status Writer::create(const std::string& path, const WriterOptions& opts,
     Impl& m = *w->impl_;
     m.path = path;
     m.opts = opts;
-    m.tmp = path + ".tmp." + std::to_string(::getpid());
-    m.fd = ::open(m.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    // `<path>.tmp.<pid>`; a second writer to the same path in this process
+    // gets `<path>.tmp.<pid>.<n>`. O_EXCL: never adopt someone else's file.
+    const std::string base = path + ".tmp." + std::to_string(::getpid());
+    int e = 0;
+    for (int n = 0; n < 100; ++n) {
+      m.tmp = n == 0 ? base : base + "." + std::to_string(n);
+      m.fd = ::open(m.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      e = errno;
+      if (m.fd >= 0 || e != EEXIST) break;
+    }
     if (m.fd < 0) {
-      int e = errno;
+      std::string tried = m.tmp;
       m.tmp.clear();  // not ours: never unlink it
-      return io_error(e, "create", path + ".tmp." + std::to_string(::getpid()));
+      return io_error(e, "create", tried);
     }
     m.buf.reserve(kBufSize);
     // Header placeholder (patched by finish), padded to the first tensor.
