@@ -183,8 +183,7 @@ class SplitStep final : public PreTokenizer {
         case Behavior::Isolated: out->emplace_back(s); break;
         case Behavior::Removed: break;
         case Behavior::MergedWithPrevious:
-          if (out->size() > first_new && !prev_was_match) out->back().append(s);
-          else if (out->size() > first_new && prev_was_match) out->back().append(s);
+          if (out->size() > first_new) out->back().append(s);
           else out->emplace_back(s);
           break;
         case Behavior::MergedWithNext:
@@ -205,35 +204,6 @@ class SplitStep final : public PreTokenizer {
   bool jit_ = false;
   Behavior behavior_ = Behavior::Isolated;
   bool invert_ = false;
-};
-
-// tokenizers' Digits: ASCII digits split off, individually or as runs.
-class DigitsStep final : public PreTokenizer {
- public:
-  explicit DigitsStep(bool individual) : individual_(individual) {}
-  void split(std::vector<std::string>* pieces) const override {
-    std::vector<std::string> out;
-    out.reserve(pieces->size());
-    for (const std::string& p : *pieces) {
-      size_t i = 0;
-      while (i < p.size()) {
-        size_t j = i;
-        const bool digit = p[i] >= '0' && p[i] <= '9';
-        if (digit) {
-          j = i + 1;
-          if (!individual_) while (j < p.size() && p[j] >= '0' && p[j] <= '9') ++j;
-        } else {
-          while (j < p.size() && !(p[j] >= '0' && p[j] <= '9')) ++j;
-        }
-        out.emplace_back(p, i, j - i);
-        i = j;
-      }
-    }
-    pieces->swap(out);
-  }
-
- private:
-  bool individual_;
 };
 
 // ByteLevel: optional prefix space, optional GPT-2 regex split. The byte ->
@@ -299,7 +269,13 @@ Status pre_from(const json& j, std::unique_ptr<PreTokenizer>* out) {
     return Status::Ok();
   }
   if (type == "Digits") {
-    *out = std::make_unique<DigitsStep>(get_bool(j, "individual_digits", false));
+    // tokenizers splits on char::is_numeric() (categories Nd, Nl, No = \p{N}),
+    // so "²", "½" and "Ⅻ" are split off as well as ASCII digits.
+    std::unique_ptr<SplitStep> s;
+    Status st = SplitStep::make(get_bool(j, "individual_digits", false) ? "\\p{N}" : "\\p{N}+", false,
+                                Behavior::Isolated, false, &s);
+    if (!st.ok()) return st;
+    *out = std::move(s);
     return Status::Ok();
   }
   if (type == "Split") {
