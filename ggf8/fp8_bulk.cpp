@@ -10,6 +10,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define GGF8_HAVE_AVX2_PATH 1
+#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define GGF8_HAVE_AVX2_PATH 0
@@ -23,10 +24,19 @@ std::atomic<bool> g_force_portable{false};
 
 bool cpu_has_avx2() {
 #if GGF8_HAVE_AVX2_PATH
+  // CPUID directly (clang 14's __builtin_cpu_supports knows no "f16c"):
+  // leaf 1 ECX: FMA bit 12, OSXSAVE bit 27, F16C bit 29; leaf 7 EBX: AVX2
+  // bit 5; and XCR0 bits 1-2 say the OS saves XMM+YMM state.
   static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
-           __builtin_cpu_supports("fma");
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), f16c = c & (1u << 29);
+    if (!(fma && osxsave && f16c)) return false;
+    unsigned xlo, xhi;
+    __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 6u) != 6u) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & (1u << 5)) != 0;
   }();
   return has;
 #else
