@@ -37,7 +37,10 @@ static std::vector<uint8_t> f32_bytes(const std::vector<float>& f) {
     if (!st_.ok()) return st_;     \
   } while (0)
 
-Status write_full(const std::string& path, const WriterOptions& opts) {
+Status write_full(const std::string& path, const WriterOptions& opts, bool compact) {
+  const int vocab = compact ? 20 : 1000;
+  const uint64_t rows = compact ? 40 : 300, cols = compact ? 36 : 260;
+  const uint32_t blk = compact ? 16 : 128;
   std::unique_ptr<Writer> w;
   TRY(Writer::create(path, opts, &w));
   TRY(w->set_metadata("general.architecture", Value::str("llama")));
@@ -54,10 +57,10 @@ Status write_full(const std::string& path, const WriterOptions& opts) {
   TRY(w->set_metadata("test.i32", Value::i32(-7)));
   TRY(w->set_metadata("test.i64", Value::i64(-(int64_t(1) << 40))));
   TRY(w->set_metadata("test.utf8", Value::str("h\xC3\xA9llo \xE2\x9C\x93")));
-  TRY(w->set_metadata("tokenizer.sentencepiece.model", Value::bytes(pattern(5000, 99))));
+  TRY(w->set_metadata("tokenizer.sentencepiece.model", Value::bytes(pattern(compact ? 64 : 5000, 99))));
   std::vector<std::string> toks;
   std::vector<int32_t> types;
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < vocab; ++i) {
     toks.push_back("tok" + std::to_string(i));
     types.push_back(i < 3 ? 3 : 1);
   }
@@ -83,7 +86,7 @@ Status write_full(const std::string& path, const WriterOptions& opts) {
     TRY(w->add_tensor(t, bytes.data(), bytes.size()));
   }
   // Tensor-scaled: weight + scale [1]; channel: [rows]; block 128x128 on a
-  // [300, 260] weight: scale [3, 3]. 4-D tensor too.
+  // [300, 260] weight (compact: 16x16 on [40, 36]): scale [3, 3]. 4-D too.
   TensorDesc a{"blk.0.w", DType::E4M3, {16, 32}, ScaleKind::Tensor, 0, 0, "blk.0.w.scale"};
   auto ab = pattern(16 * 32, seed++);
   TRY(w->add_tensor(a, ab.data(), ab.size()));
@@ -94,8 +97,8 @@ Status write_full(const std::string& path, const WriterOptions& opts) {
   auto bs = f32_bytes(std::vector<float>(16, 0.25f));
   TRY(w->add_tensor({"blk.1.w.scale", DType::F32, {16}}, bs.data(), bs.size()));
   // The block-scaled one streams in uneven pieces.
-  TensorDesc c{"blk.2.w", DType::E4M3, {300, 260}, ScaleKind::Block, 128, 128, "blk.2.w.scale"};
-  auto cb = pattern(300 * 260, seed++);
+  TensorDesc c{"blk.2.w", DType::E4M3, {rows, cols}, ScaleKind::Block, blk, blk, "blk.2.w.scale"};
+  auto cb = pattern(rows * cols, seed++);
   TRY(w->begin_tensor(c));
   for (size_t off = 0; off < cb.size(); off += 7777)
     TRY(w->append(cb.data() + off, std::min<size_t>(7777, cb.size() - off)));

@@ -16,7 +16,10 @@ std::vector<uint8_t> pattern(uint64_t n, uint32_t seed);
 
 // Writes a file exercising every dtype, every scale kind, every value type and
 // long arrays (a fake SentencePiece blob, a 1000-token vocab, quant stats).
-ggf8::Status write_full(const std::string& path, const ggf8::WriterOptions& opts);
+// compact: same structure, tiny sizes (20 tokens, 64-byte blob, [40,36]
+// block-scaled weight with 16x16 blocks) — the fuzzer's seed.
+ggf8::Status write_full(const std::string& path, const ggf8::WriterOptions& opts,
+                        bool compact = false);
 
 // A minimal file: one metadata key, one f32 tensor [4].
 ggf8::Status write_minimal(const std::string& path, const ggf8::WriterOptions& opts);
