@@ -127,16 +127,25 @@ struct AmaxResult {
 };
 template <typename U, U kAbsMask, U kExpMask>
 F8_INLINE AmaxResult amax_bits_t(const U* s, uint64_t n) {
+  // Hot path: one unsigned max over |x| bits (vpmaxuw/vpmaxud). Only when
+  // that max is Inf/NaN, a second pass counts them and takes the finite max.
   U m = 0;
-  uint64_t bad = 0;
   for (uint64_t i = 0; i < n; ++i) {
-    U a = static_cast<U>(s[i] & kAbsMask);
-    bool fin = a < kExpMask;
-    bad += !fin;
-    a = fin ? a : U(0);
+    const U a = static_cast<U>(s[i] & kAbsMask);
     m = a > m ? a : m;
   }
-  return {static_cast<uint32_t>(m), bad};
+  if (m < kExpMask) return {static_cast<uint32_t>(m), 0};
+  U mf = 0;
+  uint64_t bad = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    const U a = static_cast<U>(s[i] & kAbsMask);
+    if (a >= kExpMask) {
+      ++bad;
+    } else {
+      mf = a > mf ? a : mf;
+    }
+  }
+  return {static_cast<uint32_t>(mf), bad};
 }
 F8_INLINE AmaxResult amax_body(StDType t, const uint8_t* src, uint64_t n) {
   if (t == StDType::F32)
