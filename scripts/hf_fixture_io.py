@@ -183,6 +183,38 @@ def mark_complete(d: Path, version: str) -> None:
     (d / DONE_MARKER).write_text(version + "\n")
 
 
+# ---------------------------------------------------------------- heavy peers venv
+
+PEER_PKGS = ["torch", "transformers", "protobuf", "sentencepiece", "numpy", "jinja2"]
+
+
+def peer_venv(cache: Path, need_llama_cpp: bool = False) -> Path:
+    """Python of ${F8_CACHE}/venv-peers (torch, transformers[, llama-cpp-python]),
+    made and filled on first use. Only the one-off reference scripts use it; CI
+    never does. llama-cpp-python compiles llama.cpp from source (slow)."""
+    import subprocess
+    venv = cache / "venv-peers"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        log(f"creating {venv}")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pkgs = PEER_PKGS + (["llama-cpp-python"] if need_llama_cpp else [])
+    probe = "import torch, transformers, google.protobuf, sentencepiece, jinja2"
+    probe += ", llama_cpp" if need_llama_cpp else ""
+    if subprocess.run([str(py), "-c", probe], capture_output=True).returncode != 0:
+        log(f"pip install {' '.join(pkgs)} into {venv}")
+        env = dict(os.environ, CMAKE_BUILD_PARALLEL_LEVEL=str(os.cpu_count() or 2))
+        r = subprocess.run([str(py), "-m", "pip", "install", "-q"] + pkgs, env=env)
+        if r.returncode != 0:
+            die(f"pip install into {venv} failed")
+    return py
+
+
+def in_venv(py: Path) -> bool:
+    """True when this interpreter is the venv whose python is `py`."""
+    return Path(sys.prefix).resolve() == py.parent.parent.resolve()
+
+
 # ---------------------------------------------------------------- GGUF -> tokenizer.json
 
 # GGUF token_type values (gguf.TokenType): 1 normal, 2 unknown, 3 control,
