@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -67,6 +68,24 @@ uint64_t StTensor::count() const {
 
 // ---- strict JSON ------------------------------------------------------------
 
+namespace {
+// nlohmann quotes the offending input in its messages; keep error lines
+// printable ASCII whatever the file holds.
+std::string printable(const std::string& s) {
+  std::string r;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7F) {
+      r += static_cast<char>(c);
+    } else {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      r += b;
+    }
+  }
+  return r;
+}
+}  // namespace
+
 bool parse_json_strict(const char* text, size_t n, json* out, std::string* errmsg) {
   // One set of seen keys per open object; arrays push nothing because only
   // objects have keys. nlohmann reports each key before its value.
@@ -94,11 +113,11 @@ bool parse_json_strict(const char* text, size_t n, json* out, std::string* errms
   try {
     *out = json::parse(text, text + n, cb, /*allow_exceptions=*/true);
   } catch (const json::exception& e) {
-    *errmsg = std::string("invalid JSON: ") + e.what();
+    *errmsg = "invalid JSON: " + printable(e.what());
     return false;
   }
   if (!dup.empty()) {
-    *errmsg = "duplicate key \"" + dup + "\"";
+    *errmsg = "duplicate key \"" + printable(dup) + "\"";
     return false;
   }
   return true;
