@@ -79,6 +79,79 @@ F8_API void f8_model_free(f8_model *model);
 
 /* ----------------------------------------------------- tokenizer (text) */
 /* F8_SECTION_TOKENIZER */
+/* Text <-> token ids with the model's own tokenizer (SentencePiece or
+ * byte-level BPE, from the file). All functions here only read the model:
+ * [model: shared] — callable from many threads at once on one model.
+ * Text that is not valid UTF-8 is tokenized as if each invalid sequence were
+ * U+FFFD. Ids outside [0, f8_vocab_size) are F8_ERR_INVALID_ARGUMENT. */
+
+/* [model: shared] Encodes `text` (`text_len` bytes; NUL not required).
+ * add_special: add BOS/EOS as the model's config says.
+ * parse_special: text such as "<|im_start|>" becomes its control token
+ * (otherwise it is tokenized as ordinary text).
+ * Writes up to `capacity` ids; *n_ids = the number of ids the text needs.
+ * If capacity < *n_ids, returns F8_ERR_BUFFER_TOO_SMALL and writes nothing:
+ * call again with a buffer of *n_ids (ids may be NULL when capacity is 0). */
+F8_API f8_status f8_tokenize(const f8_model *model, const char *text, size_t text_len,
+                             bool add_special, bool parse_special,
+                             int32_t *ids, size_t capacity, size_t *n_ids);
+
+/* [model: shared] Decodes ids to UTF-8 text (invalid byte sequences become
+ * U+FFFD). render_special: control tokens (BOS, EOS, <|im_end|>...) print
+ * their text; otherwise they print nothing. strip_leading_space: drop the
+ * space SentencePiece's dummy prefix puts before the first word (what
+ * SentencePiece's own decode does; use false when decoding a continuation).
+ * Writes the text and a NUL into `buf` (`capacity` bytes); *len = the text's
+ * length without the NUL. F8_ERR_BUFFER_TOO_SMALL when capacity < *len + 1. */
+F8_API f8_status f8_detokenize(const f8_model *model, const int32_t *ids, size_t n_ids,
+                               bool render_special, bool strip_leading_space,
+                               char *buf, size_t capacity, size_t *len);
+
+/* [model: shared] The bytes one token contributes to text. May be part of a
+ * multi-byte character (byte tokens, byte-level pieces): use the stream
+ * decoder below to print generated text. Same buffer protocol as
+ * f8_detokenize (NUL-terminated; *len excludes the NUL). */
+F8_API f8_status f8_token_to_piece(const f8_model *model, int32_t id, bool render_special,
+                                   char *buf, size_t capacity, size_t *len);
+
+/* [model: shared] The vocabulary string of a token as stored in the
+ * tokenizer (e.g. "Ġthe", "▁the", "<0x0A>"), valid while the model lives;
+ * NULL for an out-of-range id. */
+F8_API const char *f8_token_text(const f8_model *model, int32_t id);
+
+/* [model: shared] Number of token ids (0 for NULL). May be smaller than the
+ * embedding rows for SentencePiece models whose matrix is padded. */
+F8_API int32_t f8_vocab_size(const f8_model *model);
+/* [model: shared] Special ids; -1 when the model has none (or model NULL). */
+F8_API int32_t f8_token_bos(const f8_model *model);
+F8_API int32_t f8_token_eos(const f8_model *model);
+/* [model: shared] True for ids that end generation: the file's chat.eos_ids
+ * (generation_config eos_token_id) and the tokenizer's eos. */
+F8_API bool f8_token_is_eog(const f8_model *model, int32_t id);
+/* [model: shared] True for control tokens (BOS, EOS, <|im_start|>, ...). */
+F8_API bool f8_token_is_control(const f8_model *model, int32_t id);
+
+/* Streaming decoder: push generated ids one at a time and receive only
+ * complete UTF-8 text. Bytes of a character split across tokens are held
+ * back until it completes, so output never ends inside a character; the
+ * concatenation of all chunks equals f8_detokenize of the same ids.
+ * [stream: one thread] — a stream is used by one thread at a time; the model
+ * must outlive it. */
+typedef struct f8_detok_stream f8_detok_stream;
+
+/* [model: shared] */
+F8_API f8_status f8_detok_stream_new(const f8_model *model, bool render_special,
+                                     bool strip_leading_space, f8_detok_stream **out);
+/* [stream: one thread] Appends token `id`. *text and *len receive the newly
+ * complete text (possibly empty, *len = 0); *text stays valid until the next
+ * call on this stream and is NUL-terminated. */
+F8_API f8_status f8_detok_stream_push(f8_detok_stream *stream, int32_t id,
+                                      const char **text, size_t *len);
+/* [stream: one thread] Emits what is held (an unfinished character becomes
+ * U+FFFD) and resets the stream for a new sequence. */
+F8_API f8_status f8_detok_stream_flush(f8_detok_stream *stream, const char **text, size_t *len);
+/* [stream: one thread] NULL is a no-op. */
+F8_API void f8_detok_stream_free(f8_detok_stream *stream);
 
 /* ------------------------------------------------------- chat templates */
 /* F8_SECTION_CHAT */
