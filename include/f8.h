@@ -155,9 +155,158 @@ F8_API void f8_detok_stream_free(f8_detok_stream *stream);
 
 /* ------------------------------------------------------- chat templates */
 /* F8_SECTION_CHAT */
+/* Render a conversation into the prompt text the model was trained on, with
+ * the model's own chat template (chat.template in the file) or one given by
+ * the caller. Output is byte-identical to transformers' apply_chat_template
+ * (Python jinja2 with trim_blocks/lstrip_blocks). Known families (ChatML as
+ * in SmolLM2/Qwen2, Llama 2, Llama 3, Mistral) render natively; other
+ * templates run on f8's Jinja subset interpreter (docs/chat.md). A template
+ * that raises (e.g. "roles must alternate"), fails, or uses Jinja outside the
+ * subset gives F8_ERR_TEMPLATE with a message naming line and column.
+ * Buffer protocol as f8_detokenize: writes the text and a NUL into `buf`
+ * (`capacity` bytes; buf may be NULL when capacity is 0); *len = the text's
+ * length without the NUL; F8_ERR_BUFFER_TOO_SMALL when capacity < *len + 1. */
+typedef struct f8_chat_message {
+  const char *role;    /* "system", "user", "assistant", ... (UTF-8, NUL-terminated) */
+  const char *content; /* UTF-8, NUL-terminated */
+} f8_chat_message;
+
+typedef enum f8_chat_engine {
+  F8_CHAT_ENGINE_AUTO = 0,    /* built-in renderer when recognized, else Jinja */
+  F8_CHAT_ENGINE_BUILTIN = 1, /* F8_ERR_UNSUPPORTED if the template is not recognized */
+  F8_CHAT_ENGINE_JINJA = 2,   /* always the interpreter */
+} f8_chat_engine;
+
+typedef struct f8_chat_params {
+  size_t struct_size;         /* = sizeof(f8_chat_params), set by default_params */
+  bool add_generation_prompt; /* end with the assistant turn header (default true) */
+  const char *bos_token;      /* `bos_token` in the template; NULL = the model's
+                                 chat.bos_token ("" for f8_chat_template_render) */
+  const char *eos_token;      /* likewise for `eos_token` */
+  f8_chat_engine engine;      /* default F8_CHAT_ENGINE_AUTO */
+} f8_chat_params;
+
+/* [any] */
+F8_API f8_chat_params f8_chat_default_params(void);
+
+/* [model: shared] Renders with the model's template. F8_ERR_UNSUPPORTED when
+ * the file has no chat template (use f8_chat_template_render with a
+ * built-in one). params may be NULL (defaults). */
+F8_API f8_status f8_chat_apply_template(const f8_model *model, const f8_chat_message *messages,
+                                        size_t n_messages, const f8_chat_params *params,
+                                        char *buf, size_t capacity, size_t *len);
+
+/* [any] Renders with an explicit template text `tmpl`. */
+F8_API f8_status f8_chat_template_render(const char *tmpl, const f8_chat_message *messages,
+                                         size_t n_messages, const f8_chat_params *params,
+                                         char *buf, size_t capacity, size_t *len);
+
+/* [any] Renders a conversation given as JSON: {"messages": [...]} or a bare
+ * list; message fields may be any JSON (tool_calls, content parts, ...) and
+ * reach the template unchanged. `tmpl` NULL = the model's template (model
+ * must then be non-NULL). Bad JSON is F8_ERR_INVALID_ARGUMENT. */
+F8_API f8_status f8_chat_render_json(const f8_model *model, const char *tmpl,
+                                     const char *conversation_json, const f8_chat_params *params,
+                                     char *buf, size_t capacity, size_t *len);
+
+/* [model: shared] The model's template text (chat.template), "" when the file
+ * has none; valid while the model lives. NULL for a NULL model. */
+F8_API const char *f8_model_chat_template(const f8_model *model);
+
+/* [any] A built-in template by name: "chatml", "smollm2", "qwen2", "llama2",
+ * "llama2-default", "llama3", "mistral", "mistral-v0.1"; NULL when unknown.
+ * Static storage. */
+F8_API const char *f8_chat_builtin_template(const char *name);
+
+/* [any] The family a template text is recognized as ("chatml", "llama2",
+ * "llama3", "mistral"), or "" when it will run on the Jinja interpreter. */
+F8_API const char *f8_chat_template_family(const char *tmpl);
 
 /* ------------------------------------------------------------- sampling */
 /* F8_SECTION_SAMPLING */
+/* Token choice. The chain runs in this fixed order (docs/sampling.md):
+ *   logit bias -> repetition/frequency/presence penalties (over the last
+ *   penalty_last_n accepted tokens) -> [temperature <= 0: greedy argmax] ->
+ *   top-k -> top-p -> min-p -> temperature -> one draw from xoshiro256**
+ * top-p/min-p use the temperature-1 softmax; ties go to the lower id. For a
+ * given seed, params, history and logits the result is always the same.
+ * Clamped: top_k (<= 0 off, > vocab = vocab), top_p and min_p to [0, 1].
+ * Rejected (F8_ERR_INVALID_ARGUMENT): NaN/inf/negative temperature,
+ * repeat_penalty <= 0 or non-finite, non-finite frequency/presence
+ * penalties, penalty_last_n < -1, logit bias NaN or +inf or id out of range;
+ * logits containing NaN or +inf, or with every token at -inf. */
+typedef struct f8_sampler f8_sampler;
+
+typedef struct f8_logit_bias {
+  int32_t token;
+  float bias; /* added to the logit; -INFINITY bans the token */
+} f8_logit_bias;
+
+#define F8_SEED_RANDOM UINT64_MAX /* seed from the OS entropy source */
+
+typedef struct f8_sampler_params {
+  size_t struct_size;        /* = sizeof(f8_sampler_params), set by default_params */
+  float temperature;         /* 0.8; 0 = greedy */
+  int32_t top_k;             /* 40; 0 = off */
+  float top_p;               /* 0.95; 1 = off */
+  float min_p;               /* 0.05; 0 = off */
+  float repeat_penalty;      /* 1.0 = off; logit>0 ? logit/r : logit*r */
+  float frequency_penalty;   /* 0 = off; logit -= count * f */
+  float presence_penalty;    /* 0 = off; logit -= p if the token occurred */
+  int32_t penalty_last_n;    /* 64; window of accepted tokens; 0 = none, -1 = all */
+  uint64_t seed;             /* F8_SEED_RANDOM by default */
+  const f8_logit_bias *logit_bias; /* copied by f8_sampler_new; may be NULL */
+  size_t n_logit_bias;
+} f8_sampler_params;
+
+/* [any] */
+F8_API f8_sampler_params f8_sampler_default_params(void);
+/* [any] A sampler for a vocabulary of n_vocab logits. */
+F8_API f8_status f8_sampler_new(const f8_sampler_params *params, int32_t n_vocab,
+                                f8_sampler **out);
+/* [ctx: one thread] NULL is a no-op. */
+F8_API void f8_sampler_free(f8_sampler *sampler);
+/* [ctx: one thread] Chooses a token from logits[0..n_vocab) (n_vocab must
+ * match the sampler's) and accepts it into the penalty history. */
+F8_API f8_status f8_sampler_sample(f8_sampler *sampler, const float *logits, int32_t n_vocab,
+                                   int32_t *token);
+/* [ctx: one thread] Adds a prompt or forced token to the penalty history. */
+F8_API f8_status f8_sampler_accept(f8_sampler *sampler, int32_t token);
+/* [ctx: one thread] Clears the history and restarts the seeded sequence. */
+F8_API void f8_sampler_reset(f8_sampler *sampler);
+/* [ctx: one thread] The seed in use (the drawn one for F8_SEED_RANDOM). */
+F8_API uint64_t f8_sampler_seed(const f8_sampler *sampler);
+
+/* Stopping. Per generated token, in this order: an end-of-generation id
+ * (its text is not emitted) -> a stop string completed anywhere in the text
+ * so far, also across token boundaries (text before it is emitted, the rest
+ * is not) -> max_tokens reached. Text that may still become the start of a
+ * stop string is held back until it cannot. */
+typedef enum f8_stop_reason {
+  F8_STOP_NONE = 0,       /* keep going */
+  F8_STOP_EOS = 1,        /* an end-of-generation token */
+  F8_STOP_STRING = 2,     /* a stop string matched */
+  F8_STOP_MAX_TOKENS = 3, /* the token limit was reached */
+} f8_stop_reason;
+
+typedef struct f8_stopper f8_stopper;
+
+/* [model: shared] eos_ids NULL with model non-NULL = the model's
+ * end-of-generation ids (f8_token_is_eog); max_tokens <= 0 = no limit;
+ * empty stop strings are ignored. model may be NULL. */
+F8_API f8_status f8_stopper_new(const f8_model *model, const char *const *stop_strings,
+                                size_t n_stop, const int32_t *eos_ids, size_t n_eos,
+                                int64_t max_tokens, f8_stopper **out);
+/* [ctx: one thread] Feeds one token and its decoded text (piece_len bytes,
+ * e.g. from f8_detok_stream_push). *text and *len receive the text safe to show
+ * now (NUL-terminated, valid until the next call); *reason the stop state. */
+F8_API f8_status f8_stopper_push(f8_stopper *stopper, int32_t token, const char *piece,
+                                 size_t piece_len, const char **text, size_t *len,
+                                 f8_stop_reason *reason);
+/* [ctx: one thread] Releases held-back text (when generation ends otherwise). */
+F8_API f8_status f8_stopper_flush(f8_stopper *stopper, const char **text, size_t *len);
+/* [ctx: one thread] NULL is a no-op. */
+F8_API void f8_stopper_free(f8_stopper *stopper);
 
 /* ------------------------------------------------ context and decoding */
 /* F8_SECTION_CONTEXT
