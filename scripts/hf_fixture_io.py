@@ -85,7 +85,8 @@ def f32_to_e4m3_bits(x: np.ndarray) -> np.ndarray:
     take_hi = (a - lo > hi - a) | ((a - lo == hi - a) & (idx % 2 == 0))
     code = np.where(take_hi, idx, idx - 1).astype(np.uint8)
     code = np.where(a == 0, 0, code).astype(np.uint8)
-    sign = np.where(np.signbit(x) & (code != 0), 0x80, 0).astype(np.uint8)
+    # IEEE sign rule, as torch's .to(float8_e4m3fn): negatives that round to 0 give -0 (0x80)
+    sign = np.where(np.signbit(x), 0x80, 0).astype(np.uint8)
     return code | sign
 
 

@@ -45,6 +45,12 @@ from hf_fixture_io import (E4M3_MAX, E4M3_VALUES, added_tokens_decoder,  # noqa:
                            read_gguf_vocab, st_tensor, write_json, write_safetensors)
 
 VERSION = "synthetic-v1"  # bump to regenerate every fixture
+FIXTURE_REV = {"fp8-ct": 2, "fp8-block": 2}  # bump one fixture (r2: -0 for tiny negatives, as torch)
+
+
+def fixture_version(name: str) -> str:
+    rev = FIXTURE_REV.get(name, 1)
+    return VERSION if rev == 1 else f"{VERSION}.r{rev}"
 TEMPLATES = HERE.parent / "tests" / "goldens" / "templates"
 VOCAB_DIR = Path("/work/shared/data/vocab-vectors")
 MISTRAL_COMMON = "mistral-common==1.13.1"  # pinned: ships data/tokenizer.model.v1
@@ -455,13 +461,13 @@ def main() -> int:
             die(f"unknown fixture {n!r}; known: {', '.join(FIXTURES)}", 2)
     for n in names:
         out = a.cache / "synthetic" / n
-        if not a.force and is_complete(out, VERSION):
+        if not a.force and is_complete(out, fixture_version(n)):
             log(f"up to date: {out}")
         else:
             log(f"making {out}")
             with atomic_dir(out) as tmp:
                 FIXTURES[n](tmp, a.cache)
-                mark_complete(tmp, VERSION)
+                mark_complete(tmp, fixture_version(n))
         print(out)
     return 0
 
