@@ -3,10 +3,6 @@
 // The work happens in src/model (f8model::Model / Context).
 #include "api/api_context.h"
 
-// The f8_model struct comes from the tokenizer side (model_handle.h); until
-// it lands this file compiles to nothing so libf8 keeps building.
-#if __has_include("api/model_handle.h")
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -331,5 +327,3 @@ void f8_set_abort_callback(f8_context* ctx, f8_abort_cb fn, void* user_data) {
 }
 
 }  // extern "C"
-
-#endif  // __has_include("api/model_handle.h")

@@ -3,7 +3,6 @@
 // batched decode of N prompt tokens into an empty cache; tg = N single-token
 // decodes from an empty cache). Also load time, RSS and GB/s of weights read
 // per decoded token. Table to stdout, or JSON with --json.
-#if __has_include("api/model_handle.h")  // TEMP: until f8_model_load lands
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -175,4 +174,3 @@ int run(int argc, char** argv) {
 }  // namespace
 F8_COMMAND("bench", "prefill/decode speed table (+ --json)", run);
 }  // namespace f8cli
-#endif

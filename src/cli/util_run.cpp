@@ -1,5 +1,4 @@
 // util_run.cpp — see util_run.h.
-#if __has_include("api/model_handle.h")  // TEMP: until f8_model_load lands
 #include "util_run.h"
 
 #include <cerrno>
@@ -123,4 +122,3 @@ bool parse_int_list(const std::string& s, std::vector<int64_t>* out) {
 }
 
 }  // namespace f8cli
-#endif
