@@ -61,6 +61,23 @@ def run(args) -> int:
     model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.bfloat16).float().eval()
     llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=512, n_batch=512, n_threads=args.threads,
                           logits_all=True, verbose=False)
+    # Tokenizer: our rebuilt tokenizer.json vs llama.cpp's GGUF tokenizer on
+    # llama.cpp's own tokenizer test strings (shared/data/vocab-vectors).
+    vd = HERE.parent.parent / "shared" / "data" / "vocab-vectors"
+    inp = vd / "ggml-vocab-llama-bpe.gguf.inp"
+    tok_same = tok_total = 0
+    if inp.is_file():
+        texts = inp.read_text(encoding="utf-8").split("\n__ggml_vocab_test__\n")
+        for t in texts:
+            if not t:
+                continue
+            tok_total += 1
+            a = tok(t, add_special_tokens=False).input_ids
+            b = llm.tokenize(t.encode(), add_bos=False, special=False)
+            if a == b:
+                tok_same += 1
+            else:
+                print(f"tokenizer differs on {t!r}: hf {a} llama.cpp {b}", flush=True)
     N = args.n
     results = []
     for kind, p in PROMPTS:
@@ -115,6 +132,7 @@ def run(args) -> int:
         "llama_cpp_python": llama_cpp.__version__,
         "prompts": len(results), "tokens_per_prompt": N,
         "prompt_tokens_equal": sum(r["tokens_equal"] for r in results),
+        "tokenizer_test_strings_equal": f"{tok_same}/{tok_total}",
         "free_equal": f"{sum(r['free_equal'] for r in results)}/{tot}",
         "free_prefixes": [r["free_prefix"] for r in results],
         "forced_equal": f"{sum(r['forced_equal'] for r in results)}/{tot}",
