@@ -1,0 +1,173 @@
+// util_gen.cpp — see util_gen.h.
+#include "util_gen.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+namespace f8cli {
+
+void add_sampling_flags(ArgParser& p, SamplingFlags* f) {
+  p.option("--temp", &f->temp, "X", "temperature (0 = greedy)");
+  p.option("--top-k", &f->top_k, "N", "top-k (0 = off)");
+  p.option("--top-p", &f->top_p, "X", "top-p nucleus (1 = off)");
+  p.option("--min-p", &f->min_p, "X", "min-p (0 = off)");
+  p.option("--repeat-penalty", &f->repeat_penalty, "X", "repetition penalty (1 = off)");
+  p.option("--repeat-last-n", &f->penalty_last_n, "N", "penalty window in tokens (0 = none, -1 = all)");
+  p.option("--presence-penalty", &f->presence_penalty, "X", "presence penalty (0 = off)");
+  p.option("--frequency-penalty", &f->frequency_penalty, "X", "frequency penalty (0 = off)");
+  p.option("--seed", &f->seed, "N", "random seed (-1 = random)");
+}
+
+int make_sampler(const SamplingFlags& f, int32_t n_vocab, f8_sampler** out) {
+  f8_sampler_params sp = f8_sampler_default_params();
+  if (f.top_k < 0 || f.top_k > (1 << 24)) return fail(2, "--top-k " + std::to_string(f.top_k) + ": expected 0..16777216");
+  if (f.penalty_last_n < -1 || f.penalty_last_n > (1 << 24))
+    return fail(2, "--repeat-last-n: expected -1..16777216");
+  if (f.seed < -1) return fail(2, "--seed: expected -1 or a value >= 0");
+  if (!(f.top_p >= 0 && f.top_p <= 1)) return fail(2, "--top-p: expected a value in [0, 1]");
+  if (!(f.min_p >= 0 && f.min_p <= 1)) return fail(2, "--min-p: expected a value in [0, 1]");
+  sp.temperature = float(f.temp);
+  sp.top_k = int32_t(f.top_k);
+  sp.top_p = float(f.top_p);
+  sp.min_p = float(f.min_p);
+  sp.repeat_penalty = float(f.repeat_penalty);
+  sp.presence_penalty = float(f.presence_penalty);
+  sp.frequency_penalty = float(f.frequency_penalty);
+  sp.penalty_last_n = int32_t(f.penalty_last_n);
+  sp.seed = f.seed < 0 ? F8_SEED_RANDOM : uint64_t(f.seed);
+  f8_status st = f8_sampler_new(&sp, n_vocab, out);
+  if (st != F8_OK) return fail(st == F8_ERR_INVALID_ARGUMENT ? 2 : 1, f8_last_error());
+  return 0;
+}
+
+f8_status Sequence::decode_range(const std::vector<int32_t>& t, size_t from, bool all_logits) {
+  const size_t n = t.size() - from;
+  if (batch_.capacity < int32_t(n)) {
+    f8_batch_free(&batch_);
+    f8_status st = f8_batch_init(int32_t(std::max<size_t>(n, 512)), &batch_);
+    if (st != F8_OK) return st;
+  }
+  batch_.n_tokens = 0;
+  for (size_t i = from; i < t.size(); ++i)
+    f8_batch_add(&batch_, t[i], int32_t(i), 0, all_logits || i + 1 == t.size());
+  return f8_decode(ctx_, &batch_);
+}
+
+f8_status Sequence::sync(const std::vector<int32_t>& want, bool all_logits) {
+  if (want.empty()) {
+    clear();
+    return F8_OK;
+  }
+  size_t common = 0;
+  while (common < toks_.size() && common < want.size() && toks_[common] == want[common]) ++common;
+  if (common == want.size()) --common;  // re-decode the last token for fresh logits
+  f8_status st = f8_kv_seq_rm(ctx_, 0, int32_t(common), -1);
+  if (st != F8_OK) return st;
+  toks_.resize(common);
+  st = decode_range(want, common, all_logits);
+  if (st != F8_OK) return st;
+  toks_ = want;
+  return F8_OK;
+}
+
+f8_status Sequence::push(int32_t token) {
+  batch_.n_tokens = 0;
+  if (batch_.capacity < 1) {
+    f8_status st = f8_batch_init(512, &batch_);
+    if (st != F8_OK) return st;
+  }
+  f8_batch_add(&batch_, token, int32_t(toks_.size()), 0, true);
+  f8_status st = f8_decode(ctx_, &batch_);
+  if (st == F8_OK) toks_.push_back(token);
+  return st;
+}
+
+void Sequence::clear() {
+  f8_kv_seq_rm(ctx_, 0, 0, -1);
+  toks_.clear();
+}
+
+f8_status generate(f8_model* model, int32_t n_vocab, Sequence& seq, f8_sampler* sampler, f8_stopper* stopper,
+                   const std::function<void(const char*, size_t)>& on_text, volatile std::sig_atomic_t* stop_flag,
+                   GenStats* out) {
+  GenStats g;
+  f8_detok_stream* ds = nullptr;
+  f8_status st = f8_detok_stream_new(model, false, false, &ds);
+  if (st != F8_OK) return st;
+  const double t0 = now_ms();
+  for (;;) {
+    if (stop_flag && *stop_flag) {
+      g.interrupted = true;
+      break;
+    }
+    const float* logits = nullptr;
+    st = f8_get_logits_ith(seq.ctx(), -1, &logits);
+    if (st != F8_OK) break;
+    int32_t tok = 0;
+    st = f8_sampler_sample(sampler, logits, n_vocab, &tok);
+    if (st != F8_OK) break;
+    g.tokens.push_back(tok);
+    ++g.n_gen;
+    const char* piece = "";
+    size_t plen = 0;
+    st = f8_detok_stream_push(ds, tok, &piece, &plen);
+    if (st != F8_OK) break;
+    const char* text = nullptr;
+    size_t tlen = 0;
+    st = f8_stopper_push(stopper, tok, piece, plen, &text, &tlen, &g.reason);
+    if (st != F8_OK) break;
+    if (tlen) on_text(text, tlen);
+    if (g.reason != F8_STOP_NONE) break;
+    st = seq.push(tok);
+    if (st == F8_ERR_CONTEXT_FULL) {
+      g.context_full = true;
+      st = F8_OK;
+      break;
+    }
+    if (st == F8_ERR_ABORTED) {
+      g.interrupted = true;
+      st = F8_OK;
+      break;
+    }
+    if (st != F8_OK) break;
+  }
+  if (g.reason != F8_STOP_STRING && g.reason != F8_STOP_EOS) {
+    // Release text held back for a possible stop string, then any bytes of
+    // an unfinished character.
+    const char* text = nullptr;
+    size_t tlen = 0;
+    if (f8_stopper_flush(stopper, &text, &tlen) == F8_OK && tlen) on_text(text, tlen);
+    if (f8_detok_stream_flush(ds, &text, &tlen) == F8_OK && tlen) on_text(text, tlen);
+  }
+  f8_detok_stream_free(ds);
+  g.ms = now_ms() - t0;
+  *out = g;
+  return st;
+}
+
+void print_summary(int64_t n_prompt, double prompt_ms, const GenStats& g, const f8_model_info& info,
+                   double load_ms) {
+  const double pps = prompt_ms > 0 ? double(n_prompt) * 1000.0 / prompt_ms : 0;
+  const double gps = g.ms > 0 ? double(g.n_gen) * 1000.0 / g.ms : 0;
+  std::fprintf(stderr, "prompt %lld tok %.0f tok/s | gen %lld tok %.1f tok/s %.1f GB/s | load %.0f ms\n",
+               (long long)n_prompt, pps, (long long)g.n_gen, gps, gps * double(info.weight_bytes) / 1e9, load_ms);
+}
+
+bool resolve_template(const std::string& name_or_file, std::string* out, std::string* err) {
+  if (const char* b = f8_chat_builtin_template(name_or_file.c_str())) {
+    *out = b;
+    return true;
+  }
+  std::ifstream in(name_or_file, std::ios::binary);
+  if (!in) {
+    *err = "--chat-template '" + name_or_file +
+           "': neither a built-in template (chatml, smollm2, qwen2, llama2, llama3, mistral) nor a readable file";
+    return false;
+  }
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return true;
+}
+
+}  // namespace f8cli
