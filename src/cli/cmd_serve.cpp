@@ -1,0 +1,86 @@
+// cmd_serve.cpp — `f8 serve`: flags -> f8srv::ServerOptions (src/server).
+// Compiled only when src/server is built (F8_SERVER=ON defines F8_HAVE_SERVER).
+#ifdef F8_HAVE_SERVER
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "args.h"
+#include "command.h"
+#include "server/server.h"
+#include "util_run.h"
+
+namespace {
+
+int cmd_serve(int argc, char** argv) {
+  using namespace f8cli;
+  ArgParser p("f8 serve", "-m MODEL.f8 [options]",
+              "OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions (SSE streaming),\n"
+              "/v1/models, /health, /tokenize, /detokenize, /metrics and a chat page at /.\n"
+              "Requests share one KV cache through --slots concurrent sequences (continuous batching).");
+  RunFlags rf;
+  rf.batch = 256;
+  add_run_flags(p, &rf);
+  std::string host = "127.0.0.1", api_key, api_key_file, name;
+  int64_t port = 8080, slots = 4, max_queue = 64, max_body = 4 << 20;
+  double timeout = 600;
+  p.option("--host", &host, "ADDR", "address to listen on (non-loopback without a key warns)");
+  p.option("--port", &port, "N", "TCP port (0 = any free port, printed at start)");
+  p.option("--slots", &slots, "N", "concurrent sequences; --ctx is per slot");
+  p.option("--api-key", &api_key, "KEY", "require 'Authorization: Bearer KEY' (except /health and /)");
+  p.option("--api-key-file", &api_key_file, "FILE", "read the key from the first line of FILE");
+  p.option("--max-queue", &max_queue, "N", "requests waiting for a slot before 503 + Retry-After");
+  p.option("--timeout", &timeout, "S", "socket read/write timeout and SIGTERM drain limit, seconds");
+  p.option("--max-body", &max_body, "BYTES", "largest request body (larger: 413)");
+  p.option("--name", &name, "ID", "model id in /v1/models and responses (default: file name)");
+  p.epilog(
+      "-c/--ctx is the context of ONE request (prompt + completion); the KV cache holds\n"
+      "slots x ctx tokens. -b/--batch is the most tokens one batched step decodes: a longer\n"
+      "prompt is prefilled over several steps so running streams keep flowing.\n"
+      "SIGTERM/SIGINT: new requests get 503, in-flight ones finish (up to --timeout), exit 0.\n\n"
+      "examples:\n"
+      "  f8 serve -m smollm2.f8 --slots 4 -c 2048\n"
+      "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"
+      "       -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":true}'");
+  int rc = 0;
+  if (!p.parse(argc, argv, &rc)) return rc;
+
+  if (port < 0 || port > 65535) return fail(2, "--port " + std::to_string(port) + ": expected 0..65535");
+  if (slots < 1 || slots > F8_MAX_SEQ)
+    return fail(2, "--slots " + std::to_string(slots) + ": expected 1.." + std::to_string(F8_MAX_SEQ));
+  if (max_queue < 0 || max_queue > 4096) return fail(2, "--max-queue " + std::to_string(max_queue) + ": expected 0..4096");
+  if (!(timeout > 0 && timeout <= 86400)) return fail(2, "--timeout: expected seconds in (0, 86400]");
+  if (max_body < 1024 || max_body > (int64_t(1) << 30)) return fail(2, "--max-body: expected 1024..1073741824 bytes");
+  if (!api_key.empty() && !api_key_file.empty()) return fail(2, "give --api-key or --api-key-file, not both");
+  if (!api_key_file.empty()) {
+    std::ifstream in(api_key_file);
+    if (!in) return fail(1, "--api-key-file " + api_key_file + ": cannot read");
+    std::getline(in, api_key);
+    while (!api_key.empty() && (api_key.back() == '\r' || api_key.back() == ' ')) api_key.pop_back();
+    if (api_key.empty()) return fail(1, "--api-key-file " + api_key_file + ": the first line is empty");
+  }
+  f8_context_params cp;
+  std::string err;
+  if (!context_params_from(rf, p, &cp, &err)) return fail(2, err);
+
+  f8srv::ServerOptions o;
+  o.model_path = rf.model;
+  o.model_name = name;
+  o.host = host;
+  o.port = static_cast<int>(port);
+  o.slots = static_cast<int>(slots);
+  o.slot_ctx = static_cast<int>(rf.ctx);
+  o.api_key = api_key;
+  o.max_queue = static_cast<int>(max_queue);
+  o.timeout_s = timeout;
+  o.max_body = static_cast<size_t>(max_body);
+  o.step_tokens = static_cast<int>(rf.batch);
+  o.ctx_params = cp;  // cp.backend points into rf, which outlives the server
+  return f8srv::run_server(o);
+}
+
+}  // namespace
+
+F8_COMMAND("serve", "OpenAI-compatible HTTP server (streaming, continuous batching)", cmd_serve);
+
+#endif  // F8_HAVE_SERVER

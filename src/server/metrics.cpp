@@ -1,0 +1,76 @@
+// metrics.cpp — see metrics.h.
+#include "server/metrics.h"
+
+#include <cstdio>
+
+namespace f8srv {
+
+void Metrics::count_request(const std::string& endpoint, int status) {
+  std::lock_guard<std::mutex> lk(mu_);
+  requests_[{endpoint, status}] += 1;
+}
+
+void Metrics::count_finish(const std::string& reason) {
+  std::lock_guard<std::mutex> lk(mu_);
+  finishes_[reason] += 1;
+}
+
+void Metrics::add_generated_tokens(int64_t n, double now_s) {
+  gen_tokens_ += n;
+  std::lock_guard<std::mutex> lk(mu_);
+  recent_.emplace_back(now_s, n);
+  while (!recent_.empty() && recent_.front().first < now_s - 60.0) recent_.pop_front();
+}
+
+double Metrics::tokens_per_second(double now_s, double window_s) {
+  std::lock_guard<std::mutex> lk(mu_);
+  int64_t n = 0;
+  for (auto& [t, k] : recent_)
+    if (t >= now_s - window_s) n += k;
+  return n / window_s;
+}
+
+std::string Metrics::prometheus(int64_t n_slots, bool ready, bool draining, double now_s) {
+  double tps = tokens_per_second(now_s);
+  std::string o;
+  char buf[256];
+  auto line = [&](const char* fmt, auto... a) {
+    snprintf(buf, sizeof buf, fmt, a...);
+    o += buf;
+  };
+  o += "# HELP f8_requests_total HTTP requests by endpoint and status code.\n";
+  o += "# TYPE f8_requests_total counter\n";
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& [k, v] : requests_)
+      line("f8_requests_total{endpoint=\"%s\",code=\"%d\"} %lld\n", k.first.c_str(), k.second,
+           (long long)v);
+    o += "# HELP f8_completions_total Finished generations by finish reason.\n";
+    o += "# TYPE f8_completions_total counter\n";
+    for (auto& [k, v] : finishes_)
+      line("f8_completions_total{finish_reason=\"%s\"} %lld\n", k.c_str(), (long long)v);
+    o += "# HELP f8_decode_seconds_total Time spent in batched decode steps.\n";
+    o += "# TYPE f8_decode_seconds_total counter\n";
+    line("f8_decode_seconds_total %.6f\n", step_seconds_);
+  }
+  o += "# HELP f8_decode_steps_total Batched decode steps.\n# TYPE f8_decode_steps_total counter\n";
+  line("f8_decode_steps_total %lld\n", (long long)steps_.load());
+  o += "# HELP f8_prompt_tokens_total Prompt tokens processed.\n# TYPE f8_prompt_tokens_total counter\n";
+  line("f8_prompt_tokens_total %lld\n", (long long)prompt_tokens_.load());
+  o += "# HELP f8_generated_tokens_total Tokens generated.\n# TYPE f8_generated_tokens_total counter\n";
+  line("f8_generated_tokens_total %lld\n", (long long)gen_tokens_.load());
+  o += "# HELP f8_queue_length Requests waiting for a slot.\n# TYPE f8_queue_length gauge\n";
+  line("f8_queue_length %lld\n", (long long)queue_len_.load());
+  o += "# HELP f8_slots_busy Slots running a request.\n# TYPE f8_slots_busy gauge\n";
+  line("f8_slots_busy %lld\n", (long long)busy_slots_.load());
+  o += "# HELP f8_slots_total Slots (concurrent sequences).\n# TYPE f8_slots_total gauge\n";
+  line("f8_slots_total %lld\n", (long long)n_slots);
+  o += "# HELP f8_tokens_per_second Generated tokens per second over the last 10 s.\n";
+  o += "# TYPE f8_tokens_per_second gauge\n";
+  line("f8_tokens_per_second %.3f\n", tps);
+  o += "# HELP f8_ready 1 when the model is loaded and requests are accepted.\n# TYPE f8_ready gauge\n";
+  line("f8_ready %d\n", ready && !draining ? 1 : 0);
+  return o;
+}
+
+}  // namespace f8srv

@@ -1,0 +1,71 @@
+// request.h — OpenAI request bodies -> validated generation requests.
+//
+// Parsing is strict where the OpenAI API is strict (types, ranges) and
+// lenient where clients differ (unknown fields are ignored, null means
+// "default"), so that every malformed body becomes a 400 that names the
+// field, never a 5xx. Nothing here touches the model: tokenizing and the
+// context-length check happen after parsing (routes.cpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/api_error.h"
+
+namespace f8srv {
+
+// Sampling and stopping, as the scheduler needs them.
+struct GenParams {
+  int32_t max_tokens = -1;          // -1: until EOS or the slot's context is full
+  float temperature = 1.0f;         // OpenAI default; 0 = greedy
+  float top_p = 1.0f;               // [0, 1]
+  int32_t top_k = 0;                // 0 = off (extension)
+  float min_p = 0.0f;               // [0, 1] (extension)
+  float presence_penalty = 0.0f;    // [-2, 2]
+  float frequency_penalty = 0.0f;   // [-2, 2]
+  float repeat_penalty = 1.0f;      // (0, 10] (extension; 1 = off)
+  std::optional<uint64_t> seed;     // none: a fresh seed per request
+  std::vector<std::string> stop;    // up to kMaxStop non-empty strings
+  bool ignore_eos = false;          // (extension) keep going past EOS
+};
+
+struct ChatMessage {
+  std::string role;     // system, developer, user, assistant, tool
+  std::string content;  // text parts joined
+};
+
+struct ParsedRequest {
+  bool chat = false;                  // /v1/chat/completions vs /v1/completions
+  std::string model;                  // as sent ("" when absent)
+  std::vector<ChatMessage> messages;  // chat
+  bool prompt_is_tokens = false;      // completions: prompt given as token ids
+  std::string prompt;                 // completions, text form
+  std::vector<int32_t> prompt_tokens; // completions, token form
+  GenParams gen;
+  bool stream = false;
+  bool include_usage = false;         // stream_options.include_usage
+};
+
+constexpr size_t kMaxStop = 16;
+constexpr size_t kMaxStopBytes = 256;
+constexpr int64_t kMaxTokensCap = 1 << 20;
+
+// Parses a request body. On failure returns false with *err (always 400).
+// `chat` selects the endpoint's shape.
+bool parse_generation_request(const std::string& body, bool chat, ParsedRequest* out, ApiError* err);
+
+// POST /tokenize {"content"|"prompt": str, "add_special": bool, "parse_special": bool}
+struct TokenizeRequest {
+  std::string text;
+  bool add_special = true;
+  bool parse_special = true;
+  bool with_pieces = false;
+};
+bool parse_tokenize_request(const std::string& body, TokenizeRequest* out, ApiError* err);
+
+// POST /detokenize {"tokens": [int...]}
+bool parse_detokenize_request(const std::string& body, std::vector<int32_t>* tokens, ApiError* err);
+
+}  // namespace f8srv

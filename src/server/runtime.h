@@ -1,0 +1,63 @@
+// runtime.h — what the scheduler needs from an inference runtime.
+//
+// The product implementation (runtime_f8.cpp) is a thin layer over the C API
+// (include/f8.h): one f8_context whose KV cache is shared by all slots, one
+// sequence id per slot. The interface exists so the scheduler's slot logic
+// can be unit-tested with a scripted runtime (tests/server) and so that all
+// model calls are in one file.
+//
+// Threading: decode/logits/seq_clear and the samplers/streams are used only
+// by the scheduler thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/request.h"
+
+namespace f8srv {
+
+struct BatchEntry {
+  int32_t token;
+  int32_t pos;     // position within its sequence
+  int32_t seq;     // sequence id = slot index
+  bool logits;     // want the logits of this entry
+};
+
+// Chooses the next token of one sequence.
+class TokenSampler {
+ public:
+  virtual ~TokenSampler() = default;
+  // logits: n_vocab floats. Returns false with *err when they are unusable.
+  virtual bool sample(const float* logits, int32_t* token, std::string* err) = 0;
+  // Adds a prompt token to the penalty history (as `f8 generate` does).
+  virtual void accept(int32_t token) = 0;
+};
+
+// Generated ids -> complete UTF-8 text (held back inside a character).
+class TextStream {
+ public:
+  virtual ~TextStream() = default;
+  virtual std::string push(int32_t token) = 0;
+  virtual std::string flush() = 0;
+};
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+  // Runs one batch. Entries of several sequences; on failure the cache is as
+  // before and *err says why.
+  virtual bool decode(const std::vector<BatchEntry>& batch, std::string* err) = 0;
+  // Logits of entry i of the last decode (only for entries with logits set).
+  virtual const float* logits(int32_t i) = 0;
+  // Forgets every position of a sequence.
+  virtual void seq_clear(int32_t seq) = 0;
+  virtual bool is_eog(int32_t token) const = 0;
+  virtual std::unique_ptr<TokenSampler> new_sampler(const GenParams& p, uint64_t seed,
+                                                    std::string* err) = 0;
+  virtual std::unique_ptr<TextStream> new_text_stream() = 0;
+};
+
+}  // namespace f8srv

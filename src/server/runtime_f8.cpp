@@ -1,0 +1,206 @@
+// runtime_f8.cpp — Runtime and text operations over include/f8.h.
+#include "server/runtime_f8.h"
+
+#include <cstring>
+
+namespace f8srv {
+
+namespace {
+
+class F8Sampler : public TokenSampler {
+ public:
+  F8Sampler(f8_sampler* s, int32_t n_vocab) : s_(s), n_vocab_(n_vocab) {}
+  ~F8Sampler() override { f8_sampler_free(s_); }
+  void accept(int32_t token) override { f8_sampler_accept(s_, token); }
+  bool sample(const float* logits, int32_t* token, std::string* err) override {
+    if (f8_sampler_sample(s_, logits, n_vocab_, token) != F8_OK) {
+      *err = f8_last_error();
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  f8_sampler* s_;
+  int32_t n_vocab_;
+};
+
+class F8TextStream : public TextStream {
+ public:
+  explicit F8TextStream(f8_detok_stream* s) : s_(s) {}
+  ~F8TextStream() override { f8_detok_stream_free(s_); }
+  std::string push(int32_t token) override {
+    const char* t = nullptr;
+    size_t n = 0;
+    if (!s_ || f8_detok_stream_push(s_, token, &t, &n) != F8_OK || !t) return {};
+    return std::string(t, n);
+  }
+  std::string flush() override {
+    const char* t = nullptr;
+    size_t n = 0;
+    if (!s_ || f8_detok_stream_flush(s_, &t, &n) != F8_OK || !t) return {};
+    return std::string(t, n);
+  }
+
+ private:
+  f8_detok_stream* s_;
+};
+
+ApiError internal(const std::string& what) {
+  return ApiError{500, what + ": " + f8_last_error(), "server_error", "", ""};
+}
+
+}  // namespace
+
+F8Runtime::F8Runtime(const f8_model* model, f8_context* ctx, int32_t batch_capacity)
+    : model_(model), ctx_(ctx), n_vocab_(f8_vocab_size(model)) {
+  f8_model_info info{};
+  info.struct_size = sizeof info;
+  if (f8_model_get_info(model, &info) == F8_OK && info.n_vocab > 0) n_vocab_ = info.n_vocab;
+  if (f8_batch_init(batch_capacity, &batch_) != F8_OK) batch_ = f8_batch{};
+}
+
+F8Runtime::~F8Runtime() { f8_batch_free(&batch_); }
+
+bool F8Runtime::decode(const std::vector<BatchEntry>& b, std::string* err) {
+  if (static_cast<int32_t>(b.size()) > batch_.capacity) {
+    *err = "batch of " + std::to_string(b.size()) + " entries exceeds capacity " +
+           std::to_string(batch_.capacity);
+    return false;
+  }
+  batch_.n_tokens = 0;
+  for (const BatchEntry& e : b) f8_batch_add(&batch_, e.token, e.pos, e.seq, e.logits);
+  f8_status st = f8_decode(ctx_, &batch_);
+  if (st != F8_OK) {
+    *err = std::string(f8_status_name(st)) + ": " + f8_last_error();
+    return false;
+  }
+  return true;
+}
+
+const float* F8Runtime::logits(int32_t i) {
+  const float* p = nullptr;
+  return f8_get_logits_ith(ctx_, i, &p) == F8_OK ? p : nullptr;
+}
+
+void F8Runtime::seq_clear(int32_t seq) { f8_kv_seq_rm(ctx_, seq, 0, -1); }
+
+bool F8Runtime::is_eog(int32_t token) const { return f8_token_is_eog(model_, token); }
+
+std::unique_ptr<TokenSampler> F8Runtime::new_sampler(const GenParams& p, uint64_t seed, std::string* err) {
+  f8_sampler_params sp = f8_sampler_default_params();
+  sp.temperature = p.temperature;
+  sp.top_k = p.top_k;
+  sp.top_p = p.top_p;
+  sp.min_p = p.min_p;
+  sp.repeat_penalty = p.repeat_penalty;
+  sp.frequency_penalty = p.frequency_penalty;
+  sp.presence_penalty = p.presence_penalty;
+  sp.seed = seed;
+  f8_sampler* s = nullptr;
+  if (f8_sampler_new(&sp, n_vocab_, &s) != F8_OK) {
+    *err = f8_last_error();
+    return nullptr;
+  }
+  return std::make_unique<F8Sampler>(s, n_vocab_);
+}
+
+std::unique_ptr<TextStream> F8Runtime::new_text_stream() {
+  f8_detok_stream* s = nullptr;
+  // A completion continues the prompt: keep SentencePiece's leading space.
+  if (f8_detok_stream_new(model_, /*render_special=*/false, /*strip_leading_space=*/false, &s) != F8_OK)
+    s = nullptr;
+  return std::make_unique<F8TextStream>(s);
+}
+
+ModelText::ModelText(const f8_model* model) : model_(model) {}
+
+int32_t ModelText::n_vocab() const { return f8_vocab_size(model_); }
+
+bool ModelText::tokenize(const std::string& text, bool add_special, bool parse_special,
+                         std::vector<int32_t>* out, ApiError* err) const {
+  size_t n = 0;
+  f8_status st = f8_tokenize(model_, text.data(), text.size(), add_special, parse_special, nullptr, 0, &n);
+  if (st != F8_OK && st != F8_ERR_BUFFER_TOO_SMALL) {
+    *err = internal("tokenize");
+    return false;
+  }
+  out->assign(n, 0);
+  if (n == 0) return true;
+  st = f8_tokenize(model_, text.data(), text.size(), add_special, parse_special, out->data(), n, &n);
+  if (st != F8_OK) {
+    *err = internal("tokenize");
+    return false;
+  }
+  out->resize(n);
+  return true;
+}
+
+bool ModelText::detokenize(const std::vector<int32_t>& ids, std::string* out, ApiError* err) const {
+  int32_t nv = n_vocab();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= nv) {
+      *err = bad_request("token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
+                             " is out of range [0, " + std::to_string(nv) + ")",
+                         "tokens");
+      return false;
+    }
+  }
+  size_t len = 0;
+  f8_status st = f8_detokenize(model_, ids.data(), ids.size(), false, false, nullptr, 0, &len);
+  if (st != F8_OK && st != F8_ERR_BUFFER_TOO_SMALL) {
+    *err = internal("detokenize");
+    return false;
+  }
+  std::string buf(len + 1, '\0');
+  st = f8_detokenize(model_, ids.data(), ids.size(), false, false, buf.data(), buf.size(), &len);
+  if (st != F8_OK) {
+    *err = internal("detokenize");
+    return false;
+  }
+  buf.resize(len);
+  *out = std::move(buf);
+  return true;
+}
+
+std::string ModelText::piece(int32_t id) const {
+  char buf[256];
+  size_t len = 0;
+  if (f8_token_to_piece(model_, id, true, buf, sizeof buf, &len) != F8_OK) return {};
+  return std::string(buf, len);
+}
+
+bool ModelText::chat_prompt(const std::vector<ChatMessage>& msgs, std::vector<int32_t>* out,
+                            ApiError* err) const {
+  std::vector<f8_chat_message> cm;
+  cm.reserve(msgs.size());
+  for (const ChatMessage& m : msgs) cm.push_back({m.role.c_str(), m.content.c_str()});
+  f8_chat_params cp = f8_chat_default_params();
+  const char* own = f8_model_chat_template(model_);
+  const char* tmpl = (own && *own) ? nullptr : f8_chat_builtin_template("chatml");
+  auto render = [&](char* buf, size_t cap, size_t* len) {
+    return tmpl ? f8_chat_template_render(tmpl, cm.data(), cm.size(), &cp, buf, cap, len)
+                : f8_chat_apply_template(model_, cm.data(), cm.size(), &cp, buf, cap, len);
+  };
+  size_t len = 0;
+  f8_status st = render(nullptr, 0, &len);
+  std::string text;
+  if (st == F8_OK || st == F8_ERR_BUFFER_TOO_SMALL) {
+    text.assign(len + 1, '\0');
+    st = render(text.data(), text.size(), &len);
+    text.resize(len);
+  }
+  if (st == F8_ERR_TEMPLATE || st == F8_ERR_INVALID_ARGUMENT) {
+    // The conversation does not fit the template (e.g. roles must alternate).
+    *err = bad_request(std::string("chat template: ") + f8_last_error(), "messages");
+    return false;
+  }
+  if (st != F8_OK) {
+    *err = internal("chat template");
+    return false;
+  }
+  // As `f8 generate --chat`: the template writes its own BOS text.
+  return tokenize(text, /*add_special=*/false, /*parse_special=*/true, out, err);
+}
+
+}  // namespace f8srv

@@ -1,0 +1,279 @@
+// scheduler.cpp — continuous batching over slots (see scheduler.h).
+#include "server/scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace f8srv {
+
+namespace {
+double now_s() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+bool Task::wait(std::string* out, int timeout_ms) {
+  std::unique_lock<std::mutex> lk(mu);
+  cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return done || !text.empty(); });
+  out->append(text);
+  text.clear();
+  return done;
+}
+
+Scheduler::Scheduler(Runtime* rt, SchedulerConfig cfg, Metrics* metrics)
+    : rt_(rt), cfg_(cfg), metrics_(metrics), slots_(static_cast<size_t>(std::max(cfg.n_slots, 1))) {
+  cfg_.step_tokens = std::max(cfg_.step_tokens, cfg_.n_slots + 1);
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+Scheduler::Submit Scheduler::submit(std::shared_ptr<Task> t) {
+  {
+    std::lock_guard<std::mutex> lk(qmu_);
+    if (draining_ || stop_) return Submit::Draining;
+    if (static_cast<int32_t>(queue_.size()) >= cfg_.max_queue) return Submit::QueueFull;
+    queue_.push_back(std::move(t));
+  }
+  publish_gauges();
+  qcv_.notify_all();
+  return Submit::Ok;
+}
+
+void Scheduler::start() {
+  stop_ = false;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Scheduler::stop() {
+  {
+    std::lock_guard<std::mutex> lk(qmu_);
+    stop_ = true;
+  }
+  qcv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  // Nothing may wait forever: fail whatever is left.
+  for (Slot& s : slots_)
+    if (s.state != State::Idle) finish(s, "error", "server stopped", "");
+  std::deque<std::shared_ptr<Task>> rest;
+  {
+    std::lock_guard<std::mutex> lk(qmu_);
+    rest.swap(queue_);
+  }
+  for (auto& t : rest) {
+    std::lock_guard<std::mutex> lk(t->mu);
+    t->done = true;
+    t->finish_reason = "error";
+    t->error = "server stopped";
+    t->cv.notify_all();
+  }
+}
+
+bool Scheduler::idle() {
+  std::lock_guard<std::mutex> lk(qmu_);
+  return queue_.empty() && busy_ == 0;
+}
+
+int32_t Scheduler::busy_slots() {
+  std::lock_guard<std::mutex> lk(qmu_);
+  return busy_;
+}
+
+int32_t Scheduler::queued() {
+  std::lock_guard<std::mutex> lk(qmu_);
+  return static_cast<int32_t>(queue_.size());
+}
+
+void Scheduler::publish_gauges() {
+  std::lock_guard<std::mutex> lk(qmu_);
+  if (metrics_) metrics_->set_queue(static_cast<int64_t>(queue_.size()), busy_);
+}
+
+void Scheduler::loop() {
+  while (!stop_) {
+    if (step()) continue;
+    std::unique_lock<std::mutex> lk(qmu_);
+    qcv_.wait_for(lk, std::chrono::milliseconds(50), [&] { return stop_ || !queue_.empty(); });
+  }
+}
+
+void Scheduler::admit() {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (s.state != State::Idle) continue;
+    std::shared_ptr<Task> t;
+    {
+      std::lock_guard<std::mutex> lk(qmu_);
+      while (!queue_.empty() && !t) {
+        t = std::move(queue_.front());
+        queue_.pop_front();
+        if (t->cancel) {  // client left while queued
+          std::lock_guard<std::mutex> tl(t->mu);
+          t->done = true;
+          t->finish_reason = "cancelled";
+          t->cv.notify_all();
+          if (metrics_) metrics_->count_finish("cancelled");
+          t.reset();
+        }
+      }
+      if (!t) return;
+      ++busy_;
+    }
+    std::string err;
+    s.sampler = rt_->new_sampler(t->params, t->seed, &err);
+    s.task = t;
+    s.state = State::Prefill;
+    s.n_past = 0;
+    s.prompt_done = 0;
+    s.n_gen = 0;
+    s.last = -1;
+    s.order = admitted_++;
+    if (!s.sampler) {
+      finish(s, "error", "sampler: " + err, "");
+      continue;
+    }
+    for (int32_t tok : t->prompt) s.sampler->accept(tok);
+    s.stream = rt_->new_text_stream();
+    s.stop = std::make_unique<StopText>(t->params.stop);
+    {
+      std::lock_guard<std::mutex> tl(t->mu);
+      t->started = true;
+      t->n_prompt = static_cast<int32_t>(t->prompt.size());
+    }
+    if (metrics_) metrics_->add_prompt_tokens(static_cast<int64_t>(t->prompt.size()));
+  }
+}
+
+void Scheduler::emit(Slot& s, const std::string& text) {
+  std::lock_guard<std::mutex> lk(s.task->mu);
+  s.task->text += text;
+  s.task->n_gen = s.n_gen;
+  s.task->cv.notify_all();
+}
+
+void Scheduler::finish(Slot& s, const std::string& reason, const std::string& error, std::string tail) {
+  if (s.state == State::Idle) return;
+  rt_->seq_clear(static_cast<int32_t>(&s - slots_.data()));
+  std::shared_ptr<Task> t = std::move(s.task);
+  {
+    std::lock_guard<std::mutex> lk(t->mu);
+    t->text += tail;
+    t->n_gen = s.n_gen;
+    t->done = true;
+    t->finish_reason = reason;
+    t->error = error;
+    t->cv.notify_all();
+  }
+  if (metrics_) metrics_->count_finish(reason);
+  s = Slot{};
+  {
+    std::lock_guard<std::mutex> lk(qmu_);
+    --busy_;
+  }
+}
+
+bool Scheduler::step() {
+  admit();
+  for (Slot& s : slots_)
+    if (s.state != State::Idle && s.task->cancel) finish(s, "cancelled", "", "");
+  publish_gauges();
+
+  // Batch: every generating slot's next token first, then prompt chunks.
+  std::vector<BatchEntry> batch;
+  std::vector<int32_t> owner;  // slot index per entry
+  int32_t budget = cfg_.step_tokens;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (s.state != State::Gen) continue;
+    batch.push_back({s.last, s.n_past, static_cast<int32_t>(i), true});
+    owner.push_back(static_cast<int32_t>(i));
+    --budget;
+  }
+  std::vector<size_t> pre;
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].state == State::Prefill) pre.push_back(i);
+  std::sort(pre.begin(), pre.end(), [&](size_t a, size_t b) { return slots_[a].order < slots_[b].order; });
+  std::vector<size_t> chunk_len(slots_.size(), 0);
+  for (size_t i : pre) {
+    if (budget <= 0) break;
+    Slot& s = slots_[i];
+    size_t left = s.task->prompt.size() - s.prompt_done;
+    size_t k = std::min(left, static_cast<size_t>(budget));
+    for (size_t j = 0; j < k; ++j) {
+      bool last = s.prompt_done + j + 1 == s.task->prompt.size();
+      batch.push_back({s.task->prompt[s.prompt_done + j], s.n_past + static_cast<int32_t>(j),
+                       static_cast<int32_t>(i), last});
+      owner.push_back(static_cast<int32_t>(i));
+    }
+    chunk_len[i] = k;
+    budget -= static_cast<int32_t>(k);
+  }
+  if (batch.empty()) return false;
+
+  double t0 = now_s();
+  std::string err;
+  if (!rt_->decode(batch, &err)) {
+    for (size_t i = 0; i < slots_.size(); ++i)
+      if (std::find(owner.begin(), owner.end(), static_cast<int32_t>(i)) != owner.end())
+        finish(slots_[i], "error", "decode failed: " + err, "");
+    return true;
+  }
+  if (metrics_) metrics_->add_step(now_s() - t0);
+
+  int64_t generated = 0;
+  for (size_t e = 0; e < batch.size(); ++e) {
+    if (!batch[e].logits) continue;
+    Slot& s = slots_[static_cast<size_t>(owner[e])];
+    if (s.state == State::Prefill) {
+      s.prompt_done += chunk_len[static_cast<size_t>(owner[e])];
+      s.n_past += static_cast<int32_t>(chunk_len[static_cast<size_t>(owner[e])]);
+      s.state = State::Gen;
+    } else {
+      s.n_past += 1;
+    }
+    const float* lg = rt_->logits(static_cast<int32_t>(e));
+    int32_t tok = -1;
+    if (!lg || !s.sampler->sample(lg, &tok, &err)) {
+      finish(s, "error", lg ? "sampling failed: " + err : "no logits", "");
+      continue;
+    }
+    ++generated;
+    ++s.n_gen;
+    s.last = tok;
+    const GenParams& p = s.task->params;
+    if (!p.ignore_eos && rt_->is_eog(tok)) {
+      bool hit = false;
+      std::string tail = s.stop->feed(s.stream->flush(), &hit);
+      tail += s.stop->flush();
+      finish(s, "stop", "", tail);
+      continue;
+    }
+    bool hit = false;
+    std::string text = s.stop->feed(s.stream->push(tok), &hit);
+    if (hit) {
+      finish(s, "stop", "", text);
+      continue;
+    }
+    bool at_max = p.max_tokens > 0 && s.n_gen >= p.max_tokens;
+    bool ctx_full = s.n_past + 1 >= cfg_.slot_ctx;
+    if (at_max || ctx_full) {
+      std::string tail = s.stop->feed(s.stream->flush(), &hit);
+      if (!hit) tail += s.stop->flush();
+      finish(s, hit ? "stop" : "length", "", text + tail);
+      continue;
+    }
+    if (!text.empty()) emit(s, text);
+  }
+  // Prefill slots whose prompt is not complete yet advance by their chunk.
+  for (size_t i : pre) {
+    Slot& s = slots_[i];
+    if (s.state == State::Prefill && chunk_len[i] > 0) {
+      s.prompt_done += chunk_len[i];
+      s.n_past += static_cast<int32_t>(chunk_len[i]);
+    }
+  }
+  if (metrics_ && generated) metrics_->add_generated_tokens(generated, now_s());
+  return true;
+}
+
+}  // namespace f8srv

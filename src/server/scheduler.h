@@ -1,0 +1,122 @@
+// scheduler.h — continuous batching of requests over the slots of one context.
+//
+// A slot = one sequence id of the shared KV cache. Each step():
+//   1. admits queued tasks into free slots (FIFO),
+//   2. frees slots whose client went away (Task::cancel) — so a disconnect
+//      costs at most the step in flight,
+//   3. builds ONE batch: one token for every generating slot, then prompt
+//      chunks of prefilling slots (admission order) up to `step_tokens`
+//      entries in all — a long prompt is spread over several steps, so
+//      running streams wait at most one chunk,
+//   4. decodes it, samples every slot that has logits, and hands the new
+//      text to the task (Task::mu/cv), which an HTTP thread is waiting on.
+// The scheduler thread is the only user of the Runtime.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/metrics.h"
+#include "server/request.h"
+#include "server/runtime.h"
+#include "server/stop_text.h"
+
+namespace f8srv {
+
+// One generation request, shared by the HTTP thread (reader) and the
+// scheduler (writer). Fields below `mu` are guarded by it.
+struct Task {
+  std::vector<int32_t> prompt;  // tokens, 1 <= size < slot context
+  GenParams params;
+  uint64_t seed = 0;
+  std::atomic<bool> cancel{false};  // set by the HTTP side: client gone
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string text;           // generated text not yet taken by the HTTP side
+  bool started = false;       // admitted into a slot
+  bool done = false;
+  std::string finish_reason;  // "stop", "length"; "cancelled"/"error" internally
+  std::string error;          // when finish_reason == "error"
+  int32_t n_prompt = 0, n_gen = 0;
+
+  // Waits until there is text or the task is done (or timeout). Moves the
+  // pending text to *out. Returns done.
+  bool wait(std::string* out, int timeout_ms);
+};
+
+struct SchedulerConfig {
+  int32_t n_slots = 4;
+  int32_t slot_ctx = 2048;     // positions per slot (prompt + generated)
+  int32_t max_queue = 64;      // tasks waiting for a slot
+  int32_t step_tokens = 256;   // batch entries per step (prefill chunk budget)
+};
+
+class Scheduler {
+ public:
+  Scheduler(Runtime* rt, SchedulerConfig cfg, Metrics* metrics);
+  ~Scheduler();
+
+  enum class Submit { Ok, QueueFull, Draining };
+  Submit submit(std::shared_ptr<Task> t);
+
+  // Runs step() on a thread until stop().
+  void start();
+  void stop();
+  // Reject new tasks (SIGTERM); in-flight ones continue.
+  void begin_drain() { draining_ = true; }
+  bool draining() const { return draining_; }
+  // No task queued or in a slot.
+  bool idle();
+
+  // One scheduling step (public for tests). Returns false when there was
+  // nothing to do.
+  bool step();
+
+  int32_t busy_slots();
+  int32_t queued();
+  const SchedulerConfig& config() const { return cfg_; }
+
+ private:
+  enum class State { Idle, Prefill, Gen };
+  struct Slot {
+    State state = State::Idle;
+    std::shared_ptr<Task> task;
+    int32_t n_past = 0;       // positions in the cache
+    size_t prompt_done = 0;   // prompt tokens already decoded
+    int32_t last = -1;        // last sampled token, next to decode
+    int32_t n_gen = 0;
+    uint64_t order = 0;       // admission order, for prefill fairness
+    std::unique_ptr<TokenSampler> sampler;
+    std::unique_ptr<TextStream> stream;
+    std::unique_ptr<StopText> stop;
+  };
+  void admit();
+  void finish(Slot& s, const std::string& reason, const std::string& error, std::string tail);
+  void emit(Slot& s, const std::string& text);
+  void publish_gauges();
+  void loop();
+
+  Runtime* rt_;
+  SchedulerConfig cfg_;
+  Metrics* metrics_;
+  std::vector<Slot> slots_;
+  uint64_t admitted_ = 0;
+
+  std::mutex qmu_;
+  std::condition_variable qcv_;
+  std::deque<std::shared_ptr<Task>> queue_;
+  int32_t busy_ = 0;  // guarded by qmu_ (read by idle())
+
+  std::atomic<bool> draining_{false}, stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace f8srv

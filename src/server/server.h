@@ -1,0 +1,41 @@
+// server.h — `f8 serve`: an OpenAI-compatible HTTP server over the C API.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "f8.h"
+
+namespace f8srv {
+
+struct ServerOptions {
+  std::string model_path;
+  std::string model_name;          // id in /v1/models and responses ("" = file stem)
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int slots = 4;                   // concurrent sequences
+  int slot_ctx = 0;                // positions per request (prompt + output); 0 = model's, <= 4096
+  std::string api_key;             // "" = no auth
+  int max_queue = 64;              // requests waiting for a slot before 503
+  double timeout_s = 600;          // socket read/write timeout and SIGTERM drain limit
+  size_t max_body = 4u << 20;      // bytes; larger bodies get 413
+  int step_tokens = 256;           // batch entries per scheduler step (prefill chunk)
+  f8_context_params ctx_params{};  // n_ctx is set to slots * slot_ctx
+  bool quiet = false;
+};
+
+// Binds, loads the model (GET /health says 503 meanwhile), serves until
+// SIGTERM/SIGINT, drains in-flight requests up to timeout_s. Returns the
+// process exit code: 0 after a clean shutdown, 1 on a runtime failure
+// (bind, load), with the reason on stderr.
+int run_server(const ServerOptions& opt);
+
+// Constant-time comparison of a presented key with the configured one:
+// the time depends only on the configured key's length.
+bool keys_equal(const std::string& presented, const std::string& secret);
+
+// The built-in chat page (GET /): one self-contained HTML document.
+const char* chat_page_html();
+
+}  // namespace f8srv
