@@ -59,3 +59,35 @@ TEST(Checksum, MatchesXxhsum) {
     EXPECT_EQ(xxh64(data.data(), n), ref) << n << ": " << buf;
   }
 }
+
+// SPEC.md's key registry and ggf8/keys.h must list the same keys.
+TEST(Spec, KeyRegistryMatchesKeysH) {
+  std::string keys_h = [] {
+    auto b = samples::read_all(F8_SOURCE_DIR "/ggf8/keys.h");
+    return std::string(b.begin(), b.end());
+  }();
+  auto sb = samples::read_all(F8_SOURCE_DIR "/ggf8/SPEC.md");
+  std::string spec(sb.begin(), sb.end());
+  ASSERT_FALSE(keys_h.empty());
+  ASSERT_FALSE(spec.empty());
+  size_t n = 0, pos = 0;
+  const std::string marker = "inline constexpr const char* ";
+  while ((pos = keys_h.find(marker, pos)) != std::string::npos) {
+    size_t q1 = keys_h.find('"', pos), q2 = keys_h.find('"', q1 + 1);
+    ASSERT_NE(q2, std::string::npos);
+    std::string key = keys_h.substr(q1 + 1, q2 - q1 - 1);
+    EXPECT_NE(spec.find("| " + key + " |"), std::string::npos) << key << " is in keys.h but not SPEC.md";
+    ++n;
+    pos = q2;
+  }
+  EXPECT_GT(n, 40u);
+  // And the other direction: every registry row names a key in keys.h.
+  size_t reg = spec.find("## 12. Metadata key registry");
+  ASSERT_NE(reg, std::string::npos);
+  for (size_t p = spec.find("\n| ", reg); p != std::string::npos; p = spec.find("\n| ", p + 1)) {
+    size_t e = spec.find(" |", p + 3);
+    std::string key = spec.substr(p + 3, e - p - 3);
+    if (key == "key" || key.find('.') == std::string::npos) continue;  // header row
+    EXPECT_NE(keys_h.find("\"" + key + "\""), std::string::npos) << key << " is in SPEC.md but not keys.h";
+  }
+}
