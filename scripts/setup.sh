@@ -16,8 +16,9 @@ DEB_PKGS=(
   libedit-dev                        # line editing for `f8 chat`
   bible-kjv-text                     # public-domain text for perplexity
   xxhash                             # xxhsum: reference peer for the GGF8 checksum test
+  chromium chromium-driver           # headless browser test of the `f8 serve` chat page (selenium)
 )
-PY_PKGS=(numpy pytest jinja2 tokenizers sentencepiece safetensors gguf openai requests)
+PY_PKGS=(numpy pytest jinja2 tokenizers sentencepiece safetensors gguf openai requests selenium)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -1,0 +1,229 @@
+// The scheduler's slot logic against a scripted runtime (a test double):
+// every step is one batch over all active slots, long prompts are chunked,
+// cancelled slots are freed within one step, positions stay contiguous.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "server/scheduler.h"
+
+using namespace f8srv;
+
+namespace {
+
+constexpr int32_t kVocab = 100;
+constexpr int32_t kEog = 99;
+
+// "Model": the next token after t is (t + 1) % kVocab, except that the
+// token after `eog_after` is kEog. Text of token t is "<t>".
+class FakeRuntime : public Runtime {
+ public:
+  std::vector<std::vector<BatchEntry>> batches;
+  std::map<int32_t, int32_t> next_pos;  // seq -> expected next position
+  std::vector<int32_t> cleared;
+  std::string position_error;
+  int32_t eog_after = -1;
+  std::vector<float> out;  // logits per batch entry, kVocab each
+
+  bool decode(const std::vector<BatchEntry>& b, std::string*) override {
+    batches.push_back(b);
+    out.assign(b.size() * kVocab, 0.0f);
+    for (size_t i = 0; i < b.size(); ++i) {
+      int32_t& np = next_pos[b[i].seq];
+      if (b[i].pos != np && position_error.empty())
+        position_error = "seq " + std::to_string(b[i].seq) + " got pos " + std::to_string(b[i].pos) +
+                         ", expected " + std::to_string(np);
+      np = b[i].pos + 1;
+      int32_t next = b[i].token == eog_after ? kEog : (b[i].token + 1) % kVocab;
+      out[i * kVocab + static_cast<size_t>(next)] = 10.0f;
+    }
+    return true;
+  }
+  const float* logits(int32_t i) override { return out.data() + static_cast<size_t>(i) * kVocab; }
+  void seq_clear(int32_t seq) override {
+    cleared.push_back(seq);
+    next_pos[seq] = 0;
+  }
+  bool is_eog(int32_t t) const override { return t == kEog; }
+  std::unique_ptr<TokenSampler> new_sampler(const GenParams&, uint64_t, std::string*) override {
+    struct Greedy : TokenSampler {
+      bool sample(const float* l, int32_t* t, std::string*) override {
+        *t = static_cast<int32_t>(std::max_element(l, l + kVocab) - l);
+        return true;
+      }
+      void accept(int32_t) override {}
+    };
+    return std::make_unique<Greedy>();
+  }
+  std::unique_ptr<TextStream> new_text_stream() override {
+    struct S : TextStream {
+      std::string push(int32_t t) override { return "<" + std::to_string(t) + ">"; }
+      std::string flush() override { return ""; }
+    };
+    return std::make_unique<S>();
+  }
+};
+
+std::shared_ptr<Task> make_task(std::vector<int32_t> prompt, int32_t max_tokens) {
+  auto t = std::make_shared<Task>();
+  t->prompt = std::move(prompt);
+  t->params.max_tokens = max_tokens;
+  t->params.temperature = 0;
+  return t;
+}
+
+std::string take(Task& t) {
+  std::string s;
+  t.wait(&s, 0);
+  return s;
+}
+
+void run_until_idle(Scheduler& s, int max_steps = 1000) {
+  for (int i = 0; i < max_steps && s.step(); ++i) {
+  }
+}
+
+}  // namespace
+
+TEST(Scheduler, GeneratesUntilMaxTokens) {
+  FakeRuntime rt;
+  Metrics m;
+  Scheduler s(&rt, {2, 64, 4, 16}, &m);
+  auto t = make_task({1, 2, 3}, 4);
+  ASSERT_EQ(s.submit(t), Scheduler::Submit::Ok);
+  run_until_idle(s);
+  EXPECT_TRUE(t->done);
+  EXPECT_EQ(t->finish_reason, "length");
+  EXPECT_EQ(take(*t), "<4><5><6><7>");
+  EXPECT_EQ(t->n_prompt, 3);
+  EXPECT_EQ(t->n_gen, 4);
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  EXPECT_TRUE(s.idle());
+  EXPECT_EQ(rt.cleared, (std::vector<int32_t>{0}));
+}
+
+TEST(Scheduler, StopsAtEogAndStopString) {
+  FakeRuntime rt;
+  rt.eog_after = 6;
+  Scheduler s(&rt, {2, 64, 4, 16}, nullptr);
+  auto a = make_task({4}, 50);
+  auto b = make_task({10}, 50);
+  b->params.stop = {"<13"};
+  s.submit(a);
+  s.submit(b);
+  run_until_idle(s);
+  EXPECT_EQ(a->finish_reason, "stop");
+  EXPECT_EQ(take(*a), "<5><6>");  // the EOG token prints nothing
+  EXPECT_EQ(b->finish_reason, "stop");
+  EXPECT_EQ(take(*b), "<11><12>");  // nothing of the stop string shows
+}
+
+TEST(Scheduler, EverySlotDecodesInOneBatchPerStep) {
+  FakeRuntime rt;
+  Scheduler s(&rt, {3, 64, 8, 32}, nullptr);
+  std::vector<std::shared_ptr<Task>> ts;
+  for (int i = 0; i < 3; ++i) ts.push_back(make_task({i * 10 + 1, i * 10 + 2}, 5));
+  for (auto& t : ts) s.submit(t);
+  run_until_idle(s);
+  // Step 1 prefills all three prompts together; steps 2..5 carry one token
+  // per slot.
+  ASSERT_EQ(rt.batches.size(), 5u);
+  EXPECT_EQ(rt.batches[0].size(), 6u);
+  for (size_t i = 1; i < rt.batches.size(); ++i) EXPECT_EQ(rt.batches[i].size(), 3u) << "step " << i;
+  for (auto& t : ts) EXPECT_EQ(t->n_gen, 5);
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+}
+
+TEST(Scheduler, LongPromptIsChunkedWithoutStallingStreams) {
+  FakeRuntime rt;
+  const int32_t step = 8;
+  Scheduler s(&rt, {2, 256, 8, step}, nullptr);
+  auto running = make_task({1}, 40);
+  s.submit(running);
+  s.step();  // prefill; running now generates
+  std::vector<int32_t> long_prompt(50);
+  for (int i = 0; i < 50; ++i) long_prompt[static_cast<size_t>(i)] = 20 + i % 50;
+  auto late = make_task(long_prompt, 3);
+  s.submit(late);
+  size_t before = rt.batches.size();
+  std::string got;
+  int steps_while_prefilling = 0;
+  while (!late->started || late->n_gen == 0) {
+    ASSERT_TRUE(s.step());
+    const auto& b = rt.batches.back();
+    EXPECT_LE(static_cast<int32_t>(b.size()), step);
+    bool has_running = false;
+    for (const BatchEntry& e : b) has_running |= e.seq == 0;
+    EXPECT_TRUE(has_running) << "the running stream skipped a step";
+    ++steps_while_prefilling;
+    if (steps_while_prefilling > 20) break;
+  }
+  // 50 prompt tokens at 7 per step (one entry goes to the running slot).
+  EXPECT_EQ(steps_while_prefilling, 8);
+  EXPECT_GT(rt.batches.size(), before);
+  run_until_idle(s);
+  EXPECT_EQ(late->finish_reason, "length");
+  EXPECT_EQ(late->n_gen, 3);
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+}
+
+TEST(Scheduler, CancelledTaskFreesItsSlotWithinOneStep) {
+  FakeRuntime rt;
+  Scheduler s(&rt, {1, 64, 4, 16}, nullptr);
+  auto a = make_task({1}, 1000);
+  auto b = make_task({2}, 2);
+  s.submit(a);
+  s.submit(b);
+  for (int i = 0; i < 3; ++i) s.step();
+  EXPECT_EQ(s.busy_slots(), 1);
+  EXPECT_FALSE(b->started);  // one slot: b waits
+  a->cancel = true;
+  s.step();  // frees a's slot and admits b in the same step
+  EXPECT_TRUE(a->done);
+  EXPECT_EQ(a->finish_reason, "cancelled");
+  EXPECT_EQ(rt.cleared.front(), 0);
+  EXPECT_TRUE(b->started);
+  run_until_idle(s);
+  EXPECT_EQ(b->finish_reason, "length");
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+}
+
+TEST(Scheduler, ContextFullEndsWithLength) {
+  FakeRuntime rt;
+  Scheduler s(&rt, {1, 10, 4, 16}, nullptr);
+  auto t = make_task({1, 2, 3, 4, 5}, -1);
+  s.submit(t);
+  run_until_idle(s);
+  EXPECT_EQ(t->finish_reason, "length");
+  EXPECT_LE(t->n_prompt + t->n_gen, 10);
+  EXPECT_GE(t->n_gen, 1);
+}
+
+TEST(Scheduler, QueueLimitAndDrain) {
+  FakeRuntime rt;
+  Scheduler s(&rt, {1, 64, 1, 16}, nullptr);
+  EXPECT_EQ(s.submit(make_task({1}, 5)), Scheduler::Submit::Ok);
+  EXPECT_EQ(s.submit(make_task({1}, 5)), Scheduler::Submit::QueueFull);
+  s.step();  // admitted: the queue has room again
+  EXPECT_EQ(s.submit(make_task({1}, 5)), Scheduler::Submit::Ok);
+  s.begin_drain();
+  EXPECT_EQ(s.submit(make_task({1}, 5)), Scheduler::Submit::Draining);
+  run_until_idle(s);
+  EXPECT_TRUE(s.idle());
+}
+
+TEST(Scheduler, ThreadedStopFailsWaitingTasks) {
+  FakeRuntime rt;
+  Scheduler s(&rt, {1, 100000, 8, 16}, nullptr);
+  auto a = make_task({1}, -1);  // runs until stopped
+  auto b = make_task({1}, 5);
+  s.submit(a);
+  s.submit(b);
+  s.start();
+  std::string text;
+  while (text.size() < 20) a->wait(&text, 100);
+  s.stop();
+  EXPECT_TRUE(a->done);
+  EXPECT_TRUE(b->done);
+  EXPECT_EQ(a->finish_reason, "error");
+}
