@@ -1,0 +1,190 @@
+// The tokenizer section of the C API (include/f8.h) on real vocab-only .f8
+// files written from the fixtures: ids equal the goldens, the buffer-size
+// protocol, the stream decoder, bad arguments, and `f8 tokenize`.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "f8.h"
+#include "tok_fixture.h"
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// Writes a .f8 holding only the tokenizer metadata of fixture `name`.
+std::string write_vocab_f8(const std::string& name) {
+  const auto dir = f8test::tok_fixture_dir(name);
+  if (!fs::exists(dir)) return "";
+  std::vector<ggf8::KV> kvs;
+  if (!f8conv::import_tokenizer(dir.string(), &kvs).ok()) return "";
+  const std::string path = (fs::temp_directory_path() / ("f8_tokapi_" + name + "_" + std::to_string(getpid()) + ".f8")).string();
+  ggf8::WriterOptions wo;
+  wo.overwrite = true;
+  std::unique_ptr<ggf8::Writer> w;
+  EXPECT_TRUE(ggf8::Writer::create(path, wo, &w).ok());
+  for (auto& kv : kvs) EXPECT_TRUE(w->set_metadata(kv.key, kv.value).ok());
+  auto st = w->finish();
+  EXPECT_TRUE(st.ok()) << st.message;
+  return path;
+}
+
+json golden(const std::string& name) {
+  std::ifstream f(std::string(F8_SOURCE_DIR) + "/tests/goldens/tokenizer/" + name + ".json");
+  return json::parse(f);
+}
+
+class Api : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    path_ = write_vocab_f8(GetParam());
+    if (path_.empty()) GTEST_SKIP() << "fixture " << GetParam() << " missing";
+    f8_model_params p = f8_model_default_params();
+    p.vocab_only = true;
+    ASSERT_EQ(f8_model_load(path_.c_str(), &p, &m_), F8_OK) << f8_last_error();
+  }
+  void TearDown() override {
+    f8_model_free(m_);
+    if (!path_.empty()) fs::remove(path_);
+  }
+  std::vector<int32_t> tokenize(const std::string& text, bool add, bool parse) {
+    size_t n = 0;
+    f8_status s = f8_tokenize(m_, text.data(), text.size(), add, parse, nullptr, 0, &n);
+    std::vector<int32_t> ids(n);
+    if (n == 0) {
+      EXPECT_EQ(s, F8_OK);
+      return ids;
+    }
+    EXPECT_EQ(s, F8_ERR_BUFFER_TOO_SMALL);
+    EXPECT_EQ(f8_tokenize(m_, text.data(), text.size(), add, parse, ids.data(), ids.size(), &n), F8_OK);
+    return ids;
+  }
+  std::string path_;
+  f8_model* m_ = nullptr;
+};
+
+TEST_P(Api, TokenizeAndDetokenizeMatchGoldens) {
+  const json g = golden(GetParam());
+  const bool sp = g["kind"] == "sentencepiece";
+  for (const json& c : g["cases"]) {
+    const std::string text = c["text"];
+    EXPECT_EQ(tokenize(text, false, !sp), c["ids"].get<std::vector<int32_t>>()) << json(text).dump();
+    const auto ids = c["ids"].get<std::vector<int32_t>>();
+    size_t len = 0;
+    std::vector<char> buf(1);
+    f8_status s = f8_detokenize(m_, ids.data(), ids.size(), false, true, buf.data(), buf.size(), &len);
+    if (s == F8_ERR_BUFFER_TOO_SMALL) {
+      buf.resize(len + 1);
+      s = f8_detokenize(m_, ids.data(), ids.size(), false, true, buf.data(), buf.size(), &len);
+    }
+    ASSERT_EQ(s, F8_OK) << f8_last_error();
+    EXPECT_EQ(std::string(buf.data(), len), c["text_skip"].get<std::string>());
+    EXPECT_EQ(buf[len], '\0');
+
+    f8_detok_stream* st = nullptr;
+    ASSERT_EQ(f8_detok_stream_new(m_, false, true, &st), F8_OK);
+    std::string streamed;
+    for (int32_t id : ids) {
+      const char* t;
+      size_t n;
+      ASSERT_EQ(f8_detok_stream_push(st, id, &t, &n), F8_OK);
+      streamed.append(t, n);
+    }
+    const char* t;
+    size_t n;
+    ASSERT_EQ(f8_detok_stream_flush(st, &t, &n), F8_OK);
+    streamed.append(t, n);
+    f8_detok_stream_free(st);
+    EXPECT_EQ(streamed, c["text_skip"].get<std::string>());
+  }
+}
+
+TEST_P(Api, SpecialIdsAndBadArguments) {
+  const int32_t nv = f8_vocab_size(m_);
+  ASSERT_GT(nv, 0);
+  const int32_t eos = f8_token_eos(m_);
+  ASSERT_GE(eos, 0);
+  EXPECT_TRUE(f8_token_is_eog(m_, eos));
+  EXPECT_TRUE(f8_token_is_control(m_, eos));
+  EXPECT_FALSE(f8_token_is_eog(m_, -1));
+  EXPECT_EQ(f8_token_text(m_, nv), nullptr);
+  EXPECT_NE(f8_token_text(m_, 0), nullptr);
+
+  size_t len = 123;
+  char buf[8];
+  const int32_t bad[] = {nv};
+  EXPECT_EQ(f8_detokenize(m_, bad, 1, false, false, buf, sizeof buf, &len), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(f8_last_error()).find("outside the vocabulary"), std::string::npos);
+  EXPECT_EQ(f8_token_to_piece(m_, -7, false, buf, sizeof buf, &len), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(f8_tokenize(nullptr, "a", 1, true, true, nullptr, 0, &len), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(f8_tokenize(m_, "a", 1, true, true, nullptr, 4, &len), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(f8_tokenize(m_, "a", 1, true, true, nullptr, 0, nullptr), F8_ERR_INVALID_ARGUMENT);
+  // Invalid UTF-8 is tokenized (as U+FFFD), not rejected.
+  size_t n = 0;
+  int32_t ids[16];
+  EXPECT_EQ(f8_tokenize(m_, "\xFF\xFE", 2, false, true, ids, 16, &n), F8_OK);
+  EXPECT_GT(n, 0u);
+  f8_detok_stream* st = nullptr;
+  ASSERT_EQ(f8_detok_stream_new(m_, false, false, &st), F8_OK);
+  const char* t;
+  EXPECT_EQ(f8_detok_stream_push(st, nv + 5, &t, &len), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(f8_detok_stream_push(nullptr, 0, &t, &len), F8_ERR_INVALID_ARGUMENT);
+  f8_detok_stream_free(st);
+  f8_detok_stream_free(nullptr);
+}
+
+TEST_P(Api, FullLoadOfAFileWithoutWeightsFails) {
+  f8_model_params p = f8_model_default_params();
+  f8_model* m = nullptr;
+  EXPECT_NE(f8_model_load(path_.c_str(), &p, &m), F8_OK);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_STRNE(f8_last_error(), "");
+}
+
+TEST_P(Api, CliTokenize) {
+  const std::string bin = std::string(F8_BINARY_DIR) + "/bin/f8";
+  if (!fs::exists(bin)) GTEST_SKIP() << bin << " not built";
+  const json g = golden(GetParam());
+  const bool sp = g["kind"] == "sentencepiece";
+  const json& c = g["cases"][12];  // "Hello World"
+  const std::string cmd = bin + " tokenize -m " + path_ + " --no-bos --json -p '" + c["text"].get<std::string>() +
+                          "'" + (sp ? " --no-special" : "") + " 2>/dev/null";
+  FILE* f = popen(cmd.c_str(), "r");
+  ASSERT_TRUE(f);
+  std::string out;
+  char b[4096];
+  size_t k;
+  while ((k = fread(b, 1, sizeof b, f)) > 0) out.append(b, k);
+  ASSERT_EQ(pclose(f), 0) << cmd;
+  EXPECT_EQ(json::parse(out)["ids"].get<std::vector<int32_t>>(), c["ids"].get<std::vector<int32_t>>()) << out;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Api, ::testing::Values("smollm2", "mistral-v3"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& ch : s) if (ch == '-') ch = '_';
+                           return s;
+                         });
+
+TEST(ApiModel, LoadErrors) {
+  f8_model* m = reinterpret_cast<f8_model*>(0x1);
+  EXPECT_EQ(f8_model_load("/nonexistent/x.f8", nullptr, &m), F8_ERR_IO);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_NE(std::string(f8_last_error()).find("/nonexistent/x.f8"), std::string::npos);
+  EXPECT_EQ(f8_model_load(nullptr, nullptr, &m), F8_ERR_INVALID_ARGUMENT);
+  f8_model_params p = f8_model_default_params();
+  p.struct_size = 3;
+  EXPECT_EQ(f8_model_load("/x", &p, &m), F8_ERR_INVALID_ARGUMENT);
+  const std::string junk = (fs::temp_directory_path() / ("f8_tokapi_junk_" + std::to_string(getpid()))).string();
+  std::ofstream(junk) << "definitely not a GGF8 file";
+  EXPECT_EQ(f8_model_load(junk.c_str(), nullptr, &m), F8_ERR_FORMAT);
+  fs::remove(junk);
+  f8_model_free(nullptr);
+}
+
+}  // namespace
