@@ -11,6 +11,7 @@ DEB_PKGS=(
   libhwy-dev                         # SIMD dispatch (CPU backend)
   libsentencepiece-dev               # SentencePiece tokenizer
   libpcre2-dev                       # Unicode-aware pre-tokenizer regexes
+  libicu-dev                         # NFC/NFKC normalizers (Qwen2's tokenizer.json)
   nlohmann-json3-dev                 # JSON (config.json, safetensors header, server)
   libcpp-httplib-dev                 # HTTP server
   libedit-dev                        # line editing for `f8 chat`
