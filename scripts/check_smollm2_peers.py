@@ -7,6 +7,10 @@ Needs torch, transformers and llama-cpp-python, which are far too heavy for CI:
 they go into a separate venv, ${F8_CACHE:-~/.cache/f8}/venv-peers (made on
 first use; llama-cpp-python builds llama.cpp from source, ~20-40 min on 2
 cores). The script re-executes itself inside that venv.
+Shortcut used for the recorded run: only libllama/libggml are needed, so the
+sdist's llama_cpp/ package on PYTHONPATH plus LLAMA_CPP_LIB_PATH pointing at
+its cmake build's bin/ (libllama.so, libggml*.so) works without waiting for the
+rest of the pip build (pip install diskcache into the venv for that).
 
 For each prompt it reports:
   tokens   whether transformers' tokenizer (our rebuilt tokenizer.json) and
