@@ -16,6 +16,7 @@ DEB_PKGS=(
   libcpp-httplib-dev                 # HTTP server
   libedit-dev                        # line editing for `f8 chat`
   bible-kjv-text                     # public-domain text for perplexity
+  bible-kjv                          # `bible` program: extracts that text (scripts/kjv_text.sh)
   xxhash                             # xxhsum: reference peer for the GGF8 checksum test
   chromium chromium-driver           # headless browser test of the `f8 serve` chat page (selenium)
 )
