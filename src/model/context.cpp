@@ -29,7 +29,7 @@ bool kv_dtype_ok(ggf8::DType t) {
 constexpr int32_t kMaxThreads = 512;
 constexpr int32_t kMaxBatch = 1 << 16;
 // Device logits buffer: at most this many floats per output-projection call.
-constexpr int64_t kLogitsChunkFloats = 8 << 20;  // 32 MiB
+constexpr int64_t kLogitsChunkFloats = 2 << 20;  // 8 MiB
 
 }  // namespace
 
