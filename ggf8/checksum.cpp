@@ -59,6 +59,7 @@ void Xxh64::reset(uint64_t seed) {
 }
 
 void Xxh64::update(const void* data, size_t n) {
+  if (n == 0) return;  // data may be null then; memcpy(null, 0) is still UB
   const auto* p = static_cast<const uint8_t*>(data);
   total_ += n;
   if (buf_n_ > 0) {
