@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <functional>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -42,6 +43,25 @@ std::string presented_key(const httplib::Request& req) {
   return req.get_header_value("x-api-key");
 }
 
+// Draining and auth, checked inside each handler rather than in httplib's
+// pre-routing hook: by then httplib has read the request body, so a refused
+// POST leaves no unread bytes on a keep-alive connection (which the next
+// request-line read would block on until the read timeout).
+bool admitted(ServerState& st, const httplib::Request& req, httplib::Response& res) {
+  if (req.path == "/health") return true;
+  if (st.draining && req.path != "/metrics") {
+    reply_error(res, {503, "server is shutting down", "server_error", "", "shutting_down"});
+    return false;
+  }
+  bool open = req.path == "/" && req.method == "GET";  // the page itself holds no data
+  if (!st.opt.api_key.empty() && !open && !keys_equal(presented_key(req), st.opt.api_key)) {
+    reply_error(res, {401, "missing or invalid API key (send 'Authorization: Bearer KEY')",
+                      "authentication_error", "", "invalid_api_key"});
+    return false;
+  }
+  return true;
+}
+
 bool require_ready(ServerState& st, httplib::Response& res) {
   if (st.ready) return true;
   reply_error(res, {503, "model is loading", "server_error", "", "model_loading"});
@@ -63,21 +83,12 @@ void reply_error(httplib::Response& res, const ApiError& e) {
 }
 
 void register_routes(httplib::Server& svr, ServerState& st) {
-  svr.set_pre_routing_handler([&st](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-    if (st.draining && req.path != "/metrics") {
-      reply_error(res, {503, "server is shutting down", "server_error", "", "shutting_down"});
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    bool open = req.path == "/" && req.method == "GET";  // the page itself holds no data
-    if (!st.opt.api_key.empty() && !open && !keys_equal(presented_key(req), st.opt.api_key)) {
-      reply_error(res, {401, "missing or invalid API key (send 'Authorization: Bearer KEY')",
-                        "authentication_error", "", "invalid_api_key"});
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-
+  using Fn = std::function<void(const httplib::Request&, httplib::Response&)>;
+  auto guard = [&st](Fn fn) -> httplib::Server::Handler {
+    return [&st, fn](const httplib::Request& req, httplib::Response& res) {
+      if (admitted(st, req, res)) fn(req, res);
+    };
+  };
   // httplib's own errors (unknown route 404, wrong method, body too large
   // 413, bad request line 400) get an OpenAI error body too.
   svr.set_error_handler(httplib::Server::HandlerWithResponse([&st](const httplib::Request& req,
@@ -121,24 +132,24 @@ void register_routes(httplib::Server& svr, ServerState& st) {
     res.set_content(dump({{"status", s}}), "application/json");
   });
 
-  svr.Get("/v1/models", [&st](const httplib::Request&, httplib::Response& res) {
+  svr.Get("/v1/models", guard([&st](const httplib::Request&, httplib::Response& res) {
     res.set_content(dump({{"object", "list"}, {"data", json::array({model_entry(st)})}}), "application/json");
-  });
-  svr.Get(R"(/v1/models/(.+))", [&st](const httplib::Request& req, httplib::Response& res) {
+  }));
+  svr.Get(R"(/v1/models/(.+))", guard([&st](const httplib::Request& req, httplib::Response& res) {
     if (req.matches[1] != st.model_name)
       return reply_error(res, {404, "model '" + std::string(req.matches[1]) + "' does not exist",
                                "invalid_request_error", "model", "model_not_found"});
     res.set_content(dump(model_entry(st)), "application/json");
-  });
+  }));
 
-  svr.Post("/v1/chat/completions", [&st](const httplib::Request& req, httplib::Response& res) {
+  svr.Post("/v1/chat/completions", guard([&st](const httplib::Request& req, httplib::Response& res) {
     handle_generate(st, req, res, true);
-  });
-  svr.Post("/v1/completions", [&st](const httplib::Request& req, httplib::Response& res) {
+  }));
+  svr.Post("/v1/completions", guard([&st](const httplib::Request& req, httplib::Response& res) {
     handle_generate(st, req, res, false);
-  });
+  }));
 
-  svr.Post("/tokenize", [&st](const httplib::Request& req, httplib::Response& res) {
+  svr.Post("/tokenize", guard([&st](const httplib::Request& req, httplib::Response& res) {
     TokenizeRequest tr;
     ApiError err;
     if (!parse_tokenize_request(req.body, &tr, &err)) return reply_error(res, err);
@@ -152,9 +163,9 @@ void register_routes(httplib::Server& svr, ServerState& st) {
       out["pieces"] = pieces;
     }
     res.set_content(dump(out), "application/json");
-  });
+  }));
 
-  svr.Post("/detokenize", [&st](const httplib::Request& req, httplib::Response& res) {
+  svr.Post("/detokenize", guard([&st](const httplib::Request& req, httplib::Response& res) {
     std::vector<int32_t> ids;
     ApiError err;
     if (!parse_detokenize_request(req.body, &ids, &err)) return reply_error(res, err);
@@ -162,18 +173,18 @@ void register_routes(httplib::Server& svr, ServerState& st) {
     std::string text;
     if (!st.text->detokenize(ids, &text, &err)) return reply_error(res, err);
     res.set_content(dump({{"content", text}}), "application/json");
-  });
+  }));
 
-  svr.Get("/metrics", [&st](const httplib::Request&, httplib::Response& res) {
+  svr.Get("/metrics", guard([&st](const httplib::Request&, httplib::Response& res) {
     res.set_content(st.metrics.prometheus(st.opt.slots, st.ready, st.draining, now_s()),
                     "text/plain; version=0.0.4; charset=utf-8");
-  });
+  }));
 
-  svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
+  svr.Get("/", guard([](const httplib::Request&, httplib::Response& res) {
     res.set_header("Content-Security-Policy",
                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'");
     res.set_content(chat_page_html(), "text/html; charset=utf-8");
-  });
+  }));
 }
 
 }  // namespace f8srv

@@ -173,9 +173,11 @@ void Scheduler::finish(Slot& s, const std::string& reason, const std::string& er
 }
 
 bool Scheduler::step() {
-  admit();
+  // Free the slots of clients that left first, so a waiting request can
+  // take one in this same step.
   for (Slot& s : slots_)
     if (s.state != State::Idle && s.task->cancel) finish(s, "cancelled", "", "");
+  admit();
   publish_gauges();
 
   // Batch: every generating slot's next token first, then prompt chunks.

@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -56,8 +57,10 @@ int run_server(const ServerOptions& opt) {
   const size_t workers = static_cast<size_t>(opt.slots + opt.max_queue + 8);
   svr.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   svr.set_payload_max_length(opt.max_body);
+  // Reads are bounded tighter than writes: a client that stops sending mid
+  // request must not hold a worker (and a SIGTERM drain) for long.
   const time_t to = static_cast<time_t>(opt.timeout_s < 1 ? 1 : opt.timeout_s);
-  svr.set_read_timeout(to, 0);
+  svr.set_read_timeout(std::min<time_t>(to, 30), 0);
   svr.set_write_timeout(to, 0);
   register_routes(svr, st);
 

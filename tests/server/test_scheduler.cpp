@@ -216,6 +216,7 @@ TEST(Scheduler, ThreadedStopFailsWaitingTasks) {
   FakeRuntime rt;
   Scheduler s(&rt, {1, 100000, 8, 16}, nullptr);
   auto a = make_task({1}, -1);  // runs until stopped
+  a->params.ignore_eos = true;
   auto b = make_task({1}, 5);
   s.submit(a);
   s.submit(b);
