@@ -1,6 +1,7 @@
 // bpe.cpp — see bpe.h.
 #include "tokenizer/bpe.h"
 
+#include <algorithm>
 #include <queue>
 
 #include "tokenizer/utf8.h"
@@ -154,8 +155,29 @@ Status BpeTokenizer::encode_text(std::string_view text, bool /*at_start*/, std::
     pieces.emplace_back(text);
   }
   if (pre_) pre_->split(&pieces);
-  for (const std::string& p : pieces)
-    if (!p.empty()) encode_piece(p, out);
+  if (text.size() < kCacheFromBytes) {
+    for (const std::string& p : pieces)
+      if (!p.empty()) encode_piece(p, out);
+    return Status::Ok();
+  }
+  // Long inputs repeat words: memoize within this call (no shared state, so
+  // the tokenizer stays safe to use from many threads).
+  std::unordered_map<std::string_view, std::pair<uint32_t, uint32_t>> seen;  // piece -> [begin, end) in *out
+  for (const std::string& p : pieces) {
+    if (p.empty()) continue;
+    auto it = seen.find(p);
+    if (it != seen.end()) {
+      const auto [b, e] = it->second;
+      for (uint32_t k = b; k < e; ++k) {
+        const int32_t id = (*out)[k];  // copy first: push_back may reallocate
+        out->push_back(id);
+      }
+      continue;
+    }
+    const size_t b = out->size();
+    encode_piece(p, out);
+    if (out->size() < UINT32_MAX) seen.emplace(p, std::pair{static_cast<uint32_t>(b), static_cast<uint32_t>(out->size())});
+  }
   return Status::Ok();
 }
 
@@ -208,6 +230,37 @@ void BpeTokenizer::encode_piece(const std::string& piece, std::vector<int32_t>* 
 void BpeTokenizer::merge_word(std::vector<int32_t>* syms) const {
   const size_t n = syms->size();
   if (n < 2) return;
+  if (n <= kSmallWord) {
+    // Short words (nearly all): pair ranks in a stack array, rescanned after
+    // each merge; O(n^2) integer compares but only O(n) hash lookups.
+    int32_t id[kSmallWord], rank[kSmallWord], merged[kSmallWord];
+    size_t len = n;
+    std::copy(syms->begin(), syms->end(), id);
+    auto look = [&](size_t i) {
+      auto it = merges_.find(pair_key(id[i], id[i + 1]));
+      rank[i] = it == merges_.end() ? INT32_MAX : it->second.rank;
+      merged[i] = it == merges_.end() ? -1 : it->second.id;
+    };
+    for (size_t i = 0; i + 1 < len; ++i) look(i);
+    for (;;) {
+      size_t best = 0;
+      int32_t br = INT32_MAX;
+      for (size_t i = 0; i + 1 < len; ++i)
+        if (rank[i] < br) { br = rank[i]; best = i; }  // strict <: leftmost wins ties
+      if (br == INT32_MAX) break;
+      id[best] = merged[best];
+      for (size_t i = best + 1; i + 1 < len; ++i) {  // drop symbol best+1
+        id[i] = id[i + 1];
+        rank[i] = rank[i + 1];
+        merged[i] = merged[i + 1];
+      }
+      --len;
+      if (best + 1 < len) look(best);
+      if (best > 0) look(best - 1);
+    }
+    syms->assign(id, id + len);
+    return;
+  }
   std::vector<int32_t>& id = *syms;
   std::vector<int32_t> prev(n), next(n);
   for (size_t i = 0; i < n; ++i) {

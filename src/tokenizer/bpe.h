@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -47,6 +48,9 @@ class BpeTokenizer final : public Tokenizer {
   BpeTokenizer() = default;
   void encode_piece(const std::string& piece, std::vector<int32_t>* out) const;
   void merge_word(std::vector<int32_t>* syms) const;
+
+  static constexpr size_t kSmallWord = 64;           // merge_word's stack path
+  static constexpr size_t kCacheFromBytes = 4096;     // memoize words in longer inputs
 
   struct MergeResult {
     int32_t rank;
