@@ -14,14 +14,18 @@ constexpr uint64_t P4 = 0x85EBCA77C2B2AE63ull;
 constexpr uint64_t P5 = 0x27D4EB2F165667C5ull;
 
 inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-// Explicit little-endian loads: the spec reads lanes as LE u64/u32.
+// Lanes are little-endian u64/u32. memcpy compiles to one load; the spec's
+// byte order is the host's (GGF8 is little-endian only, see SPEC.md §1).
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "GGF8 needs a little-endian host");
 inline uint64_t rd64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  uint64_t v;
+  std::memcpy(&v, p, 8);
   return v;
 }
 inline uint32_t rd32(const uint8_t* p) {
-  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
 }
 inline uint64_t round1(uint64_t acc, uint64_t lane) {
   acc += lane * P2;
