@@ -109,7 +109,7 @@ def main():
         model.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([str(f8), "convert", str(src), "-o", str(model)], check=True)
     slots = a.slots or max(levels)
-    cmd = [str(f8), "serve", "-m", str(model), "--port", "0", "--slots", str(slots), "-c", "512", "-q"]
+    cmd = [str(f8), "serve", "-m", str(model), "--port", "0", "--slots", str(slots), "-c", "512"]
     if a.threads:
         cmd += ["-t", str(a.threads)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)

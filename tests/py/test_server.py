@@ -139,6 +139,30 @@ def test_health_models_metrics(server):
     assert metric(server.url, "f8_slots_total") == SLOTS
 
 
+def test_health_is_503_while_loading(model_path):
+    # The port is bound before the model loads: the first probes right after
+    # "listening on" see 503 "loading" (the tiny model still takes ~0.5 s to
+    # load and calibrate its FP8 KV scales), then 200.
+    s = Server(model_path, "--slots", 1, "-c", 64)
+    try:
+        seen = []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            r = requests.get(s.url + "/health", timeout=5)
+            seen.append((r.status_code, r.json()["status"]))
+            if r.status_code == 200:
+                break
+            g = requests.post(s.url + "/v1/completions", json={"prompt": "x", "max_tokens": 1})
+            if g.status_code == 503:  # the model may finish loading in between
+                assert g.json()["error"]["code"] == "model_loading" and g.headers.get("Retry-After")
+        assert seen[-1] == (200, "ok")
+        assert all(x == (503, "loading") for x in seen[:-1]), seen
+        if len(seen) == 1:
+            pytest.skip("the model loaded before the first probe")
+    finally:
+        assert s.stop() == 0
+
+
 def test_tokenize_detokenize_roundtrip(server):
     r = requests.post(server.url + "/tokenize", json={"content": "Hello world", "add_special": False,
                                                        "with_pieces": True})
