@@ -24,7 +24,9 @@ void check(bool chat, const Case& c) {
   if (!ok) {
     EXPECT_EQ(e.status, 400) << c.body;
     EXPECT_FALSE(e.message.empty());
-    if (*c.param) EXPECT_EQ(e.param, c.param) << c.body << " -> " << e.message;
+    if (*c.param) {
+      EXPECT_EQ(e.param, c.param) << c.body << " -> " << e.message;
+    }
   }
 }
 
