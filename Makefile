@@ -24,7 +24,7 @@ test: setup build
 demo: setup build
 	bash scripts/demo.sh
 
-bench: build
+bench: setup build
 	bash scripts/bench.sh
 
 fuzz:
