@@ -30,7 +30,8 @@ GOLDENS = ROOT / "tests" / "goldens" / "model"
 # 2-layer fixtures). F32/F16 checkpoints lose mantissa bits in `--weights
 # bf16` (measured ~2.5e-2 on llama-spm/mistral-spm), so they get a BF16-
 # rounding tolerance.
-TOL = {"smollm2-135m-instruct": 2e-2}
+# SmolLM2-135M (30 layers, BF16): measured 5.9e-5; all 4 x 64 greedy tokens equal.
+TOL = {"smollm2-135m-instruct": 1e-3}
 TOL_EXACT = 1e-4
 TOL_ROUNDED = 6e-2
 
