@@ -8,6 +8,7 @@
 #include "chat/chat.h"
 
 using f8api::guarded;
+using f8api::put_text;
 using f8api::set_error;
 
 namespace {
@@ -41,15 +42,6 @@ f8::chat::Engine engine_of(const f8_chat_params& p) {
                                             : f8::chat::Engine::Auto;
 }
 
-f8_status put_text(const char* fn, const std::string& s, char* buf, size_t capacity, size_t* len) {
-  *len = s.size();
-  if (capacity < s.size() + 1 || !buf)
-    return set_error(F8_ERR_BUFFER_TOO_SMALL, std::string(fn) + ": need " + std::to_string(s.size() + 1) +
-                                                  " bytes (text + NUL), buffer has " + std::to_string(capacity));
-  std::memcpy(buf, s.data(), s.size());
-  buf[s.size()] = '\0';
-  return F8_OK;
-}
 
 f8_status finish(const char* fn, const f8::chat::Result& r, char* buf, size_t capacity, size_t* len) {
   switch (r.error_kind) {

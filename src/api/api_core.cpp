@@ -1,4 +1,5 @@
 // api_core.cpp — status names, thread-local last error, version.
+#include <cstring>
 #include <string>
 
 #include "api/api_error.h"
@@ -15,6 +16,16 @@ f8_status set_error(f8_status s, const std::string& msg) {
   return s;
 }
 void clear_error() { g_last_error.clear(); }
+
+f8_status put_text(const char* fn, const std::string& s, char* buf, size_t capacity, size_t* len) {
+  *len = s.size();
+  if (capacity < s.size() + 1 || !buf)
+    return set_error(F8_ERR_BUFFER_TOO_SMALL, std::string(fn) + ": need " + std::to_string(s.size() + 1) +
+                                                  " bytes (text + NUL), buffer has " + std::to_string(capacity));
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
+  return F8_OK;
+}
 }  // namespace f8api
 
 extern "C" {

@@ -14,6 +14,11 @@ namespace f8api {
 f8_status set_error(f8_status s, const std::string& msg);
 void clear_error();
 
+// Copies `s` + NUL into buf when it fits (capacity counts the NUL);
+// *len = s.size() always, so a caller can size a retry.
+// F8_ERR_BUFFER_TOO_SMALL (message names `fn`) when it does not fit.
+f8_status put_text(const char* fn, const std::string& s, char* buf, size_t capacity, size_t* len);
+
 // Runs `body` (returning f8_status); converts any escaping exception into
 // F8_ERR_OUT_OF_MEMORY / F8_ERR_INTERNAL with a message naming `fn`.
 template <class F>

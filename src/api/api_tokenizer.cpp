@@ -10,6 +10,7 @@
 #include "api/model_handle.h"
 
 using f8api::guarded;
+using f8api::put_text;
 using f8api::set_error;
 
 struct f8_detok_stream {
@@ -31,16 +32,6 @@ f8_status tok_error(const char* fn, const ggf8::Status& st) {
                    std::string(fn) + ": " + st.message);
 }
 
-// Copies `s` + NUL into buf when it fits; *len = s.size() always.
-f8_status put_text(const char* fn, const std::string& s, char* buf, size_t capacity, size_t* len) {
-  *len = s.size();
-  if (capacity < s.size() + 1 || !buf)
-    return set_error(F8_ERR_BUFFER_TOO_SMALL, std::string(fn) + ": need " + std::to_string(s.size() + 1) +
-                                                  " bytes (text + NUL), buffer has " + std::to_string(capacity));
-  std::memcpy(buf, s.data(), s.size());
-  buf[s.size()] = '\0';
-  return F8_OK;
-}
 
 }  // namespace
 

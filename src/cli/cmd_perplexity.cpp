@@ -27,6 +27,7 @@
 #include "command.h"
 #include "f8.h"
 #include "util_run.h"
+#include "util_io.h"
 
 namespace f8cli {
 namespace {
@@ -52,13 +53,6 @@ struct MeanSE {
     return var > 0 ? std::sqrt(var / double(n)) : 0;
   }
 };
-
-bool read_file(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return true;
-}
 
 // A reference: another model, or a logits file.
 struct Base {

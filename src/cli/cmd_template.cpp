@@ -15,21 +15,9 @@
 #include "args.h"
 #include "command.h"
 #include "f8.h"
+#include "util_io.h"
 
 namespace {
-
-bool read_file(const std::string& path, std::string* out) {
-  if (path == "-") {
-    out->assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    return true;
-  }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  *out = ss.str();
-  return !f.bad();
-}
 
 int cmd_template(int argc, char** argv) {
   using namespace f8cli;

@@ -16,6 +16,7 @@
 #include "args.h"
 #include "command.h"
 #include "f8.h"
+#include "util_io.h"
 
 namespace {
 
@@ -59,19 +60,6 @@ std::string json_quote(const std::string& s) {
   return o + "\"";
 }
 
-bool read_all(const std::string& path, std::string* out) {
-  if (path == "-") {
-    out->assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    return true;
-  }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  *out = ss.str();
-  return !f.bad();
-}
-
 int cmd_tokenize(int argc, char** argv) {
   using namespace f8cli;
   std::string model_path, prompt, file;
@@ -92,7 +80,7 @@ int cmd_tokenize(int argc, char** argv) {
   if (p.given("--prompt") == p.given("--file"))
     return fail(2, "f8 tokenize: give exactly one of -p TEXT or -f FILE");
   std::string text = prompt;
-  if (p.given("--file") && !read_all(file, &text)) return fail(1, "cannot read " + file);
+  if (p.given("--file") && !read_file(file, &text)) return fail(1, "cannot read " + file);
 
   f8_model_params mp = f8_model_default_params();
   mp.vocab_only = true;
