@@ -18,7 +18,7 @@ bash scripts/fixtures.sh smollm2 >/dev/null
 if [ ! -f "$MODEL" ]; then
   "$F8" convert "$CACHE/smollm2-135m-instruct" -o "$MODEL"
 fi
-"$F8" inspect "$MODEL" | head -n 40
+"$F8" inspect "$MODEL" | sed -n '1,4p;/^quantization stats/,$p'
 echo
 if [ -t 0 ] && [ -t 1 ]; then
   exec "$F8" chat -m "$MODEL"
