@@ -68,6 +68,10 @@ struct Plan {
   std::map<const StTensor*, std::string> weight_of_entry;    // source tensor -> canonical
   std::map<const StTensor*, MappedName> extra_scales;        // input_scale / kv_scale entries
   std::set<const StTensor*> skip;                            // ignored / consumed elsewhere
+  // Tied model and --quantize matched "output.weight": also store a
+  // quantized copy of the embedding as output.weight (the runtime uses
+  // output.weight when present), written right after token_embd.weight.
+  bool tied_output_copy = false;
 };
 
 Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, ConvertReport* rep) {
@@ -144,6 +148,20 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
   auto matches = [](const std::regex& re, const Weight& w) {
     return std::regex_search(w.map.canonical, re) || std::regex_search(w.entry->tensor->name, re);
   };
+  // Tied embeddings: decode reads the whole table every token as the output
+  // projection (a third of SmolLM2-135M's bytes per token in BF16). Only on
+  // request (--quantize naming output.weight), since it adds vocab x hidden
+  // bytes to the file and changes the logits (docs/performance.md).
+  if (hp.tied && !o.quantize_regex.empty() && !plan->weights.count("output.weight") &&
+      std::regex_search(std::string("output.weight"), q_re)) {
+    if (auto it = plan->weights.find("token_embd.weight"); it != plan->weights.end()) {
+      Weight c = it->second;
+      c.map.canonical = "output.weight";
+      c.map.role = Role::Output;
+      plan->weights["output.weight"] = c;
+      plan->tied_output_copy = true;
+    }
+  }
   for (auto& [name, w] : plan->weights) {
     const StTensor& t = *w.entry->tensor;
     const std::string where = w.entry->file->path() + ": tensor \"" + t.name + "\"";
@@ -337,6 +355,8 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
     const StTensor* t = e.tensor;
     if (auto it = plan.weight_of_entry.find(t); it != plan.weight_of_entry.end()) {
       F8_TRY(run.weight(plan.weights.at(it->second)));
+      if (plan.tied_output_copy && it->second == "token_embd.weight")
+        F8_TRY(run.weight(plan.weights.at("output.weight")));
     } else if (auto xs = plan.extra_scales.find(t); xs != plan.extra_scales.end()) {
       float v = 0;
       F8_TRY(import_scalar_scale(*t, e.file->path(), &v));

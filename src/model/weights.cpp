@@ -201,7 +201,9 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
   // count toward the bytes read per token (the tied one does, as `output`).
   const uint64_t embd_bytes = b.bytes();
   w.output_norm = b.vec("output_norm.weight", E);
-  if (hp.tied_embeddings) {
+  // A tied file may still carry output.weight: an FP8 copy of the embedding
+  // made by `f8 convert --quantize` for a faster output projection.
+  if (hp.tied_embeddings && !f.tensor("output.weight")) {
     w.output = w.token_embd;
   } else {
     w.output = b.matrix("output.weight", V, E);
@@ -231,7 +233,7 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
   }
   Status st = b.finish();
   if (!st.ok()) return st;
-  w.bytes = b.bytes() - (hp.tied_embeddings ? 0 : embd_bytes);
+  w.bytes = b.bytes() - (w.output.data == w.token_embd.data ? 0 : embd_bytes);
   w.weight_type = b.weight_type();
   w.has_kv_scales = all_kv;
   *out = std::move(w);
