@@ -4,6 +4,7 @@
 // allocates nothing.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -34,7 +35,15 @@ class SimdStream final : public Stream {
     scratch_.resize(pool_.size());
     for (auto& s : scratch_)
       if (Status st = host_alloc(sizeof(float) * simd::kScratchRows * dim, &s); !st.ok()) return st;
-    if (Status st = host_alloc(sizeof(float) * p_.max_tokens * dim, &xq_); !st.ok()) return st;
+    // Emulate-GPU only, and max_dim is usually the vocabulary (the logits
+    // row), so this can be ~100 MB: reserve it without touching it, so its
+    // pages count toward RSS only once emulation writes them.
+    {
+      const size_t n = (sizeof(float) * static_cast<size_t>(p_.max_tokens) * dim + 63) / 64 * 64;
+      void* q = std::aligned_alloc(64, n);
+      if (!q) return Status::Error(Code::OutOfMemory, "alloc: cannot allocate " + std::to_string(n) + " bytes");
+      xq_ = std::make_unique<HostBuffer>(q, n);
+    }
     sx_.assign(p_.max_tokens, 1.0f);
     return Status::Ok();
   }
