@@ -24,13 +24,17 @@ struct GemmArgs {
   float* y;                // [T, N]
 };
 
-// Attention work: item i = t * n_heads + h (query token t, query head h).
+// Attention work: item i = t * (n_heads / g) + j covers query token t and
+// query heads [j*g, j*g + g), g = heads_per_item (a divisor of the GQA group
+// size, <= kMaxAttnHeads; anything else is treated as 1): those heads share
+// one KV head, so each K/V row is decoded once for all g of them.
 struct AttnArgs {
   const float* q;          // [T, n_heads, D]
   float* out;              // [T, n_heads, D]
   const AttnBatch* b;
   const void* cache;       // CpuKVCache*
   int32_t layer;
+  int32_t heads_per_item = 1;
 };
 
 struct Kernels {
@@ -55,6 +59,7 @@ struct Kernels {
 
 constexpr int kScratchRows = 8;   // rows of decoded weights per gemm tile
 constexpr int kMaxHeadDim = 512;  // attention keeps a head in stack arrays
+constexpr int kMaxAttnHeads = 8;  // query heads per attention work item (stack arrays)
 
 const Kernels* kernels_generic();
 #if defined(F8_HAVE_AVX2_KERNELS)

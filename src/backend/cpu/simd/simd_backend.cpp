@@ -133,8 +133,20 @@ class SimdStream final : public Stream {
   }
 
   void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
-    const simd::AttnArgs a{q, out, &b, &cache, layer};
-    const int64_t items = static_cast<int64_t>(b.n_tokens) * b.n_heads;
+    // Query heads per work item: the largest divisor g of the GQA group
+    // (<= kMaxAttnHeads) that still leaves >= 2 items per thread, so each
+    // decoded K/V row serves g heads and the threads stay balanced.
+    const int32_t n_kv = static_cast<CpuKVCache&>(cache).params().n_kv_heads;
+    const int32_t group = (n_kv > 0 && b.n_heads % n_kv == 0) ? b.n_heads / n_kv : 1;
+    int32_t g = 1;
+    for (int32_t d = std::min(group, simd::kMaxAttnHeads); d > 1; --d)
+      if (group % d == 0 && int64_t(b.n_tokens) * (b.n_heads / d) >= 2 * int64_t(pool_.size())) {
+        g = d;
+        break;
+      }
+    simd::AttnArgs a{q, out, &b, &cache, layer};
+    a.heads_per_item = g;
+    const int64_t items = static_cast<int64_t>(b.n_tokens) * (b.n_heads / g);
     pool_.run([&](int tid, int n) {
       int64_t i0, i1;
       ThreadPool::split(items, tid, n, 1, &i0, &i1);
