@@ -24,6 +24,7 @@ trap 'rm -rf "$OUT"' EXIT
 mkdir -p "$WORK"
 
 [ -d "$HF" ] || bash scripts/fixtures.sh smollm2 >/dev/null
+[ -f "$BUILD/CMakeCache.txt" ] || cmake -S . -B "$BUILD" -DF8_SERVER=OFF >/dev/null
 cmake --build "$BUILD" -j2 --target f8_cli >/dev/null
 F8="$BUILD/bin/f8"
 FP8="$WORK/smollm2-135m-fp8.f8"
