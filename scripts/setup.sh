@@ -15,6 +15,7 @@ DEB_PKGS=(
   nlohmann-json3-dev                 # JSON (config.json, safetensors header, server)
   libcpp-httplib-dev                 # HTTP server
   libedit-dev                        # line editing for `f8 chat`
+  time                               # /usr/bin/time -v for benchmarks (peak RSS)
   bible-kjv-text                     # public-domain text for perplexity
   bible-kjv                          # `bible` program: extracts that text (scripts/kjv_text.sh)
   xxhash                             # xxhsum: reference peer for the GGF8 checksum test

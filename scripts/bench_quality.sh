@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The README's quality table: perplexity, KL divergence and same-top-token
+# rate of SmolLM2-135M-Instruct on real text (Debian bible-kjv, Genesis 1-11
+# via scripts/kjv_text.sh), for BF16 / FP8 weights x F32 / FP8 KV, against
+# the BF16-weights + F32-KV run as the base.
+#   scripts/bench_quality.sh            (BUILD=build, CHUNKS=8, THREADS=nproc)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+CHUNKS=${CHUNKS:-8}
+THREADS=${THREADS:-$(nproc)}
+CACHE=${F8_CACHE:-$HOME/.cache/f8}
+F8="$BUILD/bin/f8"
+SRC="$CACHE/smollm2-135m-instruct"
+WORK="$CACHE/bench/quality"
+mkdir -p "$WORK"
+
+bash scripts/fixtures.sh smollm2 >/dev/null
+TEXT=$(bash scripts/kjv_text.sh)
+[ -f "$WORK/bf16.f8" ] || "$F8" convert "$SRC" -o "$WORK/bf16.f8" --weights bf16 -q
+[ -f "$WORK/e4m3.f8" ] || "$F8" convert "$SRC" -o "$WORK/e4m3.f8" -q
+
+ppl() {  # model kv [extra...] -> the perplexity tool's summary lines
+  local m=$1 kv=$2; shift 2
+  "$F8" perplexity -m "$WORK/$m.f8" -f "$TEXT" --chunk 512 --chunks "$CHUNKS" -t "$THREADS" \
+    --kv-type "$kv" "$@" 2>&1 | grep -E "^PPL|^KL|^same top" || true
+}
+echo "base: bf16 weights, f32 KV"
+ppl bf16 f32 --save-logits "$WORK/base.logits"
+for row in "bf16 bf16" "bf16 fp8" "e4m3 f32" "e4m3 fp8"; do
+  set -- $row
+  echo "weights $1, KV $2"
+  ppl "$1" "$2" --kl-base "$WORK/base.logits"
+done
+echo "weights e4m3, KV fp8, --emulate-gpu"
+ppl e4m3 fp8 --emulate-gpu --kl-base "$WORK/base.logits"
