@@ -10,17 +10,6 @@ namespace f8model {
 
 namespace {
 
-Code from_backend(f8backend::Code c) {
-  switch (c) {
-    case f8backend::Code::Ok: return Code::Ok;
-    case f8backend::Code::InvalidArgument: return Code::InvalidArgument;
-    case f8backend::Code::OutOfMemory: return Code::OutOfMemory;
-    case f8backend::Code::Unsupported: return Code::Unsupported;
-    case f8backend::Code::CacheFull: return Code::ContextFull;
-  }
-  return Code::Internal;
-}
-
 bool kv_dtype_ok(ggf8::DType t) {
   return t == ggf8::DType::E4M3 || t == ggf8::DType::E5M2 || t == ggf8::DType::BF16 ||
          t == ggf8::DType::F16 || t == ggf8::DType::F32;

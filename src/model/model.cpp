@@ -6,17 +6,6 @@ namespace f8model {
 
 namespace {
 
-Code from_backend(f8backend::Code c) {
-  switch (c) {
-    case f8backend::Code::Ok: return Code::Ok;
-    case f8backend::Code::InvalidArgument: return Code::InvalidArgument;
-    case f8backend::Code::OutOfMemory: return Code::OutOfMemory;
-    case f8backend::Code::Unsupported: return Code::Unsupported;
-    case f8backend::Code::CacheFull: return Code::ContextFull;
-  }
-  return Code::Internal;
-}
-
 uint64_t elems(const f8backend::Weight& w) { return w.data ? uint64_t(w.rows) * uint64_t(w.cols) : 0; }
 
 // Hands every weight to the backend (a zero-copy view on the CPU).

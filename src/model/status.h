@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "backend/backend.h"
+
 namespace f8model {
 
 enum class Code : int {
@@ -26,5 +28,17 @@ struct Status {
   static Status Ok() { return {}; }
   static Status Error(Code c, std::string m) { return {c, std::move(m)}; }
 };
+
+// The backend's status codes in the model's terms (CacheFull = ContextFull).
+inline Code from_backend(f8backend::Code c) {
+  switch (c) {
+    case f8backend::Code::Ok: return Code::Ok;
+    case f8backend::Code::InvalidArgument: return Code::InvalidArgument;
+    case f8backend::Code::OutOfMemory: return Code::OutOfMemory;
+    case f8backend::Code::Unsupported: return Code::Unsupported;
+    case f8backend::Code::CacheFull: return Code::ContextFull;
+  }
+  return Code::Internal;
+}
 
 }  // namespace f8model
