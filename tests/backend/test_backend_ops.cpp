@@ -67,6 +67,27 @@ TEST_P(OpsTest, GemmEveryDtypeScaleShape) {
         }
 }
 
+// Batched decode: T = 2..4 takes the small-T register-blocked path on x86
+// (5..8 the decoded-scratch tile path), checked on both sides of the cut:
+// every T, row counts that leave 1..3 tail
+// rows, K with a non-multiple-of-32 tail, blocks that cut the 32-chunks.
+TEST_P(OpsTest, GemmSmallTBatchedDecode) {
+  const DType dts[] = {DType::E4M3, DType::E5M2, DType::BF16};
+  const ScaleKind sks[] = {ScaleKind::None, ScaleKind::Tensor, ScaleKind::Channel, ScaleKind::Block};
+  const std::pair<int64_t, int64_t> shapes[] = {{7, 45}, {35, 333}, {18, 64}};
+  uint32_t seed = 500;
+  for (DType dt : dts)
+    for (ScaleKind sk : sks)
+      for (auto [n, k] : shapes) {
+        const auto tw = make_weight(n, k, dt, sk, seed++);
+        for (int T = 2; T <= 8; ++T)
+          check_gemm(tw, T, {}, std::string("smallT ") + ggf8::dtype_name(dt) + "/" + sk_name(sk) +
+                                    " N=" + std::to_string(n) + " K=" + std::to_string(k) + " T=" + std::to_string(T));
+      }
+  auto tw = make_weight(37, 211, DType::E4M3, ScaleKind::Block, 9, 3, 5);
+  for (int T = 2; T <= 8; ++T) check_gemm(tw, T, {}, "smallT block 3x5 T=" + std::to_string(T));
+}
+
 TEST_P(OpsTest, GemmOddBlocksAndStride) {
   // blocks that do not divide the dims, non-multiple-of-8 block columns
   for (auto [br, bc] : {std::pair<uint32_t, uint32_t>{3, 5}, {32, 48}, {128, 100}}) {
