@@ -225,6 +225,19 @@ class Stream {
   virtual void gemm(const float* x, int32_t T, const Weight& w, float* y,
                     const GemmOpts& opts = {}) = 0;
 
+  // Several gemms on the same x (q/k/v, gate/up): y_i[T, N_i] = x . W_i^T, as
+  // gemm() does each. One call so a backend can run them as one launch or one
+  // thread-pool dispatch (decode on the CPU pays a fork/join per dispatch).
+  // The default runs them one by one. No y_i may alias x or another y_j.
+  struct GemmJob {
+    const Weight* w;
+    float* y;
+    GemmOpts opts;
+  };
+  virtual void gemm_multi(const float* x, int32_t T, const GemmJob* jobs, int32_t n_jobs) {
+    for (int32_t i = 0; i < n_jobs; ++i) gemm(x, T, *jobs[i].w, jobs[i].y, jobs[i].opts);
+  }
+
   // out[i] = silu(gate[i]) * up[i] over n floats (out may alias gate or up).
   virtual void swiglu(const float* gate, const float* up, int64_t n, float* out) = 0;
 

@@ -157,9 +157,9 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
     const LayerWeights& L = w.layers[l];
     const int32_t li = static_cast<int32_t>(l);
     s.rmsnorm(x, L.attn_norm, hp.rms_eps, n, E, h);
-    s.gemm(h, n, L.wq, q, opts(L.wq, L.bq));
-    s.gemm(h, n, L.wk, k, opts(L.wk, L.bk));
-    s.gemm(h, n, L.wv, v, opts(L.wv, L.bv));
+    const f8backend::Stream::GemmJob qkv[3] = {
+        {&L.wq, q, opts(L.wq, L.bq)}, {&L.wk, k, opts(L.wk, L.bk)}, {&L.wv, v, opts(L.wv, L.bv)}};
+    s.gemm_multi(h, n, qkv, 3);
     s.rope(q, n, static_cast<int32_t>(hp.n_head), d_pos, rope_);
     s.rope(k, n, static_cast<int32_t>(hp.n_head_kv), d_pos, rope_);
     if (k_amax_) amax_into(k, n, KV, &(*k_amax_)[l]);
@@ -169,8 +169,8 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
     s.gemm(att, n, L.wo, h, opts(L.wo));
     s.add(x, h, int64_t(n) * E);
     s.rmsnorm(x, L.ffn_norm, hp.rms_eps, n, E, h);
-    s.gemm(h, n, L.gate, g, opts(L.gate));
-    s.gemm(h, n, L.up, u, opts(L.up));
+    const f8backend::Stream::GemmJob gate_up[2] = {{&L.gate, g, opts(L.gate)}, {&L.up, u, opts(L.up)}};
+    s.gemm_multi(h, n, gate_up, 2);
     s.swiglu(g, u, int64_t(n) * F, g);
     s.gemm(g, n, L.down, h, opts(L.down));
     s.add(x, h, int64_t(n) * E);

@@ -110,6 +110,44 @@ TEST_P(OpsTest, GemvEveryE4M3CodeExactWithAndWithoutDAZ) {
   }
 }
 
+// gemm_multi (q/k/v, gate/up in one dispatch) equals one gemm per job on
+// the ref backend: mixed dtypes, scale kinds, row counts that are not
+// multiples of the 8-row split unit, a bias, every T path; and with an
+// emulate-GPU job it falls back to per-job gemms.
+TEST_P(OpsTest, GemmMultiMatchesGemmPerJob) {
+  const int64_t K = 100;
+  const auto w0 = make_weight(37, K, DType::E4M3, ScaleKind::Channel, 71);
+  const auto w1 = make_weight(9, K, DType::BF16, ScaleKind::None, 72);
+  const auto w2 = make_weight(130, K, DType::E5M2, ScaleKind::Block, 73, 32, 32);
+  const auto bias = randn(37, 74);
+  for (int T : {1, 3, 7})
+    for (bool emulate : {false, true}) {
+      const auto x = randn(static_cast<size_t>(T * K), 75 + T);
+      GemmOpts o0;
+      o0.bias = Bias{bias.data(), DType::F32};
+      if (emulate) o0.act = ActQuant::DynamicToken;
+      const TestWeight* tws[3] = {&w0, &w1, &w2};
+      std::vector<float> ys[3], yr[3];
+      Stream::GemmJob jobs[3];
+      for (int i = 0; i < 3; ++i) {
+        const Weight& w = tws[i]->w();
+        ys[i].assign(T * w.rows, -1.0f);
+        yr[i].assign(T * w.rows, -2.0f);
+        jobs[i] = {&w, ys[i].data(), i == 0 ? o0 : GemmOpts{}};
+        rs_->gemm(x.data(), T, w, yr[i].data(), jobs[i].opts);
+      }
+      ss_->gemm_multi(x.data(), T, jobs, 3);
+      for (int i = 0; i < 3; ++i) {
+        const std::string what = "job " + std::to_string(i) + " T=" + std::to_string(T) + (emulate ? " emulate" : "");
+        EXPECT_LT(nmse(ys[i], yr[i]), 1e-9) << what;
+        double rms = 0;
+        for (float v : yr[i]) rms += double(v) * v;
+        rms = std::sqrt(rms / yr[i].size());
+        expect_close(ys[i], yr[i], static_cast<float>(1e-4 * rms + 1e-30), 1e-4f, what);
+      }
+    }
+}
+
 // Batched decode: T = 2..4 takes the small-T register-blocked path on x86
 // (5..8 the decoded-scratch tile path), checked on both sides of the cut:
 // every T, row counts that leave 1..3 tail

@@ -111,6 +111,39 @@ class SimdStream final : public Stream {
         max_threads);
   }
 
+  // One dispatch for all jobs: the threads split the jobs' rows laid end to
+  // end (job 0's rows, then job 1's, ...), so small matrices (k/v) no longer
+  // cost a fork/join each. Emulate-GPU jobs quantize x per weight: one by one.
+  void gemm_multi(const float* x, int32_t T, const GemmJob* jobs, int32_t n_jobs) override {
+    constexpr int kMaxJobs = 4;
+    bool plain = n_jobs <= kMaxJobs;
+    for (int32_t i = 0; i < n_jobs && plain; ++i) plain = jobs[i].opts.act == ActQuant::None || !is_fp8(jobs[i].w->dtype);
+    if (!plain) return Stream::gemm_multi(x, T, jobs, n_jobs);
+    simd::GemmArgs a[kMaxJobs];
+    int64_t start[kMaxJobs + 1] = {0};
+    int64_t bytes = 0;
+    for (int32_t i = 0; i < n_jobs; ++i) {
+      const Weight& w = *jobs[i].w;
+      a[i] = simd::GemmArgs{x, T, &w, nullptr, jobs[i].opts.bias, jobs[i].y};
+      // Each job's rows start on a kScratchRows boundary of the joint range.
+      const int64_t rows = (w.rows + simd::kScratchRows - 1) / simd::kScratchRows * simd::kScratchRows;
+      start[i + 1] = start[i] + rows;
+      bytes += w.rows * w.cols * static_cast<int64_t>(elem_size(w.dtype));
+    }
+    const int max_threads = bytes < kMinParallelBytes ? 1 : pool_.size();
+    pool_.run(
+        [&](int tid, int n) {
+          int64_t b, e;
+          ThreadPool::split(start[n_jobs], tid, n, simd::kScratchRows, &b, &e);
+          for (int32_t i = 0; i < n_jobs; ++i) {
+            const int64_t lo = std::max(b, start[i]) - start[i];
+            const int64_t hi = std::min({e, start[i + 1], start[i] + a[i].w->rows}) - start[i];
+            if (lo < hi) k_->gemm_rows(a[i], lo, hi, scratch_[tid]->f32());
+          }
+        },
+        max_threads);
+  }
+
   void swiglu(const float* g, const float* u, int64_t n, float* out) override {
     run_chunks(n, [&](int64_t b, int64_t e) { k_->swiglu(g + b, u + b, e - b, out + b); });
   }
