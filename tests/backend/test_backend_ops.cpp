@@ -70,44 +70,47 @@ TEST_P(OpsTest, GemmEveryDtypeScaleShape) {
         }
 }
 
-// The T = 1 E4M3 GEMV decodes with integer ops into FP32 denormal-range
+// The T <= 4 E4M3 paths decode with integer ops into FP32 denormal-range
 // patterns (value * 2^-120) on x * 2^64: every finite code, subnormals
 // included, must come out exact, and a thread with MXCSR.DAZ set (a host
 // app built with -ffast-math) must take the F16C route and still be exact.
 TEST_P(OpsTest, GemvEveryE4M3CodeExactWithAndWithoutDAZ) {
-  for (int64_t K : {64, 67}) {  // 67: the scalar tail too
-    std::vector<uint8_t> codes;
-    for (int c = 0; c < 256; ++c)
-      if ((c & 0x7F) != 0x7F) codes.push_back(static_cast<uint8_t>(c));
-    const int64_t N = static_cast<int64_t>(codes.size());
-    std::vector<uint8_t> bytes(N * K);
-    for (int64_t r = 0; r < N; ++r) std::fill(bytes.begin() + r * K, bytes.begin() + (r + 1) * K, codes[r]);
-    Weight w;
-    w.dtype = DType::E4M3;
-    w.rows = N;
-    w.cols = K;
-    w.scale_kind = ScaleKind::None;
-    w.data = bytes.data();
-    const std::vector<float> x(K, 1.0f);
-    for (bool daz : {false, true}) {
-      std::vector<float> y(N, -1.0f);
+  for (int T : {1, 2, 3, 4})     // T = 2..4: the small-T path decodes the same way
+    for (int64_t K : {64, 67}) {  // 67: the scalar tail too
+      std::vector<uint8_t> codes;
+      for (int c = 0; c < 256; ++c)
+        if ((c & 0x7F) != 0x7F) codes.push_back(static_cast<uint8_t>(c));
+      const int64_t N = static_cast<int64_t>(codes.size());
+      std::vector<uint8_t> bytes(N * K);
+      for (int64_t r = 0; r < N; ++r) std::fill(bytes.begin() + r * K, bytes.begin() + (r + 1) * K, codes[r]);
+      Weight w;
+      w.dtype = DType::E4M3;
+      w.rows = N;
+      w.cols = K;
+      w.scale_kind = ScaleKind::None;
+      w.data = bytes.data();
+      const std::vector<float> x(T * K, 1.0f);
+      for (bool daz : {false, true}) {
+        std::vector<float> y(T * N, -1.0f);
 #if defined(__x86_64__)
-      const unsigned saved = _mm_getcsr();
-      if (daz) _mm_setcsr(saved | 0x0040);
+        const unsigned saved = _mm_getcsr();
+        if (daz) _mm_setcsr(saved | 0x0040);
 #else
-      if (daz) continue;
+        if (daz) continue;
 #endif
-      // One thread: the caller's MXCSR is the one the kernel sees.
-      auto s1 = stream(*simd_, 1, 8, 4096);
-      s1->gemm(x.data(), 1, w, y.data(), {});
+        // One thread: the caller's MXCSR is the one the kernel sees.
+        auto s1 = stream(*simd_, 1, 8, 4096);
+        s1->gemm(x.data(), T, w, y.data(), {});
 #if defined(__x86_64__)
-      _mm_setcsr(saved);
+        _mm_setcsr(saved);
 #endif
-      for (int64_t r = 0; r < N; ++r)
-        ASSERT_EQ(y[r], static_cast<float>(K) * ggf8::e4m3_to_f32(codes[r]))
-            << "code 0x" << std::hex << int(codes[r]) << std::dec << " K=" << K << (daz ? " with DAZ" : "");
+        for (int t = 0; t < T; ++t)
+          for (int64_t r = 0; r < N; ++r)
+            ASSERT_EQ(y[t * N + r], static_cast<float>(K) * ggf8::e4m3_to_f32(codes[r]))
+                << "code 0x" << std::hex << int(codes[r]) << std::dec << " T=" << T << " K=" << K
+                << (daz ? " with DAZ" : "");
+      }
     }
-  }
 }
 
 // gemm_multi (q/k/v, gate/up in one dispatch) equals one gemm per job on
