@@ -63,7 +63,7 @@ TEST_P(OpsTest, GemmEveryDtypeScaleShape) {
   for (DType dt : dts)
     for (ScaleKind sk : sks)
       for (auto [n, k] : shapes)
-        for (int T : {1, 2, 5}) {
+        for (int T : {1, 2, 5, 13}) {  // 13: the panel path, 6 + 6 + 1 tokens
           const auto tw = make_weight(n, k, dt, sk, seed++);
           check_gemm(tw, T, {}, std::string(ggf8::dtype_name(dt)) + "/" + sk_name(sk) + " N=" + std::to_string(n) +
                                     " K=" + std::to_string(k) + " T=" + std::to_string(T));

@@ -39,7 +39,7 @@ struct AttnArgs {
 
 struct Kernels {
   const char* isa;  // "generic", "avx2", "avx512"
-  // Rows [n0, n1) of a gemm, all T tokens. scratch: kScratchRows * K floats.
+  // Rows [n0, n1) of a gemm, all T tokens. scratch: kScratchPerDim * K floats.
   void (*gemm_rows)(const GemmArgs& a, int64_t n0, int64_t n1, float* scratch);
   // Emulate-GPU activation quantization of one token row x[K]: sx = given
   // static scale, or (static_scale == 0) max(amax/448, tiny); xq[k] =
@@ -57,7 +57,10 @@ struct Kernels {
   void (*attention)(const AttnArgs& a, int64_t i0, int64_t i1);
 };
 
-constexpr int kScratchRows = 8;   // rows of decoded weights per gemm tile
+constexpr int kScratchRows = 8;   // rows of decoded weights per generic gemm tile; the
+                                  // unit the threads split a gemm's rows in
+constexpr int kPanelRows = 16;    // x86 prefill gemm: rows per k-major decoded panel
+constexpr int kScratchPerDim = kPanelRows + 8;  // per-thread gemm scratch, floats per K
 constexpr int kMaxHeadDim = 512;  // attention keeps a head in stack arrays
 constexpr int kMaxAttnHeads = 8;  // query heads per attention work item (stack arrays)
 

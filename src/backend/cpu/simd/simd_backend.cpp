@@ -34,7 +34,7 @@ class SimdStream final : public Stream {
     const int64_t dim = std::max<int64_t>(p_.max_dim, 1);
     scratch_.resize(pool_.size());
     for (auto& s : scratch_)
-      if (Status st = host_alloc(sizeof(float) * simd::kScratchRows * dim, &s); !st.ok()) return st;
+      if (Status st = host_alloc(sizeof(float) * simd::kScratchPerDim * dim, &s); !st.ok()) return st;
     // Emulate-GPU only, and max_dim is usually the vocabulary (the logits
     // row), so this can be ~100 MB: reserve it without touching it, so its
     // pages count toward RSS only once emulation writes them.
@@ -234,7 +234,7 @@ class SimdStream final : public Stream {
   StreamParams p_;
   const Kernels* k_;
   ThreadPool pool_;
-  std::vector<std::unique_ptr<Buffer>> scratch_;  // per thread: kScratchRows * max_dim floats
+  std::vector<std::unique_ptr<Buffer>> scratch_;  // per thread: kScratchPerDim * max_dim floats
   std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
   std::vector<float> sx_;                         // [max_tokens] activation scales
   RopeParams rope_p_;
