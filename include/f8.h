@@ -55,6 +55,15 @@ F8_API const char *f8_last_error(void);
 /* [any] Library version string, e.g. "0.1.0". */
 F8_API const char *f8_version(void);
 
+/* [any] The backends this build has, comma-separated, e.g.
+ * "cpu,cpu-simd,cpu-ref,cuda,cuda:N" (cuda only in builds with CUDA). */
+F8_API const char *f8_backends(void);
+/* [any] Whether backend `name` runs on this machine. F8_OK writes a
+ * one-line description (e.g. "cuda (NVIDIA H200, sm_90, 132 SMs, 139.8 GiB)")
+ * to desc (may be NULL); otherwise the status and f8_last_error() say why
+ * (no driver, no device, GPU older than sm_89, unknown name). */
+F8_API f8_status f8_backend_probe(const char *name, char *desc, size_t capacity);
+
 /* ------------------------------------------------------------------ model */
 typedef struct f8_model f8_model;
 
@@ -67,6 +76,10 @@ typedef struct f8_model_params {
   bool vocab_only;             /* load tokenizer + chat template only, no weights */
   f8_progress_cb progress;     /* may be NULL */
   void *progress_user_data;
+  /* Backend the weights are loaded into, with progress (e.g. "cuda": copied
+   * to the GPU during f8_model_load); contexts whose backend is NULL use it.
+   * NULL = "cpu" (zero copy). Contexts on another backend upload on first use. */
+  const char *backend;
 } f8_model_params;
 
 /* [any] */
@@ -359,10 +372,16 @@ typedef struct f8_context_params {
   int32_t n_threads;         /* CPU threads, >= 1 (default: online CPUs) */
   f8_kv_type kv_type;        /* default F8_KV_FP8 */
   bool emulate_gpu;          /* quantize activations to E4M3 as the GPU path does */
-  const char *backend;       /* "cpu" (default, = "cpu-simd"), "cpu-simd", "cpu-ref"; NULL = "cpu" */
+  const char *backend;       /* "cpu" (= "cpu-simd"), "cpu-simd", "cpu-ref", "cuda" (= "cuda:0"),
+                                "cuda:N"; NULL = the backend the model was loaded into */
   /* FP8 KV without scales in the file: true (default) measures per-layer
    * scales once per model on a built-in text; false uses 1.0 (warned). */
   bool kv_calibrate;
+  /* GPU backends: the fraction (0, 1] of the GPU's memory this process may
+   * fill (weights, KV cache, scratch); default 0.9. With n_ctx = 0 the
+   * context is the model's training context capped at what fits; an n_ctx
+   * that does not fit is F8_ERR_OUT_OF_MEMORY naming the sizes. */
+  float gpu_mem;
 } f8_context_params;
 
 /* [any] */

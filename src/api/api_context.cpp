@@ -81,11 +81,15 @@ const char* const kCalibrationText =
 
 namespace f8api {
 
+// The backend the model's weights were loaded into ("cpu" by default).
+std::string m_backend(const f8_model& m) { return m.runtime ? m.runtime->load_backend() : "cpu"; }
+
 f8_status load_runtime(f8_model* model, const f8_model_params* params) {
   f8model::LoadOptions lo;
   if (params) {
     lo.progress = params->progress;
     lo.progress_user_data = params->progress_user_data;
+    if (params->backend) lo.backend = params->backend;
   }
   f8model::Status st = f8model::Model::load(*model->file, lo, &model->runtime);
   if (!st.ok()) return fail("f8_model_load", st);
@@ -140,6 +144,7 @@ f8_context_params f8_context_default_params(void) {
   p.emulate_gpu = false;
   p.backend = nullptr;
   p.kv_calibrate = true;
+  p.gpu_mem = 0.9f;
   return p;
 }
 
@@ -169,7 +174,11 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     cp.n_batch = static_cast<int32_t>(p.n_batch);
     cp.n_threads = p.n_threads;
     cp.emulate_gpu = p.emulate_gpu;
-    cp.backend = p.backend ? p.backend : "cpu";
+    cp.backend = p.backend ? std::string(p.backend) : f8api::m_backend(*model);
+    if (!(p.gpu_mem > 0.0f && p.gpu_mem <= 1.0f))
+      return set_error(F8_ERR_INVALID_ARGUMENT, "f8_context_new: gpu_mem " + std::to_string(p.gpu_mem) +
+                                                    ": expected a fraction in (0, 1]");
+    cp.gpu_mem = p.gpu_mem;
     if (!kv_dtype(p.kv_type, &cp.kv_type))
       return set_error(F8_ERR_INVALID_ARGUMENT,
                        "f8_context_new: kv_type " + std::to_string(int(p.kv_type)) + " is not an f8_kv_type");

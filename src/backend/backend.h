@@ -196,6 +196,8 @@ struct StreamParams {
   int32_t n_threads = 1;        // CPU worker threads incl. the caller (>= 1)
   int32_t max_tokens = 1;       // largest T any op on this stream sees (batch size)
   int64_t max_dim = 0;          // largest K or N of any gemm (vocab included)
+  int64_t max_attn_dim = 0;     // largest n_heads * head_dim attention sees; 0 = max_dim
+                                // (a device backend sizes its attention workspace from it)
 };
 
 class Stream {
@@ -263,6 +265,32 @@ class Stream {
 
   // out[t] = index of the largest x[t, :] (first one on ties); x: [T, n]; out device int32[T].
   virtual void argmax(const float* x, int32_t T, int32_t n, int32_t* out) = 0;
+
+  // ---- device backends (the CPU backends keep these defaults) ----------------
+  // Makes the device see the cache's cell bookkeeping (alloc_cells, seq_rm,
+  // ... since the last call). Call once per forward chunk, before the first
+  // kv_store/attention and outside a graph recording.
+  virtual void kv_sync(KVCache& cache) { (void)cache; }
+
+  // Step recording (CUDA graphs). A run of ops whose arguments depend only on
+  // `key` (the model passes the chunk's token count) is recorded once and
+  // replayed afterwards:
+  //   if (!s.graph_replay(key)) { bool rec = s.graph_begin(key); ...ops...;
+  //                               if (rec) status = s.graph_end(); }
+  // graph_replay runs the recorded ops and returns true, or returns false
+  // when nothing is recorded for key. graph_begin returns true when it starts
+  // recording (ops are then recorded, not run, until graph_end, which runs
+  // them once). Between begin and end: no from_host/to_host/synchronize, and
+  // every device-side input (token ids, positions, cells, the cache
+  // bookkeeping via kv_sync) must already be in place before graph_replay.
+  virtual bool graph_replay(uint64_t key) { (void)key; return false; }
+  virtual bool graph_begin(uint64_t key) { (void)key; return false; }
+  virtual Status graph_end() { return Status::Ok(); }
+
+  // The first device error this stream met (a failed launch or copy),
+  // sticky: once set every later op is skipped and the stream must be
+  // recreated. The CPU backends never fail here.
+  virtual Status error() const { return Status::Ok(); }
 };
 
 struct BackendParams {
@@ -287,12 +315,28 @@ class Backend {
 
   virtual Status create_stream(const StreamParams& p, std::unique_ptr<Stream>* out) = 0;
   virtual Status create_kv_cache(const KVCacheParams& p, std::unique_ptr<KVCache>* out) = 0;
+
+  // Device memory in bytes: what is free now and the device's total (the
+  // CPU backends report 0, 0: host memory is not budgeted here).
+  virtual void memory(size_t* free_bytes, size_t* total_bytes) const {
+    *free_bytes = 0;
+    *total_bytes = 0;
+  }
+  // Device bytes upload() will take for `w` (padding and scales included).
+  // CPU: 0 (zero copy).
+  virtual size_t upload_bytes(const Weight& w) const { (void)w; return 0; }
+  // Whether gemm quantizes activations of FP8 weights to E4M3 whatever
+  // GemmOpts::act says (ActQuant::None is then DynamicToken). True on the GPU.
+  virtual bool quantizes_activations() const { return false; }
 };
 
 // ---- registry (registry.cpp) ---------------------------------------------------------
-// Names: "cpu" (= cpu-simd), "cpu-simd", "cpu-ref"; "cuda" once built.
+// Names: "cpu" (= cpu-simd), "cpu-simd", "cpu-ref"; "cuda" (= "cuda:0") and
+// "cuda:N" when the build has the CUDA backend (creating one fails with a
+// one-line reason when no driver, no device or a GPU older than sm_89).
 Status create_backend(std::string_view name, const BackendParams& p,
                       std::unique_ptr<Backend>* out);
+// Backends this build has (whether or not this machine can run them).
 std::vector<std::string> backend_names();
 // ISAs the cpu-simd backend can run on this machine, best first ("avx2", "generic").
 std::vector<std::string> cpu_isas();

@@ -2,6 +2,9 @@
 #include "backend/cpu/ref/ref_backend.h"
 #include "backend/cpu/simd/kernels.h"
 #include "backend/cpu/simd/simd_backend.h"
+#if F8_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 namespace f8backend {
 
@@ -11,11 +14,27 @@ Status create_backend(std::string_view name, const BackendParams& p, std::unique
     return Status::Ok();
   }
   if (name == "cpu" || name == "cpu-simd") return cpu::make_simd_backend(p.isa, out);
-  return Status::Error(Code::InvalidArgument, "unknown backend '" + std::string(name) +
-                                                  "' (available: cpu, cpu-simd, cpu-ref)");
+  if (name == "cuda" || name.substr(0, 5) == "cuda:") {
+#if F8_HAVE_CUDA
+    return cuda::CudaBackend::create(name, out);
+#else
+    return Status::Error(Code::Unsupported,
+                         "this build has no CUDA backend (rebuild where nvcc is installed, or with -DF8_CUDA=ON)");
+#endif
+  }
+  std::string names;
+  for (const std::string& n : backend_names()) names += (names.empty() ? "" : ", ") + n;
+  return Status::Error(Code::InvalidArgument,
+                       "unknown backend '" + std::string(name) + "' (this build has: " + names + ")");
 }
 
-std::vector<std::string> backend_names() { return {"cpu", "cpu-simd", "cpu-ref"}; }
+std::vector<std::string> backend_names() {
+#if F8_HAVE_CUDA
+  return {"cpu", "cpu-simd", "cpu-ref", "cuda", "cuda:N"};
+#else
+  return {"cpu", "cpu-simd", "cpu-ref"};
+#endif
+}
 
 std::vector<std::string> cpu_isas() { return cpu::simd::supported_isas(); }
 

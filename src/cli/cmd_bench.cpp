@@ -29,7 +29,7 @@ int32_t tok_at(int64_t i, int32_t vocab) { return int32_t((uint64_t(i) * 2654435
 
 int run(int argc, char** argv) {
   RunFlags rf;
-  std::string prompts = "128,512", gens = "64", threads_s;
+  std::string prompts = "128,512", gens = "64", threads_s, parallel_s;
   int64_t reps = 2;
   bool json = false;
   ArgParser p("f8 bench", "-m MODEL [options]", "Prefill and decode speed (tok/s, GB/s), load time and RSS.");
@@ -37,9 +37,13 @@ int run(int argc, char** argv) {
   p.option("-p,--n-prompt", &prompts, "LIST", "prompt lengths for prefill tests (comma-separated)");
   p.option("-n,--n-gen", &gens, "LIST", "generation lengths for decode tests (comma-separated)");
   p.option("--threads-list", &threads_s, "LIST", "thread counts to test (default: -t, else 1 and all CPUs)");
+  p.option("-np,--parallel", &parallel_s, "LIST",
+           "batched decode: for each N, N sequences generate --n-gen tokens together, one batched step per "
+           "token (test tgNxP; tok/s counts all sequences, GB/s the weights read once per step)");
   p.option("-r,--repetitions", &reps, "N", "repetitions per test (mean and std dev reported)");
   p.flag("--json", &json, "print JSON instead of a table");
-  p.epilog("example: f8 bench -m smollm2.f8 -p 64,256 -n 32 --threads-list 1,2 --json");
+  p.epilog("example: f8 bench -m smollm2.f8 -p 64,256 -n 32 --threads-list 1,2 --json\n"
+           "         f8 bench -m llama.f8 --backend cuda -p 512 -n 128 -np 8,64");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
   std::vector<int64_t> pp, tg, th;
@@ -50,12 +54,21 @@ int run(int argc, char** argv) {
     if (!parse_int_list(threads_s, &th)) return fail(2, "--threads-list '" + threads_s + "': expected a list like 1,2");
   } else if (p.given("--threads")) {
     th = {rf.threads};
+  } else if (rf.backend.rfind("cpu", 0) != 0) {
+    th = {1};  // a GPU backend: CPU threads do not matter
   } else {
     int64_t all = f8_context_default_params().n_threads;
     th = {1};
     if (all > 1) th.push_back(all);
   }
-  const int64_t need = *std::max_element(pp.begin(), pp.end()) + *std::max_element(tg.begin(), tg.end());
+  std::vector<int64_t> np;
+  if (!parallel_s.empty() && !parse_int_list(parallel_s, &np))
+    return fail(2, "--parallel '" + parallel_s + "': expected a list like 8,64");
+  for (int64_t n : np)
+    if (n > F8_MAX_SEQ) return fail(2, "--parallel " + std::to_string(n) + ": at most " + std::to_string(F8_MAX_SEQ));
+  const int64_t max_tg = *std::max_element(tg.begin(), tg.end());
+  int64_t need = *std::max_element(pp.begin(), pp.end()) + max_tg;
+  for (int64_t n : np) need = std::max(need, n * max_tg);
   if (!p.given("--ctx")) rf.ctx = std::max<int64_t>(need, 16);
   if (rf.ctx < need) return fail(2, "--ctx " + std::to_string(rf.ctx) + " is smaller than the longest test (" +
                                         std::to_string(need) + " tokens)");
@@ -135,6 +148,29 @@ int run(int argc, char** argv) {
       stats(v, &m, &sd);
       results.push_back({th[ti], "tg" + std::to_string(n), n, m, sd, m * double(info.weight_bytes) / 1e9});
     }
+    // Batched decode: P sequences, one step decodes one token of each.
+    for (int64_t P : np) {
+      const int64_t n = max_tg;
+      std::vector<double> v;
+      for (int64_t r = 0; r < reps; ++r) {
+        f8_kv_clear(L.ctx);
+        double t0 = now_ms();
+        for (int64_t i = 0; i < n; ++i) {
+          b.n_tokens = 0;
+          for (int64_t sq = 0; sq < P; ++sq)
+            f8_batch_add(&b, tok_at(i * P + sq, info.n_vocab), int32_t(i), int32_t(sq), true);
+          if (f8_decode(L.ctx, &b) != F8_OK) {
+            f8_batch_free(&b);
+            return fail(1, f8_last_error());
+          }
+        }
+        v.push_back(double(n * P) * 1000.0 / (now_ms() - t0));
+      }
+      double m, sd;
+      stats(v, &m, &sd);
+      results.push_back({th[ti], "tg" + std::to_string(n) + "x" + std::to_string(P), n, m, sd,
+                         m / double(P) * double(info.weight_bytes) / 1e9});
+    }
     f8_batch_free(&b);
   }
   const double peak = rss_peak_mib();
@@ -161,11 +197,11 @@ int run(int argc, char** argv) {
               double(info.file_bytes) / 1048576.0, double(info.weight_bytes) / 1048576.0);
   std::printf("backend %s, kv %s (%.1f MiB), load %.1f ms, RSS %.1f MiB after load, peak %.1f MiB\n\n",
               rf.backend.c_str(), kv_name.c_str(), double(kv_bytes) / 1048576.0, load_ms, rss_loaded, peak);
-  std::printf("| threads | test    |   tok/s | +/-    |  GB/s |\n|--------:|:--------|--------:|:-------|------:|\n");
+  std::printf("| threads | test      |   tok/s | +/-    |   GB/s |\n|--------:|:----------|--------:|:-------|-------:|\n");
   for (const Result& r : results) {
     char gb[32] = "";
-    if (r.gb_s > 0) std::snprintf(gb, sizeof gb, "%5.2f", r.gb_s);
-    std::printf("| %7lld | %-7s | %7.1f | %-6.1f | %5s |\n", (long long)r.threads, r.test.c_str(), r.tok_s,
+    if (r.gb_s > 0) std::snprintf(gb, sizeof gb, "%6.2f", r.gb_s);
+    std::printf("| %7lld | %-9s | %7.1f | %-6.1f | %6s |\n", (long long)r.threads, r.test.c_str(), r.tok_s,
                 r.tok_s_sd, gb);
   }
   return 0;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -13,11 +14,18 @@ namespace f8cli {
 
 void add_run_flags(ArgParser& p, RunFlags* f) {
   p.option("-m,--model", &f->model, "FILE", "the .f8 model", true);
-  p.option("-c,--ctx", &f->ctx, "N", "context length in tokens (0 = the model's, capped at 4096)");
+  p.option("-c,--ctx", &f->ctx, "N",
+           "context length in tokens (0 = the model's, capped at 4096 on the CPU and at what fits in "
+           "--gpu-mem on a GPU)");
   p.option("-b,--batch", &f->batch, "N", "max tokens per forward chunk");
   p.option("-t,--threads", &f->threads, "N", "CPU threads (0 = all online CPUs)");
   p.option("--kv-type", &f->kv_type, "fp8|bf16|f32|f16|e5m2", "KV cache precision");
-  p.option("--backend", &f->backend, "NAME", "compute backend: cpu (= cpu-simd), cpu-simd, cpu-ref");
+  static const std::string backend_help =
+      "compute backend: cpu (= cpu-simd), cpu-simd, cpu-ref; cuda (= cuda:0) or cuda:N where the build has "
+      "CUDA (this build: " + std::string(f8_backends()) + ")";
+  p.option("--backend,--device", &f->backend, "NAME", backend_help.c_str());
+  p.option("--gpu-mem", &f->gpu_mem, "F",
+           "GPU backends: fraction of the GPU's memory to use for weights, KV cache and scratch");
   p.flag("--emulate-gpu", &f->emulate_gpu,
          "quantize activations to E4M3 exactly as the GPU path does (CPU as the GPU's reference)");
   p.flag("--no-kv-calibrate", &f->no_kv_calibrate,
@@ -50,6 +58,11 @@ bool context_params_from(const RunFlags& f, ArgParser& p, f8_context_params* out
     *err = "--kv-type '" + f.kv_type + "': expected fp8, bf16, f32, f16 or e5m2";
     return false;
   }
+  if (!(f.gpu_mem > 0.0 && f.gpu_mem <= 1.0)) {
+    *err = "--gpu-mem " + std::to_string(f.gpu_mem) + ": expected a fraction in (0, 1]";
+    return false;
+  }
+  cp.gpu_mem = static_cast<float>(f.gpu_mem);
   cp.emulate_gpu = f.emulate_gpu;
   cp.backend = f.backend.c_str();
   cp.kv_calibrate = !f.no_kv_calibrate;
@@ -67,14 +80,41 @@ double now_ms() {
   return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
+namespace {
+struct LoadProgress {
+  std::string label;
+  int last = -1;
+};
+bool load_progress(float fraction, void* ud) {
+  auto* lp = static_cast<LoadProgress*>(ud);
+  const int pct = static_cast<int>(fraction * 100.0f);
+  if (pct != lp->last) {
+    lp->last = pct;
+    std::fprintf(stderr, "\rf8: loading weights into %s: %3d%%", lp->label.c_str(), pct);
+    std::fflush(stderr);
+  }
+  return true;
+}
+}  // namespace
+
 int load_model_and_context(const RunFlags& f, ArgParser& p, Loaded* out, bool quiet) {
   f8_context_params cp;
   std::string err;
   if (!context_params_from(f, p, &cp, &err)) return fail(2, err);
   f8_model_params mp = f8_model_default_params();
+  // Weights go to the chosen backend during the load (a GPU copy shows
+  // progress on a terminal).
+  mp.backend = f.backend.c_str();
+  LoadProgress lp;
+  if (!quiet && f.backend.rfind("cuda", 0) == 0 && isatty(2)) {
+    lp.label = f.backend;
+    mp.progress = load_progress;
+    mp.progress_user_data = &lp;
+  }
   double t0 = now_ms();
   f8_status st = f8_model_load(f.model.c_str(), &mp, &out->model);
   out->load_ms = now_ms() - t0;
+  if (mp.progress) std::fputs("\r\033[K", stderr);
   if (st != F8_OK) return fail(1, f8_last_error());
   out->info.struct_size = sizeof(out->info);
   if (f8_model_get_info(out->model, &out->info) != F8_OK) return fail(1, f8_last_error());

@@ -19,11 +19,12 @@ struct RunFlags {
   int64_t threads = 0;      // 0 = default (online CPUs)
   std::string kv_type = "fp8";
   std::string backend = "cpu";
+  double gpu_mem = 0.9;     // GPU backends: fraction of device memory to use
   bool emulate_gpu = false;
   bool no_kv_calibrate = false;
 };
 
-// Registers -m, -c, -b, -t, --kv-type, --backend, --emulate-gpu, --no-kv-calibrate.
+// Registers -m, -c, -b, -t, --kv-type, --backend/--device, --gpu-mem, --emulate-gpu, --no-kv-calibrate.
 void add_run_flags(ArgParser& p, RunFlags* f);
 
 // Turns flags into context params; returns false with *err on a bad value.

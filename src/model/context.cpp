@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 namespace f8model {
 
@@ -28,6 +30,49 @@ int32_t default_n_ctx(const HParams& hp) {
   return static_cast<int32_t>(n);
 }
 
+namespace {
+
+std::string gib(double bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f GiB", bytes / double(1ull << 30));
+  return b;
+}
+
+// Device backends: the KV cache must fit in the gpu_mem budget after the
+// weights (already uploaded) and this context's scratch. With an automatic
+// n_ctx the context becomes the training context capped at what fits.
+Status fit_device_ctx(f8backend::Backend& be, const HParams& hp, bool auto_ctx, ContextParams* p) {
+  size_t fr = 0, tot = 0;
+  be.memory(&fr, &tot);
+  if (tot == 0) return Status::Ok();  // host memory: not budgeted
+  const double T = std::min(p->n_batch, p->n_ctx);
+  const double scratch = 4.0 * T * (2.0 * hp.n_embd + 2.0 * hp.q_dim() + 2.0 * hp.kv_dim() + 2.0 * hp.n_ff) +
+                         4.0 * double(kLogitsChunkFloats) + T * double(hp.n_vocab > hp.n_ff ? hp.n_vocab : hp.n_ff) +
+                         double(64ull << 20);  // quantized activations, attention partials, cuBLASLt workspace
+  const double budget = double(fr) - (1.0 - double(p->gpu_mem)) * double(tot) - scratch;
+  const double per_cell = 2.0 * hp.n_layer * hp.n_head_kv * hp.head_dim * ggf8::dtype_size(p->kv_type);
+  const int64_t fit = budget > 0 ? int64_t(budget / per_cell) : 0;
+  const std::string where = std::string(be.description()) + ": " + gib(double(fr)) + " free of " +
+                            gib(double(tot)) + ", --gpu-mem " + std::to_string(p->gpu_mem).substr(0, 4);
+  if (auto_ctx) {
+    int64_t n = std::min<int64_t>(hp.n_ctx_train, fit);
+    if (hp.sliding_window > 0) n = std::min<int64_t>(n, hp.sliding_window);
+    n = std::min<int64_t>(n, 1 << 24);
+    if (n < 16)
+      return Status::Error(Code::OutOfMemory, "no room for a KV cache (" + where + ")");
+    p->n_ctx = static_cast<int32_t>(n);
+    p->n_batch = std::min(p->n_batch, p->n_ctx);
+    return Status::Ok();
+  }
+  if (p->n_ctx > fit)
+    return Status::Error(Code::OutOfMemory, "a context of " + std::to_string(p->n_ctx) + " tokens needs " +
+                                                gib(per_cell * p->n_ctx) + " of KV cache; " + std::to_string(fit) +
+                                                " tokens fit (" + where + ")");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Context::~Context() = default;
 
 Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<Context>* out) {
@@ -39,6 +84,10 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
   if (p.n_ctx < 0 || p.n_ctx > (1 << 24))
     return Status::Error(Code::InvalidArgument,
                          "n_ctx = " + std::to_string(p.n_ctx) + ": expected 0 (model default) .. 16777216");
+  if (!(p.gpu_mem > 0.0f && p.gpu_mem <= 1.0f))
+    return Status::Error(Code::InvalidArgument,
+                         "gpu_mem = " + std::to_string(p.gpu_mem) + ": expected a fraction in (0, 1]");
+  const bool auto_ctx = p.n_ctx == 0;
   if (p.n_ctx == 0) p.n_ctx = default_n_ctx(hp);
   if (hp.sliding_window > 0 && uint32_t(p.n_ctx) > hp.sliding_window)
     return Status::Error(Code::Unsupported,
@@ -62,11 +111,13 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
   Status st = model.backend(p.backend, &c->bw_);
   if (!st.ok()) return st;
   f8backend::Backend& be = *c->bw_->backend;
+  if (!(st = fit_device_ctx(be, hp, auto_ctx, &p)).ok()) return st;
 
   f8backend::StreamParams sp;
   sp.n_threads = p.n_threads;
   sp.max_tokens = p.n_batch;
   sp.max_dim = std::max<int64_t>({hp.n_embd, hp.q_dim(), hp.kv_dim(), hp.n_ff, hp.n_vocab});
+  sp.max_attn_dim = hp.q_dim();
   f8backend::Status bs = be.create_stream(sp, &c->stream_);
   if (!bs.ok()) return Status::Error(from_backend(bs.code), std::string("stream: ") + bs.message);
 

@@ -24,6 +24,11 @@ struct ContextParams {
   ggf8::DType kv_type = ggf8::DType::E4M3;
   bool emulate_gpu = false;      // quantize activations to E4M3 (GPU data flow)
   std::string backend = "cpu";
+  // Device backends: the fraction of the GPU's memory this process may fill
+  // (weights, KV cache, scratch). The KV cache must fit in what is left of
+  // it; with n_ctx = 0 the context is the model's training context capped
+  // at what fits. Ignored on the CPU.
+  float gpu_mem = 0.9f;
   // FP8 KV scales when the file has none: per-layer values (e.g. from
   // calibrate_kv_scales); empty = 1.0 (caller warned).
   std::vector<float> k_scale, v_scale;
@@ -87,6 +92,7 @@ class Context {
   Status run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
                    const int32_t* cells, const int32_t* out_rows, int32_t n_rows, float* logits_out);
   void amax_into(const float* dev, int64_t n_tok, int64_t dim, float* slot);
+  Status stream_status() const;
 
   Model& model_;
   ContextParams p_;

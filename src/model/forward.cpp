@@ -21,6 +21,9 @@ namespace f8model {
 
 namespace {
 constexpr int32_t kMaxPos = 1 << 30;
+// Chunks of at most this many tokens (decode, batched decode) are recorded
+// once per token count and replayed (CUDA graphs).
+constexpr int32_t kMaxGraphTokens = 64;
 }
 
 Status Context::decode(const BatchView& b) {
@@ -133,12 +136,18 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
   s.from_host(d_seq, seq, size_t(n) * 4);
   s.from_host(d_cells, cells, size_t(n) * 4);
 
-  // GPU emulation: FP8 activations, static per-tensor scale when the file
-  // has one for this weight, dynamic per token otherwise.
+  // The device must see this chunk's cells before any kv_store/attention
+  // (outside a graph recording: the copy reads host memory).
+  s.kv_sync(*kv_);
+
+  // FP8 activations, static per-tensor scale when the file has one for this
+  // weight, dynamic per token otherwise: what the GPU always does, and what
+  // the CPU does in --emulate-gpu mode.
+  const bool quant_act = p_.emulate_gpu || bw_->backend->quantizes_activations();
   auto opts = [&](const f8backend::Weight& wt, f8backend::Bias bias = {}) {
     f8backend::GemmOpts o;
     o.bias = bias;
-    if (p_.emulate_gpu)
+    if (quant_act)
       o.act = wt.input_scale > 0 ? f8backend::ActQuant::Static : f8backend::ActQuant::DynamicToken;
     return o;
   };
@@ -150,35 +159,57 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
   ab.n_heads = static_cast<int32_t>(hp.n_head);
   ab.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
 
-  s.embed(w.token_embd, d_tok, n, x);
-  for (uint32_t l = 0; l < hp.n_layer; ++l) {
-    if (abort_fn_ && abort_fn_(abort_ud_))
-      return Status::Error(Code::Aborted, "decode aborted by the abort callback");
-    const LayerWeights& L = w.layers[l];
-    const int32_t li = static_cast<int32_t>(l);
-    s.rmsnorm(x, L.attn_norm, hp.rms_eps, n, E, h);
-    const f8backend::Stream::GemmJob qkv[3] = {
-        {&L.wq, q, opts(L.wq, L.bq)}, {&L.wk, k, opts(L.wk, L.bk)}, {&L.wv, v, opts(L.wv, L.bv)}};
-    s.gemm_multi(h, n, qkv, 3);
-    s.rope(q, n, static_cast<int32_t>(hp.n_head), d_pos, rope_);
-    s.rope(k, n, static_cast<int32_t>(hp.n_head_kv), d_pos, rope_);
-    if (k_amax_) amax_into(k, n, KV, &(*k_amax_)[l]);
-    if (v_amax_) amax_into(v, n, KV, &(*v_amax_)[l]);
-    s.kv_store(*kv_, li, k, v, d_cells, n);
-    s.attention(*kv_, li, q, ab, att);
-    s.gemm(att, n, L.wo, h, opts(L.wo));
-    s.add(x, h, int64_t(n) * E);
-    s.rmsnorm(x, L.ffn_norm, hp.rms_eps, n, E, h);
-    const f8backend::Stream::GemmJob gate_up[2] = {{&L.gate, g, opts(L.gate)}, {&L.up, u, opts(L.up)}};
-    s.gemm_multi(h, n, gate_up, 2);
-    s.swiglu(g, u, int64_t(n) * F, g);
-    s.gemm(g, n, L.down, h, opts(L.down));
-    s.add(x, h, int64_t(n) * E);
+  // Embedding and every layer. check_abort: between layers (not while a
+  // device backend records the step as a graph: a recording cannot stop
+  // half-way, so the callback is asked once before it instead).
+  auto body = [&](bool check_abort) -> Status {
+    s.embed(w.token_embd, d_tok, n, x);
+    for (uint32_t l = 0; l < hp.n_layer; ++l) {
+      if (check_abort && abort_fn_ && abort_fn_(abort_ud_))
+        return Status::Error(Code::Aborted, "decode aborted by the abort callback");
+      const LayerWeights& L = w.layers[l];
+      const int32_t li = static_cast<int32_t>(l);
+      s.rmsnorm(x, L.attn_norm, hp.rms_eps, n, E, h);
+      const f8backend::Stream::GemmJob qkv[3] = {
+          {&L.wq, q, opts(L.wq, L.bq)}, {&L.wk, k, opts(L.wk, L.bk)}, {&L.wv, v, opts(L.wv, L.bv)}};
+      s.gemm_multi(h, n, qkv, 3);
+      s.rope(q, n, static_cast<int32_t>(hp.n_head), d_pos, rope_);
+      s.rope(k, n, static_cast<int32_t>(hp.n_head_kv), d_pos, rope_);
+      if (k_amax_) amax_into(k, n, KV, &(*k_amax_)[l]);
+      if (v_amax_) amax_into(v, n, KV, &(*v_amax_)[l]);
+      s.kv_store(*kv_, li, k, v, d_cells, n);
+      s.attention(*kv_, li, q, ab, att);
+      s.gemm(att, n, L.wo, h, opts(L.wo));
+      s.add(x, h, int64_t(n) * E);
+      s.rmsnorm(x, L.ffn_norm, hp.rms_eps, n, E, h);
+      const f8backend::Stream::GemmJob gate_up[2] = {{&L.gate, g, opts(L.gate)}, {&L.up, u, opts(L.up)}};
+      s.gemm_multi(h, n, gate_up, 2);
+      s.swiglu(g, u, int64_t(n) * F, g);
+      s.gemm(g, n, L.down, h, opts(L.down));
+      s.add(x, h, int64_t(n) * E);
+    }
+    return Status::Ok();
+  };
+
+  // Decode-sized chunks run as one recorded step per token count (a CUDA
+  // graph on the GPU; the CPU backends never record). The KV-scale
+  // measurement reads activations back mid-step, so it always runs eagerly.
+  const bool graphable = n <= kMaxGraphTokens && !k_amax_ && !v_amax_;
+  if (graphable && abort_fn_ && abort_fn_(abort_ud_))
+    return Status::Error(Code::Aborted, "decode aborted by the abort callback");
+  if (!(graphable && s.graph_replay(static_cast<uint64_t>(n)))) {
+    const bool recording = graphable && s.graph_begin(static_cast<uint64_t>(n));
+    Status st = body(!recording);
+    if (recording) {
+      f8backend::Status gs = s.graph_end();
+      if (st.ok() && !gs.ok()) st = Status::Error(from_backend(gs.code), "backend: " + gs.message);
+    }
+    if (!st.ok()) return st;
   }
   (void)Q;
   if (n_rows == 0) {
     s.synchronize();
-    return Status::Ok();
+    return stream_status();
   }
   // Only the rows that want logits go through the norm and the (large)
   // output projection.
@@ -191,7 +222,15 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
     s.gemm(h + int64_t(r0) * E, rc, w.output, lg, opts(w.output));
     s.to_host(logits_out + int64_t(r0) * V, lg, size_t(rc) * V * sizeof(float));
   }
-  return Status::Ok();
+  return stream_status();
+}
+
+// A device error in this step (the stream is then unusable: the context
+// must be recreated; the CPU backends never fail here).
+Status Context::stream_status() const {
+  const f8backend::Status e = stream_->error();
+  if (e.ok()) return Status::Ok();
+  return Status::Error(from_backend(e.code), std::string("backend ") + bw_->backend->name() + ": " + e.message);
 }
 
 }  // namespace f8model

@@ -2,6 +2,8 @@
 // default backend; nothing is copied on the CPU.
 #include "model/model.h"
 
+#include <cstdio>
+
 namespace f8model {
 
 namespace {
@@ -12,6 +14,30 @@ uint64_t elems(const f8backend::Weight& w) { return w.data ? uint64_t(w.rows) * 
 Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights* dev,
                   ProgressFn progress, void* ud) {
   *dev = host;
+  // A device backend: compare what the weights need with free memory first,
+  // so a model that does not fit fails with one line instead of half-way.
+  size_t need = 0;
+  auto add = [&](const f8backend::Weight& w) {
+    if (w.data) need += be.upload_bytes(w);
+  };
+  add(host.token_embd);
+  add(host.output_norm);
+  if (host.output.data != host.token_embd.data) add(host.output);
+  for (const LayerWeights& L : host.layers) {
+    for (const f8backend::Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down})
+      add(*w);
+    for (const f8backend::Bias* b : {&L.bq, &L.bk, &L.bv})
+      if (b->data) need += 4 * size_t(L.wq.rows) + 256;
+  }
+  size_t fr = 0, tot = 0;
+  be.memory(&fr, &tot);
+  if (tot && need > fr) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg, "the weights need %.2f GiB of device memory but %s has %.2f GiB free (of %.2f GiB)",
+                  double(need) / double(1ull << 30), be.description().c_str(), double(fr) / double(1ull << 30),
+                  double(tot) / double(1ull << 30));
+    return Status::Error(Code::OutOfMemory, msg);
+  }
   auto up = [&](const f8backend::Weight& h, f8backend::Weight* d, const char* what, int layer) -> Status {
     if (!h.data) return Status::Ok();
     f8backend::Status s = be.upload(h, d);
@@ -90,6 +116,7 @@ Status Model::load(const ggf8::File& file, const LoadOptions& opts, std::unique_
     st = upload_all(*bw->backend, m->w_, &bw->weights, opts.progress, opts.progress_user_data);
     if (!st.ok()) return st;
     m->backends_[opts.backend] = std::move(bw);
+    m->load_backend_ = opts.backend;
   }
   *out = std::move(m);
   return Status::Ok();

@@ -44,6 +44,8 @@ class Model {
   const ModelWeights& host_weights() const { return w_; }
   const ggf8::File& file() const { return file_; }
   uint64_t n_params() const { return n_params_; }
+  // The backend LoadOptions named (its weights were uploaded during load).
+  const std::string& load_backend() const { return load_backend_; }
 
   // The named backend ("cpu", "cpu-ref", "cpu-simd", ...), created and given
   // the weights on first use. Thread-safe; the result lives as long as the Model.
@@ -59,6 +61,7 @@ class Model {
   HParams hp_;
   ModelWeights w_;
   uint64_t n_params_ = 0;
+  std::string load_backend_ = "cpu";
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<BackendWeights>> backends_;
   std::vector<float> kcal_, vcal_;

@@ -1,6 +1,6 @@
 // cpu_common.h — pieces both CPU backends (ref and simd) share: host buffers,
 // scalar element decoding, weight scale lookup, the RoPE frequency table and
-// the KV cache (cell bookkeeping + storage layout).
+// the KV cache storage layout (cell bookkeeping: backend/kv_cells.h).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/kv_cells.h"
 #include "ggf8/fp8.h"
 
 namespace f8backend::cpu {
@@ -94,25 +95,24 @@ std::vector<float> rope_inv_freq(const RopeParams& p);
 // elements of `dtype`; FP8 stores k / k_scale[layer].
 class CpuKVCache final : public KVCache {
  public:
-  struct Cell {
-    int32_t pos = -1;   // position of the token stored here
-    uint64_t seqs = 0;  // bit s set: sequence s sees this cell; 0 = free
-  };
+  using Cell = KvCells::Cell;
   static Status create(const KVCacheParams& p, std::unique_ptr<KVCache>* out);
 
   const KVCacheParams& params() const override { return p_; }
   size_t bytes() const override { return 2 * layer_bytes_ * p_.n_layers; }
-  Status alloc_cells(int32_t n, const int32_t* seq, const int32_t* pos, int32_t* cells_out) override;
-  void seq_rm(int32_t seq, int32_t p0, int32_t p1) override;
-  void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override;
-  void seq_keep(int32_t seq) override;
-  void clear() override;
-  int32_t seq_pos_max(int32_t seq) const override;
-  int32_t n_used() const override { return n_used_; }
+  Status alloc_cells(int32_t n, const int32_t* seq, const int32_t* pos, int32_t* cells_out) override {
+    return cells_.alloc(n, seq, pos, cells_out);
+  }
+  void seq_rm(int32_t seq, int32_t p0, int32_t p1) override { cells_.seq_rm(seq, p0, p1); }
+  void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override { cells_.seq_cp(src, dst, p0, p1); }
+  void seq_keep(int32_t seq) override { cells_.seq_keep(seq); }
+  void clear() override { cells_.clear(); }
+  int32_t seq_pos_max(int32_t seq) const override { return cells_.seq_pos_max(seq); }
+  int32_t n_used() const override { return cells_.n_used(); }
 
   // For the CPU ops.
-  const std::vector<Cell>& cells() const { return cells_; }
-  int32_t hi() const { return hi_; }                  // cells >= hi() are all free
+  const std::vector<Cell>& cells() const { return cells_.cells(); }
+  int32_t hi() const { return cells_.hi(); }          // cells >= hi() are all free
   size_t row_elems() const { return static_cast<size_t>(p_.n_kv_heads) * p_.head_dim; }
   uint8_t* k_row(int32_t layer, int32_t cell) { return row(k_.get(), layer, cell); }
   uint8_t* v_row(int32_t layer, int32_t cell) { return row(v_.get(), layer, cell); }
@@ -123,13 +123,11 @@ class CpuKVCache final : public KVCache {
   uint8_t* row(Buffer* b, int32_t layer, int32_t cell) {
     return static_cast<uint8_t*>(b->data()) + layer * layer_bytes_ + cell * row_bytes_;
   }
-  void recount();
 
   KVCacheParams p_;
   size_t row_bytes_ = 0, layer_bytes_ = 0;
   std::unique_ptr<Buffer> k_, v_;
-  std::vector<Cell> cells_;
-  int32_t n_used_ = 0, hi_ = 0, head_ = 0;
+  KvCells cells_;
 };
 
 // Stores one F32 row (n values) into a cache row of dtype dt, dividing by

@@ -1,0 +1,474 @@
+// kernels/attention.cu — decode/prefill attention over the KV cache
+// (flash-decoding), launchers declared in kernels/attention.cuh.
+//
+// What it computes (CPU reference: RefStream::attention in
+// src/backend/cpu/ref/ref_backend.cpp): for each query token t (sequence
+// seq[t], position pos[t]) and head h,
+//   out[t, h*D:(h+1)*D] = sum_c softmax_c(q[t,h] . K[c,kvh] * scale) * V[c,kvh]
+// over the cells c < hi that token sees (attn::visible), kvh = h / (n_heads /
+// n_kv_heads) (GQA); zeros when it sees no cell. K/V are decoded on load and
+// multiplied by k_scale[layer] / v_scale[layer] (FP8 caches only: F32/F16/BF16
+// ignore the scales, as the CPU does);
+// all arithmetic is FP32.
+//
+// Shapes: q, out [T, n_heads * D] F32 (D = head_dim <= 256); K, V
+// [n_layers][n_cells][n_kv_heads][D] of kv.type; work: see
+// attention_workspace_floats (acc [T][n_heads][S][D], then (m, l)
+// [T][n_heads][S][2]; S = n_splits).
+//
+// Kernel 1, attn_split_kernel: grid (n_heads, T, S), block kWarps warps.
+//   Block (h, t, s) reads hi = kv.hi[0] from device memory (a CUDA graph
+//   captured once stays valid as the context grows) and takes split s of
+//   [0, hi) (attn::split_range). Its warps take chunks of U consecutive cells
+//   round-robin; the lanes of a warp take head_dim slices (D = 64/128/256:
+//   lane owns D/32 contiguous elements, one vector load per cell; any other
+//   D: lane owns elements lane + 32 j). Per chunk a warp loads the visibility
+//   of its U cells (one ballot), then the K and V rows of the visible ones
+//   (2U loads in flight per lane), computes U FP32 dot products (butterfly
+//   reduced), and does one online-softmax step (attn::rescale / attn::prob)
+//   in the log2 domain. The warps' (m, l, acc) are merged through shared
+//   memory; with S = 1 the block writes out directly, else its partial goes
+//   to work.
+// Kernel 2, attn_merge_kernel (S > 1): grid (n_heads, T), merges the S
+//   partials by log-sum-exp (attn::merge_weight) and writes out.
+//
+// Bytes moved (decode, per layer): every visible K/V row of each kv head is
+// read by one warp of each of the n_heads / n_kv_heads blocks of its group
+// (the group's blocks are adjacent in the grid, so DRAM sees it ~once and L2
+// the rest): ~2 * n_visible * n_kv_heads * D * elem_size bytes from DRAM,
+// plus 12 bytes of cell metadata per scanned cell per block (from L2), plus
+// T * n_heads * S * (D + 2) * 4 * 2 bytes of workspace.
+#include "kernels/attention.cuh"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+#include <cuda_runtime.h>
+
+#include "ggf8/fp8.h"
+#include "kernels/attn_math.h"
+
+namespace f8k {
+namespace {
+
+constexpr int kWarps = 4;                // warps per block (tuning knob)
+constexpr int kThreads = kWarps * 32;
+constexpr int kMaxHeadDim = 256;
+constexpr int kMaxSplits = 64;
+constexpr int kSplitWaves = 2;           // attention_splits targets this many waves of n_sm blocks
+constexpr int kRegBudgetWords = 16;      // 32-bit registers per lane per K (and per V) chunk
+constexpr int kMaxGridY = 65535;
+
+// ---- element types ----------------------------------------------------------------
+template <Elem T> struct ElemTraits;
+template <> struct ElemTraits<Elem::F32> { using S = float; };
+template <> struct ElemTraits<Elem::F16> { using S = uint16_t; };
+template <> struct ElemTraits<Elem::BF16> { using S = uint16_t; };
+template <> struct ElemTraits<Elem::E4M3> { using S = uint8_t; };
+template <> struct ElemTraits<Elem::E5M2> { using S = uint8_t; };
+
+// One stored element to float, exact.
+template <Elem T>
+__device__ __forceinline__ float decode1(typename ElemTraits<T>::S x) {
+  if constexpr (T == Elem::F32) return x;
+  else if constexpr (T == Elem::F16) return __half2float(__ushort_as_half(x));
+  else if constexpr (T == Elem::BF16) return __uint_as_float(static_cast<uint32_t>(x) << 16);
+  else if constexpr (T == Elem::E4M3) return ggf8::e4m3_to_f32(x);
+  else return ggf8::e5m2_to_f32(x);
+}
+
+// Two FP8 codes (low byte = first element) to two floats: one hardware
+// cvt.rn.f16x2.{e4m3,e5m2}x2 on sm_89+ (exact: every FP8 value is an FP16).
+template <Elem T>
+__device__ __forceinline__ float2 fp8x2_to_float2(uint32_t two_bytes) {
+  const __half2_raw hr = __nv_cvt_fp8x2_to_halfraw2(
+      static_cast<__nv_fp8x2_storage_t>(two_bytes & 0xFFFFu), T == Elem::E4M3 ? __NV_E4M3 : __NV_E5M2);
+  return __half22float2(__half2(hr));
+}
+
+// A lane's share of one K or V row of D elements.
+//   VEC:  lane owns elements [lane*E, lane*E + E) (D == 32 E), one vector load.
+//   !VEC: lane owns elements lane + 32 j, j < E, those < D (any D <= 32 E).
+template <Elem T, int E, bool VEC>
+struct LaneRow {
+  using S = typename ElemTraits<T>::S;
+  static constexpr int kBytes = E * static_cast<int>(sizeof(S));
+  // Registers holding the raw bytes (VEC: packed; !VEC: one per element).
+  static constexpr int kWords = VEC ? (kBytes < 4 ? 1 : kBytes / 4) : E;
+  struct Raw {
+    uint32_t w[kWords];
+  };
+
+  __device__ __forceinline__ static int dim(int lane, int j) { return VEC ? lane * E + j : lane + 32 * j; }
+  __device__ __forceinline__ static bool valid(int lane, int j, int D) { return VEC || lane + 32 * j < D; }
+
+  // row: the D elements of one (cell, kv head).
+  __device__ __forceinline__ static void load(const S* __restrict__ row, int lane, int D, Raw& r) {
+    if constexpr (VEC) {
+      const S* p = row + lane * E;
+      if constexpr (kBytes == 2) {
+        r.w[0] = __ldg(reinterpret_cast<const unsigned short*>(p));
+      } else if constexpr (kBytes == 4) {
+        r.w[0] = __ldg(reinterpret_cast<const unsigned int*>(p));
+      } else if constexpr (kBytes == 8) {
+        const uint2 x = __ldg(reinterpret_cast<const uint2*>(p));
+        r.w[0] = x.x; r.w[1] = x.y;
+      } else {
+        static_assert(kBytes % 16 == 0, "vector width");
+#pragma unroll
+        for (int i = 0; i < kBytes / 16; ++i) {
+          const uint4 x = __ldg(reinterpret_cast<const uint4*>(p) + i);
+          r.w[4 * i] = x.x; r.w[4 * i + 1] = x.y; r.w[4 * i + 2] = x.z; r.w[4 * i + 3] = x.w;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < E; ++j) {
+        const int d = lane + 32 * j;
+        uint32_t x = 0;
+        if (d < D) {
+          if constexpr (sizeof(S) == 4) x = __float_as_uint(__ldg(reinterpret_cast<const float*>(row) + d));
+          else if constexpr (sizeof(S) == 2) x = __ldg(reinterpret_cast<const unsigned short*>(row) + d);
+          else x = __ldg(reinterpret_cast<const unsigned char*>(row) + d);
+        }
+        r.w[j] = x;
+      }
+    }
+  }
+
+  __device__ __forceinline__ static void zero(Raw& r) {
+#pragma unroll
+    for (int i = 0; i < kWords; ++i) r.w[i] = 0;
+  }
+
+  __device__ __forceinline__ static void decode(const Raw& r, float (&f)[E]) {
+    if constexpr (!VEC) {
+#pragma unroll
+      for (int j = 0; j < E; ++j) {
+        if constexpr (T == Elem::F32) f[j] = __uint_as_float(r.w[j]);
+        else f[j] = decode1<T>(static_cast<S>(r.w[j]));
+      }
+    } else if constexpr (T == Elem::F32) {
+#pragma unroll
+      for (int j = 0; j < E; ++j) f[j] = __uint_as_float(r.w[j]);
+    } else if constexpr (T == Elem::F16) {
+#pragma unroll
+      for (int i = 0; i < E / 2; ++i) {
+        const float2 x = __half22float2(__halves2half2(__ushort_as_half(static_cast<unsigned short>(r.w[i] & 0xFFFFu)),
+                                                       __ushort_as_half(static_cast<unsigned short>(r.w[i] >> 16))));
+        f[2 * i] = x.x; f[2 * i + 1] = x.y;
+      }
+    } else if constexpr (T == Elem::BF16) {
+#pragma unroll
+      for (int i = 0; i < E / 2; ++i) {
+        f[2 * i] = __uint_as_float(r.w[i] << 16);
+        f[2 * i + 1] = __uint_as_float(r.w[i] & 0xFFFF0000u);
+      }
+    } else {  // FP8: two codes per cvt
+#pragma unroll
+      for (int i = 0; i < E / 2; ++i) {
+        const float2 x = fp8x2_to_float2<T>(r.w[i / 2] >> (16 * (i % 2)));
+        f[2 * i] = x.x; f[2 * i + 1] = x.y;
+      }
+    }
+  }
+};
+
+// Cells per warp chunk: as many as fit kRegBudgetWords registers per K (and V).
+template <Elem T, int E, bool VEC>
+struct ChunkCells {
+  static constexpr int kU = kRegBudgetWords / LaneRow<T, E, VEC>::kWords;
+  static constexpr int value = kU < 2 ? 2 : (kU > 16 ? 16 : kU);
+};
+
+struct AttnArgs {
+  const uint8_t* k;          // layer base
+  const uint8_t* v;          // layer base
+  const int32_t* cell_pos;
+  const unsigned long long* cell_seqs;
+  const int32_t* hi;
+  const float* k_scale;      // &kv.k_scale[layer]
+  const float* v_scale;      // &kv.v_scale[layer]
+  int32_t n_cells, n_kv_heads, head_dim, group, n_heads, n_splits, t0;
+  const float* q;
+  const int32_t* seq;
+  const int32_t* pos;
+  float scale;
+  float* work_acc;           // [T][n_heads][S][D]
+  float* work_ml;            // [T][n_heads][S][2]
+  float* out;
+};
+
+template <Elem T, int E, bool VEC>
+__global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) {
+  using LR = LaneRow<T, E, VEC>;
+  using S = typename LR::S;
+  constexpr int U = ChunkCells<T, E, VEC>::value;
+  constexpr float kNegInf = -__builtin_huge_valf();
+
+  const int h = blockIdx.x;
+  const int t = blockIdx.y + a.t0;
+  const int s = blockIdx.z;
+  const int lane = threadIdx.x & 31;
+  const int w = threadIdx.x >> 5;
+  const int D = a.head_dim;
+  const int kvh = h / a.group;
+
+  int hi = *a.hi;
+  hi = hi < 0 ? 0 : (hi > a.n_cells ? a.n_cells : hi);
+  const attn::SplitRange r = attn::split_range(s, a.n_splits, hi);
+  const int sq = a.seq[t];
+  const int qp = a.pos[t];
+
+  // q pre-multiplied so that a dot product with raw K is a log2-domain score.
+  constexpr bool kFp8 = T == Elem::E4M3 || T == Elem::E5M2;  // scales apply to FP8 only (as on the CPU)
+  const float qmul = a.scale * (kFp8 ? a.k_scale[0] : 1.0f) * attn::kLog2e;
+  const float* qrow = a.q + (static_cast<size_t>(t) * a.n_heads + h) * D;
+  float qf[E], acc[E];
+#pragma unroll
+  for (int j = 0; j < E; ++j) {
+    qf[j] = LR::valid(lane, j, D) ? qrow[LR::dim(lane, j)] * qmul : 0.0f;
+    acc[j] = 0.0f;
+  }
+  float m = kNegInf, l = 0.0f;
+
+  const size_t row_stride = static_cast<size_t>(a.n_kv_heads) * D;  // elements between cells
+  const S* kb = reinterpret_cast<const S*>(a.k) + static_cast<size_t>(kvh) * D;
+  const S* vb = reinterpret_cast<const S*>(a.v) + static_cast<size_t>(kvh) * D;
+
+  for (int c0 = r.begin + w * U; c0 < r.end; c0 += kWarps * U) {
+    bool vis = false;
+    if (lane < U) {
+      const int c = c0 + lane;
+      if (c < r.end) vis = attn::visible(a.cell_seqs[c], a.cell_pos[c], sq, qp);
+    }
+    const unsigned vmask = __ballot_sync(0xFFFFFFFFu, vis);
+    if (vmask == 0) continue;  // warp-uniform
+
+    typename LR::Raw kr[U], vr[U];
+    const size_t off0 = static_cast<size_t>(c0) * row_stride;
+    const S* kp = kb + off0;
+    const S* vp = vb + off0;
+#pragma unroll
+    for (int u = 0; u < U; ++u, kp += row_stride, vp += row_stride) {
+      if ((vmask >> u) & 1u) {
+        LR::load(kp, lane, D, kr[u]);
+        LR::load(vp, lane, D, vr[u]);
+      } else {
+        LR::zero(kr[u]);
+        LR::zero(vr[u]);
+      }
+    }
+
+    float sc[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      float kf[E];
+      LR::decode(kr[u], kf);
+      float d = 0.0f;
+#pragma unroll
+      for (int j = 0; j < E; ++j) d = fmaf(qf[j], kf[j], d);
+      sc[u] = d;
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) sc[u] += __shfl_xor_sync(0xFFFFFFFFu, sc[u], off);
+    }
+    float mb = kNegInf;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      sc[u] = ((vmask >> u) & 1u) ? sc[u] : kNegInf;
+      mb = fmaxf(mb, sc[u]);
+    }
+    const float mn = fmaxf(m, mb);
+    const float cf = attn::rescale(m, mn);
+    l *= cf;
+#pragma unroll
+    for (int j = 0; j < E; ++j) acc[j] *= cf;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const float p = attn::prob(sc[u], mn);
+      l += p;
+      float vf[E];
+      LR::decode(vr[u], vf);
+#pragma unroll
+      for (int j = 0; j < E; ++j) acc[j] = fmaf(p, vf[j], acc[j]);
+    }
+    m = mn;
+  }
+
+  // Merge the warps' partials.
+  __shared__ float sm_m[kWarps], sm_l[kWarps];
+  __shared__ float sm_acc[kWarps][kMaxHeadDim];
+  if (lane == 0) {
+    sm_m[w] = m;
+    sm_l[w] = l;
+  }
+#pragma unroll
+  for (int j = 0; j < E; ++j)
+    if (LR::valid(lane, j, D)) sm_acc[w][LR::dim(lane, j)] = acc[j];
+  __syncthreads();
+
+  const float M = attn::merge_max(sm_m, kWarps, 1);
+  float wt[kWarps];
+  float L = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kWarps; ++i) {
+    wt[i] = attn::merge_weight(sm_m[i], M);
+    L += wt[i] * sm_l[i];
+  }
+  const size_t th = static_cast<size_t>(t) * a.n_heads + h;
+  if (a.n_splits == 1) {
+    const float vs = kFp8 ? a.v_scale[0] : 1.0f;
+    float* o = a.out + th * D;
+    for (int d = threadIdx.x; d < D; d += kThreads) {
+      float x = 0.0f;
+#pragma unroll
+      for (int i = 0; i < kWarps; ++i) x = fmaf(wt[i], sm_acc[i][d], x);
+      o[d] = attn::finalize(x, L, vs);
+    }
+  } else {
+    const size_t ps = th * a.n_splits + s;
+    float* o = a.work_acc + ps * D;
+    for (int d = threadIdx.x; d < D; d += kThreads) {
+      float x = 0.0f;
+#pragma unroll
+      for (int i = 0; i < kWarps; ++i) x = fmaf(wt[i], sm_acc[i][d], x);
+      o[d] = x;
+    }
+    if (threadIdx.x == 0) {
+      a.work_ml[ps * 2] = M;
+      a.work_ml[ps * 2 + 1] = L;
+    }
+  }
+}
+
+// Merges the n_splits partials of (t, h) = (blockIdx.y + t0, blockIdx.x).
+__global__ void __launch_bounds__(kThreads) attn_merge_kernel(const float* __restrict__ work_acc,
+                                                              const float* __restrict__ work_ml,
+                                                              int32_t n_splits, int32_t D, int32_t n_heads,
+                                                              int32_t t0, const float* __restrict__ v_scale,
+                                                              bool fp8, float* __restrict__ out) {
+  const int h = blockIdx.x;
+  const int t = blockIdx.y + t0;
+  const size_t th = static_cast<size_t>(t) * n_heads + h;
+  const float* ml = work_ml + th * n_splits * 2;
+  const float* acc = work_acc + th * n_splits * D;
+
+  __shared__ float sw[kMaxSplits];
+  const float M = attn::merge_max(ml, n_splits, 2);
+  for (int i = threadIdx.x; i < n_splits; i += blockDim.x) sw[i] = attn::merge_weight(ml[2 * i], M);
+  __syncthreads();
+  float L = 0.0f;
+  for (int i = 0; i < n_splits; ++i) L += sw[i] * ml[2 * i + 1];
+  const float vs = fp8 ? v_scale[0] : 1.0f;
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float x = 0.0f;
+    for (int i = 0; i < n_splits; ++i) x = fmaf(sw[i], acc[static_cast<size_t>(i) * D + d], x);
+    out[th * D + d] = attn::finalize(x, L, vs);
+  }
+}
+
+using SplitKernel = void (*)(AttnArgs);
+
+template <Elem T>
+SplitKernel pick_kernel(int D) {
+  switch (D) {
+    case 64: return attn_split_kernel<T, 2, true>;
+    case 128: return attn_split_kernel<T, 4, true>;
+    case 256: return attn_split_kernel<T, 8, true>;
+    default: break;
+  }
+  if (D <= 64) return attn_split_kernel<T, 2, false>;
+  if (D <= 128) return attn_split_kernel<T, 4, false>;
+  return attn_split_kernel<T, 8, false>;
+}
+
+SplitKernel pick_kernel(Elem type, int D) {
+  switch (type) {
+    case Elem::F32: return pick_kernel<Elem::F32>(D);
+    case Elem::F16: return pick_kernel<Elem::F16>(D);
+    case Elem::BF16: return pick_kernel<Elem::BF16>(D);
+    case Elem::E4M3: return pick_kernel<Elem::E4M3>(D);
+    case Elem::E5M2: return pick_kernel<Elem::E5M2>(D);
+  }
+  return nullptr;
+}
+
+size_t elem_bytes(Elem t) {
+  switch (t) {
+    case Elem::F32: return 4;
+    case Elem::F16: case Elem::BF16: return 2;
+    default: return 1;
+  }
+}
+
+}  // namespace
+
+int32_t attention_splits(int32_t T, int32_t n_heads, int32_t n_sm) {
+  return attn::num_splits(T, n_heads, n_sm, kSplitWaves, kMaxSplits);
+}
+
+size_t attention_workspace_floats(int32_t T, int32_t n_heads, int32_t head_dim, int32_t n_splits) {
+  if (n_splits <= 1 || T <= 0) return 0;  // one split writes out directly
+  return static_cast<size_t>(T) * n_heads * n_splits * (static_cast<size_t>(head_dim) + 2);
+}
+
+int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq,
+              const int32_t* pos, int32_t n_heads, float scale, int32_t n_splits, float* work,
+              float* out, void* stream) {
+  if (T <= 0) return static_cast<int>(cudaSuccess);
+  const int D = kv.head_dim;
+  if (D <= 0 || D > kMaxHeadDim || n_heads <= 0 || kv.n_kv_heads <= 0 || n_heads % kv.n_kv_heads != 0 ||
+      n_splits < 1 || n_splits > kMaxSplits || layer < 0 || layer >= kv.n_layers || (n_splits > 1 && !work))
+    return static_cast<int>(cudaErrorInvalidValue);
+  const SplitKernel kern = pick_kernel(kv.type, D);
+  if (!kern) return static_cast<int>(cudaErrorInvalidValue);
+  const bool vec = D == 64 || D == 128 || D == 256;
+  const size_t eb = elem_bytes(kv.type);
+  const size_t layer_bytes = static_cast<size_t>(kv.n_cells) * kv.n_kv_heads * D * eb;
+  if (vec) {  // vector loads need the row bases aligned to a lane's share
+    const size_t a = static_cast<size_t>(D / 32) * eb;
+    const size_t align = a >= 16 ? 16 : a;
+    if ((reinterpret_cast<uintptr_t>(kv.k) | reinterpret_cast<uintptr_t>(kv.v) | layer_bytes) % align != 0)
+      return static_cast<int>(cudaErrorMisalignedAddress);
+  }
+
+  AttnArgs a;
+  a.k = kv.k + layer * layer_bytes;
+  a.v = kv.v + layer * layer_bytes;
+  a.cell_pos = kv.cell_pos;
+  a.cell_seqs = kv.cell_seqs;
+  a.hi = kv.hi;
+  a.k_scale = kv.k_scale + layer;
+  a.v_scale = kv.v_scale + layer;
+  a.n_cells = kv.n_cells;
+  a.n_kv_heads = kv.n_kv_heads;
+  a.head_dim = D;
+  a.group = n_heads / kv.n_kv_heads;
+  a.n_heads = n_heads;
+  a.n_splits = n_splits;
+  a.q = q;
+  a.seq = seq;
+  a.pos = pos;
+  a.scale = scale;
+  const size_t n_part = static_cast<size_t>(T) * n_heads * n_splits;
+  a.work_acc = work;
+  a.work_ml = work ? work + n_part * D : nullptr;
+  a.out = out;
+
+  const bool fp8 = kv.type == Elem::E4M3 || kv.type == Elem::E5M2;
+  cudaStream_t st = static_cast<cudaStream_t>(stream);
+  for (int32_t t0 = 0; t0 < T; t0 += kMaxGridY) {
+    const int32_t tn = T - t0 < kMaxGridY ? T - t0 : kMaxGridY;
+    a.t0 = t0;
+    kern<<<dim3(n_heads, tn, n_splits), kThreads, 0, st>>>(a);
+    if (n_splits > 1)
+      attn_merge_kernel<<<dim3(n_heads, tn), kThreads, 0, st>>>(a.work_acc, a.work_ml, n_splits, D, n_heads, t0,
+                                                                a.v_scale, fp8, out);
+  }
+  return static_cast<int>(cudaGetLastError());
+}
+
+}  // namespace f8k

@@ -1,0 +1,34 @@
+// kernels/attention.cuh — host-callable launchers for the KV cache write
+// (kv_store.cu) and decode/prefill attention (attention.cu). DEVICE
+// pointers; each returns the cudaError_t of its launch as an int; no sync.
+#pragma once
+
+#include "kernels/types.h"
+
+namespace f8k {
+
+// Writes K and V of T tokens into cells[t] of `layer`:
+// stored = satfinite(rne(value / scale[layer])) for FP8 (bit-exact with
+// ggf8::e4m3_from_f32(x / s)), RNE conversion for F16/BF16, copy for F32.
+// k, v: [T, n_kv_heads * head_dim] F32.
+int kv_store(const DevKv& kv, int32_t layer, const float* k, const float* v, const int32_t* cells,
+             int32_t T, void* stream);
+
+// Number of context splits attention() uses for T query tokens and n_heads
+// heads on a GPU with n_sm multiprocessors (a pure function of its
+// arguments, so a CUDA graph captured for T stays valid).
+int32_t attention_splits(int32_t T, int32_t n_heads, int32_t n_sm);
+// Floats of workspace attention() needs for that many splits.
+size_t attention_workspace_floats(int32_t T, int32_t n_heads, int32_t head_dim, int32_t n_splits);
+
+// out[T, n_heads*head_dim] = softmax(q . K^T * scale) . V over the cells each
+// token sees (DevKv); FP32 math, FP8 K/V dequantized on load; GQA: head h
+// reads kv head h / (n_heads / n_kv_heads); a token that sees no cell gets
+// zeros. The context [0, hi) is split into n_splits ranges whose partial
+// (max, sum, acc[head_dim]) go to `work` and are merged by log-sum-exp.
+// seq, pos: device int32[T].
+int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq,
+              const int32_t* pos, int32_t n_heads, float scale, int32_t n_splits, float* work,
+              float* out, void* stream);
+
+}  // namespace f8k

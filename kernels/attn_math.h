@@ -1,0 +1,110 @@
+// kernels/attn_math.h — the scalar pieces of flash-decoding attention
+// (kernels/attention.cu), as pure functions usable from host C++ (no CUDA
+// header needed) and from device code. tests/backend/test_cuda_attn_math.cpp
+// runs the kernel's algorithm on the CPU with exactly these functions.
+//
+// Conventions:
+//   * Scores live in the log2 domain: the kernel multiplies q by
+//     scale * k_scale * log2(e) once, so a score is s2 = (q.k * scale) * log2(e)
+//     and every exponential is exp2 (exp(x) = exp2(x * log2 e)).
+//   * A partial result over a set of cells is (m, l, acc[D]):
+//       m = max s2 over the visible cells (-inf when none),
+//       l = sum exp2(s2 - m), acc[d] = sum exp2(s2 - m) * v_raw[d]
+//     (v_raw: the stored value decoded, before v_scale). The empty partial is
+//     (m = -inf, l = 0, acc = 0) and every function below keeps it NaN-free.
+//   * Final output: out[d] = l > 0 ? acc[d] / l * v_scale : 0.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define F8K_HD __host__ __device__ __forceinline__
+#else
+#define F8K_HD inline
+#endif
+
+namespace f8k {
+namespace attn {
+
+constexpr float kLog2e = 1.4426950408889634f;
+
+F8K_HD float neg_inf() { return -__builtin_huge_valf(); }
+
+F8K_HD float fexp2(float x) {
+#if defined(__CUDA_ARCH__)
+  return exp2f(x);
+#else
+  return std::exp2(x);
+#endif
+}
+
+// Split s (0 <= s < n) of the context [0, hi): [begin, end). Balanced (sizes
+// differ by at most one), consecutive, covering [0, hi) exactly once; a split
+// is empty when n > hi.
+struct SplitRange {
+  int32_t begin, end;
+};
+F8K_HD SplitRange split_range(int32_t s, int32_t n, int32_t hi) {
+  const int64_t h = hi > 0 ? hi : 0;
+  SplitRange r;
+  r.begin = static_cast<int32_t>(h * s / n);
+  r.end = static_cast<int32_t>(h * (s + 1) / n);
+  return r;
+}
+
+// Context splits for T query tokens x n_heads heads on n_sm multiprocessors:
+// 1 when T * n_heads blocks already fill `waves` waves, else enough splits
+// that T * n_heads * splits >= waves * n_sm, clamped to [1, max_splits].
+// A pure function of its arguments (a captured CUDA graph stays valid).
+F8K_HD int32_t num_splits(int32_t T, int32_t n_heads, int32_t n_sm, int32_t waves, int32_t max_splits) {
+  const int64_t bh = static_cast<int64_t>(T > 0 ? T : 1) * (n_heads > 0 ? n_heads : 1);
+  const int64_t target = static_cast<int64_t>(waves > 0 ? waves : 1) * (n_sm > 0 ? n_sm : 1);
+  if (bh >= target) return 1;
+  int64_t s = (target + bh - 1) / bh;
+  if (s > max_splits) s = max_splits;
+  return static_cast<int32_t>(s < 1 ? 1 : s);
+}
+
+// Query token (seq, qpos) sees a cell iff the cell's seq bit is set and its
+// position is <= qpos. seq outside [0, 64) sees nothing.
+F8K_HD bool visible(unsigned long long cell_seqs, int32_t cell_pos, int32_t seq, int32_t qpos) {
+  if (seq < 0 || seq >= 64) return false;
+  return ((cell_seqs >> seq) & 1ull) != 0 && cell_pos <= qpos;
+}
+
+// ---- online softmax ------------------------------------------------------------
+// One step over a batch of scores: m_new = max(m_old, max over the batch).
+// The running (l, acc) is multiplied by rescale(m_old, m_new), then each
+// score adds prob(s, m_new) to l and prob * v to acc.
+
+// exp2(m_old - m_new), with an empty running state (m_old = -inf) giving 0
+// even when m_new is -inf too (never NaN). Requires m_new >= m_old.
+F8K_HD float rescale(float m_old, float m_new) {
+  return m_old == neg_inf() ? 0.0f : fexp2(m_old - m_new);
+}
+// exp2(s - m) for a score s of the batch whose max is m; a masked score
+// (s = -inf) gives 0 even when m is -inf.
+F8K_HD float prob(float s, float m) { return s == neg_inf() ? 0.0f : fexp2(s - m); }
+
+// ---- merging partials by log-sum-exp -------------------------------------------
+// M = max of the partials' m (n of them, stride floats apart): -inf when all
+// are empty.
+F8K_HD float merge_max(const float* m, int32_t n, int32_t stride) {
+  float M = neg_inf();
+  for (int32_t i = 0; i < n; ++i) M = m[i * stride] > M ? m[i * stride] : M;
+  return M;
+}
+// Weight of a partial with max m_i in the merge whose overall max is M:
+// exp2(m_i - M), 0 for an empty partial (so an all-empty merge gives all 0).
+F8K_HD float merge_weight(float m_i, float M) { return m_i == neg_inf() ? 0.0f : fexp2(m_i - M); }
+// The merged (m, l, acc) is (M, sum w_i l_i, sum w_i acc_i) with
+// w_i = merge_weight(m_i, M).
+
+// Output from the final (l, acc[d]): acc / l * v_scale, 0 when l = 0.
+F8K_HD float finalize(float acc, float l, float v_scale) {
+  return l > 0.0f ? acc / l * v_scale : 0.0f;
+}
+
+}  // namespace attn
+}  // namespace f8k

@@ -1,0 +1,83 @@
+// kernels/types.h — plain structs the CUDA kernels and the host backend
+// (src/backend/cuda) share. No CUDA header here: host C++ code includes it.
+// All pointers in these structs are DEVICE pointers unless a field says so.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace f8k {
+
+// Element types as the kernels see them (values match no file format; the
+// host backend maps ggf8::DType to these).
+enum class Elem : int32_t { F32 = 0, F16 = 1, BF16 = 2, E4M3 = 3, E5M2 = 4 };
+
+// How a weight's dequantization multiplier is laid out (FP32 multipliers).
+enum class Scale : int32_t {
+  None = 0,     // multiplier 1
+  Tensor = 1,   // scale[0]
+  Channel = 2,  // scale[n], one per output row
+  Block = 3,    // scale[(n / block_rows) * scale_cols + k / block_cols]
+};
+
+// A weight matrix W[N, K] in device memory, row-major with a row stride.
+// Invariants the host backend guarantees at upload:
+//   - FP8 (E4M3/E5M2) weights: `stride` is a multiple of 64 elements (bytes)
+//     and bytes [K, stride) of every row are zero, so the MMA kernel reads
+//     whole 64-byte k-chunks with no bounds check; `data` is 256-byte aligned.
+//   - F32/F16/BF16 weights: `stride` * elem size is a multiple of 16 bytes,
+//     pad elements are zero.
+//   - Block scales: block_rows % 16 == 0 and block_cols % 64 == 0 (the host
+//     refuses other block shapes for the CUDA backend).
+struct DevWeight {
+  const void* data = nullptr;
+  Elem type = Elem::F32;
+  int64_t rows = 0;     // N (output features)
+  int64_t cols = 0;     // K (input features)
+  int64_t stride = 0;   // elements between consecutive rows (>= cols)
+  Scale scale_mode = Scale::None;
+  const float* scale = nullptr;  // see Scale; device memory
+  int32_t block_rows = 0, block_cols = 0;
+  int64_t scale_cols = 0;        // Block only: row stride of `scale`
+};
+
+// Activation quantization scratch: E4M3 copies of x rows plus one FP32
+// dequantization multiplier per token (xq[t,k] * sx[t] ~ x[t,k]).
+//   xq: [T, ldx] bytes, ldx a multiple of 64, bytes [K, ldx) zero.
+struct DevActQ {
+  uint8_t* xq = nullptr;
+  float* sx = nullptr;   // [T]
+  int64_t ldx = 0;
+};
+
+// The KV cache as the attention kernels see it. Layout (same as the CPU
+// backends): K and V each [n_layers][n_cells][n_kv_heads][head_dim]
+// elements of `type`; FP8 stores value / scale (satfinite, RNE).
+// Cell metadata mirrors the host bookkeeping (uploaded before each step):
+//   cell_pos[c]  position of the token in cell c (-1: free)
+//   cell_seqs[c] bit s set: sequence s sees cell c (0: free)
+//   hi[0]        cells >= hi[0] are all free (attention scans [0, hi))
+// Query token (seq s, pos p) sees cell c iff bit s of cell_seqs[c] is set
+// and cell_pos[c] <= p.
+struct DevKv {
+  uint8_t* k = nullptr;
+  uint8_t* v = nullptr;
+  Elem type = Elem::E4M3;
+  int32_t n_layers = 0, n_cells = 0, n_kv_heads = 0, head_dim = 0;
+  const int32_t* cell_pos = nullptr;
+  const unsigned long long* cell_seqs = nullptr;
+  const int32_t* hi = nullptr;
+  const float* k_scale = nullptr;  // [n_layers] multipliers (1.0 for non-FP8)
+  const float* v_scale = nullptr;  // [n_layers]
+};
+
+// RoPE frequencies, computed on the host exactly as the CPU backends do
+// (cpu::rope_inv_freq) and passed BY VALUE so a CUDA graph captures them.
+constexpr int kMaxRopeHalf = 256;  // head_dim <= 512
+struct RopeTable {
+  int32_t head_dim = 0;   // dims per head
+  int32_t half = 0;       // n_rot / 2: pairs (i, i + half), i < half
+  float inv_freq[kMaxRopeHalf];
+};
+
+}  // namespace f8k

@@ -1,0 +1,56 @@
+// cuda_kv.h — the CUDA KV cache: K/V storage in device memory (layout of
+// kernels/types.h DevKv, the same as the CPU's), cell bookkeeping on the
+// host (backend/kv_cells.h) mirrored to the device by sync().
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <memory>
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_util.h"
+#include "backend/kv_cells.h"
+#include "kernels/types.h"
+
+namespace f8backend::cuda {
+
+class CudaBackend;
+
+class CudaKVCache final : public KVCache {
+ public:
+  static Status create(const CudaBackend& be, const KVCacheParams& p, std::unique_ptr<KVCache>* out);
+  ~CudaKVCache() override;
+
+  const KVCacheParams& params() const override { return p_; }
+  size_t bytes() const override { return kv_bytes_; }
+  Status alloc_cells(int32_t n, const int32_t* seq, const int32_t* pos, int32_t* cells_out) override {
+    return cells_.alloc(n, seq, pos, cells_out);
+  }
+  void seq_rm(int32_t seq, int32_t p0, int32_t p1) override { cells_.seq_rm(seq, p0, p1); }
+  void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override { cells_.seq_cp(src, dst, p0, p1); }
+  void seq_keep(int32_t seq) override { cells_.seq_keep(seq); }
+  void clear() override { cells_.clear(); }
+  int32_t seq_pos_max(int32_t seq) const override { return cells_.seq_pos_max(seq); }
+  int32_t n_used() const override { return cells_.n_used(); }
+
+  // Enqueues on `stream` the copy of the cells changed since the last sync
+  // (and hi) to the device mirror. Returns a failed copy's status.
+  Status sync(cudaStream_t stream);
+  const f8k::DevKv& dev() const { return dev_; }
+
+  // Device bytes a cache with these params takes (storage + metadata).
+  static size_t device_bytes(const KVCacheParams& p);
+
+ private:
+  CudaKVCache() = default;
+  KVCacheParams p_;
+  KvCells cells_;
+  size_t kv_bytes_ = 0;
+  std::unique_ptr<DeviceBuffer> k_, v_, meta_;  // meta: pos int32[n] | hi int32 | pad | seqs u64[n] | scales
+  PinnedBuffer mirror_;                         // same layout as meta_ (pos, hi, seqs)
+  cudaEvent_t copied_ = nullptr;                // the last mirror copy finished
+  f8k::DevKv dev_;
+  size_t seqs_off_ = 0;                         // byte offset of seqs in meta_/mirror_
+};
+
+}  // namespace f8backend::cuda
