@@ -444,6 +444,13 @@ F8_API int32_t f8_kv_n_used(const f8_context *ctx);
 /* [ctx: one thread] NULL fn removes the callback. */
 F8_API void f8_set_abort_callback(f8_context *ctx, f8_abort_cb fn, void *user_data);
 
+/* ------------------------------------------------------------------ ABI */
+/* [any] F8_API_VERSION of the library at run time (the header's value it was
+ * built with). A program built with header version H needs a library with
+ * f8_api_version() >= H; libf8.so.N (N = ABI) changes only on breaking
+ * changes. docs/embedding.md has the policy. */
+F8_API int f8_api_version(void);
+
 #ifdef __cplusplus
 }
 #endif
