@@ -32,3 +32,13 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz
+
+# ---- install and package (docs/embedding.md) ---------------------------------
+# make install PREFIX=/opt/f8: bin/f8, lib/libf8.so*, include/f8.h, lib/pkgconfig,
+# lib/cmake/f8. make deb: $(BUILD)/f8_<version>_<arch>.deb (cpack).
+PREFIX ?= /usr/local
+.PHONY: install deb
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+deb: build
+	cd $(BUILD) && cpack -G DEB

@@ -4,7 +4,7 @@
 #   bin/f8
 #   lib/libf8.so -> libf8.so.<ABI> -> libf8.so.<version>     (target f8_shared)
 #   include/f8.h
-#   lib/pkgconfig/f8.pc                                      (relocatable: ${pcfiledir})
+#   lib/pkgconfig/f8.pc
 #   lib/cmake/f8/f8Config.cmake, f8ConfigVersion.cmake, f8Targets*.cmake  (f8::f8)
 #
 # The paths are relative to the prefix, so `cmake --install build --prefix P`
@@ -32,10 +32,18 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/f8ConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/f8Config.cmake ${PROJECT_BINARY_DIR}/f8ConfigVersion.cmake
         DESTINATION ${F8_INSTALL_CMAKEDIR} COMPONENT dev)
 
-# pkg-config: prefix found from the .pc file's own place.
-file(RELATIVE_PATH F8_PC_TO_PREFIX /p/${F8_INSTALL_PKGCONFIGDIR} /p)
-configure_file(${PROJECT_SOURCE_DIR}/cmake/f8.pc.in ${PROJECT_BINARY_DIR}/f8.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/f8.pc DESTINATION ${F8_INSTALL_PKGCONFIGDIR} COMPONENT dev)
+# pkg-config: the prefix is written at install time (the --prefix given to
+# `cmake --install`, /usr in the .deb), so the paths are absolute and plain.
+configure_file(${PROJECT_SOURCE_DIR}/cmake/f8.pc.in ${PROJECT_BINARY_DIR}/f8.pc.in @ONLY)
+install(CODE "
+  get_filename_component(_f8_prefix \"\${CMAKE_INSTALL_PREFIX}\" ABSOLUTE)
+  file(READ \"${PROJECT_BINARY_DIR}/f8.pc.in\" _f8_pc)
+  string(REPLACE \"%PREFIX%\" \"\${_f8_prefix}\" _f8_pc \"\${_f8_pc}\")
+  set(_f8_pc_file \"\$ENV{DESTDIR}\${_f8_prefix}/${F8_INSTALL_PKGCONFIGDIR}/f8.pc\")
+  message(STATUS \"Installing: \${_f8_pc_file}\")
+  file(WRITE \"\${_f8_pc_file}\" \"\${_f8_pc}\")
+  list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${_f8_pc_file}\")
+" COMPONENT dev)
 
 # ---- cpack -G DEB (run from the build directory) ----------------------------
 # One package, `f8`: the binary, the shared library and the development files.
@@ -48,6 +56,9 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "f8 developers <f8@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_STRIP_FILES ON)
+# shlibs file (libf8 0 f8 (>= 0.1.0)) and the ldconfig trigger for /usr/lib/libf8.so.0
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 if(F8_HAVE_CUDA)
   set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
       "Built with the CUDA backend: libf8 and f8 need libcudart.so.13 and libcublasLt.so.13\n(CUDA 13 runtime) on the library path; a CUDA driver is optional (without one,\nthe CPU backends run).")

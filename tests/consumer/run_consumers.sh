@@ -28,7 +28,7 @@ done
 
 run_app() {  # run_app DIR: simple + abi_check from DIR, linked to the prefix's libf8
   local dir=$1
-  ldd "$dir/simple" | grep -q "libf8.so.0 => $P/lib/libf8.so.0" || { ldd "$dir/simple"; fail "$dir/simple does not use $P/lib/libf8.so.0"; }
+  ldd "$dir/simple" | grep "libf8.so.0 => $P/lib/libf8.so.0" >/dev/null || { ldd "$dir/simple"; fail "$dir/simple does not use $P/lib/libf8.so.0"; }
   # The app needs libf8 only: the engine's own dependencies stay behind it.
   if readelf -d "$dir/simple" | grep NEEDED | grep -vE 'libf8\.so\.0|libc\.so|libm\.so|ld-linux' >&2; then
     fail "$dir/simple links more than libf8"
