@@ -83,6 +83,10 @@ class CudaStream final : public Stream {
 
   void from_host(void* dst, const void* src, size_t n) override {
     if (bad() || !n) return;
+    // A context may be driven from another thread than the one that made it
+    // (the server's worker): make this stream's GPU current. Every step
+    // starts with from_host, so the ops after it run on the right device.
+    if (Status s = be_.use(); !s.ok()) return fail(s);
     check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, s_), "from_host: cudaMemcpyAsync");
     check(cudaStreamSynchronize(s_), "from_host: cudaStreamSynchronize");
   }
@@ -191,6 +195,7 @@ class CudaStream final : public Stream {
 
   void kv_sync(KVCache& cache) override {
     if (bad()) return;
+    if (Status s = be_.use(); !s.ok()) return fail(s);
     if (Status s = static_cast<CudaKVCache&>(cache).sync(s_); !s.ok()) fail(s);
   }
 

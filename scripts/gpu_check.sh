@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# GPU check in one bundle: build here (no GPU), run on the GPU machine.
+# docs/gpu-check.md says how a GPU session uses it.
+#
+#   scripts/gpu_check.sh pack    (CPU machine) build Release with CUDA, collect
+#       bin/ (f8, the CUDA tests and microbenchmarks), lib/ (every shared
+#       library ldd lists except glibc's and CUDA's), the SmolLM2 .f8 fixture
+#       and its tokenizer files into .gpu/bundle/, tar+gzip it and split it
+#       into .gpu/part-NN (PART_MIB each, default 58) + .gpu/parts.sha256;
+#       prints the `run` tool calls to make.
+#   scripts/gpu_check.sh stash   (GPU machine) copy the .gpu/part-* that came
+#       with this call to $STASH (default /tmp/f8gpu), verify them.
+#   scripts/gpu_check.sh run     (GPU machine) stash, then reassemble, unpack,
+#       run every check and benchmark, write logs and the table to $OUT.
+#
+# Env: BUILD (build), PART_MIB (58), STASH (/tmp/f8gpu), OUT (.gpu/out when
+# unset), BUDGET_S (540: the run stops starting steps after this), F8_CACHE.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+BUILD=${BUILD:-build}
+PART_MIB=${PART_MIB:-58}
+STASH=${STASH:-/tmp/f8gpu}
+GPU=.gpu
+CACHE=${F8_CACHE:-$HOME/.cache/f8}
+SMOL_NAME=smollm2-135m-instruct-e4m3.f8
+
+say() { echo "gpu_check: $*" >&2; }
+die() { echo "gpu_check: error: $*" >&2; exit 1; }
+
+# Binaries to ship: required ones fail the pack when missing.
+REQUIRED_BINS=(f8)
+TEST_BINS=(test_cuda_backend test_cuda_e2e test_fp8_codec_cuda)
+BENCH_BINS=(bench_cuda_gemm bench_cuda_attn)
+
+# ================================================================ pack
+find_exe() {  # find_exe NAME: path of the executable NAME under $BUILD
+  find "$BUILD" -type f -name "$1" -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null | head -n 1
+}
+
+# Libraries the GPU machine has itself (glibc, the compiler runtime, CUDA,
+# the driver) or that would shadow its newer ones.
+skip_lib() {
+  case "$1" in
+    linux-vdso.so*|ld-linux*|libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|libresolv.so*) return 0 ;;
+    libgcc_s.so*|libstdc++.so*) return 0 ;;  # Ubuntu 24.04's (GCC 13/14) are newer than ours
+    libcuda.so*|libcudart.so*|libcublas.so*|libcublasLt.so*|libnccl.so*|libnvrtc*|libnvidia*|libnvJitLink*) return 0 ;;
+  esac
+  return 1
+}
+
+pack() {
+  command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || die "no nvcc: the bundle needs a CUDA build"
+  if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    say "configuring $BUILD (Release, CUDA)"
+    cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DF8_CUDA=ON >/dev/null || die "cmake configure failed"
+  fi
+  compgen -G "$BUILD/CMakeFiles/*/CMakeCUDACompiler.cmake" >/dev/null \
+    || die "$BUILD was configured without CUDA (no nvcc then): reconfigure it with -DF8_CUDA=ON, or BUILD=<dir>"
+  grep -q '^CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" \
+    || say "warning: $BUILD is not a Release build"
+  local targets=() have t
+  have=$(cmake --build "$BUILD" --target help 2>/dev/null)
+  for t in f8_cli "${TEST_BINS[@]}" "${BENCH_BINS[@]}"; do
+    if grep -qE "(^|[ /])$t(:| |$)" <<<"$have"; then targets+=("$t"); else say "note: no CMake target $t"; fi
+  done
+  mkdir -p "$GPU" || die "mkdir $GPU"
+  say "building ${targets[*]} in $BUILD"
+  cmake --build "$BUILD" -j "${JOBS:-$(nproc)}" --target "${targets[@]}" >"$GPU/build.log" 2>&1 \
+    || { tail -30 "$GPU/build.log" >&2; die "build failed (log: $GPU/build.log)"; }
+
+  # fixture: the SmolLM2 .f8 (made from the fetched HF dir when missing)
+  local smol="$CACHE/$SMOL_NAME" hf="$CACHE/smollm2-135m-instruct"
+  if [ ! -f "$smol" ]; then
+    say "making the fixture $smol"
+    bash scripts/fixtures.sh smollm2 >/dev/null || die "scripts/fixtures.sh smollm2 failed"
+    "$BUILD/bin/f8" convert "$hf" -o "$smol" -q || die "f8 convert of $hf failed"
+  fi
+  [ -f "$hf/tokenizer.json" ] || die "$hf/tokenizer.json missing (run scripts/fixtures.sh smollm2)"
+
+  rm -rf "$GPU/bundle" "$GPU"/part-* "$GPU/parts.sha256"
+  local B="$GPU/bundle"
+  mkdir -p "$B/bin" "$B/lib" "$B/models/smollm2-tok" || die "mkdir $B"
+  local missing=() p name
+  for name in "${REQUIRED_BINS[@]}" "${TEST_BINS[@]}" "${BENCH_BINS[@]}"; do
+    p=$(find_exe "$name")
+    if [ -z "$p" ]; then
+      missing+=("$name")
+      continue
+    fi
+    cp "$p" "$B/bin/" || die "copy $p"
+  done
+  [ -x "$B/bin/f8" ] || die "$BUILD/bin/f8 not found after the build"
+  # shared libraries: every non-glibc, non-CUDA one ldd lists
+  local libs=() lib path
+  for p in "$B"/bin/*; do
+    while read -r lib path; do
+      [ -n "$lib" ] || continue
+      skip_lib "$lib" && continue
+      [ -f "$path" ] || die "ldd: $lib of $p not found here"
+      if [ ! -f "$B/lib/$lib" ]; then
+        cp -L "$path" "$B/lib/$lib" || die "copy $path"
+        libs+=("$lib")
+      fi
+    done < <(ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }')
+  done
+  cp "$smol" "$B/models/$SMOL_NAME" || die "copy $smol"
+  for f in tokenizer.json tokenizer_config.json special_tokens_map.json generation_config.json config.json; do
+    [ -f "$hf/$f" ] && cp "$hf/$f" "$B/models/smollm2-tok/"
+  done
+  {
+    echo "packed $(date -u '+%Y-%m-%d %H:%M:%S UTC') from $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo '+dirty')"
+    echo "binaries: $(cd "$B/bin" && echo *)"
+    echo "libraries: ${libs[*]}"
+    echo "missing: ${missing[*]:-none}"
+  } >"$B/MANIFEST"
+
+  say "compressing"
+  tar -C "$GPU" -cf - bundle | gzip -6 >"$GPU/bundle.tar.gz" || die "tar/gzip failed"
+  split -b "${PART_MIB}m" -d -a 2 "$GPU/bundle.tar.gz" "$GPU/part-" || die "split failed"
+  rm -f "$GPU/bundle.tar.gz"
+  (cd "$GPU" && sha256sum part-* >parts.sha256) || die "sha256sum failed"
+
+  # what travels with every call: tracked + untracked-not-ignored files
+  local repo_bytes part_max n
+  repo_bytes=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | xargs -0 -r stat -c %s 2>/dev/null \
+                | awk '{ s += $1 } END { print s + 0 }')
+  part_max=$(stat -c %s "$GPU"/part-* | sort -n | tail -n 1)
+  n=$(find "$GPU" -maxdepth 1 -name 'part-*' | wc -l)
+  echo
+  echo "bundle: $(du -sh "$B" | cut -f1) unpacked; $n parts, $(du -ch "$GPU"/part-* | tail -n 1 | cut -f1) compressed"
+  echo "binaries: $(cd "$B/bin" && echo *)"
+  echo "shipped libraries: ${libs[*]:-none}"
+  [ ${#missing[@]} -gt 0 ] && echo "NOT FOUND (not shipped): ${missing[*]}"
+  echo "per call: repo files $((repo_bytes / 1048576)) MiB + largest part $((part_max / 1048576)) MiB" \
+       "= $(((repo_bytes + part_max) / 1048576)) MiB (limit 64)"
+  [ $((repo_bytes + part_max)) -lt $((64 * 1048576)) ] || say "warning: over 64 MiB per call: lower PART_MIB"
+  echo
+  echo "GPU session: make these calls back to back (a machine stays warm ~30 s between calls):"
+  local i last=$((n - 1))
+  for i in $(seq 0 "$last"); do
+    local part
+    part=$(printf 'part-%02d' "$i")
+    if [ "$i" -lt "$last" ]; then
+      echo "  run(command=\"bash scripts/gpu_check.sh stash\", carry=[\".gpu/$part\", \".gpu/parts.sha256\"], timeout_s=120)"
+    else
+      echo "  run(command=\"bash scripts/gpu_check.sh run\", carry=[\".gpu/$part\", \".gpu/parts.sha256\"], timeout_s=600)"
+    fi
+  done
+}
+
+# ================================================================ stash
+stash() {
+  mkdir -p "$STASH" || die "mkdir $STASH"
+  [ -f "$GPU/parts.sha256" ] && cp "$GPU/parts.sha256" "$STASH/"
+  local p got=0
+  for p in "$GPU"/part-*; do
+    [ -f "$p" ] || continue
+    cp "$p" "$STASH/" || die "copy $p to $STASH"
+    got=1
+  done
+  [ -f "$STASH/parts.sha256" ] || die "no parts.sha256 (carry .gpu/parts.sha256 with every call)"
+  (cd "$STASH" && for p in part-*; do
+     [ -f "$p" ] || continue
+     if grep " $p\$" parts.sha256 | sha256sum -c --status; then echo "$p ok"; else echo "$p BAD (removed)"; rm -f "$p"; fi
+   done) >&2
+  [ "$got" = 1 ] || say "no part came with this call"
+  local want have
+  want=$(wc -l <"$STASH/parts.sha256")
+  have=$(find "$STASH" -maxdepth 1 -name 'part-*' | wc -l)
+  say "$STASH holds $have of $want parts"
+}
+
+# ================================================================ run
+SUMMARY=()   # "name|status|seconds|note"
+T_START=$(date +%s)
+
+# step NAME MAX_S LOGFILE CMD...: runs CMD with a timeout (capped by the
+# remaining budget), appends its output to LOGFILE and run.log, records it.
+step() {
+  local name=$1 max=$2 logf=$3
+  shift 3
+  local now left t rc t0 status
+  now=$(date +%s)
+  left=$((T_START + BUDGET_S - now))
+  if [ "$left" -lt 15 ]; then
+    SUMMARY+=("$name|SKIPPED|0|out of time budget (${BUDGET_S}s)")
+    echo "== $name: skipped, out of time" | tee -a "$OUT/run.log"
+    return 99
+  fi
+  t=$max
+  [ "$left" -lt "$t" ] && t=$left
+  echo "== $name (timeout ${t}s): $*" >>"$OUT/run.log"
+  [ "$logf" != "$OUT/run.log" ] && echo "== $name (timeout ${t}s): $*" >>"$logf"
+  t0=$(date +%s)
+  timeout -k 10 "$t" "$@" >>"$logf" 2>&1
+  rc=$?
+  [ "$logf" != "$OUT/run.log" ] && tail -n 40 "$logf" >>"$OUT/run.log"
+  case $rc in
+    0) status=ok ;;
+    124|137) status="TIMEOUT" ;;
+    *) status="FAIL (rc $rc)" ;;
+  esac
+  SUMMARY+=("$name|$status|$(($(date +%s) - t0))|")
+  echo "== $name: $status in $(($(date +%s) - t0)) s" | tee -a "$OUT/run.log"
+  return $rc
+}
+note() {  # note TEXT: attaches TEXT to the last step's summary line
+  local i=$((${#SUMMARY[@]} - 1))
+  [ "$i" -ge 0 ] && SUMMARY[i]="${SUMMARY[i]}$1"
+}
+
+run_all() {
+  BUDGET_S=${BUDGET_S:-540}
+  OUT=${OUT:-$ROOT/.gpu/out}
+  mkdir -p "$OUT" || die "mkdir $OUT"
+  : >"$OUT/run.log"
+  stash
+  local want have
+  want=$(wc -l <"$STASH/parts.sha256")
+  have=$(find "$STASH" -maxdepth 1 -name 'part-*' | wc -l)
+  if [ "$have" -ne "$want" ]; then
+    echo "gpu_check: error: $STASH has $have of $want parts: the earlier calls' parts are gone (machine not warm?)." \
+         "Redo the calls from part-00, back to back." | tee -a "$OUT/run.log" >&2
+    exit 1
+  fi
+  rm -rf "$STASH/bundle"
+  (cd "$STASH" && cat part-* | tar -xzf -) || die "unpack failed"
+  local B="$STASH/bundle"
+  tee -a "$OUT/run.log" <"$B/MANIFEST"
+
+  # environment: bundle libs for our binaries only (not for python/torch)
+  local PY=python3
+  [ -x /opt/torch/.venv/bin/python ] && PY=/opt/torch/.venv/bin/python
+  local libpath="$B/lib:/usr/local/cuda/lib64" d
+  for d in $("$PY" -c 'import nvidia, os; r = list(nvidia.__path__)[0]; print(" ".join(os.path.join(r, x, "lib") for x in sorted(os.listdir(r)) if os.path.isdir(os.path.join(r, x, "lib"))))' 2>/dev/null); do
+    libpath="$libpath:$d"
+  done
+  export F8_LIBPATH="$libpath"
+  local fx=(env "LD_LIBRARY_PATH=$libpath")  # prefix for our binaries (not python/torch)
+  local SAN=compute-sanitizer
+  command -v "$SAN" >/dev/null || SAN=/usr/local/cuda/bin/compute-sanitizer
+  local SMOL="$B/models/$SMOL_NAME" WORK
+  WORK=/tmp/f8gpu-work
+  if [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR==2 { print $4 }')" -gt $((40 * 1024 * 1024)) ] 2>/dev/null; then
+    WORK=/dev/shm/f8gpu-work
+  fi
+  rm -rf "$WORK"
+  mkdir -p "$WORK"
+  local GPU_NAME
+  GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
+
+  step "nvidia-smi" 30 "$OUT/run.log" nvidia-smi
+  # shellcheck disable=SC2016  # expanded by the inner bash
+  step "ldd (bundle resolves)" 30 "$OUT/run.log" bash -c '
+    bad=0; for b in "$1"/bin/*; do m=$(env LD_LIBRARY_PATH="$F8_LIBPATH" ldd "$b" | grep "not found"); [ -n "$m" ] && { echo "$b: $m"; bad=1; }; done; exit $bad' _ "$B"
+
+  # 8B model: make + convert in the background while the tests run (CPU/disk
+  # work; timings are measured later, alone).
+  local HF8B="$WORK/llama3-8b-random" F8B="$WORK/llama3-8b-random-e4m3.f8"
+  (
+    set -o pipefail
+    t0=$(date +%s)
+    "$PY" scripts/gpu_ref_torch.py make-hf "$HF8B" --tokenizer-from "$B/models/smollm2-tok" \
+      && "${fx[@]}" "$B/bin/f8" convert "$HF8B" -o "$F8B" --top 3 \
+      && rm -rf "$HF8B"
+    rc=$?
+    echo "8B model make+convert: rc $rc in $(($(date +%s) - t0)) s"
+    exit $rc
+  ) >"$OUT/make8b.log" 2>&1 &
+  local make_pid=$!
+
+  local TB="$B/bin/test_cuda_backend"
+  if [ -x "$B/bin/test_fp8_codec_cuda" ]; then
+    step "test_fp8_codec_cuda" 120 "$OUT/tests.log" "${fx[@]}" "$B/bin/test_fp8_codec_cuda"
+  else SUMMARY+=("test_fp8_codec_cuda|MISSING|0|not in the bundle"); fi
+  if [ -x "$TB" ]; then
+    step "test_cuda_backend" 240 "$OUT/tests.log" "${fx[@]}" "$TB"
+    local trc=$?
+    if [ "$trc" -ne 0 ] && [ "$trc" -ne 99 ]; then
+      # Precision or bug? The same gemm tests with 10x tolerance (NMSE 1e-8).
+      step "test_cuda_backend gemm at 10x tolerance" 120 "$OUT/tests.log" \
+        env F8_CUDA_GEMM_TOL=10 LD_LIBRARY_PATH="$F8_LIBPATH" "$TB" --gtest_filter='CudaGemm.*'
+    fi
+    grep -h '^\[ info \]' "$OUT/tests.log" | sed 's/^/    /' >>"$OUT/run.log"
+  else SUMMARY+=("test_cuda_backend|MISSING|0|not in the bundle"); fi
+  if [ -x "$B/bin/test_cuda_e2e" ]; then
+    step "test_cuda_e2e (SmolLM2)" 180 "$OUT/tests.log" env F8_E2E_MODEL="$SMOL" LD_LIBRARY_PATH="$F8_LIBPATH" \
+      "$B/bin/test_cuda_e2e"
+    grep -h '^\[ e2e' "$OUT/tests.log" | sed 's/^/    /' >>"$OUT/run.log"
+  else SUMMARY+=("test_cuda_e2e|MISSING|0|not in the bundle"); fi
+  if [ -x "$TB" ]; then
+    step "memcheck test_cuda_backend (quick subset)" 120 "$OUT/sanitizer.log" \
+      env F8_CUDA_TEST_QUICK=1 LD_LIBRARY_PATH="$F8_LIBPATH" "$SAN" --tool memcheck --error-exitcode 3 \
+      "$TB" --gtest_filter='CudaTest.*:CudaGemm.Bias:CudaGemm.GemmMulti*:CudaGemm.BlockShapes:CudaKv.SeveralSequences*:CudaKv.CausalPrefillBlocks:CudaGraph.*'
+    note "$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
+    step "racecheck test_cuda_backend (quick subset)" 120 "$OUT/sanitizer.log" \
+      env F8_CUDA_TEST_QUICK=1 LD_LIBRARY_PATH="$F8_LIBPATH" "$SAN" --tool racecheck --error-exitcode 3 \
+      "$TB" --gtest_filter='CudaTest.Rmsnorm:CudaTest.SwigluAddGetRowsArgmax:CudaGemm.Bias:CudaKv.CausalPrefillBlocks:CudaKv.LongContextDecode'
+    note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
+  fi
+
+  say "waiting for the 8B model (make + convert)"
+  wait "$make_pid"
+  local mrc=$?
+  SUMMARY+=("8B random model: make-hf + f8 convert|$([ $mrc = 0 ] && echo ok || echo "FAIL (rc $mrc)")|-|see make8b.log")
+  tail -n 25 "$OUT/make8b.log" >>"$OUT/run.log"
+
+  # ---- benchmarks, one at a time ----
+  local bb
+  for bb in "${BENCH_BINS[@]}"; do
+    if [ -x "$B/bin/$bb" ]; then step "$bb" 90 "$OUT/bench.log" "${fx[@]}" "$B/bin/$bb"
+    else SUMMARY+=("$bb|MISSING|0|not in the bundle"); fi
+  done
+  step "PyTorch BF16 reference (Llama-3-8B shapes)" 150 "$OUT/bench.log" \
+    "$PY" scripts/gpu_ref_torch.py bench --ctx 512 --batches 1,8,64 --prefill 512 --json "$WORK/torch.json"
+  local NP=()
+  "${fx[@]}" "$B/bin/f8" bench --help 2>&1 | grep -q -- '--parallel' && NP=(-np "8,64")
+  step "f8 bench SmolLM2 (cuda)" 90 "$OUT/bench.log" bash -c 'set -o pipefail; "$@" | tee "'"$WORK"'/smol.json"' _ \
+    env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$SMOL" --backend cuda -p 512 -n 128 -r 3 -t 1 "${NP[@]}" --json
+  if [ -f "$F8B" ]; then
+    step "f8 bench Llama-3-8B random (cuda)" 180 "$OUT/bench.log" bash -c 'set -o pipefail; "$@" | tee "'"$WORK"'/l8b.json"' _ \
+      env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$F8B" --backend cuda -p 512 -n 128 -r 3 -t 1 "${NP[@]}" --json
+  else SUMMARY+=("f8 bench Llama-3-8B random|SKIPPED|0|no converted model"); fi
+
+  # ---- table ----
+  "$PY" - "$WORK/l8b.json" "$WORK/smol.json" "$WORK/torch.json" "$GPU_NAME" >"$OUT/table.md" 2>>"$OUT/run.log" <<'EOF'
+import json, sys, time
+def load(p):
+    try:
+        return json.load(open(p))
+    except Exception as e:
+        print(f"<!-- {p}: {e} -->")
+        return {}
+l8, sm, tr, gpu = load(sys.argv[1]), load(sys.argv[2]), load(sys.argv[3]), sys.argv[4]
+copy = tr.get("copy_gbs")
+def res(j, test):
+    for r in j.get("results", []):
+        if r.get("test") == test:
+            return r
+    return None
+def f(x, fmt="{:,.0f}"):
+    return fmt.format(x) if isinstance(x, (int, float)) and x == x else "—"
+rows = []
+def row(name, j, test, batch, torch_tok):
+    r = res(j, test)
+    tok = r["tok_s"] if r else None
+    wb = j.get("weight_bytes_per_token")
+    gbs = tok / batch * wb / 1e9 if (tok and wb and not test.startswith("pp")) else None
+    pct = f"{100 * gbs / copy:.0f}%" if (gbs and copy) else "—"
+    ratio = f"{tok / torch_tok:.2f}×" if (tok and torch_tok) else "—"
+    rows.append(f"| {name} | {f(tok)} | {f(gbs)} | {pct} | {f(torch_tok)} | {ratio} |")
+dec = tr.get("decode", {})
+t = lambda b: (dec.get(str(b)) or {}).get("tok_s")
+row("decode, batch 1 (Llama-3-8B shapes)", l8, "tg128", 1, t(1))
+row("decode, batch 8", l8, "tg128x8", 8, t(8))
+row("decode, batch 64", l8, "tg128x64", 64, t(64))
+row("prefill 512", l8, "pp512", 1, (tr.get("prefill") or {}).get("tok_s"))
+row("SmolLM2-135M decode, batch 1", sm, "tg128", 1, None)
+print(f"GPU check {time.strftime('%Y-%m-%d')} on {gpu or tr.get('gpu', '?')}: f8 FP8 (E4M3 per-channel, FP8 KV) "
+      f"vs PyTorch {tr.get('torch', '?')} BF16 (one CUDA graph per decode step, KV context {tr.get('ctx', '?')}); "
+      f"random weights in Llama-3-8B shapes. D2D copy {f(copy)} GB/s (read + write).\n")
+print("| test | f8 tok/s | f8 GB/s (weights) | % of copy BW | PyTorch BF16 tok/s | f8 / PyTorch |")
+print("|:--|--:|--:|--:|--:|--:|")
+print("\n".join(rows))
+wb = l8.get("weight_bytes_per_token")
+print(f"\nf8 weight bytes per token: {f(wb / 1e9 if wb else None, '{:.2f}')} GB (8B), "
+      f"{f(sm.get('weight_bytes_per_token', 0) / 1e6, '{:.0f}')} MB (SmolLM2); PyTorch BF16: "
+      f"{f(tr.get('weight_bytes', 0) / 1e9, '{:.2f}')} GB. f8 decode tgN: N tokens from an empty cache "
+      f"(mean context N/2); tgNxP: P sequences together, tok/s over all of them.")
+EOF
+  [ -s "$OUT/table.md" ] || echo "(table generation failed; see run.log)" >"$OUT/table.md"
+  cat "$WORK"/torch.json "$WORK"/smol.json "$WORK"/l8b.json >"$OUT/bench.json" 2>/dev/null
+
+  {
+    echo "# GPU check $(date -u '+%Y-%m-%d %H:%M UTC'), ${GPU_NAME:-unknown GPU}, $(($(date +%s) - T_START)) s"
+    echo
+    echo "| step | status | s | note |"
+    echo "|:--|:--|--:|:--|"
+    local s
+    for s in "${SUMMARY[@]}"; do echo "| ${s//|/ | } |"; done
+    echo
+    cat "$OUT/table.md"
+  } >"$OUT/summary.md"
+  cat "$OUT/summary.md"
+  rm -rf "$WORK"
+}
+
+case "${1:-}" in
+  pack) pack ;;
+  stash) stash ;;
+  run) run_all ;;
+  *) echo "usage: scripts/gpu_check.sh pack|stash|run   (docs/gpu-check.md)" >&2; exit 2 ;;
+esac
