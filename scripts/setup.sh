@@ -21,7 +21,8 @@ DEB_PKGS=(
   xxhash                             # xxhsum: reference peer for the GGF8 checksum test
   chromium chromium-driver           # headless browser test of the `f8 serve` chat page (selenium)
 )
-PY_PKGS=(numpy pytest jinja2 tokenizers sentencepiece safetensors gguf openai requests selenium)
+PY_PKGS=(numpy pytest jinja2 tokenizers sentencepiece safetensors gguf openai requests selenium
+         setuptools wheel)  # setuptools + wheel: `pip install --no-build-isolation ./python` in the tests
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
