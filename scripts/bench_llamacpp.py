@@ -44,14 +44,67 @@ def sdist_llama_cpp(work: Path) -> Path:
     return root
 
 
+# Writes argv[2], an F16 GGUF with argv[1]'s metadata and tensors, every
+# quantized tensor dequantized (F32 tensors, e.g. norms, stay F32).
+DEQUANT_F16 = r"""
+import sys
+import numpy as np
+import gguf
+from gguf.constants import GGMLQuantizationType as Q, GGUFValueType as V
+src, dst = sys.argv[1], sys.argv[2]
+r = gguf.GGUFReader(src)
+arch = r.fields["general.architecture"].contents()
+w = gguf.GGUFWriter(dst + ".part", arch)
+for name, f in r.fields.items():
+    if name.startswith("GGUF.") or name == "general.architecture" or not f.types:
+        continue
+    if name == "general.file_type":
+        w.add_uint32(name, int(gguf.LlamaFileType.MOSTLY_F16))
+        continue
+    t = f.types[0]
+    if t == V.ARRAY:
+        w.add_key_value(name, f.contents(), t, sub_type=f.types[-1])
+    else:
+        w.add_key_value(name, f.contents(), t)
+for t in r.tensors:
+    shape = tuple(int(x) for x in reversed(t.shape))  # numpy order: rows first
+    if t.tensor_type == Q.F32:
+        a = np.asarray(t.data, dtype=np.float32).reshape(shape)
+    else:
+        a = gguf.quants.dequantize(t.data, t.tensor_type).reshape(shape).astype(np.float16)
+    w.add_tensor(t.name, a)
+w.write_header_to_file()
+w.write_kv_data_to_file()
+w.write_tensors_to_file()
+w.close()
+import os
+os.replace(dst + ".part", dst)
+"""
+
+
 def make_models(hf: Path, work: Path):
     f16 = work / "smollm2-135m-f16.gguf"
     q8 = work / "smollm2-135m-q8_0.gguf"
     if not f16.exists():
         root = sdist_llama_cpp(work)
         env = dict(os.environ, PYTHONPATH=str(root / "gguf-py"))
-        subprocess.run([sys.executable, str(root / "convert_hf_to_gguf.py"), str(hf), "--outtype", "f16",
-                        "--outfile", str(f16)], check=True, env=env, stdout=subprocess.DEVNULL)
+        try:
+            import torch  # noqa: F401  (convert_hf_to_gguf.py needs it)
+            have_torch = True
+        except ImportError:
+            have_torch = False
+        if have_torch:
+            subprocess.run([sys.executable, str(root / "convert_hf_to_gguf.py"), str(hf), "--outtype", "f16",
+                            "--outfile", str(f16)], check=True, env=env, stdout=subprocess.DEVNULL)
+        else:
+            # No torch: F16 from the Q4_1 GGUF the HF dir was made from
+            # (scripts/fetch_smollm2.py), dequantized: the same numbers as the
+            # HF dir's, rounded to F16 instead of BF16; same tensors, layout
+            # and vocabulary as llama.cpp's own converter gives.
+            q41 = hf.parent / "pip" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+            if not q41.exists():
+                raise SystemExit(f"bench_llamacpp: no torch for convert_hf_to_gguf.py and no {q41}")
+            subprocess.run([sys.executable, "-c", DEQUANT_F16, str(q41), str(f16)], check=True, env=env)
     if not q8.exists():
         import llama_cpp
         p = llama_cpp.llama_model_quantize_default_params()

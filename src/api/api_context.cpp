@@ -14,6 +14,7 @@
 
 #include "api/api_error.h"
 #include "api/model_handle.h"
+#include "backend/cpu_count.h"
 #include "model/context.h"
 #include "model/model.h"
 
@@ -59,10 +60,9 @@ bool kv_dtype(f8_kv_type t, ggf8::DType* out) {
   return false;
 }
 
-int32_t default_threads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int32_t>(std::min(n, 64u));
-}
+// Physical cores this process may run on, capped by the cgroup CPU quota
+// (backend/cpu_count.h; the rule is in docs/backend.md).
+int32_t default_threads() { return static_cast<int32_t>(f8backend::default_thread_count()); }
 
 // Calibration text for FP8 KV scales when the file has none: varied prose,
 // dialogue, code and numbers so K/V see typical ranges (docs/runtime.md).

@@ -36,7 +36,7 @@ int run(int argc, char** argv) {
   add_run_flags(p, &rf);
   p.option("-p,--n-prompt", &prompts, "LIST", "prompt lengths for prefill tests (comma-separated)");
   p.option("-n,--n-gen", &gens, "LIST", "generation lengths for decode tests (comma-separated)");
-  p.option("--threads-list", &threads_s, "LIST", "thread counts to test (default: -t, else 1 and all CPUs)");
+  p.option("--threads-list", &threads_s, "LIST", "thread counts to test (default: -t, else 1 and the default thread count)");
   p.option("-np,--parallel", &parallel_s, "LIST",
            "batched decode: for each N, N sequences generate --n-gen tokens together, one batched step per "
            "token (test tgNxP; tok/s counts all sequences, GB/s the weights read once per step)");

@@ -18,7 +18,7 @@ void add_run_flags(ArgParser& p, RunFlags* f) {
            "context length in tokens (0 = the model's, capped at 4096 on the CPU and at what fits in "
            "--gpu-mem on a GPU)");
   p.option("-b,--batch", &f->batch, "N", "max tokens per forward chunk");
-  p.option("-t,--threads", &f->threads, "N", "CPU threads (0 = all online CPUs)");
+  p.option("-t,--threads", &f->threads, "N", "CPU threads (0 = the default: physical cores this process may use, capped by its cgroup CPU quota; docs/backend.md)");
   p.option("--kv-type", &f->kv_type, "fp8|bf16|f32|f16|e5m2", "KV cache precision");
   static const std::string backend_help =
       "compute backend: cpu (= cpu-simd), cpu-simd, cpu-ref; cuda (= cuda:0) or cuda:N where the build has "

@@ -16,7 +16,7 @@ struct RunFlags {
   std::string model;
   int64_t ctx = 0;          // 0 = model default (capped at 4096)
   int64_t batch = 512;
-  int64_t threads = 0;      // 0 = default (online CPUs)
+  int64_t threads = 0;      // 0 = default (backend/cpu_count.h)
   std::string kv_type = "fp8";
   std::string backend = "cpu";
   double gpu_mem = 0.9;     // GPU backends: fraction of device memory to use

@@ -23,6 +23,8 @@ using simd::Kernels;
 constexpr int64_t kMinParallelBytes = 48 * 1024;
 // Elementwise ops go parallel only above this many floats.
 constexpr int64_t kMinParallelElems = 1 << 16;
+// Smallest gemm chunk handed to one thread, in weight bytes.
+constexpr int64_t kMinChunkBytes = 16 * 1024;
 
 bool is_fp8(DType d) { return d == DType::E4M3 || d == DType::E5M2; }
 
@@ -102,10 +104,13 @@ class SimdStream final : public Stream {
     }
     const int64_t bytes = N * K * static_cast<int64_t>(elem_size(w.dtype));
     const int max_threads = bytes < kMinParallelBytes ? 1 : pool_.size();
-    pool_.run(
-        [&](int tid, int n) {
+    const int64_t align = row_align(T);
+    const int64_t nc = row_chunks(N, align, bytes, max_threads);
+    pool_.for_chunks(
+        nc,
+        [&](int tid, int64_t c) {
           int64_t b, e;
-          ThreadPool::split(N, tid, n, simd::kScratchRows, &b, &e);
+          ThreadPool::split(N, c, nc, align, &b, &e);
           if (b < e) k_->gemm_rows(a, b, e, scratch_[tid]->f32());
         },
         max_threads);
@@ -131,10 +136,13 @@ class SimdStream final : public Stream {
       bytes += w.rows * w.cols * static_cast<int64_t>(elem_size(w.dtype));
     }
     const int max_threads = bytes < kMinParallelBytes ? 1 : pool_.size();
-    pool_.run(
-        [&](int tid, int n) {
+    const int64_t align = row_align(T);
+    const int64_t nc = row_chunks(start[n_jobs], align, bytes, max_threads);
+    pool_.for_chunks(
+        nc,
+        [&](int tid, int64_t c) {
           int64_t b, e;
-          ThreadPool::split(start[n_jobs], tid, n, simd::kScratchRows, &b, &e);
+          ThreadPool::split(start[n_jobs], c, nc, align, &b, &e);
           for (int32_t i = 0; i < n_jobs; ++i) {
             const int64_t lo = std::max(b, start[i]) - start[i];
             const int64_t hi = std::min({e, start[i + 1], start[i] + a[i].w->rows}) - start[i];
@@ -180,9 +188,10 @@ class SimdStream final : public Stream {
     simd::AttnArgs a{q, out, &b, &cache, layer};
     a.heads_per_item = g;
     const int64_t items = static_cast<int64_t>(b.n_tokens) * (b.n_heads / g);
-    pool_.run([&](int tid, int n) {
+    const int64_t nc = ThreadPool::chunks_for(items, pool_.size());
+    pool_.for_chunks(nc, [&](int, int64_t c) {
       int64_t i0, i1;
-      ThreadPool::split(items, tid, n, 1, &i0, &i1);
+      ThreadPool::split(items, c, nc, 1, &i0, &i1);
       if (i0 < i1) k_->attention(a, i0, i1);
     });
   }
@@ -208,6 +217,18 @@ class SimdStream final : public Stream {
       k_->decode_row(row + k0 * es, w.dtype, len, weight_scale(w, n, k0), dst + k0);
     }
   }
+  // Rows per gemm chunk are multiples of this: whole decoded panels for the
+  // prefill kernel, kScratchRows tiles for small T.
+  static int64_t row_align(int32_t T) { return T > simd::kScratchRows ? simd::kPanelRows : simd::kScratchRows; }
+  // Chunks for a gemm over `rows` rows (`bytes` of weights): more than
+  // threads, so a descheduled or slow thread holds up at most one chunk, but
+  // none under kMinChunkBytes of weights (each chunk costs a shared-counter
+  // update and restarts the hardware prefetcher's stream).
+  int64_t row_chunks(int64_t rows, int64_t align, int64_t bytes, int max_threads) const {
+    const int64_t units = (rows + align - 1) / align;
+    const int64_t min_units = std::max<int64_t>(1, kMinChunkBytes * units / std::max<int64_t>(1, bytes));
+    return ThreadPool::chunks_for(units, std::min(max_threads, pool_.size()), min_units);
+  }
   // fn(i) for i in [0, items); parallel when `work` (floats touched) is large.
   template <class F>
   void run_items(int64_t items, int64_t work, F&& fn) {
@@ -215,18 +236,20 @@ class SimdStream final : public Stream {
       for (int64_t i = 0; i < items; ++i) fn(i);
       return;
     }
-    pool_.run([&](int tid, int n) {
+    const int64_t nc = ThreadPool::chunks_for(items, pool_.size());
+    pool_.for_chunks(nc, [&](int, int64_t c) {
       int64_t b, e;
-      ThreadPool::split(items, tid, n, 1, &b, &e);
+      ThreadPool::split(items, c, nc, 1, &b, &e);
       for (int64_t i = b; i < e; ++i) fn(i);
     });
   }
   template <class F>
   void run_chunks(int64_t n, F&& fn) {
     if (n < kMinParallelElems) return fn(0, n);
-    pool_.run([&](int tid, int nt) {
+    const int64_t nc = ThreadPool::chunks_for((n + 15) / 16, pool_.size(), kMinParallelElems / 64);
+    pool_.for_chunks(nc, [&](int, int64_t c) {
       int64_t b, e;
-      ThreadPool::split(n, tid, nt, 16, &b, &e);
+      ThreadPool::split(n, c, nc, 16, &b, &e);
       if (b < e) fn(b, e);
     });
   }
