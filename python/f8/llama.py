@@ -141,6 +141,7 @@ class F8:
         self._lock = threading.RLock()
         self._gen_id = 0
         self._tokens: List[int] = []  # what the KV cache holds for sequence 0
+        self._live = {}  # generation id -> (sampler, stopper, detok stream) of unfinished streams
         self.model_path = os.fspath(model_path)
         self.seed = seed
         self.verbose = verbose
@@ -208,6 +209,8 @@ class F8:
             return
         with self._lock:
             self._gen_id += 1  # ends any stream in progress
+            for gid in list(self._live):
+                self._free_gen(gid)
             if self._ctx is not None:
                 L.f8_context_free(self._ctx)
                 self._ctx = None
@@ -405,9 +408,18 @@ class F8:
                     if h is not None:
                         getattr(L, fn)(h)
                 raise
+            self._live[gen_id] = (sampler, stopper, ds)
         state = {"prompt_tokens": len(prompt), "completion_tokens": 0, "finish_reason": None,
                  "seed": int(L.f8_sampler_seed(sampler))}
         return self._loop(gen_id, sampler, stopper, ds, state), state
+
+    def _free_gen(self, gen_id):
+        """Frees a generation's sampler, stopper and stream (once; before the model)."""
+        hs = self._live.pop(gen_id, None)
+        if hs is not None:
+            self._L.f8_sampler_free(hs[0])
+            self._L.f8_stopper_free(hs[1])
+            self._L.f8_detok_stream_free(hs[2])
 
     def _loop(self, gen_id, sampler, stopper, ds, state) -> Iterator[tuple]:
         L = self._L
@@ -452,9 +464,8 @@ class F8:
                     yield None, rest
             state["finish_reason"] = "stop" if reason.value in (C.STOP_EOS, C.STOP_STRING) else "length"
         finally:
-            L.f8_sampler_free(sampler)
-            L.f8_stopper_free(stopper)
-            L.f8_detok_stream_free(ds)
+            with self._lock:
+                self._free_gen(gen_id)
 
     @staticmethod
     def _texts(pairs: Iterator[tuple]) -> Iterator[str]:

@@ -286,7 +286,12 @@ def test_superseded_stream_and_close(f8, llm):
     with pytest.raises(RuntimeError, match="newer call"):
         next(it)
     m = f8.F8(model_path=str(MODEL), n_ctx=64)
-    m.close()
+    it = m.create_completion(PROMPT, max_tokens=8, temperature=0, stream=True)
+    next(it)
+    m.close()  # frees the stream's sampler/stopper/decoder before the model
+    with pytest.raises(RuntimeError):
+        next(it)
+    m.close()  # twice is fine
     with pytest.raises(f8.F8Error, match="closed"):
         m.tokenize("x")
     with f8.F8(model_path=str(MODEL), n_ctx=64) as m2:
