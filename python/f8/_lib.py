@@ -4,9 +4,12 @@ Everything here mirrors the C header one to one. `lib()` loads libf8 once and
 returns the ctypes.CDLL with argtypes/restype set; the high-level API in
 f8.llama uses it, and so may callers who want the C API directly.
 
-The structs below must match the header byte for byte; `lib()` checks the
-struct_size each *_default_params() returns against ctypes.sizeof and refuses
-a library that disagrees (F8AbiError) instead of corrupting memory.
+The structs below copy the header's fields; `lib()` checks the struct_size
+each *_default_params() returns against ctypes.sizeof and refuses a library
+whose structs are smaller (older) or implausibly larger (F8AbiError) instead
+of corrupting memory. Params always travel in the library's own buffer (the
+value *_default_params() returned), so fields appended by a newer library
+keep their defaults.
 """
 from __future__ import annotations
 
@@ -91,10 +94,15 @@ class Batch(Structure):
                 ("pos", POINTER(c_int32)), ("seq_id", POINTER(c_int32)), ("logits", POINTER(c_int8))]
 
 
+_PAD = 512
+
+
 def _padded(struct):
-    """A return type with room to spare: a library whose struct grew (a newer
-    ABI) then writes into padding, and the size check below reports it."""
-    return type("Padded" + struct.__name__, (Structure,), {"_fields_": [("v", struct), ("_pad", c_char * 512)]})
+    """The return type of *_default_params(): the struct plus room to spare.
+    A library whose struct has more fields (appended, newer API) fills the
+    room, and `.v` (a view into the same buffer) passed back by reference
+    hands it the whole struct with its own struct_size."""
+    return type("Padded" + struct.__name__, (Structure,), {"_fields_": [("v", struct), ("_pad", c_char * _PAD)]})
 
 
 _PROTOS = {
@@ -206,8 +214,12 @@ def _check_abi(dll, where):
         raise F8AbiError(f"{where}: libf8 API version {v} is older than this binding's {API_VERSION}")
     for fn, struct in (("f8_model_default_params", ModelParams), ("f8_context_default_params", ContextParams),
                        ("f8_sampler_default_params", SamplerParams), ("f8_chat_default_params", ChatParams)):
+        # A newer library may have appended fields (F8_API_VERSION > ours): the
+        # binding passes the library's own buffer (the padded return value,
+        # struct_size included), so the fields it does not know keep their
+        # defaults. An older (smaller) struct means an older library.
         got = getattr(dll, fn)().v.struct_size
-        if got != ctypes.sizeof(struct):
+        if not ctypes.sizeof(struct) <= got <= ctypes.sizeof(struct) + _PAD:
             raise F8AbiError(f"{where}: {fn}() says struct_size {got}, this binding's {struct.__name__} is "
                              f"{ctypes.sizeof(struct)} bytes: library and binding do not match")
 

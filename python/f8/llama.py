@@ -148,6 +148,7 @@ class F8:
         if kv_type not in C.KV_TYPES:
             raise F8Error(f"kv_type must be one of {sorted(C.KV_TYPES)}, not {kv_type!r}")
 
+        # .v is a view into the library's own (padded) buffer: see _lib._padded.
         mp = L.f8_model_default_params().v
         mp.vocab_only = bool(vocab_only)
         self._backend_b = _b(backend) if backend else None
