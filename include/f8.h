@@ -352,6 +352,11 @@ typedef struct f8_model_info {
 /* [model: shared] Fills *info (info->struct_size must be set). */
 F8_API f8_status f8_model_get_info(const f8_model *model, f8_model_info *info);
 
+/* [model: shared] Bytes of weights (with scales) each of `tp` tensor-parallel
+ * ranks would hold: bytes[0..tp-1]. F8_ERR_INVALID_ARGUMENT (naming the size
+ * that does not divide) when the model does not split tp ways. */
+F8_API f8_status f8_model_tp_bytes(const f8_model *model, int32_t tp, uint64_t *bytes);
+
 typedef enum f8_kv_type {
   F8_KV_FP8 = 0,   /* E4M3 with per-layer scales (default) */
   F8_KV_BF16 = 1,
@@ -369,7 +374,8 @@ typedef struct f8_context_params {
   uint32_t n_ctx;            /* KV cells (tokens over all sequences); 0 = the model's
                                 context length capped at 4096 */
   uint32_t n_batch;          /* max tokens per forward chunk (default 512) */
-  int32_t n_threads;         /* CPU threads, >= 1 (default: online CPUs) */
+  int32_t n_threads;         /* CPU threads, >= 1 (default: physical cores in the affinity mask,
+                                capped by the cgroup CPU quota; docs/backend.md) */
   f8_kv_type kv_type;        /* default F8_KV_FP8 */
   bool emulate_gpu;          /* quantize activations to E4M3 as the GPU path does */
   const char *backend;       /* "cpu" (= "cpu-simd"), "cpu-simd", "cpu-ref", "cuda" (= "cuda:0"),
@@ -382,6 +388,14 @@ typedef struct f8_context_params {
    * context is the model's training context capped at what fits; an n_ctx
    * that does not fit is F8_ERR_OUT_OF_MEMORY naming the sizes. */
   float gpu_mem;
+  /* Tensor parallel over tp ranks (default 1): attention heads, FFN and
+   * vocabulary split Megatron-style, each rank reading its slice of the file.
+   * CPU backends: ranks are thread groups in this process (for checking the
+   * split; n_threads is shared among them). "cuda": rank r on GPU r, or on the
+   * r-th entry of tp_devices ("2,3"), over NCCL. A degree that does not
+   * divide the model's heads / FFN is F8_ERR_INVALID_ARGUMENT naming them. */
+  int32_t tp;
+  const char *tp_devices;    /* NULL = 0..tp-1 */
 } f8_context_params;
 
 /* [any] */

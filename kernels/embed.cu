@@ -11,8 +11,9 @@
 // over the row. Vector path (4 elements per thread: one 16/8/4-byte load for
 // F32 / 16-bit / FP8, one float4 store) when cols % 4 == 0, stride % 4 == 0,
 // table.data is aligned to 4 elements and out to 16 bytes.
-// An id outside [0, rows) writes a row of NaN instead of reading out of
-// bounds (the CPU reference does not check ids).
+// A negative id writes a row of zeros (tensor parallel: the token's row lives
+// on another rank, whose row the all-reduce adds); an id >= rows writes a row
+// of NaN instead of reading out of bounds.
 // Bytes moved (floor): T*cols*(elem size) read + T*cols*4 written (+ scales).
 // CPU reference: RefStream::embed in src/backend/cpu/ref/ref_backend.cpp
 // (load_elem * weight_scale, one float multiply): bit-exact, except that the
@@ -82,7 +83,8 @@ __global__ void embed_kernel(const DevWeight w, const int32_t* __restrict__ ids,
   float* dst = out + t * cols;
   const int64_t n = ids[t];
   if (n < 0 || n >= w.rows) {
-    for (int64_t k = threadIdx.x; k < cols; k += blockDim.x) dst[k] = __uint_as_float(0x7FC00000u);
+    const float fill = n < 0 ? 0.0f : __uint_as_float(0x7FC00000u);
+    for (int64_t k = threadIdx.x; k < cols; k += blockDim.x) dst[k] = fill;
     return;
   }
   const uint8_t* row =

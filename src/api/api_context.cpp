@@ -26,6 +26,7 @@ struct f8_context {
   std::unique_ptr<f8model::Context> ctx;
   f8_context_params params{};
   std::string backend;  // owns params.backend's string
+  std::string tp_devices;  // owns params.tp_devices' string
 };
 
 namespace {
@@ -100,6 +101,20 @@ f8_status load_runtime(f8_model* model, const f8_model_params* params) {
 
 extern "C" {
 
+f8_status f8_model_tp_bytes(const f8_model* model, int32_t tp, uint64_t* bytes) {
+  return guarded("f8_model_tp_bytes", [&]() -> f8_status {
+    if (!model || !bytes) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_model_tp_bytes: NULL argument");
+    if (!model->runtime)
+      return set_error(F8_ERR_INVALID_ARGUMENT, "f8_model_tp_bytes: the model was loaded with vocab_only");
+    if (tp < 1 || tp > 64) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_model_tp_bytes: tp expected 1..64");
+    std::vector<uint64_t> b;
+    f8model::Status st = f8model::tp_rank_bytes(model->runtime->host_weights(), model->runtime->hparams(), tp, &b);
+    if (!st.ok()) return fail("f8_model_tp_bytes", st);
+    for (int32_t r = 0; r < tp; ++r) bytes[r] = b[size_t(r)];
+    return F8_OK;
+  });
+}
+
 f8_status f8_model_get_info(const f8_model* model, f8_model_info* info) {
   return guarded("f8_model_get_info", [&]() -> f8_status {
     if (!model || !info) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_model_get_info: NULL argument");
@@ -145,6 +160,8 @@ f8_context_params f8_context_default_params(void) {
   p.backend = nullptr;
   p.kv_calibrate = true;
   p.gpu_mem = 0.9f;
+  p.tp = 1;
+  p.tp_devices = nullptr;
   return p;
 }
 
@@ -179,6 +196,26 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
       return set_error(F8_ERR_INVALID_ARGUMENT, "f8_context_new: gpu_mem " + std::to_string(p.gpu_mem) +
                                                     ": expected a fraction in (0, 1]");
     cp.gpu_mem = p.gpu_mem;
+    if (p.tp < 1 || p.tp > 64)
+      return set_error(F8_ERR_INVALID_ARGUMENT, "f8_context_new: tp " + std::to_string(p.tp) + ": expected 1..64");
+    cp.tp = p.tp;
+    if (p.tp_devices) {
+      std::string item;
+      for (const char* c = p.tp_devices;; ++c) {
+        if (*c == ',' || *c == '\0') {
+          char* end = nullptr;
+          const long d = std::strtol(item.c_str(), &end, 10);
+          if (item.empty() || *end != '\0' || d < 0 || d > 1023)
+            return set_error(F8_ERR_INVALID_ARGUMENT, std::string("f8_context_new: tp_devices '") + p.tp_devices +
+                                                          "': expected device indices like 0,1");
+          cp.tp_devices.push_back(static_cast<int>(d));
+          item.clear();
+          if (*c == '\0') break;
+        } else {
+          item += *c;
+        }
+      }
+    }
     if (!kv_dtype(p.kv_type, &cp.kv_type))
       return set_error(F8_ERR_INVALID_ARGUMENT,
                        "f8_context_new: kv_type " + std::to_string(int(p.kv_type)) + " is not an f8_kv_type");
@@ -220,6 +257,8 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     c->params.n_batch = static_cast<uint32_t>(c->ctx->params().n_batch);
     c->backend = cp.backend;
     c->params.backend = c->backend.c_str();
+    c->tp_devices = p.tp_devices ? p.tp_devices : "";
+    c->params.tp_devices = p.tp_devices ? c->tp_devices.c_str() : nullptr;
     *out = c.release();
     return F8_OK;
   });

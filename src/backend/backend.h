@@ -211,7 +211,8 @@ class Stream {
   virtual void synchronize() = 0;
 
   // out[T, dim] = table[ids[t], :] * scale (dequantized to F32). table: [vocab, dim]
-  // any Weight dtype/scale kind; ids: device int32[T], each in [0, vocab).
+  // any Weight dtype/scale kind; ids: device int32[T], each in [0, vocab) or
+  // negative: a row of zeros (tensor parallel: the row is on another rank).
   virtual void embed(const Weight& table, const int32_t* ids, int32_t T, float* out) = 0;
 
   // out[t,:] = x[t,:] / sqrt(mean(x[t,:]^2) + eps) * w. x, out: [T, dim] (may alias);
@@ -286,6 +287,9 @@ class Stream {
   virtual bool graph_replay(uint64_t key) { (void)key; return false; }
   virtual bool graph_begin(uint64_t key) { (void)key; return false; }
   virtual Status graph_end() { return Status::Ok(); }
+
+  // The backend's native stream (a cudaStream_t on CUDA, for NCCL); null on the CPU.
+  virtual void* native_handle() { return nullptr; }
 
   // The first device error this stream met (a failed launch or copy),
   // sticky: once set every later op is skipped and the stream must be

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "args.h"
+#include "f8.h"
 #include "command.h"
 #include "ggf8/ggf8.h"
 #include "ggf8/keys.h"
@@ -241,8 +242,21 @@ int run_inspect(int argc, char** argv) {
   p.positional("FILE", &path, "the .f8 file");
   p.flag("--json", &as_json, "print everything (every tensor, full arrays) as one JSON object");
   p.flag("--tensors", &show_tensors, "list every tensor (name, dtype, shape, scale, bytes, offset)");
+  int64_t tp = 0;
+  p.option("--tp", &tp, "N", "bytes of weights each of N tensor-parallel ranks holds (--tp in the run commands)");
   int rc = 0;
   if (!p.parse(argc, argv, &rc)) return rc;
+  if (p.given("--tp") && (tp < 1 || tp > 64)) return fail(2, "--tp " + std::to_string(tp) + ": expected 1..64");
+  std::vector<uint64_t> tp_bytes;
+  if (tp > 0) {
+    f8_model* m = nullptr;
+    if (f8_model_load(path.c_str(), nullptr, &m) != F8_OK) return fail(1, f8_last_error());
+    tp_bytes.resize(size_t(tp));
+    const f8_status st = f8_model_tp_bytes(m, int32_t(tp), tp_bytes.data());
+    const std::string err = st == F8_OK ? "" : f8_last_error();
+    f8_model_free(m);
+    if (st != F8_OK) return fail(st == F8_ERR_INVALID_ARGUMENT ? 2 : 1, err);
+  }
 
   std::unique_ptr<ggf8::File> f;
   ggf8::Status s = ggf8::File::open(path, &f);
@@ -290,6 +304,7 @@ int run_inspect(int argc, char** argv) {
                    {"max_abs_err", num_or_null(r.max_err)}, {"saturated_pct", num_or_null(r.sat)},
                    {"flushed_pct", num_or_null(r.flush)}});
     j["quant_stats"] = std::move(q);
+    if (!tp_bytes.empty()) j["tp_rank_bytes"] = tp_bytes;
     json ts = json::array();
     for (const auto& t : f->tensors()) {
       json e;
@@ -385,6 +400,13 @@ int run_inspect(int argc, char** argv) {
     }
   } else {
     std::printf("\n(--tensors lists every tensor; --json prints everything as JSON)\n");
+  }
+  if (!tp_bytes.empty()) {
+    std::printf("\ntensor parallel %lld (weights + scales per rank; KV cache and activations not included):\n",
+                (long long)tp);
+    for (size_t r = 0; r < tp_bytes.size(); ++r)
+      std::printf("  rank %zu: %s bytes (%.1f MiB)\n", r, with_commas(tp_bytes[r]).c_str(),
+                  double(tp_bytes[r]) / 1048576.0);
   }
   return 0;
 }

@@ -24,6 +24,10 @@ void add_run_flags(ArgParser& p, RunFlags* f) {
       "compute backend: cpu (= cpu-simd), cpu-simd, cpu-ref; cuda (= cuda:0) or cuda:N where the build has "
       "CUDA (this build: " + std::string(f8_backends()) + ")";
   p.option("--backend,--device", &f->backend, "NAME", backend_help.c_str());
+  p.option("--tp", &f->tp, "N",
+           "tensor parallel over N ranks (heads, FFN and vocabulary split; cuda: one GPU per rank over "
+           "NCCL; cpu: N thread groups, for checking the split)");
+  p.option("--tp-devices", &f->tp_devices, "LIST", "with --backend cuda --tp N: the GPU of each rank, e.g. 2,3");
   p.option("--gpu-mem", &f->gpu_mem, "F",
            "GPU backends: fraction of the GPU's memory to use for weights, KV cache and scratch");
   p.flag("--emulate-gpu", &f->emulate_gpu,
@@ -63,6 +67,12 @@ bool context_params_from(const RunFlags& f, ArgParser& p, f8_context_params* out
     return false;
   }
   cp.gpu_mem = static_cast<float>(f.gpu_mem);
+  if (f.tp < 1 || f.tp > 64) {
+    *err = "--tp " + std::to_string(f.tp) + ": expected 1..64";
+    return false;
+  }
+  cp.tp = static_cast<int32_t>(f.tp);
+  cp.tp_devices = f.tp_devices.empty() ? nullptr : f.tp_devices.c_str();
   cp.emulate_gpu = f.emulate_gpu;
   cp.backend = f.backend.c_str();
   cp.kv_calibrate = !f.no_kv_calibrate;

@@ -20,6 +20,8 @@ struct RunFlags {
   std::string kv_type = "fp8";
   std::string backend = "cpu";
   double gpu_mem = 0.9;     // GPU backends: fraction of device memory to use
+  int64_t tp = 1;           // tensor-parallel ranks
+  std::string tp_devices;   // "2,3": GPU of each rank (default 0..tp-1)
   bool emulate_gpu = false;
   bool no_kv_calibrate = false;
 };

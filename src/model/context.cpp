@@ -41,7 +41,8 @@ std::string gib(double bytes) {
 // Device backends: the KV cache must fit in the gpu_mem budget after the
 // weights (already uploaded) and this context's scratch. With an automatic
 // n_ctx the context becomes the training context capped at what fits.
-Status fit_device_ctx(f8backend::Backend& be, const HParams& hp, bool auto_ctx, ContextParams* p) {
+Status fit_device_ctx(f8backend::Backend& be, const HParams& hp, int32_t n_kv_heads, bool auto_ctx,
+                      ContextParams* p) {
   size_t fr = 0, tot = 0;
   be.memory(&fr, &tot);
   if (tot == 0) return Status::Ok();  // host memory: not budgeted
@@ -50,7 +51,7 @@ Status fit_device_ctx(f8backend::Backend& be, const HParams& hp, bool auto_ctx, 
                          4.0 * double(kLogitsChunkFloats) + T * double(hp.n_vocab > hp.n_ff ? hp.n_vocab : hp.n_ff) +
                          double(64ull << 20);  // quantized activations, attention partials, cuBLASLt workspace
   const double budget = double(fr) - (1.0 - double(p->gpu_mem)) * double(tot) - scratch;
-  const double per_cell = 2.0 * hp.n_layer * hp.n_head_kv * hp.head_dim * ggf8::dtype_size(p->kv_type);
+  const double per_cell = 2.0 * hp.n_layer * n_kv_heads * hp.head_dim * ggf8::dtype_size(p->kv_type);
   const int64_t fit = budget > 0 ? int64_t(budget / per_cell) : 0;
   const std::string where = std::string(be.description()) + ": " + gib(double(fr)) + " free of " +
                             gib(double(tot)) + ", --gpu-mem " + std::to_string(p->gpu_mem).substr(0, 4);
@@ -87,7 +88,7 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
   if (!(p.gpu_mem > 0.0f && p.gpu_mem <= 1.0f))
     return Status::Error(Code::InvalidArgument,
                          "gpu_mem = " + std::to_string(p.gpu_mem) + ": expected a fraction in (0, 1]");
-  const bool auto_ctx = p.n_ctx == 0;
+  const bool auto_ctx = p.n_ctx == 0;  // a device backend may size it (fit_device_ctx)
   if (p.n_ctx == 0) p.n_ctx = default_n_ctx(hp);
   if (hp.sliding_window > 0 && uint32_t(p.n_ctx) > hp.sliding_window)
     return Status::Error(Code::Unsupported,
@@ -107,28 +108,90 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
     return Status::Error(Code::InvalidArgument, "kv scales: expected " + std::to_string(hp.n_layer) +
                                                     " per-layer values for k and v");
 
+  if (p.tp < 1 || p.tp > 64)
+    return Status::Error(Code::InvalidArgument, "tp = " + std::to_string(p.tp) + ": expected 1..64");
+  const bool cuda = p.backend == "cuda" || p.backend.rfind("cuda:", 0) == 0;
+  if (p.tp > 1) {
+    TpRank probe;
+    if (Status pst = tp_plan(hp, p.tp, 0, &probe); !pst.ok()) return pst;
+    if (cuda && p.backend != "cuda")
+      return Status::Error(Code::InvalidArgument, "--tp " + std::to_string(p.tp) + " with backend '" + p.backend +
+                                                      "': use --backend cuda (rank r runs on GPU r, or on "
+                                                      "--tp-devices' r-th entry)");
+    if (!p.tp_devices.empty() && static_cast<int32_t>(p.tp_devices.size()) != p.tp)
+      return Status::Error(Code::InvalidArgument, "--tp-devices lists " + std::to_string(p.tp_devices.size()) +
+                                                      " devices for --tp " + std::to_string(p.tp));
+  }
+  if (p.tp > 1 && !cuda) p.n_threads = std::max(1, p.n_threads / p.tp);
+
   std::unique_ptr<Context> c(new Context(model));
-  Status st = model.backend(p.backend, &c->bw_);
+  c->p_ = p;
+  c->rope_.head_dim = static_cast<int32_t>(hp.head_dim);
+  c->rope_.n_rot = static_cast<int32_t>(hp.head_dim);
+  c->rope_.freq_base = hp.rope_base;
+  c->rope_.scaling = hp.rope_type == RopeType::Linear   ? f8backend::RopeScaling::Linear
+                     : hp.rope_type == RopeType::Llama3 ? f8backend::RopeScaling::Llama3
+                                                        : f8backend::RopeScaling::None;
+  c->rope_.factor = hp.rope_factor;
+  c->rope_.low_freq_factor = hp.rope_low_freq;
+  c->rope_.high_freq_factor = hp.rope_high_freq;
+  c->rope_.orig_ctx = static_cast<int32_t>(hp.rope_orig_ctx);
+
+  c->auto_ctx_ = auto_ctx;
+  std::vector<int> devices = p.tp_devices;
+  if (devices.empty())
+    for (int32_t r = 0; r < p.tp; ++r) devices.push_back(r);
+  for (int32_t r = 0; r < p.tp; ++r) {
+    const std::string be = (cuda && p.tp > 1) ? "cuda:" + std::to_string(devices[size_t(r)]) : p.backend;
+    auto R = std::make_unique<Rank>();
+    Status st = c->make_rank(r, be, R.get());
+    if (!st.ok()) return st;
+    c->ranks_.push_back(std::move(R));
+  }
+  if (p.tp > 1) {
+    if (cuda) {
+      f8backend::Status cs = f8backend::make_nccl_comm(devices, &c->comm_);
+      if (!cs.ok()) return Status::Error(from_backend(cs.code), "--tp " + std::to_string(p.tp) + ": " + cs.message);
+    } else {
+      c->comm_ = f8backend::make_local_comm(p.tp);
+    }
+  }
+  *out = std::move(c);
+  return Status::Ok();
+}
+
+// Rank r: its weights on `backend`, its stream, KV cache and buffers. Rank 0
+// also settles n_ctx / n_batch on a device backend (what fits in gpu_mem).
+Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
+  const HParams& hp = model_.hparams();
+  ContextParams& p = p_;
+  Status st = tp_plan(hp, p.tp, r, &R->tp);
   if (!st.ok()) return st;
-  f8backend::Backend& be = *c->bw_->backend;
-  if (!(st = fit_device_ctx(be, hp, auto_ctx, &p)).ok()) return st;
+  st = model_.backend_rank(backend, R->tp, &R->bw);
+  if (!st.ok()) return st;
+  f8backend::Backend& be = *R->bw->backend;
+  if (r == 0) {
+    if (!(st = fit_device_ctx(be, hp, R->tp.n_head_kv, auto_ctx_, &p)).ok()) return st;
+  }
+  const TpRank& t = R->tp;
 
   f8backend::StreamParams sp;
   sp.n_threads = p.n_threads;
   sp.max_tokens = p.n_batch;
-  sp.max_dim = std::max<int64_t>({hp.n_embd, hp.q_dim(), hp.kv_dim(), hp.n_ff, hp.n_vocab});
-  sp.max_attn_dim = hp.q_dim();
-  f8backend::Status bs = be.create_stream(sp, &c->stream_);
+  sp.max_dim = std::max<int64_t>({int64_t(hp.n_embd), t.q_dim, t.kv_dim, t.n_ff, t.n_vocab});
+  sp.max_attn_dim = t.q_dim;
+  f8backend::Status bs = be.create_stream(sp, &R->stream);
   if (!bs.ok()) return Status::Error(from_backend(bs.code), std::string("stream: ") + bs.message);
 
+  const bool fp8 = p.kv_type == ggf8::DType::E4M3 || p.kv_type == ggf8::DType::E5M2;
   f8backend::KVCacheParams kp;
   kp.n_layers = static_cast<int32_t>(hp.n_layer);
   kp.n_cells = p.n_ctx;
-  kp.n_kv_heads = static_cast<int32_t>(hp.n_head_kv);
+  kp.n_kv_heads = t.n_head_kv;
   kp.head_dim = static_cast<int32_t>(hp.head_dim);
   kp.dtype = p.kv_type;
   if (fp8) {
-    const ModelWeights& w = model.host_weights();
+    const ModelWeights& w = model_.host_weights();
     if (!p.k_scale.empty()) {
       kp.k_scale = p.k_scale;
       kp.v_scale = p.v_scale;
@@ -141,45 +204,40 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
     p.k_scale = kp.k_scale;
     p.v_scale = kp.v_scale;
   }
-  bs = be.create_kv_cache(kp, &c->kv_);
+  bs = be.create_kv_cache(kp, &R->kv);
   if (!bs.ok()) return Status::Error(from_backend(bs.code), std::string("kv cache: ") + bs.message);
 
-  c->rope_.head_dim = static_cast<int32_t>(hp.head_dim);
-  c->rope_.n_rot = static_cast<int32_t>(hp.head_dim);
-  c->rope_.freq_base = hp.rope_base;
-  c->rope_.scaling = hp.rope_type == RopeType::Linear   ? f8backend::RopeScaling::Linear
-                     : hp.rope_type == RopeType::Llama3 ? f8backend::RopeScaling::Llama3
-                                                        : f8backend::RopeScaling::None;
-  c->rope_.factor = hp.rope_factor;
-  c->rope_.low_freq_factor = hp.rope_low_freq;
-  c->rope_.high_freq_factor = hp.rope_high_freq;
-  c->rope_.orig_ctx = static_cast<int32_t>(hp.rope_orig_ctx);
-
   const int64_t T = p.n_batch;
-  c->logits_chunk_ = static_cast<int32_t>(std::clamp<int64_t>(kLogitsChunkFloats / hp.n_vocab, 1, T));
+  logits_chunk_ = static_cast<int32_t>(std::clamp<int64_t>(kLogitsChunkFloats / hp.n_vocab, 1, T));
   auto alloc = [&](std::unique_ptr<f8backend::Buffer>* b, int64_t floats) -> Status {
     f8backend::Status s = be.alloc(static_cast<size_t>(floats) * 4, b);
     if (!s.ok()) return Status::Error(from_backend(s.code), std::string("activation buffer: ") + s.message);
     return Status::Ok();
   };
-  if (!(st = alloc(&c->x_, T * hp.n_embd)).ok()) return st;
-  if (!(st = alloc(&c->h_, T * hp.n_embd)).ok()) return st;
-  if (!(st = alloc(&c->q_, T * hp.q_dim())).ok()) return st;
-  if (!(st = alloc(&c->att_, T * hp.q_dim())).ok()) return st;
-  if (!(st = alloc(&c->k_, T * hp.kv_dim())).ok()) return st;
-  if (!(st = alloc(&c->v_, T * hp.kv_dim())).ok()) return st;
-  if (!(st = alloc(&c->g_, T * hp.n_ff)).ok()) return st;
-  if (!(st = alloc(&c->u_, T * hp.n_ff)).ok()) return st;
-  if (!(st = alloc(&c->lg_, int64_t(c->logits_chunk_) * hp.n_vocab)).ok()) return st;
-  for (auto* b : {&c->d_tok_, &c->d_pos_, &c->d_seq_, &c->d_cells_, &c->d_rows_})
+  if (!(st = alloc(&R->x, T * hp.n_embd)).ok()) return st;
+  if (!(st = alloc(&R->h, T * hp.n_embd)).ok()) return st;
+  if (!(st = alloc(&R->q, T * t.q_dim)).ok()) return st;
+  if (!(st = alloc(&R->att, T * t.q_dim)).ok()) return st;
+  if (!(st = alloc(&R->k, T * t.kv_dim)).ok()) return st;
+  if (!(st = alloc(&R->v, T * t.kv_dim)).ok()) return st;
+  if (!(st = alloc(&R->g, T * t.n_ff)).ok()) return st;
+  if (!(st = alloc(&R->u, T * t.n_ff)).ok()) return st;
+  if (!(st = alloc(&R->lg, int64_t(logits_chunk_) * t.n_vocab)).ok()) return st;
+  for (auto* b : {&R->d_tok, &R->d_pos, &R->d_seq, &R->d_cells, &R->d_rows})
     if (!(st = alloc(b, T)).ok()) return st;
-  c->p_ = p;
-  *out = std::move(c);
+  if (p.tp > 1) {
+    R->tok.resize(size_t(T));
+    R->lhost.resize(size_t(logits_chunk_) * size_t(t.n_vocab));
+  }
   return Status::Ok();
 }
 
-size_t Context::kv_bytes() const { return kv_->bytes(); }
-const char* Context::backend_name() const { return bw_->backend->name(); }
+size_t Context::kv_bytes() const {
+  size_t b = 0;
+  for (const auto& R : ranks_) b += R->kv->bytes();
+  return b;
+}
+const char* Context::backend_name() const { return ranks_[0]->bw->backend->name(); }
 
 const float* Context::logits(int32_t i, Status* st) const {
   const int32_t n = static_cast<int32_t>(out_index_.size());
@@ -216,7 +274,7 @@ Status Context::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
   }
   if (p0 < 0) p0 = 0;
   if (p1 >= 0 && p1 < p0) return Status::Error(Code::InvalidArgument, "seq_rm: p1 < p0");
-  kv_->seq_rm(seq, p0, p1);
+  for (auto& R : ranks_) R->kv->seq_rm(seq, p0, p1);
   return Status::Ok();
 }
 
@@ -226,25 +284,28 @@ Status Context::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
   if (!(st = check_seq(dst, "dst seq_id")).ok()) return st;
   if (p0 < 0) p0 = 0;
   if (p1 >= 0 && p1 < p0) return Status::Error(Code::InvalidArgument, "seq_cp: p1 < p0");
-  if (src != dst) kv_->seq_cp(src, dst, p0, p1);
+  if (src != dst)
+    for (auto& R : ranks_) R->kv->seq_cp(src, dst, p0, p1);
   return Status::Ok();
 }
 
 Status Context::seq_keep(int32_t seq) {
   Status st = check_seq(seq, "seq_id");
   if (!st.ok()) return st;
-  kv_->seq_keep(seq);
+  for (auto& R : ranks_) R->kv->seq_keep(seq);
   return Status::Ok();
 }
 
-void Context::clear() { kv_->clear(); }
+void Context::clear() {
+  for (auto& R : ranks_) R->kv->clear();
+}
 
 int32_t Context::seq_pos_max(int32_t seq) const {
   if (seq < 0 || seq >= f8backend::kMaxSeq) return -1;
-  return kv_->seq_pos_max(seq);
+  return ranks_[0]->kv->seq_pos_max(seq);
 }
 
-int32_t Context::n_used() const { return kv_->n_used(); }
+int32_t Context::n_used() const { return ranks_[0]->kv->n_used(); }
 
 Status calibrate_kv_scales(Model& model, const std::vector<int32_t>& tokens, ggf8::DType kv_type,
                            int32_t n_threads, const std::string& backend, std::vector<float>* k_scale,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/comm.h"
 #include "model/model.h"
 #include "model/status.h"
 
@@ -29,6 +30,11 @@ struct ContextParams {
   // it; with n_ctx = 0 the context is the model's training context capped
   // at what fits. Ignored on the CPU.
   float gpu_mem = 0.9f;
+  // Tensor parallel: ranks (tp.h). On the CPU backends every rank is a
+  // thread group of n_threads / tp threads in this process; with "cuda",
+  // rank r runs on GPU tp_devices[r] (default r) and the ranks talk NCCL.
+  int32_t tp = 1;
+  std::vector<int> tp_devices;
   // FP8 KV scales when the file has none: per-layer values (e.g. from
   // calibrate_kv_scales); empty = 1.0 (caller warned).
   std::vector<float> k_scale, v_scale;
@@ -88,24 +94,38 @@ class Context {
   const char* backend_name() const;
 
  private:
+  // One tensor-parallel rank (tp = 1: the only one): its weights, stream, KV
+  // cache (its KV heads) and activation buffers. Dims in `tp` are local.
+  struct Rank {
+    TpRank tp;
+    BackendWeights* bw = nullptr;
+    std::unique_ptr<f8backend::Stream> stream;
+    std::unique_ptr<f8backend::KVCache> kv;
+    // Activations (device), T = n_batch rows: x,h [T,E]; q,att [T,Q]; k,v [T,KV];
+    // g,u [T,F]; lg [logits_chunk, V]; ints [T] each (Q, KV, F, V local).
+    std::unique_ptr<f8backend::Buffer> x, h, q, k, v, att, g, u, lg;
+    std::unique_ptr<f8backend::Buffer> d_tok, d_pos, d_seq, d_cells, d_rows;
+    std::vector<int32_t> tok;   // host: token ids as this rank's vocabulary slice sees them
+    std::vector<float> lhost;   // host: [logits_chunk, V local] (tp > 1)
+  };
+
   Context(Model& m) : model_(m) {}
   Status run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
                    const int32_t* cells, const int32_t* out_rows, int32_t n_rows, float* logits_out);
-  void amax_into(const float* dev, int64_t n_tok, int64_t dim, float* slot);
-  Status stream_status() const;
+  Status run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
+                  const int32_t* cells, const int32_t* out_rows, int32_t n_rows, float* logits_out);
+  Status make_rank(int32_t r, const std::string& backend, Rank* out);
+  void amax_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, float* slot);
+  Status stream_status(const Rank& R) const;
+  Status all_reduce(Rank& R, float* buf, int64_t n);
 
   Model& model_;
   ContextParams p_;
-  BackendWeights* bw_ = nullptr;
-  std::unique_ptr<f8backend::Stream> stream_;
-  std::unique_ptr<f8backend::KVCache> kv_;
+  std::vector<std::unique_ptr<Rank>> ranks_;
+  std::unique_ptr<f8backend::Comm> comm_;  // tp > 1
   f8backend::RopeParams rope_;
   int32_t logits_chunk_ = 1;  // rows of the device logits buffer
-
-  // Activations (device), T = n_batch rows: x,h [T,E]; q,att [T,Q]; k,v [T,KV];
-  // g,u [T,F]; lg [logits_chunk, V]; ints [T] each.
-  std::unique_ptr<f8backend::Buffer> x_, h_, q_, k_, v_, att_, g_, u_, lg_;
-  std::unique_ptr<f8backend::Buffer> d_tok_, d_pos_, d_seq_, d_cells_, d_rows_;
+  bool auto_ctx_ = false;     // n_ctx was 0: a device backend sizes it
 
   std::vector<float> logits_;        // [n_out, V] host
   std::vector<int32_t> out_index_;   // batch entry -> row of logits_, -1 = none

@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
+#include <thread>
 
 #include "model/context.h"
 
@@ -55,7 +57,7 @@ Status Context::decode(const BatchView& b) {
     if (p < 0 || p >= kMaxPos)
       return Status::Error(Code::InvalidArgument, at + "position " + std::to_string(p) + ": expected 0.." +
                                                       std::to_string(kMaxPos - 1));
-    if (last_pos[s] == -2) last_pos[s] = kv_->seq_pos_max(s);
+    if (last_pos[s] == -2) last_pos[s] = ranks_[0]->kv->seq_pos_max(s);
     if (p <= last_pos[s])
       return Status::Error(Code::InvalidArgument,
                            at + "position " + std::to_string(p) + " of sequence " + std::to_string(s) +
@@ -68,11 +70,17 @@ Status Context::decode(const BatchView& b) {
   }
 
   // Take the cells for the whole batch up front: all or nothing.
-  std::vector<int32_t> cells(b.n);
-  f8backend::Status bs = kv_->alloc_cells(b.n, b.seq, b.pos, cells.data());
+  // Every rank keeps the same bookkeeping (the allocator is deterministic).
+  std::vector<int32_t> cells(b.n), cells_r(b.n);
+  f8backend::Status bs = ranks_[0]->kv->alloc_cells(b.n, b.seq, b.pos, cells.data());
+  for (size_t r = 1; bs.ok() && r < ranks_.size(); ++r) {
+    bs = ranks_[r]->kv->alloc_cells(b.n, b.seq, b.pos, cells_r.data());
+    if (bs.ok() && cells_r != cells)
+      bs = f8backend::Status::Error(f8backend::Code::InvalidArgument, "tensor-parallel ranks allocated different cells");
+  }
   if (!bs.ok()) {
     if (bs.code == f8backend::Code::CacheFull) {
-      const int32_t free_cells = p_.n_ctx - kv_->n_used();
+      const int32_t free_cells = p_.n_ctx - ranks_[0]->kv->n_used();
       return Status::Error(Code::ContextFull,
                            "context full: the batch needs " + std::to_string(b.n) + " KV cells but only " +
                                std::to_string(free_cells) + " of " + std::to_string(p_.n_ctx) +
@@ -83,7 +91,8 @@ Status Context::decode(const BatchView& b) {
 
   auto rollback = [&]() {
     for (int s = 0; s < f8backend::kMaxSeq; ++s)
-      if (first_pos[s] >= 0) kv_->seq_rm(s, first_pos[s], -1);
+      if (first_pos[s] >= 0)
+        for (auto& R : ranks_) R->kv->seq_rm(s, first_pos[s], -1);
   };
 
   logits_.resize(static_cast<size_t>(n_out) * hp.n_vocab);
@@ -112,25 +121,67 @@ Status Context::decode(const BatchView& b) {
   return Status::Ok();
 }
 
-void Context::amax_into(const float* dev, int64_t n_tok, int64_t dim, float* slot) {
+void Context::amax_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, float* slot) {
   host_tmp_.resize(static_cast<size_t>(n_tok * dim));
-  stream_->to_host(host_tmp_.data(), dev, host_tmp_.size() * sizeof(float));
+  R.stream->to_host(host_tmp_.data(), dev, host_tmp_.size() * sizeof(float));
   float m = *slot;
   for (float v : host_tmp_) m = std::max(m, std::fabs(v));
   *slot = m;
 }
 
+// One chunk on every rank: rank 0 on this thread, the others on their own
+// threads (tp > 1), then the logits slices gathered into logits_out.
 Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
                           const int32_t* cells, const int32_t* out_rows, int32_t n_rows, float* logits_out) {
-  const HParams& hp = model_.hparams();
-  const ModelWeights& w = bw_->weights;
-  f8backend::Stream& s = *stream_;
-  const int32_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim(), F = hp.n_ff, V = hp.n_vocab;
-  float *x = x_->f32(), *h = h_->f32(), *q = q_->f32(), *k = k_->f32(), *v = v_->f32();
-  float *att = att_->f32(), *g = g_->f32(), *u = u_->f32();
-  int32_t *d_tok = d_tok_->i32(), *d_pos = d_pos_->i32(), *d_seq = d_seq_->i32();
-  int32_t *d_cells = d_cells_->i32(), *d_rows = d_rows_->i32();
+  if (ranks_.size() == 1) return run_rank(*ranks_[0], n, tok, pos, seq, cells, out_rows, n_rows, logits_out);
+  // Ranks cannot stop half-way on their own (the others would wait in a
+  // collective): the abort callback is asked once, before the chunk.
+  if (abort_fn_ && abort_fn_(abort_ud_)) return Status::Error(Code::Aborted, "decode aborted by the abort callback");
+  std::vector<Status> st(ranks_.size());
+  std::vector<std::thread> th;
+  for (size_t r = 1; r < ranks_.size(); ++r)
+    th.emplace_back([&, r] { st[r] = run_rank(*ranks_[r], n, tok, pos, seq, cells, out_rows, n_rows, nullptr); });
+  st[0] = run_rank(*ranks_[0], n, tok, pos, seq, cells, out_rows, n_rows, nullptr);
+  for (auto& t : th) t.join();
+  for (const Status& x : st)
+    if (!x.ok()) return x;
+  // Gather: rank r computed columns [v0, v0 + n_vocab) of each logits row.
+  const int64_t V = model_.hparams().n_vocab;
+  for (auto& R : ranks_) {
+    const int64_t nv = R->tp.n_vocab;
+    for (int32_t i = 0; i < n_rows; ++i)
+      std::memcpy(logits_out + int64_t(i) * V + R->tp.v0, R->lhost.data() + int64_t(i) * nv, size_t(nv) * 4);
+  }
+  return Status::Ok();
+}
 
+Status Context::all_reduce(Rank& R, float* buf, int64_t n) {
+  if (!comm_) return Status::Ok();
+  f8backend::Status s = comm_->all_reduce_sum(R.tp.rank, buf, size_t(n), *R.stream);
+  if (!s.ok()) return Status::Error(from_backend(s.code), "tensor parallel (" + std::string(comm_->name()) + "): " + s.message);
+  return Status::Ok();
+}
+
+Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
+                         const int32_t* cells, const int32_t* out_rows, int32_t n_rows, float* logits_out) {
+  const HParams& hp = model_.hparams();
+  const ModelWeights& w = R.bw->weights;
+  f8backend::Stream& s = *R.stream;
+  const TpRank& tp = R.tp;
+  const bool multi = ranks_.size() > 1;
+  const int32_t E = hp.n_embd, KV = int32_t(tp.kv_dim), F = int32_t(tp.n_ff), V = int32_t(tp.n_vocab);
+  float *x = R.x->f32(), *h = R.h->f32(), *q = R.q->f32(), *k = R.k->f32(), *v = R.v->f32();
+  float *att = R.att->f32(), *g = R.g->f32(), *u = R.u->f32();
+  int32_t *d_tok = R.d_tok->i32(), *d_pos = R.d_pos->i32(), *d_seq = R.d_seq->i32();
+  int32_t *d_cells = R.d_cells->i32(), *d_rows = R.d_rows->i32();
+
+  // This rank's vocabulary slice: ids outside it embed as zeros (the
+  // all-reduce adds the owning rank's row).
+  if (multi) {
+    for (int32_t i = 0; i < n; ++i)
+      R.tok[size_t(i)] = (tok[i] >= tp.v0 && tok[i] < tp.v0 + tp.n_vocab) ? int32_t(tok[i] - tp.v0) : -1;
+    tok = R.tok.data();
+  }
   s.from_host(d_tok, tok, size_t(n) * 4);
   s.from_host(d_pos, pos, size_t(n) * 4);
   s.from_host(d_seq, seq, size_t(n) * 4);
@@ -138,12 +189,12 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
 
   // The device must see this chunk's cells before any kv_store/attention
   // (outside a graph recording: the copy reads host memory).
-  s.kv_sync(*kv_);
+  s.kv_sync(*R.kv);
 
   // FP8 activations, static per-tensor scale when the file has one for this
   // weight, dynamic per token otherwise: what the GPU always does, and what
   // the CPU does in --emulate-gpu mode.
-  const bool quant_act = p_.emulate_gpu || bw_->backend->quantizes_activations();
+  const bool quant_act = p_.emulate_gpu || R.bw->backend->quantizes_activations();
   auto opts = [&](const f8backend::Weight& wt, f8backend::Bias bias = {}) {
     f8backend::GemmOpts o;
     o.bias = bias;
@@ -156,14 +207,16 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
   ab.n_tokens = n;
   ab.seq = d_seq;
   ab.pos = d_pos;
-  ab.n_heads = static_cast<int32_t>(hp.n_head);
+  ab.n_heads = tp.n_head;
   ab.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
 
   // Embedding and every layer. check_abort: between layers (not while a
   // device backend records the step as a graph: a recording cannot stop
   // half-way, so the callback is asked once before it instead).
   auto body = [&](bool check_abort) -> Status {
+    Status cst;
     s.embed(w.token_embd, d_tok, n, x);
+    if (!(cst = all_reduce(R, x, int64_t(n) * E)).ok()) return cst;
     for (uint32_t l = 0; l < hp.n_layer; ++l) {
       if (check_abort && abort_fn_ && abort_fn_(abort_ud_))
         return Status::Error(Code::Aborted, "decode aborted by the abort callback");
@@ -173,19 +226,21 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
       const f8backend::Stream::GemmJob qkv[3] = {
           {&L.wq, q, opts(L.wq, L.bq)}, {&L.wk, k, opts(L.wk, L.bk)}, {&L.wv, v, opts(L.wv, L.bv)}};
       s.gemm_multi(h, n, qkv, 3);
-      s.rope(q, n, static_cast<int32_t>(hp.n_head), d_pos, rope_);
-      s.rope(k, n, static_cast<int32_t>(hp.n_head_kv), d_pos, rope_);
-      if (k_amax_) amax_into(k, n, KV, &(*k_amax_)[l]);
-      if (v_amax_) amax_into(v, n, KV, &(*v_amax_)[l]);
-      s.kv_store(*kv_, li, k, v, d_cells, n);
-      s.attention(*kv_, li, q, ab, att);
+      s.rope(q, n, tp.n_head, d_pos, rope_);
+      s.rope(k, n, tp.n_head_kv, d_pos, rope_);
+      if (k_amax_) amax_into(R, k, n, KV, &(*k_amax_)[l]);
+      if (v_amax_) amax_into(R, v, n, KV, &(*v_amax_)[l]);
+      s.kv_store(*R.kv, li, k, v, d_cells, n);
+      s.attention(*R.kv, li, q, ab, att);
       s.gemm(att, n, L.wo, h, opts(L.wo));
+      if (!(cst = all_reduce(R, h, int64_t(n) * E)).ok()) return cst;
       s.add(x, h, int64_t(n) * E);
       s.rmsnorm(x, L.ffn_norm, hp.rms_eps, n, E, h);
       const f8backend::Stream::GemmJob gate_up[2] = {{&L.gate, g, opts(L.gate)}, {&L.up, u, opts(L.up)}};
       s.gemm_multi(h, n, gate_up, 2);
       s.swiglu(g, u, int64_t(n) * F, g);
       s.gemm(g, n, L.down, h, opts(L.down));
+      if (!(cst = all_reduce(R, h, int64_t(n) * E)).ok()) return cst;
       s.add(x, h, int64_t(n) * E);
     }
     return Status::Ok();
@@ -194,43 +249,48 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
   // Decode-sized chunks run as one recorded step per token count (a CUDA
   // graph on the GPU; the CPU backends never record). The KV-scale
   // measurement reads activations back mid-step, so it always runs eagerly.
-  const bool graphable = n <= kMaxGraphTokens && !k_amax_ && !v_amax_;
-  if (graphable && abort_fn_ && abort_fn_(abort_ud_))
+  // The in-process communicator synchronizes on the host: no recording.
+  const bool graphable = n <= kMaxGraphTokens && !k_amax_ && !v_amax_ &&
+                         (!comm_ || std::string(comm_->name()) != "local");
+  if (!multi && graphable && abort_fn_ && abort_fn_(abort_ud_))
     return Status::Error(Code::Aborted, "decode aborted by the abort callback");
   if (!(graphable && s.graph_replay(static_cast<uint64_t>(n)))) {
     const bool recording = graphable && s.graph_begin(static_cast<uint64_t>(n));
-    Status st = body(!recording);
+    Status st = body(!recording && !multi);
     if (recording) {
       f8backend::Status gs = s.graph_end();
       if (st.ok() && !gs.ok()) st = Status::Error(from_backend(gs.code), "backend: " + gs.message);
     }
     if (!st.ok()) return st;
   }
-  (void)Q;
+
   if (n_rows == 0) {
     s.synchronize();
-    return stream_status();
+    return stream_status(R);
   }
   // Only the rows that want logits go through the norm and the (large)
   // output projection.
   s.from_host(d_rows, out_rows, size_t(n_rows) * 4);
   s.get_rows(x, d_rows, n_rows, E, h);
   s.rmsnorm(h, w.output_norm, hp.rms_eps, n_rows, E, h);
-  float* lg = lg_->f32();
+  float* lg = R.lg->f32();
+  if (multi && R.lhost.size() < size_t(n_rows) * size_t(V)) R.lhost.resize(size_t(n_rows) * size_t(V));
   for (int32_t r0 = 0; r0 < n_rows; r0 += logits_chunk_) {
     const int32_t rc = std::min(logits_chunk_, n_rows - r0);
     s.gemm(h + int64_t(r0) * E, rc, w.output, lg, opts(w.output));
-    s.to_host(logits_out + int64_t(r0) * V, lg, size_t(rc) * V * sizeof(float));
+    // tp > 1: this rank's vocabulary columns; run_chunk gathers them.
+    float* dst = (multi ? R.lhost.data() : logits_out) + int64_t(r0) * V;
+    s.to_host(dst, lg, size_t(rc) * V * sizeof(float));
   }
-  return stream_status();
+  return stream_status(R);
 }
 
 // A device error in this step (the stream is then unusable: the context
 // must be recreated; the CPU backends never fail here).
-Status Context::stream_status() const {
-  const f8backend::Status e = stream_->error();
+Status Context::stream_status(const Rank& R) const {
+  const f8backend::Status e = R.stream->error();
   if (e.ok()) return Status::Ok();
-  return Status::Error(from_backend(e.code), std::string("backend ") + bw_->backend->name() + ": " + e.message);
+  return Status::Error(from_backend(e.code), std::string("backend ") + R.bw->backend->name() + ": " + e.message);
 }
 
 }  // namespace f8model

@@ -139,6 +139,28 @@ Status Model::backend(const std::string& name, BackendWeights** out) {
   return Status::Ok();
 }
 
+Status Model::backend_rank(const std::string& name, const TpRank& r, BackendWeights** out) {
+  if (r.tp == 1) return backend(name, out);
+  const std::string key = name + "#tp" + std::to_string(r.tp) + "." + std::to_string(r.rank);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = backends_.find(key);
+  if (it != backends_.end()) {
+    *out = it->second.get();
+    return Status::Ok();
+  }
+  ModelWeights slice;
+  Status st = tp_slice(w_, hp_, r, &slice);
+  if (!st.ok()) return st;
+  std::unique_ptr<BackendWeights> bw(new BackendWeights);
+  f8backend::Status bs = f8backend::create_backend(name, {}, &bw->backend);
+  if (!bs.ok()) return Status::Error(from_backend(bs.code), "backend '" + name + "': " + bs.message);
+  st = upload_all(*bw->backend, slice, &bw->weights, nullptr, nullptr);
+  if (!st.ok()) return st;
+  *out = bw.get();
+  backends_[key] = std::move(bw);
+  return Status::Ok();
+}
+
 bool Model::kv_calibrated(std::vector<float>* k, std::vector<float>* v) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (kcal_.empty()) return false;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "model/tp.h"
 #include "ggf8/ggf8.h"
 #include "model/hparams.h"
 #include "model/status.h"
@@ -50,6 +51,9 @@ class Model {
   // The named backend ("cpu", "cpu-ref", "cpu-simd", ...), created and given
   // the weights on first use. Thread-safe; the result lives as long as the Model.
   Status backend(const std::string& name, BackendWeights** out);
+  // Tensor-parallel rank `r` of the named backend: that rank's slices of the
+  // weights (tp.h), uploaded on first use (CPU: views into the mapping).
+  Status backend_rank(const std::string& name, const TpRank& r, BackendWeights** out);
 
   // Per-layer KV scales measured by calibrate_kv() (empty until then).
   bool kv_calibrated(std::vector<float>* k, std::vector<float>* v) const;

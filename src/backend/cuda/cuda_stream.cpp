@@ -80,6 +80,7 @@ class CudaStream final : public Stream {
 
   const StreamParams& params() const override { return p_; }
   Status error() const override { return err_; }
+  void* native_handle() override { return s_; }
 
   void from_host(void* dst, const void* src, size_t n) override {
     if (bad() || !n) return;

@@ -23,6 +23,10 @@ class RefStream final : public Stream {
 
   void embed(const Weight& table, const int32_t* ids, int32_t T, float* out) override {
     for (int32_t t = 0; t < T; ++t) {
+      if (ids[t] < 0) {  // tensor parallel: the row lives on another rank
+        for (int64_t k = 0; k < table.cols; ++k) out[t * table.cols + k] = 0.0f;
+        continue;
+      }
       const uint8_t* row = weight_row(table, ids[t]);
       for (int64_t k = 0; k < table.cols; ++k)
         out[t * table.cols + k] = load_elem(row, table.dtype, k) * weight_scale(table, ids[t], k);

@@ -56,7 +56,12 @@ class SimdStream final : public Stream {
   void synchronize() override {}
 
   void embed(const Weight& table, const int32_t* ids, int32_t T, float* out) override {
-    for (int32_t t = 0; t < T; ++t) decode_weight_row(table, ids[t], out + t * table.cols);
+    for (int32_t t = 0; t < T; ++t) {
+      if (ids[t] < 0)
+        std::fill(out + int64_t(t) * table.cols, out + int64_t(t + 1) * table.cols, 0.0f);
+      else
+        decode_weight_row(table, ids[t], out + t * table.cols);
+    }
   }
 
   void rmsnorm(const float* x, const Weight& w, float eps, int32_t T, int32_t dim, float* out) override {
