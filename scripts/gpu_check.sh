@@ -30,7 +30,7 @@ die() { echo "gpu_check: error: $*" >&2; exit 1; }
 
 # Binaries to ship: required ones fail the pack when missing.
 REQUIRED_BINS=(f8)
-TEST_BINS=(test_cuda_backend test_cuda_e2e test_fp8_codec_cuda)
+TEST_BINS=(test_cuda_backend test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1)
 BENCH_BINS=(bench_cuda_gemm bench_cuda_attn)
 
 # ================================================================ pack
@@ -289,6 +289,9 @@ run_all() {
       "$B/bin/test_cuda_e2e"
     grep -h '^\[ e2e' "$OUT/tests.log" | sed 's/^/    /' >>"$OUT/run.log"
   else SUMMARY+=("test_cuda_e2e|MISSING|0|not in the bundle"); fi
+  if [ -x "$B/bin/test_nccl_tp1" ]; then
+    step "test_nccl_tp1 (NCCL one-rank TP path)" 120 "$OUT/tests.log" "${fx[@]}" "$B/bin/test_nccl_tp1"
+  else SUMMARY+=("test_nccl_tp1|MISSING|0|not in the bundle"); fi
   if [ -x "$TB" ]; then
     step "memcheck test_cuda_backend (quick subset)" 120 "$OUT/sanitizer.log" \
       env F8_CUDA_TEST_QUICK=1 LD_LIBRARY_PATH="$F8_LIBPATH" "$SAN" --tool memcheck --error-exitcode 3 \

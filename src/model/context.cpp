@@ -148,7 +148,7 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
     if (!st.ok()) return st;
     c->ranks_.push_back(std::move(R));
   }
-  if (p.tp > 1) {
+  if (p.tp > 1 || p.tp_force_comm) {
     if (cuda) {
       f8backend::Status cs = f8backend::make_nccl_comm(devices, &c->comm_);
       if (!cs.ok()) return Status::Error(from_backend(cs.code), "--tp " + std::to_string(p.tp) + ": " + cs.message);

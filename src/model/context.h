@@ -35,6 +35,7 @@ struct ContextParams {
   // rank r runs on GPU tp_devices[r] (default r) and the ranks talk NCCL.
   int32_t tp = 1;
   std::vector<int> tp_devices;
+  bool tp_force_comm = false;  // tests: the communicator (NCCL on cuda) even at tp = 1
   // FP8 KV scales when the file has none: per-layer values (e.g. from
   // calibrate_kv_scales); empty = 1.0 (caller warned).
   std::vector<float> k_scale, v_scale;
