@@ -395,7 +395,15 @@ typedef struct f8_context_params {
    * r-th entry of tp_devices ("2,3"), over NCCL. A degree that does not
    * divide the model's heads / FFN is F8_ERR_INVALID_ARGUMENT naming them. */
   int32_t tp;
-  const char *tp_devices;    /* NULL = 0..tp-1 */
+  const char *tp_devices;    /* this process's GPUs, one per local rank; NULL = 0.. */
+  /* Several nodes ("cuda" only; every node runs the same program with the
+   * same inputs): this process is node tp_node of tp_nodes (default 1) and
+   * holds ranks [tp_node * tp / tp_nodes, ...); the NCCL id is exchanged
+   * through rendezvous: "file:PATH" (a path all nodes see) or "HOST:PORT"
+   * (node 0 listens). docs/tensor-parallel.md has the commands. */
+  int32_t tp_nodes;
+  int32_t tp_node;
+  const char *rendezvous;
 } f8_context_params;
 
 /* [any] */

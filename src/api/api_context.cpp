@@ -27,6 +27,7 @@ struct f8_context {
   f8_context_params params{};
   std::string backend;  // owns params.backend's string
   std::string tp_devices;  // owns params.tp_devices' string
+  std::string rendezvous;  // owns params.rendezvous' string
 };
 
 namespace {
@@ -162,6 +163,9 @@ f8_context_params f8_context_default_params(void) {
   p.gpu_mem = 0.9f;
   p.tp = 1;
   p.tp_devices = nullptr;
+  p.tp_nodes = 1;
+  p.tp_node = 0;
+  p.rendezvous = nullptr;
   return p;
 }
 
@@ -199,6 +203,9 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     if (p.tp < 1 || p.tp > 64)
       return set_error(F8_ERR_INVALID_ARGUMENT, "f8_context_new: tp " + std::to_string(p.tp) + ": expected 1..64");
     cp.tp = p.tp;
+    cp.tp_nodes = p.tp_nodes;
+    cp.tp_node = p.tp_node;
+    if (p.rendezvous) cp.rendezvous = p.rendezvous;
     if (p.tp_devices) {
       std::string item;
       for (const char* c = p.tp_devices;; ++c) {
@@ -259,6 +266,8 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     c->params.backend = c->backend.c_str();
     c->tp_devices = p.tp_devices ? p.tp_devices : "";
     c->params.tp_devices = p.tp_devices ? c->tp_devices.c_str() : nullptr;
+    c->rendezvous = p.rendezvous ? p.rendezvous : "";
+    c->params.rendezvous = p.rendezvous ? c->rendezvous.c_str() : nullptr;
     *out = c.release();
     return F8_OK;
   });

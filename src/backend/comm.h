@@ -26,6 +26,9 @@ class Comm {
   // of the rank's stream). The sum is taken in rank order: the same on every
   // rank, and deterministic.
   virtual Status all_reduce_sum(int32_t rank, float* buf, size_t n, Stream& s) = 0;
+  // recv[r * count + i] = rank r's send[i], for every rank r (recv holds
+  // size() * count floats; backend memory of the rank's stream).
+  virtual Status all_gather(int32_t rank, const float* send, size_t count, float* recv, Stream& s) = 0;
 };
 
 // CPU ranks: buffers are host memory (Backend::host_memory()).
@@ -35,5 +38,13 @@ std::unique_ptr<Comm> make_local_comm(int32_t n_ranks);
 // has no NCCL; NCCL's own errors come back as statuses naming the call.
 Status make_nccl_comm(const std::vector<int>& devices, std::unique_ptr<Comm>* out);
 bool have_nccl();
+
+// Several processes (nodes): this process holds global ranks
+// [first_rank, first_rank + devices.size()) of `world`, on `devices`; node
+// 0 (first_rank 0) makes the NCCL unique id and the rendezvous hands it to
+// the others (rendezvous.h), then ncclCommInitRank for each local rank.
+struct Rendezvous;
+Status make_nccl_comm_nodes(int32_t world, int32_t first_rank, const std::vector<int>& devices,
+                            const Rendezvous& rv, std::unique_ptr<Comm>* out);
 
 }  // namespace f8backend

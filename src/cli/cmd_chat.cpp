@@ -101,6 +101,8 @@ int run(int argc, char** argv) {
   if (!tmpl.empty() && !resolve_template(tmpl, &tmpl_text, &err)) return fail(2, err);
 
   Loaded L;
+  if (rf.tp_nodes > 1)
+    return fail(2, "--tp-nodes: f8 chat reads its input on one node only; use --tp over this node's GPUs");
   int e = load_model_and_context(rf, p, &L);
   if (e) return e;
   if (tmpl.empty() && !*f8_model_chat_template(L.model))

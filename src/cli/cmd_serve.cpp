@@ -62,6 +62,9 @@ int cmd_serve(int argc, char** argv) {
   f8_context_params cp;
   std::string err;
   if (!context_params_from(rf, p, &cp, &err)) return fail(2, err);
+  if (cp.tp_nodes > 1)
+    return fail(2, "--tp-nodes: f8 serve runs on one node (its requests would have to reach every node); "
+                   "use --tp over this node's GPUs");
 
   f8srv::ServerOptions o;
   o.model_path = rf.model;

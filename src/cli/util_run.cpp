@@ -27,7 +27,11 @@ void add_run_flags(ArgParser& p, RunFlags* f) {
   p.option("--tp", &f->tp, "N",
            "tensor parallel over N ranks (heads, FFN and vocabulary split; cuda: one GPU per rank over "
            "NCCL; cpu: N thread groups, for checking the split)");
-  p.option("--tp-devices", &f->tp_devices, "LIST", "with --backend cuda --tp N: the GPU of each rank, e.g. 2,3");
+  p.option("--tp-devices", &f->tp_devices, "LIST", "with --backend cuda --tp N: the GPU of each local rank, e.g. 2,3");
+  p.option("--tp-nodes", &f->tp_nodes, "M", "tensor parallel over M nodes (processes; every node runs the same command)");
+  p.option("--tp-node", &f->tp_node, "I", "this node's index, 0..M-1 (node 0 publishes the NCCL id)");
+  p.option("--rendezvous", &f->rendezvous, "ADDR",
+           "several nodes: file:PATH (a path every node sees) or HOST:PORT (node 0's address)");
   p.option("--gpu-mem", &f->gpu_mem, "F",
            "GPU backends: fraction of the GPU's memory to use for weights, KV cache and scratch");
   p.flag("--emulate-gpu", &f->emulate_gpu,
@@ -72,6 +76,14 @@ bool context_params_from(const RunFlags& f, ArgParser& p, f8_context_params* out
     return false;
   }
   cp.tp = static_cast<int32_t>(f.tp);
+  if (f.tp_nodes < 1 || f.tp_nodes > 64 || f.tp_node < 0 || f.tp_node >= f.tp_nodes) {
+    *err = "--tp-node " + std::to_string(f.tp_node) + " / --tp-nodes " + std::to_string(f.tp_nodes) +
+           ": expected 0 <= node < nodes <= 64";
+    return false;
+  }
+  cp.tp_nodes = static_cast<int32_t>(f.tp_nodes);
+  cp.tp_node = static_cast<int32_t>(f.tp_node);
+  cp.rendezvous = f.rendezvous.empty() ? nullptr : f.rendezvous.c_str();
   cp.tp_devices = f.tp_devices.empty() ? nullptr : f.tp_devices.c_str();
   cp.emulate_gpu = f.emulate_gpu;
   cp.backend = f.backend.c_str();

@@ -21,7 +21,9 @@ struct RunFlags {
   std::string backend = "cpu";
   double gpu_mem = 0.9;     // GPU backends: fraction of device memory to use
   int64_t tp = 1;           // tensor-parallel ranks
-  std::string tp_devices;   // "2,3": GPU of each rank (default 0..tp-1)
+  std::string tp_devices;   // "2,3": GPU of each local rank (default 0..)
+  int64_t tp_nodes = 1, tp_node = 0;
+  std::string rendezvous;   // file:PATH or HOST:PORT
   bool emulate_gpu = false;
   bool no_kv_calibrate = false;
 };

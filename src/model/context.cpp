@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 
+#include "backend/rendezvous.h"
+
 namespace f8model {
 
 namespace {
@@ -118,10 +120,23 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
       return Status::Error(Code::InvalidArgument, "--tp " + std::to_string(p.tp) + " with backend '" + p.backend +
                                                       "': use --backend cuda (rank r runs on GPU r, or on "
                                                       "--tp-devices' r-th entry)");
-    if (!p.tp_devices.empty() && static_cast<int32_t>(p.tp_devices.size()) != p.tp)
-      return Status::Error(Code::InvalidArgument, "--tp-devices lists " + std::to_string(p.tp_devices.size()) +
-                                                      " devices for --tp " + std::to_string(p.tp));
   }
+  if (p.tp_nodes < 1 || p.tp_node < 0 || p.tp_node >= p.tp_nodes)
+    return Status::Error(Code::InvalidArgument, "--tp-node " + std::to_string(p.tp_node) + " of --tp-nodes " +
+                                                    std::to_string(p.tp_nodes) + ": out of range");
+  if (p.tp_nodes > 1) {
+    if (!cuda)
+      return Status::Error(Code::InvalidArgument, "--tp-nodes: several nodes need --backend cuda (NCCL)");
+    if (p.tp % p.tp_nodes)
+      return Status::Error(Code::InvalidArgument, "--tp " + std::to_string(p.tp) + " does not split over " +
+                                                      std::to_string(p.tp_nodes) + " nodes");
+    if (p.rendezvous.empty())
+      return Status::Error(Code::InvalidArgument, "--tp-nodes: give --rendezvous file:PATH or HOST:PORT");
+  }
+  const int32_t n_local = p.tp / p.tp_nodes, first = p.tp_node * n_local;
+  if (!p.tp_devices.empty() && static_cast<int32_t>(p.tp_devices.size()) != n_local)
+    return Status::Error(Code::InvalidArgument, "--tp-devices lists " + std::to_string(p.tp_devices.size()) +
+                                                    " devices for " + std::to_string(n_local) + " local ranks");
   if (p.tp > 1 && !cuda) p.n_threads = std::max(1, p.n_threads / p.tp);
 
   std::unique_ptr<Context> c(new Context(model));
@@ -140,15 +155,22 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
   c->auto_ctx_ = auto_ctx;
   std::vector<int> devices = p.tp_devices;
   if (devices.empty())
-    for (int32_t r = 0; r < p.tp; ++r) devices.push_back(r);
-  for (int32_t r = 0; r < p.tp; ++r) {
-    const std::string be = (cuda && p.tp > 1) ? "cuda:" + std::to_string(devices[size_t(r)]) : p.backend;
+    for (int32_t r = 0; r < n_local; ++r) devices.push_back(r);
+  for (int32_t r = first; r < first + n_local; ++r) {
+    const std::string be = (cuda && p.tp > 1) ? "cuda:" + std::to_string(devices[size_t(r - first)]) : p.backend;
     auto R = std::make_unique<Rank>();
     Status st = c->make_rank(r, be, R.get());
     if (!st.ok()) return st;
     c->ranks_.push_back(std::move(R));
   }
-  if (p.tp > 1 || p.tp_force_comm) {
+  if (p.tp_nodes > 1) {
+    f8backend::Rendezvous rv;
+    rv.address = p.rendezvous;
+    rv.n_nodes = p.tp_nodes;
+    rv.node = p.tp_node;
+    f8backend::Status cs = f8backend::make_nccl_comm_nodes(p.tp, first, devices, rv, &c->comm_);
+    if (!cs.ok()) return Status::Error(from_backend(cs.code), "--tp-nodes " + std::to_string(p.tp_nodes) + ": " + cs.message);
+  } else if (p.tp > 1 || p.tp_force_comm) {
     if (cuda) {
       f8backend::Status cs = f8backend::make_nccl_comm(devices, &c->comm_);
       if (!cs.ok()) return Status::Error(from_backend(cs.code), "--tp " + std::to_string(p.tp) + ": " + cs.message);
@@ -167,10 +189,11 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   ContextParams& p = p_;
   Status st = tp_plan(hp, p.tp, r, &R->tp);
   if (!st.ok()) return st;
+  max_vocab_ = (int64_t(hp.n_vocab) + p.tp - 1) / p.tp;
   st = model_.backend_rank(backend, R->tp, &R->bw);
   if (!st.ok()) return st;
   f8backend::Backend& be = *R->bw->backend;
-  if (r == 0) {
+  if (ranks_.empty()) {  // this process's first rank settles the sizes
     if (!(st = fit_device_ctx(be, hp, R->tp.n_head_kv, auto_ctx_, &p)).ok()) return st;
   }
   const TpRank& t = R->tp;
@@ -222,7 +245,9 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   if (!(st = alloc(&R->v, T * t.kv_dim)).ok()) return st;
   if (!(st = alloc(&R->g, T * t.n_ff)).ok()) return st;
   if (!(st = alloc(&R->u, T * t.n_ff)).ok()) return st;
-  if (!(st = alloc(&R->lg, int64_t(logits_chunk_) * t.n_vocab)).ok()) return st;
+  // Rows of max_vocab_ so a several-node all-gather can send equal counts.
+  if (!(st = alloc(&R->lg, int64_t(logits_chunk_) * max_vocab_)).ok()) return st;
+  if (p.tp_nodes > 1 && !(st = alloc(&R->gat, int64_t(p.tp) * logits_chunk_ * max_vocab_)).ok()) return st;
   for (auto* b : {&R->d_tok, &R->d_pos, &R->d_seq, &R->d_cells, &R->d_rows})
     if (!(st = alloc(b, T)).ok()) return st;
   if (p.tp > 1) {

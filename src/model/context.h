@@ -36,6 +36,12 @@ struct ContextParams {
   int32_t tp = 1;
   std::vector<int> tp_devices;
   bool tp_force_comm = false;  // tests: the communicator (NCCL on cuda) even at tp = 1
+  // Several nodes (processes, "cuda" only): this process runs node tp_node of
+  // tp_nodes, i.e. global ranks [tp_node * tp / tp_nodes, ...) on its local
+  // GPUs (tp_devices: one per local rank, default 0..); the NCCL id travels
+  // through `rendezvous` (file:PATH or HOST:PORT, backend/rendezvous.h).
+  int32_t tp_nodes = 1, tp_node = 0;
+  std::string rendezvous;
   // FP8 KV scales when the file has none: per-layer values (e.g. from
   // calibrate_kv_scales); empty = 1.0 (caller warned).
   std::vector<float> k_scale, v_scale;
@@ -106,6 +112,7 @@ class Context {
     // g,u [T,F]; lg [logits_chunk, V]; ints [T] each (Q, KV, F, V local).
     std::unique_ptr<f8backend::Buffer> x, h, q, k, v, att, g, u, lg;
     std::unique_ptr<f8backend::Buffer> d_tok, d_pos, d_seq, d_cells, d_rows;
+    std::unique_ptr<f8backend::Buffer> gat;  // several nodes: [tp, logits_chunk * max V] gathered logits
     std::vector<int32_t> tok;   // host: token ids as this rank's vocabulary slice sees them
     std::vector<float> lhost;   // host: [logits_chunk, V local] (tp > 1)
   };
@@ -119,6 +126,7 @@ class Context {
   void amax_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, float* slot);
   Status stream_status(const Rank& R) const;
   Status all_reduce(Rank& R, float* buf, int64_t n);
+  Status all_gather(Rank& R, const float* send, size_t count, float* recv);
 
   Model& model_;
   ContextParams p_;
@@ -127,6 +135,7 @@ class Context {
   f8backend::RopeParams rope_;
   int32_t logits_chunk_ = 1;  // rows of the device logits buffer
   bool auto_ctx_ = false;     // n_ctx was 0: a device backend sizes it
+  int64_t max_vocab_ = 0;     // largest vocabulary slice of any rank
 
   std::vector<float> logits_;        // [n_out, V] host
   std::vector<int32_t> out_index_;   // batch entry -> row of logits_, -1 = none

@@ -137,14 +137,18 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
   // Ranks cannot stop half-way on their own (the others would wait in a
   // collective): the abort callback is asked once, before the chunk.
   if (abort_fn_ && abort_fn_(abort_ud_)) return Status::Error(Code::Aborted, "decode aborted by the abort callback");
+  // Several nodes: the logits are all-gathered on the GPUs and this
+  // process's first rank writes them out; one node: gathered here on the host.
+  const bool nodes = p_.tp_nodes > 1;
   std::vector<Status> st(ranks_.size());
   std::vector<std::thread> th;
   for (size_t r = 1; r < ranks_.size(); ++r)
     th.emplace_back([&, r] { st[r] = run_rank(*ranks_[r], n, tok, pos, seq, cells, out_rows, n_rows, nullptr); });
-  st[0] = run_rank(*ranks_[0], n, tok, pos, seq, cells, out_rows, n_rows, nullptr);
+  st[0] = run_rank(*ranks_[0], n, tok, pos, seq, cells, out_rows, n_rows, nodes ? logits_out : nullptr);
   for (auto& t : th) t.join();
   for (const Status& x : st)
     if (!x.ok()) return x;
+  if (nodes) return Status::Ok();
   // Gather: rank r computed columns [v0, v0 + n_vocab) of each logits row.
   const int64_t V = model_.hparams().n_vocab;
   for (auto& R : ranks_) {
@@ -152,6 +156,12 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
     for (int32_t i = 0; i < n_rows; ++i)
       std::memcpy(logits_out + int64_t(i) * V + R->tp.v0, R->lhost.data() + int64_t(i) * nv, size_t(nv) * 4);
   }
+  return Status::Ok();
+}
+
+Status Context::all_gather(Rank& R, const float* send, size_t count, float* recv) {
+  f8backend::Status s = comm_->all_gather(R.tp.rank, send, count, recv, *R.stream);
+  if (!s.ok()) return Status::Error(from_backend(s.code), "tensor parallel (" + std::string(comm_->name()) + "): " + s.message);
   return Status::Ok();
 }
 
@@ -168,7 +178,7 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
   const ModelWeights& w = R.bw->weights;
   f8backend::Stream& s = *R.stream;
   const TpRank& tp = R.tp;
-  const bool multi = ranks_.size() > 1;
+  const bool multi = ranks_.size() > 1 || p_.tp_nodes > 1;
   const int32_t E = hp.n_embd, KV = int32_t(tp.kv_dim), F = int32_t(tp.n_ff), V = int32_t(tp.n_vocab);
   float *x = R.x->f32(), *h = R.h->f32(), *q = R.q->f32(), *k = R.k->f32(), *v = R.v->f32();
   float *att = R.att->f32(), *g = R.g->f32(), *u = R.u->f32();
@@ -278,6 +288,26 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
   for (int32_t r0 = 0; r0 < n_rows; r0 += logits_chunk_) {
     const int32_t rc = std::min(logits_chunk_, n_rows - r0);
     s.gemm(h + int64_t(r0) * E, rc, w.output, lg, opts(w.output));
+    if (p_.tp_nodes > 1) {
+      // Several nodes: every rank sends rc x max_vocab_ floats (its rc x V
+      // block, then padding) and receives all ranks' blocks.
+      const size_t cnt = size_t(rc) * size_t(max_vocab_);
+      if (Status gs = all_gather(R, lg, cnt, R.gat->f32()); !gs.ok()) return gs;
+      if (logits_out) {
+        const int64_t Vfull = hp.n_vocab;
+        R.lhost.resize(size_t(p_.tp) * cnt);
+        s.to_host(R.lhost.data(), R.gat->data(), R.lhost.size() * sizeof(float));
+        for (int32_t rr = 0; rr < p_.tp; ++rr) {
+          TpRank o;
+          if (Status ps = tp_plan(hp, p_.tp, rr, &o); !ps.ok()) return ps;
+          const float* blk = R.lhost.data() + size_t(rr) * cnt;
+          for (int32_t i = 0; i < rc; ++i)
+            std::memcpy(logits_out + (int64_t(r0) + i) * Vfull + o.v0, blk + int64_t(i) * o.n_vocab,
+                        size_t(o.n_vocab) * sizeof(float));
+        }
+      }
+      continue;
+    }
     // tp > 1: this rank's vocabulary columns; run_chunk gathers them.
     float* dst = (multi ? R.lhost.data() : logits_out) + int64_t(r0) * V;
     s.to_host(dst, lg, size_t(rc) * V * sizeof(float));
