@@ -32,6 +32,7 @@ namespace f8backend::cuda {
 namespace {
 
 constexpr size_t kLtWorkspace = size_t{32} << 20;  // GPU.md: 32 MiB on Hopper
+constexpr size_t kStagingBytes = size_t{1} << 20;   // pinned ring for from_host
 
 bool is_fp8(DType d) { return d == DType::E4M3 || d == DType::E5M2; }
 
@@ -73,6 +74,7 @@ class CudaStream final : public Stream {
     ws_floats_ = size_t(2) * size_t(qd) * (size_t(p_.max_tokens) + 64);
     if (Status s = DeviceBuffer::create(dev, ws_floats_ * 4, &attn_ws_); !s.ok()) return s;
     if (Status s = lt_.init(dev, kLtWorkspace); !s.ok()) return s;
+    if (Status s = stage_.alloc(kStagingBytes); !s.ok()) return s;
     lt_min_ = lt_min_tokens();
     graphs_on_ = graphs_enabled();
     return Status::Ok();
@@ -82,14 +84,32 @@ class CudaStream final : public Stream {
   Status error() const override { return err_; }
   void* native_handle() override { return s_; }
 
+  // Host -> device without a host synchronization in the common case: the
+  // bytes go into the pinned staging ring at once (so the caller may reuse
+  // its buffer, as the interface promises) and the DMA is ordered on the
+  // stream. The ring restarts whenever the stream is drained (to_host,
+  // synchronize); a copy that does not fit drains it first. A decode step's
+  // handful of small copies (token ids, positions, cells) cost no sync.
   void from_host(void* dst, const void* src, size_t n) override {
     if (bad() || !n) return;
     // A context may be driven from another thread than the one that made it
     // (the server's worker): make this stream's GPU current. Every step
     // starts with from_host, so the ops after it run on the right device.
     if (Status s = be_.use(); !s.ok()) return fail(s);
-    check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, s_), "from_host: cudaMemcpyAsync");
-    check(cudaStreamSynchronize(s_), "from_host: cudaStreamSynchronize");
+    if (n > stage_.size()) {  // large: straight from pageable memory
+      check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, s_), "from_host: cudaMemcpyAsync");
+      check(cudaStreamSynchronize(s_), "from_host: cudaStreamSynchronize");
+      stage_off_ = 0;
+      return;
+    }
+    if (stage_off_ + n > stage_.size()) {
+      check(cudaStreamSynchronize(s_), "from_host: cudaStreamSynchronize");
+      stage_off_ = 0;
+    }
+    uint8_t* p = static_cast<uint8_t*>(stage_.data()) + stage_off_;
+    std::memcpy(p, src, n);
+    check(cudaMemcpyAsync(dst, p, n, cudaMemcpyHostToDevice, s_), "from_host: cudaMemcpyAsync");
+    stage_off_ += round_up(n, 64);
   }
   void to_host(void* dst, const void* src, size_t n) override {
     if (bad()) {
@@ -98,10 +118,12 @@ class CudaStream final : public Stream {
     }
     if (n) check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, s_), "to_host: cudaMemcpyAsync");
     check(cudaStreamSynchronize(s_), "to_host (a kernel of this step failed)");
+    stage_off_ = 0;
     if (bad()) std::memset(dst, 0, n);
   }
   void synchronize() override {
     if (!bad()) check(cudaStreamSynchronize(s_), "synchronize (a kernel of this step failed)");
+    stage_off_ = 0;
   }
 
   void embed(const Weight& t, const int32_t* ids, int32_t T, float* out) override {
@@ -301,6 +323,8 @@ class CudaStream final : public Stream {
   bool graphs_on_ = true, capturing_ = false;
   uint64_t capture_key_ = 0;
   std::map<uint64_t, cudaGraphExec_t> graphs_;
+  PinnedBuffer stage_;     // from_host staging ring
+  size_t stage_off_ = 0;   // next free byte of stage_ (0 when the stream is drained)
 };
 
 }  // namespace
