@@ -258,7 +258,9 @@ struct Run {
     }
     if (wt.action == Action::Quantize) {
       QuantResult qr;
-      F8_TRY(quantize_matrix(name, src, o.weights, o.scale, o.block, o.allow_nonfinite, pool, &buf, &qr));
+      ConvertOptions::TensorChoice ch{o.weights, o.scale, o.block};
+      if (auto it = o.tensor_choice.find(name); it != o.tensor_choice.end()) ch = it->second;
+      F8_TRY(quantize_matrix(name, src, ch.weights, ch.scale, ch.block, o.allow_nonfinite, pool, &buf, &qr));
       d.dtype = qr.dtype;
       d.scale_kind = qr.kind;
       d.block_rows = qr.block_rows;
@@ -268,7 +270,7 @@ struct Run {
       if (qr.kind != ScaleKind::None) F8_TRY(add_scale(d.scale_name, qr.scale_dims, qr.scales));
       rep->quantized.push_back({name, ggf8::dtype_name(qr.dtype), ggf8::scale_kind_name(qr.kind), qr.stats});
       scale_kinds.insert(ggf8::scale_kind_name(qr.kind));
-      stored_formats.insert(weight_format_name(o.weights));
+      stored_formats.insert(weight_format_name(ch.weights));
       return Status::Ok();
     }
     // Kept: matrices (embeddings, lm_head) as BF16, vectors (norms, biases) as F32.
@@ -297,7 +299,11 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
     return Status::Error(Code::InvalidArgument, "block size must be in 1..65536");
 
   Plan plan;
-  F8_TRY(load_hf_config(o.model_dir + "/config.json", &plan.hp));
+  {
+    HfConfigOptions co;
+    co.ignore_keys = o.ignore_config_keys;
+    F8_TRY(load_hf_config(o.model_dir + "/config.json", &plan.hp, co));
+  }
   std::unique_ptr<Checkpoint> cp;
   F8_TRY(Checkpoint::open_dir(o.model_dir, &cp));
   F8_TRY(make_plan(o, *cp, &plan, rep));
@@ -310,11 +316,13 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
     std::vector<ggf8::KV> kvs;
     std::vector<std::string> warnings;
   };
-  std::future<TokResult> tok_future = std::async(std::launch::async, [&o, vocab = plan.hp.vocab] {
+  std::future<TokResult> tok_future = std::async(std::launch::async, [&o, vocab = plan.hp.vocab,
+                                                                       eos = plan.hp.eos_ids] {
     TokResult r;
     try {
       TokenizerImportOptions to;
       to.model_vocab_size = vocab;
+      to.config_eos_ids = eos;
       r.status = import_tokenizer(o.model_dir, &r.kvs, &r.warnings, to);
     } catch (const std::exception& e) {
       r.status = Status::Error(Code::Io, o.model_dir + ": tokenizer import: " + e.what());
@@ -357,7 +365,8 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
       F8_TRY(run.weight(plan.weights.at(it->second)));
       if (plan.tied_output_copy && it->second == "token_embd.weight")
         F8_TRY(run.weight(plan.weights.at("output.weight")));
-    } else if (auto xs = plan.extra_scales.find(t); xs != plan.extra_scales.end()) {
+    } else if (auto xs = plan.extra_scales.find(t);
+               xs != plan.extra_scales.end() && !o.extra_scalars.count(xs->second.canonical)) {
       float v = 0;
       F8_TRY(import_scalar_scale(*t, e.file->path(), &v));
       F8_TRY(run.add_scale(xs->second.canonical, {1}, {v}));
@@ -368,6 +377,8 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
     rep->source_bytes += t->nbytes;
     if (o.progress) o.progress(done, total, t->name);
   }
+
+  for (const auto& [name, v] : o.extra_scalars) F8_TRY(run.add_scale(name, {1}, {v}));
 
   // quant.* metadata. Stats arrays are parallel, in file order.
   namespace k = ggf8::keys;
@@ -394,6 +405,7 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
     F8_TRY(meta(k::kQuantStatSat, Value::array_f32(sa)));
     F8_TRY(meta(k::kQuantStatFlush, Value::array_f32(fl)));
   }
+  for (const auto& kv : o.extra_metadata) F8_TRY(meta(kv.key, kv.value));
   {
     TokResult tr = tok_future.get();
     for (auto& wmsg : tr.warnings) rep->warnings.push_back(wmsg);

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,10 +31,24 @@ struct ConvertOptions {
   uint32_t block = 128;          // block scale size (rows = cols)
   std::string quantize_regex;    // replaces the default set (matched against canonical and HF names)
   std::string keep_regex;        // removed from the set
+  // config.json keys declared harmless (accepted unread; see hf_config.h).
+  std::vector<std::string> ignore_config_keys;
   bool overwrite = false;
   bool allow_nonfinite = false;
   bool checksums = true;
   unsigned threads = 0;          // 0 = all cores
+  // Calibration / --auto-format (convert/calibrate.h) fill these; empty by default.
+  // Per-tensor format for tensors of the quantized set (canonical name).
+  struct TensorChoice {
+    WeightFormat weights = WeightFormat::E4M3;
+    ScaleMode scale = ScaleMode::Channel;
+    uint32_t block = 128;
+  };
+  std::map<std::string, TensorChoice> tensor_choice;
+  // F32 [1] tensors written after the weights (input_scale, kv_scale); they
+  // replace a checkpoint's tensors of the same name.
+  std::map<std::string, float> extra_scalars;
+  std::vector<ggf8::KV> extra_metadata;  // written after quant.* (e.g. quant.calib.*)
   std::string converter_version = "f8";  // general.converter
   // Called after each tensor: bytes of source consumed so far, total, name.
   std::function<void(uint64_t done, uint64_t total, const std::string& tensor)> progress;

@@ -1,8 +1,12 @@
 // hf_config.cpp — config.json parsing and validation (see hf_config.h).
 #include "convert/hf_config.h"
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -24,20 +28,54 @@ struct ArchName {
   const char* ours;
 };
 constexpr ArchName kArchs[] = {
-    {"LlamaForCausalLM", "llama"},
-    {"MistralForCausalLM", "mistral"},
-    {"Qwen2ForCausalLM", "qwen2"},
+    {"LlamaForCausalLM", "llama"},   {"MistralForCausalLM", "mistral"}, {"Qwen2ForCausalLM", "qwen2"},
+    {"Qwen3ForCausalLM", "qwen3"},   {"Phi3ForCausalLM", "phi3"},
 };
+
+// Top-level keys that do not change what the model computes: bookkeeping,
+// training-only settings (dropout, init, gradient checkpointing), generation
+// defaults kept in old configs, token ids (eos_token_id is read for stop ids),
+// output switches. Anything not here and not read is an error
+// (docs/convert.md has the table).
+const std::set<std::string>& ignorable_keys() {
+  static const std::set<std::string> k{
+      // bookkeeping
+      "_name_or_path", "_commit_hash", "_attn_implementation", "_attn_implementation_autoset",
+      "_attn_implementation_internal", "_from_model_config", "transformers_version", "auto_map",
+      "id2label", "label2id", "problem_type", "finetuning_task", "task_specific_params", "tokenizer_class",
+      "prefix", "torchscript", "return_dict", "use_return_dict", "output_hidden_states", "output_attentions",
+      "pruned_heads", "tf_legacy_loss", "use_bfloat16", "chunk_size_feed_forward", "is_decoder",
+      "add_cross_attention", "cross_attention_hidden_size", "tie_encoder_decoder", "use_cache",
+      "output_scores", "return_dict_in_generate", "output_router_logits", "keys_to_ignore_at_inference",
+      // training only
+      "initializer_range", "attention_dropout", "hidden_dropout", "embd_pdrop", "resid_pdrop",
+      "dropout", "gradient_checkpointing", "pretraining_tp",
+      // token ids (eos_token_id is read separately)
+      "bos_token_id", "pad_token_id", "sep_token_id", "decoder_start_token_id", "forced_bos_token_id",
+      "forced_eos_token_id",
+      // generation defaults (transformers 4 kept them in config.json)
+      "max_length", "min_length", "do_sample", "early_stopping", "num_beams", "num_beam_groups",
+      "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
+      "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
+      "num_return_sequences", "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens",
+      "begin_suppress_tokens"};
+  return k;
+}
 
 constexpr uint64_t kMaxDim = 1ull << 31;  // sanity bound on any size field
 
 class Reader {
  public:
-  Reader(const json& j, std::string file) : j_(j), file_(std::move(file)) {}
+  Reader(const json& j, std::string file, std::set<std::string>* used = nullptr)
+      : j_(j), file_(std::move(file)), used_(used) {}
   Status fail(Code c, const std::string& field, const std::string& what) const {
     return Status::Error(c, file_ + ": \"" + field + "\" " + what);
   }
-  bool has(const char* f) const { return j_.contains(f) && !j_[f].is_null(); }
+  // Whether `f` is present and not null; records the key as read.
+  bool has(const char* f) const {
+    if (used_ && j_.contains(f)) used_->insert(f);
+    return j_.contains(f) && !j_[f].is_null();
+  }
   // Positive integer field in [1, kMaxDim]; `def` used when absent (0 = required).
   Status uint(const char* f, uint64_t def, uint64_t* out, bool allow_zero = false) const {
     if (!has(f)) {
@@ -80,6 +118,7 @@ class Reader {
  private:
   const json& j_;
   std::string file_;
+  std::set<std::string>* used_;
 };
 
 #define F8_TRY(expr)              \
@@ -88,38 +127,130 @@ class Reader {
     if (!_s.ok()) return _s;      \
   } while (0)
 
-Status parse_rope_scaling(const json& rs, const std::string& file, HParams* hp) {
-  if (rs.is_null()) return Status::Ok();
-  if (!rs.is_object()) return Status::Error(Code::BadType, file + ": \"rope_scaling\" must be an object or null");
-  std::string type;
-  for (const char* k : {"rope_type", "type"})
-    if (rs.contains(k) && rs[k].is_string()) {
-      type = rs[k].get<std::string>();
-      break;
+std::string num_str(const json& v) { return v.dump(); }
+
+// The RoPE description, merged from every place a config may state it:
+//   transformers 4: top-level "rope_theta", "rope_scaling" {rope_type|type, factor, ...},
+//                   top-level "partial_rotary_factor" (Phi-3)
+//   transformers 5: "rope_parameters" {rope_theta, rope_type, factor, ...,
+//                   partial_rotary_factor}
+// A field stated in two places must have the same value in both.
+Status parse_rope(const json& j, const std::string& file, std::set<std::string>* used, HParams* hp) {
+  struct Src {
+    std::string where;  // "rope_theta", "rope_parameters.rope_theta", ...
+    json value;
+  };
+  std::map<std::string, std::vector<Src>> fields;  // canonical field -> every statement
+  auto state = [&](const std::string& field, const std::string& where, const json& v) {
+    fields[field].push_back({where, v});
+  };
+  for (const char* top : {"rope_theta", "partial_rotary_factor"}) {
+    if (j.contains(top)) used->insert(top);
+    if (j.contains(top) && !j[top].is_null()) state(top, top, j[top]);
+  }
+  for (const char* obj : {"rope_parameters", "rope_scaling"}) {
+    if (!j.contains(obj)) continue;
+    used->insert(obj);
+    const json& o = j[obj];
+    if (o.is_null()) continue;
+    if (!o.is_object()) return Status::Error(Code::BadType, file + ": \"" + std::string(obj) + "\" must be an object or null");
+    // Gemma 3 style: one RoPE per layer type.
+    for (const auto& [k, v] : o.items())
+      if (v.is_object())
+        return Status::Error(Code::BadType, file + ": \"" + std::string(obj) + "." + k +
+                                                "\": per-layer-type RoPE parameters are not supported for " + hp->hf_arch);
+    for (const auto& [k, v] : o.items()) {
+      const std::string field = k == "type" ? "rope_type" : k;  // transformers 4.3x spelled it "type"
+      if (!v.is_null()) state(field, std::string(obj) + "." + k, v);
     }
-  Reader r(rs, file + " rope_scaling");
-  if (type.empty() || type == "default") return Status::Ok();
-  if (type == "linear") {
+  }
+  // One value per field, or both values named.
+  std::map<std::string, Src> val;
+  for (const auto& [field, srcs] : fields) {
+    for (size_t i = 1; i < srcs.size(); ++i) {
+      const json &a = srcs[0].value, &b = srcs[i].value;
+      bool same = a == b;
+      if (!same && a.is_number() && b.is_number()) same = a.get<double>() == b.get<double>();
+      // "default" and an absent type mean the same thing; so do "su" and "longrope".
+      if (!same)
+        return Status::Error(Code::BadType, file + ": contradictory RoPE settings: " + srcs[0].where + " = " +
+                                                num_str(a) + " but " + srcs[i].where + " = " + num_str(b));
+    }
+    val[field] = srcs[0];
+  }
+  auto real = [&](const std::string& field, bool required, float* out, bool positive = true) -> Status {
+    auto it = val.find(field);
+    if (it == val.end()) {
+      if (required)
+        return Status::Error(Code::NotFound, file + ": RoPE type \"" + hp->rope_type + "\" needs " + field +
+                                                 " (in rope_parameters or rope_scaling)");
+      return Status::Ok();
+    }
+    const json& v = it->second.value;
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || (positive && v.get<double>() <= 0))
+      return Status::Error(Code::BadType, file + ": \"" + it->second.where + "\" must be a finite number" +
+                                              (positive ? " > 0" : "") + ", got " + v.dump());
+    *out = static_cast<float>(v.get<double>());
+    return Status::Ok();
+  };
+  F8_TRY(real("rope_theta", false, &hp->rope_theta));
+
+  std::string type = "default";
+  if (auto it = val.find("rope_type"); it != val.end()) {
+    if (!it->second.value.is_string())
+      return Status::Error(Code::BadType, file + ": \"" + it->second.where + "\" must be a string, got " +
+                                              it->second.value.dump());
+    type = it->second.value.get<std::string>();
+  }
+  const std::string where = val.count("rope_type") ? val["rope_type"].where : "rope type";
+  std::set<std::string> allowed{"rope_type", "rope_theta", "partial_rotary_factor"};
+  if (type == "default") {
+    hp->rope_type = "none";
+  } else if (type == "linear") {
     hp->rope_type = "linear";
-    F8_TRY(r.real("factor", 0.f, &hp->rope_factor));
-    if (hp->rope_factor <= 0) return r.fail(Code::NotFound, "factor", "is missing");
-    return Status::Ok();
-  }
-  if (type == "llama3") {
+    allowed.insert("factor");
+    F8_TRY(real("factor", true, &hp->rope_factor));
+  } else if (type == "llama3") {
     hp->rope_type = "llama3";
-    F8_TRY(r.real("factor", 0.f, &hp->rope_factor));
-    F8_TRY(r.real("low_freq_factor", 0.f, &hp->rope_low_freq));
-    F8_TRY(r.real("high_freq_factor", 0.f, &hp->rope_high_freq));
-    F8_TRY(r.uint("original_max_position_embeddings", 0, &hp->rope_orig_ctx));
-    if (hp->rope_factor <= 0 || hp->rope_low_freq <= 0 || hp->rope_high_freq <= 0)
-      return Status::Error(Code::NotFound,
-                           file + ": rope_scaling llama3 needs factor, low_freq_factor and high_freq_factor");
+    for (const char* k : {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
+      allowed.insert(k);
+    F8_TRY(real("factor", true, &hp->rope_factor));
+    F8_TRY(real("low_freq_factor", true, &hp->rope_low_freq));
+    F8_TRY(real("high_freq_factor", true, &hp->rope_high_freq));
+    float orig = 0;
+    F8_TRY(real("original_max_position_embeddings", true, &orig));
+    const json& ov = val["original_max_position_embeddings"].value;
+    if (!ov.is_number_integer() && !(ov.is_number_float() && orig == std::floor(orig)))
+      return Status::Error(Code::BadType, file + ": \"" + val["original_max_position_embeddings"].where +
+                                              "\" must be an integer, got " + ov.dump());
+    hp->rope_orig_ctx = static_cast<uint64_t>(orig);
     if (hp->rope_high_freq <= hp->rope_low_freq)
-      return Status::Error(Code::BadType, file + ": rope_scaling high_freq_factor must exceed low_freq_factor");
-    return Status::Ok();
+      return Status::Error(Code::BadType, file + ": RoPE llama3 high_freq_factor (" + std::to_string(hp->rope_high_freq) +
+                                              ") must exceed low_freq_factor (" + std::to_string(hp->rope_low_freq) + ")");
+  } else if (type == "longrope" || type == "su") {
+    return Status::Error(Code::BadType, file + ": \"" + where + "\" = \"" + type +
+                                            "\": LongRoPE (Phi-3 128k / Phi-3.5 scaling) is not implemented in f8 "
+                                            "(supported RoPE types: default, linear, llama3)");
+  } else {
+    return Status::Error(Code::BadType, file + ": \"" + where + "\" = \"" + type +
+                                            "\" is not supported (supported RoPE types: default, linear, llama3)");
   }
-  return Status::Error(Code::BadType, file + ": rope_scaling type \"" + type +
-                                          "\" is not supported (supported: default, linear, llama3)");
+  for (const auto& [field, src] : val)
+    if (!allowed.count(field))
+      return Status::Error(Code::BadType, file + ": \"" + src.where + "\" is not understood for RoPE type \"" + type +
+                                              "\" (f8 reads: " + [&] {
+                                                std::string l;
+                                                for (const auto& a : allowed) l += (l.empty() ? "" : ", ") + a;
+                                                return l;
+                                              }() + ")");
+  if (auto it = val.find("partial_rotary_factor"); it != val.end()) {
+    float prf = 0;
+    F8_TRY(real("partial_rotary_factor", false, &prf));
+    if (prf != 1.0f)
+      return Status::Error(Code::BadType, file + ": \"" + it->second.where + "\" = " + it->second.value.dump() +
+                                              ": partial rotary embeddings are not supported (only 1.0)");
+  }
+  return Status::Ok();
 }
 
 Status parse_quant_config(const json& q, const std::string& file, HfQuantConfig* qc) {
@@ -161,12 +292,13 @@ const std::vector<std::string>& supported_architectures() {
   return v;
 }
 
-Status parse_hf_config(const std::string& text, const std::string& file, HParams* out) {
+Status parse_hf_config(const std::string& text, const std::string& file, HParams* out, const HfConfigOptions& opts) {
   json j;
   std::string jerr;
   if (!parse_json_strict(text.data(), text.size(), &j, &jerr)) return Status::Error(Code::BadString, file + ": " + jerr);
   if (!j.is_object()) return Status::Error(Code::BadType, file + ": not a JSON object");
   HParams hp;
+  std::set<std::string> used{"architectures", "model_type"};
   if (!j.contains("architectures") || !j["architectures"].is_array() || j["architectures"].empty() ||
       !j["architectures"][0].is_string())
     return Status::Error(Code::NotFound, file + ": \"architectures\" is missing or not a list of strings");
@@ -180,8 +312,9 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
                          file + ": architecture \"" + hp.hf_arch + "\" is not supported (supported: " + list + ")");
   }
   if (j.contains("model_type") && j["model_type"].is_string()) hp.model_type = j["model_type"].get<std::string>();
+  const bool qwen = hp.arch == "qwen2" || hp.arch == "qwen3";
 
-  Reader r(j, file);
+  Reader r(j, file, &used);
   F8_TRY(r.uint("hidden_size", 0, &hp.hidden));
   F8_TRY(r.uint("num_hidden_layers", 0, &hp.n_layers));
   F8_TRY(r.uint("num_attention_heads", 0, &hp.n_heads));
@@ -191,6 +324,8 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
   F8_TRY(r.uint("max_position_embeddings", 0, &hp.ctx));
   if (r.has("head_dim")) {
     F8_TRY(r.uint("head_dim", 0, &hp.head_dim));
+  } else if (hp.arch == "qwen3") {
+    hp.head_dim = 128;  // Qwen3Config's default (not hidden / heads)
   } else {
     if (hp.hidden % hp.n_heads != 0)
       return Status::Error(Code::BadShape, file + ": hidden_size " + std::to_string(hp.hidden) +
@@ -202,11 +337,18 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
                                              " is not a multiple of num_key_value_heads " + std::to_string(hp.n_kv_heads));
   if (hp.head_dim % 2 != 0)
     return Status::Error(Code::BadShape, file + ": head_dim " + std::to_string(hp.head_dim) + " must be even for RoPE");
-  F8_TRY(r.real("rms_norm_eps", 1e-6f, &hp.rms_eps));
-  F8_TRY(r.real("rope_theta", 10000.f, &hp.rope_theta));
+  // Defaults are those of the transformers config class of the architecture.
+  F8_TRY(r.real("rms_norm_eps", hp.arch == "phi3" ? 1e-5f : 1e-6f, &hp.rms_eps));
   // Llama/Mistral/Qwen2 configs default to untied; SmolLM2 says true.
   F8_TRY(r.boolean("tie_word_embeddings", false, &hp.tied, &hp.tied_given));
+  F8_TRY(parse_rope(j, file, &used, &hp));
+  // Phi-3: the LongRoPE switch point; no effect without LongRoPE (refused above).
+  if (hp.arch == "phi3" && r.has("original_max_position_embeddings")) {
+    uint64_t omp = 0;
+    F8_TRY(r.uint("original_max_position_embeddings", 0, &omp));
+  }
 
+  r.has("hidden_act");
   std::string act = j.contains("hidden_act") && j["hidden_act"].is_string() ? j["hidden_act"].get<std::string>() : "silu";
   if (act != "silu")
     return Status::Error(Code::BadType, file + ": hidden_act \"" + act + "\" is not supported (only silu)");
@@ -215,22 +357,104 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
   if (mlp_bias) return Status::Error(Code::BadType, file + ": mlp_bias true is not supported");
   if (hp.arch == "qwen2") {
     hp.qkv_bias = true;
-    bool sw = false;
-    F8_TRY(r.boolean("use_sliding_window", false, &sw));
-    if (sw) return Status::Error(Code::BadType, file + ": Qwen2 use_sliding_window true is not supported");
   } else {
     F8_TRY(r.boolean("attention_bias", false, &attn_bias));
-    // Llama's attention_bias also puts a bias on o_proj, which the runtime has no slot for.
+    // Llama's / Qwen3's attention_bias also puts a bias on o_proj, which the runtime has no slot for.
     if (attn_bias) return Status::Error(Code::BadType, file + ": attention_bias true is not supported for " + hp.hf_arch);
   }
-  if (hp.arch == "mistral") F8_TRY(r.uint("sliding_window", 0, &hp.sliding_window, /*allow_zero=*/true));
-  if (j.contains("rope_scaling")) F8_TRY(parse_rope_scaling(j["rope_scaling"], file, &hp));
-  if (j.contains("quantization_config")) F8_TRY(parse_quant_config(j["quantization_config"], file, &hp.quant));
+  hp.qk_norm = hp.arch == "qwen3";
+  hp.fused_qkv = hp.arch == "phi3";
+
+  // Sliding windows. Mistral and Phi-3: "sliding_window" (int or null) on
+  // every layer. Qwen2/Qwen3: only when use_sliding_window, and then per
+  // layer (layer_types / max_window_layers), which f8 does not run.
+  if (hp.arch == "mistral" || hp.arch == "phi3") {
+    F8_TRY(r.uint("sliding_window", 0, &hp.sliding_window, /*allow_zero=*/true));
+    if (hp.sliding_window >= hp.ctx) hp.sliding_window = 0;  // never narrower than the context: no window
+  }
+  if (qwen) {
+    bool sw = false;
+    F8_TRY(r.boolean("use_sliding_window", false, &sw));
+    r.has("sliding_window");     // only meaningful with use_sliding_window
+    r.has("max_window_layers");  // idem
+    if (sw)
+      return Status::Error(Code::BadType, file + ": " + hp.hf_arch +
+                                              " use_sliding_window true (sliding window on some layers) is not supported");
+  }
+  if (r.has("layer_types")) {
+    const json& lt = j["layer_types"];
+    if (!lt.is_array() || lt.size() != hp.n_layers)
+      return Status::Error(Code::BadType, file + ": \"layer_types\" must be a list of " + std::to_string(hp.n_layers) +
+                                              " strings, got " + lt.dump().substr(0, 200));
+    for (size_t i = 0; i < lt.size(); ++i) {
+      const std::string t = lt[i].is_string() ? lt[i].get<std::string>() : lt[i].dump();
+      if (t == "full_attention") continue;
+      if (t == "sliding_attention" && hp.sliding_window > 0) continue;  // every layer windowed (Mistral-style)
+      return Status::Error(Code::BadType, file + ": layer_types[" + std::to_string(i) + "] = \"" + t +
+                                              "\" is not supported (f8 runs full_attention layers, or "
+                                              "sliding_attention on every layer with sliding_window set)");
+    }
+  }
+
+  // Stored dtype of the checkpoint: "torch_dtype" (transformers 4) or "dtype" (5).
+  for (const char* k : {"dtype", "torch_dtype"}) {
+    if (!r.has(k)) continue;
+    if (!j[k].is_string())
+      return Status::Error(Code::BadType, file + ": \"" + std::string(k) + "\" must be a string, got " + j[k].dump());
+    const std::string d = j[k].get<std::string>();
+    if (!hp.dtype.empty() && hp.dtype != d)
+      return Status::Error(Code::BadType, file + ": contradictory dtypes: dtype = \"" + hp.dtype +
+                                              "\" but torch_dtype = \"" + d + "\"");
+    hp.dtype = d;
+  }
+  // config.json's own stop ids (used when there is no generation_config.json).
+  if (r.has("eos_token_id")) {
+    const json& e = j["eos_token_id"];
+    auto add = [&](const json& x) -> Status {
+      if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > INT32_MAX)
+        return Status::Error(Code::BadType, file + ": \"eos_token_id\" must be a token id or a list of them, got " + e.dump());
+      hp.eos_ids.push_back(x.get<int64_t>());
+      return Status::Ok();
+    };
+    if (e.is_array()) {
+      for (const json& x : e) F8_TRY(add(x));
+    } else {
+      F8_TRY(add(e));
+    }
+  }
+  if (r.has("is_encoder_decoder") && !(j["is_encoder_decoder"].is_boolean() && !j["is_encoder_decoder"].get<bool>()))
+    return Status::Error(Code::BadType, file + ": is_encoder_decoder must be false for " + hp.hf_arch);
+  if (j.contains("quantization_config")) {
+    used.insert("quantization_config");
+    F8_TRY(parse_quant_config(j["quantization_config"], file, &hp.quant));
+  }
+
+  // Every other key: known to have no effect, declared harmless by the
+  // user, or an error naming it.
+  std::vector<std::string> unknown;
+  for (const auto& [k, v] : j.items()) {
+    if (used.count(k)) continue;
+    if (ignorable_keys().count(k) ||
+        std::find(opts.ignore_keys.begin(), opts.ignore_keys.end(), k) != opts.ignore_keys.end()) {
+      hp.ignored_keys.push_back(k);
+      continue;
+    }
+    unknown.push_back(k);
+  }
+  if (!unknown.empty()) {
+    std::string l;
+    for (const auto& k : unknown) l += (l.empty() ? "\"" : ", \"") + k + "\"";
+    return Status::Error(Code::BadType, file + ": " + hp.hf_arch + " config key" + (unknown.size() > 1 ? "s " : " ") + l +
+                                            (unknown.size() > 1 ? " are" : " is") +
+                                            " not understood by f8 and may change the computation (if you know " +
+                                            (unknown.size() > 1 ? "they do" : "it does") +
+                                            " not, pass --ignore-config-key " + unknown[0] + ")");
+  }
   *out = hp;
   return Status::Ok();
 }
 
-Status load_hf_config(const std::string& path, HParams* out) {
+Status load_hf_config(const std::string& path, HParams* out, const HfConfigOptions& opts) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return Status::Error(Code::NotFound, path + ": cannot open (a model directory needs config.json)");
   std::stringstream ss;
@@ -238,7 +462,7 @@ Status load_hf_config(const std::string& path, HParams* out) {
   if (f.bad()) return Status::Error(Code::Io, path + ": read failed");
   std::string text = ss.str();
   if (text.size() > (64u << 20)) return Status::Error(Code::BadCount, path + ": larger than 64 MiB");
-  return parse_hf_config(text, path, out);
+  return parse_hf_config(text, path, out, opts);
 }
 
 std::vector<KV> hparams_metadata(const HParams& hp) {

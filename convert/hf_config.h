@@ -19,7 +19,7 @@ struct HfQuantConfig {
 
 struct HParams {
   std::string hf_arch;       // "LlamaForCausalLM", ...
-  std::string arch;          // "llama" | "mistral" | "qwen2" (general.architecture)
+  std::string arch;          // "llama" | "mistral" | "qwen2" | "qwen3" | "phi3" (general.architecture)
   std::string model_type;    // config "model_type" if present
   uint64_t hidden = 0;       // hidden_size
   uint64_t n_layers = 0;     // num_hidden_layers
@@ -34,12 +34,23 @@ struct HParams {
   bool tied = false;         // tie_word_embeddings
   bool tied_given = false;   // whether config.json said so explicitly
   bool qkv_bias = false;     // Qwen2 always; Llama "attention_bias"
+  bool qk_norm = false;      // Qwen3: per-head RMSNorm of q and k before RoPE
+  bool fused_qkv = false;    // Phi-3: qkv_proj and gate_up_proj in the checkpoint (split by the converter)
   uint64_t sliding_window = 0;  // 0 = none
   std::string rope_type = "none";  // "none" | "linear" | "llama3"
   float rope_factor = 1.f;
   float rope_low_freq = 0.f, rope_high_freq = 0.f;  // llama3
   uint64_t rope_orig_ctx = 0;                       // llama3
   HfQuantConfig quant;
+  std::string dtype;         // "dtype" (transformers 5) or "torch_dtype" (4); "" if absent
+  std::vector<int64_t> eos_ids;  // config.json eos_token_id (int or list); generation_config wins
+  std::vector<std::string> ignored_keys;  // keys read as "no effect on the computation" (see docs/convert.md)
+};
+
+struct HfConfigOptions {
+  // Top-level keys the user declared harmless (f8 convert --ignore-config-key):
+  // accepted without being read. Any other key f8 does not know fails.
+  std::vector<std::string> ignore_keys;
 };
 
 // The architectures the converter and runtime support, as HF spells them.
@@ -47,9 +58,17 @@ const std::vector<std::string>& supported_architectures();
 
 // Parses and validates `path` (config.json). Errors name the file and field;
 // an unsupported architecture lists the supported ones.
-ggf8::Status load_hf_config(const std::string& path, HParams* out);
+//
+// Every top-level key is either read (and its value understood or refused
+// with a message naming it), known not to change the computation (training,
+// generation, bookkeeping keys: the table in docs/convert.md), or an error
+// naming the key. Both transformers 4 (`rope_theta`, `rope_scaling`,
+// `torch_dtype`) and 5 (`rope_parameters`, `dtype`) spellings are read; a
+// value given twice in contradicting forms is refused with both values.
+ggf8::Status load_hf_config(const std::string& path, HParams* out, const HfConfigOptions& opts = {});
 // Same, from text (tests).
-ggf8::Status parse_hf_config(const std::string& text, const std::string& display_name, HParams* out);
+ggf8::Status parse_hf_config(const std::string& text, const std::string& display_name, HParams* out,
+                             const HfConfigOptions& opts = {});
 
 // general.architecture, general.source.architecture and the llm.* keys.
 std::vector<ggf8::KV> hparams_metadata(const HParams& hp);

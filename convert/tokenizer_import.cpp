@@ -271,19 +271,20 @@ Status import_impl(const std::string& model_dir, std::vector<ggf8::KV>* out, std
   if (auto b = c.special("bos_token")) kvs.push_back({K::kChatBosToken, Value::str(*b)});
   if (auto e = c.special("eos_token")) kvs.push_back({K::kChatEosToken, Value::str(*e)});
 
-  // Chat template: a string, or a list of {name, template} ("default" wins);
-  // newer checkpoints keep it in chat_template.jinja.
-  std::optional<std::string> tmpl;
+  // Chat template: chat_template.jinja (what transformers >= 4.50 writes)
+  // wins over tokenizer_config.json's, as transformers' loader does; the
+  // latter is a string, or a list of {name, template} ("default" wins).
+  std::optional<std::string> tmpl, cfg_tmpl;
   if (c.has_cfg && c.cfg.contains("chat_template")) {
     const json& t = c.cfg["chat_template"];
     if (t.is_string()) {
-      tmpl = t.get<std::string>();
+      cfg_tmpl = t.get<std::string>();
     } else if (t.is_array()) {
       for (const json& e : t)
         if (e.is_object() && e.value("name", "") == "default" && e.contains("template") && e["template"].is_string())
-          tmpl = e["template"].get<std::string>();
-      if (!tmpl && !t.empty() && t[0].is_object() && t[0].contains("template") && t[0]["template"].is_string()) {
-        tmpl = t[0]["template"].get<std::string>();
+          cfg_tmpl = e["template"].get<std::string>();
+      if (!cfg_tmpl && !t.empty() && t[0].is_object() && t[0].contains("template") && t[0]["template"].is_string()) {
+        cfg_tmpl = t[0]["template"].get<std::string>();
         c.warn("chat_template list has no \"default\" entry; using \"" + t[0].value("name", std::string("?")) + "\"");
       }
     } else if (!t.is_null()) {
@@ -291,11 +292,23 @@ Status import_impl(const std::string& model_dir, std::vector<ggf8::KV>* out, std
                                               ": chat_template is neither a string nor a list of {name, template}");
     }
   }
-  if (!tmpl && fs::exists(c.dir / "chat_template.jinja", ec)) {
+  if (fs::exists(c.dir / "chat_template.jinja", ec)) {
     std::string text;
     st = read_file(c.dir / "chat_template.jinja", &text);
     if (!st.ok()) return st;
+    if (cfg_tmpl && *cfg_tmpl != text)
+      c.warn("chat_template.jinja and tokenizer_config.json chat_template differ; using chat_template.jinja "
+             "(as transformers does)");
     tmpl = std::move(text);
+  } else {
+    tmpl = cfg_tmpl;
+  }
+  if (fs::is_directory(c.dir / "additional_chat_templates", ec)) {
+    std::string names;
+    for (const auto& e : fs::directory_iterator(c.dir / "additional_chat_templates", ec))
+      if (e.path().extension() == ".jinja") names += (names.empty() ? "" : ", ") + e.path().stem().string();
+    if (!names.empty())
+      c.warn("additional_chat_templates/ (" + names + ") not imported: f8 stores the default template only");
   }
   if (tmpl) kvs.push_back({K::kChatTemplate, Value::str(*tmpl)});
   else c.warn("no chat template found (tokenizer_config.json chat_template / chat_template.jinja)");
@@ -318,6 +331,10 @@ Status import_impl(const std::string& model_dir, std::vector<ggf8::KV>* out, std
       return Status::Error(Code::BadType, (c.dir / "generation_config.json").string() + ": eos_token_id is neither an int nor a list");
     }
   }
+  // No generation_config.json: config.json's eos_token_id, as transformers'
+  // GenerationConfig.from_model_config does.
+  if (!c.has_gen)
+    for (int64_t v : opts.config_eos_ids) add_eos(v);
   if (eos) add_eos(*eos);
   if (!eos_ids.empty()) kvs.push_back({K::kGenEosIds, Value::array_i32(eos_ids)});
   if (c.has_gen) {

@@ -13,13 +13,17 @@
 //                            JSON. Used only when there is no tokenizer.model
 //                            (SentencePiece wins: it is the reference for
 //                            Llama 2 / Mistral).
+//   chat_template.jinja      the chat template (transformers >= 4.50 / 5
+//                            write it here); wins over tokenizer_config's,
+//                            as in transformers (a warning when both differ)
 //   tokenizer_config.json    chat_template (string, or list of
 //                            {name, template}: "default" is taken),
 //                            bos_token / eos_token (string or AddedToken
 //                            dict {"content": ...}), add_bos_token,
 //                            add_eos_token
 //   special_tokens_map.json  bos/eos/pad/unk when tokenizer_config lacks them
-//   generation_config.json   eos_token_id (int or list) -> chat.eos_ids,
+//   generation_config.json   eos_token_id (int or list) -> chat.eos_ids
+//                            (config.json's eos_token_id when this file is absent),
 //                            temperature/top_p/top_k -> chat.default.*
 //
 // Errors (never thrown): Code::NotFound when neither tokenizer file exists,
@@ -27,6 +31,7 @@
 // every message names the file and the field.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -40,6 +45,9 @@ struct TokenizerImportOptions {
   // "<unused_N>" entries of type 5 (unused) so ids stay in range; when
   // smaller, import fails with Code::BadCount.
   uint64_t model_vocab_size = 0;
+  // config.json eos_token_id(s): the stop ids when generation_config.json
+  // does not exist (what transformers' GenerationConfig.from_model_config does).
+  std::vector<int64_t> config_eos_ids;
 };
 
 // Reads the tokenizer files in `model_dir` and appends the metadata to *out

@@ -35,6 +35,7 @@ MODELS = {  # golden name -> dir under the cache
     "llama3-bpe": "synthetic/llama3-bpe",
     "qwen2-bpe": "synthetic/qwen2-bpe",
     "smollm2-tiny": "synthetic/smollm2-tiny",
+    "smollm2-135m-tf5": "synthetic/smollm2-tf5",
 }
 PROMPTS = [  # (kind, payload); chat prompts go through the fixture's own template
     ("chat", [{"role": "user", "content": "What is the capital of France?"}]),
@@ -94,7 +95,9 @@ def gen_one(name: str, d: Path, rel: str) -> dict:
     out = {"format": FORMAT, "model": name, "fixture_dir": "$F8_CACHE/" + rel,
            "config": {k: cfg.get(k) for k in ("architectures", "hidden_size", "num_hidden_layers",
                                               "num_attention_heads", "num_key_value_heads", "vocab_size",
-                                              "rope_theta", "rope_scaling", "tie_word_embeddings", "torch_dtype")},
+                                              "rope_theta", "rope_scaling", "rope_parameters", "tie_word_embeddings",
+                                              "torch_dtype", "dtype", "head_dim", "sliding_window")
+                      if k in cfg},
            "weights_sha256": {w: sha256(d / w) for w in weights},
            "compute": "float32 (model.float()), eager attention, greedy argmax, EOS not special-cased",
            "top_k": TOP_K, "n_gen": N_GEN, "probe_ids": probes, "prompts": []}

@@ -23,6 +23,12 @@ Fixtures (see docs/fixtures.md for the exact shapes):
                 input_scale, k_scale/v_scale
   fp8-block     block FP8 (DeepSeek layout): F8_E4M3 + weight_scale_inv
                 [ceil(out/128), ceil(in/128)], dims not multiples of 128
+  smollm2-tf5   the real SmolLM2-135M-Instruct as transformers 5 save_pretrained
+                writes it: config.json with rope_parameters and dtype,
+                chat_template.jinja, tokenizer_config.json without a template,
+                merges as pairs (the text files are committed in
+                tests/goldens/model-dirs/smollm2-135m-tf5/; weights hard-linked
+                from smollm2-135m-instruct/)
 """
 from __future__ import annotations
 
@@ -440,6 +446,28 @@ def make_fp8_block(d: Path, cache: Path) -> None:
     write_json(d / "generation_config.json", {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2})
 
 
+TF5_DIR = HERE.parent / "tests" / "goldens" / "model-dirs" / "smollm2-135m-tf5"
+
+
+def make_smollm2_tf5(d: Path, cache: Path) -> None:
+    """SmolLM2-135M-Instruct as transformers 5.24 save_pretrained wrote it (the
+    config/tokenizer_config/generation_config/chat_template.jinja written by
+    transformers are committed; the weights are the same bytes as
+    smollm2-135m-instruct's, tokenizer.json the same with merges as pairs, as
+    transformers 5 writes them)."""
+    import json
+    src = smollm2_dir(cache)
+    for fn in ("config.json", "generation_config.json", "tokenizer_config.json", "chat_template.jinja"):
+        shutil.copyfile(TF5_DIR / fn, d / fn)
+    try:
+        (d / "model.safetensors").hardlink_to(src / "model.safetensors")
+    except OSError:
+        shutil.copyfile(src / "model.safetensors", d / "model.safetensors")
+    tj = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
+    tj["model"]["merges"] = [m.split(" ", 1) for m in tj["model"]["merges"]]
+    write_json(d / "tokenizer.json", tj)
+
+
 FIXTURES = {
     "llama-spm": make_llama_spm,
     "mistral-spm": make_mistral_spm,
@@ -448,6 +476,7 @@ FIXTURES = {
     "smollm2-tiny": make_smollm2_tiny,
     "fp8-ct": make_fp8_ct,
     "fp8-block": make_fp8_block,
+    "smollm2-tf5": make_smollm2_tf5,
 }
 
 

@@ -49,7 +49,7 @@ void print_summary(const ConvertReport& r, const ConvertOptions& o, size_t top) 
 
 int cmd_convert(int argc, char** argv) {
   using namespace f8cli;
-  std::string dir, out, weights = "e4m3", scale = "channel", quantize, keep;
+  std::string dir, out, weights = "e4m3", scale = "channel", quantize, keep, ignore_keys;
   int64_t threads = 0, block = 128, top = 10;
   bool force = false, allow_nonfinite = false, no_checksums = false, quiet = false;
   ArgParser p("f8 convert", "DIR -o OUT.f8 [options]",
@@ -65,6 +65,8 @@ int cmd_convert(int argc, char** argv) {
   p.option("--quantize", &quantize, "REGEX",
            "quantize exactly the tensors matching REGEX (canonical or HF name) instead of the linear layers");
   p.option("--keep", &keep, "REGEX", "do not quantize tensors matching REGEX");
+  p.option("--ignore-config-key", &ignore_keys, "K1,K2",
+           "accept these config.json keys unread (f8 refuses keys it does not know: they may change the model)");
   p.flag("--force", &force, "overwrite OUT if it exists");
   p.flag("--allow-nonfinite", &allow_nonfinite, "convert NaN/Inf weights instead of failing");
   p.option("-t,--threads", &threads, "N", "threads (0 = all cores)");
@@ -91,6 +93,12 @@ int cmd_convert(int argc, char** argv) {
   o.block = static_cast<uint32_t>(block);
   o.quantize_regex = quantize;
   o.keep_regex = keep;
+  for (size_t a = 0; a < ignore_keys.size();) {
+    size_t b = ignore_keys.find(',', a);
+    if (b == std::string::npos) b = ignore_keys.size();
+    if (b > a) o.ignore_config_keys.push_back(ignore_keys.substr(a, b - a));
+    a = b + 1;
+  }
   o.overwrite = force;
   o.allow_nonfinite = allow_nonfinite;
   o.checksums = !no_checksums;

@@ -7,9 +7,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "convert/converter.h"
+#include "convert/hf_config.h"
 #include "ggf8/fp8.h"
 #include "ggf8/keys.h"
 #include "st_builder.h"
@@ -573,4 +577,216 @@ TEST_F(Convert, UnwritableOutput) {
   ggf8::Status s = convert_checkpoint(o, &rep);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message.find("out.f8"), std::string::npos) << s.message;
+}
+
+// ---- config.json schemas (transformers 4 and 5) -------------------------------
+
+namespace {
+
+// A complete small Llama config with `extra` merged in (nullptr values delete).
+std::string llama_cfg(const nlohmann::json& extra, const std::string& arch = "LlamaForCausalLM") {
+  nlohmann::json j = {{"architectures", {arch}}, {"hidden_size", 64}, {"num_hidden_layers", 2},
+                      {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"intermediate_size", 160},
+                      {"vocab_size", 256}, {"max_position_embeddings", 512}, {"rms_norm_eps", 1e-5},
+                      {"hidden_act", "silu"}, {"tie_word_embeddings", false}};
+  for (const auto& [k, v] : extra.items()) {
+    if (v.is_null()) j.erase(k);
+    else j[k] = v;
+  }
+  return j.dump();
+}
+
+ggf8::Status parse(const std::string& text, HParams* hp, std::vector<std::string> ignore = {}) {
+  HfConfigOptions o;
+  o.ignore_keys = std::move(ignore);
+  return parse_hf_config(text, "config.json", hp, o);
+}
+
+void expect_refused(const std::string& text, const std::vector<std::string>& needles) {
+  HParams hp;
+  ggf8::Status s = parse(text, &hp);
+  ASSERT_FALSE(s.ok()) << text;
+  for (const auto& n : needles) EXPECT_NE(s.message.find(n), std::string::npos) << s.message;
+}
+
+}  // namespace
+
+TEST(ConfigSchema, RopeThetaInEveryForm) {
+  using nlohmann::json;
+  for (const json& extra : {json{{"rope_theta", 100000.0}},                                              // tf 4
+                            json{{"rope_parameters", {{"rope_theta", 100000.0}, {"rope_type", "default"}}}},  // tf 5
+                            json{{"rope_theta", 100000.0}, {"rope_scaling", nullptr}},
+                            json{{"rope_theta", 1e5}, {"rope_parameters", {{"rope_theta", 100000}}}}}) {
+    HParams hp;
+    ggf8::Status s = parse(llama_cfg(extra), &hp);
+    ASSERT_TRUE(s.ok()) << s.message << " " << extra.dump();
+    EXPECT_EQ(hp.rope_theta, 100000.f) << extra.dump();
+    EXPECT_EQ(hp.rope_type, "none");
+  }
+  HParams hp;
+  ASSERT_TRUE(parse(llama_cfg({}), &hp).ok());
+  EXPECT_EQ(hp.rope_theta, 10000.f);  // nothing stated: LlamaConfig's default
+}
+
+TEST(ConfigSchema, RopeScalingInEveryForm) {
+  using nlohmann::json;
+  const json l3 = {{"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                   {"original_max_position_embeddings", 8192}};
+  json v4 = l3, v4old = l3, v5 = l3;
+  v4["rope_type"] = "llama3";
+  v4old["type"] = "llama3";
+  v5["rope_type"] = "llama3";
+  v5["rope_theta"] = 500000.0;
+  for (const json& extra : {json{{"rope_theta", 500000.0}, {"rope_scaling", v4}},
+                            json{{"rope_theta", 500000.0}, {"rope_scaling", v4old}}, json{{"rope_parameters", v5}}}) {
+    HParams hp;
+    ggf8::Status s = parse(llama_cfg(extra), &hp);
+    ASSERT_TRUE(s.ok()) << s.message;
+    EXPECT_EQ(hp.rope_type, "llama3");
+    EXPECT_EQ(hp.rope_theta, 500000.f);
+    EXPECT_EQ(hp.rope_factor, 8.f);
+    EXPECT_EQ(hp.rope_low_freq, 1.f);
+    EXPECT_EQ(hp.rope_high_freq, 4.f);
+    EXPECT_EQ(hp.rope_orig_ctx, 8192u);
+  }
+  HParams hp;
+  ASSERT_TRUE(parse(llama_cfg({{"rope_parameters", {{"rope_type", "linear"}, {"factor", 2.0}, {"rope_theta", 1e4}}}}), &hp).ok());
+  EXPECT_EQ(hp.rope_type, "linear");
+  EXPECT_EQ(hp.rope_factor, 2.f);
+}
+
+TEST(ConfigSchema, ContradictionsNameBothValues) {
+  expect_refused(llama_cfg({{"rope_theta", 10000.0}, {"rope_parameters", {{"rope_theta", 100000.0}}}}),
+                 {"rope_theta = 10000.0", "rope_parameters.rope_theta = 100000.0"});
+  expect_refused(llama_cfg({{"rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}}},
+                            {"rope_parameters", {{"rope_type", "linear"}, {"factor", 4.0}}}}),
+                 {"rope_parameters.factor = 4.0", "rope_scaling.factor = 2.0"});
+  expect_refused(llama_cfg({{"dtype", "bfloat16"}, {"torch_dtype", "float16"}}), {"bfloat16", "float16"});
+}
+
+TEST(ConfigSchema, UnsupportedNumericsAreRefusedByName) {
+  expect_refused(llama_cfg({{"rope_parameters", {{"rope_type", "yarn"}, {"factor", 4.0}, {"rope_theta", 1e4}}}}),
+                 {"rope_parameters.rope_type", "yarn", "default, linear, llama3"});
+  expect_refused(llama_cfg({{"rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}}}}), {"dynamic"});
+  expect_refused(llama_cfg({{"rope_scaling", {{"type", "su"}, {"short_factor", {1.0}}}}}, "Phi3ForCausalLM"),
+                 {"LongRoPE"});
+  expect_refused(llama_cfg({{"rope_parameters", {{"rope_type", "default"}, {"partial_rotary_factor", 0.5}}}}),
+                 {"partial_rotary_factor", "0.5"});
+  expect_refused(llama_cfg({{"rope_parameters", {{"rope_type", "linear"}, {"factor", 2.0}, {"beta_fast", 32}}}}),
+                 {"rope_parameters.beta_fast"});
+  expect_refused(llama_cfg({{"rope_parameters", {{"full_attention", {{"rope_theta", 1e6}}}}}}),
+                 {"rope_parameters.full_attention", "per-layer-type"});
+  expect_refused(llama_cfg({{"rope_scaling", {{"rope_type", "linear"}}}}), {"needs factor"});
+  // A key f8 does not know fails, naming it; the user may declare it harmless.
+  const std::string odd = llama_cfg({{"logits_scaling", 8.0}, {"final_logit_softcapping", 30.0}});
+  expect_refused(odd, {"\"final_logit_softcapping\", \"logits_scaling\"", "--ignore-config-key"});
+  HParams hp;
+  EXPECT_TRUE(parse(odd, &hp, {"logits_scaling", "final_logit_softcapping"}).ok());
+  expect_refused(llama_cfg({{"attention_bias", true}}, "Qwen3ForCausalLM"), {"attention_bias"});
+  expect_refused(llama_cfg({{"use_sliding_window", true}, {"sliding_window", 64}}, "Qwen2ForCausalLM"),
+                 {"use_sliding_window"});
+  expect_refused(llama_cfg({{"layer_types", {"full_attention", "sliding_attention"}}}, "Qwen3ForCausalLM"),
+                 {"layer_types[1]", "sliding_attention"});
+  expect_refused(llama_cfg({{"sliding_window", 64}}), {"\"sliding_window\""});  // Llama has no window
+  expect_refused(llama_cfg({{"hidden_act", "gelu"}}), {"gelu"});
+}
+
+TEST(ConfigSchema, KnownHarmlessKeysAndPerArchDefaults) {
+  HParams hp;
+  ggf8::Status s = parse(llama_cfg({{"initializer_range", 0.02}, {"use_cache", true}, {"transformers_version", "5.0"},
+                                    {"attention_dropout", 0.0}, {"bos_token_id", 1}, {"eos_token_id", {2, 3}},
+                                    {"pad_token_id", nullptr}, {"dtype", "bfloat16"}, {"pretraining_tp", 1},
+                                    {"rms_norm_eps", nullptr}}),
+                         &hp);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_EQ(hp.dtype, "bfloat16");
+  EXPECT_EQ(hp.eos_ids, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(hp.rms_eps, 1e-6f);
+  ASSERT_TRUE(parse(llama_cfg({{"rms_norm_eps", nullptr}}, "Phi3ForCausalLM"), &hp).ok());
+  EXPECT_EQ(hp.rms_eps, 1e-5f);
+  EXPECT_TRUE(hp.fused_qkv);
+  ASSERT_TRUE(parse(llama_cfg({}, "Qwen3ForCausalLM"), &hp).ok());
+  EXPECT_EQ(hp.head_dim, 128u);  // Qwen3Config's default, not hidden / heads
+  EXPECT_TRUE(hp.qk_norm);
+  EXPECT_FALSE(hp.qkv_bias);
+  // A window as wide as the context is no window.
+  ASSERT_TRUE(parse(llama_cfg({{"sliding_window", 512}}, "MistralForCausalLM"), &hp).ok());
+  EXPECT_EQ(hp.sliding_window, 0u);
+  ASSERT_TRUE(parse(llama_cfg({{"sliding_window", 128}}, "MistralForCausalLM"), &hp).ok());
+  EXPECT_EQ(hp.sliding_window, 128u);
+}
+
+// config.json files written by transformers 4 and 5 themselves
+// (scripts/gen_config_fixtures.py) against transformers' own reading of them.
+TEST(ConfigSchema, WrittenByTransformers4And5) {
+  const fs::path root = fs::path(F8_SOURCE_DIR) / "tests" / "goldens" / "configs";
+  int n = 0;
+  std::set<std::string> majors;
+  for (const auto& ver : fs::directory_iterator(root))
+    for (const auto& c : fs::directory_iterator(ver.path())) {
+      if (!c.is_directory()) continue;
+      SCOPED_TRACE(c.path().string());
+      std::ifstream ef(c.path() / "expected.json");
+      nlohmann::json e = nlohmann::json::parse(ef);
+      HParams hp;
+      ggf8::Status s = load_hf_config((c.path() / "config.json").string(), &hp);
+      ++n;
+      majors.insert(ver.path().filename().string());
+      if (e.contains("refused")) {
+        ASSERT_FALSE(s.ok());
+        EXPECT_NE(s.message.find(e["refused"].get<std::string>()), std::string::npos) << s.message;
+        continue;
+      }
+      ASSERT_TRUE(s.ok()) << s.message;
+      EXPECT_EQ(hp.hf_arch, e["architecture"].get<std::string>());
+      EXPECT_EQ(hp.hidden, e["hidden_size"].get<uint64_t>());
+      EXPECT_EQ(hp.head_dim, e["head_dim"].get<uint64_t>());
+      EXPECT_EQ(hp.rms_eps, e["rms_norm_eps"].get<float>());
+      EXPECT_EQ(hp.tied, e["tie_word_embeddings"].get<bool>());
+      EXPECT_EQ(hp.rope_theta, e["rope_theta"].get<float>());
+      const std::string rt = e["rope_type"].get<std::string>();
+      EXPECT_EQ(hp.rope_type, rt == "default" ? "none" : rt);
+      if (!e["rope_factor"].is_null()) EXPECT_EQ(hp.rope_factor, e["rope_factor"].get<float>());
+      if (!e["rope_low_freq_factor"].is_null()) EXPECT_EQ(hp.rope_low_freq, e["rope_low_freq_factor"].get<float>());
+      if (!e["rope_high_freq_factor"].is_null()) EXPECT_EQ(hp.rope_high_freq, e["rope_high_freq_factor"].get<float>());
+      if (!e["rope_original_max_position_embeddings"].is_null())
+        EXPECT_EQ(hp.rope_orig_ctx, e["rope_original_max_position_embeddings"].get<uint64_t>());
+      EXPECT_EQ(hp.sliding_window, e["sliding_window"].get<uint64_t>());
+      EXPECT_EQ(hp.eos_ids, e["eos_token_id"].get<std::vector<int64_t>>());
+    }
+  EXPECT_GE(n, 20);
+  EXPECT_TRUE(majors.count("transformers-4") && majors.count("transformers-5"));
+}
+
+TEST_F(Convert, ChatTemplateJinjaWinsAndConfigEosIsTheFallback) {
+  TinyModel m;
+  m.write(dir);
+  // config.json with eos_token_id, no generation_config.json
+  std::string cfg = m.config_json();
+  cfg.insert(cfg.size() - 1, ",\"eos_token_id\":[5,6]");
+  write_file(dir + "/config.json", cfg);
+  write_file(dir + "/tokenizer.json",
+             R"({"model":{"type":"BPE","vocab":{"a":0,"b":1,"c":2,"d":3,"e":4,"f":5,"g":6},"merges":[]}})");
+  write_file(dir + "/tokenizer_config.json", R"({"chat_template":"OLD {{ messages }}","eos_token":"e"})");
+  write_file(dir + "/chat_template.jinja", "NEW {{ messages }}");
+  ggf8::Status s = convert();
+  ASSERT_TRUE(s.ok()) << s.message;
+  auto f = open_out();
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kChatTemplate), "NEW {{ messages }}");
+  bool warned = false;
+  for (const auto& w : rep.warnings) warned |= w.find("chat_template.jinja and tokenizer_config.json") != std::string::npos;
+  EXPECT_TRUE(warned);
+  std::vector<int64_t> eos;
+  ASSERT_NE(f->find(ggf8::keys::kGenEosIds), nullptr);
+  ASSERT_TRUE(f->find(ggf8::keys::kGenEosIds)->to_i64_vector(&eos));
+  EXPECT_EQ(eos, (std::vector<int64_t>{5, 6, 4}));
+  // generation_config.json, when present, is what counts
+  write_file(dir + "/generation_config.json", R"({"eos_token_id": 3})");
+  ConvertOptions o;
+  o.overwrite = true;
+  f.reset();
+  ASSERT_TRUE(convert(o).ok());
+  f = open_out();
+  ASSERT_TRUE(f->find(ggf8::keys::kGenEosIds)->to_i64_vector(&eos));
+  EXPECT_EQ(eos, (std::vector<int64_t>{3, 4}));
 }
