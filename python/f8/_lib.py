@@ -86,7 +86,7 @@ class ModelInfo(Structure):
 class ContextParams(Structure):
     _fields_ = [("struct_size", c_size_t), ("n_ctx", c_uint32), ("n_batch", c_uint32), ("n_threads", c_int32),
                 ("kv_type", c_int), ("emulate_gpu", c_bool), ("backend", c_char_p), ("kv_calibrate", c_bool),
-                ("gpu_mem", c_float)]
+                ("gpu_mem", c_float), ("tp", c_int32), ("tp_devices", c_char_p)]
 
 
 class Batch(Structure):
@@ -155,6 +155,7 @@ _PROTOS = {
     "f8_stopper_flush": (c_int, [c_void_p, POINTER(c_void_p), POINTER(c_size_t)]),
     "f8_stopper_free": (None, [c_void_p]),
     "f8_model_get_info": (c_int, [c_void_p, POINTER(ModelInfo)]),
+    "f8_model_tp_bytes": (c_int, [c_void_p, c_int32, POINTER(c_uint64)]),
     "f8_context_default_params": (_padded(ContextParams), []),
     "f8_context_new": (c_int, [c_void_p, POINTER(ContextParams), POINTER(c_void_p)]),
     "f8_context_free": (None, [c_void_p]),

@@ -278,6 +278,17 @@ def test_prompt_over_the_context(f8):
     small.close()
 
 
+def test_tensor_parallel_params(f8, llm):
+    """f8_context_params.tp through the binding: SmolLM2 (9 heads, 3 KV heads)
+    splits 3 ways on the CPU with the same greedy text; 2 ways is refused."""
+    ref = llm(PROMPT, max_tokens=6, temperature=0)["choices"][0]["text"]
+    with f8.F8(model_path=str(MODEL), n_ctx=64, tp=3) as m:
+        assert m(PROMPT, max_tokens=6, temperature=0)["choices"][0]["text"] == ref
+    with pytest.raises(f8.F8InvalidArgumentError) as e:
+        f8.F8(model_path=str(MODEL), n_ctx=64, tp=2)
+    assert e.value.message
+
+
 def test_superseded_stream_and_close(f8, llm):
     it = llm.create_completion(PROMPT, max_tokens=8, temperature=0, stream=True)
     next(it)
