@@ -29,9 +29,12 @@ extern "C" {
 #  define F8_API __attribute__((visibility("default")))
 #endif
 
-/* Bumped when a struct grows or a signature changes. Params structs carry
- * their own size so older callers keep working. */
-#define F8_API_VERSION 1
+/* Bumped when a struct grows or a signature changes (2: f8_model_params.backend;
+ * f8_context_params.gpu_mem, tp, tp_devices, tp_nodes, tp_node, rendezvous).
+ * Model params carry their own size, so older callers of f8_model_load keep
+ * working; f8_context_new takes only this header's f8_context_params (start
+ * from f8_context_default_params()); docs/embedding.md has the ABI policy. */
+#define F8_API_VERSION 2
 
 typedef enum f8_status {
   F8_OK = 0,

@@ -137,7 +137,9 @@ int load_model_and_context(const RunFlags& f, ArgParser& p, Loaded* out, bool qu
   f8_status st = f8_model_load(f.model.c_str(), &mp, &out->model);
   out->load_ms = now_ms() - t0;
   if (mp.progress) std::fputs("\r\033[K", stderr);
-  if (st != F8_OK) return fail(1, f8_last_error());
+  // A bad --backend name is a usage error (2); a bad file or a backend that
+  // cannot run here (no driver, no device) is a runtime failure (1).
+  if (st != F8_OK) return fail(st == F8_ERR_INVALID_ARGUMENT ? 2 : 1, f8_last_error());
   out->info.struct_size = sizeof(out->info);
   if (f8_model_get_info(out->model, &out->info) != F8_OK) return fail(1, f8_last_error());
   if (!quiet && cp.kv_type == F8_KV_FP8 && !out->info.has_kv_scales)
