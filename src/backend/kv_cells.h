@@ -59,4 +59,22 @@ class KvCells {
   int32_t dirty_lo_ = 0, dirty_hi_ = 0x7fffffff;  // everything dirty at first
 };
 
+// A KVCache whose bookkeeping is a KvCells: every backend's cache derives
+// from it and adds only its storage (and, on a device, the mirror).
+class KvCacheBase : public KVCache {
+ public:
+  Status alloc_cells(int32_t n, const int32_t* seq, const int32_t* pos, int32_t* cells_out) override {
+    return cells_.alloc(n, seq, pos, cells_out);
+  }
+  void seq_rm(int32_t seq, int32_t p0, int32_t p1) override { cells_.seq_rm(seq, p0, p1); }
+  void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override { cells_.seq_cp(src, dst, p0, p1); }
+  void seq_keep(int32_t seq) override { cells_.seq_keep(seq); }
+  void clear() override { cells_.clear(); }
+  int32_t seq_pos_max(int32_t seq) const override { return cells_.seq_pos_max(seq); }
+  int32_t n_used() const override { return cells_.n_used(); }
+
+ protected:
+  KvCells cells_;
+};
+
 }  // namespace f8backend

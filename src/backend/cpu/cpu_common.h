@@ -93,22 +93,13 @@ std::vector<float> rope_inv_freq(const RopeParams& p);
 // ---- KV cache ------------------------------------------------------------------------
 // Layout (both CPU backends): K and V each [n_layers][n_cells][n_kv_heads][head_dim]
 // elements of `dtype`; FP8 stores k / k_scale[layer].
-class CpuKVCache final : public KVCache {
+class CpuKVCache final : public KvCacheBase {
  public:
   using Cell = KvCells::Cell;
   static Status create(const KVCacheParams& p, std::unique_ptr<KVCache>* out);
 
   const KVCacheParams& params() const override { return p_; }
   size_t bytes() const override { return 2 * layer_bytes_ * p_.n_layers; }
-  Status alloc_cells(int32_t n, const int32_t* seq, const int32_t* pos, int32_t* cells_out) override {
-    return cells_.alloc(n, seq, pos, cells_out);
-  }
-  void seq_rm(int32_t seq, int32_t p0, int32_t p1) override { cells_.seq_rm(seq, p0, p1); }
-  void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override { cells_.seq_cp(src, dst, p0, p1); }
-  void seq_keep(int32_t seq) override { cells_.seq_keep(seq); }
-  void clear() override { cells_.clear(); }
-  int32_t seq_pos_max(int32_t seq) const override { return cells_.seq_pos_max(seq); }
-  int32_t n_used() const override { return cells_.n_used(); }
 
   // For the CPU ops.
   const std::vector<Cell>& cells() const { return cells_.cells(); }
@@ -127,7 +118,6 @@ class CpuKVCache final : public KVCache {
   KVCacheParams p_;
   size_t row_bytes_ = 0, layer_bytes_ = 0;
   std::unique_ptr<Buffer> k_, v_;
-  KvCells cells_;
 };
 
 // Stores one F32 row (n values) into a cache row of dtype dt, dividing by

@@ -16,22 +16,13 @@ namespace f8backend::cuda {
 
 class CudaBackend;
 
-class CudaKVCache final : public KVCache {
+class CudaKVCache final : public KvCacheBase {
  public:
   static Status create(const CudaBackend& be, const KVCacheParams& p, std::unique_ptr<KVCache>* out);
   ~CudaKVCache() override;
 
   const KVCacheParams& params() const override { return p_; }
   size_t bytes() const override { return kv_bytes_; }
-  Status alloc_cells(int32_t n, const int32_t* seq, const int32_t* pos, int32_t* cells_out) override {
-    return cells_.alloc(n, seq, pos, cells_out);
-  }
-  void seq_rm(int32_t seq, int32_t p0, int32_t p1) override { cells_.seq_rm(seq, p0, p1); }
-  void seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override { cells_.seq_cp(src, dst, p0, p1); }
-  void seq_keep(int32_t seq) override { cells_.seq_keep(seq); }
-  void clear() override { cells_.clear(); }
-  int32_t seq_pos_max(int32_t seq) const override { return cells_.seq_pos_max(seq); }
-  int32_t n_used() const override { return cells_.n_used(); }
 
   // Enqueues on `stream` the copy of the cells changed since the last sync
   // (and hi) to the device mirror. Returns a failed copy's status.
@@ -44,7 +35,6 @@ class CudaKVCache final : public KVCache {
  private:
   CudaKVCache() = default;
   KVCacheParams p_;
-  KvCells cells_;
   size_t kv_bytes_ = 0;
   std::unique_ptr<DeviceBuffer> k_, v_, meta_;  // meta: pos int32[n] | hi int32 | pad | seqs u64[n] | scales
   PinnedBuffer mirror_;                         // same layout as meta_ (pos, hi, seqs)
