@@ -1,6 +1,10 @@
 // arch_llama.cpp — the Llama family name map: LlamaForCausalLM (Llama 2,
 // Llama 3.x, TinyLlama, SmolLM2), MistralForCausalLM and Qwen2ForCausalLM all
-// use the same HF module names; Qwen2 adds q/k/v biases.
+// use the same HF module names; Qwen2 adds q/k/v biases; Qwen3 adds per-head
+// q/k norms (self_attn.{q,k}_norm.weight [head_dim] -> blk.N.attn_{q,k}_norm.weight).
+// Phi3ForCausalLM: self_attn.qkv_proj.weight [q_dim + 2 kv_dim, hidden] (rows
+// q, then k, then v) and mlp.gate_up_proj.weight [2 ffn, hidden] (gate rows,
+// then up: Phi3MLP's chunk(2)) are split into attn_{q,k,v} / ffn_{gate,up}.
 //
 //   model.embed_tokens.weight                      -> token_embd.weight
 //   model.norm.weight                              -> output_norm.weight
@@ -83,6 +87,10 @@ bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out)
     *out = {blk + "ffn_norm.weight", Role::Norm, "", layer};
     return true;
   }
+  if (hp.qk_norm && (s == "self_attn.q_norm.weight" || s == "self_attn.k_norm.weight")) {
+    *out = {blk + (s[10] == 'q' ? "attn_q_norm.weight" : "attn_k_norm.weight"), Role::Norm, "", layer};
+    return true;
+  }
   if (s == "self_attn.rotary_emb.inv_freq") {
     *out = {blk + "rope_inv_freq", Role::Ignore, "", layer};
     return true;
@@ -90,6 +98,16 @@ bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out)
   if (s == "self_attn.k_scale" || s == "self_attn.v_scale") {
     const char* kv = s == "self_attn.k_scale" ? "attn_k" : "attn_v";
     *out = {blk + kv + ".kv_scale", Role::KvScale, blk + kv + ".weight", layer};
+    return true;
+  }
+  // Phi-3: fused projections, split by rows by the converter (canonical
+  // "attn_qkv" / "ffn_gate_up" name the fused source only).
+  if (hp.fused_qkv && s == "self_attn.qkv_proj.weight") {
+    *out = {blk + "attn_qkv.weight", Role::Linear, "", layer};
+    return true;
+  }
+  if (hp.fused_qkv && s == "mlp.gate_up_proj.weight") {
+    *out = {blk + "ffn_gate_up.weight", Role::Linear, "", layer};
     return true;
   }
   for (const auto& p : kProjs) {
@@ -141,6 +159,10 @@ std::vector<std::string> required_tensors(const HParams& hp) {
       r.push_back(b + p + ".weight");
       if (hp.qkv_bias) r.push_back(b + p + ".bias");
     }
+    if (hp.qk_norm) {
+      r.push_back(b + "attn_q_norm.weight");
+      r.push_back(b + "attn_k_norm.weight");
+    }
     r.push_back(b + "attn_output.weight");
     r.push_back(b + "ffn_norm.weight");
     for (const char* p : {"ffn_gate", "ffn_up", "ffn_down"}) r.push_back(b + p + ".weight");
@@ -159,6 +181,7 @@ std::vector<uint64_t> expected_shape(const HParams& hp, const std::string& name)
     return name.size() > n && name.compare(name.size() - n, n, suf) == 0 && name.rfind("blk.", 0) == 0;
   };
   if (ends(".attn_norm.weight") || ends(".ffn_norm.weight")) return {hp.hidden};
+  if (ends(".attn_q_norm.weight") || ends(".attn_k_norm.weight")) return {hp.head_dim};
   if (ends(".attn_q.weight")) return {q, hp.hidden};
   if (ends(".attn_k.weight") || ends(".attn_v.weight")) return {kv, hp.hidden};
   if (ends(".attn_q.bias")) return {q};
@@ -180,6 +203,8 @@ std::string hf_name_for(const std::string& c) {
   const std::string pre = "model.layers." + layer + ".";
   if (rest == "attn_norm.weight") return pre + "input_layernorm.weight";
   if (rest == "ffn_norm.weight") return pre + "post_attention_layernorm.weight";
+  if (rest == "attn_q_norm.weight") return pre + "self_attn.q_norm.weight";
+  if (rest == "attn_k_norm.weight") return pre + "self_attn.k_norm.weight";
   for (const auto& p : kProjs) {
     const std::string stem = std::string(p.ours) + ".";
     if (rest.rfind(stem, 0) == 0) return pre + p.hf + "." + rest.substr(stem.size());

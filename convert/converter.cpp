@@ -55,6 +55,14 @@ enum class Action { Quantize, Import, Keep };
 // One weight/norm/bias of the model and what happens to it.
 struct Weight {
   const Checkpoint::Entry* entry = nullptr;
+  // A row range of a fused source tensor (Phi-3 qkv_proj / gate_up_proj);
+  // rows = 0: the whole tensor.
+  uint64_t row0 = 0, rows = 0;
+  std::vector<uint64_t> shape() const {
+    std::vector<uint64_t> s = entry->tensor->shape;
+    if (rows) s[0] = rows;
+    return s;
+  }
   MappedName map;
   Action action = Action::Keep;
   const Checkpoint::Entry* scale = nullptr;  // FP8 checkpoints: weight_scale(_inv)
@@ -65,7 +73,7 @@ struct Weight {
 struct Plan {
   HParams hp;
   std::map<std::string, Weight> weights;                      // canonical -> weight
-  std::map<const StTensor*, std::string> weight_of_entry;    // source tensor -> canonical
+  std::map<const StTensor*, std::vector<std::string>> weight_of_entry;  // source tensor -> canonical(s)
   std::map<const StTensor*, MappedName> extra_scales;        // input_scale / kv_scale entries
   std::set<const StTensor*> skip;                            // ignored / consumed elsewhere
   // Tied model and --quantize matched "output.weight": also store a
@@ -106,11 +114,52 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
         break;
       default: {
         if (m.role == Role::Output) have_output = true;
+        const bool qkv = m.canonical.size() > 16 && m.canonical.compare(m.canonical.size() - 16, 16, ".attn_qkv.weight") == 0;
+        const bool gu = m.canonical.size() > 19 && m.canonical.compare(m.canonical.size() - 19, 19, ".ffn_gate_up.weight") == 0;
+        if (qkv || gu) {
+          // Fused (Phi-3): one source tensor, row ranges for each part.
+          const StTensor& t = *e.tensor;
+          const uint64_t q = hp.n_heads * hp.head_dim, kv = hp.n_kv_heads * hp.head_dim;
+          const std::vector<uint64_t> want = qkv ? std::vector<uint64_t>{q + 2 * kv, hp.hidden}
+                                                 : std::vector<uint64_t>{2 * hp.ffn, hp.hidden};
+          if (t.shape != want)
+            return Status::Error(Code::BadShape, e.file->path() + ": tensor "" + t.name + "" has shape " +
+                                                     dims_str(t.shape) + " but config.json implies " + dims_str(want));
+          if (!is_float_src(t.dtype))
+            return Status::Error(Code::BadType, e.file->path() + ": tensor "" + t.name + "" is " +
+                                                    st_dtype_name(t.dtype) +
+                                                    ": fused projections are split from F32/F16/BF16 sources only");
+          const std::string stem = m.canonical.substr(0, m.canonical.size() - (qkv ? 16 : 19) + 1);
+          struct Part {
+            const char* name;
+            uint64_t row0, rows;
+          };
+          const std::vector<Part> parts =
+              qkv ? std::vector<Part>{{"attn_q.weight", 0, q}, {"attn_k.weight", q, kv}, {"attn_v.weight", q + kv, kv}}
+                  : std::vector<Part>{{"ffn_gate.weight", 0, hp.ffn}, {"ffn_up.weight", hp.ffn, hp.ffn}};
+          for (const Part& p : parts) {
+            Weight w;
+            w.entry = &e;
+            w.map = m;
+            w.map.canonical = stem + p.name;
+            w.row0 = p.row0;
+            w.rows = p.rows;
+            if (plan->weights.count(w.map.canonical))
+              return Status::Error(Code::Duplicate, e.file->path() + ": tensor "" + t.name + "": " +
+                                                        w.map.canonical + " is also stored unfused");
+            plan->weights[w.map.canonical] = w;
+            plan->weight_of_entry[e.tensor].push_back(w.map.canonical);
+          }
+          break;
+        }
         Weight w;
         w.entry = &e;
         w.map = m;
+        if (plan->weights.count(m.canonical))
+          return Status::Error(Code::Duplicate, e.file->path() + ": tensor "" + e.tensor->name + "": " +
+                                                    m.canonical + " is also stored fused");
         plan->weights[m.canonical] = w;
-        plan->weight_of_entry[e.tensor] = m.canonical;
+        plan->weight_of_entry[e.tensor].push_back(m.canonical);
       }
     }
   }
@@ -133,7 +182,7 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
       return Status::Error(Code::NotFound, o.model_dir + ": missing tensor \"" + hf_name_for(name) + "\" (" + name + ")");
     const StTensor& t = *it->second.entry->tensor;
     const std::vector<uint64_t> want = expected_shape(hp, name);
-    if (t.shape != want)
+    if (it->second.shape() != want)
       return Status::Error(Code::BadShape, it->second.entry->file->path() + ": tensor \"" + t.name + "\" has shape " +
                                                dims_str(t.shape) + " but config.json implies " + dims_str(want));
   }
@@ -186,7 +235,7 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
                                                st_dtype_name(t.dtype) + ", not FP8");
     bool q = o.quantize_regex.empty() ? is_linear_weight(name) : matches(q_re, w);
     if (q && !o.keep_regex.empty() && matches(k_re, w)) q = false;
-    if (q && t.shape.size() != 2) {
+    if (q && w.shape().size() != 2) {
       rep->warnings.push_back(name + " is not a matrix: kept, not quantized");
       q = false;
     }
@@ -230,10 +279,16 @@ struct Run {
   Status weight(const Weight& wt) {
     const StTensor& t = *wt.entry->tensor;
     const std::string& name = wt.map.canonical;
-    SrcMatrix src{t.dtype, t.data, t.shape.size() == 2 ? t.shape[0] : 1, t.shape.empty() ? 1 : t.shape.back()};
+    const std::vector<uint64_t> shape = wt.shape();
+    const uint64_t cols = shape.empty() ? 1 : shape.back();
+    // A fused part: its rows are contiguous in the source.
+    const uint8_t* data = t.data +
+                          wt.row0 * cols * st_dtype_size(t.dtype);
+    const uint64_t nbytes = wt.rows ? wt.rows * cols * st_dtype_size(t.dtype) : t.nbytes;
+    SrcMatrix src{t.dtype, data, shape.size() == 2 ? shape[0] : 1, cols};
     TensorDesc d;
     d.name = name;
-    d.dims = t.shape;
+    d.dims = shape;
     if (wt.action == Action::Import) {
       ImportedScale is;
       F8_TRY(import_weight_scale(name, t.shape, *wt.scale->tensor, wt.scale->file->path(), wt.scale_inv,
@@ -279,11 +334,11 @@ struct Run {
                       (d.dtype == DType::F32 && t.dtype == StDType::F32);
     if (same) {
       // Straight from the mapping after the finiteness check: no copy.
-      const uint64_t bad = count_nonfinite_float(t.dtype, t.data, t.count(), pool);
+      const uint64_t bad = count_nonfinite_float(t.dtype, data, nbytes / st_dtype_size(t.dtype), pool);
       if (bad && !o.allow_nonfinite)
         return Status::Error(Code::BadType, wt.entry->file->path() + ": tensor \"" + t.name + "\": " +
                                                 std::to_string(bad) + " NaN/Inf value(s) (pass --allow-nonfinite)");
-      return add(d, t.data, t.nbytes);
+      return add(d, data, nbytes);
     }
     F8_TRY(convert_plain(name, src, d.dtype, o.allow_nonfinite, pool, &buf));
     return add(d, buf.data(), buf.size());
@@ -362,9 +417,10 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
   for (const auto& e : cp->entries()) {
     const StTensor* t = e.tensor;
     if (auto it = plan.weight_of_entry.find(t); it != plan.weight_of_entry.end()) {
-      F8_TRY(run.weight(plan.weights.at(it->second)));
-      if (plan.tied_output_copy && it->second == "token_embd.weight")
-        F8_TRY(run.weight(plan.weights.at("output.weight")));
+      for (const std::string& name : it->second) {
+        F8_TRY(run.weight(plan.weights.at(name)));
+        if (plan.tied_output_copy && name == "token_embd.weight") F8_TRY(run.weight(plan.weights.at("output.weight")));
+      }
     } else if (auto xs = plan.extra_scales.find(t);
                xs != plan.extra_scales.end() && !o.extra_scalars.count(xs->second.canonical)) {
       float v = 0;

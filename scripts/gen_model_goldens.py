@@ -36,6 +36,9 @@ MODELS = {  # golden name -> dir under the cache
     "qwen2-bpe": "synthetic/qwen2-bpe",
     "smollm2-tiny": "synthetic/smollm2-tiny",
     "smollm2-135m-tf5": "synthetic/smollm2-tf5",
+    "qwen3-bpe": "synthetic/qwen3-bpe",
+    "phi3-spm": "synthetic/phi3-spm",
+    "mistral-sw": "synthetic/mistral-sw",
 }
 PROMPTS = [  # (kind, payload); chat prompts go through the fixture's own template
     ("chat", [{"role": "user", "content": "What is the capital of France?"}]),

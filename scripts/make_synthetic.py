@@ -145,8 +145,8 @@ class Weights:
         return self.rng.standard_normal((vocab, hidden), dtype=np.float32) * np.float32(0.02)
 
 
-def llama_tensors(cfg: dict, seed: int, qkv_bias: bool = False) -> dict[str, np.ndarray]:
-    """float32 tensors with HF Llama/Mistral/Qwen2 names and [out, in] shapes."""
+def llama_tensors(cfg: dict, seed: int, qkv_bias: bool = False, qk_norm: bool = False) -> dict[str, np.ndarray]:
+    """float32 tensors with HF Llama/Mistral/Qwen2/Qwen3 names and [out, in] shapes."""
     h, L = cfg["hidden_size"], cfg["num_hidden_layers"]
     nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
     ff, V = cfg["intermediate_size"], cfg["vocab_size"]
@@ -162,6 +162,9 @@ def llama_tensors(cfg: dict, seed: int, qkv_bias: bool = False) -> dict[str, np.
             t[p + "self_attn.q_proj.bias"] = W.bias(nh * hd)
             t[p + "self_attn.k_proj.bias"] = W.bias(nkv * hd)
             t[p + "self_attn.v_proj.bias"] = W.bias(nkv * hd)
+        if qk_norm:  # Qwen3: RMSNorm weights over head_dim for q and k
+            t[p + "self_attn.q_norm.weight"] = W.norm(hd)
+            t[p + "self_attn.k_norm.weight"] = W.norm(hd)
         t[p + "self_attn.o_proj.weight"] = W.linear(h, nh * hd)
         t[p + "post_attention_layernorm.weight"] = W.norm(h)
         t[p + "mlp.gate_proj.weight"] = W.linear(ff, h, outlier_row=(i == L - 1))
@@ -446,6 +449,71 @@ def make_fp8_block(d: Path, cache: Path) -> None:
     write_json(d / "generation_config.json", {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2})
 
 
+def make_qwen3_bpe(d: Path, cache: Path) -> None:
+    """Qwen3ForCausalLM in the form transformers 5's Qwen3Config writes it
+    (rope_parameters, dtype, layer_types), tied embeddings as the small Qwen3
+    models, head_dim 32 with 4 heads on hidden 64 (heads x head_dim != hidden,
+    as in Qwen3), per-head q/k norms, no biases. Qwen2 BPE tokenizer, ChatML."""
+    cfg = base_config("Qwen3ForCausalLM", "qwen3", hidden_size=64, intermediate_size=160,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                      max_position_embeddings=40960, max_window_layers=2, rms_norm_eps=1e-6,
+                      rope_parameters={"rope_theta": 1000000.0, "rope_type": "default"},
+                      sliding_window=None, use_sliding_window=False,
+                      layer_types=["full_attention", "full_attention"], attention_bias=False,
+                      vocab_size=151936, tie_word_embeddings=True, bos_token_id=151643,
+                      eos_token_id=151645, pad_token_id=None, dtype="bfloat16",
+                      transformers_version="5.24.0")
+    write_json(d / "config.json", cfg)
+    write_weights(d, llama_tensors(cfg, seed=1008, qk_norm=True), "BF16")
+    write_bpe_from_gguf(d, "ggml-vocab-qwen2.gguf", 151646, template("qwen2.jinja"),
+                        None, "<|im_end|>", "<|endoftext|>", False, "Qwen2Tokenizer",
+                        {"errors": "replace", "split_special_tokens": False,
+                         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    write_json(d / "generation_config.json",
+               {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643})
+
+
+def make_phi3_spm(d: Path, cache: Path) -> None:
+    """Phi3ForCausalLM as transformers 4 writes Phi-3-mini-4k (rope_theta,
+    rope_scaling null, torch_dtype, sliding_window 2047 < max_position 4096,
+    original_max_position_embeddings): fused self_attn.qkv_proj [q;k;v] and
+    mlp.gate_up_proj [gate;up]. SentencePiece tokenizer, ChatML template."""
+    cfg = base_config("Phi3ForCausalLM", "phi3", hidden_size=96, intermediate_size=256,
+                      num_hidden_layers=2, num_attention_heads=6, num_key_value_heads=2,
+                      max_position_embeddings=4096, original_max_position_embeddings=4096,
+                      rms_norm_eps=1e-5, rope_theta=10000.0, rope_scaling=None, sliding_window=2047,
+                      embd_pdrop=0.0, resid_pdrop=0.0, vocab_size=32000, tie_word_embeddings=False,
+                      bos_token_id=1, eos_token_id=2, pad_token_id=0, torch_dtype="bfloat16",
+                      transformers_version="4.57.1")
+    del cfg["head_dim"]  # Phi3Config has none: hidden / heads
+    write_json(d / "config.json", cfg)
+    cfg["head_dim"] = 16
+    t = llama_tensors(cfg, seed=1009)
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        t[p + "self_attn.qkv_proj.weight"] = np.concatenate(
+            [t.pop(p + f"self_attn.{x}_proj.weight") for x in "qkv"], axis=0)
+        t[p + "mlp.gate_up_proj.weight"] = np.concatenate(
+            [t.pop(p + "mlp.gate_proj.weight"), t.pop(p + "mlp.up_proj.weight")], axis=0)
+    write_weights(d, t, "BF16")
+    write_spm_tokenizer(d, spm_model(cache), template("chatml.jinja"))
+    write_json(d / "generation_config.json", {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0})
+
+
+def make_mistral_sw(d: Path, cache: Path) -> None:
+    """MistralForCausalLM with sliding_window 24, far below the context: the
+    golden prompts plus 64 generated tokens run well past the window."""
+    cfg = base_config("MistralForCausalLM", "mistral", hidden_size=64, intermediate_size=192,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=32768, rms_norm_eps=1e-5, rope_theta=10000.0,
+                      sliding_window=24, vocab_size=32000, tie_word_embeddings=False,
+                      bos_token_id=1, eos_token_id=2, torch_dtype="bfloat16")
+    write_json(d / "config.json", cfg)
+    write_weights(d, llama_tensors(cfg, seed=1010), "BF16")
+    write_spm_tokenizer(d, spm_model(cache), template("mistral-instruct-v0.1.jinja"))
+    write_json(d / "generation_config.json", {"bos_token_id": 1, "eos_token_id": 2})
+
+
 TF5_DIR = HERE.parent / "tests" / "goldens" / "model-dirs" / "smollm2-135m-tf5"
 
 
@@ -477,6 +545,9 @@ FIXTURES = {
     "fp8-ct": make_fp8_ct,
     "fp8-block": make_fp8_block,
     "smollm2-tf5": make_smollm2_tf5,
+    "qwen3-bpe": make_qwen3_bpe,
+    "phi3-spm": make_phi3_spm,
+    "mistral-sw": make_mistral_sw,
 }
 
 

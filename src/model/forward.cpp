@@ -5,6 +5,7 @@
 // Per layer, for T tokens (shapes [rows, cols], F32 activations):
 //   h = rmsnorm(x) * attn_norm                        [T, E]
 //   q = h Wq^T (+bq), k = h Wk^T (+bk), v = h Wv^T (+bv)   [T, Q], [T, KV] x2
+//   Qwen3: q, k = rmsnorm(each head) * q_norm / k_norm            [T*heads, head_dim]
 //   rope(q), rope(k)  (HF rotate_half pairs (i, i + d/2), per position)
 //   kv_store(k, v) into this batch's cells; att = attention(q, cache)   [T, Q]
 //   x += att Wo^T                                      [T, E]
@@ -236,6 +237,10 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
       const f8backend::Stream::GemmJob qkv[3] = {
           {&L.wq, q, opts(L.wq, L.bq)}, {&L.wk, k, opts(L.wk, L.bk)}, {&L.wv, v, opts(L.wv, L.bv)}};
       s.gemm_multi(h, n, qkv, 3);
+      if (hp.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
+        s.rmsnorm(q, L.q_norm, hp.rms_eps, n * tp.n_head, int32_t(hp.head_dim), q);
+        s.rmsnorm(k, L.k_norm, hp.rms_eps, n * tp.n_head_kv, int32_t(hp.head_dim), k);
+      }
       s.rope(q, n, tp.n_head, d_pos, rope_);
       s.rope(k, n, tp.n_head_kv, d_pos, rope_);
       if (k_amax_) amax_into(R, k, n, KV, &(*k_amax_)[l]);

@@ -16,6 +16,8 @@ const char* arch_name(Arch a) {
     case Arch::Llama: return "llama";
     case Arch::Mistral: return "mistral";
     case Arch::Qwen2: return "qwen2";
+    case Arch::Qwen3: return "qwen3";
+    case Arch::Phi3: return "phi3";
   }
   return "?";
 }
@@ -121,9 +123,13 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
     h.arch = Arch::Mistral;
   } else if (h.arch_str == "qwen2") {
     h.arch = Arch::Qwen2;
+  } else if (h.arch_str == "qwen3") {
+    h.arch = Arch::Qwen3;  // per-head q/k RMSNorm
+  } else if (h.arch_str == "phi3") {
+    h.arch = Arch::Phi3;   // the converter split the fused projections: a Llama block
   } else {
     return Status::Error(Code::Unsupported, path + ": architecture '" + h.arch_str +
-                                                "' is not supported (expected llama, mistral or qwen2)");
+                                                "' is not supported (expected llama, mistral, qwen2, qwen3 or phi3)");
   }
 
   r.u32(k::kEmbeddingLength, &h.n_embd, 1, kMaxEmbd, true);
@@ -160,6 +166,7 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
   r.f32(k::kRmsEps, &h.rms_eps, 1e-12, 1e-1, false);
   h.qkv_bias = (h.arch == Arch::Qwen2);  // Qwen2 always has q/k/v biases
   r.boolean(k::kQkvBias, &h.qkv_bias);
+  h.qk_norm = (h.arch == Arch::Qwen3);
   h.tied_embeddings = false;
   r.boolean(k::kTiedEmbeddings, &h.tied_embeddings);
   r.u32(k::kSlidingWindow, &h.sliding_window, 0, kMaxCtx, false);

@@ -1,5 +1,6 @@
 // hparams.h — model hyperparameters read from a .f8 file's llm.* metadata
-// (ggf8/keys.h) and validated for the Llama family (llama, mistral, qwen2).
+// (ggf8/keys.h) and validated for the Llama family (llama, mistral, qwen2,
+// qwen3, phi3).
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 
 namespace f8model {
 
-enum class Arch { Llama, Mistral, Qwen2 };
+enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3 };
 enum class RopeType { None, Linear, Llama3 };
 
 const char* arch_name(Arch a);
@@ -28,6 +29,7 @@ struct HParams {
   uint32_t n_ctx_train = 0;      // max_position_embeddings
   float rms_eps = 1e-5f;
   bool qkv_bias = false;         // Qwen2: q/k/v projections have a bias
+  bool qk_norm = false;          // Qwen3: RMSNorm over each head of q and k (before RoPE)
   bool tied_embeddings = false;  // output projection = token_embd
   uint32_t sliding_window = 0;   // 0 = none (full causal attention)
   float rope_base = 10000.0f;

@@ -24,7 +24,8 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
   add(host.output_norm);
   if (host.output.data != host.token_embd.data) add(host.output);
   for (const LayerWeights& L : host.layers) {
-    for (const f8backend::Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down})
+    for (const f8backend::Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down,
+                                       &L.q_norm, &L.k_norm})
       add(*w);
     for (const f8backend::Bias* b : {&L.bq, &L.bk, &L.bv})
       if (b->data) need += 4 * size_t(L.wq.rows) + 256;
@@ -64,6 +65,8 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
     if (!(st = up(h.wq, &d.wq, "attn_q.weight", li)).ok()) return st;
     if (!(st = up(h.wk, &d.wk, "attn_k.weight", li)).ok()) return st;
     if (!(st = up(h.wv, &d.wv, "attn_v.weight", li)).ok()) return st;
+    if (!(st = up(h.q_norm, &d.q_norm, "attn_q_norm.weight", li)).ok()) return st;
+    if (!(st = up(h.k_norm, &d.k_norm, "attn_k_norm.weight", li)).ok()) return st;
     if (!(st = up(h.wo, &d.wo, "attn_output.weight", li)).ok()) return st;
     if (!(st = up(h.ffn_norm, &d.ffn_norm, "ffn_norm.weight", li)).ok()) return st;
     if (!(st = up(h.gate, &d.gate, "ffn_gate.weight", li)).ok()) return st;
@@ -102,7 +105,7 @@ Status Model::load(const ggf8::File& file, const LoadOptions& opts, std::unique_
   if (!m->hp_.tied_embeddings) n += elems(m->w_.output);
   for (const LayerWeights& L : m->w_.layers) {
     n += elems(L.attn_norm) + elems(L.wq) + elems(L.wk) + elems(L.wv) + elems(L.wo) +
-         elems(L.ffn_norm) + elems(L.gate) + elems(L.up) + elems(L.down);
+         elems(L.ffn_norm) + elems(L.gate) + elems(L.up) + elems(L.down) + elems(L.q_norm) + elems(L.k_norm);
     if (L.bq.data) n += uint64_t(L.wq.rows) + 2 * uint64_t(L.wk.rows);
   }
   m->n_params_ = n;

@@ -139,7 +139,8 @@ Status tp_slice(const ModelWeights& full, const HParams& hp, const TpRank& r, Mo
   // as for the full model, unless it doubles as the output projection).
   uint64_t b = weight_bytes(w.output) + weight_bytes(w.output_norm);
   for (const LayerWeights& L : w.layers)
-    for (const Weight* x : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down})
+    for (const Weight* x : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down,
+                            &L.q_norm, &L.k_norm})
       b += weight_bytes(*x);
   w.bytes = b;
   *out = std::move(w);

@@ -222,6 +222,10 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
       L.bk = b.bias(p + "attn_k.bias", KV);
       L.bv = b.bias(p + "attn_v.bias", KV);
     }
+    if (hp.qk_norm) {
+      L.q_norm = b.vec(p + "attn_q_norm.weight", hp.head_dim);
+      L.k_norm = b.vec(p + "attn_k_norm.weight", hp.head_dim);
+    }
     L.wo = b.matrix(p + "attn_output.weight", E, Q);
     L.ffn_norm = b.vec(p + "ffn_norm.weight", E);
     L.gate = b.matrix(p + "ffn_gate.weight", F, E);

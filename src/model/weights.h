@@ -20,6 +20,7 @@ struct LayerWeights {
   Weight attn_norm;                 // [1, n_embd]
   Weight wq, wk, wv;                // [q_dim, n_embd], [kv_dim, n_embd] x2
   Bias bq, bk, bv;                  // [q_dim], [kv_dim] x2 (qkv_bias only)
+  Weight q_norm, k_norm;            // [1, head_dim] (qk_norm only: Qwen3)
   Weight wo;                        // [n_embd, q_dim]
   Weight ffn_norm;                  // [1, n_embd]
   Weight gate, up;                  // [n_ff, n_embd]

@@ -790,3 +790,55 @@ TEST_F(Convert, ChatTemplateJinjaWinsAndConfigEosIsTheFallback) {
   ASSERT_TRUE(f->find(ggf8::keys::kGenEosIds)->to_i64_vector(&eos));
   EXPECT_EQ(eos, (std::vector<int64_t>{3, 4}));
 }
+
+// Phi-3: qkv_proj [q; k; v] and gate_up_proj [gate; up] split by rows; every
+// part equals its rows of the fused source (BF16 kept: exact).
+TEST_F(Convert, Phi3FusedProjectionsAreSplitByRows) {
+  TinyModel m;
+  m.arch = "Phi3ForCausalLM";
+  m.dtype = "BF16";
+  const auto es = m.entries(5);
+  std::map<std::string, StEntry> by;
+  for (const auto& e : es) by[e.name] = e;
+  std::vector<StEntry> fused;
+  for (const auto& e : es) {
+    const std::string& n = e.name;
+    auto cat = [&](const std::string& name, std::vector<std::string> parts) {
+      StEntry f{name, e.dtype, {0, e.shape[1]}, {}};
+      for (const auto& p : parts) {
+        f.shape[0] += by[p].shape[0];
+        f.bytes.insert(f.bytes.end(), by[p].bytes.begin(), by[p].bytes.end());
+      }
+      fused.push_back(f);
+    };
+    const size_t at = n.find("self_attn.q_proj.weight"), ag = n.find("mlp.gate_proj.weight");
+    if (at != std::string::npos) {
+      const std::string p = n.substr(0, at);
+      cat(p + "self_attn.qkv_proj.weight",
+          {p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"});
+    } else if (ag != std::string::npos) {
+      const std::string p = n.substr(0, ag);
+      cat(p + "mlp.gate_up_proj.weight", {p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"});
+    } else if (n.find("k_proj") == std::string::npos && n.find("v_proj") == std::string::npos &&
+               n.find("up_proj") == std::string::npos) {
+      fused.push_back(e);
+    }
+  }
+  write_file(dir + "/config.json", m.config_json());
+  write_file(dir + "/model.safetensors", st_image(fused));
+  ConvertOptions o;
+  o.weights = WeightFormat::BF16;
+  ggf8::Status s = convert(o);
+  ASSERT_TRUE(s.ok()) << s.message;
+  auto f = open_out();
+  EXPECT_EQ(meta_str(*f, ggf8::keys::kArchitecture), "phi3");
+  check_roundtrip(*f, es, 0.0);  // the unfused tensors, by their canonical names
+  EXPECT_EQ(f->tensor("blk.0.attn_qkv.weight"), nullptr);
+  // A fused tensor of the wrong height names the shape config.json implies.
+  fused[2].shape[0] -= 1;
+  fused[2].bytes.resize(fused[2].bytes.size() - 2 * fused[2].shape[1]);
+  write_file(dir + "/model.safetensors", st_image(fused));
+  f.reset();
+  fs::remove(out);
+  expect_failure(convert(o), "config.json implies");
+}

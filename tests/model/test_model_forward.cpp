@@ -112,6 +112,15 @@ TEST(Forward, Qwen2BiasTiedMatchesReference) {
   expect_matches_reference(s, "qwen2", 2e-3);
 }
 
+TEST(Forward, Qwen3QkNormMatchesReference) {
+  tiny::Spec s;
+  s.arch = "qwen3";
+  s.qk_norm = true;
+  s.tied = true;
+  s.head_dim = 16;  // head_dim * heads != embd, as in Qwen3
+  expect_matches_reference(s, "qwen3", 2e-3);
+}
+
 TEST(Forward, Llama3RopeScalingMatchesReference) {
   tiny::Spec s;
   s.rope = "llama3";

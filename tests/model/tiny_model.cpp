@@ -44,6 +44,7 @@ ggf8::Status write(const std::string& path, const Spec& s, Tensors* out) {
   meta[k::kVocabSize] = ggf8::Value::u64(s.vocab);
   meta[k::kTiedEmbeddings] = ggf8::Value::boolean(s.tied);
   meta[k::kContextLength] = ggf8::Value::u64(s.ctx);
+  if (s.window) meta[k::kSlidingWindow] = ggf8::Value::u64(s.window);
   meta[k::kRopeFreqBase] = ggf8::Value::f32(s.rope_base);
   meta[k::kRopeScalingType] = ggf8::Value::str(s.rope);
   if (s.rope != "none") meta[k::kRopeScalingFactor] = ggf8::Value::f32(s.rope_factor);
@@ -127,6 +128,10 @@ ggf8::Status write(const std::string& path, const Spec& s, Tensors* out) {
       if (!(st = add(p + "attn_q.bias", {Q}, 0.5f, 0, false)).ok()) return st;
       if (!(st = add(p + "attn_k.bias", {KV}, 0.5f, 0, false)).ok()) return st;
       if (!(st = add(p + "attn_v.bias", {KV}, 0.5f, 0, false)).ok()) return st;
+    }
+    if (s.qk_norm) {
+      if (!(st = add(p + "attn_q_norm.weight", {s.head_dim}, 0.3f, 1.0f, false)).ok()) return st;
+      if (!(st = add(p + "attn_k_norm.weight", {s.head_dim}, 0.3f, 1.0f, false)).ok()) return st;
     }
     if (!(st = add(p + "attn_output.weight", {E, Q}, ws, 0, true)).ok()) return st;
     if (!(st = add(p + "ffn_norm.weight", {E}, 0.1f, 1.0f, false)).ok()) return st;
@@ -219,20 +224,26 @@ std::vector<float> reference_logits(const Spec& s, const Tensors& w, const std::
       matvec(w.at(p + "attn_q.weight"), h.data(), Q, E, q.data(), s.qkv_bias ? &w.at(p + "attn_q.bias") : nullptr);
       matvec(w.at(p + "attn_k.weight"), h.data(), KV, E, kt, s.qkv_bias ? &w.at(p + "attn_k.bias") : nullptr);
       matvec(w.at(p + "attn_v.weight"), h.data(), KV, E, vt, s.qkv_bias ? &w.at(p + "attn_v.bias") : nullptr);
+      if (s.qk_norm) {  // Qwen3Attention: q_norm / k_norm over head_dim, before RoPE
+        for (int hh = 0; hh < H; ++hh) rmsnorm(q.data() + hh * D, w.at(p + "attn_q_norm.weight"), D, q.data() + hh * D);
+        for (int hh = 0; hh < KH; ++hh) rmsnorm(kt + hh * D, w.at(p + "attn_k_norm.weight"), D, kt + hh * D);
+      }
       rope(q.data(), H, D, t, f);
       rope(kt, KH, D, t, f);
       for (int hh = 0; hh < H; ++hh) {
         const int kh = hh / (H / KH);
         std::vector<double> sc(t + 1);
         double mx = -1e300;
-        for (int j = 0; j <= t; ++j) {
+        const int j0 = s.window ? std::max(0, t - int(s.window) + 1) : 0;  // sees keys t - window < j <= t
+        for (int j = 0; j < j0; ++j) sc[j] = -1e300;
+        for (int j = j0; j <= t; ++j) {
           double d = 0;
           for (int i = 0; i < D; ++i) d += double(q[hh * D + i]) * kc[l][size_t(j) * KV + kh * D + i];
           sc[j] = d / std::sqrt(double(D));
           mx = std::max(mx, sc[j]);
         }
         double sum = 0;
-        for (auto& v : sc) sum += (v = std::exp(v - mx));
+        for (int j = 0; j <= t; ++j) sum += (sc[j] = j < j0 ? 0.0 : std::exp(sc[j] - mx));
         for (int i = 0; i < D; ++i) {
           double a = 0;
           for (int j = 0; j <= t; ++j) a += sc[j] * vc[l][size_t(j) * KV + kh * D + i];

@@ -19,7 +19,9 @@ struct Spec {
   uint32_t vocab = 64, embd = 32, layers = 2, heads = 4, kv_heads = 2, head_dim = 8, ff = 48;
   uint32_t ctx = 512;
   bool qkv_bias = false;
+  bool qk_norm = false;               // writes blk.N.attn_{q,k}_norm.weight (use with arch "qwen3")
   bool tied = false;
+  uint32_t window = 0;                // llm.attention.sliding_window (0 = none)
   std::string rope = "none";          // none | linear | llama3
   float rope_factor = 8.0f, rope_base = 10000.0f;
   ggf8::DType wtype = ggf8::DType::F32;  // matrices: F32 / BF16 / E4M3

@@ -19,7 +19,7 @@ import hf_fixture_io as io  # noqa: E402
 
 CACHE = Path(os.environ.get("F8_CACHE") or Path.home() / ".cache" / "f8")
 SYNTH = ["llama-spm", "mistral-spm", "llama3-bpe", "qwen2-bpe", "smollm2-tiny", "fp8-ct", "fp8-block",
-         "smollm2-tf5"]
+         "smollm2-tf5", "qwen3-bpe", "phi3-spm", "mistral-sw"]
 ALL = {"smollm2-135m-instruct": CACHE / "smollm2-135m-instruct",
        **{n: CACHE / "synthetic" / n for n in SYNTH}}
 ESIZE = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1}
@@ -97,12 +97,18 @@ def test_safetensors_and_shapes_follow_config(fixtures, name):
     assert ("lm_head.weight" in shape) != cfg["tie_word_embeddings"]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
-        assert shape[p + "self_attn.q_proj.weight"] == [nh * hd, h]
-        assert shape[p + "self_attn.k_proj.weight"] == [nkv * hd, h]
-        assert shape[p + "self_attn.v_proj.weight"] == [nkv * hd, h]
+        if cfg["model_type"] == "phi3":  # fused [q; k; v] and [gate; up]
+            assert shape[p + "self_attn.qkv_proj.weight"] == [(nh + 2 * nkv) * hd, h]
+            assert shape[p + "mlp.gate_up_proj.weight"] == [2 * ff, h]
+        else:
+            assert shape[p + "self_attn.q_proj.weight"] == [nh * hd, h]
+            assert shape[p + "self_attn.k_proj.weight"] == [nkv * hd, h]
+            assert shape[p + "self_attn.v_proj.weight"] == [nkv * hd, h]
+            assert shape[p + "mlp.gate_proj.weight"] == [ff, h]
         assert shape[p + "self_attn.o_proj.weight"] == [h, nh * hd]
-        assert shape[p + "mlp.gate_proj.weight"] == [ff, h]
         assert shape[p + "mlp.down_proj.weight"] == [h, ff]
+        if cfg["model_type"] == "qwen3":
+            assert shape[p + "self_attn.q_norm.weight"] == shape[p + "self_attn.k_norm.weight"] == [hd]
         assert (p + "self_attn.q_proj.bias" in shape) == (cfg["model_type"] == "qwen2")
     tc = json.loads((d / "tokenizer_config.json").read_text())
     # transformers 5 writes the template to chat_template.jinja
