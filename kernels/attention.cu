@@ -194,6 +194,7 @@ struct AttnArgs {
   const int32_t* seq;
   const int32_t* pos;
   float scale;
+  int32_t window;            // sliding window (0 = none), see attn::visible
   float* work_acc;           // [T][n_heads][S][D]
   float* work_ml;            // [T][n_heads][S][2]
   float* out;
@@ -240,7 +241,7 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
     bool vis = false;
     if (lane < U) {
       const int c = c0 + lane;
-      if (c < r.end) vis = attn::visible(a.cell_seqs[c], a.cell_pos[c], sq, qp);
+      if (c < r.end) vis = attn::visible(a.cell_seqs[c], a.cell_pos[c], sq, qp, a.window);
     }
     const unsigned vmask = __ballot_sync(0xFFFFFFFFu, vis);
     if (vmask == 0) continue;  // warp-uniform
@@ -417,7 +418,7 @@ size_t attention_workspace_floats(int32_t T, int32_t n_heads, int32_t head_dim, 
 
 int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq,
               const int32_t* pos, int32_t n_heads, float scale, int32_t n_splits, float* work,
-              float* out, void* stream) {
+              float* out, void* stream, int32_t window) {
   if (T <= 0) return static_cast<int>(cudaSuccess);
   const int D = kv.head_dim;
   if (D <= 0 || D > kMaxHeadDim || n_heads <= 0 || kv.n_kv_heads <= 0 || n_heads % kv.n_kv_heads != 0 ||
@@ -453,6 +454,7 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
   a.seq = seq;
   a.pos = pos;
   a.scale = scale;
+  a.window = window;
   const size_t n_part = static_cast<size_t>(T) * n_heads * n_splits;
   a.work_acc = work;
   a.work_ml = work ? work + n_part * D : nullptr;

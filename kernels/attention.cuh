@@ -26,9 +26,10 @@ size_t attention_workspace_floats(int32_t T, int32_t n_heads, int32_t head_dim, 
 // reads kv head h / (n_heads / n_kv_heads); a token that sees no cell gets
 // zeros. The context [0, hi) is split into n_splits ranges whose partial
 // (max, sum, acc[head_dim]) go to `work` and are merged by log-sum-exp.
-// seq, pos: device int32[T].
+// seq, pos: device int32[T]. window > 0: sliding window (a token at pos p
+// sees cells with p - window < cell pos <= p); 0 = none.
 int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq,
               const int32_t* pos, int32_t n_heads, float scale, int32_t n_splits, float* work,
-              float* out, void* stream);
+              float* out, void* stream, int32_t window = 0);
 
 }  // namespace f8k

@@ -67,10 +67,12 @@ F8K_HD int32_t num_splits(int32_t T, int32_t n_heads, int32_t n_sm, int32_t wave
 }
 
 // Query token (seq, qpos) sees a cell iff the cell's seq bit is set and its
-// position is <= qpos. seq outside [0, 64) sees nothing.
-F8K_HD bool visible(unsigned long long cell_seqs, int32_t cell_pos, int32_t seq, int32_t qpos) {
+// position is <= qpos, and, with a sliding window W > 0, > qpos - W (the
+// window counts the query's own position). seq outside [0, 64) sees nothing.
+F8K_HD bool visible(unsigned long long cell_seqs, int32_t cell_pos, int32_t seq, int32_t qpos, int32_t window = 0) {
   if (seq < 0 || seq >= 64) return false;
-  return ((cell_seqs >> seq) & 1ull) != 0 && cell_pos <= qpos;
+  return ((cell_seqs >> seq) & 1ull) != 0 && cell_pos <= qpos &&
+         (window <= 0 || static_cast<int64_t>(cell_pos) > static_cast<int64_t>(qpos) - window);
 }
 
 // ---- online softmax ------------------------------------------------------------

@@ -144,7 +144,8 @@ class Buffer {
 // position and the set of sequences that see it (a cell may be shared after
 // seq_cp). Visibility for attention: query token (seq s, pos p) sees cell c
 // iff c is used, s is in c's set and c.pos <= p (causal by position; so a
-// prefill batch stores its K/V first and then attends).
+// prefill batch stores its K/V first and then attends), and, with a sliding
+// window W (AttnBatch::window > 0), c.pos > p - W.
 constexpr int kMaxSeq = 64;   // sequence ids are 0..63
 
 struct KVCacheParams {
@@ -189,6 +190,11 @@ struct AttnBatch {
   const int32_t* pos = nullptr;  // device int32[T]: position of each query token
   int32_t n_heads = 0;           // query heads; GQA: head h uses kv head h / (n_heads / n_kv_heads)
   float scale = 0.0f;            // softmax scale, usually 1/sqrt(head_dim)
+  // Sliding-window attention (Mistral, Phi-3): > 0 restricts a query at
+  // position p to cells with p - window < cell.pos <= p (the window counts the
+  // query's own position: transformers' `kv_idx > q_idx - sliding_window`);
+  // 0 = none (full causal attention).
+  int32_t window = 0;
 };
 
 // ---- the ops table -------------------------------------------------------------------

@@ -27,8 +27,7 @@ constexpr int64_t kLogitsChunkFloats = 2 << 20;  // 8 MiB
 }  // namespace
 
 int32_t default_n_ctx(const HParams& hp) {
-  int64_t n = std::min<int64_t>(hp.n_ctx_train, 4096);
-  if (hp.sliding_window > 0) n = std::min<int64_t>(n, hp.sliding_window);
+  const int64_t n = std::min<int64_t>(hp.n_ctx_train, 4096);
   return static_cast<int32_t>(n);
 }
 
@@ -59,7 +58,6 @@ Status fit_device_ctx(f8backend::Backend& be, const HParams& hp, int32_t n_kv_he
                             gib(double(tot)) + ", --gpu-mem " + std::to_string(p->gpu_mem).substr(0, 4);
   if (auto_ctx) {
     int64_t n = std::min<int64_t>(hp.n_ctx_train, fit);
-    if (hp.sliding_window > 0) n = std::min<int64_t>(n, hp.sliding_window);
     n = std::min<int64_t>(n, 1 << 24);
     if (n < 16)
       return Status::Error(Code::OutOfMemory, "no room for a KV cache (" + where + ")");
@@ -92,11 +90,6 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
                          "gpu_mem = " + std::to_string(p.gpu_mem) + ": expected a fraction in (0, 1]");
   const bool auto_ctx = p.n_ctx == 0;  // a device backend may size it (fit_device_ctx)
   if (p.n_ctx == 0) p.n_ctx = default_n_ctx(hp);
-  if (hp.sliding_window > 0 && uint32_t(p.n_ctx) > hp.sliding_window)
-    return Status::Error(Code::Unsupported,
-                         "n_ctx = " + std::to_string(p.n_ctx) + " exceeds the model's sliding window (" +
-                             std::to_string(hp.sliding_window) +
-                             "); sliding-window attention is not implemented, use a context <= the window");
   if (p.n_batch < 1 || p.n_batch > kMaxBatch)
     return Status::Error(Code::InvalidArgument, "n_batch = " + std::to_string(p.n_batch) + ": expected 1.." +
                                                     std::to_string(kMaxBatch));

@@ -47,8 +47,8 @@ struct ContextParams {
   std::vector<float> k_scale, v_scale;
 };
 
-// Default context size: the training context capped at 4096 (and at the
-// sliding window, when the model has one).
+// Default context size: the training context capped at 4096 (a sliding
+// window does not cap it: attention applies the window).
 int32_t default_n_ctx(const HParams& hp);
 
 // One decode call's entries (host arrays of n entries; logits may be null =

@@ -220,6 +220,7 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
   ab.pos = d_pos;
   ab.n_heads = tp.n_head;
   ab.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  ab.window = int32_t(hp.sliding_window);  // Mistral / Phi-3 sliding window (0 = none)
 
   // Embedding and every layer. check_abort: between layers (not while a
   // device backend records the step as a graph: a recording cannot stop

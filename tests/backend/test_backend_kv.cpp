@@ -89,12 +89,20 @@ void run_attention(const std::string& isa, int threads, DType dt) {
   ab.pos = qpos.data();
   ab.n_heads = H;
   ab.scale = 1.0f / std::sqrt(40.0f);
-  for (int layer = 0; layer < 2; ++layer) {
-    std::vector<float> a(T * H * 40), b(T * H * 40, -7.0f);
-    rs->attention(*rc, layer, q.data(), ab, a.data());
-    ss->attention(*sc, layer, q.data(), ab, b.data());
-    expect_close(b, a, 1e-5f, 1e-4f, isa + " attention " + ggf8::dtype_name(dt));
-  }
+  // Full causal, then sliding windows (a query at p sees p - W < pos <= p).
+  std::vector<float> full;
+  for (int32_t window : {0, 3, 1})
+    for (int layer = 0; layer < 2; ++layer) {
+      ab.window = window;
+      std::vector<float> a(T * H * 40), b(T * H * 40, -7.0f);
+      rs->attention(*rc, layer, q.data(), ab, a.data());
+      ss->attention(*sc, layer, q.data(), ab, b.data());
+      expect_close(b, a, 1e-5f, 1e-4f,
+                   isa + " attention " + ggf8::dtype_name(dt) + " window " + std::to_string(window));
+      if (layer == 0 && window == 0) full = a;
+      if (layer == 0 && window == 3) EXPECT_NE(a, full);  // the window changes what is seen
+    }
+  ab.window = 0;
   // a token of an empty sequence sees nothing: zeros
   std::vector<int32_t> eseq = {5}, epos = {0};
   ab.n_tokens = 1;

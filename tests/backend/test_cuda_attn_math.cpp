@@ -43,6 +43,7 @@ struct Query {
   std::vector<float> q;  // [T][H][D]
   std::vector<int32_t> seq, pos;
   float scale = 1.0f;
+  int32_t window = 0;  // sliding window (0 = none)
 };
 
 float quantize(float x, Store st) {
@@ -65,7 +66,7 @@ std::vector<double> reference(const Cache& c, const Query& qy) {
       std::vector<int> cells;
       double mx = -INFINITY;
       for (int cell = 0; cell < c.hi; ++cell) {
-        if (!f8k::attn::visible(c.seqs[cell], c.pos[cell], qy.seq[t], qy.pos[t])) continue;
+        if (!f8k::attn::visible(c.seqs[cell], c.pos[cell], qy.seq[t], qy.pos[t], qy.window)) continue;
         const float* kr = &c.k[(static_cast<size_t>(cell) * c.n_kv + kvh) * D];
         double d = 0;
         for (int i = 0; i < D; ++i) d += static_cast<double>(q[i]) * (static_cast<double>(kr[i]) * c.ks);
@@ -126,7 +127,7 @@ std::vector<float> emulate(const Cache& c, const Query& qy, int n_splits, const 
             unsigned vmask = 0;
             for (int u = 0; u < ks.U; ++u) {
               const int cell = c0 + u;
-              if (cell < r.end && visible(c.seqs[cell], c.pos[cell], qy.seq[t], qy.pos[t])) vmask |= 1u << u;
+              if (cell < r.end && visible(c.seqs[cell], c.pos[cell], qy.seq[t], qy.pos[t], qy.window)) vmask |= 1u << u;
             }
             if (vmask == 0) continue;
             std::vector<float> sc(ks.U);
@@ -372,6 +373,15 @@ TEST(CudaAttnMath, EmptyStatesNeverNaN) {
   EXPECT_TRUE(visible(1ull << 63, 5, 63, 5));
   EXPECT_FALSE(visible(1ull << 63, 6, 63, 5));
   EXPECT_FALSE(visible(0, -1, 0, 5));  // a free cell
+  // Sliding window W: p - W < cell pos <= p (W cells counting the query's own).
+  EXPECT_TRUE(visible(1, 10, 0, 10, 4));
+  EXPECT_TRUE(visible(1, 7, 0, 10, 4));
+  EXPECT_FALSE(visible(1, 6, 0, 10, 4));
+  EXPECT_FALSE(visible(1, 11, 0, 10, 4));
+  EXPECT_TRUE(visible(1, 0, 0, 10, 0));  // 0 = no window
+  EXPECT_TRUE(visible(1, 0, 0, 0, 1));
+  EXPECT_FALSE(visible(1, 0, 0, 1 << 30, 1 << 24));  // no overflow at large positions
+  EXPECT_TRUE(visible(1, (1 << 30) - 5, 0, 1 << 30, 1 << 24));
 }
 
 struct Config {
@@ -431,3 +441,24 @@ TEST(CudaAttnMath, EmptyCache) {
 }
 
 }  // namespace
+
+// Sliding windows narrower than the context: the emulated kernel (which
+// skips whole chunks where no cell is visible) equals the double softmax over
+// the windowed cells for every split count.
+TEST(CudaAttnMath, SlidingWindowMatchesDoubleSoftmax) {
+  std::mt19937 rng(4321);
+  for (int window : {1, 5, 24, 100}) {
+    Scenario sc = make_scenario(rng, 300, 2, 4, 64, 16, Store::E4M3, 1.0f);
+    sc.q.window = window;
+    for (int t = 0; t < sc.q.T; ++t) {
+      bool any = false;
+      for (int i = 0; i < sc.c.hi; ++i)
+        any = any || f8k::attn::visible(sc.c.seqs[i], sc.c.pos[i], sc.q.seq[t], sc.q.pos[t], window);
+      sc.all_masked[t] = !any;
+    }
+    for (int n_splits : {1, 3, 16, 64}) {
+      check(sc, n_splits, {4, 16, true}, ("window " + std::to_string(window)).c_str());
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}

@@ -121,6 +121,13 @@ TEST(Forward, Qwen3QkNormMatchesReference) {
   expect_matches_reference(s, "qwen3", 2e-3);
 }
 
+TEST(Forward, MistralSlidingWindowMatchesReference) {
+  tiny::Spec s;  // a window of 5 over 24 tokens: later tokens see 5 positions
+  s.arch = "mistral";
+  s.window = 5;
+  expect_matches_reference(s, "mistral_window", 2e-3);
+}
+
 TEST(Forward, Llama3RopeScalingMatchesReference) {
   tiny::Spec s;
   s.rope = "llama3";

@@ -146,6 +146,15 @@ TEST(TensorParallel, Qwen2BiasTiedE4M3Channel) {
   expect_tp_matches(s, "qwen2_e4m3", 1e-4, 5e-3);
 }
 
+TEST(TensorParallel, Qwen3QkNormAndSlidingWindow) {
+  tiny::Spec s;  // per-head q/k norms are replicated; a window narrower than the prompt
+  s.arch = "qwen3";
+  s.qk_norm = true;
+  s.head_dim = 16;
+  s.window = 7;
+  expect_tp_matches(s, "qwen3_window", 1e-4, 2e-3);
+}
+
 // Block scales travel with their blocks: row slices advance the scale rows,
 // column slices the scale columns (full scale row stride kept); a slice that
 // cuts a block is refused naming the tensor. (The synthetic writer has no

@@ -212,7 +212,7 @@ class CudaStream final : public Stream {
       return;
     }
     launched(f8k::attention(kv, layer, q, b.n_tokens, b.seq, b.pos, b.n_heads, b.scale, splits, attn_ws_->f32(),
-                            out, s_),
+                            out, s_, b.window),
              "attention");
   }
 

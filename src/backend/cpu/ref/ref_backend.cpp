@@ -122,7 +122,8 @@ class RefStream final : public Stream {
         float mx = -INFINITY;
         for (int32_t cell = 0; cell < c.hi(); ++cell) {
           const auto& ce = c.cells()[cell];
-          if (!((ce.seqs >> b.seq[t]) & 1) || ce.pos > b.pos[t]) {
+          if (!((ce.seqs >> b.seq[t]) & 1) || ce.pos > b.pos[t] ||
+              (b.window > 0 && int64_t(ce.pos) <= int64_t(b.pos[t]) - b.window)) {
             sc[cell] = -INFINITY;
             continue;
           }
