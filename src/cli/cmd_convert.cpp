@@ -11,6 +11,7 @@
 
 #include "args.h"
 #include "command.h"
+#include "convert/calibrate.h"
 #include "convert/converter.h"
 #include "f8.h"
 
@@ -73,6 +74,16 @@ int cmd_convert(int argc, char** argv) {
   p.flag("--no-checksums", &no_checksums, "do not store per-tensor checksums");
   p.option("--top", &top, "N", "worst tensors listed in the summary");
   p.flag("-q,--quiet", &quiet, "no progress bar and no summary");
+  std::string calib_text;
+  int64_t calib_tokens = 2048, heldout = 128;
+  double auto_bits = 0, calib_pct = 100.0;
+  p.option("--calibrate", &calib_text, "TEXT",
+           "run the BF16 model on TEXT first: static activation and KV scales in the file (docs/convert.md)");
+  p.option("--calib-tokens", &calib_tokens, "N", "calibration tokens (default 2048)");
+  p.option("--calib-percentile", &calib_pct, "P", "input scales from this percentile of |x| (default 100 = absmax)");
+  p.option("--auto-format", &auto_bits, "BITS",
+           "per-tensor E4M3 channel/block, E5M2 or BF16 by measured sensitivity, mean <= BITS (8..16)");
+  p.option("--heldout-tokens", &heldout, "N", "--auto-format: held-out tokens for the sensitivity (default 128)");
   p.epilog("example:\n  f8 convert ~/.cache/f8/smollm2-135m-instruct -o smollm2.f8");
   int rc = 0;
   if (!p.parse(argc, argv, &rc)) return rc;
@@ -121,7 +132,24 @@ int cmd_convert(int argc, char** argv) {
     };
   }
   ConvertReport rep;
-  ggf8::Status s = f8conv::convert_checkpoint(o, &rep);
+  ggf8::Status s;
+  if (p.given("--auto-format") && calib_text.empty())
+    return fail(2, "f8 convert: --auto-format needs --calibrate TEXT (the sensitivity is measured on it)");
+  if (p.given("--auto-format") && !(auto_bits >= 8.0 && auto_bits <= 16.0))
+    return fail(2, "f8 convert: --auto-format " + std::to_string(auto_bits) +
+                       ": expected a budget between 8 and 16 bits per weight (e.g. 8.5)");
+  if (!calib_text.empty()) {
+    f8conv::CalibOptions co;
+    co.text_path = calib_text;
+    co.calib_tokens = calib_tokens;
+    co.auto_bits = auto_bits;
+    co.heldout_tokens = heldout;
+    co.act_percentile = calib_pct;
+    if (!quiet) co.log = [](const std::string& m) { std::fprintf(stderr, "%s\n", m.c_str()); };
+    s = f8conv::convert_calibrated(o, co, &rep, nullptr);
+  } else {
+    s = f8conv::convert_checkpoint(o, &rep);
+  }
   if (bar) std::fprintf(stderr, "\r%80s\r", "");
   if (!quiet)
     for (const auto& w : rep.warnings) std::fprintf(stderr, "f8 convert: warning: %s\n", w.c_str());

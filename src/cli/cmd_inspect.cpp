@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "args.h"
+#include "util_quant.h"
 #include "f8.h"
 #include "command.h"
 #include "ggf8/ggf8.h"
@@ -372,6 +373,8 @@ int run_inspect(int argc, char** argv) {
                   fmt_num(r.sat, "%.3f").c_str(), fmt_num(r.flush, "%.3f").c_str());
     }
   }
+
+  print_auto_choices(*f, show_tensors);
 
   std::printf("\ntotals by dtype:\n");
   std::printf("  %-6s %8s %18s %14s\n", "dtype", "tensors", "elements", "bytes");

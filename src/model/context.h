@@ -13,6 +13,7 @@
 
 #include "backend/backend.h"
 #include "backend/comm.h"
+#include "model/act_stats.h"
 #include "model/model.h"
 #include "model/status.h"
 
@@ -94,6 +95,10 @@ class Context {
     k_amax_ = k_amax;
     v_amax_ = v_amax;
   }
+  // Calibration hook (tp = 1): when set, decode records the inputs of every
+  // linear layer and the post-RoPE K/V per head into *s (sized by the caller
+  // with s->reset). Like record_kv_amax, it makes every step run eagerly.
+  void record_act_stats(ActStats* s) { act_ = s; }
 
   const ContextParams& params() const { return p_; }
   const HParams& hparams() const { return model_.hparams(); }
@@ -144,6 +149,8 @@ class Context {
   void* abort_ud_ = nullptr;
   std::vector<float>* k_amax_ = nullptr;
   std::vector<float>* v_amax_ = nullptr;
+  ActStats* act_ = nullptr;
+  void act_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, AbsHist* h);
   std::vector<float> host_tmp_;
 };
 

@@ -130,6 +130,12 @@ void Context::amax_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, f
   *slot = m;
 }
 
+void Context::act_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, AbsHist* h) {
+  host_tmp_.resize(static_cast<size_t>(n_tok * dim));
+  R.stream->to_host(host_tmp_.data(), dev, host_tmp_.size() * sizeof(float));
+  h->add(host_tmp_.data(), int64_t(host_tmp_.size()));
+}
+
 // One chunk on every rank: rank 0 on this thread, the others on their own
 // threads (tp > 1), then the logits slices gathered into logits_out.
 Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
@@ -235,6 +241,7 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
       const LayerWeights& L = w.layers[l];
       const int32_t li = static_cast<int32_t>(l);
       s.rmsnorm(x, L.attn_norm, hp.rms_eps, n, E, h);
+      if (act_) act_into(R, h, n, E, &act_->site[l][kSiteAttnIn]);
       const f8backend::Stream::GemmJob qkv[3] = {
           {&L.wq, q, opts(L.wq, L.bq)}, {&L.wk, k, opts(L.wk, L.bk)}, {&L.wv, v, opts(L.wv, L.bv)}};
       s.gemm_multi(h, n, qkv, 3);
@@ -246,15 +253,25 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
       s.rope(k, n, tp.n_head_kv, d_pos, rope_);
       if (k_amax_) amax_into(R, k, n, KV, &(*k_amax_)[l]);
       if (v_amax_) amax_into(R, v, n, KV, &(*v_amax_)[l]);
+      if (act_) {
+        for (auto [src, dst] : {std::pair{k, &act_->k_amax}, std::pair{v, &act_->v_amax}}) {
+          host_tmp_.resize(size_t(n) * size_t(KV));
+          s.to_host(host_tmp_.data(), src, host_tmp_.size() * sizeof(float));
+          act_->add_kv(dst, li, host_tmp_.data(), n);
+        }
+      }
       s.kv_store(*R.kv, li, k, v, d_cells, n);
       s.attention(*R.kv, li, q, ab, att);
+      if (act_) act_into(R, att, n, int64_t(tp.n_head) * hp.head_dim, &act_->site[l][kSiteAttnOut]);
       s.gemm(att, n, L.wo, h, opts(L.wo));
       if (!(cst = all_reduce(R, h, int64_t(n) * E)).ok()) return cst;
       s.add(x, h, int64_t(n) * E);
       s.rmsnorm(x, L.ffn_norm, hp.rms_eps, n, E, h);
+      if (act_) act_into(R, h, n, E, &act_->site[l][kSiteFfnIn]);
       const f8backend::Stream::GemmJob gate_up[2] = {{&L.gate, g, opts(L.gate)}, {&L.up, u, opts(L.up)}};
       s.gemm_multi(h, n, gate_up, 2);
       s.swiglu(g, u, int64_t(n) * F, g);
+      if (act_) act_into(R, g, n, F, &act_->site[l][kSiteFfnDown]);
       s.gemm(g, n, L.down, h, opts(L.down));
       if (!(cst = all_reduce(R, h, int64_t(n) * E)).ok()) return cst;
       s.add(x, h, int64_t(n) * E);
@@ -266,7 +283,7 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
   // graph on the GPU; the CPU backends never record). The KV-scale
   // measurement reads activations back mid-step, so it always runs eagerly.
   // The in-process communicator synchronizes on the host: no recording.
-  const bool graphable = n <= kMaxGraphTokens && !k_amax_ && !v_amax_ &&
+  const bool graphable = n <= kMaxGraphTokens && !k_amax_ && !v_amax_ && !act_ &&
                          (!comm_ || std::string(comm_->name()) != "local");
   if (!multi && graphable && abort_fn_ && abort_fn_(abort_ud_))
     return Status::Error(Code::Aborted, "decode aborted by the abort callback");
