@@ -76,6 +76,12 @@ inline constexpr const char* kQuantStatSqnr = "quant.stats.sqnr_db";     // arra
 inline constexpr const char* kQuantStatMaxErr = "quant.stats.max_abs_err";  // array<f32>
 inline constexpr const char* kQuantStatSat = "quant.stats.saturated_pct";   // array<f32>
 inline constexpr const char* kQuantStatFlush = "quant.stats.flushed_pct";   // array<f32>
+// f8 convert --calibrate / --auto-format (docs/convert.md); calibrate.cpp writes them.
+inline constexpr const char* kQuantActivations = "quant.activations";      // str: "static"
+inline constexpr const char* kQuantCalibPrefix = "quant.calib.";           // text, tokens, act_amax, act_p9999, k_amax, v_amax, ...
+inline constexpr const char* kQuantAutoTensor = "quant.auto.tensor";       // array<str>
+inline constexpr const char* kQuantAutoFormat = "quant.auto.format";       // array<str>: "e4m3/channel" | "e4m3/block" | "e5m2/channel" | "bf16"
+inline constexpr const char* kQuantAutoKl = "quant.auto.kl";               // array<f32>
 
 }  // namespace ggf8::keys
 

@@ -75,7 +75,7 @@ struct Series {
 // A line chart over x = 0..n-1 (layers). log: log10 y axis (values <= 0 skipped).
 std::string line_chart(const std::string& title, const std::string& ylabel, const std::vector<Series>& ss, int n,
                        bool log = false, bool bars = false, bool nonneg = false) {
-  const double W = 860, H = 260, L = 64, R = 150, T = 28, B = 36;
+  const double W = 880, H = 260, L = 84, R = 150, T = 28, B = 36;
   double lo = INFINITY, hi = -INFINITY;
   auto tr = [&](double v) { return log ? std::log10(v) : v; };
   for (const auto& s : ss)
