@@ -5,6 +5,10 @@
 // Phi3ForCausalLM: self_attn.qkv_proj.weight [q_dim + 2 kv_dim, hidden] (rows
 // q, then k, then v) and mlp.gate_up_proj.weight [2 ffn, hidden] (gate rows,
 // then up: Phi3MLP's chunk(2)) are split into attn_{q,k,v} / ffn_{gate,up}.
+// Gemma2ForCausalLM / Gemma3ForCausalLM: post_attention_layernorm ->
+// blk.N.post_attention_norm, pre_feedforward_layernorm -> blk.N.ffn_norm,
+// post_feedforward_layernorm -> blk.N.post_ffw_norm (Gemma 3 also q/k norms);
+// the converter stores every Gemma norm weight as 1 + w.
 //
 //   model.embed_tokens.weight                      -> token_embd.weight
 //   model.norm.weight                              -> output_norm.weight
@@ -83,8 +87,18 @@ bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out)
     *out = {blk + "attn_norm.weight", Role::Norm, "", layer};
     return true;
   }
+  // Gemma 2/3: input_layernorm, post_attention_layernorm (on the attention
+  // output), pre_feedforward_layernorm (the MLP input), post_feedforward_layernorm.
   if (s == "post_attention_layernorm.weight") {
+    *out = {blk + (hp.gemma ? "post_attention_norm.weight" : "ffn_norm.weight"), Role::Norm, "", layer};
+    return true;
+  }
+  if (hp.gemma && s == "pre_feedforward_layernorm.weight") {
     *out = {blk + "ffn_norm.weight", Role::Norm, "", layer};
+    return true;
+  }
+  if (hp.gemma && s == "post_feedforward_layernorm.weight") {
+    *out = {blk + "post_ffw_norm.weight", Role::Norm, "", layer};
     return true;
   }
   if (hp.qk_norm && (s == "self_attn.q_norm.weight" || s == "self_attn.k_norm.weight")) {
@@ -165,6 +179,10 @@ std::vector<std::string> required_tensors(const HParams& hp) {
     }
     r.push_back(b + "attn_output.weight");
     r.push_back(b + "ffn_norm.weight");
+    if (hp.gemma) {
+      r.push_back(b + "post_attention_norm.weight");
+      r.push_back(b + "post_ffw_norm.weight");
+    }
     for (const char* p : {"ffn_gate", "ffn_up", "ffn_down"}) r.push_back(b + p + ".weight");
   }
   r.push_back("output_norm.weight");
@@ -180,7 +198,9 @@ std::vector<uint64_t> expected_shape(const HParams& hp, const std::string& name)
     size_t n = std::strlen(suf);
     return name.size() > n && name.compare(name.size() - n, n, suf) == 0 && name.rfind("blk.", 0) == 0;
   };
-  if (ends(".attn_norm.weight") || ends(".ffn_norm.weight")) return {hp.hidden};
+  if (ends(".attn_norm.weight") || ends(".ffn_norm.weight") || ends(".post_attention_norm.weight") ||
+      ends(".post_ffw_norm.weight"))
+    return {hp.hidden};
   if (ends(".attn_q_norm.weight") || ends(".attn_k_norm.weight")) return {hp.head_dim};
   if (ends(".attn_q.weight")) return {q, hp.hidden};
   if (ends(".attn_k.weight") || ends(".attn_v.weight")) return {kv, hp.hidden};
@@ -202,7 +222,9 @@ std::string hf_name_for(const std::string& c) {
   const std::string layer = c.substr(4, dot - 4), rest = c.substr(dot + 1);
   const std::string pre = "model.layers." + layer + ".";
   if (rest == "attn_norm.weight") return pre + "input_layernorm.weight";
-  if (rest == "ffn_norm.weight") return pre + "post_attention_layernorm.weight";
+  if (rest == "ffn_norm.weight") return pre + "post_attention_layernorm.weight (Gemma: pre_feedforward_layernorm.weight)";
+  if (rest == "post_attention_norm.weight") return pre + "post_attention_layernorm.weight";
+  if (rest == "post_ffw_norm.weight") return pre + "post_feedforward_layernorm.weight";
   if (rest == "attn_q_norm.weight") return pre + "self_attn.q_norm.weight";
   if (rest == "attn_k_norm.weight") return pre + "self_attn.k_norm.weight";
   for (const auto& p : kProjs) {

@@ -330,6 +330,13 @@ struct Run {
     }
     // Kept: matrices (embeddings, lm_head) as BF16, vectors (norms, biases) as F32.
     d.dtype = t.shape.size() >= 2 ? DType::BF16 : DType::F32;
+    if (plan.hp.gemma && wt.map.role == Role::Norm) {
+      // Gemma RMSNorm multiplies by (1 + w), computed in float32: stored so.
+      F8_TRY(convert_plain(name, src, DType::F32, o.allow_nonfinite, pool, &buf));
+      float* f = reinterpret_cast<float*>(buf.data());
+      for (size_t i = 0; i < buf.size() / 4; ++i) f[i] = 1.0f + f[i];
+      return add(d, buf.data(), buf.size());
+    }
     const bool same = (d.dtype == DType::BF16 && t.dtype == StDType::BF16) ||
                       (d.dtype == DType::F32 && t.dtype == StDType::F32);
     if (same) {

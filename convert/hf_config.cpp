@@ -29,7 +29,8 @@ struct ArchName {
 };
 constexpr ArchName kArchs[] = {
     {"LlamaForCausalLM", "llama"},   {"MistralForCausalLM", "mistral"}, {"Qwen2ForCausalLM", "qwen2"},
-    {"Qwen3ForCausalLM", "qwen3"},   {"Phi3ForCausalLM", "phi3"},
+    {"Qwen3ForCausalLM", "qwen3"},   {"Phi3ForCausalLM", "phi3"},       {"Gemma2ForCausalLM", "gemma2"},
+    {"Gemma3ForCausalLM", "gemma3"},
 };
 
 // Top-level keys that do not change what the model computes: bookkeeping,
@@ -144,7 +145,13 @@ Status parse_rope(const json& j, const std::string& file, std::set<std::string>*
   auto state = [&](const std::string& field, const std::string& where, const json& v) {
     fields[field].push_back({where, v});
   };
-  for (const char* top : {"rope_theta", "partial_rotary_factor"}) {
+  for (const char* top : {"rope_theta", "partial_rotary_factor", "rope_local_base_freq"}) {
+    if (std::string(top) == "rope_local_base_freq") {
+      if (hp->arch != "gemma3") continue;  // not read: an unknown key elsewhere
+      if (j.contains(top)) used->insert(top);
+      if (j.contains(top) && !j[top].is_null()) state("rope_local_theta", top, j[top]);
+      continue;
+    }
     if (j.contains(top)) used->insert(top);
     if (j.contains(top) && !j[top].is_null()) state(top, top, j[top]);
   }
@@ -154,11 +161,36 @@ Status parse_rope(const json& j, const std::string& file, std::set<std::string>*
     const json& o = j[obj];
     if (o.is_null()) continue;
     if (!o.is_object()) return Status::Error(Code::BadType, file + ": \"" + std::string(obj) + "\" must be an object or null");
-    // Gemma 3 style: one RoPE per layer type.
+    // Gemma 3 style (transformers 5): one RoPE per layer type. The
+    // full_attention one is the model's RoPE; sliding_attention must be an
+    // unscaled RoPE whose theta is the local base (rope_local_base_freq).
+    std::string per_type;  // the first per-layer-type entry
     for (const auto& [k, v] : o.items())
-      if (v.is_object())
-        return Status::Error(Code::BadType, file + ": \"" + std::string(obj) + "." + k +
+      if (v.is_object() && per_type.empty()) per_type = k;
+    if (!per_type.empty()) {
+      if (hp->arch != "gemma3")
+        return Status::Error(Code::BadType, file + ": \"" + std::string(obj) + "." + per_type +
                                                 "\": per-layer-type RoPE parameters are not supported for " + hp->hf_arch);
+      for (const auto& [k, v] : o.items()) {
+        const std::string at = std::string(obj) + "." + k;
+        if (!v.is_object() || (k != "full_attention" && k != "sliding_attention"))
+          return Status::Error(Code::BadType, file + ": \"" + at +
+                                                  "\": expected full_attention and sliding_attention objects");
+        for (const auto& [kk, vv] : v.items()) {
+          const std::string field = kk == "type" ? "rope_type" : kk;
+          if (vv.is_null()) continue;
+          if (k == "full_attention") {
+            state(field, at + "." + kk, vv);
+          } else if (field == "rope_theta") {
+            state("rope_local_theta", at + "." + kk, vv);
+          } else if (!(field == "rope_type" && vv.is_string() && vv.get<std::string>() == "default")) {
+            return Status::Error(Code::BadType, file + ": \"" + at + "." + kk + "\" = " + vv.dump() +
+                                                    ": the sliding-window layers' RoPE must be the default (unscaled) one");
+          }
+        }
+      }
+      continue;
+    }
     for (const auto& [k, v] : o.items()) {
       const std::string field = k == "type" ? "rope_type" : k;  // transformers 4.3x spelled it "type"
       if (!v.is_null()) state(field, std::string(obj) + "." + k, v);
@@ -194,6 +226,11 @@ Status parse_rope(const json& j, const std::string& file, std::set<std::string>*
     return Status::Ok();
   };
   F8_TRY(real("rope_theta", false, &hp->rope_theta));
+  if (hp->arch == "gemma3") {
+    hp->rope_local_theta = 10000.0f;  // Gemma3TextConfig's default local base
+    F8_TRY(real("rope_local_theta", false, &hp->rope_local_theta));
+    val.erase("rope_local_theta");
+  }
 
   std::string type = "default";
   if (auto it = val.find("rope_type"); it != val.end()) {
@@ -250,6 +287,82 @@ Status parse_rope(const json& j, const std::string& file, std::set<std::string>*
       return Status::Error(Code::BadType, file + ": \"" + it->second.where + "\" = " + it->second.value.dump() +
                                               ": partial rotary embeddings are not supported (only 1.0)");
   }
+  return Status::Ok();
+}
+
+// Gemma 2 / Gemma 3: softmax scale, soft-capping, embedding scale, and which
+// layers are windowed. Defaults are those of Gemma2Config / Gemma3TextConfig.
+Status parse_gemma(const json& j, const std::string& file, const Reader& r, HParams* hp) {
+  const bool g2 = hp->arch == "gemma2";
+  uint64_t qpas = 256;
+  F8_TRY(r.uint("query_pre_attn_scalar", 256, &qpas));
+  hp->attn_scale = static_cast<float>(std::pow(static_cast<double>(qpas), -0.5));
+  // Soft-capping: a number, or null for none (Gemma 2 defaults 50 / 30, Gemma 3 none).
+  auto cap = [&](const char* k, float def, float* out) -> Status {
+    if (!j.contains(k)) {
+      *out = def;
+      return Status::Ok();
+    }
+    r.has(k);
+    if (j[k].is_null()) {
+      *out = 0;
+      return Status::Ok();
+    }
+    return r.real(k, def, out);
+  };
+  F8_TRY(cap("attn_logit_softcapping", g2 ? 50.0f : 0.0f, &hp->attn_softcap));
+  F8_TRY(cap("final_logit_softcapping", g2 ? 30.0f : 0.0f, &hp->final_softcap));
+  // transformers: embed_tokens(x) * tensor(hidden_size ** 0.5) in the
+  // activation dtype; f8's activations are float32.
+  hp->embd_scale = static_cast<float>(std::sqrt(static_cast<double>(hp->hidden)));
+  bool bidir = false;
+  if (r.has("use_bidirectional_attention")) F8_TRY(r.boolean("use_bidirectional_attention", false, &bidir));
+  if (bidir)
+    return Status::Error(Code::BadType, file + ": use_bidirectional_attention true (an encoder) is not supported");
+  // Sliding window (int, or null for none) and the layers that use it.
+  // Absent: the config classes' default 4096; null: none.
+  F8_TRY(r.uint("sliding_window", j.contains("sliding_window") ? 0 : 4096, &hp->sliding_window, /*allow_zero=*/true));
+  std::vector<uint8_t> from_pattern;
+  std::string pattern_where;
+  for (const char* k : {"sliding_window_pattern", "_sliding_window_pattern"}) {
+    if (g2 || !r.has(k)) continue;  // Gemma 2 has no pattern key: unknown there
+    uint64_t pat = 0;
+    F8_TRY(r.uint(k, 0, &pat));
+    std::vector<uint8_t> f;
+    for (uint64_t i = 0; i < hp->n_layers; ++i) f.push_back((i + 1) % pat != 0);
+    if (!from_pattern.empty() && f != from_pattern)
+      return Status::Error(Code::BadType, file + ": contradictory " + pattern_where + " and " + k);
+    from_pattern = f;
+    pattern_where = k;
+  }
+  std::vector<uint8_t> types;
+  if (r.has("layer_types")) {
+    const json& lt = j["layer_types"];
+    if (!lt.is_array() || lt.size() != hp->n_layers)
+      return Status::Error(Code::BadType, file + ": \"layer_types\" must be a list of " + std::to_string(hp->n_layers) +
+                                              " strings, got " + lt.dump().substr(0, 200));
+    for (size_t i = 0; i < lt.size(); ++i) {
+      const std::string t = lt[i].is_string() ? lt[i].get<std::string>() : lt[i].dump();
+      if (t != "full_attention" && t != "sliding_attention")
+        return Status::Error(Code::BadType, file + ": layer_types[" + std::to_string(i) + "] = \"" + t +
+                                                "\" is not supported (full_attention or sliding_attention)");
+      types.push_back(t == "sliding_attention");
+    }
+    if (!from_pattern.empty() && types != from_pattern)
+      return Status::Error(Code::BadType, file + ": contradictory layer_types and " + pattern_where);
+  } else if (!from_pattern.empty()) {
+    types = from_pattern;
+  } else {
+    // Gemma 2: every other layer, from the first; Gemma 3: 5 of every 6.
+    for (uint64_t i = 0; i < hp->n_layers; ++i) types.push_back(g2 ? (i + 1) % 2 != 0 : (i + 1) % 6 != 0);
+  }
+  hp->swa_layers = types;
+  bool any = false;
+  for (uint8_t t : types) any = any || t;
+  if (any && hp->sliding_window == 0)
+    return Status::Error(Code::BadType, file + ": sliding_attention layers need a \"sliding_window\"");
+  if (!any) hp->sliding_window = 0;
+  r.has("cache_implementation");  // "hybrid": transformers' cache choice, no effect on the numerics
   return Status::Ok();
 }
 
@@ -326,6 +439,8 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
     F8_TRY(r.uint("head_dim", 0, &hp.head_dim));
   } else if (hp.arch == "qwen3") {
     hp.head_dim = 128;  // Qwen3Config's default (not hidden / heads)
+  } else if (hp.arch == "gemma2" || hp.arch == "gemma3") {
+    hp.head_dim = 256;  // Gemma2Config / Gemma3TextConfig default
   } else {
     if (hp.hidden % hp.n_heads != 0)
       return Status::Error(Code::BadShape, file + ": hidden_size " + std::to_string(hp.hidden) +
@@ -340,7 +455,11 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
   // Defaults are those of the transformers config class of the architecture.
   F8_TRY(r.real("rms_norm_eps", hp.arch == "phi3" ? 1e-5f : 1e-6f, &hp.rms_eps));
   // Llama/Mistral/Qwen2 configs default to untied; SmolLM2 says true.
-  F8_TRY(r.boolean("tie_word_embeddings", false, &hp.tied, &hp.tied_given));
+  const bool gemma = hp.arch == "gemma2" || hp.arch == "gemma3";
+  hp.gemma = gemma;
+  // Gemma configs default to tied embeddings.
+  F8_TRY(r.boolean("tie_word_embeddings", gemma, &hp.tied, &hp.tied_given));
+  if (hp.arch == "gemma3") hp.rope_theta = 1000000.0f;  // Gemma3TextConfig's global default
   F8_TRY(parse_rope(j, file, &used, &hp));
   // Phi-3: the LongRoPE switch point; no effect without LongRoPE (refused above).
   if (hp.arch == "phi3" && r.has("original_max_position_embeddings")) {
@@ -349,9 +468,24 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
   }
 
   r.has("hidden_act");
-  std::string act = j.contains("hidden_act") && j["hidden_act"].is_string() ? j["hidden_act"].get<std::string>() : "silu";
-  if (act != "silu")
-    return Status::Error(Code::BadType, file + ": hidden_act \"" + act + "\" is not supported (only silu)");
+  if (gemma) {
+    // Gemma's MLP uses hidden_activation (hidden_act, kept by old configs,
+    // is not read by transformers' Gemma 2/3 classes).
+    r.has("hidden_activation");
+    const std::string ha = j.contains("hidden_activation") && j["hidden_activation"].is_string()
+                               ? j["hidden_activation"].get<std::string>()
+                               : "gelu_pytorch_tanh";
+    if (j.contains("hidden_activation") && !j["hidden_activation"].is_null() && !j["hidden_activation"].is_string())
+      return Status::Error(Code::BadType, file + ": \"hidden_activation\" must be a string");
+    if (ha != "gelu_pytorch_tanh")
+      return Status::Error(Code::BadType, file + ": hidden_activation \"" + ha +
+                                              "\" is not supported for " + hp.hf_arch + " (only gelu_pytorch_tanh)");
+    F8_TRY(parse_gemma(j, file, r, &hp));
+  } else {
+    std::string act = j.contains("hidden_act") && j["hidden_act"].is_string() ? j["hidden_act"].get<std::string>() : "silu";
+    if (act != "silu")
+      return Status::Error(Code::BadType, file + ": hidden_act \"" + act + "\" is not supported (only silu)");
+  }
   bool mlp_bias = false, attn_bias = false;
   F8_TRY(r.boolean("mlp_bias", false, &mlp_bias));
   if (mlp_bias) return Status::Error(Code::BadType, file + ": mlp_bias true is not supported");
@@ -362,7 +496,7 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
     // Llama's / Qwen3's attention_bias also puts a bias on o_proj, which the runtime has no slot for.
     if (attn_bias) return Status::Error(Code::BadType, file + ": attention_bias true is not supported for " + hp.hf_arch);
   }
-  hp.qk_norm = hp.arch == "qwen3";
+  hp.qk_norm = hp.arch == "qwen3" || hp.arch == "gemma3";
   hp.fused_qkv = hp.arch == "phi3";
 
   // Sliding windows. Mistral and Phi-3: "sliding_window" (int or null) on
@@ -381,7 +515,7 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
       return Status::Error(Code::BadType, file + ": " + hp.hf_arch +
                                               " use_sliding_window true (sliding window on some layers) is not supported");
   }
-  if (r.has("layer_types")) {
+  if (!gemma && r.has("layer_types")) {
     const json& lt = j["layer_types"];
     if (!lt.is_array() || lt.size() != hp.n_layers)
       return Status::Error(Code::BadType, file + ": \"layer_types\" must be a list of " + std::to_string(hp.n_layers) +
@@ -480,6 +614,16 @@ std::vector<KV> hparams_metadata(const HParams& hp) {
   m.push_back({k::kRmsEps, Value::f32(hp.rms_eps)});
   m.push_back({k::kQkvBias, Value::boolean(hp.qkv_bias)});
   m.push_back({k::kSlidingWindow, Value::u64(hp.sliding_window)});
+  if (hp.gemma) {
+    m.push_back({k::kSlidingWindowLayers, Value::bytes(hp.swa_layers)});
+    m.push_back({k::kAttnScale, Value::f32(hp.attn_scale)});
+    m.push_back({k::kAttnSoftcap, Value::f32(hp.attn_softcap)});
+    m.push_back({k::kFinalSoftcap, Value::f32(hp.final_softcap)});
+    m.push_back({k::kEmbeddingScale, Value::f32(hp.embd_scale)});
+    m.push_back({k::kFfnActivation, Value::str("gelu_tanh")});
+    m.push_back({k::kPostNorms, Value::boolean(true)});
+    if (hp.rope_local_theta > 0) m.push_back({k::kRopeFreqBaseLocal, Value::f32(hp.rope_local_theta)});
+  }
   m.push_back({k::kVocabSize, Value::u64(hp.vocab)});
   m.push_back({k::kTiedEmbeddings, Value::boolean(hp.tied)});
   m.push_back({k::kRopeFreqBase, Value::f32(hp.rope_theta)});

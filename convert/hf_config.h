@@ -19,7 +19,7 @@ struct HfQuantConfig {
 
 struct HParams {
   std::string hf_arch;       // "LlamaForCausalLM", ...
-  std::string arch;          // "llama" | "mistral" | "qwen2" | "qwen3" | "phi3" (general.architecture)
+  std::string arch;          // "llama" | "mistral" | "qwen2" | "qwen3" | "phi3" | "gemma2" | "gemma3" (general.architecture)
   std::string model_type;    // config "model_type" if present
   uint64_t hidden = 0;       // hidden_size
   uint64_t n_layers = 0;     // num_hidden_layers
@@ -37,6 +37,14 @@ struct HParams {
   bool qk_norm = false;      // Qwen3: per-head RMSNorm of q and k before RoPE
   bool fused_qkv = false;    // Phi-3: qkv_proj and gate_up_proj in the checkpoint (split by the converter)
   uint64_t sliding_window = 0;  // 0 = none
+  // Gemma 2 / Gemma 3 (see docs/convert.md):
+  bool gemma = false;           // Gemma RMSNorm (1 + w: the converter stores 1 + w), post norms, GeGLU
+  std::vector<uint8_t> swa_layers;  // per layer 1 = sliding_attention (empty: every layer when sliding_window)
+  float attn_scale = 0;         // query_pre_attn_scalar^-0.5 (0 = head_dim^-0.5)
+  float attn_softcap = 0;       // attn_logit_softcapping (0 = none)
+  float final_softcap = 0;      // final_logit_softcapping (0 = none)
+  float embd_scale = 1;         // sqrt(hidden_size), float32
+  float rope_local_theta = 0;   // Gemma 3 rope_local_base_freq (0 = none)
   std::string rope_type = "none";  // "none" | "linear" | "llama3"
   float rope_factor = 1.f;
   float rope_low_freq = 0.f, rope_high_freq = 0.f;  // llama3

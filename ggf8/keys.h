@@ -26,6 +26,15 @@ inline constexpr const char* kHeadDim = "llm.attention.head_dim";            // 
 inline constexpr const char* kRmsEps = "llm.attention.layer_norm_rms_epsilon";  // f32: rms_norm_eps
 inline constexpr const char* kQkvBias = "llm.attention.qkv_bias";            // bool: Qwen2 true
 inline constexpr const char* kSlidingWindow = "llm.attention.sliding_window";  // u64, 0 = none
+// Gemma 2 / Gemma 3 (absent = the Llama-family behaviour):
+inline constexpr const char* kSlidingWindowLayers = "llm.attention.sliding_window_layers";  // array<u8> [block_count]: 1 = layer uses sliding_window, 0 = global; absent = every layer
+inline constexpr const char* kAttnScale = "llm.attention.scale";             // f32: softmax scale (query_pre_attn_scalar^-0.5); absent = head_dim^-0.5
+inline constexpr const char* kAttnSoftcap = "llm.attention.logit_softcapping";  // f32: attn_logit_softcapping, 0 = none
+inline constexpr const char* kFinalSoftcap = "llm.final_logit_softcapping";  // f32: final_logit_softcapping, 0 = none
+inline constexpr const char* kEmbeddingScale = "llm.embedding_scale";        // f32: embeddings multiplied by it (Gemma: sqrt(hidden)); absent = 1
+inline constexpr const char* kFfnActivation = "llm.feed_forward_activation"; // str: "silu" (SwiGLU, default) | "gelu_tanh" (GeGLU)
+inline constexpr const char* kPostNorms = "llm.post_norms";                  // bool: blk.N.post_attention_norm / post_ffw_norm present (Gemma)
+inline constexpr const char* kRopeFreqBaseLocal = "llm.rope.freq_base_local";  // f32: RoPE base of the sliding-window layers, unscaled (Gemma 3 rope_local_base_freq); absent = as global
 inline constexpr const char* kVocabSize = "llm.vocab_size";                  // u64
 inline constexpr const char* kTiedEmbeddings = "llm.tie_word_embeddings";    // bool
 inline constexpr const char* kRopeFreqBase = "llm.rope.freq_base";           // f32: rope_theta
@@ -95,6 +104,11 @@ inline constexpr const char* kQuantAutoKl = "quant.auto.kl";               // ar
 //   blk.N.attn_v.weight / .bias       [kv_heads*head_dim, hidden]
 //   blk.N.attn_output.weight          [hidden, heads*head_dim]
 //   blk.N.ffn_norm.weight             [hidden]
+//   blk.N.attn_q_norm.weight / attn_k_norm.weight [head_dim] (Qwen3, Gemma 3)
+//   blk.N.post_attention_norm.weight  [hidden]  (Gemma: norm of the attention output)
+//   blk.N.post_ffw_norm.weight        [hidden]  (Gemma: norm of the MLP output)
+// Gemma files store every norm weight as 1 + w (transformers' Gemma RMSNorm
+// multiplies by 1 + w), so the runtime's rmsnorm is the same op for all.
 //   blk.N.ffn_gate.weight             [ffn, hidden]
 //   blk.N.ffn_up.weight               [ffn, hidden]
 //   blk.N.ffn_down.weight             [hidden, ffn]

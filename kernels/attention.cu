@@ -195,6 +195,7 @@ struct AttnArgs {
   const int32_t* pos;
   float scale;
   int32_t window;            // sliding window (0 = none), see attn::visible
+  float softcap;             // attention logit soft-capping (0 = none), see attn::softcap_log2
   float* work_acc;           // [T][n_heads][S][D]
   float* work_ml;            // [T][n_heads][S][2]
   float* out;
@@ -279,7 +280,7 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
     float mb = kNegInf;
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      sc[u] = ((vmask >> u) & 1u) ? sc[u] : kNegInf;
+      sc[u] = ((vmask >> u) & 1u) ? attn::softcap_log2(sc[u], a.softcap) : kNegInf;
       mb = fmaxf(mb, sc[u]);
     }
     const float mn = fmaxf(m, mb);
@@ -418,7 +419,7 @@ size_t attention_workspace_floats(int32_t T, int32_t n_heads, int32_t head_dim, 
 
 int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq,
               const int32_t* pos, int32_t n_heads, float scale, int32_t n_splits, float* work,
-              float* out, void* stream, int32_t window) {
+              float* out, void* stream, int32_t window, float softcap) {
   if (T <= 0) return static_cast<int>(cudaSuccess);
   const int D = kv.head_dim;
   if (D <= 0 || D > kMaxHeadDim || n_heads <= 0 || kv.n_kv_heads <= 0 || n_heads % kv.n_kv_heads != 0 ||
@@ -455,6 +456,7 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
   a.pos = pos;
   a.scale = scale;
   a.window = window;
+  a.softcap = softcap;
   const size_t n_part = static_cast<size_t>(T) * n_heads * n_splits;
   a.work_acc = work;
   a.work_ml = work ? work + n_part * D : nullptr;

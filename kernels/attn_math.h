@@ -75,6 +75,20 @@ F8K_HD bool visible(unsigned long long cell_seqs, int32_t cell_pos, int32_t seq,
          (window <= 0 || static_cast<int64_t>(cell_pos) > static_cast<int64_t>(qpos) - window);
 }
 
+// Attention logit soft-capping (Gemma 2) on a log2-domain score:
+// s2 = s * log2(e) becomes cap * tanh(s / cap) * log2(e), i.e.
+// cap2 * tanh(s2 / cap2) with cap2 = cap * log2(e). cap <= 0: s2 unchanged;
+// -inf (masked) stays -inf.
+F8K_HD float softcap_log2(float s2, float cap) {
+  if (!(cap > 0.0f) || s2 == neg_inf()) return s2;
+  const float cap2 = cap * kLog2e;
+#if defined(__CUDA_ARCH__)
+  return cap2 * tanhf(s2 / cap2);
+#else
+  return cap2 * std::tanh(s2 / cap2);
+#endif
+}
+
 // ---- online softmax ------------------------------------------------------------
 // One step over a batch of scores: m_new = max(m_old, max over the batch).
 // The running (l, acc) is multiplied by rescale(m_old, m_new), then each

@@ -1,5 +1,8 @@
-// kernels/elementwise.cu — three bandwidth-bound F32 ops:
+// kernels/elementwise.cu — bandwidth-bound F32 ops:
 //   swiglu:   out[i] = g[i] / (1 + expf(-g[i])) * u[i], i < n   (out may be g or u)
+//   geglu:    out[i] = gelu_tanh(g[i]) * u[i] (Gemma's gelu_pytorch_tanh,
+//             kernels/act_math.h, the CPU's formula), i < n   (out may be g or u)
+//   scale:    x[i] *= s, i < n (scalar loop; embedding scale, once per step)
 //   add:      x[i] += y[i], i < n
 //   get_rows: out[r, :] = x[idx[r], :], r < M, rows of `dim` floats
 //
@@ -17,6 +20,7 @@
 // are exact.
 #include <cuda_runtime.h>
 
+#include "kernels/act_math.h"
 #include "kernels/ops.cuh"
 
 namespace f8k {
@@ -59,6 +63,36 @@ __global__ void swiglu_kernel(const float* g, const float* u, int64_t n, float* 
     done = n4 << 2;
   }
   for (int64_t i = done + tid; i < n; i += stride) out[i] = silu_mul(g[i], u[i]);
+}
+
+template <bool kVec>
+__global__ void geglu_kernel(const float* g, const float* u, int64_t n, float* out) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  int64_t done = 0;
+  if (kVec) {
+    const int64_t n4 = n >> 2;
+    const float4* g4 = reinterpret_cast<const float4*>(g);
+    const float4* u4 = reinterpret_cast<const float4*>(u);
+    float4* o4 = reinterpret_cast<float4*>(out);
+    for (int64_t j = tid; j < n4; j += stride) {
+      const float4 a = g4[j], b = u4[j];
+      float4 o;
+      o.x = act::gelu_tanh(a.x) * b.x;
+      o.y = act::gelu_tanh(a.y) * b.y;
+      o.z = act::gelu_tanh(a.z) * b.z;
+      o.w = act::gelu_tanh(a.w) * b.w;
+      o4[j] = o;
+    }
+    done = n4 << 2;
+  }
+  for (int64_t i = done + tid; i < n; i += stride) out[i] = act::gelu_tanh(g[i]) * u[i];
+}
+
+__global__ void scale_kernel(float* x, int64_t n, float s) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    x[i] = __fmul_rn(x[i], s);
 }
 
 template <bool kVec>
@@ -108,6 +142,22 @@ int swiglu(const float* g, const float* u, int64_t n, float* out, void* stream) 
     swiglu_kernel<true><<<blocks_for(n / 4), kThreads, 0, s>>>(g, u, n, out);
   else
     swiglu_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(g, u, n, out);
+  return static_cast<int>(cudaGetLastError());
+}
+
+int geglu(const float* g, const float* u, int64_t n, float* out, void* stream) {
+  if (n <= 0) return static_cast<int>(cudaSuccess);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (aligned16(g) && aligned16(u) && aligned16(out) && n >= 4)
+    geglu_kernel<true><<<blocks_for(n / 4), kThreads, 0, s>>>(g, u, n, out);
+  else
+    geglu_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(g, u, n, out);
+  return static_cast<int>(cudaGetLastError());
+}
+
+int scale(float* x, int64_t n, float sc, void* stream) {
+  if (n <= 0) return static_cast<int>(cudaSuccess);
+  scale_kernel<<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, n, sc);
   return static_cast<int>(cudaGetLastError());
 }
 

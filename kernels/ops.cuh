@@ -1,5 +1,5 @@
 // kernels/ops.cuh — host-callable launchers for the small kernels:
-// rmsnorm.cu, rope.cu, elementwise.cu (swiglu, add, get_rows), embed.cu,
+// rmsnorm.cu, rope.cu, elementwise.cu (swiglu, geglu, scale, add, get_rows), embed.cu,
 // argmax.cu. DEVICE pointers; each returns the cudaError_t of its launch as
 // an int; none synchronizes. Semantics are those of the same-named ops in
 // src/backend/backend.h (the CPU reference is src/backend/cpu/ref).
@@ -17,6 +17,10 @@ int rope(float* x, int32_t T, int32_t n_heads, const int32_t* pos, const RopeTab
 
 // out[i] = silu(g[i]) * u[i]  (out may alias g or u).
 int swiglu(const float* g, const float* u, int64_t n, float* out, void* stream);
+// out[i] = gelu_tanh(g[i]) * u[i] (GeGLU; out may alias g or u).
+int geglu(const float* g, const float* u, int64_t n, float* out, void* stream);
+// x[i] *= s.
+int scale(float* x, int64_t n, float s, void* stream);
 // x[i] += y[i].
 int add(float* x, const float* y, int64_t n, void* stream);
 // out[i, :] = x[idx[i], :], i < M.

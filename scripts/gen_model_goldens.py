@@ -39,6 +39,8 @@ MODELS = {  # golden name -> dir under the cache
     "qwen3-bpe": "synthetic/qwen3-bpe",
     "phi3-spm": "synthetic/phi3-spm",
     "mistral-sw": "synthetic/mistral-sw",
+    "gemma2": "synthetic/gemma2",
+    "gemma3": "synthetic/gemma3",
 }
 PROMPTS = [  # (kind, payload); chat prompts go through the fixture's own template
     ("chat", [{"role": "user", "content": "What is the capital of France?"}]),
@@ -99,7 +101,9 @@ def gen_one(name: str, d: Path, rel: str) -> dict:
            "config": {k: cfg.get(k) for k in ("architectures", "hidden_size", "num_hidden_layers",
                                               "num_attention_heads", "num_key_value_heads", "vocab_size",
                                               "rope_theta", "rope_scaling", "rope_parameters", "tie_word_embeddings",
-                                              "torch_dtype", "dtype", "head_dim", "sliding_window")
+                                              "torch_dtype", "dtype", "head_dim", "sliding_window", "layer_types",
+                                              "query_pre_attn_scalar", "attn_logit_softcapping",
+                                              "final_logit_softcapping")
                       if k in cfg},
            "weights_sha256": {w: sha256(d / w) for w in weights},
            "compute": "float32 (model.float()), eager attention, greedy argmax, EOS not special-cased",

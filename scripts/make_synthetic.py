@@ -23,6 +23,8 @@ Fixtures (see docs/fixtures.md for the exact shapes):
                 input_scale, k_scale/v_scale
   fp8-block     block FP8 (DeepSeek layout): F8_E4M3 + weight_scale_inv
                 [ceil(out/128), ceil(in/128)], dims not multiples of 128
+  gemma2        Gemma2ForCausalLM (transformers-5 config), soft-capping, alternating windows, head_dim 256
+  gemma3        Gemma3ForCausalLM text (transformers-5 config), q/k norms, two RoPE bases
   smollm2-tf5   the real SmolLM2-135M-Instruct as transformers 5 save_pretrained
                 writes it: config.json with rope_parameters and dtype,
                 chat_template.jinja, tokenizer_config.json without a template,
@@ -514,6 +516,66 @@ def make_mistral_sw(d: Path, cache: Path) -> None:
     write_json(d / "generation_config.json", {"bos_token_id": 1, "eos_token_id": 2})
 
 
+def gemma_tensors(cfg: dict, seed: int) -> dict[str, np.ndarray]:
+    """float32 tensors with HF Gemma 2 / Gemma 3 names: four norms per layer
+    (input, post-attention, pre- and post-feedforward; Gemma 3 adds q/k norms
+    over head_dim), tied embeddings. Gemma norms multiply by (1 + w), so the
+    weights are drawn around 0 (~N(0, 0.1))."""
+    h, L = cfg["hidden_size"], cfg["num_hidden_layers"]
+    nh, nkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    ff, V = cfg["intermediate_size"], cfg["vocab_size"]
+    qk_norm = cfg["model_type"] != "gemma2"
+    W = Weights(seed)
+    gnorm = lambda n: W.norm(n) - np.float32(1.0)  # noqa: E731
+    t = {"model.embed_tokens.weight": W.embed(V, h)}
+    for i in range(L):
+        p = f"model.layers.{i}."
+        t[p + "input_layernorm.weight"] = gnorm(h)
+        t[p + "self_attn.q_proj.weight"] = W.linear(nh * hd, h)
+        t[p + "self_attn.k_proj.weight"] = W.linear(nkv * hd, h)
+        t[p + "self_attn.v_proj.weight"] = W.linear(nkv * hd, h)
+        if qk_norm:
+            t[p + "self_attn.q_norm.weight"] = gnorm(hd)
+            t[p + "self_attn.k_norm.weight"] = gnorm(hd)
+        t[p + "self_attn.o_proj.weight"] = W.linear(h, nh * hd)
+        t[p + "post_attention_layernorm.weight"] = gnorm(h)
+        t[p + "pre_feedforward_layernorm.weight"] = gnorm(h)
+        t[p + "mlp.gate_proj.weight"] = W.linear(ff, h, outlier_row=(i == L - 1))
+        t[p + "mlp.up_proj.weight"] = W.linear(ff, h)
+        t[p + "mlp.down_proj.weight"] = W.linear(h, ff)
+        t[p + "post_feedforward_layernorm.weight"] = gnorm(h)
+    t["model.norm.weight"] = gnorm(h)
+    return t
+
+
+GEMMA_DIRS = HERE.parent / "tests" / "goldens" / "model-dirs"
+
+
+def make_gemma(d: Path, cache: Path, which: str, seed: int) -> None:
+    """Gemma2ForCausalLM / Gemma3ForCausalLM (text): config.json as transformers
+    5.24's Gemma2Config / Gemma3TextConfig save_pretrained wrote it (committed in
+    tests/goldens/model-dirs/<which>-tf5/), BF16 weights, head_dim 256 on hidden
+    64, sliding_window 16 (the prompts run past it) on alternate layers (Gemma 2)
+    or 2 of every 3 (Gemma 3, with its local RoPE base and linear-scaled global
+    RoPE), query_pre_attn_scalar 24. Gemma 2's soft-caps are lowered (attention
+    1.5, final 1.0) so that they bend these small random logits. The tokenizer
+    is Mistral v0.1's SentencePiece with the ChatML template (not Gemma's)."""
+    import json
+    shutil.copyfile(GEMMA_DIRS / f"{which}-tf5" / "config.json", d / "config.json")
+    cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
+    write_weights(d, gemma_tensors(cfg, seed), "BF16")
+    write_spm_tokenizer(d, spm_model(cache), template("chatml.jinja"))
+    write_json(d / "generation_config.json", {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0})
+
+
+def make_gemma2(d: Path, cache: Path) -> None:
+    make_gemma(d, cache, "gemma2", 1011)
+
+
+def make_gemma3(d: Path, cache: Path) -> None:
+    make_gemma(d, cache, "gemma3", 1012)
+
+
 TF5_DIR = HERE.parent / "tests" / "goldens" / "model-dirs" / "smollm2-135m-tf5"
 
 
@@ -548,6 +610,8 @@ FIXTURES = {
     "qwen3-bpe": make_qwen3_bpe,
     "phi3-spm": make_phi3_spm,
     "mistral-sw": make_mistral_sw,
+    "gemma2": make_gemma2,
+    "gemma3": make_gemma3,
 }
 
 

@@ -195,6 +195,9 @@ struct AttnBatch {
   // query's own position: transformers' `kv_idx > q_idx - sliding_window`);
   // 0 = none (full causal attention).
   int32_t window = 0;
+  // Attention logit soft-capping (Gemma 2): > 0 replaces each score
+  // s = q.k * scale by softcap * tanh(s / softcap) before the softmax; 0 = none.
+  float softcap = 0.0f;
 };
 
 // ---- the ops table -------------------------------------------------------------------
@@ -249,6 +252,14 @@ class Stream {
 
   // out[i] = silu(gate[i]) * up[i] over n floats (out may alias gate or up).
   virtual void swiglu(const float* gate, const float* up, int64_t n, float* out) = 0;
+
+  // out[i] = gelu_tanh(gate[i]) * up[i] over n floats (GeGLU, Gemma's
+  // gelu_pytorch_tanh): gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+  // out may alias gate or up.
+  virtual void geglu(const float* gate, const float* up, int64_t n, float* out) = 0;
+
+  // x[i] *= s over n floats (Gemma's embedding scale).
+  virtual void scale(float* x, int64_t n, float s) = 0;
 
   // x[i] += y[i] over n floats (residual).
   virtual void add(float* x, const float* y, int64_t n) = 0;

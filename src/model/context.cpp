@@ -144,6 +144,12 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
   c->rope_.low_freq_factor = hp.rope_low_freq;
   c->rope_.high_freq_factor = hp.rope_high_freq;
   c->rope_.orig_ctx = static_cast<int32_t>(hp.rope_orig_ctx);
+  c->rope_local_ = c->rope_;
+  if (hp.rope_base_local > 0) {  // Gemma 3: the local layers' RoPE is unscaled
+    c->rope_local_.freq_base = hp.rope_base_local;
+    c->rope_local_.scaling = f8backend::RopeScaling::None;
+    c->rope_local_.factor = 1.0f;
+  }
 
   c->auto_ctx_ = auto_ctx;
   std::vector<int> devices = p.tp_devices;

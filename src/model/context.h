@@ -138,6 +138,7 @@ class Context {
   std::vector<std::unique_ptr<Rank>> ranks_;
   std::unique_ptr<f8backend::Comm> comm_;  // tp > 1
   f8backend::RopeParams rope_;
+  f8backend::RopeParams rope_local_;  // sliding-window layers (Gemma 3 rope_local_base_freq); = rope_ otherwise
   int32_t logits_chunk_ = 1;  // rows of the device logits buffer
   bool auto_ctx_ = false;     // n_ctx was 0: a device backend sizes it
   int64_t max_vocab_ = 0;     // largest vocabulary slice of any rank

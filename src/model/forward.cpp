@@ -11,6 +11,12 @@
 //   x += att Wo^T                                      [T, E]
 //   h = rmsnorm(x) * ffn_norm; x += (silu(h Wg^T) * (h Wu^T)) Wd^T
 // then logits = rmsnorm(x[rows wanting logits]) * output_norm . Wout^T.
+// Gemma 2 / 3: x = embed * sqrt(hidden) first; the attention and MLP outputs
+// go through their own rmsnorm (post_attention_norm, post_ffw_norm) before
+// the residual add; GeGLU (gelu_tanh) instead of SwiGLU; softmax scale
+// query_pre_attn_scalar^-0.5 with optional score soft-capping; alternate
+// layers windowed (Gemma 3: with their own RoPE base); logits soft-capped.
+// (Norm weights are stored as 1 + w, so rmsnorm is the same op.)
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -116,6 +122,10 @@ Status Context::decode(const BatchView& b) {
       logits_.clear();
       return st;
     }
+  }
+  if (hp.final_softcap > 0) {  // Gemma 2: logits = cap * tanh(logits / cap), on the host copy
+    const float cap = hp.final_softcap;
+    for (float& z : logits_) z = cap * std::tanh(z / cap);
   }
   out_index_ = std::move(out_index);
   n_out_ = n_out;
@@ -225,8 +235,8 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
   ab.seq = d_seq;
   ab.pos = d_pos;
   ab.n_heads = tp.n_head;
-  ab.scale = 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
-  ab.window = int32_t(hp.sliding_window);  // Mistral / Phi-3 sliding window (0 = none)
+  ab.scale = hp.attn_scale > 0 ? hp.attn_scale : 1.0f / std::sqrt(static_cast<float>(hp.head_dim));
+  ab.softcap = hp.attn_softcap;  // Gemma 2 (0 = none)
 
   // Embedding and every layer. check_abort: between layers (not while a
   // device backend records the step as a graph: a recording cannot stop
@@ -235,6 +245,7 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
     Status cst;
     s.embed(w.token_embd, d_tok, n, x);
     if (!(cst = all_reduce(R, x, int64_t(n) * E)).ok()) return cst;
+    if (hp.embd_scale != 1.0f) s.scale(x, int64_t(n) * E, hp.embd_scale);  // Gemma: x sqrt(hidden)
     for (uint32_t l = 0; l < hp.n_layer; ++l) {
       if (check_abort && abort_fn_ && abort_fn_(abort_ud_))
         return Status::Error(Code::Aborted, "decode aborted by the abort callback");
@@ -249,8 +260,13 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
         s.rmsnorm(q, L.q_norm, hp.rms_eps, n * tp.n_head, int32_t(hp.head_dim), q);
         s.rmsnorm(k, L.k_norm, hp.rms_eps, n * tp.n_head_kv, int32_t(hp.head_dim), k);
       }
-      s.rope(q, n, tp.n_head, d_pos, rope_);
-      s.rope(k, n, tp.n_head_kv, d_pos, rope_);
+      // Sliding-window layers (every layer for Mistral / Phi-3, alternate
+      // ones for Gemma) see only the last sliding_window positions; Gemma 3
+      // gives them their own RoPE base.
+      const bool windowed = hp.layer_windowed(l);
+      const f8backend::RopeParams& rp = windowed ? rope_local_ : rope_;
+      s.rope(q, n, tp.n_head, d_pos, rp);
+      s.rope(k, n, tp.n_head_kv, d_pos, rp);
       if (k_amax_) amax_into(R, k, n, KV, &(*k_amax_)[l]);
       if (v_amax_) amax_into(R, v, n, KV, &(*v_amax_)[l]);
       if (act_) {
@@ -261,19 +277,25 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
         }
       }
       s.kv_store(*R.kv, li, k, v, d_cells, n);
+      ab.window = windowed ? int32_t(hp.sliding_window) : 0;
       s.attention(*R.kv, li, q, ab, att);
       if (act_) act_into(R, att, n, int64_t(tp.n_head) * hp.head_dim, &act_->site[l][kSiteAttnOut]);
       s.gemm(att, n, L.wo, h, opts(L.wo));
       if (!(cst = all_reduce(R, h, int64_t(n) * E)).ok()) return cst;
+      if (hp.post_norms) s.rmsnorm(h, L.post_attn_norm, hp.rms_eps, n, E, h);  // Gemma
       s.add(x, h, int64_t(n) * E);
       s.rmsnorm(x, L.ffn_norm, hp.rms_eps, n, E, h);
       if (act_) act_into(R, h, n, E, &act_->site[l][kSiteFfnIn]);
       const f8backend::Stream::GemmJob gate_up[2] = {{&L.gate, g, opts(L.gate)}, {&L.up, u, opts(L.up)}};
       s.gemm_multi(h, n, gate_up, 2);
-      s.swiglu(g, u, int64_t(n) * F, g);
+      if (hp.gelu)
+        s.geglu(g, u, int64_t(n) * F, g);  // Gemma: gelu_pytorch_tanh(gate) * up
+      else
+        s.swiglu(g, u, int64_t(n) * F, g);
       if (act_) act_into(R, g, n, F, &act_->site[l][kSiteFfnDown]);
       s.gemm(g, n, L.down, h, opts(L.down));
       if (!(cst = all_reduce(R, h, int64_t(n) * E)).ok()) return cst;
+      if (hp.post_norms) s.rmsnorm(h, L.post_ffw_norm, hp.rms_eps, n, E, h);  // Gemma
       s.add(x, h, int64_t(n) * E);
     }
     return Status::Ok();

@@ -18,6 +18,8 @@ const char* arch_name(Arch a) {
     case Arch::Qwen2: return "qwen2";
     case Arch::Qwen3: return "qwen3";
     case Arch::Phi3: return "phi3";
+    case Arch::Gemma2: return "gemma2";
+    case Arch::Gemma3: return "gemma3";
   }
   return "?";
 }
@@ -127,9 +129,14 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
     h.arch = Arch::Qwen3;  // per-head q/k RMSNorm
   } else if (h.arch_str == "phi3") {
     h.arch = Arch::Phi3;   // the converter split the fused projections: a Llama block
+  } else if (h.arch_str == "gemma2") {
+    h.arch = Arch::Gemma2;
+  } else if (h.arch_str == "gemma3") {
+    h.arch = Arch::Gemma3;  // Gemma 2's block + q/k norms, two RoPE bases
   } else {
     return Status::Error(Code::Unsupported, path + ": architecture '" + h.arch_str +
-                                                "' is not supported (expected llama, mistral, qwen2, qwen3 or phi3)");
+                                                "' is not supported (expected llama, mistral, qwen2, qwen3, phi3, "
+                                                "gemma2 or gemma3)");
   }
 
   r.u32(k::kEmbeddingLength, &h.n_embd, 1, kMaxEmbd, true);
@@ -166,10 +173,42 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
   r.f32(k::kRmsEps, &h.rms_eps, 1e-12, 1e-1, false);
   h.qkv_bias = (h.arch == Arch::Qwen2);  // Qwen2 always has q/k/v biases
   r.boolean(k::kQkvBias, &h.qkv_bias);
-  h.qk_norm = (h.arch == Arch::Qwen3);
+  h.qk_norm = (h.arch == Arch::Qwen3 || h.arch == Arch::Gemma3);
+  const bool gemma = h.arch == Arch::Gemma2 || h.arch == Arch::Gemma3;
+  h.post_norms = gemma;
+  r.boolean(k::kPostNorms, &h.post_norms);
+  r.f32(k::kAttnScale, &h.attn_scale, 1e-6, 1e6, false);
+  r.f32(k::kAttnSoftcap, &h.attn_softcap, 0.0, 1e6, false);
+  r.f32(k::kFinalSoftcap, &h.final_softcap, 0.0, 1e6, false);
+  r.f32(k::kEmbeddingScale, &h.embd_scale, 1e-6, 1e6, false);
+  r.f32(k::kRopeFreqBaseLocal, &h.rope_base_local, 1.0, 1e12, false);
+  {
+    std::string act = gemma ? "gelu_tanh" : "silu";
+    r.str(k::kFfnActivation, &act, false);
+    if (!r.st.ok()) return r.st;
+    if (act != "silu" && act != "gelu_tanh")
+      return Status::Error(Code::Unsupported, path + ": " + k::kFfnActivation + " '" + act +
+                                                  "' is not supported (expected silu or gelu_tanh)");
+    h.gelu = act == "gelu_tanh";
+  }
   h.tied_embeddings = false;
   r.boolean(k::kTiedEmbeddings, &h.tied_embeddings);
   r.u32(k::kSlidingWindow, &h.sliding_window, 0, kMaxCtx, false);
+  if (r.st.ok()) {
+    if (const ggf8::Value* v = f.find(k::kSlidingWindowLayers)) {
+      std::vector<int64_t> flags;
+      if (!v->is_array() || !v->to_i64_vector(&flags) || flags.size() != h.n_layer)
+        return Status::Error(Code::Format, path + ": metadata " + k::kSlidingWindowLayers +
+                                               ": expected an integer array of " + std::to_string(h.n_layer) +
+                                               " flags (0 or 1)");
+      for (int64_t x : flags) {
+        if (x != 0 && x != 1)
+          return Status::Error(Code::Format, path + ": metadata " + k::kSlidingWindowLayers +
+                                                 ": flags must be 0 or 1, got " + std::to_string(x));
+        h.swa_layers.push_back(uint8_t(x));
+      }
+    }
+  }
   h.rope_base = 10000.0f;
   r.f32(k::kRopeFreqBase, &h.rope_base, 1.0, 1e12, false);
   if (!r.st.ok()) return r.st;

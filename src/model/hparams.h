@@ -1,17 +1,18 @@
 // hparams.h — model hyperparameters read from a .f8 file's llm.* metadata
 // (ggf8/keys.h) and validated for the Llama family (llama, mistral, qwen2,
-// qwen3, phi3).
+// qwen3, phi3) and Gemma 2 / Gemma 3.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ggf8/ggf8.h"
 #include "model/status.h"
 
 namespace f8model {
 
-enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3 };
+enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3 };
 enum class RopeType { None, Linear, Llama3 };
 
 const char* arch_name(Arch a);
@@ -32,6 +33,14 @@ struct HParams {
   bool qk_norm = false;          // Qwen3: RMSNorm over each head of q and k (before RoPE)
   bool tied_embeddings = false;  // output projection = token_embd
   uint32_t sliding_window = 0;   // 0 = none (full causal attention)
+  std::vector<uint8_t> swa_layers;  // [n_layer] 1 = sliding-window layer; empty = every layer (when sliding_window > 0)
+  float attn_scale = 0.0f;       // softmax scale; 0 = 1/sqrt(head_dim)
+  float attn_softcap = 0.0f;     // Gemma 2 attention logit soft-capping (0 = none)
+  float final_softcap = 0.0f;    // Gemma 2 final logit soft-capping (0 = none)
+  float embd_scale = 1.0f;       // embeddings x this (Gemma: sqrt(hidden))
+  bool gelu = false;             // GeGLU (gelu_tanh(gate) * up) instead of SwiGLU
+  bool post_norms = false;       // Gemma: post_attention_norm and post_ffw_norm
+  float rope_base_local = 0.0f;  // Gemma 3: RoPE base of the sliding layers (unscaled); 0 = as global
   float rope_base = 10000.0f;
   RopeType rope_type = RopeType::None;
   float rope_factor = 1.0f;
@@ -39,6 +48,9 @@ struct HParams {
   float rope_high_freq = 4.0f;   // llama3
   uint32_t rope_orig_ctx = 8192; // llama3
 
+  bool layer_windowed(uint32_t l) const {
+    return sliding_window > 0 && (swa_layers.empty() || (l < swa_layers.size() && swa_layers[l]));
+  }
   uint32_t q_dim() const { return n_head * head_dim; }
   uint32_t kv_dim() const { return n_head_kv * head_dim; }
 };

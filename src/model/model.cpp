@@ -25,7 +25,7 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
   if (host.output.data != host.token_embd.data) add(host.output);
   for (const LayerWeights& L : host.layers) {
     for (const f8backend::Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down,
-                                       &L.q_norm, &L.k_norm})
+                                       &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm})
       add(*w);
     for (const f8backend::Bias* b : {&L.bq, &L.bk, &L.bv})
       if (b->data) need += 4 * size_t(L.wq.rows) + 256;
@@ -69,6 +69,8 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
     if (!(st = up(h.k_norm, &d.k_norm, "attn_k_norm.weight", li)).ok()) return st;
     if (!(st = up(h.wo, &d.wo, "attn_output.weight", li)).ok()) return st;
     if (!(st = up(h.ffn_norm, &d.ffn_norm, "ffn_norm.weight", li)).ok()) return st;
+    if (!(st = up(h.post_attn_norm, &d.post_attn_norm, "post_attention_norm.weight", li)).ok()) return st;
+    if (!(st = up(h.post_ffw_norm, &d.post_ffw_norm, "post_ffw_norm.weight", li)).ok()) return st;
     if (!(st = up(h.gate, &d.gate, "ffn_gate.weight", li)).ok()) return st;
     if (!(st = up(h.up, &d.up, "ffn_up.weight", li)).ok()) return st;
     if (!(st = up(h.down, &d.down, "ffn_down.weight", li)).ok()) return st;
@@ -105,7 +107,8 @@ Status Model::load(const ggf8::File& file, const LoadOptions& opts, std::unique_
   if (!m->hp_.tied_embeddings) n += elems(m->w_.output);
   for (const LayerWeights& L : m->w_.layers) {
     n += elems(L.attn_norm) + elems(L.wq) + elems(L.wk) + elems(L.wv) + elems(L.wo) +
-         elems(L.ffn_norm) + elems(L.gate) + elems(L.up) + elems(L.down) + elems(L.q_norm) + elems(L.k_norm);
+         elems(L.ffn_norm) + elems(L.gate) + elems(L.up) + elems(L.down) + elems(L.q_norm) + elems(L.k_norm) +
+         elems(L.post_attn_norm) + elems(L.post_ffw_norm);
     if (L.bq.data) n += uint64_t(L.wq.rows) + 2 * uint64_t(L.wk.rows);
   }
   m->n_params_ = n;

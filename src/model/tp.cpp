@@ -140,7 +140,7 @@ Status tp_slice(const ModelWeights& full, const HParams& hp, const TpRank& r, Mo
   uint64_t b = weight_bytes(w.output) + weight_bytes(w.output_norm);
   for (const LayerWeights& L : w.layers)
     for (const Weight* x : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down,
-                            &L.q_norm, &L.k_norm})
+                            &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm})
       b += weight_bytes(*x);
   w.bytes = b;
   *out = std::move(w);

@@ -228,6 +228,10 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
     }
     L.wo = b.matrix(p + "attn_output.weight", E, Q);
     L.ffn_norm = b.vec(p + "ffn_norm.weight", E);
+    if (hp.post_norms) {
+      L.post_attn_norm = b.vec(p + "post_attention_norm.weight", E);
+      L.post_ffw_norm = b.vec(p + "post_ffw_norm.weight", E);
+    }
     L.gate = b.matrix(p + "ffn_gate.weight", F, E);
     L.up = b.matrix(p + "ffn_up.weight", F, E);
     L.down = b.matrix(p + "ffn_down.weight", E, F);

@@ -22,7 +22,9 @@ struct LayerWeights {
   Bias bq, bk, bv;                  // [q_dim], [kv_dim] x2 (qkv_bias only)
   Weight q_norm, k_norm;            // [1, head_dim] (qk_norm only: Qwen3)
   Weight wo;                        // [n_embd, q_dim]
+  Weight post_attn_norm;            // [1, n_embd] (post_norms only: Gemma)
   Weight ffn_norm;                  // [1, n_embd]
+  Weight post_ffw_norm;             // [1, n_embd] (post_norms only: Gemma)
   Weight gate, up;                  // [n_ff, n_embd]
   Weight down;                      // [n_embd, n_ff]
   float k_scale = 0, v_scale = 0;   // blk.N.attn_{k,v}.kv_scale; 0 = absent

@@ -103,6 +103,18 @@ void run_attention(const std::string& isa, int threads, DType dt) {
       if (layer == 0 && window == 3) EXPECT_NE(a, full);  // the window changes what is seen
     }
   ab.window = 0;
+  // Gemma 2 attention logit soft-capping (with and without a window).
+  for (int32_t window : {0, 3}) {
+    ab.window = window;
+    ab.softcap = 0.5f;
+    std::vector<float> a(T * H * 40), b(T * H * 40, -7.0f);
+    rs->attention(*rc, 0, q.data(), ab, a.data());
+    ss->attention(*sc, 0, q.data(), ab, b.data());
+    expect_close(b, a, 1e-5f, 1e-4f, isa + " attention softcap " + ggf8::dtype_name(dt) + " window " + std::to_string(window));
+    if (window == 0) EXPECT_NE(a, full);  // a cap of 0.5 changes these scores
+  }
+  ab.softcap = 0;
+  ab.window = 0;
   // a token of an empty sequence sees nothing: zeros
   std::vector<int32_t> eseq = {5}, epos = {0};
   ab.n_tokens = 1;

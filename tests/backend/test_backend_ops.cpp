@@ -258,6 +258,19 @@ TEST_P(OpsTest, EmbedRmsnormRopeElementwise) {
     rs_->swiglu(g.data(), u.data(), n, a.data());
     ss_->swiglu(g.data(), u.data(), n, b.data());
     expect_close(b, a, 1e-6f, 1e-5f, "swiglu");
+    rs_->geglu(g.data(), u.data(), n, a.data());
+    ss_->geglu(g.data(), u.data(), n, b.data());
+    expect_close(b, a, 0, 0, "geglu");  // the same scalar formula
+    for (int64_t i = 0; i < std::min<int64_t>(n, 64); ++i) {  // against gelu_pytorch_tanh in double
+      const double x = g[i];
+      const double want = 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))) * u[i];
+      EXPECT_NEAR(a[i], want, 1e-6 * (1.0 + std::fabs(want))) << "geglu " << i;
+    }
+    auto sa = g, sb = g;
+    rs_->scale(sa.data(), n, 8.0f);
+    ss_->scale(sb.data(), n, 8.0f);
+    expect_close(sb, sa, 0, 0, "scale");
+    EXPECT_EQ(sa[0], g[0] * 8.0f);
     auto xa = g, xb = g;
     rs_->add(xa.data(), u.data(), n);
     ss_->add(xb.data(), u.data(), n);

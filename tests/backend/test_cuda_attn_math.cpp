@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ggf8/fp8.h"
+#include "kernels/act_math.h"
 #include "kernels/attn_math.h"
 
 namespace {
@@ -445,6 +446,24 @@ TEST(CudaAttnMath, EmptyCache) {
 // Sliding windows narrower than the context: the emulated kernel (which
 // skips whole chunks where no cell is visible) equals the double softmax over
 // the windowed cells for every split count.
+// Soft-capping in the log2 domain equals cap * tanh(s / cap) on the natural
+// score; masked scores stay -inf; cap 0 is the identity. gelu_tanh (the
+// CUDA GeGLU's formula) matches gelu_pytorch_tanh in double.
+TEST(CudaAttnMath, SoftcapAndGeluTanh) {
+  using f8k::attn::kLog2e;
+  for (float cap : {0.5f, 1.5f, 50.0f})
+    for (float s : {-80.0f, -3.0f, -0.1f, 0.0f, 0.7f, 4.0f, 100.0f}) {
+      const double want = cap * std::tanh(double(s) / cap) * kLog2e;
+      EXPECT_NEAR(f8k::attn::softcap_log2(s * kLog2e, cap), want, 1e-5 * (1 + std::fabs(want))) << cap << " " << s;
+    }
+  EXPECT_EQ(f8k::attn::softcap_log2(3.25f, 0.0f), 3.25f);
+  EXPECT_EQ(f8k::attn::softcap_log2(-INFINITY, 2.0f), -INFINITY);
+  for (float x : {-10.0f, -3.0f, -1.0f, -0.25f, 0.0f, 0.3f, 1.0f, 2.5f, 8.0f}) {
+    const double d = x, want = 0.5 * d * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (d + 0.044715 * d * d * d)));
+    EXPECT_NEAR(f8k::act::gelu_tanh(x), want, 2e-7 * (1 + std::fabs(want))) << x;
+  }
+}
+
 TEST(CudaAttnMath, SlidingWindowMatchesDoubleSoftmax) {
   std::mt19937 rng(4321);
   for (int window : {1, 5, 24, 100}) {

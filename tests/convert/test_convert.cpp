@@ -716,6 +716,85 @@ TEST(ConfigSchema, KnownHarmlessKeysAndPerArchDefaults) {
   EXPECT_EQ(hp.sliding_window, 128u);
 }
 
+// Gemma 2 / Gemma 3: transformers-4 keys (rope_theta, rope_local_base_freq,
+// rope_scaling for the global layers, sliding_window_pattern), the
+// transformers-5 per-layer-type rope_parameters, Gemma2Config /
+// Gemma3TextConfig defaults, contradictions and refusals.
+TEST(ConfigSchema, GemmaKeysDefaultsAndContradictions) {
+  HParams hp;
+  const nlohmann::json g2 = {{"hidden_act", nullptr}, {"tie_word_embeddings", nullptr}, {"num_hidden_layers", 4}};
+  { ggf8::Status gs = parse(llama_cfg(g2, "Gemma2ForCausalLM"), &hp); ASSERT_TRUE(gs.ok()) << gs.message; }
+  EXPECT_EQ(hp.arch, "gemma2");
+  EXPECT_TRUE(hp.gemma && hp.tied && !hp.qk_norm);
+  EXPECT_EQ(hp.head_dim, 256u);                      // Gemma2Config default
+  EXPECT_FLOAT_EQ(hp.attn_scale, 1.0f / 16.0f);      // query_pre_attn_scalar 256
+  EXPECT_EQ(hp.attn_softcap, 50.0f);
+  EXPECT_EQ(hp.final_softcap, 30.0f);
+  EXPECT_EQ(hp.embd_scale, 8.0f);                    // sqrt(64)
+  EXPECT_EQ(hp.sliding_window, 4096u);
+  EXPECT_EQ(hp.swa_layers, (std::vector<uint8_t>{1, 0, 1, 0}));
+  // null soft-caps are none; a pattern key is not Gemma 2's
+  {  // explicit nulls (llama_cfg drops null-valued keys)
+    nlohmann::json j = nlohmann::json::parse(
+        llama_cfg({{"hidden_act", nullptr}, {"query_pre_attn_scalar", 24}}, "Gemma2ForCausalLM"));
+    j["attn_logit_softcapping"] = nullptr;
+    j["final_logit_softcapping"] = nullptr;
+    ASSERT_TRUE(parse(j.dump(), &hp).ok());
+  }
+  EXPECT_EQ(hp.attn_softcap, 0.0f);
+  EXPECT_EQ(hp.final_softcap, 0.0f);
+  EXPECT_FLOAT_EQ(hp.attn_scale, float(1.0 / std::sqrt(24.0)));
+  expect_refused(llama_cfg({{"hidden_act", nullptr}, {"sliding_window_pattern", 2}}, "Gemma2ForCausalLM"),
+                 {"\"sliding_window_pattern\""});
+  expect_refused(llama_cfg({{"hidden_act", nullptr}, {"hidden_activation", "gelu"}}, "Gemma2ForCausalLM"),
+                 {"hidden_activation", "gelu"});
+  expect_refused(llama_cfg({{"hidden_act", nullptr}, {"use_bidirectional_attention", true}}, "Gemma2ForCausalLM"),
+                 {"use_bidirectional_attention"});
+
+  // Gemma 3, transformers 4 form: 6 layers, pattern 3, local base, linear scaling on the global layers.
+  const nlohmann::json g3 = {{"hidden_act", nullptr}, {"num_hidden_layers", 6}, {"rope_theta", 1000000.0},
+                             {"rope_local_base_freq", 10000.0}, {"sliding_window", 16},
+                             {"sliding_window_pattern", 3}, {"rope_scaling", {{"rope_type", "linear"}, {"factor", 8.0}}}};
+  ASSERT_TRUE(parse(llama_cfg(g3, "Gemma3ForCausalLM"), &hp).ok());
+  EXPECT_TRUE(hp.qk_norm);
+  EXPECT_EQ(hp.attn_softcap, 0.0f);
+  EXPECT_EQ(hp.rope_theta, 1000000.0f);
+  EXPECT_EQ(hp.rope_local_theta, 10000.0f);
+  EXPECT_EQ(hp.rope_type, "linear");
+  EXPECT_EQ(hp.rope_factor, 8.0f);
+  EXPECT_EQ(hp.swa_layers, (std::vector<uint8_t>{1, 1, 0, 1, 1, 0}));
+  // the same in the transformers 5 form
+  nlohmann::json g3v5 = g3;
+  for (const char* k : {"rope_theta", "rope_local_base_freq", "rope_scaling", "sliding_window_pattern"}) g3v5[k] = nullptr;
+  g3v5["rope_parameters"] = {{"full_attention", {{"rope_type", "linear"}, {"factor", 8.0}, {"rope_theta", 1000000.0}}},
+                             {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 10000.0}}}};
+  g3v5["layer_types"] = {"sliding_attention", "sliding_attention", "full_attention",
+                         "sliding_attention", "sliding_attention", "full_attention"};
+  HParams hp5;
+  ASSERT_TRUE(parse(llama_cfg(g3v5, "Gemma3ForCausalLM"), &hp5).ok());
+  EXPECT_EQ(hp5.rope_local_theta, 10000.0f);
+  EXPECT_EQ(hp5.rope_theta, 1000000.0f);
+  EXPECT_EQ(hp5.rope_type, "linear");
+  EXPECT_EQ(hp5.swa_layers, hp.swa_layers);
+  // defaults: global 1e6, local 1e4, 5 of every 6 layers windowed
+  ASSERT_TRUE(parse(llama_cfg({{"hidden_act", nullptr}, {"num_hidden_layers", 6}}, "Gemma3ForCausalLM"), &hp).ok());
+  EXPECT_EQ(hp.rope_theta, 1000000.0f);
+  EXPECT_EQ(hp.rope_local_theta, 10000.0f);
+  EXPECT_EQ(hp.swa_layers, (std::vector<uint8_t>{1, 1, 1, 1, 1, 0}));
+  // contradictions name both
+  nlohmann::json bad = g3v5;
+  bad["rope_local_base_freq"] = 20000.0;
+  expect_refused(llama_cfg(bad, "Gemma3ForCausalLM"), {"rope_local_base_freq", "sliding_attention.rope_theta"});
+  bad = g3v5;
+  bad["sliding_window_pattern"] = 2;
+  expect_refused(llama_cfg(bad, "Gemma3ForCausalLM"), {"layer_types", "sliding_window_pattern"});
+  bad = g3v5;
+  bad["rope_parameters"]["sliding_attention"]["rope_type"] = "linear";
+  expect_refused(llama_cfg(bad, "Gemma3ForCausalLM"), {"sliding_attention.rope_type", "default"});
+  // rope_local_base_freq is not a key of other architectures
+  expect_refused(llama_cfg({{"rope_local_base_freq", 10000.0}}), {"rope_local_base_freq"});
+}
+
 // config.json files written by transformers 4 and 5 themselves
 // (scripts/gen_config_fixtures.py) against transformers' own reading of them.
 TEST(ConfigSchema, WrittenByTransformers4And5) {

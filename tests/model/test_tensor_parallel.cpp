@@ -155,6 +155,38 @@ TEST(TensorParallel, Qwen3QkNormAndSlidingWindow) {
   expect_tp_matches(s, "qwen3_window", 1e-4, 2e-3);
 }
 
+TEST(TensorParallel, Gemma2SoftcapsPostNormsAlternatingWindows) {
+  tiny::Spec s;  // post norms replicated; GeGLU on each rank's ffn slice; windows on layers 0 and 2
+  s.arch = "gemma2";
+  s.layers = 3;
+  s.head_dim = 16;
+  s.window = 5;
+  s.swa = {1, 0, 1};
+  s.attn_scale = 0.3f;
+  s.softcap = 2.0f;
+  s.final_softcap = 3.0f;
+  s.embd_scale = std::sqrt(32.0f);
+  s.tied = true;
+  expect_tp_matches(s, "gemma2", 1e-4, 2e-3);
+}
+
+TEST(TensorParallel, Gemma3QkNormsAndTwoRopeBases) {
+  tiny::Spec s;
+  s.arch = "gemma3";
+  s.layers = 3;
+  s.qk_norm = true;
+  s.head_dim = 16;
+  s.window = 4;
+  s.swa = {1, 1, 0};
+  s.attn_scale = 0.25f;
+  s.embd_scale = std::sqrt(32.0f);
+  s.rope = "linear";
+  s.rope_factor = 4.0f;
+  s.rope_base = 1000000.0f;
+  s.rope_base_local = 10000.0f;
+  expect_tp_matches(s, "gemma3", 1e-4, 2e-3);
+}
+
 // Block scales travel with their blocks: row slices advance the scale rows,
 // column slices the scale columns (full scale row stride kept); a slice that
 // cuts a block is refused naming the tensor. (The synthetic writer has no

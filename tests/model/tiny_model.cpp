@@ -53,6 +53,13 @@ ggf8::Status write(const std::string& path, const Spec& s, Tensors* out) {
     meta[k::kRopeScalingHighFreq] = ggf8::Value::f32(4.0f);
     meta[k::kRopeScalingOrigCtx] = ggf8::Value::u64(64);
   }
+  const bool gemma = s.arch == "gemma2" || s.arch == "gemma3";
+  if (!s.swa.empty()) meta[k::kSlidingWindowLayers] = ggf8::Value::bytes(s.swa);
+  if (s.attn_scale > 0) meta[k::kAttnScale] = ggf8::Value::f32(s.attn_scale);
+  if (s.softcap > 0) meta[k::kAttnSoftcap] = ggf8::Value::f32(s.softcap);
+  if (s.final_softcap > 0) meta[k::kFinalSoftcap] = ggf8::Value::f32(s.final_softcap);
+  if (s.embd_scale != 1) meta[k::kEmbeddingScale] = ggf8::Value::f32(s.embd_scale);
+  if (s.rope_base_local > 0) meta[k::kRopeFreqBaseLocal] = ggf8::Value::f32(s.rope_base_local);
   for (auto& [key, v] : s.override_keys) meta[key] = v;
   for (auto& [key, v] : meta)
     if (!s.omit_keys.count(key) && !(st = wr->set_metadata(key, v)).ok()) return st;
@@ -135,6 +142,10 @@ ggf8::Status write(const std::string& path, const Spec& s, Tensors* out) {
     }
     if (!(st = add(p + "attn_output.weight", {E, Q}, ws, 0, true)).ok()) return st;
     if (!(st = add(p + "ffn_norm.weight", {E}, 0.1f, 1.0f, false)).ok()) return st;
+    if (gemma) {
+      if (!(st = add(p + "post_attention_norm.weight", {E}, 0.1f, 1.0f, false)).ok()) return st;
+      if (!(st = add(p + "post_ffw_norm.weight", {E}, 0.1f, 1.0f, false)).ok()) return st;
+    }
     if (!(st = add(p + "ffn_gate.weight", {s.ff, E}, ws, 0, true)).ok()) return st;
     if (!(st = add(p + "ffn_up.weight", {s.ff, E}, ws, 0, true)).ok()) return st;
     if (!(st = add(p + "ffn_down.weight", {E, s.ff}, ws, 0, true)).ok()) return st;
@@ -174,6 +185,10 @@ std::vector<double> inv_freq(const Spec& s) {
   std::vector<double> f(d / 2);
   for (int i = 0; i < d / 2; ++i) {
     double fr = std::pow(double(s.rope_base), -2.0 * i / d);
+    if (s.rope == "local") {  // Gemma 3's sliding layers: rope_local_base_freq, unscaled
+      f[i] = std::pow(double(s.rope_base_local), -2.0 * i / d);
+      continue;
+    }
     if (s.rope == "linear") fr /= s.rope_factor;
     if (s.rope == "llama3") {
       // transformers _compute_llama3_parameters, low 1, high 4, orig ctx 64.
@@ -208,6 +223,10 @@ std::vector<float> reference_logits(const Spec& s, const Tensors& w, const std::
   const int E = s.embd, H = s.heads, KH = s.kv_heads, D = s.head_dim, F = s.ff, V = s.vocab;
   const int Q = H * D, KV = KH * D, n = int(toks.size());
   auto f = inv_freq(s);
+  const bool gemma = s.arch == "gemma2" || s.arch == "gemma3";
+  Spec sl = s;
+  sl.rope = "local";
+  const auto f_local = s.rope_base_local > 0 ? inv_freq(sl) : f;
   std::vector<std::vector<float>> kc(s.layers, std::vector<float>(size_t(n) * KV)),
       vc(s.layers, std::vector<float>(size_t(n) * KV));
   std::vector<float> logits(size_t(n) * V);
@@ -215,6 +234,7 @@ std::vector<float> reference_logits(const Spec& s, const Tensors& w, const std::
   const auto& outw = w.at(s.tied ? "token_embd.weight" : "output.weight");
   for (int t = 0; t < n; ++t) {
     std::vector<float> x(emb.begin() + size_t(toks[t]) * E, emb.begin() + size_t(toks[t] + 1) * E);
+    for (float& e : x) e *= s.embd_scale;  // Gemma: embed * sqrt(hidden)
     std::vector<float> h(E), q(Q), att(Q), o(E), g(F), u(F);
     for (uint32_t l = 0; l < s.layers; ++l) {
       std::string p = "blk." + std::to_string(l) + ".";
@@ -228,18 +248,22 @@ std::vector<float> reference_logits(const Spec& s, const Tensors& w, const std::
         for (int hh = 0; hh < H; ++hh) rmsnorm(q.data() + hh * D, w.at(p + "attn_q_norm.weight"), D, q.data() + hh * D);
         for (int hh = 0; hh < KH; ++hh) rmsnorm(kt + hh * D, w.at(p + "attn_k_norm.weight"), D, kt + hh * D);
       }
-      rope(q.data(), H, D, t, f);
-      rope(kt, KH, D, t, f);
+      // Gemma: only the swa-flagged layers are windowed (and use the local RoPE).
+      const bool windowed = s.window && (s.swa.empty() || s.swa[l]);
+      const auto& fl = windowed ? f_local : f;
+      rope(q.data(), H, D, t, fl);
+      rope(kt, KH, D, t, fl);
       for (int hh = 0; hh < H; ++hh) {
         const int kh = hh / (H / KH);
         std::vector<double> sc(t + 1);
         double mx = -1e300;
-        const int j0 = s.window ? std::max(0, t - int(s.window) + 1) : 0;  // sees keys t - window < j <= t
+        const int j0 = windowed ? std::max(0, t - int(s.window) + 1) : 0;  // sees keys t - window < j <= t
         for (int j = 0; j < j0; ++j) sc[j] = -1e300;
         for (int j = j0; j <= t; ++j) {
           double d = 0;
           for (int i = 0; i < D; ++i) d += double(q[hh * D + i]) * kc[l][size_t(j) * KV + kh * D + i];
-          sc[j] = d / std::sqrt(double(D));
+          sc[j] = s.attn_scale > 0 ? d * s.attn_scale : d / std::sqrt(double(D));
+          if (s.softcap > 0) sc[j] = s.softcap * std::tanh(sc[j] / s.softcap);  // Gemma 2
           mx = std::max(mx, sc[j]);
         }
         double sum = 0;
@@ -251,16 +275,30 @@ std::vector<float> reference_logits(const Spec& s, const Tensors& w, const std::
         }
       }
       matvec(w.at(p + "attn_output.weight"), att.data(), E, Q, o.data());
+      if (gemma) rmsnorm(o.data(), w.at(p + "post_attention_norm.weight"), E, o.data());
       for (int i = 0; i < E; ++i) x[i] += o[i];
       rmsnorm(x.data(), w.at(p + "ffn_norm.weight"), E, h.data());
       matvec(w.at(p + "ffn_gate.weight"), h.data(), F, E, g.data());
       matvec(w.at(p + "ffn_up.weight"), h.data(), F, E, u.data());
-      for (int i = 0; i < F; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+      for (int i = 0; i < F; ++i) {
+        if (gemma) {  // gelu_pytorch_tanh, in double
+          const double a = g[i];
+          g[i] = float(0.5 * a * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (a + 0.044715 * a * a * a)))) * u[i];
+        } else {
+          g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+        }
+      }
       matvec(w.at(p + "ffn_down.weight"), g.data(), E, F, o.data());
+      if (gemma) rmsnorm(o.data(), w.at(p + "post_ffw_norm.weight"), E, o.data());
       for (int i = 0; i < E; ++i) x[i] += o[i];
     }
     rmsnorm(x.data(), w.at("output_norm.weight"), E, h.data());
     matvec(outw, h.data(), V, E, logits.data() + size_t(t) * V);
+    if (s.final_softcap > 0)
+      for (int i = 0; i < V; ++i) {
+        float& z = logits[size_t(t) * V + i];
+        z = s.final_softcap * std::tanh(z / s.final_softcap);
+      }
   }
   return logits;
 }

@@ -22,6 +22,10 @@ struct Spec {
   bool qk_norm = false;               // writes blk.N.attn_{q,k}_norm.weight (use with arch "qwen3")
   bool tied = false;
   uint32_t window = 0;                // llm.attention.sliding_window (0 = none)
+  // Gemma 2/3 (arch "gemma2"/"gemma3"): post norms and GeGLU always; these
+  // write the matching llm.* keys when set.
+  std::vector<uint8_t> swa;           // per-layer window flags (empty = every layer)
+  float attn_scale = 0, softcap = 0, final_softcap = 0, embd_scale = 1, rope_base_local = 0;
   std::string rope = "none";          // none | linear | llama3
   float rope_factor = 8.0f, rope_base = 10000.0f;
   ggf8::DType wtype = ggf8::DType::F32;  // matrices: F32 / BF16 / E4M3

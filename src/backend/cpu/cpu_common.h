@@ -3,6 +3,7 @@
 // the KV cache storage layout (cell bookkeeping: backend/kv_cells.h).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -73,6 +74,13 @@ static inline float weight_scale(const Weight& w, int64_t n, int64_t k) {
     default: return 1.0f;
   }
 }
+// gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), float math.
+static inline float gelu_tanh_ref(float x) {
+  const float kBeta = 0.7978845608028654f;  // sqrt(2/pi)
+  const float inner = kBeta * (x + 0.044715f * x * x * x);
+  return 0.5f * x * (1.0f + std::tanh(inner));
+}
+
 static inline float bias_at(const Bias& b, int64_t n) { return b.data ? load_elem(b.data, b.dtype, n) : 0.0f; }
 
 // Checks what a CPU backend can run: dtype, scale kind and its fields.

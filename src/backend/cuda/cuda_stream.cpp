@@ -182,6 +182,12 @@ class CudaStream final : public Stream {
   void swiglu(const float* g, const float* u, int64_t n, float* out) override {
     if (!bad()) launched(f8k::swiglu(g, u, n, out, s_), "swiglu");
   }
+  void geglu(const float* g, const float* u, int64_t n, float* out) override {
+    if (!bad()) launched(f8k::geglu(g, u, n, out, s_), "geglu");
+  }
+  void scale(float* x, int64_t n, float sc) override {
+    if (!bad()) launched(f8k::scale(x, n, sc, s_), "scale");
+  }
   void add(float* x, const float* y, int64_t n) override {
     if (!bad()) launched(f8k::add(x, y, n, s_), "add");
   }
@@ -212,7 +218,7 @@ class CudaStream final : public Stream {
       return;
     }
     launched(f8k::attention(kv, layer, q, b.n_tokens, b.seq, b.pos, b.n_heads, b.scale, splits, attn_ws_->f32(),
-                            out, s_, b.window),
+                            out, s_, b.window, b.softcap),
              "attention");
   }
 

@@ -89,6 +89,12 @@ class RefStream final : public Stream {
   void swiglu(const float* g, const float* u, int64_t n, float* out) override {
     for (int64_t i = 0; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
   }
+  void geglu(const float* g, const float* u, int64_t n, float* out) override {
+    for (int64_t i = 0; i < n; ++i) out[i] = gelu_tanh_ref(g[i]) * u[i];
+  }
+  void scale(float* x, int64_t n, float s) override {
+    for (int64_t i = 0; i < n; ++i) x[i] *= s;
+  }
   void add(float* x, const float* y, int64_t n) override {
     for (int64_t i = 0; i < n; ++i) x[i] += y[i];
   }
@@ -131,6 +137,7 @@ class RefStream final : public Stream {
           double d = 0;
           for (int32_t i = 0; i < D; ++i) d += static_cast<double>(qh[i]) * (load_elem(kr, dt, i) * ks);
           sc[cell] = static_cast<float>(d) * b.scale;
+          if (b.softcap > 0) sc[cell] = b.softcap * std::tanh(sc[cell] / b.softcap);
           mx = std::max(mx, sc[cell]);
         }
         std::vector<double> acc(D, 0.0);

@@ -160,6 +160,18 @@ class SimdStream final : public Stream {
   void swiglu(const float* g, const float* u, int64_t n, float* out) override {
     run_chunks(n, [&](int64_t b, int64_t e) { k_->swiglu(g + b, u + b, e - b, out + b); });
   }
+  // GeGLU and the embedding scale: scalar loops (tanh has no vector kernel
+  // here; both are O(n) beside the gemms around them).
+  void geglu(const float* g, const float* u, int64_t n, float* out) override {
+    run_chunks(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) out[i] = gelu_tanh_ref(g[i]) * u[i];
+    });
+  }
+  void scale(float* x, int64_t n, float s) override {
+    run_chunks(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) x[i] *= s;
+    });
+  }
   void add(float* x, const float* y, int64_t n) override {
     run_chunks(n, [&](int64_t b, int64_t e) { k_->add(x + b, y + b, e - b); });
   }
