@@ -87,10 +87,25 @@ inline constexpr const char* kQuantStatSat = "quant.stats.saturated_pct";   // a
 inline constexpr const char* kQuantStatFlush = "quant.stats.flushed_pct";   // array<f32>
 // f8 convert --calibrate / --auto-format (docs/convert.md); calibrate.cpp writes them.
 inline constexpr const char* kQuantActivations = "quant.activations";      // str: "static"
-inline constexpr const char* kQuantCalibPrefix = "quant.calib.";           // text, tokens, act_amax, act_p9999, k_amax, v_amax, ...
+// Calibration (`f8 convert --calibrate`): what was run and what it measured.
+inline constexpr const char* kQuantCalibText = "quant.calib.text";                  // str: calibration text (file name)
+inline constexpr const char* kQuantCalibTokens = "quant.calib.tokens";              // u64: tokens run
+inline constexpr const char* kQuantCalibActPercentile = "quant.calib.act_percentile";  // f32: 100 = amax
+inline constexpr const char* kQuantCalibKvHeadroom = "quant.calib.kv_headroom";     // f32: KV scale = amax * headroom / max
+inline constexpr const char* kQuantCalibActAmax = "quant.calib.act_amax";          // array<f32> [layer x site]
+inline constexpr const char* kQuantCalibActP9999 = "quant.calib.act_p9999";        // array<f32> [layer x site]
+inline constexpr const char* kQuantCalibKAmax = "quant.calib.k_amax";              // array<f32> [layer x kv head]
+inline constexpr const char* kQuantCalibVAmax = "quant.calib.v_amax";              // array<f32> [layer x kv head]
+// Automatic per-tensor format choice (`--auto-format BITS`).
 inline constexpr const char* kQuantAutoTensor = "quant.auto.tensor";       // array<str>
 inline constexpr const char* kQuantAutoFormat = "quant.auto.format";       // array<str>: "e4m3/channel" | "e4m3/block" | "e5m2/channel" | "bf16"
 inline constexpr const char* kQuantAutoKl = "quant.auto.kl";               // array<f32>
+inline constexpr const char* kQuantAutoKlE4m3Channel = "quant.auto.kl.e4m3_channel";  // array<f32>
+inline constexpr const char* kQuantAutoKlE4m3Block = "quant.auto.kl.e4m3_block";      // array<f32>
+inline constexpr const char* kQuantAutoKlE5m2Channel = "quant.auto.kl.e5m2_channel";  // array<f32>
+inline constexpr const char* kQuantAutoBudgetBits = "quant.auto.budget_bits";  // f32
+inline constexpr const char* kQuantAutoMeanBits = "quant.auto.mean_bits";      // f32
+inline constexpr const char* kQuantAutoHeldoutTokens = "quant.auto.heldout_tokens";  // u64
 
 }  // namespace ggf8::keys
 
