@@ -4,8 +4,10 @@
 //
 // A scale is a dequantization multiplier: x ~= decode(q) * s, with
 // s = amax / fp8_max over the scale's group (tensor, output row, or
-// block_rows x block_cols block), q = satfinite(rne(x * (1/s))). An all-zero
-// group gets s = 1; s is never below FLT_MIN so 1/s stays finite.
+// block_rows x block_cols block), q = satfinite(rne(fl(x / s))) with the
+// float32 quotient correctly rounded (IEEE division, not x * (1/s)): the same
+// bytes as PyTorch's (w / s).to(torch.float8_e4m3fn). An all-zero group gets
+// s = 1; s is never below FLT_MIN.
 #pragma once
 
 #include <cstdint>

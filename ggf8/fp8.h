@@ -133,8 +133,31 @@ GGF8_HD uint8_t e5m2_from_f32(float x, bool satfinite = true) {
   return static_cast<uint8_t>(a > 0x7F800000u ? kFp8NaN : code);  // NaN, sign dropped
 }
 
-// Quantize with a dequantization scale s given as its inverse: q = enc(x / s)
-// computed as enc(x * inv_scale). (FP8.md: xq = satfinite(rne(x / sx)).)
+// Quantize with a dequantization scale s: q = enc(fl(x / s)), the float32
+// quotient correctly rounded (IEEE division), then one RNE to FP8. This is
+// PyTorch's `(x / s).to(torch.float8_e4m3fn)` byte for byte (up to PyTorch's
+// non-saturating overflow, which amax scales never reach), and what every
+// f8 quantizer uses: weights in `f8 convert`, the KV cache, activations.
+// docs/fp8.md "Divide, do not multiply by 1/s" says why.
+GGF8_HD float f32_div_rn(float x, float s) {
+#if defined(__CUDA_ARCH__)
+  return __fdiv_rn(x, s);  // IEEE division even under -use_fast_math
+#else
+  return x / s;
+#endif
+}
+GGF8_HD uint8_t e4m3_from_f32_div(float x, float scale, bool satfinite = true) {
+  return e4m3_from_f32(f32_div_rn(x, scale), satfinite);
+}
+GGF8_HD uint8_t e5m2_from_f32_div(float x, float scale, bool satfinite = true) {
+  return e5m2_from_f32(f32_div_rn(x, scale), satfinite);
+}
+
+// Quantize with the scale given as its inverse: enc(fl(x * inv_scale)). NOT
+// the same bytes as the *_div forms when 1/s is not exact (about 0.04% of
+// amax-scaled weights land one code apart); only for callers that define
+// their encoding as a multiply (codec tests, benchmarks). Exact powers of two
+// give identical results either way.
 GGF8_HD uint8_t e4m3_from_f32_scaled(float x, float inv_scale, bool satfinite = true) {
   return e4m3_from_f32(x * inv_scale, satfinite);
 }

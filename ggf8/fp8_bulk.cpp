@@ -195,6 +195,15 @@ GGF8_AVX2 inline __m256i encode8(__m256 x, const EncParams& p, __m256i sat_code)
   return _mm256_blendv_epi8(code, _mm256_set1_epi32(kFp8NaN), is_nan);
 }
 
+// Div: x / k (IEEE vdivps, correctly rounded like the scalar x / s);
+// otherwise x * k.
+template <bool Div>
+GGF8_AVX2 inline __m256 apply_scale(__m256 x, __m256 k) {
+  if constexpr (Div) return _mm256_div_ps(x, k);
+  else return _mm256_mul_ps(x, k);
+}
+
+template <bool Div>
 GGF8_AVX2 void f32_to_fp8_avx2(const float* src, uint8_t* dst, size_t n, float inv_scale,
                                bool satfinite, const EncParams& p,
                                uint8_t (*scalar)(float, bool)) {
@@ -204,15 +213,15 @@ GGF8_AVX2 void f32_to_fp8_avx2(const float* src, uint8_t* dst, size_t n, float i
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   size_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    const __m256i c0 = encode8(_mm256_mul_ps(_mm256_loadu_ps(src + i), k), p, sat_code);
-    const __m256i c1 = encode8(_mm256_mul_ps(_mm256_loadu_ps(src + i + 8), k), p, sat_code);
-    const __m256i c2 = encode8(_mm256_mul_ps(_mm256_loadu_ps(src + i + 16), k), p, sat_code);
-    const __m256i c3 = encode8(_mm256_mul_ps(_mm256_loadu_ps(src + i + 24), k), p, sat_code);
+    const __m256i c0 = encode8(apply_scale<Div>(_mm256_loadu_ps(src + i), k), p, sat_code);
+    const __m256i c1 = encode8(apply_scale<Div>(_mm256_loadu_ps(src + i + 8), k), p, sat_code);
+    const __m256i c2 = encode8(apply_scale<Div>(_mm256_loadu_ps(src + i + 16), k), p, sat_code);
+    const __m256i c3 = encode8(apply_scale<Div>(_mm256_loadu_ps(src + i + 24), k), p, sat_code);
     const __m256i w01 = _mm256_packus_epi32(c0, c1), w23 = _mm256_packus_epi32(c2, c3);
     const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w01, w23), order);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), b);
   }
-  for (; i < n; ++i) dst[i] = scalar(src[i] * inv_scale, satfinite);
+  for (; i < n; ++i) dst[i] = scalar(Div ? src[i] / inv_scale : src[i] * inv_scale, satfinite);
 }
 #endif  // GGF8_HAVE_AVX2_PATH
 
@@ -291,16 +300,30 @@ void e5m2_to_f16(const uint8_t* src, uint16_t* dst, size_t n) {
 
 void f32_to_e4m3(const float* src, uint8_t* dst, size_t n, float inv_scale, bool satfinite) {
 #if GGF8_HAVE_AVX2_PATH
-  if (use_avx2()) return f32_to_fp8_avx2(src, dst, n, inv_scale, satfinite, kE4M3Enc, enc_e4m3);
+  if (use_avx2()) return f32_to_fp8_avx2<false>(src, dst, n, inv_scale, satfinite, kE4M3Enc, enc_e4m3);
 #endif
   for (size_t i = 0; i < n; ++i) dst[i] = ggf8::e4m3_from_f32(src[i] * inv_scale, satfinite);
 }
 
 void f32_to_e5m2(const float* src, uint8_t* dst, size_t n, float inv_scale, bool satfinite) {
 #if GGF8_HAVE_AVX2_PATH
-  if (use_avx2()) return f32_to_fp8_avx2(src, dst, n, inv_scale, satfinite, kE5M2Enc, enc_e5m2);
+  if (use_avx2()) return f32_to_fp8_avx2<false>(src, dst, n, inv_scale, satfinite, kE5M2Enc, enc_e5m2);
 #endif
   for (size_t i = 0; i < n; ++i) dst[i] = ggf8::e5m2_from_f32(src[i] * inv_scale, satfinite);
+}
+
+void f32_to_e4m3_div(const float* src, uint8_t* dst, size_t n, float scale, bool satfinite) {
+#if GGF8_HAVE_AVX2_PATH
+  if (use_avx2()) return f32_to_fp8_avx2<true>(src, dst, n, scale, satfinite, kE4M3Enc, enc_e4m3);
+#endif
+  for (size_t i = 0; i < n; ++i) dst[i] = ggf8::e4m3_from_f32_div(src[i], scale, satfinite);
+}
+
+void f32_to_e5m2_div(const float* src, uint8_t* dst, size_t n, float scale, bool satfinite) {
+#if GGF8_HAVE_AVX2_PATH
+  if (use_avx2()) return f32_to_fp8_avx2<true>(src, dst, n, scale, satfinite, kE5M2Enc, enc_e5m2);
+#endif
+  for (size_t i = 0; i < n; ++i) dst[i] = ggf8::e5m2_from_f32_div(src[i], scale, satfinite);
 }
 
 const char* fp8_bulk_isa() { return use_avx2() ? "avx2" : "portable"; }

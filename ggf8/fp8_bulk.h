@@ -44,8 +44,16 @@ void e4m3_to_f32_table(const uint8_t* src, float* dst, size_t n);
 void e5m2_to_f32_table(const uint8_t* src, float* dst, size_t n);
 
 // ---- FP32 -> FP8 ----
-// dst[i] = e4m3_from_f32(src[i] * inv_scale, satfinite): the scaled
-// quantization of FP8.md (xq = satfinite(rne(x / s)) with inv_scale = 1/s).
+// dst[i] = e4m3_from_f32_div(src[i], scale, satfinite) = enc(fl(x / s)):
+// the quantization every f8 quantizer uses (PyTorch's (x / s).to(fp8) byte
+// for byte). scale must be finite and nonzero for a meaningful result (x / 0
+// gives inf/NaN codes exactly as the scalar form does).
+void f32_to_e4m3_div(const float* src, uint8_t* dst, size_t n, float scale, bool satfinite = true);
+void f32_to_e5m2_div(const float* src, uint8_t* dst, size_t n, float scale, bool satfinite = true);
+// dst[i] = e4m3_from_f32(src[i] * inv_scale, satfinite): encode after a
+// multiply. With inv_scale = 1/s this is NOT the *_div result wherever 1/s is
+// inexact (see fp8.h); use it for unscaled encoding (inv_scale = 1) or
+// exact powers of two.
 void f32_to_e4m3(const float* src, uint8_t* dst, size_t n, float inv_scale = 1.0f,
                  bool satfinite = true);
 void f32_to_e5m2(const float* src, uint8_t* dst, size_t n, float inv_scale = 1.0f,

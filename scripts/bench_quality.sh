@@ -17,8 +17,10 @@ mkdir -p "$WORK"
 
 bash scripts/fixtures.sh smollm2 >/dev/null
 TEXT=$(bash scripts/kjv_text.sh)
-[ -f "$WORK/bf16.f8" ] || "$F8" convert "$SRC" -o "$WORK/bf16.f8" --weights bf16 -q
-[ -f "$WORK/e4m3.f8" ] || "$F8" convert "$SRC" -o "$WORK/e4m3.f8" -q
+# Always reconvert (under a second each): a file kept from an older converter
+# would measure that converter's rounding, not this one's.
+"$F8" convert "$SRC" -o "$WORK/bf16.f8" --weights bf16 -q --force
+"$F8" convert "$SRC" -o "$WORK/e4m3.f8" -q --force
 
 ppl() {  # model kv [extra...] -> the perplexity tool's summary lines
   local m=$1 kv=$2; shift 2

@@ -178,6 +178,30 @@ TEST_P(Fp8Bulk, EncodeEqualsScalar) {
   }
 }
 
+TEST_P(Fp8Bulk, DivEncodeEqualsScalarDivision) {
+  std::vector<float> in = edge_inputs();
+  const auto rnd = random_inputs(200003);
+  in.insert(in.end(), rnd.begin(), rnd.end());
+  std::vector<uint8_t> out(in.size() + 1, 0xAA);
+  // Scales whose reciprocal is inexact (the case that matters), exact, negative,
+  // FLT_MIN (the converter's floor) and tiny/huge.
+  for (float s : {1.0f, 3.0f / 448.0f, 0.0123456f, 64.0f, -0.5f, 1.17549435e-38f, 3e-30f, 7e20f}) {
+    for (bool sat : {true, false}) {
+      for (size_t n : {in.size(), in.size() - 1, size_t{31}, size_t{5}}) {
+        ggf8::f32_to_e4m3_div(in.data(), out.data(), n, s, sat);
+        for (size_t i = 0; i < n; ++i)
+          ASSERT_EQ(out[i], ggf8::e4m3_from_f32(in[i] / s, sat))
+              << "E4M3 input 0x" << std::hex << bits(in[i]) << " scale " << s << " sat " << sat;
+        ASSERT_EQ(out[in.size()], 0xAA) << "wrote past n";
+        ggf8::f32_to_e5m2_div(in.data(), out.data(), n, s, sat);
+        for (size_t i = 0; i < n; ++i)
+          ASSERT_EQ(out[i], ggf8::e5m2_from_f32(in[i] / s, sat))
+              << "E5M2 input 0x" << std::hex << bits(in[i]) << " scale " << s << " sat " << sat;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, Fp8Bulk, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return std::string(p.param ? "Portable" : "Dispatched");
