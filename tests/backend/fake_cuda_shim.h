@@ -52,6 +52,10 @@ class FakeCudaStream : public f8backend::Stream {
   void swiglu(const float* g, const float* u, int64_t n, float* out) override {
     op([=, this] { s_->swiglu(g, u, n, out); });
   }
+  void geglu(const float* g, const float* u, int64_t n, float* out) override {
+    op([=, this] { s_->geglu(g, u, n, out); });
+  }
+  void scale(float* x, int64_t n, float sc) override { op([=, this] { s_->scale(x, n, sc); }); }
   void add(float* x, const float* y, int64_t n) override { op([=, this] { s_->add(x, y, n); }); }
   void get_rows(const float* x, const int32_t* idx, int32_t M, int32_t dim, float* out) override {
     op([=, this] { s_->get_rows(x, idx, M, dim, out); });
