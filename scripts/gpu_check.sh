@@ -6,20 +6,21 @@
 #       bin/ (f8, the CUDA tests and microbenchmarks), lib/ (every shared
 #       library ldd lists except glibc's and CUDA's), the SmolLM2 .f8 fixture
 #       and its tokenizer files into .gpu/bundle/, tar+gzip it and split it
-#       into .gpu/part-NN (PART_MIB each, default 58) + .gpu/parts.sha256;
+#       into .gpu/part-NN (PART_MIB each; default: 64 MiB less the repo files
+#       and 3 MiB) + .gpu/parts.sha256;
 #       prints the `run` tool calls to make.
 #   scripts/gpu_check.sh stash   (GPU machine) copy the .gpu/part-* that came
 #       with this call to $STASH (default /tmp/f8gpu), verify them.
 #   scripts/gpu_check.sh run     (GPU machine) stash, then reassemble, unpack,
 #       run every check and benchmark, write logs and the table to $OUT.
 #
-# Env: BUILD (build), PART_MIB (58), STASH (/tmp/f8gpu), OUT (.gpu/out when
+# Env: BUILD (build), PART_MIB (auto), STASH (/tmp/f8gpu), OUT (.gpu/out when
 # unset), BUDGET_S (540: the run stops starting steps after this), F8_CACHE.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 BUILD=${BUILD:-build}
-PART_MIB=${PART_MIB:-58}
+PART_MIB=${PART_MIB:-}   # default: what fits beside the repo files in 64 MiB, less 3 MiB
 STASH=${STASH:-/tmp/f8gpu}
 GPU=.gpu
 CACHE=${F8_CACHE:-$HOME/.cache/f8}
@@ -115,16 +116,19 @@ pack() {
     echo "missing: ${missing[*]:-none}"
   } >"$B/MANIFEST"
 
-  say "compressing"
+  # what travels with every call: tracked + untracked-not-ignored files
+  local repo_bytes part_max n
+  repo_bytes=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | xargs -0 -r stat -c %s 2>/dev/null \
+                | awk '{ s += $1 } END { print s + 0 }')
+  [ -n "$PART_MIB" ] || PART_MIB=$(( (64 * 1048576 - repo_bytes) / 1048576 - 3 ))
+  [ "$PART_MIB" -ge 8 ] || die "the repo files alone ($((repo_bytes / 1048576)) MiB) leave no room in a 64 MiB call"
+
+  say "compressing (parts of $PART_MIB MiB)"
   tar -C "$GPU" -cf - bundle | gzip -6 >"$GPU/bundle.tar.gz" || die "tar/gzip failed"
   split -b "${PART_MIB}m" -d -a 2 "$GPU/bundle.tar.gz" "$GPU/part-" || die "split failed"
   rm -f "$GPU/bundle.tar.gz"
   (cd "$GPU" && sha256sum part-* >parts.sha256) || die "sha256sum failed"
 
-  # what travels with every call: tracked + untracked-not-ignored files
-  local repo_bytes part_max n
-  repo_bytes=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | xargs -0 -r stat -c %s 2>/dev/null \
-                | awk '{ s += $1 } END { print s + 0 }')
   part_max=$(stat -c %s "$GPU"/part-* | sort -n | tail -n 1)
   n=$(find "$GPU" -maxdepth 1 -name 'part-*' | wc -l)
   echo
