@@ -330,6 +330,31 @@ run_all() {
       env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$F8B" --backend cuda -p 512 -n 128 -r 3 -t 1 "${NP[@]}" --json
   else SUMMARY+=("f8 bench Llama-3-8B random|SKIPPED|0|no converted model"); fi
 
+  # GEMM crossover (docs/cuda.md): prefill of 32..512 tokens with every
+  # eligible GEMM on cuBLASLt (F8_CUDA_LT_MIN_TOKENS=1) and with none
+  # (=1000000, our tensor-core kernel); the default switches at 128.
+  if [ -f "$F8B" ]; then
+    local lt
+    for lt in 1 1000000; do
+      step "f8 prefill, F8_CUDA_LT_MIN_TOKENS=$lt (8B)" 90 "$OUT/bench.log" bash -c \
+        'set -o pipefail; "$@" | tee "'"$WORK"'/xover-'"$lt"'.json"' _ \
+        env LD_LIBRARY_PATH="$F8_LIBPATH" F8_CUDA_LT_MIN_TOKENS="$lt" "$B/bin/f8" bench -m "$F8B" --backend cuda \
+        -p 32,64,128,256,512 -n 1 -r 3 -t 1 --json
+    done
+    "$PY" - "$WORK/xover-1.json" "$WORK/xover-1000000.json" >>"$OUT/bench.log" 2>&1 <<'XOVER'
+import json, sys
+def pp(p):
+    try:
+        return {r["test"]: r["tok_s"] for r in json.load(open(p))["results"] if r["test"].startswith("pp")}
+    except Exception:
+        return {}
+lt, own = pp(sys.argv[1]), pp(sys.argv[2])
+print("GEMM crossover (prefill tok/s): tokens | cuBLASLt | tensor-core kernel")
+for k in sorted(set(lt) | set(own), key=lambda t: int(t[2:])):
+    print(f"  {k[2:]:>5} | {lt.get(k, 0):10.1f} | {own.get(k, 0):10.1f}")
+XOVER
+  fi
+
   # ---- table ----
   "$PY" - "$WORK/l8b.json" "$WORK/smol.json" "$WORK/torch.json" "$GPU_NAME" >"$OUT/table.md" 2>>"$OUT/run.log" <<'EOF'
 import json, sys, time
