@@ -40,9 +40,18 @@ __device__ __forceinline__ float silu_mul(float g, float u) {
   return __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
 }
 
+// The gated activations: out = act(g) * u (SwiGLU and GeGLU).
+struct SiluMul {
+  __device__ float operator()(float g, float u) const { return silu_mul(g, u); }
+};
+struct GeluTanhMul {
+  __device__ float operator()(float g, float u) const { return act::gelu_tanh(g) * u; }
+};
+
 // No __restrict__: out may alias g or u.
-template <bool kVec>
-__global__ void swiglu_kernel(const float* g, const float* u, int64_t n, float* out) {
+template <class Op, bool kVec>
+__global__ void gated_kernel(const float* g, const float* u, int64_t n, float* out) {
+  const Op op;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   int64_t done = 0;
@@ -54,39 +63,26 @@ __global__ void swiglu_kernel(const float* g, const float* u, int64_t n, float* 
     for (int64_t j = tid; j < n4; j += stride) {
       const float4 a = g4[j], b = u4[j];
       float4 o;
-      o.x = silu_mul(a.x, b.x);
-      o.y = silu_mul(a.y, b.y);
-      o.z = silu_mul(a.z, b.z);
-      o.w = silu_mul(a.w, b.w);
+      o.x = op(a.x, b.x);
+      o.y = op(a.y, b.y);
+      o.z = op(a.z, b.z);
+      o.w = op(a.w, b.w);
       o4[j] = o;
     }
     done = n4 << 2;
   }
-  for (int64_t i = done + tid; i < n; i += stride) out[i] = silu_mul(g[i], u[i]);
+  for (int64_t i = done + tid; i < n; i += stride) out[i] = op(g[i], u[i]);
 }
 
-template <bool kVec>
-__global__ void geglu_kernel(const float* g, const float* u, int64_t n, float* out) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  const int64_t tid = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  int64_t done = 0;
-  if (kVec) {
-    const int64_t n4 = n >> 2;
-    const float4* g4 = reinterpret_cast<const float4*>(g);
-    const float4* u4 = reinterpret_cast<const float4*>(u);
-    float4* o4 = reinterpret_cast<float4*>(out);
-    for (int64_t j = tid; j < n4; j += stride) {
-      const float4 a = g4[j], b = u4[j];
-      float4 o;
-      o.x = act::gelu_tanh(a.x) * b.x;
-      o.y = act::gelu_tanh(a.y) * b.y;
-      o.z = act::gelu_tanh(a.z) * b.z;
-      o.w = act::gelu_tanh(a.w) * b.w;
-      o4[j] = o;
-    }
-    done = n4 << 2;
-  }
-  for (int64_t i = done + tid; i < n; i += stride) out[i] = act::gelu_tanh(g[i]) * u[i];
+template <class Op>
+int launch_gated(const float* g, const float* u, int64_t n, float* out, void* stream) {
+  if (n <= 0) return static_cast<int>(cudaSuccess);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  if (aligned16(g) && aligned16(u) && aligned16(out) && n >= 4)
+    gated_kernel<Op, true><<<blocks_for(n / 4), kThreads, 0, s>>>(g, u, n, out);
+  else
+    gated_kernel<Op, false><<<blocks_for(n), kThreads, 0, s>>>(g, u, n, out);
+  return static_cast<int>(cudaGetLastError());
 }
 
 __global__ void scale_kernel(float* x, int64_t n, float s) {
@@ -136,23 +132,11 @@ __global__ void get_rows_kernel(const float* __restrict__ x, const int32_t* __re
 }  // namespace
 
 int swiglu(const float* g, const float* u, int64_t n, float* out, void* stream) {
-  if (n <= 0) return static_cast<int>(cudaSuccess);
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (aligned16(g) && aligned16(u) && aligned16(out) && n >= 4)
-    swiglu_kernel<true><<<blocks_for(n / 4), kThreads, 0, s>>>(g, u, n, out);
-  else
-    swiglu_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(g, u, n, out);
-  return static_cast<int>(cudaGetLastError());
+  return launch_gated<SiluMul>(g, u, n, out, stream);
 }
 
 int geglu(const float* g, const float* u, int64_t n, float* out, void* stream) {
-  if (n <= 0) return static_cast<int>(cudaSuccess);
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (aligned16(g) && aligned16(u) && aligned16(out) && n >= 4)
-    geglu_kernel<true><<<blocks_for(n / 4), kThreads, 0, s>>>(g, u, n, out);
-  else
-    geglu_kernel<false><<<blocks_for(n), kThreads, 0, s>>>(g, u, n, out);
-  return static_cast<int>(cudaGetLastError());
+  return launch_gated<GeluTanhMul>(g, u, n, out, stream);
 }
 
 int scale(float* x, int64_t n, float sc, void* stream) {
