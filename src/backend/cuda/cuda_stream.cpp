@@ -135,19 +135,26 @@ class CudaStream final : public Stream {
   }
   void rope(float* x, int32_t T, int32_t n_heads, const int32_t* pos, const RopeParams& p) override {
     if (bad()) return;
-    if (!rope_valid_ || std::memcmp(&p, &rope_key_, sizeof p) != 0) {
+    // A few tables cached by their params (Gemma 3 alternates a local and a
+    // global base layer by layer); computed on the host as the CPU does.
+    RopeSlot* slot = nullptr;
+    for (RopeSlot& r : rope_)
+      if (r.valid && std::memcmp(&p, &r.key, sizeof p) == 0) slot = &r;
+    if (!slot) {
       const std::vector<float> inv = cpu::rope_inv_freq(p);
       if (inv.size() > size_t(f8k::kMaxRopeHalf)) {
         fail(Status::Error(Code::Unsupported, "rope: n_rot > 512"));
         return;
       }
-      rope_tab_.head_dim = p.head_dim;
-      rope_tab_.half = static_cast<int32_t>(inv.size());
-      std::memcpy(rope_tab_.inv_freq, inv.data(), inv.size() * 4);
-      std::memcpy(&rope_key_, &p, sizeof p);
-      rope_valid_ = true;
+      slot = &rope_[rope_next_];
+      rope_next_ = (rope_next_ + 1) % kRopeSlots;
+      slot->tab.head_dim = p.head_dim;
+      slot->tab.half = static_cast<int32_t>(inv.size());
+      std::memcpy(slot->tab.inv_freq, inv.data(), inv.size() * 4);
+      std::memcpy(&slot->key, &p, sizeof p);
+      slot->valid = true;
     }
-    launched(f8k::rope(x, T, n_heads, pos, rope_tab_, s_), "rope");
+    launched(f8k::rope(x, T, n_heads, pos, slot->tab, s_), "rope");
   }
 
   void gemm(const float* x, int32_t T, const Weight& w, float* y, const GemmOpts& o) override {
@@ -323,9 +330,14 @@ class CudaStream final : public Stream {
   size_t ws_floats_ = 0;
   LtGemm lt_;
   int32_t lt_min_ = 128;
-  RopeParams rope_key_{};
-  f8k::RopeTable rope_tab_{};
-  bool rope_valid_ = false;
+  struct RopeSlot {
+    RopeParams key{};
+    f8k::RopeTable tab{};
+    bool valid = false;
+  };
+  static constexpr int kRopeSlots = 4;
+  RopeSlot rope_[kRopeSlots];
+  int rope_next_ = 0;
   bool graphs_on_ = true, capturing_ = false;
   uint64_t capture_key_ = 0;
   std::map<uint64_t, cudaGraphExec_t> graphs_;
