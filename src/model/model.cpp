@@ -121,14 +121,17 @@ Status Model::load(const ggf8::File& file, const LoadOptions& opts, std::unique_
     if (!bs.ok()) return Status::Error(from_backend(bs.code), "backend '" + opts.backend + "': " + bs.message);
     st = upload_all(*bw->backend, m->w_, &bw->weights, opts.progress, opts.progress_user_data);
     if (!st.ok()) return st;
-    m->backends_[opts.backend] = std::move(bw);
-    m->load_backend_ = opts.backend;
+    const std::string key = opts.backend == "cuda:0" ? "cuda" : opts.backend == "cpu-simd" ? "cpu" : opts.backend;
+    m->backends_[key] = std::move(bw);
+    m->load_backend_ = key;
   }
   *out = std::move(m);
   return Status::Ok();
 }
 
-Status Model::backend(const std::string& name, BackendWeights** out) {
+Status Model::backend(const std::string& name_in, BackendWeights** out) {
+  // Two names of one device share one copy of the weights.
+  const std::string name = name_in == "cuda:0" ? "cuda" : name_in == "cpu-simd" ? "cpu" : name_in;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = backends_.find(name);
   if (it != backends_.end()) {
