@@ -33,6 +33,19 @@ __device__ __forceinline__ bool beats(float v, int32_t i, float bv, int32_t bi) 
   return v > bv || (v == bv && i < bi);
 }
 
+// The warp's best (value, index) into every lane's (bv, bi).
+__device__ __forceinline__ void warp_best(float& bv, int32_t& bi) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+    const int32_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    if (beats(ov, oi, bv, bi)) {
+      bv = ov;
+      bi = oi;
+    }
+  }
+}
+
 __device__ __forceinline__ void take(float v, int32_t i, float& bv, int32_t& bi) {
   // Increasing i within a thread: strict > keeps the first of equal values.
   // A NaN v fails the comparison and is skipped. The sentinel index check
@@ -63,15 +76,7 @@ __global__ void argmax_kernel(const float* __restrict__ x, int32_t n, int32_t* _
   } else {
     for (int32_t j = threadIdx.x; j < n; j += blockDim.x) take(xr[j], j, bv, bi);
   }
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-    const int32_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
-    if (beats(ov, oi, bv, bi)) {
-      bv = ov;
-      bi = oi;
-    }
-  }
+  warp_best(bv, bi);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if (lane == 0) {
     sv[warp] = bv;
@@ -82,15 +87,7 @@ __global__ void argmax_kernel(const float* __restrict__ x, int32_t n, int32_t* _
     const int nwarps = blockDim.x >> 5;
     bv = lane < nwarps ? sv[lane] : -INFINITY;
     bi = lane < nwarps ? si[lane] : INT_MAX;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-      const int32_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
-      if (beats(ov, oi, bv, bi)) {
-        bv = ov;
-        bi = oi;
-      }
-    }
+    warp_best(bv, bi);
     if (lane == 0) out[blockIdx.x] = (bi == INT_MAX || isnan(xr[0])) ? 0 : bi;
   }
 }

@@ -22,6 +22,9 @@ class Comm {
   virtual ~Comm() = default;
   virtual int32_t size() const = 0;
   virtual const char* name() const = 0;
+  // Whether the collectives can be recorded into a device graph (NCCL: yes;
+  // the local one synchronizes on the host: no).
+  virtual bool recordable() const = 0;
   // buf[0, n) = sum over ranks of every rank's buf[0, n) (F32, backend memory
   // of the rank's stream). The sum is taken in rank order: the same on every
   // rank, and deterministic.

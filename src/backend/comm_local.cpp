@@ -42,6 +42,7 @@ class LocalComm final : public Comm {
   explicit LocalComm(int32_t n) : n_(n), bar_(n), bufs_(n, nullptr), sizes_(n, 0) {}
   int32_t size() const override { return n_; }
   const char* name() const override { return "local"; }
+  bool recordable() const override { return false; }
 
   Status all_reduce_sum(int32_t rank, float* buf, size_t n, Stream& s) override {
     if (n_ == 1) return Status::Ok();

@@ -31,6 +31,7 @@ class NcclComm final : public Comm {
       if (c) ncclCommDestroy(c);
   }
   const char* name() const override { return "nccl"; }
+  bool recordable() const override { return true; }
 
   int32_t size() const override { return world_; }
 

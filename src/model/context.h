@@ -128,10 +128,12 @@ class Context {
   Status run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
                   const int32_t* cells, const int32_t* out_rows, int32_t n_rows, float* logits_out);
   Status make_rank(int32_t r, const std::string& backend, Rank* out);
+  const float* pull(Rank& R, const float* dev, int64_t n_tok, int64_t dim);
   void amax_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, float* slot);
   Status stream_status(const Rank& R) const;
   Status all_reduce(Rank& R, float* buf, int64_t n);
   Status all_gather(Rank& R, const float* send, size_t count, float* recv);
+  Status comm_status(const f8backend::Status& s) const;
 
   Model& model_;
   ContextParams p_;

@@ -132,18 +132,22 @@ Status Context::decode(const BatchView& b) {
   return Status::Ok();
 }
 
-void Context::amax_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, float* slot) {
+// Calibration hooks: n_tok x dim activations copied to host_tmp_.
+const float* Context::pull(Rank& R, const float* dev, int64_t n_tok, int64_t dim) {
   host_tmp_.resize(static_cast<size_t>(n_tok * dim));
   R.stream->to_host(host_tmp_.data(), dev, host_tmp_.size() * sizeof(float));
+  return host_tmp_.data();
+}
+
+void Context::amax_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, float* slot) {
+  const float* x = pull(R, dev, n_tok, dim);
   float m = *slot;
-  for (float v : host_tmp_) m = std::max(m, std::fabs(v));
+  for (int64_t i = 0; i < n_tok * dim; ++i) m = std::max(m, std::fabs(x[i]));
   *slot = m;
 }
 
 void Context::act_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, AbsHist* h) {
-  host_tmp_.resize(static_cast<size_t>(n_tok * dim));
-  R.stream->to_host(host_tmp_.data(), dev, host_tmp_.size() * sizeof(float));
-  h->add(host_tmp_.data(), int64_t(host_tmp_.size()));
+  h->add(pull(R, dev, n_tok, dim), n_tok * dim);
 }
 
 // One chunk on every rank: rank 0 on this thread, the others on their own
@@ -176,17 +180,18 @@ Status Context::run_chunk(int32_t n, const int32_t* tok, const int32_t* pos, con
   return Status::Ok();
 }
 
+Status Context::comm_status(const f8backend::Status& s) const {
+  if (s.ok()) return Status::Ok();
+  return Status::Error(from_backend(s.code), "tensor parallel (" + std::string(comm_->name()) + "): " + s.message);
+}
+
 Status Context::all_gather(Rank& R, const float* send, size_t count, float* recv) {
-  f8backend::Status s = comm_->all_gather(R.tp.rank, send, count, recv, *R.stream);
-  if (!s.ok()) return Status::Error(from_backend(s.code), "tensor parallel (" + std::string(comm_->name()) + "): " + s.message);
-  return Status::Ok();
+  return comm_status(comm_->all_gather(R.tp.rank, send, count, recv, *R.stream));
 }
 
 Status Context::all_reduce(Rank& R, float* buf, int64_t n) {
   if (!comm_) return Status::Ok();
-  f8backend::Status s = comm_->all_reduce_sum(R.tp.rank, buf, size_t(n), *R.stream);
-  if (!s.ok()) return Status::Error(from_backend(s.code), "tensor parallel (" + std::string(comm_->name()) + "): " + s.message);
-  return Status::Ok();
+  return comm_status(comm_->all_reduce_sum(R.tp.rank, buf, size_t(n), *R.stream));
 }
 
 Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
@@ -270,11 +275,8 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
       if (k_amax_) amax_into(R, k, n, KV, &(*k_amax_)[l]);
       if (v_amax_) amax_into(R, v, n, KV, &(*v_amax_)[l]);
       if (act_) {
-        for (auto [src, dst] : {std::pair{k, &act_->k_amax}, std::pair{v, &act_->v_amax}}) {
-          host_tmp_.resize(size_t(n) * size_t(KV));
-          s.to_host(host_tmp_.data(), src, host_tmp_.size() * sizeof(float));
-          act_->add_kv(dst, li, host_tmp_.data(), n);
-        }
+        for (auto [src, dst] : {std::pair{k, &act_->k_amax}, std::pair{v, &act_->v_amax}})
+          act_->add_kv(dst, li, pull(R, src, n, KV), n);
       }
       s.kv_store(*R.kv, li, k, v, d_cells, n);
       ab.window = windowed ? int32_t(hp.sliding_window) : 0;
@@ -305,8 +307,7 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
   // graph on the GPU; the CPU backends never record). The KV-scale
   // measurement reads activations back mid-step, so it always runs eagerly.
   // The in-process communicator synchronizes on the host: no recording.
-  const bool graphable = n <= kMaxGraphTokens && !k_amax_ && !v_amax_ && !act_ &&
-                         (!comm_ || std::string(comm_->name()) != "local");
+  const bool graphable = n <= kMaxGraphTokens && !k_amax_ && !v_amax_ && !act_ && (!comm_ || comm_->recordable());
   if (!multi && graphable && abort_fn_ && abort_fn_(abort_ud_))
     return Status::Error(Code::Aborted, "decode aborted by the abort callback");
   if (!(graphable && s.graph_replay(static_cast<uint64_t>(n)))) {

@@ -158,13 +158,8 @@ class CudaStream final : public Stream {
   }
 
   void gemm(const float* x, int32_t T, const Weight& w, float* y, const GemmOpts& o) override {
-    if (bad()) return;
-    if (!is_fp8(w.dtype)) {
-      launched(f8k::gemm_wonly(x, T, dev_weight(w), bias(o), y, s_), "gemm_wonly");
-      return;
-    }
-    quantize(x, T, w, o);
-    fp8_gemm(T, w, o, y);
+    const GemmJob job{&w, y, o};
+    gemm_multi(x, T, &job, 1);
   }
 
   void gemm_multi(const float* x, int32_t T, const GemmJob* jobs, int32_t n) override {
