@@ -19,6 +19,7 @@
 #include "model/context.h"
 #include "model/model.h"
 #include "model/tp.h"
+#include "model_test_util.h"
 #include "tiny_model.h"
 
 namespace {
@@ -71,19 +72,8 @@ std::unique_ptr<f8model::Context> ctx(Rig& r, int tp, bool emulate = false, int 
   return c;
 }
 
-std::vector<int32_t> tokens(int n, int vocab, int seed) {
-  std::vector<int32_t> t(n);
-  for (int i = 0; i < n; ++i) t[i] = (i * 7 + seed * 13 + (i * i) % 5) % vocab;
-  return t;
-}
-
-f8model::Status prefill(f8model::Context& c, const std::vector<int32_t>& toks, int seq = 0, int p0 = 0) {
-  const int n = int(toks.size());
-  std::vector<int32_t> pos(n), sq(n, seq);
-  std::vector<int8_t> lg(n, 1);
-  std::iota(pos.begin(), pos.end(), p0);
-  return c.decode({n, toks.data(), pos.data(), sq.data(), lg.data()});
-}
+using f8test::tokens;
+using f8test::prefill;
 
 // All logits of the last decode, [n_outputs, vocab].
 std::vector<float> all_logits(f8model::Context& c, int vocab) {
