@@ -198,7 +198,24 @@ struct AttnBatch {
   // Attention logit soft-capping (Gemma 2): > 0 replaces each score
   // s = q.k * scale by softcap * tanh(s / softcap) before the softmax; 0 = none.
   float softcap = 0.0f;
+  // FP8 fused attention (FMHA): Q quantized to E4M3 per (token, head), Q.K
+  // and P.V as FP8 x FP8 products, P quantized to E4M3 with the fixed scale
+  // 256 (kernels/fmha_math.h has the exact data flow). Only with an E4M3
+  // cache and a head_dim f8k::fmha::head_dim_ok accepts; the model sets it
+  // through use_fp8_fmha(). The CPU backends emulate it (cpu/fmha_emul.h).
+  bool fp8_fmha = false;
 };
+
+// Chunks of at least this many query tokens run FP8 FMHA when activations
+// are FP8 (the GPU; --emulate-gpu): prefill. Smaller chunks (decode, up to
+// the 64-token CUDA graphs) keep FP32 attention over the dequantized cache.
+constexpr int32_t kFmhaMinTokens = 65;
+// Whether a chunk of T tokens runs FP8 FMHA (the rule the GPU and its CPU
+// emulation share). `enabled`: not switched off (F8_FP8_ATTENTION=0).
+inline bool use_fp8_fmha(bool enabled, bool fp8_activations, DType kv_dtype, int32_t head_dim, int32_t T) {
+  return enabled && fp8_activations && kv_dtype == DType::E4M3 && T >= kFmhaMinTokens &&
+         (head_dim == 64 || head_dim == 128 || head_dim == 256);
+}
 
 // ---- the ops table -------------------------------------------------------------------
 struct StreamParams {

@@ -28,6 +28,45 @@ Status check_kv_params(const KVCacheParams& p) {
   return Status::Ok();
 }
 
+KvCells::KvCells(int32_t n_cells)
+    : cells_(n_cells > 0 ? n_cells : 0), pages_((std::max(n_cells, 0) + kPage - 1) / kPage) {
+  for (auto& o : open_) o = -1;
+}
+
+void KvCells::add_to_list(int32_t seq, int32_t page) {
+  auto& l = lists_[seq];
+  // Pages are usually taken in ascending order: appending is the common case.
+  if (l.empty() || l.back() < page) {
+    l.push_back(page);
+  } else {
+    auto it = std::lower_bound(l.begin(), l.end(), page);
+    if (it != l.end() && *it == page) return;
+    l.insert(it, page);
+  }
+  ++lists_version_;
+}
+
+// The sequence's open page first (the next cell after its last token, while
+// it stays in the same page), then the first wholly free page from a moving
+// head, then (no free page left) the first free cell from a moving head.
+int32_t KvCells::take_cell(int32_t seq) {
+  const int32_t n = size();
+  for (int32_t c = open_[seq]; c >= 0 && c < n && c / kPage == open_[seq] / kPage; ++c)
+    if (cells_[c].seqs == 0) return c;
+  const int32_t np = n_pages();
+  for (int32_t i = 0; i < np; ++i) {
+    const int32_t p = (page_head_ + i) % np;
+    if (pages_[p].used == 0) {
+      page_head_ = (p + 1) % np;
+      return page_begin(p);
+    }
+  }
+  int32_t c = head_;
+  while (cells_[c].seqs != 0) c = (c + 1) % n;
+  head_ = (c + 1) % n;
+  return c;
+}
+
 Status KvCells::alloc(int32_t n, const int32_t* seq, const int32_t* pos, int32_t* cells_out) {
   if (n < 0) return Status::Error(Code::InvalidArgument, "kv alloc_cells: n < 0");
   for (int32_t i = 0; i < n; ++i) {
@@ -42,18 +81,25 @@ Status KvCells::alloc(int32_t n, const int32_t* seq, const int32_t* pos, int32_t
     return Status::Error(Code::CacheFull, "kv cache full: " + std::to_string(n) + " cells wanted, " +
                                               std::to_string(n_cells - n_used_) + " free of " +
                                               std::to_string(n_cells));
-  // First fit from a moving head keeps a single sequence contiguous.
-  int32_t c = head_;
   for (int32_t i = 0; i < n; ++i) {
-    while (cells_[c].seqs != 0) c = (c + 1) % n_cells;
+    const int32_t s = seq[i];
+    const int32_t c = take_cell(s);
+    const uint64_t bit = uint64_t{1} << s;
     cells_[c].pos = pos[i];
-    cells_[c].seqs = uint64_t{1} << seq[i];
+    cells_[c].seqs = bit;
     cells_out[i] = c;
+    open_[s] = (c + 1) % kPage ? c + 1 : -1;  // a full page closes
+    Page& pg = pages_[c / kPage];
+    ++pg.used;
+    pg.pos_min = std::min(pg.pos_min, pos[i]);
+    pg.pos_max = std::max(pg.pos_max, pos[i]);
+    if (!(pg.seqs & bit)) {
+      pg.seqs |= bit;
+      add_to_list(s, c / kPage);
+    }
     touch(c);
     hi_ = std::max(hi_, c + 1);
-    c = (c + 1) % n_cells;
   }
-  head_ = c;
   n_used_ += n;
   return Status::Ok();
 }
@@ -61,15 +107,26 @@ Status KvCells::alloc(int32_t n, const int32_t* seq, const int32_t* pos, int32_t
 void KvCells::recount() {
   n_used_ = 0;
   hi_ = 0;
+  for (auto& pg : pages_) pg = Page{};
+  for (auto& l : lists_) l.clear();
   for (int32_t c = 0; c < size(); ++c) {
-    if (cells_[c].seqs) {
-      ++n_used_;
-      hi_ = c + 1;
-    } else {
-      cells_[c].pos = -1;
+    Cell& cell = cells_[c];
+    if (!cell.seqs) {
+      cell.pos = -1;
+      continue;
     }
+    ++n_used_;
+    hi_ = c + 1;
+    Page& pg = pages_[c / kPage];
+    ++pg.used;
+    pg.seqs |= cell.seqs;
+    pg.pos_min = std::min(pg.pos_min, cell.pos);
+    pg.pos_max = std::max(pg.pos_max, cell.pos);
   }
-  if (n_used_ == 0) head_ = 0;
+  for (int32_t p = 0; p < n_pages(); ++p)
+    for (uint64_t m = pages_[p].seqs; m; m &= m - 1) lists_[__builtin_ctzll(m)].push_back(p);
+  ++lists_version_;
+  if (n_used_ == 0) head_ = page_head_ = 0;
 }
 
 void KvCells::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
@@ -77,6 +134,13 @@ void KvCells::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
   const uint64_t mask = seq < 0 ? ~uint64_t{0} : uint64_t{1} << seq;
   for (auto& cell : cells_)
     if ((cell.seqs & mask) && cell.pos >= p0 && (p1 < 0 || cell.pos < p1)) cell.seqs &= ~mask;
+  // A sequence that lost cells reopens no page: its next token starts a fresh one
+  // (the cells after its open cell may now be another sequence's to reuse).
+  if (seq < 0) {
+    for (auto& o : open_) o = -1;
+  } else {
+    open_[seq] = -1;
+  }
   recount();
   touch_all();
 }
@@ -86,27 +150,36 @@ void KvCells::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
   for (auto& cell : cells_)
     if (((cell.seqs >> src) & 1) && cell.pos >= p0 && (p1 < 0 || cell.pos < p1))
       cell.seqs |= uint64_t{1} << dst;
+  open_[dst] = -1;  // the shared pages stay src's to fill; dst's new tokens take their own
+  recount();
   touch_all();
 }
 
 void KvCells::seq_keep(int32_t seq) {
   const uint64_t mask = (seq >= 0 && seq < kMaxSeq) ? uint64_t{1} << seq : 0;
   for (auto& cell : cells_) cell.seqs &= mask;
+  for (int32_t s = 0; s < kMaxSeq; ++s)
+    if (s != seq) open_[s] = -1;
   recount();
   touch_all();
 }
 
 void KvCells::clear() {
   for (auto& cell : cells_) cell = Cell{};
-  n_used_ = hi_ = head_ = 0;
+  for (auto& o : open_) o = -1;
+  recount();
+  head_ = page_head_ = 0;
   touch_all();
 }
 
 int32_t KvCells::seq_pos_max(int32_t seq) const {
   if (seq < 0 || seq >= kMaxSeq) return -1;
   int32_t m = -1;
-  for (int32_t c = 0; c < hi_; ++c)
-    if ((cells_[c].seqs >> seq) & 1) m = std::max(m, cells_[c].pos);
+  for (int32_t p : lists_[seq]) {
+    if (pages_[p].pos_max <= m) continue;
+    for (int32_t c = page_begin(p); c < page_end(p); ++c)
+      if ((cells_[c].seqs >> seq) & 1) m = std::max(m, cells_[c].pos);
+  }
   return m;
 }
 

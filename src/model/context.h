@@ -25,6 +25,10 @@ struct ContextParams {
   int32_t n_threads = 1;         // >= 1
   ggf8::DType kv_type = ggf8::DType::E4M3;
   bool emulate_gpu = false;      // quantize activations to E4M3 (GPU data flow)
+  // Prefill chunks (>= f8backend::kFmhaMinTokens tokens) run FP8 FMHA when
+  // activations are FP8 and the cache is E4M3 (the GPU; emulate_gpu on the
+  // CPU). The C API sets it from F8_FP8_ATTENTION (0 = FP32 attention).
+  bool fp8_attention = true;
   std::string backend = "cpu";
   // Device backends: the fraction of the GPU's memory this process may fill
   // (weights, KV cache, scratch). The KV cache must fit in what is left of

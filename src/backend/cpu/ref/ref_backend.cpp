@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_common.h"
+#include "backend/cpu/fmha_emul.h"
 #include "backend/cpu/ref/ref_backend.h"
 
 namespace f8backend::cpu {
@@ -114,6 +115,7 @@ class RefStream final : public Stream {
 
   void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
     auto& c = static_cast<CpuKVCache&>(cache);
+    if (b.fp8_fmha) return fmha_fp8_emulate(c, layer, q, b, out, 0, int64_t(b.n_tokens) * b.n_heads);
     const auto& kp = c.params();
     const int32_t D = kp.head_dim, group = b.n_heads / kp.n_kv_heads;
     const DType dt = kp.dtype;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_common.h"
+#include "backend/cpu/fmha_emul.h"
 #include "backend/cpu/simd/kernels.h"
 #include "backend/cpu/simd/simd_backend.h"
 #include "backend/threadpool.h"
@@ -191,6 +192,17 @@ class SimdStream final : public Stream {
   }
 
   void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
+    if (b.fp8_fmha) {  // the GPU's FP8 FMHA, emulated (one item per token and head)
+      const auto& c = static_cast<const CpuKVCache&>(cache);
+      const int64_t items = int64_t(b.n_tokens) * b.n_heads;
+      const int64_t nc = ThreadPool::chunks_for(items, pool_.size());
+      pool_.for_chunks(nc, [&](int, int64_t ch) {
+        int64_t i0, i1;
+        ThreadPool::split(items, ch, nc, 1, &i0, &i1);
+        if (i0 < i1) fmha_fp8_emulate(c, layer, q, b, out, i0, i1);
+      });
+      return;
+    }
     // Query heads per work item: the largest divisor g of the GQA group
     // (<= kMaxAttnHeads) that still leaves >= 2 items per thread, so each
     // decoded K/V row serves g heads and the threads stay balanced.

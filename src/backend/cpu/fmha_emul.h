@@ -1,0 +1,23 @@
+// fmha_emul.h — the CPU emulation of FP8 fused attention (FMHA): the data
+// flow of kernels/fmha_fp8.cu step by step (Q quantized per row with its own
+// scale, FP8 x FP8 scores with the K and softmax scales folded into one
+// multiplier, P quantized to E4M3 with the fixed scale 256 and the row sum
+// taken from the quantized P, one page of cells per online-softmax step),
+// with the numerics of kernels/fmha_math.h. Both CPU backends run it for an
+// AttnBatch with fp8_fmha set (the model sets it when activations are FP8:
+// --emulate-gpu on the CPU, always on the GPU).
+#pragma once
+
+#include <cstdint>
+
+#include "backend/cpu/cpu_common.h"
+
+namespace f8backend::cpu {
+
+// Rows [i0, i1) of the batch, row i = token i / n_heads, head i % n_heads.
+// q, out: [T, n_heads * head_dim]. The cache must be E4M3 and head_dim one
+// the kernel runs (f8k::fmha::head_dim_ok); anything else writes zeros.
+void fmha_fp8_emulate(const CpuKVCache& cache, int32_t layer, const float* q, const AttnBatch& b,
+                      float* out, int64_t i0, int64_t i1);
+
+}  // namespace f8backend::cpu
