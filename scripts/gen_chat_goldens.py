@@ -14,11 +14,17 @@ chat_template_utils.py, _compile_jinja_template / render_jinja_template):
 Inputs (real template texts):
   tests/goldens/templates/*.jinja        the family templates (see docs/chat.md for provenance)
   llama.cpp's models/templates/*.jinja   a selection of other published templates, as vendored in
-                                         the PyPI sdist llama-cpp-python 0.3.16 (fetched into
-                                         ${F8_CACHE:-~/.cache/f8}/llama-cpp-python); copied into
+                                         the PyPI sdist llama-cpp-python 0.3.36 (fetched with pip into
+                                         ${F8_CACHE:-~/.cache/f8}/llama-cpp-python, or found where
+                                         scripts/bench_llamacpp.py keeps it); copied into
                                          tests/goldens/chat/templates/ so tests need no download.
+Each template renders every plain conversation with tools=None, documents=None, and the tool / RAG /
+thinking scenarios whose variables its text mentions (SCENARIOS), with strftime_now on a fixed clock
+(NOW, formatted as UTC; the C++ test sets the same one).
 Output: tests/goldens/chat/renders.json (committed). Run from the repo root:
-    python3 scripts/gen_chat_goldens.py
+    python3 scripts/gen_chat_goldens.py [--refresh]     (--refresh: copy the templates from the sdist again)
+    python3 scripts/gen_chat_goldens.py --probe DIR OUT (every DIR/*.jinja, for checking new templates;
+                                                          F8_CHAT_RENDERS=OUT test_chat_templates runs them)
 """
 import datetime
 import json
@@ -39,9 +45,9 @@ FAMILY_DIR = ROOT / "tests/goldens/templates"
 EXTRA_DIR = ROOT / "tests/goldens/chat/templates"
 OUT = ROOT / "tests/goldens/chat/renders.json"
 
-LLAMA_CPP_PY = "llama-cpp-python==0.3.16"
-# Published templates from llama.cpp's models/templates that use no macros
-# (outside f8's subset) and no clock (strftime_now makes renders date-dependent).
+LLAMA_CPP_PY = "llama-cpp-python==0.3.36"
+SDIST = "llama_cpp_python-0.3.36.tar.gz"
+# Published templates from llama.cpp's models/templates (see docs/chat.md for why others are left out).
 EXTRA_TEMPLATES = [
     "microsoft-Phi-3.5-mini-instruct.jinja",
     "google-gemma-2-2b-it.jinja",
@@ -53,7 +59,31 @@ EXTRA_TEMPLATES = [
     "mistralai-Mistral-Nemo-Instruct-2407.jinja",
     "moonshotai-Kimi-K2.jinja",
     "llama-cpp-rwkv-world.jinja",
+    # tool use, RAG, thinking switches; macros and call blocks
+    "NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja",
+    "NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja",
+    "CohereForAI-c4ai-command-r-plus-tool_use.jinja",
+    "CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja",
+    "google-gemma-4-31B-it.jinja",
+    "openai-gpt-oss-120b.jinja",
+    "Qwen3-Coder.jinja",
+    "HuggingFaceTB-SmolLM3-3B.jinja",
+    "meta-llama-Llama-3.2-3B-Instruct.jinja",
+    "meta-llama-Llama-3.3-70B-Instruct.jinja",
+    "Mistral-Small-3.2-24B-Instruct-2506.jinja",
+    "ibm-granite-granite-3.3-2B-Instruct.jinja",
+    "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja",
+    "deepseek-ai-DeepSeek-V3.1.jinja",
+    "meetkai-functionary-medium-v3.1.jinja",
+    "meetkai-functionary-medium-v3.2.jinja",
+    "fireworks-ai-llama-3-firefunction-v2.jinja",
+    "GLM-4.6.jinja",
+    "NVIDIA-Nemotron-Nano-v2.jinja",
+    "LFM2-8B-A1B.jinja",
+    "Kimi-K2-Instruct.jinja",
 ]
+# strftime_now's clock for reproducible renders: 2025-01-15 12:00:00 UTC.
+NOW = 1736942400
 
 # Special tokens each family's tokenizer_config.json gives the template.
 TOKENS = {
@@ -101,6 +131,69 @@ CONVERSATIONS = {
 }
 
 
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Get the current weather in a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "description": "City name, e.g. Paris"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "Temperature unit"}},
+            "required": ["city"]}}},
+    {"type": "function", "function": {
+        "name": "search_docs", "description": "Search the documentation.",
+        "parameters": {"type": "object", "properties": {
+            "query": {"type": "string", "description": "What to look for"},
+            "top_k": {"type": "integer", "description": "How many results", "default": 3},
+            "tags": {"type": "array", "items": {"type": "string"}, "description": "Filter tags"}},
+            "required": ["query"]}}},
+]
+DOCUMENTS = [
+    {"title": "Paris", "text": "Paris is the capital of France. About 2.1 million people live there."},
+    {"title": "Lyon", "text": "Lyon is known for its cuisine.\nIt lies where the Rhône meets the Saône."},
+]
+
+
+def call(id_, name, args):
+    return {"type": "function", "id": id_, "function": {"name": name, "arguments": args}}
+
+
+TOOL_ROUNDTRIP = [
+    m(S, "You are a weather bot."), m(U, "Weather in Paris and Lyon?"),
+    {"role": "assistant", "content": "",
+     "tool_calls": [call("call_1", "get_weather", {"city": "Paris", "unit": "celsius"})]},
+    {"role": "tool", "name": "get_weather", "tool_call_id": "call_1", "content": "{\"temp\": 22, \"sky\": \"sunny\"}"},
+    m(A, "It is 22°C and sunny in Paris."), m(U, "And tomorrow?"),
+]
+# (name, messages, variables, the names one of which the template text must mention to get the case)
+SCENARIOS = [
+    ("tools_defined", [m(S, "You are a weather bot."), m(U, "Weather in Paris?")], {"tools": TOOLS}, ["tools"]),
+    ("tools_no_system", [m(U, "Find docs about FP8.")], {"tools": TOOLS}, ["tools"]),
+    ("tools_roundtrip", TOOL_ROUNDTRIP, {"tools": TOOLS}, ["tools", "tool_calls"]),
+    ("tools_roundtrip_no_defs", TOOL_ROUNDTRIP, {}, ["tool_calls"]),
+    ("tools_string_args", [
+        m(U, "Search for kv cache."),
+        {"role": "assistant", "content": None,
+         "tool_calls": [call("c1", "search_docs", "{\"query\": \"kv cache\", \"top_k\": 2}")]},
+        {"role": "tool", "tool_call_id": "c1", "content": "3 results"}], {"tools": TOOLS}, ["tool_calls"]),
+    ("tools_parallel", [
+        m(U, "Weather in Paris and Lyon?"),
+        {"role": "assistant", "content": "Checking both.",
+         "tool_calls": [call("a", "get_weather", {"city": "Paris"}), call("b", "get_weather", {"city": "Lyon"})]},
+        {"role": "tool", "tool_call_id": "a", "content": "22C"},
+        {"role": "tool", "tool_call_id": "b", "content": "19C"}], {"tools": TOOLS}, ["tool_calls"]),
+    ("rag_documents", [m(S, "Answer from the documents."), m(U, "What is the capital of France?")],
+     {"documents": DOCUMENTS}, ["documents"]),
+    ("thinking_off", [m(S, "Be brief."), m(U, "What is 2+2?")], {"enable_thinking": False}, ["enable_thinking"]),
+    ("thinking_on", [m(S, "Be brief."), m(U, "What is 2+2?")], {"enable_thinking": True}, ["enable_thinking"]),
+    ("thinking_off_tools", TOOL_ROUNDTRIP, {"tools": TOOLS, "enable_thinking": False}, ["enable_thinking"]),
+    ("reasoning_history", [
+        m(U, "What is 2+2?"), {"role": "assistant", "content": "<think>\nAdd them.\n</think>\n\n4"},
+        m(U, "And 3+3?"), {"role": "assistant", "content": "6", "reasoning_content": "Add again.",
+                           "thinking": "Add again."}],
+     {}, ["reasoning_content", "</think>", "thinking"]),
+    ("reasoning_effort_high", [m(S, "Be brief."), m(U, "Hi")], {"reasoning_effort": "high"}, ["reasoning_effort"]),
+]
+
+
 # Small templates exercising the subset's semantics one feature at a time,
 # rendered with SNIPPET_VARS (whitespace control, scoping, filters, tests, ...).
 SNIPPET_VARS = {
@@ -144,7 +237,34 @@ SNIPPETS = [
     "{{ undefined_var.attr }}",
     "{{ 'a' + 1 }}",
     "{% for %}",
-    "{% macro m() %}{% endmacro %}",
+    "{% macro m() %}{% endmacro %}[{{ m() }}]",
+    "{% macro greet(name, punct='!', n=n) -%}Hi {{ name }}{{ punct }}{{ n }}{%- endmacro %}{{ greet('a') }} {{ greet('b', '?') }} {{ greet(punct='.', name='c', n=1) }} [{{ greet() }}]",
+    "{% macro rec(k) %}{% if k > 0 %}{{ k }}{{ rec(k - 1) }}{% endif %}{% endmacro %}{{ rec(5) }}",
+    "{% macro v(a) %}{{ a }}|{{ varargs }}|{{ kwargs }}{% endmacro %}{{ v(1, 2, 3, x=4) }} {{ v() }}",
+    "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}{% call wrap('b') %}bold {{ n }}{% endcall %}",
+    "{% macro each(xs) %}{% for x in xs %}{{ caller(x, loop.index) }}{% endfor %}{% endmacro %}{% call(x, i) each(l) %}[{{ i }}:{{ x }}]{% endcall %}",
+    "{% set x = 'outer' %}{% macro show() %}{{ x }}{% endmacro %}{% for x in ['loop'] %}{{ show() }}{% endfor %}{% set x = 'later' %}{{ show() }}",
+    "{% macro m(a) %}{% set a = a ~ '!' %}{{ a }}{% endmacro %}{{ m('x') }}{{ a is defined }}",
+    "{% macro m() %}x{% endmacro %}{{ m(1) }}",
+    "{% macro m(a) %}x{% endmacro %}{{ m(b=1) }}",
+    "{% macro m(a) %}x{% endmacro %}{{ m(1, a=2) }}",
+    "{% macro m() %}{{ caller() }}{% endmacro %}{{ m() }}",
+    "{% macro m() %}x{% endmacro %}{% call m() %}y{% endcall %}",
+    "{% macro r() %}{{ r() }}{% endmacro %}{{ r() }}",
+    "{% filter upper %}hello {{ s|trim }}{% endfilter %}|{% filter trim|replace('a', 'o') %}  banana  {% endfilter %}",
+    "{% set blk | trim | upper %}  text {{ n }}  {% endset %}[{{ blk }}]",
+    "{{ d.items is defined }} {{ d.get('b') }} {{ d['get'] is defined }} {{ s.upper is defined }} {{ s.nosuch is defined }} {{ d.pop is defined }}",
+    "{{ l.count(1) }} {{ l.index(2) }} {{ (1, 2, 1).count(1) }} {{ 'a-b-c'.rsplit('-', 1) }} {{ 'pre_x'.removeprefix('pre_') }} {{ 'x.txt'.removesuffix('.txt') }}",
+    "{{ d|dictsort }} {{ l|sort }} {{ l|sort(reverse=true) }} {{ messages|sort(attribute='role')|map(attribute='role')|list }} {{ ['b', 'A', 'c']|sort }} {{ ['b', 'A', 'c']|sort(case_sensitive=true) }}",
+    "{{ l|map('string')|join }} {{ [1, none, 2]|select|list }} {{ l|select('odd')|list }} {{ l|reject('even')|list }}",
+    "{{ 3 is lt 4 }} {{ 'ab' is in 'xaby' }} {{ none is sameas none }} {{ d is mapping }} {{ l is sequence }} {{ s is sequence }} {{ n is iterable }} {{ range is callable }} {{ l is not string }}",
+    "{{ '{}-{}'.format('a', 1) }} {{ '{0}{1}{0}'.format('x', 2.5) }} {{ '{k}={v!r}'.format(k='a', v='b') }} {{ '{{literal}}'.format() }}",
+    "{{ '<a>'|safe + '<b>' }} {{ '<a>' + '<b>'|safe }} {{ 'x&y'|e }} {{ ('<p>'|safe + '\"q\"')|length }} {{ '<i>' ~ ('<j>'|safe) }}",
+    "{{ [1, 2]|map('string') is sequence }} {{ ([]|select) and 'gen-true' }} {{ none|map('upper')|list }} {{ missing|selectattr('a')|list }} {{ l|select('odd')|first }}",
+    "{{ (l|select('odd'))[0] is defined }}",
+    "{{ l|select('odd')|length }}",
+    "{{ l|select('odd')|tojson }}",
+    "{{ 'é😀'|tojson(ensure_ascii=true) }} {{ {'k': 'ü'}|tojson(ensure_ascii=true, sort_keys=true) }}",
     "{{ messages[5] is defined }} {{ (messages[5]['role'] is defined) if messages[5] is defined else 'nope' }}",
 ]
 
@@ -170,7 +290,7 @@ def make_env():
         return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
     def strftime_now(fmt):
-        return datetime.datetime.now().strftime(fmt)
+        return datetime.datetime.fromtimestamp(NOW, datetime.timezone.utc).replace(tzinfo=None).strftime(fmt)
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
                                         extensions=[AssistantTracker, jinja2.ext.loopcontrols])
@@ -180,50 +300,85 @@ def make_env():
     return env
 
 
-def fetch_extras():
+def find_sdist():
+    """The llama-cpp-python sdist: in the cache (ours or bench_llamacpp.py's), else pip downloads it."""
+    dl = CACHE / "llama-cpp-python"
+    for cand in (dl / SDIST, CACHE / "bench" / "src" / SDIST):
+        if cand.exists():
+            return cand
+    dl.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                    LLAMA_CPP_PY, "-d", str(dl)], check=True)
+    return dl / SDIST
+
+
+def fetch_extras(refresh):
     """Copies the selected llama.cpp templates into tests/goldens/chat/templates."""
     EXTRA_DIR.mkdir(parents=True, exist_ok=True)
-    if all((EXTRA_DIR / n).exists() for n in EXTRA_TEMPLATES):
+    if not refresh and all((EXTRA_DIR / n).exists() for n in EXTRA_TEMPLATES):
         return
-    dl = CACHE / "llama-cpp-python"
-    dl.mkdir(parents=True, exist_ok=True)
-    sdists = sorted(dl.glob("llama_cpp_python-*.tar.gz"))
-    if not sdists:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                        LLAMA_CPP_PY, "-d", str(dl)], check=True)
-        sdists = sorted(dl.glob("llama_cpp_python-*.tar.gz"))
-    with tarfile.open(sdists[-1]) as tf:
+    with tarfile.open(find_sdist()) as tf:
         for member in tf.getmembers():
             name = os.path.basename(member.name)
             if "/vendor/llama.cpp/models/templates/" in member.name and name in EXTRA_TEMPLATES:
                 (EXTRA_DIR / name).write_bytes(tf.extractfile(member).read())
+    missing = [n for n in EXTRA_TEMPLATES if not (EXTRA_DIR / n).exists()]
+    if missing:
+        sys.exit(f"not in {SDIST}: {missing}")
+
+
+def render_case(tmpl, t, cname, messages, agp, variables):
+    case = {"template": t["name"], "conversation": cname, "add_generation_prompt": agp}
+    if variables:
+        case["kwargs"] = variables
+    args = {"tools": None, "documents": None}
+    args.update(variables)
+    try:
+        case["output"] = tmpl.render(messages=messages, add_generation_prompt=agp, bos_token=t["bos_token"],
+                                     eos_token=t["eos_token"], **args)
+    except Exception as e:  # the C++ side must fail too
+        case["error"] = f"{type(e).__name__}: {e}"
+    return case
 
 
 def main():
-    fetch_extras()
+    probe = "--probe" in sys.argv
+    out_path = OUT
     env = make_env()
     templates = {}
-    for p in sorted(FAMILY_DIR.glob("*.jinja")):
-        bos, eos = TOKENS.get(p.stem, DEFAULT_TOKENS)
-        templates[p.stem] = {"file": str(p.relative_to(ROOT)), "bos_token": bos, "eos_token": eos}
-    for n in EXTRA_TEMPLATES:
-        p = EXTRA_DIR / n
-        templates[p.stem] = {"file": str(p.relative_to(ROOT)), "bos_token": DEFAULT_TOKENS[0],
-                             "eos_token": DEFAULT_TOKENS[1]}
+    if probe:
+        i = sys.argv.index("--probe")
+        src_dir, out_path = pathlib.Path(sys.argv[i + 1]).resolve(), pathlib.Path(sys.argv[i + 2]).resolve()
+        extras = sorted(src_dir.glob("*.jinja"))
+    else:
+        fetch_extras("--refresh" in sys.argv)
+        extras = [EXTRA_DIR / n for n in EXTRA_TEMPLATES]
+        for p in sorted(FAMILY_DIR.glob("*.jinja")):
+            bos, eos = TOKENS.get(p.stem, DEFAULT_TOKENS)
+            templates[p.stem] = {"file": str(p.relative_to(ROOT)), "bos_token": bos, "eos_token": eos}
+    for p in extras:
+        templates[p.stem] = {"file": str(p.relative_to(ROOT)) if not probe else str(p),
+                             "bos_token": DEFAULT_TOKENS[0], "eos_token": DEFAULT_TOKENS[1]}
+    conversations = dict(CONVERSATIONS)
+    for name, msgs, _, _ in SCENARIOS:
+        conversations[name] = msgs
     cases = []
     for tname, t in templates.items():
+        t["name"] = tname
         # newline="" keeps the bytes as they are (jinja2 normalizes newlines itself).
         text = open(ROOT / t["file"], encoding="utf-8", newline="").read()
-        tmpl = env.from_string(text)
-        for cname, conv in CONVERSATIONS.items():
-            for agp in (True, False):
-                case = {"template": tname, "conversation": cname, "add_generation_prompt": agp}
-                try:
-                    case["output"] = tmpl.render(messages=conv, tools=None, documents=None, add_generation_prompt=agp,
-                                                 bos_token=t["bos_token"], eos_token=t["eos_token"])
-                except Exception as e:  # the C++ side must fail too
-                    case["error"] = f"{type(e).__name__}: {e}"
-                cases.append(case)
+        try:
+            tmpl = env.from_string(text)
+        except Exception as e:
+            print(f"{tname}: jinja2 cannot parse it: {e}", file=sys.stderr)
+            continue
+        for agp in (True, False):
+            for cname, conv in CONVERSATIONS.items():
+                cases.append(render_case(tmpl, t, cname, conv, agp, {}))
+            for cname, msgs, variables, needs in SCENARIOS:
+                if any(n in text for n in needs):
+                    cases.append(render_case(tmpl, t, cname, msgs, agp, variables))
+        del t["name"]
     snippets = []
     for text in SNIPPETS:
         snip = {"template": text}
@@ -235,17 +390,18 @@ def main():
     out = {
         "generator": "scripts/gen_chat_goldens.py",
         "jinja2_version": jinja2.__version__,
+        "now": NOW,
         "templates": templates,
-        "conversations": CONVERSATIONS,
+        "conversations": conversations,
         "cases": cases,
         "snippet_vars": SNIPPET_VARS,
         "snippets": snippets,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(out, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     n_err = sum("error" in c for c in cases)
-    print(f"wrote {OUT.relative_to(ROOT)}: {len(templates)} templates x {len(CONVERSATIONS)} conversations x 2 "
-          f"= {len(cases)} cases ({n_err} expected errors)", file=sys.stderr)
+    print(f"wrote {out_path}: {len(templates)} templates, {len(cases)} cases ({n_err} expected errors), "
+          f"{len(snippets)} snippets", file=sys.stderr)
 
 
 if __name__ == "__main__":

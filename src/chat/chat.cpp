@@ -48,7 +48,13 @@ Dict make_vars(Value messages, const Options& opt) {
   // transformers passes these (None unless given).
   vars.set("tools", Value::none());
   vars.set("documents", Value::none());
+  for (const auto& kv : opt.vars.items) vars.set(kv.first, kv.second);
   return vars;
+}
+
+// Variables the caller sets through their own options, never through kwargs.
+bool reserved_var(const std::string& k) {
+  return k == "messages" || k == "add_generation_prompt" || k == "bos_token" || k == "eos_token";
 }
 
 Result fail(ErrorKind k, std::string msg) {
@@ -63,7 +69,7 @@ Result run_jinja(const std::string& tmpl, Value messages, const Options& opt) {
   r.engine = Engine::Jinja;
   try {
     jinja::Template t(tmpl);
-    r.text = t.render(make_vars(std::move(messages), opt), opt.limits);
+    r.text = t.render(make_vars(std::move(messages), opt), opt.limits, opt.now);
   } catch (const jinja::Error& e) {
     std::string where = e.line ? "line " + std::to_string(e.line) + " column " + std::to_string(e.col) + ": " : "";
     return fail(ErrorKind::Template, "chat template: " + where + e.what());
@@ -100,13 +106,19 @@ const char* engine_name(Engine e) {
   }
 }
 
+static const char kVarsNeedJinja[] =
+    "chat template: the built-in renderers take no template variables (tools, documents, "
+    "chat_template_kwargs); use the Jinja engine";
+
 Result render(const std::string& tmpl, const std::vector<Message>& msgs, const Options& opt, Engine engine) {
   if (engine != Engine::Jinja) {
     Recognized rec = recognize(tmpl);
-    if (rec.family != Family::Unknown) return run_builtin(rec, msgs, opt);
+    if (rec.family != Family::Unknown && opt.vars.items.empty()) return run_builtin(rec, msgs, opt);
     if (engine == Engine::Builtin)
-      return fail(ErrorKind::Unsupported, "chat template: not one of the built-in families (chatml, llama2, llama3, "
-                                          "mistral); use the Jinja engine");
+      return fail(ErrorKind::Unsupported, rec.family != Family::Unknown
+                                              ? kVarsNeedJinja
+                                              : "chat template: not one of the built-in families (chatml, llama2, "
+                                                "llama3, mistral); use the Jinja engine");
   }
   return run_jinja(tmpl, messages_value(msgs), opt);
 }
@@ -122,6 +134,26 @@ static bool parse_json(const std::string& text, ojson* j, std::string* err) {
   } catch (const std::exception& e) {
     *err = e.what();
     return false;
+  }
+  return true;
+}
+
+bool parse_template_kwargs(const std::string& text, Dict* vars, std::string* err) {
+  ojson j;
+  if (!parse_json(text, &j, err)) {
+    *err = "chat template kwargs: invalid JSON: " + *err;
+    return false;
+  }
+  if (!j.is_object()) {
+    *err = std::string("chat template kwargs: expected a JSON object, got ") + j.type_name();
+    return false;
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (reserved_var(it.key())) {
+      *err = "chat template kwargs: '" + it.key() + "' is set by f8 itself; use its own option";
+      return false;
+    }
+    vars->set(it.key(), from_json(it.value()));
   }
   return true;
 }
@@ -149,10 +181,27 @@ Result render_json(const std::string& tmpl, const std::string& text, const Optio
   std::string err;
   if (!parse_json(text, &j, &err)) return fail(ErrorKind::InvalidArgument, "conversation JSON: " + err);
   const ojson* list = &j;
+  Options o = opt;
   if (j.is_object()) {
     auto it = j.find("messages");
     if (it == j.end()) return fail(ErrorKind::InvalidArgument, "conversation JSON: object has no \"messages\" key");
     list = &*it;
+    for (const char* k : {"tools", "documents"}) {
+      auto v = j.find(k);
+      if (v == j.end() || v->is_null()) continue;
+      if (!v->is_array())
+        return fail(ErrorKind::InvalidArgument, std::string("conversation JSON: \"") + k + "\" must be a list, got " +
+                                                    v->type_name());
+      o.vars.set(k, from_json(*v));
+    }
+    auto kw = j.find("chat_template_kwargs");
+    if (kw != j.end() && !kw->is_null()) {
+      if (!kw->is_object())
+        return fail(ErrorKind::InvalidArgument,
+                    std::string("conversation JSON: \"chat_template_kwargs\" must be an object, got ") +
+                        kw->type_name());
+      if (!parse_template_kwargs(kw->dump(), &o.vars, &err)) return fail(ErrorKind::InvalidArgument, err);
+    }
   }
   if (!list->is_array())
     return fail(ErrorKind::InvalidArgument, "conversation JSON: expected a list of messages or {\"messages\": [...]}");
@@ -175,14 +224,15 @@ Result render_json(const std::string& tmpl, const std::string& text, const Optio
   }
   if (engine != Engine::Jinja) {
     Recognized rec = recognize(tmpl);
-    if (rec.family != Family::Unknown && is_plain) return run_builtin(rec, plain, opt);
+    if (rec.family != Family::Unknown && is_plain && o.vars.items.empty()) return run_builtin(rec, plain, o);
     if (engine == Engine::Builtin)
       return fail(ErrorKind::Unsupported, rec.family == Family::Unknown
                                               ? "chat template: not one of the built-in families; use the Jinja engine"
-                                              : "chat template: the built-in renderer takes only plain "
-                                                "{role, content} string messages; use the Jinja engine");
+                                          : !is_plain ? "chat template: the built-in renderer takes only plain "
+                                                        "{role, content} string messages; use the Jinja engine"
+                                                      : kVarsNeedJinja);
   }
-  return run_jinja(tmpl, from_json(*list), opt);
+  return run_jinja(tmpl, from_json(*list), o);
 }
 
 }  // namespace f8::chat

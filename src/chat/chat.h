@@ -42,8 +42,21 @@ struct Options {
   bool add_generation_prompt = true;
   std::string bos_token;  // as the template sees `bos_token`
   std::string eos_token;  // as the template sees `eos_token`
+  // More template variables, as transformers' apply_chat_template(**kwargs)
+  // and vLLM's chat_template_kwargs pass them: enable_thinking,
+  // reasoning_effort, tools, documents, ... (see parse_template_kwargs).
+  // Any of them makes Engine::Auto use the Jinja interpreter.
+  jinja::Dict vars;
+  int64_t now = -1;  // strftime_now's clock (unix seconds, UTC); -1 = local time (tests fix it)
   jinja::Limits limits;
 };
+
+// Parses a JSON object of template variables (`--chat-template-kwargs`,
+// the server's `chat_template_kwargs`) and adds them to *vars. False with
+// *err naming the problem when the text is not a JSON object or sets a
+// variable f8 passes itself (messages, add_generation_prompt, bos_token,
+// eos_token: use their own options).
+bool parse_template_kwargs(const std::string& json_object, jinja::Dict* vars, std::string* err);
 
 enum class ErrorKind { None, Template, InvalidArgument, Unsupported };
 struct Result {
@@ -63,8 +76,11 @@ Result render(const std::string& tmpl, const std::vector<Message>& messages, con
 // Renders a conversation given as JSON: an OpenAI-style {"messages": [...]}
 // object or a bare list of messages. Message fields may be any JSON
 // (tool_calls, content parts, ...); they reach the template as they are.
-// The built-in engine is used only when every message is plain
-// {"role": str, "content": str}.
+// The object form may also carry "tools" and "documents" (the template's
+// `tools`/`documents`) and "chat_template_kwargs" (an object of more
+// variables, over opt.vars); other keys are ignored. The built-in engine is
+// used only when every message is plain {"role": str, "content": str} and
+// there are no tools, documents or other variables.
 Result render_json(const std::string& tmpl, const std::string& conversation_json, const Options& opt,
                    Engine engine = Engine::Auto);
 

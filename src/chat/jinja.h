@@ -6,8 +6,8 @@
 //   filters["tojson"] = json.dumps(x, ensure_ascii=False, ...)
 //   globals: raise_exception(msg), strftime_now(fmt)
 // The subset: text, {{ }}, {# #}, raw; if/elif/else, for/else (loop.*,
-// inline `if`), set (incl. ns.attr and block set), break/continue,
-// generation; expressions with Python operators and literals; the filters,
+// inline `if`), set (incl. ns.attr and block set), macro, call, filter
+// blocks, break/continue, generation; expressions with Python operators and literals; the filters,
 // tests and str/dict methods that real chat templates use (docs/chat.md).
 // Everything else fails with an Error naming line and column.
 #pragma once
@@ -34,7 +34,9 @@ class Template {
   // Renders with the given top-level variables (messages,
   // add_generation_prompt, bos_token, ...). Throws Error on runtime errors,
   // raise_exception() calls and limit overruns.
-  std::string render(const Dict& vars, const Limits& limits = {}) const;
+  // `now` fixes strftime_now's clock (unix seconds, formatted as UTC) for
+  // reproducible renders; -1 = the local time at the call.
+  std::string render(const Dict& vars, const Limits& limits = {}, int64_t now = -1) const;
 
  private:
   Body body_;

@@ -45,7 +45,7 @@ struct Node;
 using NodeP = std::unique_ptr<Node>;
 using Body = std::vector<NodeP>;
 struct Node {
-  enum T { Text, Output, If, For, Set, SetBlock, Break, Continue, Block } t;
+  enum T { Text, Output, If, For, Set, SetBlock, Break, Continue, Block, Macro, CallBlock, FilterBlock } t;
   std::string text;                                 // Text
   ExprP expr;                                       // Output value, For iterable, Set value
   std::vector<std::pair<ExprP, Body>> branches;     // If: (cond or null for else, body)
@@ -53,8 +53,14 @@ struct Node {
   ExprP ns;                                         // Set ns.attr: the namespace expression
   std::string attr;                                 //   and the attribute
   ExprP cond;                                       // For ... if cond
-  std::vector<std::pair<std::string, std::vector<ExprP>>> filters;  // SetBlock filters
-  Body body, else_body;                             // For/SetBlock/Block bodies
+  std::vector<ExprP> filters;                       // SetBlock/FilterBlock: Filter exprs whose
+                                                    //   kids[0] is null (the block's text)
+  Body body, else_body;                             // For/SetBlock/Block/Macro/CallBlock bodies
+  // Macro: `name`, parameters in `targets` with `defaults` (null = none).
+  // CallBlock: the caller's parameters likewise; `expr` is the Call.
+  std::string name;
+  std::vector<ExprP> defaults;
+  bool uses_caller = false, uses_varargs = false, uses_kwargs = false;  // Macro/CallBlock body reads them
   int line = 0, col = 0;
 };
 

@@ -28,7 +28,9 @@ Value length_of(Interp& in, const Expr& at, const Value& v) {
   switch (v.kind) {
     case Kind::Undefined: return Value::integer(0);
     case Kind::String: return Value::integer(int64_t(cp_len(v.s)));
-    case Kind::List: return Value::integer(int64_t(v.list->size()));
+    case Kind::List:
+      if (v.is_generator) in.fail(at, "object of type 'generator' has no len()");
+      return Value::integer(int64_t(v.list->size()));
     case Kind::Dict:
     case Kind::Namespace: return Value::integer(int64_t(v.dict->items.size()));
     default: in.fail(at, std::string("object of type '") + kind_name(v) + "' has no len()");
@@ -182,7 +184,11 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
   if (name == "capitalize") return Value::str(capitalize(s_of(v)));
   if (name == "title") return Value::str(jinja_title(s_of(v)));
   if (name == "string") return Value::str(s_of(v));
-  if (name == "safe") return v;
+  if (name == "safe") {
+    Value r = Value::str(s_of(v));
+    r.is_markup = true;
+    return r;
+  }
   if (name == "default" || name == "d") {
     const Value* d = arg(0, "default_value");
     const Value* b = arg(1, "boolean");
@@ -194,7 +200,6 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
     const Value* ea = a.get(99, "ensure_ascii");
     const Value* sep = a.get(99, "separators");
     const Value* sk = a.get(99, "sort_keys");
-    if (ea && ea->truthy()) in.fail(at, "tojson(ensure_ascii=True) is outside f8's Jinja subset");
     int indent = -1;
     if (ind && ind->kind != Kind::None) {
       if (ind->kind != Kind::Int) in.fail(at, "tojson indent must be an integer");
@@ -209,7 +214,7 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
       in.fail(at, "tojson separators must be a pair of strings");
     }
     try {
-      std::string j = to_json(v, indent, isep, ksep, sk && sk->truthy());
+      std::string j = to_json(v, indent, isep, ksep, sk && sk->truthy(), ea && ea->truthy());
       in.check_size(at, j.size());
       return Value::str(std::move(j));
     } catch (const Error& e) {
@@ -230,6 +235,7 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
     return Value::str(out);
   }
   if (name == "first" || name == "last") {
+    if (name == "last" && v.is_generator) in.fail(at, "'generator' object is not reversible");
     std::vector<Value> items = in.iterate(at, v);
     if (items.empty()) return Value::undefined("No " + name + " item, sequence was empty.");
     return name == "first" ? items.front() : items.back();
@@ -329,18 +335,9 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
     return best;
   }
   if (name == "escape" || name == "e") {
-    std::string out;
-    for (char c : s_of(v)) {
-      switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&#34;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
-      }
-    }
-    return Value::str(out);
+    Value r = Value::str(v.is_markup ? v.s : html_escape(s_of(v)));
+    r.is_markup = true;
+    return r;
   }
   if (name == "indent") {
     const Value* w = arg(0, "width");
@@ -360,8 +357,12 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
   }
   if (name == "attr") return in.getattr(at, v, need_str(in, at, arg(0, "name"), "attr"));
   if (name == "map" || name == "select" || name == "reject" || name == "selectattr" || name == "rejectattr") {
-    std::vector<Value> items = in.iterate(at, v);
-    List out;
+    // jinja2 yields nothing for a false value (None, undefined, empty),
+    // and returns a generator.
+    std::vector<Value> items = v.truthy() ? in.iterate(at, v) : std::vector<Value>{};
+    Value gen = Value::array();
+    gen.is_generator = true;
+    List& out = *gen.list;
     if (name == "map") {
       const Value* attr = a.get(99, "attribute");
       const Value* def = a.get(99, "default");
@@ -377,7 +378,7 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
           out.push_back(apply_filter(in, a.pos[0].s, x, rest, at));
         }
       }
-      return Value::array(std::move(out));
+      return gen;
     }
     bool by_attr = name == "selectattr" || name == "rejectattr";
     bool want = name == "select" || name == "selectattr";
@@ -396,7 +397,7 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
       }
       if (r == want) out.push_back(x);
     }
-    return Value::array(std::move(out));
+    return gen;
   }
   if (name == "unique") {
     List out;
@@ -407,9 +408,7 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
     }
     return Value::array(std::move(out));
   }
-  if (name == "dictsort" || name == "sort") {
-    in.fail(at, "filter '" + name + "' is outside f8's Jinja subset");
-  }
+  if (name == "dictsort" || name == "sort") return sort_filter(in, name, v, a, at);
   in.fail(at, "no filter named '" + name + "' (outside f8's Jinja subset)");
 }
 
@@ -432,7 +431,7 @@ bool apply_test(Interp& in, const std::string& name, const Value& v, Args& a, co
   if (name == "string") return v.kind == Kind::String;
   if (name == "mapping") return v.kind == Kind::Dict;
   if (name == "iterable") return v.kind == Kind::String || v.kind == Kind::List || v.kind == Kind::Dict || v.is_undefined();
-  if (name == "sequence") return v.kind == Kind::String || v.kind == Kind::List || v.kind == Kind::Dict;
+  if (name == "sequence") return v.kind == Kind::String || (v.kind == Kind::List && !v.is_generator) || v.kind == Kind::Dict;
   if (name == "callable") return v.kind == Kind::Function;
   if (name == "lower") return v.kind == Kind::String && py_lower(v.s) == v.s && py_upper(v.s) != v.s;
   if (name == "upper") return v.kind == Kind::String && py_upper(v.s) == v.s && py_lower(v.s) != v.s;
@@ -512,6 +511,63 @@ bool call_method(Interp& in, const Value& obj, const std::string& name, Args& a,
       *out = Value::array(std::move(l));
       return true;
     }
+    if (name == "rsplit") {
+      const Value* sep = a.get(0, "sep");
+      int64_t maxsplit = opt_int(in, at, a.get(1, "maxsplit"), -1, "rsplit");
+      if (maxsplit < 0 || (sep && sep->kind == Kind::String && sep->s.empty())) {
+        // Unlimited rsplit equals split; so does an empty separator's error.
+        Args b;
+        b.pos = a.pos;
+        b.kw = a.kw;
+        return call_method(in, obj, "split", b, at, out);
+      }
+      List l;
+      if (sep && sep->kind == Kind::String) {
+        std::string rest = s;
+        std::vector<std::string> parts;
+        while (int64_t(parts.size()) < maxsplit) {
+          size_t p = rest.rfind(sep->s);
+          if (p == std::string::npos) break;
+          parts.push_back(rest.substr(p + sep->s.size()));
+          rest.resize(p);
+        }
+        parts.push_back(rest);
+        for (auto it = parts.rbegin(); it != parts.rend(); ++it) l.push_back(Value::str(*it));
+      } else {
+        // Whitespace rsplit with a limit: split from the right on runs.
+        std::vector<uint32_t> cps = utf8_decode(s);
+        std::vector<std::string> parts;
+        size_t e = cps.size();
+        while (true) {
+          while (e > 0 && py_isspace(cps[e - 1])) --e;
+          if (e == 0) break;
+          if (int64_t(parts.size()) >= maxsplit) {
+            size_t b = 0;
+            while (b < e && py_isspace(cps[b])) ++b;
+            parts.push_back(utf8_encode(std::vector<uint32_t>(cps.begin() + long(b), cps.begin() + long(e))));
+            break;
+          }
+          size_t b = e;
+          while (b > 0 && !py_isspace(cps[b - 1])) --b;
+          parts.push_back(utf8_encode(std::vector<uint32_t>(cps.begin() + long(b), cps.begin() + long(e))));
+          e = b;
+        }
+        for (auto it = parts.rbegin(); it != parts.rend(); ++it) l.push_back(Value::str(*it));
+      }
+      *out = Value::array(std::move(l));
+      return true;
+    }
+    if (name == "removeprefix" || name == "removesuffix") {
+      std::string x = need_str(in, at, a0, name.c_str());
+      bool pre = name == "removeprefix";
+      bool hit = x.size() <= s.size() && (pre ? s.compare(0, x.size(), x) == 0 : s.compare(s.size() - x.size(), x.size(), x) == 0);
+      *out = Value::str(!hit || x.empty() ? s : pre ? s.substr(x.size()) : s.substr(0, s.size() - x.size()));
+      return true;
+    }
+    if (name == "format") {
+      *out = Value::str(py_format(in, s, a, at));
+      return true;
+    }
     if (name == "splitlines") {
       List l;
       for (auto& p : py_splitlines(s)) l.push_back(Value::str(p));
@@ -579,6 +635,10 @@ bool call_method(Interp& in, const Value& obj, const std::string& name, Args& a,
       *out = Value::array(std::move(l));
       return true;
     }
+    if (name == "copy") {
+      *out = Value::object(*obj.dict);
+      return true;
+    }
     if (name == "get") {
       if (!a0) in.fail(at, "get expects a key");
       const Value* d = a.get(1, nullptr);
@@ -589,10 +649,71 @@ bool call_method(Interp& in, const Value& obj, const std::string& name, Args& a,
     return false;
   }
   if (obj.kind == Kind::List && (name == "append" || name == "pop" || name == "extend" || name == "insert" ||
-                                 name == "remove" || name == "clear" || name == "sort")) {
+                                 name == "remove" || name == "clear" || name == "sort" || name == "reverse")) {
     in.fail(at, "the sandbox does not allow modifying a list (" + name + ")");
   }
+  if (obj.kind == Kind::List && (name == "count" || name == "index")) {
+    if (!a0) in.fail(at, name + " expects an argument");
+    int64_t c = 0, first = -1;
+    for (size_t k = 0; k < obj.list->size(); ++k)
+      if (py_equal((*obj.list)[k], *a0)) {
+        if (first < 0) first = int64_t(k);
+        ++c;
+      }
+    if (name == "index" && first < 0) in.fail(at, py_repr(*a0) + " is not in list");
+    *out = Value::integer(name == "count" ? c : first);
+    return true;
+  }
+  if (obj.kind == Kind::List && name == "copy") {
+    *out = Value::array(*obj.list);
+    return true;
+  }
   return false;
+}
+
+namespace {
+// Python's method names per type, for attribute lookups that are not calls.
+const char* const kStrMethods[] = {
+    "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find", "format",
+    "format_map", "index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit", "isidentifier", "islower",
+    "isnumeric", "isprintable", "isspace", "istitle", "isupper", "join", "ljust", "lower", "lstrip", "maketrans",
+    "partition", "removeprefix", "removesuffix", "replace", "rfind", "rindex", "rjust", "rpartition", "rsplit",
+    "rstrip", "split", "splitlines", "startswith", "strip", "swapcase", "title", "translate", "upper", "zfill"};
+const char* const kDictMethods[] = {"copy", "fromkeys", "get", "items", "keys", "values"};
+const char* const kDictMutators[] = {"clear", "pop", "popitem", "setdefault", "update"};
+const char* const kListMethods[] = {"copy", "count", "index"};
+const char* const kListMutators[] = {"append", "clear", "extend", "insert", "pop", "remove", "reverse", "sort"};
+
+template <size_t N>
+bool listed(const char* const (&names)[N], const std::string& n) {
+  for (const char* x : names)
+    if (n == x) return true;
+  return false;
+}
+}  // namespace
+
+Value Interp::bound_method(const Value& obj, const std::string& name) {
+  bool method = false, unsafe = false;
+  const char* type = kind_name(obj);
+  if (obj.kind == Kind::String) method = listed(kStrMethods, name);
+  if (obj.kind == Kind::Dict) {
+    method = listed(kDictMethods, name);
+    unsafe = listed(kDictMutators, name);
+  }
+  if (obj.kind == Kind::List && !obj.is_tuple) {
+    method = listed(kListMethods, name);
+    unsafe = listed(kListMutators, name);
+  }
+  if (obj.kind == Kind::List && obj.is_tuple) method = name == "count" || name == "index";
+  if (unsafe) return Value::undefined("access to attribute '" + name + "' of '" + type + "' object is unsafe.");
+  if (!method) return Value::undefined();
+  Interp* self = this;
+  return Value::function(name, [self, obj, name](Args& a) -> Value {
+    Expr at;  // no position: call_fn gives the error the call's
+    Value out;
+    if (call_method(*self, obj, name, a, at, &out)) return out;
+    throw Error("method '" + name + "' of " + kind_name(obj) + " is outside f8's Jinja subset");
+  });
 }
 
 }  // namespace f8::chat::jinja

@@ -41,6 +41,10 @@ Value Interp::lookup(const std::string& name) const {
 Value Interp::getattr(const Expr& at, const Value& obj, const std::string& name) {
   if (obj.is_undefined()) fail_undefined(at, obj);
   if (!name.empty() && name[0] == '_') fail(at, "access to attribute '" + name + "' is unsafe");
+  // jinja2 tries Python's getattr before the item: `d.items` is the dict
+  // method even when d has an "items" key.
+  Value m = bound_method(obj, name);
+  if (!m.is_undefined() || !m.s.empty()) return m;
   if (obj.is_mapping()) {
     if (const Value* v = obj.dict->find(name)) return *v;
     return Value::undefined(std::string("'") + (obj.kind == Kind::Namespace ? "Namespace" : "dict object") +
@@ -51,9 +55,13 @@ Value Interp::getattr(const Expr& at, const Value& obj, const std::string& name)
 
 Value Interp::getitem(const Expr& at, const Value& obj, const Value& key) {
   if (obj.is_undefined()) fail_undefined(at, obj);
+  if (obj.is_generator) return Value::undefined("'generator object' has no attribute '" + py_str(key) + "'");
   if (obj.is_mapping()) {
     if (key.kind == Kind::String) {
       if (const Value* v = obj.dict->find(key.s)) return *v;
+      // jinja2 falls back to the attribute: d['get'] is the method.
+      Value m = bound_method(obj, key.s);
+      if (!m.is_undefined() || !m.s.empty()) return m;
     }
     return Value::undefined("'dict object' has no attribute '" + py_str(key) + "'");
   }
@@ -174,10 +182,16 @@ Value Interp::binary(const Expr& at, const std::string& op, const Value& a, cons
   int64_t x = a.kind == Kind::Int ? a.i : a.b, y = b.kind == Kind::Int ? b.i : b.b;
   if (op == "+") {
     if (a.kind == Kind::String && b.kind == Kind::String) {
+      if (a.is_markup || b.is_markup) {
+        Value r = Value::str((a.is_markup ? a.s : html_escape(a.s)) + (b.is_markup ? b.s : html_escape(b.s)));
+        check_size(at, r.s.size());
+        r.is_markup = true;
+        return r;
+      }
       check_size(at, a.s.size() + b.s.size());
       return Value::str(a.s + b.s);
     }
-    if (a.kind == Kind::List && b.kind == Kind::List) {
+    if (a.kind == Kind::List && b.kind == Kind::List && !a.is_generator && !b.is_generator) {
       List l = *a.list;
       l.insert(l.end(), b.list->begin(), b.list->end());
       Value v = Value::array(std::move(l));
@@ -274,6 +288,30 @@ Value Interp::call_fn(const Expr& at, const Value& f, Args& a) {
 }
 
 // ------------------------------------------------------------ expressions
+Value Interp::eval_call(const Expr& e, const Value* caller) {
+  const Expr& callee = *e.kids[0];
+  if (callee.t == Expr::GetAttr) {
+    Value obj = eval(*callee.kids[0]);
+    if (obj.is_undefined()) fail_undefined(callee, obj);
+    Args a = eval_args(e, 1);
+    if (caller) a.kw.emplace_back("caller", *caller);
+    Value out;
+    if (call_method(*this, obj, callee.name, a, e, &out)) return out;
+    Value f = getattr(callee, obj, callee.name);
+    if (f.kind != Kind::Function) {
+      if (f.is_undefined()) fail_undefined(callee, f);
+      fail(e, std::string("'") + kind_name(f) + "' object is not callable");
+    }
+    return call_fn(e, f, a);
+  }
+  Value f = eval(callee);
+  if (f.is_undefined()) fail_undefined(callee, f);
+  if (f.kind != Kind::Function) fail(e, std::string("'") + kind_name(f) + "' object is not callable");
+  Args a = eval_args(e, 1);
+  if (caller) a.kw.emplace_back("caller", *caller);
+  return call_fn(e, f, a);
+}
+
 Args Interp::eval_args(const Expr& e, size_t first) {
   Args a;
   for (size_t k = first; k < e.kids.size(); ++k) a.pos.push_back(eval(*e.kids[k]));
@@ -298,27 +336,7 @@ Value Interp::eval(const Expr& e) {
         if (e.kids[size_t(k) + 1]) p[k] = eval(*e.kids[size_t(k) + 1]);
       return slice(e, obj, e.kids[1] ? &p[0] : nullptr, e.kids[2] ? &p[1] : nullptr, e.kids[3] ? &p[2] : nullptr);
     }
-    case Expr::Call: {
-      const Expr& callee = *e.kids[0];
-      if (callee.t == Expr::GetAttr) {
-        Value obj = eval(*callee.kids[0]);
-        if (obj.is_undefined()) fail_undefined(callee, obj);
-        Args a = eval_args(e, 1);
-        Value out;
-        if (call_method(*this, obj, callee.name, a, e, &out)) return out;
-        Value f = getattr(callee, obj, callee.name);
-        if (f.kind != Kind::Function) {
-          if (f.is_undefined()) fail_undefined(callee, f);
-          fail(e, std::string("'") + kind_name(f) + "' object is not callable");
-        }
-        return call_fn(e, f, a);
-      }
-      Value f = eval(callee);
-      if (f.is_undefined()) fail_undefined(callee, f);
-      if (f.kind != Kind::Function) fail(e, std::string("'") + kind_name(f) + "' object is not callable");
-      Args a = eval_args(e, 1);
-      return call_fn(e, f, a);
-    }
+    case Expr::Call: return eval_call(e, nullptr);
     case Expr::Filter: {
       Value v = eval(*e.kids[0]);
       Args a = eval_args(e, 1);
@@ -471,22 +489,24 @@ Interp::Flow Interp::exec(const Body& body) {
         break;
       }
       case Node::SetBlock: {
-        std::string buf;
-        std::string* saved = out;
-        out = &buf;
-        Flow f = exec(n.body);
-        out = saved;
+        Flow f;
+        std::string buf = capture(n.body, &f);
         if (f != Flow::Normal) return f;
-        Value v = Value::str(buf);
-        for (const auto& flt : n.filters) {
-          Args a;
-          for (const auto& k : flt.second) a.pos.push_back(eval(*k));
-          Expr at;
-          at.line = n.line;
-          at.col = n.col;
-          v = apply_filter(*this, flt.first, v, a, at);
-        }
-        assign(n, v);
+        assign(n, apply_block_filters(n, Value::str(std::move(buf))));
+        break;
+      }
+      case Node::FilterBlock: {
+        Flow f;
+        std::string buf = capture(n.body, &f);
+        if (f != Flow::Normal) return f;
+        emit(nullptr, py_str(apply_block_filters(n, Value::str(std::move(buf)))));
+        break;
+      }
+      case Node::Macro: scopes.back()[n.name] = make_macro(n); break;
+      case Node::CallBlock: {
+        Value caller = make_macro(n);
+        Value v = eval_call(*n.expr, &caller);
+        emit(n.expr.get(), py_str(v));
         break;
       }
       case Node::Break:
@@ -501,6 +521,28 @@ Interp::Flow Interp::exec(const Body& body) {
     }
   }
   return Flow::Normal;
+}
+
+std::string Interp::capture(const Body& body, Flow* flow) {
+  std::string buf;
+  std::string* saved = out;
+  out = &buf;
+  try {
+    *flow = exec(body);
+  } catch (...) {
+    out = saved;
+    throw;
+  }
+  out = saved;
+  return buf;
+}
+
+Value Interp::apply_block_filters(const Node& n, Value v) {
+  for (const auto& f : n.filters) {
+    Args a = eval_args(*f, 1);
+    v = apply_filter(*this, f->name, std::move(v), a, *f);
+  }
+  return v;
 }
 
 Interp::Flow Interp::exec_for(const Node& n) {
@@ -557,9 +599,10 @@ Interp::Flow Interp::exec_for(const Node& n) {
 // ------------------------------------------------------------ Template
 Template::Template(const std::string& source) { body_ = parse(lex(source)); }
 
-std::string Template::render(const Dict& vars, const Limits& limits) const {
+std::string Template::render(const Dict& vars, const Limits& limits, int64_t now) const {
   Interp in;
   in.limits = limits;
+  in.now = now;
   std::string result;
   in.out = &result;
   in.scopes.emplace_back();
@@ -599,12 +642,17 @@ std::string Template::render(const Dict& vars, const Limits& limits) const {
     }
     return Value::array(std::move(l));
   });
-  g["strftime_now"] = Value::function("strftime_now", [](Args& a) -> Value {
+  g["strftime_now"] = Value::function("strftime_now", [now](Args& a) -> Value {
     const Value* f = a.get(0, "format");
     if (!f || f->kind != Kind::String) throw Error("strftime_now() expects a format string");
-    std::time_t now = std::time(nullptr);
     std::tm tm{};
-    localtime_r(&now, &tm);
+    if (now >= 0) {
+      std::time_t t = std::time_t(now);
+      gmtime_r(&t, &tm);
+    } else {
+      std::time_t t = std::time(nullptr);
+      localtime_r(&t, &tm);
+    }
     char buf[512];
     size_t n = std::strftime(buf, sizeof buf, f->s.c_str(), &tm);
     return Value::str(std::string(buf, n));

@@ -3,11 +3,13 @@
 // + - > ~ > * / // % > ** > unary/postfix/filters/tests.
 //
 // Supported statements: if/elif/else, for (with `if` filter and else),
-// set (names, tuple unpacking, ns.attr, block set), break/continue
-// (transformers enables jinja2.ext.loopcontrols), generation (transformers'
-// AssistantTracker tag; rendered as its body). Anything else (macro, call,
-// include, extends, filter blocks, do, ...) is a clear "outside the subset"
-// error naming line and column.
+// set (names, tuple unpacking, ns.attr, block set with filters), macro
+// (defaults; varargs/kwargs/caller found by scanning the body, as jinja2
+// does), call blocks, filter blocks, break/continue (transformers enables
+// jinja2.ext.loopcontrols), generation (transformers' AssistantTracker tag;
+// rendered as its body). Anything else (include, extends, import, block,
+// do, recursive loops, ...) is a clear "outside the subset" error naming
+// line and column.
 #include "chat/jinja_ast.h"
 
 namespace f8::chat::jinja {
@@ -555,11 +557,7 @@ struct Parser {
         n->t = Node::SetBlock;
         while (is_op("|")) {
           ++i;
-          std::string f = dotted_name();
-          Expr tmp;
-          if (is_op("(")) parse_args(&tmp);
-          if (!tmp.kwargs.empty()) fail(cur(), "keyword arguments on block-set filters are outside the subset");
-          n->filters.emplace_back(f, std::move(tmp.kids));
+          n->filters.push_back(block_filter());
         }
         expect_block_end();
         n->body = subparse({"endset"}, &found);
@@ -575,11 +573,123 @@ struct Parser {
       n->body = subparse({"endgeneration"}, &found);
       ++i;
       expect_block_end();
+    } else if (w == "macro") {
+      n->t = Node::Macro;
+      n->name = expect_name();
+      params(n.get(), true);
+      expect_block_end();
+      n->body = subparse({"endmacro"}, &found);
+      ++i;
+      expect_block_end();
+      scan_special_names(*n);
+    } else if (w == "call") {
+      n->t = Node::CallBlock;
+      n->name = "caller";
+      if (is_op("(")) params(n.get(), false);
+      const Token& at = cur();
+      ExprP c = expression();
+      if (c->t != Expr::Call) fail(at, "expected a call expression after '{% call %}'");
+      n->expr = std::move(c);
+      expect_block_end();
+      n->body = subparse({"endcall"}, &found);
+      ++i;
+      expect_block_end();
+      scan_special_names(*n);
+    } else if (w == "filter") {
+      n->t = Node::FilterBlock;
+      n->filters.push_back(block_filter());
+      while (is_op("|")) {
+        ++i;
+        n->filters.push_back(block_filter());
+      }
+      expect_block_end();
+      n->body = subparse({"endfilter"}, &found);
+      ++i;
+      expect_block_end();
     } else {
-      fail(kw, "tag '" + w + "' is outside f8's Jinja subset (supported: if, for, set, break, "
-                           "continue, generation, raw)");
+      fail(kw, "tag '" + w + "' is outside f8's Jinja subset (supported: if, for, set, macro, call, "
+                           "filter, break, continue, generation, raw)");
     }
     return n;
+  }
+
+  // `name(args)` of a block filter; the subject (kids[0]) is left null and
+  // filled with the block's text at run time.
+  ExprP block_filter() {
+    const Token& at = cur();
+    auto f = make(Expr::Filter, at);
+    f->name = dotted_name();
+    f->kids.push_back(nullptr);
+    if (is_op("(")) parse_args(f.get());
+    return f;
+  }
+
+  // `(a, b=default, ...)` of a macro or call block. jinja2 requires
+  // parameters with defaults to come last.
+  void params(Node* n, bool required) {
+    if (!is_op("(")) {
+      if (required) fail(cur(), "expected '(' after the macro name, got " + describe(cur()));
+      return;
+    }
+    ++i;
+    while (!is_op(")")) {
+      if (!n->targets.empty()) {
+        expect_op(",");
+        if (is_op(")")) break;
+      }
+      const Token& at = cur();
+      std::string p = expect_name();
+      for (const auto& q : n->targets)
+        if (q == p) fail(at, "duplicate parameter '" + p + "'");
+      n->targets.push_back(p);
+      if (is_op("=")) {
+        ++i;
+        n->defaults.push_back(expression());
+      } else {
+        if (!n->defaults.empty() && n->defaults.back()) fail(at, "non-default argument follows default argument");
+        n->defaults.push_back(nullptr);
+      }
+    }
+    ++i;
+  }
+
+  // jinja2 gives a macro `caller`, `varargs` and `kwargs` only when its body
+  // reads those names (and does not define them as parameters).
+  static void scan_expr(const Expr* e, Node& n) {
+    if (!e) return;
+    if (e->t == Expr::Name) {
+      n.uses_caller = n.uses_caller || e->name == "caller";
+      n.uses_varargs = n.uses_varargs || e->name == "varargs";
+      n.uses_kwargs = n.uses_kwargs || e->name == "kwargs";
+    }
+    for (const auto& k : e->kids) scan_expr(k.get(), n);
+    for (const auto& kv : e->kwargs) scan_expr(kv.second.get(), n);
+  }
+  static void scan_body(const Body& b, Node& n) {
+    for (const auto& np : b) {
+      const Node& c = *np;
+      if (c.t == Node::Macro) continue;  // a nested macro has its own caller/varargs/kwargs
+      scan_expr(c.expr.get(), n);
+      scan_expr(c.ns.get(), n);
+      scan_expr(c.cond.get(), n);
+      for (const auto& f : c.filters) scan_expr(f.get(), n);
+      for (const auto& d : c.defaults) scan_expr(d.get(), n);
+      for (const auto& br : c.branches) {
+        scan_expr(br.first.get(), n);
+        scan_body(br.second, n);
+      }
+      scan_body(c.body, n);
+      scan_body(c.else_body, n);
+    }
+  }
+  static void scan_special_names(Node& n) {
+    scan_body(n.body, n);
+    for (const auto& d : n.defaults) scan_expr(d.get(), n);
+    for (const auto& p : n.targets) {
+      if (p == "caller") n.uses_caller = false;
+      if (p == "varargs") n.uses_varargs = false;
+      if (p == "kwargs") n.uses_kwargs = false;
+    }
   }
 };
 

@@ -44,7 +44,7 @@ bool Value::truthy() const {
     case Kind::Int: return i != 0;
     case Kind::Float: return f != 0;
     case Kind::String: return !s.empty();
-    case Kind::List: return !list->empty();
+    case Kind::List: return is_generator || !list->empty();
     case Kind::Dict: return !dict->items.empty();
     case Kind::Namespace:
     case Kind::Function: return true;
@@ -296,8 +296,23 @@ std::string py_str(const Value& v) {
   }
 }
 
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- json
-static void json_string(std::string& out, const std::string& s) {
+static void json_string(std::string& out, const std::string& s, bool ascii) {
   out += '"';
   for (uint32_t c : utf8_decode(s)) {
     switch (c) {
@@ -309,9 +324,14 @@ static void json_string(std::string& out, const std::string& s) {
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
       default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        if (c < 0x20 || (ascii && c > 0x7F)) {
+          // ensure_ascii: astral code points become a UTF-16 surrogate pair.
+          char buf[16];
+          if (c > 0xFFFF)
+            std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xD800 + ((c - 0x10000) >> 10),
+                          0xDC00 + ((c - 0x10000) & 0x3FF));
+          else
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
         } else {
           utf8_append(out, c);
@@ -322,7 +342,7 @@ static void json_string(std::string& out, const std::string& s) {
 }
 
 static void json_rec(std::string& out, const Value& v, int indent, int depth, const std::string& isep,
-                     const std::string& ksep, bool sort_keys) {
+                     const std::string& ksep, bool sort_keys, bool ascii) {
   if (depth > 256) throw Error("tojson: nesting deeper than 256 levels");
   auto newline = [&](int d) {
     if (indent < 0) return;
@@ -338,14 +358,15 @@ static void json_rec(std::string& out, const Value& v, int indent, int depth, co
       else if (std::isinf(v.f)) out += v.f < 0 ? "-Infinity" : "Infinity";
       else out += py_float(v.f);
       return;
-    case Kind::String: json_string(out, v.s); return;
+    case Kind::String: json_string(out, v.s, ascii); return;
     case Kind::List: {
+      if (v.is_generator) throw Error("tojson: Object of type generator is not JSON serializable");
       if (v.list->empty()) { out += "[]"; return; }
       out += '[';
       for (size_t k = 0; k < v.list->size(); ++k) {
         if (k) out += isep;
         newline(depth + 1);
-        json_rec(out, (*v.list)[k], indent, depth + 1, isep, ksep, sort_keys);
+        json_rec(out, (*v.list)[k], indent, depth + 1, isep, ksep, sort_keys, ascii);
       }
       newline(depth);
       out += ']';
@@ -362,9 +383,9 @@ static void json_rec(std::string& out, const Value& v, int indent, int depth, co
       for (size_t k = 0; k < items.size(); ++k) {
         if (k) out += isep;
         newline(depth + 1);
-        json_string(out, items[k]->first);
+        json_string(out, items[k]->first, ascii);
         out += ksep;
-        json_rec(out, items[k]->second, indent, depth + 1, isep, ksep, sort_keys);
+        json_rec(out, items[k]->second, indent, depth + 1, isep, ksep, sort_keys, ascii);
       }
       newline(depth);
       out += '}';
@@ -376,9 +397,9 @@ static void json_rec(std::string& out, const Value& v, int indent, int depth, co
 }
 
 std::string to_json(const Value& v, int indent, const std::string& isep, const std::string& ksep,
-                    bool sort_keys) {
+                    bool sort_keys, bool ensure_ascii) {
   std::string out;
-  json_rec(out, v, indent, 0, isep, ksep, sort_keys);
+  json_rec(out, v, indent, 0, isep, ksep, sort_keys, ensure_ascii);
   return out;
 }
 

@@ -44,6 +44,13 @@ struct Value {
   Kind kind = Kind::Undefined;
   bool b = false;
   bool is_tuple = false;  // List printed as (a, b)
+  // List standing for the generator jinja2's map/select/reject/selectattr/
+  // rejectattr return: always true, no len(), not JSON, not subscriptable.
+  // (Single use is not modelled: iterating it twice sees the items twice.)
+  bool is_generator = false;
+  // String that is markupsafe.Markup (from |safe or |escape): `+` with a
+  // plain string HTML-escapes the plain one, as Markup.__add__ does.
+  bool is_markup = false;
   int64_t i = 0;
   double f = 0;
   std::string s;                // String; the name of an Undefined; Function name
@@ -86,10 +93,11 @@ struct Args {
 std::string py_str(const Value& v);   // str(v); Undefined -> ""
 std::string py_repr(const Value& v);  // repr(v) (inside containers)
 std::string py_float(double d);       // repr(float)
-// json.dumps(v, ensure_ascii=False, indent, separators, sort_keys) as
-// transformers' tojson filter calls it. indent < 0 = None.
+// json.dumps(v, ensure_ascii, indent, separators, sort_keys) as
+// transformers' tojson filter calls it (ensure_ascii=False unless the
+// template asks). indent < 0 = None.
 std::string to_json(const Value& v, int indent, const std::string& item_sep,
-                    const std::string& key_sep, bool sort_keys);
+                    const std::string& key_sep, bool sort_keys, bool ensure_ascii = false);
 const char* kind_name(const Value& v);  // "string", "list", ... for messages
 bool py_equal(const Value& a, const Value& b);
 // -1/0/1 for <; throws Error when Python would raise TypeError.
@@ -103,5 +111,7 @@ bool py_isspace(uint32_t cp);  // str.isspace()
 std::string py_strip(const std::string& s, bool left, bool right, const std::string* chars);
 std::string py_upper(const std::string& s);
 std::string py_lower(const std::string& s);
+std::string html_escape(const std::string& s);  // markupsafe.escape: & < > " '
+
 
 }  // namespace f8::chat::jinja

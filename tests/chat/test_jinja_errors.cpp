@@ -11,14 +11,14 @@ static fc::Result jr(const std::string& t, const std::string& msgs = "[]") {
 }
 
 TEST(JinjaErrors, OutsideSubsetNamesLineAndColumn) {
-  fc::Result r = jr("hello\n  {% macro m() %}x{% endmacro %}");
+  fc::Result r = jr("hello\n  {% include 'other.jinja' %}");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error_kind, fc::ErrorKind::Template);
   EXPECT_NE(r.error.find("line 2"), std::string::npos) << r.error;
-  EXPECT_NE(r.error.find("'macro' is outside f8's Jinja subset"), std::string::npos) << r.error;
-  for (const char* t : {"{% include 'x' %}", "{% extends 'x' %}", "{% call f() %}{% endcall %}",
-                        "{% filter upper %}x{% endfilter %}", "{% do x %}", "{{ x|nosuchfilter }}",
-                        "{{ x is nosuchtest }}", "{{ f(*a) }}", "{% for x in y recursive %}{% endfor %}"}) {
+  EXPECT_NE(r.error.find("'include' is outside f8's Jinja subset"), std::string::npos) << r.error;
+  for (const char* t : {"{% include 'x' %}", "{% extends 'x' %}", "{% import 'x' as y %}", "{% block b %}{% endblock %}",
+                        "{% do x %}", "{{ x|nosuchfilter }}", "{{ x is nosuchtest }}", "{{ f(*a) }}",
+                        "{% for x in y recursive %}{% endfor %}", "{{ '{:>8}'.format(1) }}", "{{ {1: 2} }}"}) {
     fc::Result e = jr(t);
     EXPECT_FALSE(e.ok()) << t;
     EXPECT_NE(e.error.find("line 1"), std::string::npos) << t << ": " << e.error;
@@ -80,6 +80,79 @@ TEST(JinjaErrors, LimitsStopHostileTemplates) {
   r = fc::render_json("{% for i in range(100000) %}{% endfor %}", "[]", opt, fc::Engine::Jinja);
   EXPECT_FALSE(r.ok());
   EXPECT_NE(r.error.find("step limit"), std::string::npos) << r.error;
+}
+
+// Macro and call-block misuse: one error naming the macro and the line.
+TEST(JinjaErrors, MacroMisuse) {
+  struct Case {
+    const char* tmpl;
+    const char* want;
+  } cases[] = {
+      {"{% macro m(a) %}{% endmacro %}\n{{ m(1, 2) }}", "macro 'm' takes not more than 1 argument(s)"},
+      {"{% macro m(a) %}{% endmacro %}\n{{ m(b=1) }}", "macro 'm' takes no keyword argument 'b'"},
+      {"{% macro m(a) %}{% endmacro %}\n{{ m(1, a=2) }}", "got multiple values for argument 'a'"},
+      {"{% macro m() %}{{ caller() }}{% endmacro %}\n{{ m() }}", "No caller defined"},
+      {"{% macro m() %}x{% endmacro %}\n{% call m() %}y{% endcall %}", "takes no keyword argument 'caller'"},
+      {"{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}\n{{ r(0) }}", "nested deeper than 100 calls"},
+      {"{% set m = 1 %}\n{% call m() %}y{% endcall %}", "not callable"},
+      {"{% macro m(a=1, b) %}{% endmacro %}", "non-default argument follows default argument"},
+      {"{% macro m(a, a) %}{% endmacro %}", "duplicate parameter 'a'"},
+      {"{% macro m %}{% endmacro %}", "expected '('"},
+      {"{% macro m() %}x", "missing '{% endmacro %}'"},
+      {"{% call x %}{% endcall %}", "expected a call expression"},
+      {"{% filter %}x{% endfilter %}", "expected a name"},
+  };
+  for (const auto& c : cases) {
+    fc::Result r = jr(c.tmpl);
+    ASSERT_FALSE(r.ok()) << c.tmpl;
+    EXPECT_EQ(r.error_kind, fc::ErrorKind::Template) << c.tmpl;
+    EXPECT_NE(r.error.find(c.want), std::string::npos) << c.tmpl << ": " << r.error;
+    EXPECT_NE(r.error.find("line "), std::string::npos) << c.tmpl << ": " << r.error;
+  }
+  // Mutual recursion through a call block's caller is bounded too.
+  fc::Result r = jr("{% macro a() %}{% call a() %}x{% endcall %}{% endmacro %}{{ a() }}");
+  EXPECT_FALSE(r.ok());
+  // Exponential fan-out hits the step limit, not the clock.
+  fc::Options opt;
+  opt.limits.max_steps = 100000;
+  r = fc::render_json("{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+                      "[]", opt, fc::Engine::Jinja);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("step limit"), std::string::npos) << r.error;
+}
+
+// Template variables from JSON: tools/documents/chat_template_kwargs.
+TEST(JinjaErrors, TemplateKwargs) {
+  const char* t = "{{ enable_thinking }}|{{ tools|length }}|{{ documents is none }}";
+  fc::Result r = fc::render_json(
+      t, R"({"messages": [], "tools": [{"a": 1}], "chat_template_kwargs": {"enable_thinking": false}})", {});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.text, "False|1|True");
+  for (const char* bad : {R"({"messages": [], "chat_template_kwargs": [1]})",
+                          R"({"messages": [], "chat_template_kwargs": "x"})",
+                          R"({"messages": [], "tools": {"a": 1}})",
+                          R"({"messages": [], "documents": 3})",
+                          R"({"messages": [], "chat_template_kwargs": {"messages": []}})",
+                          R"({"messages": [], "chat_template_kwargs": {"add_generation_prompt": true}})"}) {
+    fc::Result e = fc::render_json(t, bad, {});
+    EXPECT_EQ(e.error_kind, fc::ErrorKind::InvalidArgument) << bad;
+  }
+  f8::chat::jinja::Dict vars;
+  std::string err;
+  EXPECT_TRUE(fc::parse_template_kwargs(R"({"reasoning_effort": "high"})", &vars, &err)) << err;
+  EXPECT_FALSE(fc::parse_template_kwargs("[1]", &vars, &err));
+  EXPECT_NE(err.find("expected a JSON object"), std::string::npos) << err;
+  EXPECT_FALSE(fc::parse_template_kwargs("{bad", &vars, &err));
+  EXPECT_NE(err.find("invalid JSON"), std::string::npos) << err;
+  // Variables send a recognized family to the interpreter (the built-in
+  // renderers read none), and Engine::Builtin refuses them.
+  fc::Options opt;
+  opt.vars = vars;
+  r = fc::render(fc::builtin_template("chatml"), {{"user", "x"}}, opt, fc::Engine::Auto);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.engine, fc::Engine::Jinja);
+  EXPECT_EQ(fc::render(fc::builtin_template("chatml"), {{"user", "x"}}, opt, fc::Engine::Builtin).error_kind,
+            fc::ErrorKind::Unsupported);
 }
 
 TEST(JinjaErrors, BadConversationJson) {
