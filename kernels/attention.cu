@@ -5,7 +5,7 @@
 // src/backend/cpu/ref/ref_backend.cpp): for each query token t (sequence
 // seq[t], position pos[t]) and head h,
 //   out[t, h*D:(h+1)*D] = sum_c softmax_c(q[t,h] . K[c,kvh] * scale) * V[c,kvh]
-// over the cells c < hi that token sees (attn::visible), kvh = h / (n_heads /
+// over the cells that token sees (attn::visible), found through its sequence's pages, kvh = h / (n_heads /
 // n_kv_heads) (GQA); zeros when it sees no cell. K/V are decoded on load and
 // multiplied by k_scale[layer] / v_scale[layer] (FP8 caches only: F32/F16/BF16
 // ignore the scales, as the CPU does);
@@ -17,9 +17,11 @@
 // [T][n_heads][S][2]; S = n_splits).
 //
 // Kernel 1, attn_split_kernel: grid (n_heads, T, S), block kWarps warps.
-//   Block (h, t, s) reads hi = kv.hi[0] from device memory (a CUDA graph
-//   captured once stays valid as the context grows) and takes split s of
-//   [0, hi) (attn::split_range). Its warps take chunks of U consecutive cells
+//   Block (h, t, s) reads token t's page table (the pages of its sequence,
+//   DevKv list_off/list_pages) from device memory (a CUDA graph captured
+//   once stays valid as the context grows) and takes split s of its entries
+//   (attn::split_range), skipping pages whose position range the token
+//   cannot see. In each page its warps take chunks of U consecutive cells
 //   round-robin; the lanes of a warp take head_dim slices (D = 64/128/256:
 //   lane owns D/32 contiguous elements, one vector load per cell; any other
 //   D: lane owns elements lane + 32 j). Per chunk a warp loads the visibility
@@ -36,7 +38,8 @@
 // read by one warp of each of the n_heads / n_kv_heads blocks of its group
 // (the group's blocks are adjacent in the grid, so DRAM sees it ~once and L2
 // the rest): ~2 * n_visible * n_kv_heads * D * elem_size bytes from DRAM,
-// plus 12 bytes of cell metadata per scanned cell per block (from L2), plus
+// plus 12 bytes of cell metadata per cell of the sequence's pages per block
+// (from L2), plus
 // T * n_heads * S * (D + 2) * 4 * 2 bytes of workspace.
 #include "kernels/attention.cuh"
 
@@ -186,7 +189,10 @@ struct AttnArgs {
   const uint8_t* v;          // layer base
   const int32_t* cell_pos;
   const unsigned long long* cell_seqs;
-  const int32_t* hi;
+  const int32_t* list_off;   // page tables (DevKv)
+  const int32_t* list_pages;
+  const int32_t* page_pos_min;
+  const int32_t* page_pos_max;
   const float* k_scale;      // &kv.k_scale[layer]
   const float* v_scale;      // &kv.v_scale[layer]
   int32_t n_cells, n_kv_heads, head_dim, group, n_heads, n_splits, t0;
@@ -216,11 +222,17 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
   const int D = a.head_dim;
   const int kvh = h / a.group;
 
-  int hi = *a.hi;
-  hi = hi < 0 ? 0 : (hi > a.n_cells ? a.n_cells : hi);
-  const attn::SplitRange r = attn::split_range(s, a.n_splits, hi);
   const int sq = a.seq[t];
   const int qp = a.pos[t];
+  // The token's page table: split s takes a balanced range of its entries.
+  int n_list = 0;
+  const int32_t* list = a.list_pages;
+  if (sq >= 0 && sq < kKvMaxSeq) {
+    const int o0 = a.list_off[sq];
+    list += o0;
+    n_list = a.list_off[sq + 1] - o0;
+  }
+  const attn::SplitRange r = attn::split_range(s, a.n_splits, n_list);
 
   // q pre-multiplied so that a dot product with raw K is a log2-domain score.
   constexpr bool kFp8 = T == Elem::E4M3 || T == Elem::E5M2;  // scales apply to FP8 only (as on the CPU)
@@ -238,11 +250,19 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
   const S* kb = reinterpret_cast<const S*>(a.k) + static_cast<size_t>(kvh) * D;
   const S* vb = reinterpret_cast<const S*>(a.v) + static_cast<size_t>(kvh) * D;
 
-  for (int c0 = r.begin + w * U; c0 < r.end; c0 += kWarps * U) {
+  for (int e = r.begin; e < r.end; ++e) {
+  const int pg = list[e];
+  // Block-uniform skip of a page with no position this token sees.
+  if (a.page_pos_min[pg] > qp ||
+      (a.window > 0 && static_cast<int64_t>(a.page_pos_max[pg]) <= static_cast<int64_t>(qp) - a.window))
+    continue;
+  const int pbeg = pg * kKvPage;
+  const int pend = pbeg + kKvPage < a.n_cells ? pbeg + kKvPage : a.n_cells;
+  for (int c0 = pbeg + w * U; c0 < pend; c0 += kWarps * U) {
     bool vis = false;
     if (lane < U) {
       const int c = c0 + lane;
-      if (c < r.end) vis = attn::visible(a.cell_seqs[c], a.cell_pos[c], sq, qp, a.window);
+      if (c < pend) vis = attn::visible(a.cell_seqs[c], a.cell_pos[c], sq, qp, a.window);
     }
     const unsigned vmask = __ballot_sync(0xFFFFFFFFu, vis);
     if (vmask == 0) continue;  // warp-uniform
@@ -298,6 +318,7 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
       for (int j = 0; j < E; ++j) acc[j] = fmaf(p, vf[j], acc[j]);
     }
     m = mn;
+  }
   }
 
   // Merge the warps' partials.
@@ -442,7 +463,10 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
   a.v = kv.v + layer * layer_bytes;
   a.cell_pos = kv.cell_pos;
   a.cell_seqs = kv.cell_seqs;
-  a.hi = kv.hi;
+  a.list_off = kv.list_off;
+  a.list_pages = kv.list_pages;
+  a.page_pos_min = kv.page_pos_min;
+  a.page_pos_max = kv.page_pos_max;
   a.k_scale = kv.k_scale + layer;
   a.v_scale = kv.v_scale + layer;
   a.n_cells = kv.n_cells;

@@ -24,7 +24,7 @@ size_t attention_workspace_floats(int32_t T, int32_t n_heads, int32_t head_dim, 
 // out[T, n_heads*head_dim] = softmax(q . K^T * scale) . V over the cells each
 // token sees (DevKv); FP32 math, FP8 K/V dequantized on load; GQA: head h
 // reads kv head h / (n_heads / n_kv_heads); a token that sees no cell gets
-// zeros. The context [0, hi) is split into n_splits ranges whose partial
+// zeros. Each token's page list (DevKv) is split into n_splits ranges whose partial
 // (max, sum, acc[head_dim]) go to `work` and are merged by log-sum-exp.
 // seq, pos: device int32[T]. window > 0: sliding window (a token at pos p
 // sees cells with p - window < cell pos <= p); 0 = none. softcap > 0: each

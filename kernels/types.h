@@ -59,6 +59,12 @@ struct DevActQ {
 //   hi[0]        cells >= hi[0] are all free (attention scans [0, hi))
 // Query token (seq s, pos p) sees cell c iff bit s of cell_seqs[c] is set
 // and cell_pos[c] <= p.
+// Pages (backend/kv_cells.h): cells [64 p, 64 p + 64) form page p. The page
+// table of sequence s is list_pages[list_off[s] .. list_off[s + 1]) (page
+// ids ascending); page_pos_min/max[p] bound the positions of page p's used
+// cells (min > max: empty). Attention walks a token's sequence's pages only.
+constexpr int kKvPage = 64;
+constexpr int kKvMaxSeq = 64;
 struct DevKv {
   uint8_t* k = nullptr;
   uint8_t* v = nullptr;
@@ -69,6 +75,11 @@ struct DevKv {
   const int32_t* hi = nullptr;
   const float* k_scale = nullptr;  // [n_layers] multipliers (1.0 for non-FP8)
   const float* v_scale = nullptr;  // [n_layers]
+  int32_t n_pages = 0;             // ceil(n_cells / kKvPage)
+  const int32_t* list_off = nullptr;    // [kKvMaxSeq + 1]
+  const int32_t* list_pages = nullptr;  // [list_off[kKvMaxSeq]] (capacity n_pages * kKvMaxSeq)
+  const int32_t* page_pos_min = nullptr;  // [n_pages]
+  const int32_t* page_pos_max = nullptr;  // [n_pages]
 };
 
 // RoPE frequencies, computed on the host exactly as the CPU backends do

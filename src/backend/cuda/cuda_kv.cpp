@@ -1,6 +1,7 @@
 // cuda_kv.cpp — CudaKVCache (see cuda_kv.h).
 #include "backend/cuda/cuda_kv.h"
 
+#include <climits>
 #include <vector>
 
 #include "backend/cpu/cpu_common.h"
@@ -15,13 +16,21 @@ size_t seqs_offset(int32_t n_cells) { return round_up((size_t(n_cells) + 1) * 4,
 size_t meta_bytes(const KVCacheParams& p) {
   return seqs_offset(p.n_cells) + size_t(p.n_cells) * 8 + 2 * size_t(p.n_layers) * 4;
 }
+// pages_ layout (ints): pos_min[np], pos_max[np], list_off[65], list_pages[np * 64].
+size_t n_pages_of(const KVCacheParams& p) { return (size_t(p.n_cells) + f8k::kKvPage - 1) / f8k::kKvPage; }
+size_t pages_ints(const KVCacheParams& p) {
+  const size_t np = n_pages_of(p);
+  return 2 * np + f8k::kKvMaxSeq + 1 + np * f8k::kKvMaxSeq;
+}
 size_t storage_bytes(const KVCacheParams& p) {
   return 2 * size_t(p.n_layers) * size_t(p.n_cells) * size_t(p.n_kv_heads) * size_t(p.head_dim) *
          cpu::elem_size(p.dtype);
 }
 }  // namespace
 
-size_t CudaKVCache::device_bytes(const KVCacheParams& p) { return storage_bytes(p) + meta_bytes(p); }
+size_t CudaKVCache::device_bytes(const KVCacheParams& p) {
+  return storage_bytes(p) + meta_bytes(p) + pages_ints(p) * 4;
+}
 
 Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::unique_ptr<KVCache>* out) {
   if (Status s = check_kv_params(p); !s.ok()) return s;
@@ -49,7 +58,18 @@ Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::u
   if (Status s = DeviceBuffer::create(dev, half, &c->v_); !s.ok()) return s;
   if (Status s = DeviceBuffer::create(dev, meta_bytes(p), &c->meta_); !s.ok()) return s;
   if (Status s = c->mirror_.alloc(c->seqs_off_ + size_t(p.n_cells) * 8); !s.ok()) return s;
+  if (Status s = DeviceBuffer::create(dev, pages_ints(p) * 4, &c->pages_); !s.ok()) return s;
+  if (Status s = c->pages_mirror_.alloc(pages_ints(p) * 4); !s.ok()) return s;
   F8_CUDA_TRY(cudaEventCreateWithFlags(&c->copied_, cudaEventDisableTiming), "cudaEventCreate");
+  {  // Empty pages (min > max) and empty lists; sync() uploads every page on its first call.
+    const size_t np = n_pages_of(p);
+    auto* m = static_cast<int32_t*>(c->pages_mirror_.data());
+    for (size_t i = 0; i < np; ++i) m[i] = INT32_MAX, m[np + i] = -1;
+    for (int i = 0; i <= f8k::kKvMaxSeq; ++i) m[2 * np + i] = 0;
+    F8_CUDA_TRY(cudaMemcpy(c->pages_->data(), m, (2 * np + f8k::kKvMaxSeq + 1) * 4, cudaMemcpyHostToDevice),
+                "kv cache: pages");
+    c->lists_version_ = c->cells_.lists_version();
+  }
 
   // Scales: 1.0 for non-FP8 caches (the kernels multiply unconditionally).
   const bool fp8 = p.dtype == DType::E4M3 || p.dtype == DType::E5M2;
@@ -82,6 +102,13 @@ Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::u
   d.cell_seqs = reinterpret_cast<const unsigned long long*>(meta + c->seqs_off_);
   d.k_scale = reinterpret_cast<const float*>(meta + sc_off);
   d.v_scale = d.k_scale + p.n_layers;
+  const auto* pg = static_cast<const int32_t*>(c->pages_->data());
+  const size_t np = n_pages_of(p);
+  d.n_pages = static_cast<int32_t>(np);
+  d.page_pos_min = pg;
+  d.page_pos_max = pg + np;
+  d.list_off = pg + 2 * np;
+  d.list_pages = pg + 2 * np + f8k::kKvMaxSeq + 1;
   *out = std::move(c);
   return Status::Ok();
 }
@@ -118,6 +145,38 @@ Status CudaKVCache::sync(cudaStream_t stream) {
   }
   F8_CUDA_TRY(cudaMemcpyAsync(meta + size_t(p_.n_cells) * 4, mhi, 4, cudaMemcpyHostToDevice, stream),
               "kv sync: cudaMemcpyAsync(hi)");
+
+  // Page summaries of the changed cells' pages, then the page lists when
+  // any list changed (their version moves on every change).
+  const size_t np = size_t(cells_.n_pages());
+  auto* pm = static_cast<int32_t*>(pages_mirror_.data());
+  auto* pd = static_cast<int32_t*>(pages_->data());
+  if (lo < hi) {
+    const int32_t p0 = lo / KvCells::kPage, p1 = (hi + KvCells::kPage - 1) / KvCells::kPage;
+    for (int32_t p = p0; p < p1; ++p) {
+      const KvCells::Page& pg = cells_.pages()[p];
+      pm[p] = pg.used ? pg.pos_min : INT32_MAX;
+      pm[np + p] = pg.used ? pg.pos_max : -1;
+    }
+    F8_CUDA_TRY(cudaMemcpyAsync(pd + p0, pm + p0, size_t(p1 - p0) * 4, cudaMemcpyHostToDevice, stream),
+                "kv sync: cudaMemcpyAsync(page pos_min)");
+    F8_CUDA_TRY(cudaMemcpyAsync(pd + np + p0, pm + np + p0, size_t(p1 - p0) * 4, cudaMemcpyHostToDevice, stream),
+                "kv sync: cudaMemcpyAsync(page pos_max)");
+  }
+  if (cells_.lists_version() != lists_version_) {
+    int32_t* off = pm + 2 * np;
+    int32_t* lp = off + f8k::kKvMaxSeq + 1;
+    int32_t n = 0;
+    for (int32_t sq = 0; sq < f8k::kKvMaxSeq; ++sq) {
+      off[sq] = n;
+      for (int32_t p : cells_.seq_pages(sq)) lp[n++] = p;  // <= n_pages per sequence: fits
+    }
+    off[f8k::kKvMaxSeq] = n;
+    F8_CUDA_TRY(cudaMemcpyAsync(pd + 2 * np, off, (size_t(f8k::kKvMaxSeq) + 1 + size_t(n)) * 4,
+                                cudaMemcpyHostToDevice, stream),
+                "kv sync: cudaMemcpyAsync(page lists)");
+    lists_version_ = cells_.lists_version();
+  }
   F8_CUDA_TRY(cudaEventRecord(copied_, stream), "kv sync: cudaEventRecord");
   return Status::Ok();
 }

@@ -38,6 +38,10 @@ class CudaKVCache final : public KvCacheBase {
   size_t kv_bytes_ = 0;
   std::unique_ptr<DeviceBuffer> k_, v_, meta_;  // meta: pos int32[n] | hi int32 | pad | seqs u64[n] | scales
   PinnedBuffer mirror_;                         // same layout as meta_ (pos, hi, seqs)
+  // Pages: pos_min int32[np] | pos_max int32[np] | list_off int32[65] | list_pages int32[np * 64].
+  std::unique_ptr<DeviceBuffer> pages_;
+  PinnedBuffer pages_mirror_;
+  uint64_t lists_version_ = ~uint64_t{0};       // the version on the device (none yet)
   cudaEvent_t copied_ = nullptr;                // the last mirror copy finished
   f8k::DevKv dev_;
   size_t seqs_off_ = 0;                         // byte offset of seqs in meta_/mirror_

@@ -24,6 +24,7 @@
 #include "backend/cuda/cuda_kv.h"
 #include "backend/cuda/lt_gemm.h"
 #include "kernels/attention.cuh"
+#include "kernels/fmha.cuh"
 #include "kernels/gemm.cuh"
 #include "kernels/ops.cuh"
 
@@ -209,6 +210,12 @@ class CudaStream final : public Stream {
   void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
     if (bad()) return;
     const f8k::DevKv& kv = static_cast<CudaKVCache&>(cache).dev();
+    if (b.fp8_fmha) {  // prefill: FP8 FMHA on tensor cores (kernels/fmha_fp8.cu)
+      launched(f8k::fmha_fp8(kv, layer, q, b.n_tokens, b.seq, b.pos, b.n_heads, b.scale, out, s_, b.window,
+                             b.softcap),
+               "fmha_fp8");
+      return;
+    }
     int32_t splits = f8k::attention_splits(b.n_tokens, b.n_heads, be_.device().n_sm);
     while (splits > 1 &&
            f8k::attention_workspace_floats(b.n_tokens, b.n_heads, kv.head_dim, splits) > ws_floats_)
