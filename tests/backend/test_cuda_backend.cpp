@@ -652,10 +652,12 @@ class CudaKv : public CudaTest {
   }
   // Attention of query tokens (qseq, qpos) on every layer, compared.
   void attend(KvPair& k, const AttnShape& a, const std::vector<int32_t>& qseq, const std::vector<int32_t>& qpos,
-              uint32_t seed, const std::string& what, float atol = 2e-5f, float rtol = 2e-4f) {
+              uint32_t seed, const std::string& what, float atol = 2e-5f, float rtol = 2e-4f,
+              const AttnBatch* extra = nullptr) {
     const int T = int(qseq.size());
     const auto q = randn(size_t(T) * a.n_heads * a.head_dim, seed);
     AttnBatch ab;
+    if (extra) ab = *extra;  // fp8_fmha, window, softcap
     ab.n_tokens = T;
     ab.n_heads = a.n_heads;
     ab.scale = 1.0f / std::sqrt(float(a.head_dim));
@@ -741,6 +743,43 @@ TEST_F(CudaKv, CausalPrefillBlocks) {
         store(k, seq, pos, 800);
         attend(k, a, seq, pos, 900 + T, base);
       }
+}
+
+// FP8 FMHA (kernels/fmha_fp8.cu) against its CPU emulation on cpu-ref:
+// chunked prefill of two sequences in one batch (the first 64-row tile
+// mixes them), a fork sharing pages, GQA, head dims 64/128/256, a window
+// and a softcap. The emulation sums in double and uses std::exp2; the GPU
+// sums in FP32 MMAs and uses exp2f: an exp2 next to an E4M3 boundary may
+// move one P code, so the tolerance is that of one P step in a few cells.
+TEST_F(CudaKv, Fp8FmhaMatchesEmulation) {
+  for (const AttnShape& a : {AttnShape{32, 8, 128}, AttnShape{9, 3, 64}, AttnShape{8, 2, 256}})
+    for (int T : {65, 130, 300}) {
+      const std::string base = "fmha D=" + std::to_string(a.head_dim) + " T=" + std::to_string(T);
+      KvPair k = make_pair(kvp(DType::E4M3, 1200, a, 1));
+      if (HasFailure()) return;
+      std::vector<int32_t> seq, pos;
+      for (int p = 0; p < 400; ++p) {
+        seq.push_back(0), pos.push_back(p);
+        if (p < 150) seq.push_back(1), pos.push_back(p);
+      }
+      store(k, seq, pos, 1100);
+      k.ref->seq_cp(0, 2, 0, 200);
+      k.cu->seq_cp(0, 2, 0, 200);
+      std::vector<int32_t> qs, qp;
+      for (int t = 0; t < T; ++t) {
+        if (t % 3 == 2) qs.push_back(1), qp.push_back(100 + (t % 50));
+        else qs.push_back(t % 3 ? 2 : 0), qp.push_back(t % 3 ? 199 - (t % 60) : 399 - (t % 200));
+      }
+      for (int32_t window : {0, 50})
+        for (float cap : {0.0f, 20.0f}) {
+          AttnBatch ex;
+          ex.fp8_fmha = true;
+          ex.window = window;
+          ex.softcap = cap;
+          attend(k, a, qs, qp, 1200 + T, base + " window " + std::to_string(window) + " cap " + std::to_string(cap),
+                 3e-3f, 3e-2f, &ex);
+        }
+    }
 }
 
 // Long contexts: the split-context (flash-decoding) merge, batch of decodes.
