@@ -13,6 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "ggf8/keys.h"
+#include "tokenizer/decoders.h"
+#include "tokenizer/normalize.h"
+#include "tokenizer/pretokenize.h"
 
 namespace f8conv {
 namespace {
@@ -72,22 +75,62 @@ std::optional<bool> bool_field(const json& obj, const char* key) {
   return std::nullopt;
 }
 
-// Does the post-processor add `bos` at the start of a single sequence?
-// (TemplateProcessing, possibly inside a Sequence; Llama 3 does this.)
-std::optional<bool> post_adds_token(const json& pp, const std::string& tok) {
-  if (!pp.is_object() || !pp.contains("type") || !pp["type"].is_string()) return std::nullopt;
+// What a TemplateProcessing post-processor (possibly inside a Sequence) adds
+// around a single sequence: the special tokens before "$A" and after it.
+// tokenizers (and transformers 5, which ignores tokenizer_config's
+// add_bos_token / add_eos_token when tokenizer.json has a post-processor)
+// add exactly these.
+struct Template {
+  bool found = false;
+  std::vector<std::string> before, after;  // token names ("SpecialToken" ids)
+  std::map<std::string, std::vector<int64_t>> ids;  // name -> ids from "special_tokens"
+};
+
+Status read_template(const json& pp, const std::string& f, Template* t) {
+  if (!pp.is_object() || !pp.contains("type") || !pp["type"].is_string()) return Status::Ok();
   const std::string type = pp["type"].get<std::string>();
   if (type == "Sequence" && pp.contains("processors") && pp["processors"].is_array()) {
-    for (const json& p : pp["processors"])
-      if (auto r = post_adds_token(p, tok)) return r;
-    return std::nullopt;
+    for (const json& p : pp["processors"]) {
+      Status st = read_template(p, f, t);
+      if (!st.ok() || t->found) return st;
+    }
+    return Status::Ok();
   }
-  if (type != "TemplateProcessing" || !pp.contains("single") || !pp["single"].is_array()) return std::nullopt;
-  for (const json& piece : pp["single"])
-    if (piece.is_object() && piece.contains("SpecialToken") && piece["SpecialToken"].is_object() &&
-        piece["SpecialToken"].contains("id") && piece["SpecialToken"]["id"] == tok)
-      return true;
-  return false;
+  if (type != "TemplateProcessing") return Status::Ok();
+  if (!pp.contains("single") || !pp["single"].is_array())
+    return Status::Error(Code::BadType, f + ": post_processor TemplateProcessing without a \"single\" array");
+  t->found = true;
+  bool seen_a = false;
+  for (const json& piece : pp["single"]) {
+    if (piece.is_object() && piece.contains("Sequence")) { seen_a = true; continue; }
+    if (!piece.is_object() || !piece.contains("SpecialToken") || !piece["SpecialToken"].is_object() ||
+        !piece["SpecialToken"].contains("id") || !piece["SpecialToken"]["id"].is_string())
+      return Status::Error(Code::BadType, f + ": post_processor.single holds an entry that is neither "
+                                              "{\"Sequence\"} nor {\"SpecialToken\": {\"id\": ...}}");
+    (seen_a ? t->after : t->before).push_back(piece["SpecialToken"]["id"].get<std::string>());
+  }
+  if (pp.contains("special_tokens") && pp["special_tokens"].is_object())
+    for (const auto& [name, v] : pp["special_tokens"].items())
+      if (v.is_object() && v.contains("ids") && v["ids"].is_array())
+        for (const json& x : v["ids"])
+          if (x.is_number_integer()) t->ids[name].push_back(x.get<int64_t>());
+  return Status::Ok();
+}
+
+// Refuses, at convert time, a normalizer / pre-tokenizer / decoder that the
+// runtime would not reproduce (the error names the type and the supported
+// ones), by building them exactly as the runtime will.
+Status check_pipeline(const json& norm, const json& pre, const json& dec, const std::string& f) {
+  std::unique_ptr<f8tok::Normalizer> n;
+  std::unique_ptr<f8tok::PreTokenizer> p;
+  std::unique_ptr<f8tok::DecodeChain> d;
+  Status st = f8tok::make_normalizer(norm.dump(), &n);
+  if (!st.ok()) return Status::Error(st.code, f + ": normalizer: " + st.message);
+  st = f8tok::make_pre_tokenizer(pre.dump(), &p);
+  if (!st.ok()) return Status::Error(st.code, f + ": pre_tokenizer: " + st.message);
+  st = f8tok::make_decode_chain(dec.dump(), &d);
+  if (!st.ok()) return Status::Error(st.code, f + ": decoder: " + st.message);
+  return Status::Ok();
 }
 
 // Names the pre-tokenizer family when it is one f8 knows by heart (for
@@ -117,8 +160,11 @@ struct Ctx {
   }
 };
 
+// template_bos / template_eos: the ids a TemplateProcessing post-processor
+// adds (-1 = none); they override the config's bos/eos ids.
 Status import_bpe(const Ctx& c, const fs::path& path, const TokenizerImportOptions& opts,
-                  std::vector<ggf8::KV>* kvs, std::map<std::string, int32_t>* index) {
+                  std::vector<ggf8::KV>* kvs, std::map<std::string, int32_t>* index, int32_t* template_bos,
+                  int32_t* template_eos) {
   json tj;
   bool present;
   Status st = read_json(path, &tj, &present);
@@ -127,10 +173,13 @@ Status import_bpe(const Ctx& c, const fs::path& path, const TokenizerImportOptio
   if (!tj.contains("model") || !tj["model"].is_object())
     return Status::Error(Code::BadType, f + ": field \"model\" missing or not an object");
   const json& m = tj["model"];
-  const std::string type = m.value("type", std::string("BPE"));
+  const std::string type = m.contains("type") && m["type"].is_string() ? m["type"].get<std::string>() : "BPE";
   if (type != "BPE")
     return Status::Error(Code::BadType, f + ": model.type \"" + type + "\" is not supported (f8 reads BPE; "
                                             "SentencePiece models need tokenizer.model)");
+  for (const char* k : {"continuing_subword_prefix", "end_of_word_suffix"})
+    if (m.contains(k) && !m[k].is_null() && !(m[k].is_string() && m[k].get<std::string>().empty()))
+      return Status::Error(Code::BadType, f + ": model." + k + " is set; f8's BPE does not support it");
   if (!m.contains("vocab") || !m["vocab"].is_object())
     return Status::Error(Code::BadType, f + ": model.vocab missing or not an object");
 
@@ -188,6 +237,8 @@ Status import_bpe(const Ctx& c, const fs::path& path, const TokenizerImportOptio
   const json pre = tj.value("pre_tokenizer", json());
   const json norm = tj.value("normalizer", json());
   const json dec = tj.value("decoder", json());
+  st = check_pipeline(norm, pre, dec, f);
+  if (!st.ok()) return st;
   kvs->push_back({K::kTokKind, Value::str("bpe")});
   kvs->push_back({K::kTokTokens, Value::array_str(std::move(tokens))});
   kvs->push_back({K::kTokTypes, Value::array_i32(types)});
@@ -198,17 +249,62 @@ Status import_bpe(const Ctx& c, const fs::path& path, const TokenizerImportOptio
   kvs->push_back({K::kTokDecoderJson, Value::str(dec.dump())});
   kvs->push_back({K::kTokByteFallback, Value::boolean(byte_fallback)});
   kvs->push_back({K::kTokIgnoreMerges, Value::boolean(m.value("ignore_merges", false))});
+  kvs->push_back({K::kTokFuseUnk, Value::boolean(m.contains("fuse_unk") && m["fuse_unk"].is_boolean() && m["fuse_unk"].get<bool>())});
+  kvs->push_back({K::kTokAddedJson, Value::str(tj.value("added_tokens", json::array()).dump())});
 
   // unk from the model; add_bos from the config, else the post-processor.
   if (m.contains("unk_token") && m["unk_token"].is_string()) {
     auto it = index->find(m["unk_token"].get<std::string>());
     if (it != index->end()) kvs->push_back({K::kTokUnkId, Value::i32(it->second)});
   }
-  auto bos = c.special("bos_token");
-  std::optional<bool> add_bos = bool_field(c.cfg, "add_bos_token");
-  if (!add_bos && bos && tj.contains("post_processor")) add_bos = post_adds_token(tj["post_processor"], *bos);
-  kvs->push_back({K::kTokAddBos, Value::boolean(add_bos.value_or(false))});
-  kvs->push_back({K::kTokAddEos, Value::boolean(bool_field(c.cfg, "add_eos_token").value_or(false))});
+  // BOS/EOS: a TemplateProcessing post-processor decides (what tokenizers
+  // and transformers 5 do, whatever tokenizer_config.json says); without one,
+  // tokenizer_config's add_bos_token / add_eos_token.
+  Template tp;
+  if (tj.contains("post_processor")) {
+    st = read_template(tj["post_processor"], f, &tp);
+    if (!st.ok()) return st;
+  }
+  const std::optional<bool> cfg_bos = bool_field(c.cfg, "add_bos_token"), cfg_eos = bool_field(c.cfg, "add_eos_token");
+  bool add_bos = cfg_bos.value_or(false), add_eos = cfg_eos.value_or(false);
+  if (tp.found) {
+    if (tp.before.size() > 1 || tp.after.size() > 1)
+      return Status::Error(Code::BadType, f + ": post_processor adds " + std::to_string(tp.before.size()) + " tokens before and " +
+                                              std::to_string(tp.after.size()) + " after a sequence; f8 supports at most one BOS and one EOS");
+    // The template's token is what gets added; its id comes from the
+    // template's own table, else from the vocabulary.
+    auto id_of = [&](const std::string& name, int64_t* id) -> Status {
+      auto it = tp.ids.find(name);
+      if (it != tp.ids.end() && it->second.size() == 1) { *id = it->second[0]; return Status::Ok(); }
+      auto v = index->find(name);
+      if (v != index->end()) { *id = v->second; return Status::Ok(); }
+      return Status::Error(Code::NotFound, f + ": post_processor special token \"" + name + "\" is not in the vocabulary");
+    };
+    add_bos = !tp.before.empty();
+    add_eos = !tp.after.empty();
+    if (add_bos) {
+      int64_t id;
+      st = id_of(tp.before[0], &id);
+      if (!st.ok()) return st;
+      *template_bos = static_cast<int32_t>(id);
+    }
+    if (add_eos) {
+      int64_t id;
+      st = id_of(tp.after[0], &id);
+      if (!st.ok()) return st;
+      *template_eos = static_cast<int32_t>(id);
+    }
+    if (cfg_bos && *cfg_bos != add_bos)
+      c.warn(std::string("tokenizer_config.json add_bos_token is ") + (*cfg_bos ? "true" : "false") +
+             " but tokenizer.json's post_processor " + (add_bos ? "adds" : "does not add") +
+             " a BOS; following the post_processor (as tokenizers and transformers 5 do)");
+    if (cfg_eos && *cfg_eos != add_eos)
+      c.warn(std::string("tokenizer_config.json add_eos_token is ") + (*cfg_eos ? "true" : "false") +
+             " but tokenizer.json's post_processor " + (add_eos ? "adds" : "does not add") +
+             " an EOS; following the post_processor (as tokenizers and transformers 5 do)");
+  }
+  kvs->push_back({K::kTokAddBos, Value::boolean(add_bos)});
+  kvs->push_back({K::kTokAddEos, Value::boolean(add_eos)});
   return Status::Ok();
 }
 
@@ -224,6 +320,7 @@ Status import_impl(const std::string& model_dir, std::vector<ggf8::KV>* out, std
 
   std::vector<ggf8::KV> kvs;
   std::map<std::string, int32_t> index;  // token text -> id (BPE, or tokenizer.json beside a .model)
+  int32_t template_bos = -1, template_eos = -1;
   std::error_code ec;
   const fs::path spm = c.dir / "tokenizer.model", tjs = c.dir / "tokenizer.json";
   if (fs::exists(spm, ec)) {
@@ -247,7 +344,7 @@ Status import_impl(const std::string& model_dir, std::vector<ggf8::KV>* out, std
           if (idv.is_number_integer()) index.emplace(tok, static_cast<int32_t>(idv.get<int64_t>()));
     }
   } else if (fs::exists(tjs, ec)) {
-    st = import_bpe(c, tjs, opts, &kvs, &index);
+    st = import_bpe(c, tjs, opts, &kvs, &index, &template_bos, &template_eos);
     if (!st.ok()) return st;
   } else {
     return Status::Error(Code::NotFound, model_dir + ": neither tokenizer.model nor tokenizer.json exists");
@@ -265,8 +362,20 @@ Status import_impl(const std::string& model_dir, std::vector<ggf8::KV>* out, std
     kvs.push_back({key, Value::i32(it->second)});
     return it->second;
   };
-  resolve("bos_token", K::kTokBosId);
-  const auto eos = resolve("eos_token", K::kTokEosId);
+  // The post-processor's BOS/EOS are the ids encode adds; a config token
+  // that names another one is reported (the template wins).
+  auto resolve_added = [&](const char* field, const char* key, int32_t from_template) -> std::optional<int32_t> {
+    if (from_template < 0) return resolve(field, key);
+    auto text = c.special(field);
+    auto it = text ? index.find(*text) : index.end();
+    if (it != index.end() && it->second != from_template)
+      c.warn(std::string(field) + " \"" + *text + "\" (id " + std::to_string(it->second) +
+             ") differs from the post_processor's token (id " + std::to_string(from_template) + "); using the latter");
+    kvs.push_back({key, Value::i32(from_template)});
+    return from_template;
+  };
+  resolve_added("bos_token", K::kTokBosId, template_bos);
+  const auto eos = resolve_added("eos_token", K::kTokEosId, template_eos);
   resolve("pad_token", K::kTokPadId);
   if (auto b = c.special("bos_token")) kvs.push_back({K::kChatBosToken, Value::str(*b)});
   if (auto e = c.special("eos_token")) kvs.push_back({K::kChatEosToken, Value::str(*e)});

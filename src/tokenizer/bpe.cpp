@@ -21,20 +21,7 @@ std::array<uint32_t, 256> byte_to_codepoint() {
   return m;
 }
 
-// Decodes one code point from valid UTF-8 at s[*i], advancing *i.
-uint32_t next_codepoint(const std::string& s, size_t* i) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const unsigned char b0 = p[*i];
-  int len = utf8::sequence_length(p + *i, s.size() - *i);
-  if (len <= 0) { ++*i; return 0xFFFD; }
-  uint32_t cp;
-  if (len == 1) cp = b0;
-  else if (len == 2) cp = ((b0 & 0x1Fu) << 6) | (p[*i + 1] & 0x3Fu);
-  else if (len == 3) cp = ((b0 & 0x0Fu) << 12) | ((p[*i + 1] & 0x3Fu) << 6) | (p[*i + 2] & 0x3Fu);
-  else cp = ((b0 & 0x07u) << 18) | ((p[*i + 1] & 0x3Fu) << 12) | ((p[*i + 2] & 0x3Fu) << 6) | (p[*i + 3] & 0x3Fu);
-  *i += static_cast<size_t>(len);
-  return cp;
-}
+uint32_t next_codepoint(const std::string& s, size_t* i) { return utf8::next_codepoint(s, i); }
 
 }  // namespace
 
@@ -83,6 +70,9 @@ Status BpeTokenizer::create(BpeConfig cfg, std::unique_ptr<Tokenizer>* out) {
   st = make_pre_tokenizer(cfg.pre_tokenizer_json, &t->pre_);
   if (!st.ok()) return st;
   t->byte_level_ = t->pre_ && t->pre_->byte_level();
+  st = make_decode_chain(cfg.decoder_json, &t->chain_);
+  if (!st.ok()) return st;
+  t->fuse_unk_ = cfg.fuse_unk;
   t->byte_fallback_ = cfg.byte_fallback;
   t->ignore_merges_ = cfg.ignore_merges;
 
@@ -102,15 +92,21 @@ Status BpeTokenizer::create(BpeConfig cfg, std::unique_ptr<Tokenizer>* out) {
   t->merges_.reserve(cfg.merges.size());
   for (size_t r = 0; r < cfg.merges.size(); ++r) {
     const std::string& m = cfg.merges[r];
-    // Tokens never contain ' ' in byte-level vocabularies; split at the first.
-    const size_t sp = m.find(' ');
+    // "left right". Byte-level tokens never contain ' ', but SentencePiece-
+    // style vocabularies can (Gemma): take the first space at which both
+    // sides and their concatenation are tokens.
+    size_t sp = m.find(' ');
     if (sp == std::string::npos || sp == 0 || sp + 1 >= m.size())
       return Status::Error(Code::BadString, "tokenizer.bpe.merges[" + std::to_string(r) + "] = \"" + m +
                                                 "\": expected \"left right\"");
-    auto l = t->vocab_.find(m.substr(0, sp));
-    auto rr = t->vocab_.find(m.substr(sp + 1));
-    auto merged = t->vocab_.find(m.substr(0, sp) + m.substr(sp + 1));
-    if (l == t->vocab_.end() || rr == t->vocab_.end() || merged == t->vocab_.end())
+    auto l = t->vocab_.end(), rr = t->vocab_.end(), merged = t->vocab_.end();
+    for (; sp != std::string::npos; sp = m.find(' ', sp + 1)) {
+      l = t->vocab_.find(m.substr(0, sp));
+      rr = t->vocab_.find(m.substr(sp + 1));
+      merged = t->vocab_.find(m.substr(0, sp) + m.substr(sp + 1));
+      if (l != t->vocab_.end() && rr != t->vocab_.end() && merged != t->vocab_.end()) break;
+    }
+    if (sp == std::string::npos)
       return Status::Error(Code::NotFound, "tokenizer.bpe.merges[" + std::to_string(r) + "] = \"" + m +
                                                "\": a side or the merged token is not in tokenizer.tokens");
     // Keep the lowest rank if a pair repeats.
@@ -135,6 +131,27 @@ Status BpeTokenizer::create(BpeConfig cfg, std::unique_ptr<Tokenizer>* out) {
   t->add_bos_ = cfg.add_bos && cfg.bos >= 0;
   t->add_eos_ = cfg.add_eos && cfg.eos >= 0;
   t->finish_setup();
+  if (!cfg.added_tokens_json.empty()) {
+    std::vector<AddedToken> added;
+    st = parse_added_tokens(cfg.added_tokens_json, static_cast<int32_t>(n), &added);
+    if (!st.ok()) return st;
+    std::vector<AddedToken> raw, norm;
+    for (AddedToken& a : added) {
+      if (!a.normalized) { raw.push_back(std::move(a)); continue; }
+      // Matched in normalized text, so its content is normalized too (as
+      // tokenizers does when it builds its normalized-token trie).
+      if (t->normalizer_) {
+        std::string c;
+        st = t->normalizer_->apply(a.content, &c);
+        if (!st.ok()) return st;
+        a.content = std::move(c);
+      }
+      norm.push_back(std::move(a));
+    }
+    t->use_added_ = true;
+    t->raw_added_ = AddedTokenMatcher(std::move(raw));
+    t->norm_added_ = AddedTokenMatcher(std::move(norm));
+  }
   *out = std::move(t);
   return Status::Ok();
 }
@@ -144,21 +161,36 @@ int32_t BpeTokenizer::find_token(std::string_view text) const {
   return it == vocab_.end() ? -1 : it->second;
 }
 
-Status BpeTokenizer::encode_text(std::string_view text, bool /*at_start*/, std::vector<int32_t>* out) const {
-  std::vector<std::string> pieces;
+Status BpeTokenizer::encode_text(std::string_view text, bool at_start, bool parse_special,
+                                 std::vector<int32_t>* out) const {
+  std::string norm;
   if (normalizer_) {
-    std::string norm;
     Status st = normalizer_->apply(text, &norm);
     if (!st.ok()) return st;
-    pieces.push_back(std::move(norm));
-  } else {
-    pieces.emplace_back(text);
+    text = norm;
   }
-  if (pre_) pre_->split(&pieces);
+  if (norm_added_.empty()) {
+    encode_normalized(text, at_start, out);
+    return Status::Ok();
+  }
+  // Added tokens with normalized = true are found in the normalized text.
+  std::vector<AddedTokenMatcher::Span> spans;
+  norm_added_.split(text, parse_special, &spans);
+  for (const auto& sp : spans) {
+    if (sp.id >= 0) out->push_back(sp.id);
+    else encode_normalized(text.substr(sp.begin, sp.end - sp.begin), at_start && sp.begin == 0, out);
+  }
+  return Status::Ok();
+}
+
+void BpeTokenizer::encode_normalized(std::string_view text, bool at_start, std::vector<int32_t>* out) const {
+  std::vector<std::string> pieces;
+  pieces.emplace_back(text);
+  if (pre_) pre_->split(&pieces, at_start);
   if (text.size() < kCacheFromBytes) {
     for (const std::string& p : pieces)
       if (!p.empty()) encode_piece(p, out);
-    return Status::Ok();
+    return;
   }
   // Long inputs repeat words: memoize within this call (no shared state, so
   // the tokenizer stays safe to use from many threads).
@@ -178,7 +210,6 @@ Status BpeTokenizer::encode_text(std::string_view text, bool /*at_start*/, std::
     encode_piece(p, out);
     if (out->size() < UINT32_MAX) seen.emplace(p, std::pair{static_cast<uint32_t>(b), static_cast<uint32_t>(out->size())});
   }
-  return Status::Ok();
 }
 
 void BpeTokenizer::encode_piece(const std::string& piece, std::vector<int32_t>* out) const {
@@ -206,17 +237,22 @@ void BpeTokenizer::encode_piece(const std::string& piece, std::vector<int32_t>* 
     // Character-level symbols; a character missing from the vocabulary becomes
     // its "<0xNN>" byte tokens (byte_fallback) or unk.
     size_t i = 0;
+    bool last_unk = false;
     while (i < piece.size()) {
       const size_t b = i;
       next_codepoint(piece, &i);
       auto it = vocab_.find(piece.substr(b, i - b));
+      last_unk = last_unk && it == vocab_.end();
       if (it != vocab_.end()) { syms.push_back(it->second); continue; }
       bool all = byte_fallback_;
       for (size_t k = b; all && k < i; ++k) all = fallback_id_[static_cast<unsigned char>(piece[k])] >= 0;
       if (all) {
         for (size_t k = b; k < i; ++k) syms.push_back(fallback_id_[static_cast<unsigned char>(piece[k])]);
       } else if (unk_ >= 0) {
-        syms.push_back(unk_);
+        // fuse_unk: a run of unknown characters is one unk symbol.
+        if (!(fuse_unk_ && last_unk)) syms.push_back(unk_);
+        last_unk = true;
+        continue;
       }
     }
   }
@@ -310,7 +346,13 @@ void BpeTokenizer::raw_piece(int32_t id, std::string* out) const {
     out->push_back(static_cast<char>(byte));
     return;
   }
-  if (!byte_level_) { out->append(t); return; }
+  if (!byte_level_) {
+    if (!chain_) { out->append(t); return; }
+    // One token through the tokenizer.json decoder chain, as a continuation
+    // (the first-token rules are applied by Decoder / decode_all).
+    chain_->decode({t}, /*whole=*/false, out);
+    return;
+  }
   const size_t start = out->size();
   size_t i = 0;
   while (i < t.size()) {
@@ -322,6 +364,26 @@ void BpeTokenizer::raw_piece(int32_t id, std::string* out) const {
     }
     out->push_back(static_cast<char>(it->second));
   }
+}
+
+bool BpeTokenizer::strips_dummy_prefix() const { return !byte_level_ && chain_ && chain_->strips_leading_space(); }
+
+// tokenizers' decode: the token texts (special added tokens left out unless
+// rendered) through the decoder chain. Without a chain (files converted
+// before decoder_json was read) the piece-by-piece decode is used.
+bool BpeTokenizer::decode_all(const int32_t* ids, size_t n, const DecodeOptions& opts, std::string* out) const {
+  if (!chain_) return false;
+  std::vector<std::string> toks;
+  toks.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t id = ids[i];
+    if (types_[static_cast<size_t>(id)] == TokenType::Control && !opts.render_special) continue;
+    toks.push_back(tokens_[static_cast<size_t>(id)]);
+  }
+  std::string s;
+  chain_->decode(std::move(toks), opts.strip_leading_space, &s);
+  utf8::append_lossy(s, out, false);
+  return true;
 }
 
 }  // namespace f8tok

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/decoders.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer.h"
 
@@ -26,6 +27,9 @@ struct BpeConfig {
   std::vector<std::string> merges;   // "left right", rank order
   std::string pre_tokenizer_json;    // tokenizer.json "pre_tokenizer" ("" / "null": none)
   std::string normalizer_json;       // tokenizer.json "normalizer"
+  std::string decoder_json;          // tokenizer.json "decoder" ("": f8's built-in decode)
+  std::string added_tokens_json;     // tokenizer.json "added_tokens" ("": match specials by type, no flags)
+  bool fuse_unk = false;             // consecutive unknown characters -> one unk
   bool byte_fallback = false;        // unknown bytes -> "<0xNN>" tokens
   bool ignore_merges = false;        // a piece found whole in the vocab is one token (Llama 3)
   int32_t bos = -1, eos = -1, pad = -1, unk = -1;
@@ -41,12 +45,17 @@ class BpeTokenizer final : public Tokenizer {
   int32_t find_token(std::string_view text) const override;
 
  protected:
-  Status encode_text(std::string_view text, bool at_start, std::vector<int32_t>* out) const override;
+  Status encode_text(std::string_view text, bool at_start, bool parse_special,
+                     std::vector<int32_t>* out) const override;
   void raw_piece(int32_t id, std::string* out) const override;
+  bool strips_dummy_prefix() const override;
+  bool decode_all(const int32_t* ids, size_t n, const DecodeOptions& opts, std::string* out) const override;
 
  private:
   BpeTokenizer() = default;
   void encode_piece(const std::string& piece, std::vector<int32_t>* out) const;
+  // Pre-tokenizer + model over normalized text.
+  void encode_normalized(std::string_view text, bool at_start, std::vector<int32_t>* out) const;
   void merge_word(std::vector<int32_t>* syms) const;
 
   static constexpr size_t kSmallWord = 64;           // merge_word's stack path
@@ -65,9 +74,12 @@ class BpeTokenizer final : public Tokenizer {
   std::unordered_map<uint64_t, MergeResult> merges_;
   std::unique_ptr<Normalizer> normalizer_;
   std::unique_ptr<PreTokenizer> pre_;
+  std::unique_ptr<DecodeChain> chain_;     // null: built-in decode (byte-level / raw text)
+  AddedTokenMatcher norm_added_;           // added tokens with normalized = true
   bool byte_level_ = false;
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;
+  bool fuse_unk_ = false;
   std::array<std::string, 256> byte_char_;   // byte -> its printable char (UTF-8)
   std::array<int32_t, 256> byte_id_{};       // byte -> id of that char token, -1 if none
   std::array<int32_t, 256> fallback_id_{};   // byte -> id of "<0xNN>", -1 if none

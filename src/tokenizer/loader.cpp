@@ -64,14 +64,17 @@ Status load_bpe(const MetaLookup& m, std::unique_ptr<Tokenizer>* out) {
   Status st = get_str(m, K::kTokPre, false, &family);
   if (st.ok()) st = get_str(m, K::kTokPreJson, false, &c.pre_tokenizer_json);
   if (st.ok()) st = get_str(m, K::kTokNormJson, false, &c.normalizer_json);
+  if (st.ok()) st = get_str(m, K::kTokDecoderJson, false, &c.decoder_json);
+  if (st.ok()) st = get_str(m, K::kTokAddedJson, false, &c.added_tokens_json);
   if (!st.ok()) return st;
   if (c.pre_tokenizer_json.empty() && !family.empty()) {
     c.pre_tokenizer_json = pre_tokenizer_json_for(family);
     if (c.pre_tokenizer_json.empty())
       return bad(K::kTokPre, "unknown pre-tokenizer family \"" + family + "\" and no " + K::kTokPreJson);
   }
-  int fb = -1, im = -1, ab = -1, ae = -1;
+  int fb = -1, im = -1, ab = -1, ae = -1, fu = -1;
   st = get_flag(m, K::kTokByteFallback, &fb);
+  if (st.ok()) st = get_flag(m, K::kTokFuseUnk, &fu);
   if (st.ok()) st = get_flag(m, K::kTokIgnoreMerges, &im);
   if (st.ok()) st = get_flag(m, K::kTokAddBos, &ab);
   if (st.ok()) st = get_flag(m, K::kTokAddEos, &ae);
@@ -82,6 +85,7 @@ Status load_bpe(const MetaLookup& m, std::unique_ptr<Tokenizer>* out) {
   if (!st.ok()) return st;
   c.byte_fallback = fb == 1;
   c.ignore_merges = im == 1;
+  c.fuse_unk = fu == 1;
   c.add_bos = ab == 1;
   c.add_eos = ae == 1;
   return BpeTokenizer::create(std::move(c), out);

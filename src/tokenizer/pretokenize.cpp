@@ -3,9 +3,7 @@
 #include "tokenizer/pretokenize.h"
 
 #include <pcre2.h>
-#include <unicode/errorcode.h>
-#include <unicode/normalizer2.h>
-#include <unicode/unistr.h>
+#include <unicode/uchar.h>
 
 #include <nlohmann/json.hpp>
 
@@ -23,76 +21,6 @@ constexpr const char* kQwen2Pattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 Status err(Code c, std::string msg) { return Status::Error(c, std::move(msg)); }
-
-// ---- normalizers -------------------------------------------------------------
-class IcuNormalizer final : public Normalizer {
- public:
-  explicit IcuNormalizer(const icu::Normalizer2* n) : n_(n) {}
-  Status apply(std::string_view in, std::string* out) const override {
-    icu::UnicodeString s = icu::UnicodeString::fromUTF8(icu::StringPiece(in.data(), static_cast<int32_t>(in.size())));
-    UErrorCode ec = U_ZERO_ERROR;
-    if (n_->isNormalized(s, ec) && U_SUCCESS(ec)) {
-      out->assign(in);
-      return Status::Ok();
-    }
-    ec = U_ZERO_ERROR;
-    icu::UnicodeString r = n_->normalize(s, ec);
-    if (U_FAILURE(ec)) return err(Code::InvalidArgument, std::string("tokenizer normalizer: ICU error ") + u_errorName(ec));
-    out->clear();
-    r.toUTF8String(*out);
-    return Status::Ok();
-  }
-
- private:
-  const icu::Normalizer2* n_;  // owned by ICU
-};
-
-class SequenceNormalizer final : public Normalizer {
- public:
-  std::vector<std::unique_ptr<Normalizer>> steps;
-  Status apply(std::string_view in, std::string* out) const override {
-    std::string cur(in), next;
-    for (const auto& s : steps) {
-      Status st = s->apply(cur, &next);
-      if (!st.ok()) return st;
-      cur.swap(next);
-    }
-    *out = std::move(cur);
-    return Status::Ok();
-  }
-};
-
-Status normalizer_from(const json& j, std::unique_ptr<Normalizer>* out) {
-  if (j.is_null()) { out->reset(); return Status::Ok(); }
-  if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
-    return err(Code::BadType, "tokenizer.bpe.normalizer_json: expected an object with a string \"type\"");
-  const std::string type = j["type"].get<std::string>();
-  UErrorCode ec = U_ZERO_ERROR;
-  const icu::Normalizer2* n = nullptr;
-  if (type == "NFC") n = icu::Normalizer2::getNFCInstance(ec);
-  else if (type == "NFD") n = icu::Normalizer2::getNFDInstance(ec);
-  else if (type == "NFKC") n = icu::Normalizer2::getNFKCInstance(ec);
-  else if (type == "NFKD") n = icu::Normalizer2::getNFKDInstance(ec);
-  else if (type == "Sequence") {
-    if (!j.contains("normalizers") || !j["normalizers"].is_array())
-      return err(Code::BadType, "tokenizer.bpe.normalizer_json: Sequence without a \"normalizers\" array");
-    auto seq = std::make_unique<SequenceNormalizer>();
-    for (const auto& e : j["normalizers"]) {
-      std::unique_ptr<Normalizer> step;
-      Status st = normalizer_from(e, &step);
-      if (!st.ok()) return st;
-      if (step) seq->steps.push_back(std::move(step));
-    }
-    *out = std::move(seq);
-    return Status::Ok();
-  } else {
-    return err(Code::BadType, "tokenizer.bpe.normalizer_json: unsupported normalizer type \"" + type +
-                                  "\" (supported: NFC, NFD, NFKC, NFKD, Sequence)");
-  }
-  if (U_FAILURE(ec) || !n) return err(Code::Io, std::string("ICU normalizer unavailable: ") + u_errorName(ec));
-  *out = std::make_unique<IcuNormalizer>(n);
-  return Status::Ok();
-}
 
 // ---- pre-tokenizers ----------------------------------------------------------
 enum class Behavior { Isolated, Removed, MergedWithPrevious, MergedWithNext, Contiguous };
@@ -126,7 +54,7 @@ class SplitStep final : public PreTokenizer {
     return Status::Ok();
   }
 
-  void split(std::vector<std::string>* pieces) const override {
+  void split(std::vector<std::string>* pieces, bool /*at_start*/) const override {
     pcre2_match_data* md = pcre2_match_data_create_from_pattern(code_, nullptr);
     if (!md) return;  // out of memory: leave the pieces unsplit
     std::vector<std::string> out;
@@ -211,11 +139,12 @@ class SplitStep final : public PreTokenizer {
 class ByteLevelStep final : public PreTokenizer {
  public:
   ByteLevelStep(bool prefix, std::unique_ptr<SplitStep> re) : prefix_(prefix), re_(std::move(re)) {}
-  void split(std::vector<std::string>* pieces) const override {
+  void split(std::vector<std::string>* pieces, bool at_start) const override {
+    (void)at_start;  // ByteLevel's prefix space goes on every piece
     if (prefix_)
       for (auto& p : *pieces)
         if (p.empty() || p[0] != ' ') p.insert(p.begin(), ' ');
-    if (re_) re_->split(pieces);
+    if (re_) re_->split(pieces, at_start);
   }
   bool byte_level() const override { return true; }
 
@@ -224,11 +153,50 @@ class ByteLevelStep final : public PreTokenizer {
   std::unique_ptr<SplitStep> re_;
 };
 
+// Metaspace (SentencePiece-style): spaces become the replacement character
+// ("▁"); the replacement is prepended to a piece that does not start with it
+// (prepend_scheme "always": every piece; "first": only a piece that begins
+// the input, i.e. not one that follows an added token; "never": none); with
+// split, every replacement character starts a new piece.
+class MetaspaceStep final : public PreTokenizer {
+ public:
+  enum class Prepend { Always, First, Never };
+  MetaspaceStep(std::string rep, Prepend p, bool split) : rep_(std::move(rep)), prepend_(p), split_(split) {}
+  void split(std::vector<std::string>* pieces, bool at_start) const override {
+    std::vector<std::string> out;
+    out.reserve(pieces->size());
+    for (size_t k = 0; k < pieces->size(); ++k) {
+      const std::string& p = (*pieces)[k];
+      std::string s;
+      s.reserve(p.size() + rep_.size());
+      for (char c : p) {
+        if (c == ' ') s += rep_;
+        else s.push_back(c);
+      }
+      const bool want = prepend_ == Prepend::Always || (prepend_ == Prepend::First && at_start && k == 0);
+      if (want && s.compare(0, rep_.size(), rep_) != 0) s.insert(0, rep_);
+      if (!split_) { out.push_back(std::move(s)); continue; }
+      size_t start = 0;
+      for (size_t pos = s.find(rep_, 1); pos != std::string::npos; pos = s.find(rep_, pos + rep_.size())) {
+        if (pos > start) out.push_back(s.substr(start, pos - start));
+        start = pos;
+      }
+      if (start < s.size()) out.push_back(s.substr(start));
+    }
+    pieces->swap(out);
+  }
+
+ private:
+  std::string rep_;
+  Prepend prepend_;
+  bool split_;
+};
+
 class SequenceStep final : public PreTokenizer {
  public:
   std::vector<std::unique_ptr<PreTokenizer>> steps;
-  void split(std::vector<std::string>* pieces) const override {
-    for (const auto& s : steps) s->split(pieces);
+  void split(std::vector<std::string>* pieces, bool at_start) const override {
+    for (const auto& s : steps) s->split(pieces, at_start);
   }
   bool byte_level() const override {
     for (const auto& s : steps)
@@ -278,6 +246,42 @@ Status pre_from(const json& j, std::unique_ptr<PreTokenizer>* out) {
     *out = std::move(s);
     return Status::Ok();
   }
+  if (type == "Metaspace") {
+    std::string rep = "\xE2\x96\x81";  // U+2581
+    if (j.contains("replacement")) {
+      if (!j["replacement"].is_string() || j["replacement"].get<std::string>().empty())
+        return err(Code::BadType, "tokenizer.bpe.pre_tokenizer_json: Metaspace replacement must be a non-empty string");
+      rep = j["replacement"].get<std::string>();
+    }
+    // Older files say add_prefix_space (true = always) instead of prepend_scheme.
+    MetaspaceStep::Prepend p = get_bool(j, "add_prefix_space", true) ? MetaspaceStep::Prepend::Always
+                                                                      : MetaspaceStep::Prepend::Never;
+    if (j.contains("prepend_scheme")) {
+      const std::string ps = j["prepend_scheme"].is_string() ? j["prepend_scheme"].get<std::string>() : "";
+      if (ps == "always") p = MetaspaceStep::Prepend::Always;
+      else if (ps == "first") p = MetaspaceStep::Prepend::First;
+      else if (ps == "never") p = MetaspaceStep::Prepend::Never;
+      else return err(Code::BadType, "tokenizer.bpe.pre_tokenizer_json: Metaspace prepend_scheme \"" + ps +
+                                         "\" (expected always, first or never)");
+    }
+    *out = std::make_unique<MetaspaceStep>(rep, p, get_bool(j, "split", true));
+    return Status::Ok();
+  }
+  if (type == "Whitespace" || type == "WhitespaceSplit") {
+    // Whitespace keeps runs of word characters and runs of other non-space
+    // characters (tokenizers' \w+|[^\w\s]+ in Oniguruma's Unicode sense:
+    // Alphabetic, marks, decimal digits, connector punctuation, joiners);
+    // WhitespaceSplit keeps runs of non-space. Space = White_Space.
+    const std::string sp = R"([\t\n\x0B\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}])";
+    const std::string w = R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}])";
+    const std::string nsp = "[^" + sp.substr(1);
+    const std::string pat = type == "Whitespace" ? w + "+|(?:(?!" + w + ")" + nsp + ")+" : nsp + "+";
+    std::unique_ptr<SplitStep> s;
+    Status st = SplitStep::make(pat, false, Behavior::Removed, /*invert=*/true, &s);
+    if (!st.ok()) return st;
+    *out = std::move(s);
+    return Status::Ok();
+  }
   if (type == "Split") {
     if (!j.contains("pattern") || !j["pattern"].is_object())
       return err(Code::BadType, "tokenizer.bpe.pre_tokenizer_json: Split without a \"pattern\" object");
@@ -302,7 +306,7 @@ Status pre_from(const json& j, std::unique_ptr<PreTokenizer>* out) {
     return Status::Ok();
   }
   return err(Code::BadType, "tokenizer.bpe.pre_tokenizer_json: unsupported pre-tokenizer type \"" + type +
-                                "\" (supported: Sequence, Split, ByteLevel, Digits)");
+                                "\" (supported: " + std::string(supported_pre_tokenizers()) + ")");
 }
 
 Status parse_json(std::string_view text, const char* what, json* out) {
@@ -312,6 +316,8 @@ Status parse_json(std::string_view text, const char* what, json* out) {
 }
 
 }  // namespace
+
+const char* supported_pre_tokenizers() { return "Sequence, Split, ByteLevel, Digits, Metaspace, Whitespace, WhitespaceSplit"; }
 
 std::string pre_tokenizer_json_for(std::string_view family) {
   auto split_then_bytelevel = [](const char* re) {
@@ -331,15 +337,6 @@ std::string pre_tokenizer_json_for(std::string_view family) {
   if (family == "llama3") return split_then_bytelevel(kLlama3Pattern);
   if (family == "qwen2") return split_then_bytelevel(kQwen2Pattern);
   return "";
-}
-
-Status make_normalizer(std::string_view text, std::unique_ptr<Normalizer>* out) {
-  out->reset();
-  if (text.empty()) return Status::Ok();
-  json j;
-  Status st = parse_json(text, "tokenizer.bpe.normalizer_json", &j);
-  if (!st.ok()) return st;
-  return normalizer_from(j, out);
 }
 
 Status make_pre_tokenizer(std::string_view text, std::unique_ptr<PreTokenizer>* out) {

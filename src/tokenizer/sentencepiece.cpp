@@ -68,7 +68,8 @@ class SpTokenizer final : public Tokenizer {
   }
 
  protected:
-  Status encode_text(std::string_view text, bool /*at_start*/, std::vector<int32_t>* out) const override {
+  Status encode_text(std::string_view text, bool /*at_start*/, bool /*parse_special*/,
+                     std::vector<int32_t>* out) const override {
     std::vector<int> ids;
     auto st = sp_.Encode(text, &ids);
     if (!st.ok()) return Status::Error(Code::InvalidArgument, "sentencepiece encode: " + st.ToString());

@@ -30,6 +30,17 @@ Status Tokenizer::encode(std::string_view text, const EncodeOptions& opts, std::
     text = clean;
   }
   if (opts.add_special && add_bos_) out->push_back(bos_);
+  if (use_added_) {
+    std::vector<AddedTokenMatcher::Span> spans;
+    raw_added_.split(text, opts.parse_special, &spans);
+    for (const auto& sp : spans) {
+      if (sp.id >= 0) { out->push_back(sp.id); continue; }
+      Status st = encode_text(text.substr(sp.begin, sp.end - sp.begin), sp.begin == 0, opts.parse_special, out);
+      if (!st.ok()) return st;
+    }
+    if (opts.add_special && add_eos_) out->push_back(eos_);
+    return Status::Ok();
+  }
 
   // Candidate specials bucketed by first byte; control tokens only when
   // parse_special (user-defined added tokens are always matched, as in
@@ -55,7 +66,7 @@ Status Tokenizer::encode(std::string_view text, const EncodeOptions& opts, std::
       }
       if (hit < 0) { ++i; continue; }
       if (i > start) {
-        Status st = encode_text(text.substr(start, i - start), at_start, out);
+        Status st = encode_text(text.substr(start, i - start), at_start, opts.parse_special, out);
         if (!st.ok()) return st;
       }
       out->push_back(hit);
@@ -65,7 +76,7 @@ Status Tokenizer::encode(std::string_view text, const EncodeOptions& opts, std::
     }
   }
   if (start < text.size()) {
-    Status st = encode_text(text.substr(start), at_start, out);
+    Status st = encode_text(text.substr(start), at_start, opts.parse_special, out);
     if (!st.ok()) return st;
   }
   if (opts.add_special && add_eos_) out->push_back(eos_);
@@ -82,6 +93,11 @@ Status Tokenizer::piece(int32_t id, const DecodeOptions& opts, std::string* out)
 }
 
 Status Tokenizer::decode(const int32_t* ids, size_t n, const DecodeOptions& opts, std::string* out) const {
+  for (size_t i = 0; i < n; ++i)
+    if (!valid_id(ids[i]))
+      return Status::Error(Code::InvalidArgument, "token id " + std::to_string(ids[i]) +
+                                                      " is outside the vocabulary [0, " + std::to_string(vocab_size()) + ")");
+  if (decode_all(ids, n, opts, out)) return Status::Ok();
   std::string bytes;
   bool started = false;
   for (size_t i = 0; i < n; ++i) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ggf8/ggf8.h"
+#include "tokenizer/added_tokens.h"
 
 namespace f8tok {
 
@@ -85,11 +86,18 @@ class Tokenizer {
   // valid UTF-8) and append ids. `at_start` is true for the first span of
   // the input (SentencePiece adds its dummy prefix to every span, as
   // Hugging Face's slow tokenizer does; BPE ignores it).
-  virtual Status encode_text(std::string_view text, bool at_start, std::vector<int32_t>* out) const = 0;
+  // parse_special: whether special added tokens found inside the span (BPE
+  // normalized added tokens) become their ids.
+  virtual Status encode_text(std::string_view text, bool at_start, bool parse_special,
+                             std::vector<int32_t>* out) const = 0;
   // Bytes of a Normal/Byte/UserDefined token.
   virtual void raw_piece(int32_t id, std::string* out) const = 0;
   // Whether a leading "▁"-space is dropped at the start of a decode.
   virtual bool strips_dummy_prefix() const { return false; }
+  // Full decode of ids the implementation does itself (BPE with a
+  // tokenizer.json decoder chain); false = use the piece-by-piece decode.
+  virtual bool decode_all(const int32_t* /*ids*/, size_t /*n*/, const DecodeOptions& /*opts*/,
+                          std::string* /*out*/) const { return false; }
 
   // Set by loaders: token types (size = vocab), special ids, and the added
   // tokens matched in text (control ones only when parse_special).
@@ -98,6 +106,11 @@ class Tokenizer {
   int32_t bos_ = -1, eos_ = -1, pad_ = -1, unk_ = -1;
   bool add_bos_ = false, add_eos_ = false;
   std::vector<std::pair<std::string, int32_t>> specials_;  // text, id; longest first
+  // When set (tokenizer.json added_tokens with their flags), the added tokens
+  // matched on the raw text (normalized = false) with their flags; specials_
+  // is then only the public list.
+  bool use_added_ = false;
+  AddedTokenMatcher raw_added_;
 
   friend class Decoder;
 };

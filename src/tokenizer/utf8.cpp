@@ -83,4 +83,26 @@ void append_codepoint(uint32_t cp, std::string* out) {
   }
 }
 
+uint32_t next_codepoint(std::string_view s, size_t* i) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data()) + *i;
+  const size_t n = s.size() - *i;
+  const int len = sequence_length(p, n);
+  if (len <= 0) {  // invalid (-k) or truncated (0): one U+FFFD for the subpart
+    *i += len < 0 ? static_cast<size_t>(-len) : n;
+    return 0xFFFD;
+  }
+  uint32_t cp;
+  if (len == 1) cp = p[0];
+  else if (len == 2) cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+  else if (len == 3) cp = ((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+  else cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu);
+  *i += static_cast<size_t>(len);
+  return cp;
+}
+
+bool is_white_space(uint32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
 }  // namespace f8tok::utf8

@@ -33,4 +33,12 @@ bool valid(std::string_view s);
 // a surrogate).
 void append_codepoint(uint32_t cp, std::string* out);
 
+// Decodes the code point at s[*i] and advances *i past it; an invalid or
+// truncated sequence yields U+FFFD and advances past its maximal subpart.
+uint32_t next_codepoint(std::string_view s, size_t* i);
+
+// Rust's char::is_whitespace (the Unicode White_Space property), which is
+// what Hugging Face tokenizers strips or splits on.
+bool is_white_space(uint32_t cp);
+
 }  // namespace f8tok::utf8

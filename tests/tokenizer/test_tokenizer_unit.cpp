@@ -211,7 +211,7 @@ TEST(PreTokenizer, KnownFamiliesCompile) {
     ASSERT_FALSE(j.empty()) << fam;
     ASSERT_TRUE(f8tok::make_pre_tokenizer(j, &p).ok()) << fam;
     std::vector<std::string> pieces{"Hello world 12345 don't"};
-    p->split(&pieces);
+    p->split(&pieces, true);
     std::string joined;
     for (auto& s : pieces) joined += s;
     EXPECT_EQ(joined, "Hello world 12345 don't") << fam;  // splitting never loses bytes
