@@ -219,8 +219,13 @@ F8_API f8_status f8_chat_template_render(const char *tmpl, const f8_chat_message
 
 /* [any] Renders a conversation given as JSON: {"messages": [...]} or a bare
  * list; message fields may be any JSON (tool_calls, content parts, ...) and
- * reach the template unchanged. `tmpl` NULL = the model's template (model
- * must then be non-NULL). Bad JSON is F8_ERR_INVALID_ARGUMENT. */
+ * reach the template unchanged. The object may also carry "tools" and
+ * "documents" (lists: the template's `tools`/`documents`) and
+ * "chat_template_kwargs" (an object of more template variables, e.g.
+ * {"enable_thinking": false}; it may not set messages, add_generation_prompt,
+ * bos_token or eos_token); any of them selects the Jinja interpreter.
+ * `tmpl` NULL = the model's template (model must then be non-NULL). Bad JSON
+ * is F8_ERR_INVALID_ARGUMENT. */
 F8_API f8_status f8_chat_render_json(const f8_model *model, const char *tmpl,
                                      const char *conversation_json, const f8_chat_params *params,
                                      char *buf, size_t capacity, size_t *len);

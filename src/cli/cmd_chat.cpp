@@ -85,7 +85,7 @@ bool read_input(std::string* out) {
 int run(int argc, char** argv) {
   RunFlags rf;
   SamplingFlags sf;
-  std::string system, tmpl;
+  std::string system, tmpl, kwargs;
   int64_t n_predict = -1;
   ArgParser p("f8 chat", "-m MODEL [options]", "Interactive chat with the model's chat template.");
   add_run_flags(p, &rf);
@@ -93,12 +93,15 @@ int run(int argc, char** argv) {
   p.option("-n,--n-predict", &n_predict, "N", "max tokens per answer (-1 = until EOS or the context is full)");
   p.option("-sys,--system", &system, "TEXT", "system message");
   p.option("--chat-template", &tmpl, "NAME|FILE", "override the model's chat template");
+  p.option("--chat-template-kwargs", &kwargs, "JSON",
+           "extra template variables, e.g. '{\"enable_thinking\": false}' or '{\"reasoning_effort\": \"low\"}'");
   p.epilog("in the chat: /system TEXT, /reset, /save FILE, /load FILE, /help, /quit; Ctrl-C stops an answer");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
   if (n_predict < -1) return fail(2, "--n-predict: expected -1 or a value >= 0");
   std::string tmpl_text, err;
   if (!tmpl.empty() && !resolve_template(tmpl, &tmpl_text, &err)) return fail(2, err);
+  if (!kwargs.empty() && !check_template_kwargs(kwargs, &err)) return fail(2, err);
 
   Loaded L;
   if (rf.tp_nodes > 1)
@@ -132,7 +135,16 @@ int run(int argc, char** argv) {
     for (auto& x : conv) m.push_back({x.role.c_str(), x.content.c_str()});
     f8_chat_params cp = f8_chat_default_params();
     size_t len = 0;
+    std::string json;  // with --chat-template-kwargs: the JSON form carries the variables
+    if (!kwargs.empty()) {
+      nlohmann::json j = nlohmann::json::array();
+      for (auto& x : conv) j.push_back({{"role", x.role}, {"content", x.content}});
+      json = with_template_kwargs(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kwargs);
+    }
     auto go = [&](char* buf, size_t cap) {
+      if (!json.empty())
+        return f8_chat_render_json(L.model, tmpl_text.empty() ? nullptr : tmpl_text.c_str(), json.c_str(), &cp, buf,
+                                   cap, &len);
       return tmpl_text.empty() ? f8_chat_apply_template(L.model, m.data(), m.size(), &cp, buf, cap, &len)
                                : f8_chat_template_render(tmpl_text.c_str(), m.data(), m.size(), &cp, buf, cap, &len);
     };

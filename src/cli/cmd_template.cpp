@@ -3,7 +3,8 @@
 // prompts and checking f8's renders from outside the test suite.
 //
 // CONVERSATION.json: OpenAI-style {"messages": [{"role", "content"}, ...]}
-// or a bare list of messages ('-' = stdin). The rendered prompt goes to
+// (optionally with "tools", "documents", "chat_template_kwargs") or a bare
+// list of messages ('-' = stdin). The rendered prompt goes to
 // stdout exactly (no added newline); with -v, the family/engine to stderr.
 #include <cstdio>
 #include <fstream>
@@ -15,13 +16,14 @@
 #include "args.h"
 #include "command.h"
 #include "f8.h"
+#include "util_gen.h"
 #include "util_io.h"
 
 namespace {
 
 int cmd_template(int argc, char** argv) {
   using namespace f8cli;
-  std::string model_path, conv_path, tmpl_arg, engine = "auto", bos, eos;
+  std::string model_path, conv_path, tmpl_arg, engine = "auto", bos, eos, kwargs;
   bool no_gen = false, verbose = false;
   ArgParser p("f8 template", "-m M.f8 -f CONVERSATION.json [options]",
               "Print the prompt the chat template renders for a conversation.");
@@ -31,6 +33,8 @@ int cmd_template(int argc, char** argv) {
            "override the template: a built-in name (chatml, smollm2, qwen2, llama2, llama2-default, llama3, "
            "mistral, mistral-v0.1) or a Jinja file");
   p.flag("--no-generation-prompt", &no_gen, "do not end with the assistant turn header");
+  p.option("--chat-template-kwargs", &kwargs, "JSON",
+           "extra template variables, e.g. '{\"enable_thinking\": false}' (over the file's chat_template_kwargs)");
   p.option("--engine", &engine, "auto|builtin|jinja", "renderer: built-in family renderer or the Jinja interpreter");
   p.option("--bos", &bos, "TEXT", "bos_token seen by the template (default: the model's chat.bos_token)");
   p.option("--eos", &eos, "TEXT", "eos_token seen by the template (default: the model's chat.eos_token)");
@@ -50,8 +54,10 @@ int cmd_template(int argc, char** argv) {
   if (p.given("--bos")) cp.bos_token = bos.c_str();
   if (p.given("--eos")) cp.eos_token = eos.c_str();
 
-  std::string conv;
+  std::string conv, err;
+  if (!kwargs.empty() && !check_template_kwargs(kwargs, &err)) return fail(2, err);
   if (!read_file(conv_path, &conv)) return fail(1, "cannot read " + conv_path);
+  conv = with_template_kwargs(conv, kwargs);
   std::string tmpl_text;
   const char* tmpl = nullptr;
   if (!tmpl_arg.empty()) {
@@ -82,7 +88,7 @@ int cmd_template(int argc, char** argv) {
     out.resize(len + 1);
     s = f8_chat_render_json(model, tmpl, conv.c_str(), &cp, out.data(), out.size(), &len);
   }
-  std::string err = s == F8_OK ? "" : f8_last_error();
+  err = s == F8_OK ? "" : f8_last_error();
   f8_model_free(model);
   if (s != F8_OK) return fail(s == F8_ERR_INVALID_ARGUMENT ? 2 : 1, err);
   std::fwrite(out.data(), 1, len, stdout);

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "chat/chat.h"
 
 namespace f8cli {
 
@@ -168,6 +171,28 @@ bool resolve_template(const std::string& name_or_file, std::string* out, std::st
   }
   out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return true;
+}
+
+bool check_template_kwargs(const std::string& json_object, std::string* err) {
+  f8::chat::jinja::Dict vars;
+  if (f8::chat::parse_template_kwargs(json_object, &vars, err)) return true;
+  const std::string prefix = "chat template kwargs: ";
+  if (err->rfind(prefix, 0) == 0) err->erase(0, prefix.size());
+  *err = "--chat-template-kwargs: " + *err;
+  return false;
+}
+
+std::string with_template_kwargs(const std::string& conversation_json, const std::string& kwargs_json) {
+  if (kwargs_json.empty()) return conversation_json;
+  nlohmann::ordered_json conv = nlohmann::ordered_json::parse(conversation_json, nullptr, false);
+  nlohmann::ordered_json kw = nlohmann::ordered_json::parse(kwargs_json, nullptr, false);
+  if (conv.is_discarded() || kw.is_discarded() || !kw.is_object()) return conversation_json;
+  if (conv.is_array()) conv = nlohmann::ordered_json{{"messages", conv}};
+  if (!conv.is_object()) return conversation_json;
+  auto& dst = conv["chat_template_kwargs"];
+  if (!dst.is_object()) dst = nlohmann::ordered_json::object();
+  for (auto it = kw.begin(); it != kw.end(); ++it) dst[it.key()] = it.value();
+  return conv.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace f8cli

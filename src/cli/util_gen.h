@@ -76,4 +76,14 @@ void print_summary(int64_t n_prompt, double prompt_ms, const GenStats& g, const 
 // Reads a template: a built-in name (f8_chat_builtin_template) or a file.
 bool resolve_template(const std::string& name_or_file, std::string* out, std::string* err);
 
+// --chat-template-kwargs JSON (llama.cpp's flag): extra template variables
+// such as {"enable_thinking": false}. False with *err when it is not a JSON
+// object or sets a variable f8 passes itself.
+bool check_template_kwargs(const std::string& json_object, std::string* err);
+// The conversation JSON (a list of messages or {"messages": ...}) with
+// "chat_template_kwargs" set, as f8_chat_render_json takes it; the text
+// unchanged when kwargs is empty or the conversation is not valid JSON
+// (the renderer then reports it).
+std::string with_template_kwargs(const std::string& conversation_json, const std::string& kwargs_json);
+
 }  // namespace f8cli

@@ -442,6 +442,15 @@ bool parse_generation_request(const std::string& body, bool chat, ParsedRequest*
   if (!get_string(j, "model", &out->model, err)) return false;
   if (chat) {
     if (!parse_messages(j, &out->messages, err)) return false;
+    // Extra chat-template variables (enable_thinking, reasoning_effort, ...),
+    // checked further by the renderer (names it sets itself are refused).
+    if (const json* kw = field(j, "chat_template_kwargs")) {
+      if (!kw->is_object()) {
+        *err = type_error("chat_template_kwargs", "an object", *kw);
+        return false;
+      }
+      out->chat_template_kwargs = kw->dump();
+    }
   } else {
     if (!parse_prompt(j, out, err)) return false;
   }

@@ -40,6 +40,7 @@ struct ParsedRequest {
   bool chat = false;                  // /v1/chat/completions vs /v1/completions
   std::string model;                  // as sent ("" when absent)
   std::vector<ChatMessage> messages;  // chat
+  std::string chat_template_kwargs;   // chat: JSON object of template variables ("" = none), as vLLM
   bool prompt_is_tokens = false;      // completions: prompt given as token ids
   std::string prompt;                 // completions, text form
   std::vector<int32_t> prompt_tokens; // completions, token form

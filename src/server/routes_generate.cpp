@@ -114,7 +114,7 @@ void handle_generate(ServerState& st, const httplib::Request& req, httplib::Resp
 
   std::vector<int32_t> prompt;
   if (chat) {
-    if (!st.text->chat_prompt(pr.messages, &prompt, &err)) return reply_error(res, err);
+    if (!st.text->chat_prompt(pr.messages, pr.chat_template_kwargs, &prompt, &err)) return reply_error(res, err);
   } else if (pr.prompt_is_tokens) {
     int32_t nv = st.text->n_vocab();
     for (size_t i = 0; i < pr.prompt_tokens.size(); ++i)

@@ -2,6 +2,7 @@
 #include "server/runtime_f8.h"
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 namespace f8srv {
 
@@ -170,15 +171,24 @@ std::string ModelText::piece(int32_t id) const {
   return std::string(buf, len);
 }
 
-bool ModelText::chat_prompt(const std::vector<ChatMessage>& msgs, std::vector<int32_t>* out,
-                            ApiError* err) const {
+bool ModelText::chat_prompt(const std::vector<ChatMessage>& msgs, const std::string& kwargs_json,
+                            std::vector<int32_t>* out, ApiError* err) const {
   std::vector<f8_chat_message> cm;
   cm.reserve(msgs.size());
   for (const ChatMessage& m : msgs) cm.push_back({m.role.c_str(), m.content.c_str()});
   f8_chat_params cp = f8_chat_default_params();
   const char* own = f8_model_chat_template(model_);
   const char* tmpl = (own && *own) ? nullptr : f8_chat_builtin_template("chatml");
+  // Template variables travel in the JSON form of the conversation.
+  std::string conv;
+  if (!kwargs_json.empty()) {
+    nlohmann::json j = {{"messages", nlohmann::json::array()}};
+    for (const ChatMessage& m : msgs) j["messages"].push_back({{"role", m.role}, {"content", m.content}});
+    j["chat_template_kwargs"] = nlohmann::json::parse(kwargs_json);  // validated by the request parser
+    conv = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   auto render = [&](char* buf, size_t cap, size_t* len) {
+    if (!conv.empty()) return f8_chat_render_json(model_, tmpl, conv.c_str(), &cp, buf, cap, len);
     return tmpl ? f8_chat_template_render(tmpl, cm.data(), cm.size(), &cp, buf, cap, len)
                 : f8_chat_apply_template(model_, cm.data(), cm.size(), &cp, buf, cap, len);
   };
@@ -189,6 +199,11 @@ bool ModelText::chat_prompt(const std::vector<ChatMessage>& msgs, std::vector<in
     text.assign(len + 1, '\0');
     st = render(text.data(), text.size(), &len);
     text.resize(len);
+  }
+  if (st == F8_ERR_INVALID_ARGUMENT && !conv.empty()) {
+    // Only the kwargs can be wrong here (e.g. one sets `messages`).
+    *err = bad_request(f8_last_error(), "chat_template_kwargs");
+    return false;
   }
   if (st == F8_ERR_TEMPLATE || st == F8_ERR_INVALID_ARGUMENT) {
     // The conversation does not fit the template (e.g. roles must alternate).

@@ -46,7 +46,9 @@ class ModelText {
   std::string piece(int32_t id) const;
   // Renders the conversation with the model's chat template (ChatML when the
   // file has none) and tokenizes it.
-  bool chat_prompt(const std::vector<ChatMessage>& msgs, std::vector<int32_t>* out, ApiError* err) const;
+  // kwargs_json: a JSON object of extra template variables, "" = none.
+  bool chat_prompt(const std::vector<ChatMessage>& msgs, const std::string& kwargs_json, std::vector<int32_t>* out,
+                   ApiError* err) const;
   int32_t n_vocab() const;
 
  private:

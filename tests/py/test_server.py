@@ -189,6 +189,29 @@ def test_openai_chat_and_completion(server):
     assert r.choices[0].finish_reason == "length" and r.usage.completion_tokens == 5
 
 
+def test_chat_template_kwargs(server):
+    """vLLM's `chat_template_kwargs` reach the template: accepted as an
+    object (SmolLM2's template reads none of them, so the prompt is the
+    same), refused with a 400 naming the field otherwise."""
+    c = client(server.url)
+    msgs = [{"role": "user", "content": "Say hi"}]
+    plain = c.chat.completions.create(model="tiny", messages=msgs, max_tokens=4, temperature=0)
+    r = c.chat.completions.create(model="tiny", messages=msgs, max_tokens=4, temperature=0,
+                                  extra_body={"chat_template_kwargs": {"enable_thinking": False,
+                                                                       "reasoning_effort": "low"}})
+    assert r.usage.prompt_tokens == plain.usage.prompt_tokens
+    assert r.choices[0].message.content == plain.choices[0].message.content
+    r = c.chat.completions.create(model="tiny", messages=msgs, max_tokens=4, temperature=0,
+                                  extra_body={"chat_template_kwargs": None})
+    assert r.usage.prompt_tokens == plain.usage.prompt_tokens
+    for bad, what in [("yes", "must be an object, got string"), ({"messages": []}, "'messages' is set by f8")]:
+        r = requests.post(server.url + "/v1/chat/completions", timeout=30,
+                          json={"messages": msgs, "max_tokens": 2, "chat_template_kwargs": bad})
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["param"] == "chat_template_kwargs" and what in err["message"], err
+
+
 def test_openai_streaming(server):
     c = client(server.url)
     chunks = list(c.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Count"}],
@@ -264,6 +287,9 @@ def malformed_cases():
         ("response_format", {"type": "json_object"}), ("response_format", "text"), ("logit_bias", {"5": 1}),
         ("logit_bias", [1]), ("model", 7), ("user", 5), ("stream_options", {"include_usage": True}),
         ("repeat_penalty", 0), ("ignore_eos", "no"),
+        ("chat_template_kwargs", "x"), ("chat_template_kwargs", [1]), ("chat_template_kwargs", 5),
+        ("chat_template_kwargs", True), ("chat_template_kwargs", {"messages": []}),
+        ("chat_template_kwargs", {"add_generation_prompt": False}), ("chat_template_kwargs", {"bos_token": "x"}),
     ]
     for k, v in field_bad:
         cases.append(("POST", C, {"messages": msg, k: v}, 400))
