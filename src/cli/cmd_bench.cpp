@@ -1,8 +1,10 @@
 // cmd_bench.cpp — `f8 bench`: prefill and decode speed over several prompt
 // lengths, generation lengths and thread counts (llama-bench style: pp = one
 // batched decode of N prompt tokens into an empty cache; tg = N single-token
-// decodes from an empty cache). Also load time, RSS and GB/s of weights read
-// per decoded token. Table to stdout, or JSON with --json.
+// decodes from an empty cache; with -d D also after a D-token context:
+// tgN@dD). Also load time, RSS and GB/s read per decoded token (weights, and
+// for tgN@dD the KV cache of the mean context D + N/2 too). Table to stdout,
+// or JSON with --json.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -29,7 +31,7 @@ int32_t tok_at(int64_t i, int32_t vocab) { return int32_t((uint64_t(i) * 2654435
 
 int run(int argc, char** argv) {
   RunFlags rf;
-  std::string prompts = "128,512", gens = "64", threads_s, parallel_s;
+  std::string prompts = "128,512", gens = "64", threads_s, parallel_s, depths_s;
   int64_t reps = 2;
   bool json = false;
   ArgParser p("f8 bench", "-m MODEL [options]", "Prefill and decode speed (tok/s, GB/s), load time and RSS.");
@@ -40,10 +42,13 @@ int run(int argc, char** argv) {
   p.option("-np,--parallel", &parallel_s, "LIST",
            "batched decode: for each N, N sequences generate --n-gen tokens together, one batched step per "
            "token (test tgNxP; tok/s counts all sequences, GB/s the weights read once per step)");
+  p.option("-d,--depth", &depths_s, "LIST",
+           "decode tests also after a context of D tokens (test tgN@dD, long-context decode; the D-token "
+           "prefill is not timed; GB/s counts weights + the KV cache read)");
   p.option("-r,--repetitions", &reps, "N", "repetitions per test (mean and std dev reported)");
   p.flag("--json", &json, "print JSON instead of a table");
   p.epilog("example: f8 bench -m smollm2.f8 -p 64,256 -n 32 --threads-list 1,2 --json\n"
-           "         f8 bench -m llama.f8 --backend cuda -p 512 -n 128 -np 8,64");
+           "         f8 bench -m llama.f8 --backend cuda -p 512 -n 128 -np 8,64 -d 32768");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
   std::vector<int64_t> pp, tg, th;
@@ -66,9 +71,13 @@ int run(int argc, char** argv) {
     return fail(2, "--parallel '" + parallel_s + "': expected a list like 8,64");
   for (int64_t n : np)
     if (n > F8_MAX_SEQ) return fail(2, "--parallel " + std::to_string(n) + ": at most " + std::to_string(F8_MAX_SEQ));
+  std::vector<int64_t> depths;
+  if (!depths_s.empty() && !parse_int_list(depths_s, &depths))
+    return fail(2, "--depth '" + depths_s + "': expected a list like 4096,32768");
   const int64_t max_tg = *std::max_element(tg.begin(), tg.end());
   int64_t need = *std::max_element(pp.begin(), pp.end()) + max_tg;
   for (int64_t n : np) need = std::max(need, n * max_tg);
+  for (int64_t d : depths) need = std::max(need, d + max_tg);
   if (!p.given("--ctx")) rf.ctx = std::max<int64_t>(need, 16);
   if (rf.ctx < need) return fail(2, "--ctx " + std::to_string(rf.ctx) + " is smaller than the longest test (" +
                                         std::to_string(need) + " tokens)");
@@ -148,6 +157,33 @@ int run(int argc, char** argv) {
       stats(v, &m, &sd);
       results.push_back({th[ti], "tg" + std::to_string(n), n, m, sd, m * double(info.weight_bytes) / 1e9});
     }
+    // Decode after a context of d tokens (the prefill is not timed).
+    const double kv_per_cell = rf.ctx > 0 ? double(kv_bytes) / double(rf.ctx) : 0.0;
+    for (int64_t d : depths)
+      for (int64_t n : tg) {
+        std::vector<double> v;
+        for (int64_t r = 0; r < reps; ++r) {
+          f8_kv_clear(L.ctx);
+          if (d > 0 && !decode_prompt(d)) {
+            f8_batch_free(&b);
+            return fail(1, f8_last_error());
+          }
+          double t0 = now_ms();
+          for (int64_t i = 0; i < n; ++i) {
+            b.n_tokens = 0;
+            f8_batch_add(&b, tok_at(d + i, info.n_vocab), int32_t(d + i), 0, true);
+            if (f8_decode(L.ctx, &b) != F8_OK) {
+              f8_batch_free(&b);
+              return fail(1, f8_last_error());
+            }
+          }
+          v.push_back(double(n) * 1000.0 / (now_ms() - t0));
+        }
+        double m, sd;
+        stats(v, &m, &sd);
+        const double bytes = double(info.weight_bytes) + (double(d) + double(n) / 2.0) * kv_per_cell;
+        results.push_back({th[ti], "tg" + std::to_string(n) + "@d" + std::to_string(d), n, m, sd, m * bytes / 1e9});
+      }
     // Batched decode: P sequences, one step decodes one token of each.
     for (int64_t P : np) {
       const int64_t n = max_tg;

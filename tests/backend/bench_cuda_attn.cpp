@@ -9,7 +9,8 @@
 //     (several sequences, shared and free cells, all-masked tokens, GQA;
 //     D 128 E4M3, D 64 BF16, D 256 F16, D 80 E5M2 strided, D 96 F32;
 //     n_splits 1, attention_splits(), 64; T 1 and 37);
-//   * a CUDA graph captured at one hi, replayed after hi grew on the device.
+//   * a CUDA graph captured with the page tables of the first cells,
+//     replayed after the tables grew on the device.
 // Then Llama-3-8B decode shapes (32 q heads, 8 kv heads, head_dim 128, E4M3
 // cache) at contexts 1k..64k, batch 1 and 8: median of `reps` (default 20)
 // CUDA-event timings; GB/s of unique K/V bytes read; % of a device-to-device
@@ -30,128 +31,9 @@
 
 #include "ggf8/fp8.h"
 #include "kernels/attention.cuh"
+#include "cuda_bench_util.h"
 
 namespace {
-
-#define CK(x)                                                                                  \
-  do {                                                                                         \
-    const cudaError_t e_ = (x);                                                                \
-    if (e_ != cudaSuccess) {                                                                   \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(2);                                                                            \
-    }                                                                                          \
-  } while (0)
-#define CKI(x) CK(static_cast<cudaError_t>(x))
-
-using f8k::Elem;
-
-size_t esize(Elem t) { return t == Elem::F32 ? 4 : (t == Elem::F16 || t == Elem::BF16) ? 2 : 1; }
-const char* ename(Elem t) {
-  switch (t) {
-    case Elem::F32: return "f32";
-    case Elem::F16: return "f16";
-    case Elem::BF16: return "bf16";
-    case Elem::E4M3: return "e4m3";
-    default: return "e5m2";
-  }
-}
-
-uint32_t fbits(float x) { uint32_t u; std::memcpy(&u, &x, 4); return u; }
-float bitsf(uint32_t u) { float x; std::memcpy(&x, &u, 4); return x; }
-
-// Host encoders (the CPU backend's semantics).
-uint16_t host_f16(float f) {
-  const uint32_t u = fbits(f), a = u & 0x7FFFFFFFu;
-  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-  if (a > 0x7F800000u) return sign | 0x7E00u;
-  if (a >= 0x477FF000u) return sign | 0x7C00u;
-  if (a >= 0x38800000u) {
-    const uint32_t r = a - (112u << 23);
-    return sign | static_cast<uint16_t>((r + 0xFFFu + ((r >> 13) & 1u)) >> 13);
-  }
-  return sign | static_cast<uint16_t>(std::nearbyint(static_cast<double>(bitsf(a)) * 16777216.0));
-}
-float host_f16_to_f32(uint16_t h) {
-  const int e = (h >> 10) & 31, m = h & 1023;
-  const float s = (h & 0x8000) ? -1.0f : 1.0f;
-  if (e == 31) return m ? NAN : s * INFINITY;
-  if (e == 0) return s * std::ldexp(static_cast<float>(m), -24);
-  return s * std::ldexp(static_cast<float>(m | 1024), e - 25);
-}
-uint16_t host_bf16(float f) {
-  uint32_t u = fbits(f);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-  u += 0x7FFFu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
-// Encoded bits of x for a cache of type t with FP8 scale s.
-uint32_t host_encode(float x, Elem t, float s) {
-  switch (t) {
-    case Elem::E4M3: return ggf8::e4m3_from_f32(x / s);
-    case Elem::E5M2: return ggf8::e5m2_from_f32(x / s);
-    case Elem::F16: return host_f16(x);
-    case Elem::BF16: return host_bf16(x);
-    default: return fbits(x);
-  }
-}
-float host_decode(const uint8_t* p, Elem t) {
-  switch (t) {
-    case Elem::E4M3: return ggf8::e4m3_to_f32(*p);
-    case Elem::E5M2: return ggf8::e5m2_to_f32(*p);
-    case Elem::F16: { uint16_t h; std::memcpy(&h, p, 2); return host_f16_to_f32(h); }
-    case Elem::BF16: { uint16_t h; std::memcpy(&h, p, 2); return bitsf(static_cast<uint32_t>(h) << 16); }
-    default: { float x; std::memcpy(&x, p, 4); return x; }
-  }
-}
-
-template <class T>
-T* dalloc(size_t n) {
-  void* p = nullptr;
-  CK(cudaMalloc(&p, (n ? n : 1) * sizeof(T)));
-  return static_cast<T*>(p);
-}
-template <class T>
-T* dupload(const std::vector<T>& v) {
-  T* p = dalloc<T>(v.size());
-  CK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
-  return p;
-}
-
-// A device KV cache plus its host mirror of the metadata.
-struct DevCache {
-  f8k::DevKv kv;
-  std::vector<int32_t> pos;
-  std::vector<unsigned long long> seqs;
-  std::vector<float> ks, vs;
-  int32_t hi = 0;
-  void free_all() {
-    cudaFree(kv.k); cudaFree(kv.v);
-    cudaFree(const_cast<int32_t*>(kv.cell_pos));
-    cudaFree(const_cast<unsigned long long*>(kv.cell_seqs));
-    cudaFree(const_cast<int32_t*>(kv.hi));
-    cudaFree(const_cast<float*>(kv.k_scale)); cudaFree(const_cast<float*>(kv.v_scale));
-  }
-};
-
-DevCache make_cache(Elem t, int n_layers, int n_cells, int n_kv, int D, const std::vector<int32_t>& pos,
-                    const std::vector<unsigned long long>& seqs, int32_t hi, float ks, float vs) {
-  DevCache c;
-  c.pos = pos; c.seqs = seqs; c.hi = hi;
-  c.ks.assign(n_layers, ks); c.vs.assign(n_layers, vs);
-  f8k::DevKv& kv = c.kv;
-  kv.type = t; kv.n_layers = n_layers; kv.n_cells = n_cells; kv.n_kv_heads = n_kv; kv.head_dim = D;
-  const size_t bytes = static_cast<size_t>(n_layers) * n_cells * n_kv * D * esize(t);
-  kv.k = dalloc<uint8_t>(bytes);
-  kv.v = dalloc<uint8_t>(bytes);
-  CK(cudaMemset(kv.k, 0, bytes));
-  CK(cudaMemset(kv.v, 0, bytes));
-  kv.cell_pos = dupload(pos);
-  kv.cell_seqs = dupload(seqs);
-  kv.hi = dupload(std::vector<int32_t>{hi});
-  kv.k_scale = dupload(c.ks);
-  kv.v_scale = dupload(c.vs);
-  return c;
-}
 
 int g_fail = 0;
 #define EXPECT(cond, ...)                       \
@@ -351,8 +233,8 @@ void check_attention(std::mt19937& rng, Elem t, int D, int n_kv, int H, int n_ce
     const int splits = f8k::attention_splits(T, H, n_sm);
     const size_t wf = f8k::attention_workspace_floats(T, H, D, splits);
     float* work = wf ? dalloc<float>(wf) : nullptr;
-    const int32_t small = hi / 3;
-    CK(cudaMemcpy(const_cast<int32_t*>(c.kv.hi), &small, 4, cudaMemcpyHostToDevice));
+    const int32_t small = hi / 3 / f8k::kKvPage * f8k::kKvPage;  // whole pages: see upload_pages
+    upload_pages(c, small);
     cudaStream_t st;
     CK(cudaStreamCreate(&st));
     cudaGraph_t g;
@@ -366,7 +248,7 @@ void check_attention(std::mt19937& rng, Elem t, int D, int n_kv, int H, int n_ce
     CK(cudaStreamSynchronize(st));
     CK(cudaMemcpy(got.data(), dout, got.size() * 4, cudaMemcpyDeviceToHost));
     compare(got, ref_attention(hk, hv, c, layer, small, q, T, H, qs, qp, scale), vmax, "graph, hi/3", splits);
-    CK(cudaMemcpy(const_cast<int32_t*>(c.kv.hi), &hi, 4, cudaMemcpyHostToDevice));
+    upload_pages(c, hi);
     CK(cudaGraphLaunch(ge, st));
     CK(cudaStreamSynchronize(st));
     CK(cudaMemcpy(got.data(), dout, got.size() * 4, cudaMemcpyDeviceToHost));
@@ -380,29 +262,6 @@ void check_attention(std::mt19937& rng, Elem t, int D, int n_kv, int H, int n_ce
   c.free_all();
 }
 
-// ---- timing ---------------------------------------------------------------------------
-template <class F>
-float median_ms(int reps, cudaStream_t st, F&& f) {
-  cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
-  for (int i = 0; i < 3; ++i) f(i);
-  CK(cudaStreamSynchronize(st));
-  std::vector<float> ms;
-  for (int i = 0; i < reps; ++i) {
-    CK(cudaEventRecord(a, st));
-    f(i);
-    CK(cudaEventRecord(b, st));
-    CK(cudaEventSynchronize(b));
-    float x = 0;
-    CK(cudaEventElapsedTime(&x, a, b));
-    ms.push_back(x);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
 
 }  // namespace
 
