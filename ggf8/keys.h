@@ -58,6 +58,7 @@ inline constexpr const char* kTokNormJson = "tokenizer.bpe.normalizer_json";    
 inline constexpr const char* kTokDecoderJson = "tokenizer.bpe.decoder_json";    // str: tokenizer.json "decoder" verbatim
 inline constexpr const char* kTokByteFallback = "tokenizer.bpe.byte_fallback";  // bool
 inline constexpr const char* kTokIgnoreMerges = "tokenizer.bpe.ignore_merges";  // bool (Llama 3)
+inline constexpr const char* kTokMergeLeftLen = "tokenizer.bpe.merge_left_len";  // array<i32>: byte length of each merge's left side; written when a merged token contains ' ' (Gemma)
 inline constexpr const char* kTokFuseUnk = "tokenizer.bpe.fuse_unk";  // bool: consecutive unknown characters -> one unk
 inline constexpr const char* kTokAddedJson = "tokenizer.bpe.added_tokens_json";  // str: tokenizer.json "added_tokens" verbatim (flags lstrip/rstrip/single_word/normalized/special)
 // Special ids (both kinds). -1 / absent = none.

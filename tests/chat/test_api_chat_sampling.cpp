@@ -43,7 +43,7 @@ TEST(ApiChat, Errors) {
   EXPECT_EQ(f8_chat_template_render(f8_chat_builtin_template("mistral"), msgs, 2, nullptr, buf, sizeof buf, &len),
             F8_ERR_TEMPLATE);
   EXPECT_NE(std::string(f8_last_error()).find("alternate"), std::string::npos);
-  EXPECT_EQ(f8_chat_template_render("{% macro x() %}{% endmacro %}", msgs, 1, nullptr, buf, sizeof buf, &len),
+  EXPECT_EQ(f8_chat_template_render("{% include 'x' %}", msgs, 1, nullptr, buf, sizeof buf, &len),
             F8_ERR_TEMPLATE);
   EXPECT_NE(std::string(f8_last_error()).find("line 1"), std::string::npos);
   EXPECT_EQ(f8_chat_template_render(nullptr, msgs, 1, nullptr, buf, sizeof buf, &len), F8_ERR_INVALID_ARGUMENT);
@@ -61,6 +61,17 @@ TEST(ApiChat, Errors) {
   ASSERT_EQ(f8_chat_render_json(nullptr, "{{ messages[0].content|upper }}", "[{\"role\":\"user\",\"content\":\"é\"}]",
                                 nullptr, buf, sizeof buf, &len), F8_OK);
   EXPECT_STREQ(buf, "É");
+  // Template variables in the JSON object form (Qwen3-style thinking switch).
+  const char* thinking = "{% if enable_thinking is false %}off{% else %}on{% endif %}:{{ tools|length }}";
+  ASSERT_EQ(f8_chat_render_json(nullptr, thinking,
+                                R"({"messages": [], "tools": [{}], "chat_template_kwargs": {"enable_thinking": false}})",
+                                nullptr, buf, sizeof buf, &len), F8_OK);
+  EXPECT_STREQ(buf, "off:1");
+  EXPECT_EQ(f8_chat_render_json(nullptr, thinking, R"({"messages": [], "chat_template_kwargs": {"messages": 1}})",
+                                nullptr, buf, sizeof buf, &len), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(f8_last_error()).find("'messages' is set by f8"), std::string::npos) << f8_last_error();
+  EXPECT_EQ(f8_chat_render_json(nullptr, thinking, R"({"messages": [], "chat_template_kwargs": 3})", nullptr, buf,
+                                sizeof buf, &len), F8_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(f8_chat_builtin_template("nope"), nullptr);
   EXPECT_STREQ(f8_chat_template_family("{{ x }}"), "");
 }
