@@ -4,6 +4,7 @@ streaming clients and time to first token (p50/p99), on SmolLM2-135M.
 
   python3 scripts/bench_server.py [--model M.f8] [--clients 1,2,4,8] [--tokens 64]
                                   [--requests 3] [--slots 8] [--threads N] [--json OUT]
+                                  [--backend cuda] [--ctx 512] [--prompt-len N]
 
 Each client sends --requests completions one after another (greedy,
 ignore_eos, --tokens tokens each, distinct prompts), streaming; a level's
@@ -11,7 +12,9 @@ aggregate = all generated tokens / wall time of the level. Without --model the
 SmolLM2-135M fixture (scripts/fixtures.sh smollm2) is converted once into
 $F8_CACHE/bench/smollm2-135m.f8. The server runs with --slots >= the most
 clients so every client has a slot (continuous batching: one decode step
-serves all of them).
+serves all of them). --prompt-len N pads each prompt with N extra words
+(about N tokens: long-prompt load, e.g. 64 clients x 2k tokens on a GPU with
+--ctx 2048); --backend and --ctx go to `f8 serve`.
 """
 import argparse
 import json
@@ -64,13 +67,13 @@ def stream_one(url, prompt, n):
     return ttft if ttft is not None else time.perf_counter() - t0, tokens
 
 
-def run_level(url, clients, n, reqs):
+def run_level(url, clients, n, reqs, pad=""):
     ttfts, toks = [], []
     lock = threading.Lock()
 
     def worker(c):
         for k in range(reqs):
-            t, g = stream_one(url, PROMPTS[(c + k) % len(PROMPTS)], n)
+            t, g = stream_one(url, PROMPTS[(c + k) % len(PROMPTS)] + pad, n)
             with lock:
                 ttfts.append(t)
                 toks.append(g)
@@ -96,6 +99,9 @@ def main():
     ap.add_argument("--slots", type=int, default=0, help="server slots (default: the most clients)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json")
+    ap.add_argument("--backend", default="")
+    ap.add_argument("--ctx", type=int, default=512, help="tokens per request (prompt + completion)")
+    ap.add_argument("--prompt-len", type=int, default=0, help="extra words per prompt")
     a = ap.parse_args()
     levels = [int(x) for x in a.clients.split(",")]
     f8 = Path(a.f8)
@@ -109,7 +115,9 @@ def main():
         model.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([str(f8), "convert", str(src), "-o", str(model)], check=True)
     slots = a.slots or max(levels)
-    cmd = [str(f8), "serve", "-m", str(model), "--port", "0", "--slots", str(slots), "-c", "512"]
+    cmd = [str(f8), "serve", "-m", str(model), "--port", "0", "--slots", str(slots), "-c", str(a.ctx)]
+    if a.backend:
+        cmd += ["--backend", a.backend]
     if a.threads:
         cmd += ["-t", str(a.threads)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
@@ -131,13 +139,14 @@ def main():
             time.sleep(0.2)
     try:
         stream_one(url, "warm up", 8)
-        rows = [run_level(url, c, a.tokens, a.requests) for c in levels]
+        pad = " and then the story goes on" * (a.prompt_len // 6) if a.prompt_len else ""
+        rows = [run_level(url, c, a.tokens, a.requests, pad) for c in levels]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     base = rows[0]["tok_s"]
     print(f"f8 serve on {model.name}: {a.tokens} tokens/request, {a.requests} requests/client, {slots} slots, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs, backend {a.backend or 'cpu'}, prompt +{a.prompt_len} words, ctx {a.ctx}")
     print("| clients | aggregate tok/s | vs 1 client | TTFT p50 ms | TTFT p99 ms |")
     print("|---:|---:|---:|---:|---:|")
     for r in rows:

@@ -32,7 +32,7 @@ die() { echo "gpu_check: error: $*" >&2; exit 1; }
 # Binaries to ship: required ones fail the pack when missing.
 REQUIRED_BINS=(f8)
 TEST_BINS=(test_cuda_backend test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1)
-BENCH_BINS=(bench_cuda_gemm bench_cuda_attn)
+BENCH_BINS=(bench_cuda_gemm bench_cuda_attn bench_cuda_fmha)
 
 # ================================================================ pack
 find_exe() {  # find_exe NAME: path of the executable NAME under $BUILD
@@ -306,6 +306,14 @@ run_all() {
       "$TB" --gtest_filter='CudaTest.Rmsnorm:CudaTest.SwigluAddGetRowsArgmax:CudaGemm.Bias:CudaKv.CausalPrefillBlocks:CudaKv.LongContextDecode'
     note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
   fi
+  if [ -x "$B/bin/bench_cuda_fmha" ]; then  # FP8 FMHA (issue 11): its self-check under both tools
+    step "memcheck bench_cuda_fmha check" 120 "$OUT/sanitizer.log" env LD_LIBRARY_PATH="$F8_LIBPATH" \
+      "$SAN" --tool memcheck --error-exitcode 3 "$B/bin/bench_cuda_fmha" check
+    note "$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
+    step "racecheck bench_cuda_fmha check" 120 "$OUT/sanitizer.log" env LD_LIBRARY_PATH="$F8_LIBPATH" \
+      "$SAN" --tool racecheck --error-exitcode 3 "$B/bin/bench_cuda_fmha" check
+    note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
+  fi
 
   say "waiting for the 8B model (make + convert)"
   wait "$make_pid"
@@ -320,7 +328,9 @@ run_all() {
     else SUMMARY+=("$bb|MISSING|0|not in the bundle"); fi
   done
   step "PyTorch BF16 reference (Llama-3-8B shapes)" 150 "$OUT/bench.log" \
-    "$PY" scripts/gpu_ref_torch.py bench --ctx 512 --batches 1,8,64 --prefill 512 --json "$WORK/torch.json"
+    "$PY" scripts/gpu_ref_torch.py bench --ctx 512 --batches 1,8,64 --prefill 512,4096,16384 --json "$WORK/torch.json"
+  step "PyTorch SDPA (flash, BF16) causal prefill attention" 90 "$OUT/bench.log" \
+    "$PY" scripts/gpu_ref_torch.py sdpa --tokens 1024,4096,16384,65536 --json "$WORK/sdpa.json"
   local NP=()
   "${fx[@]}" "$B/bin/f8" bench --help 2>&1 | grep -q -- '--parallel' && NP=(-np "8,64")
   step "f8 bench SmolLM2 (cuda)" 90 "$OUT/bench.log" bash -c 'set -o pipefail; "$@" | tee "'"$WORK"'/smol.json"' _ \
@@ -329,6 +339,60 @@ run_all() {
     step "f8 bench Llama-3-8B random (cuda)" 180 "$OUT/bench.log" bash -c 'set -o pipefail; "$@" | tee "'"$WORK"'/l8b.json"' _ \
       env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$F8B" --backend cuda -p 512 -n 128 -r 3 -t 1 "${NP[@]}" --json
   else SUMMARY+=("f8 bench Llama-3-8B random|SKIPPED|0|no converted model"); fi
+
+  # Long contexts (issue 11, docs/cuda.md "FP8 attention"): time to first
+  # token of 4k and 16k prompts with FP8 FMHA and with the FP32 attention
+  # kernel (F8_FP8_ATTENTION=0); decode at a 32k context; the server with 64
+  # concurrent ~1.6k-token requests.
+  if [ -f "$F8B" ]; then
+    local fa
+    for fa in 1 0; do
+      step "f8 prefill 4k/16k, F8_FP8_ATTENTION=$fa (8B)" 120 "$OUT/bench.log" bash -c \
+        'set -o pipefail; "$@" | tee "'"$WORK"'/ttft-'"$fa"'.json"' _ \
+        env LD_LIBRARY_PATH="$F8_LIBPATH" F8_FP8_ATTENTION="$fa" "$B/bin/f8" bench -m "$F8B" --backend cuda \
+        -p 4096,16384 -n 1 -r 2 -t 1 --json
+    done
+    step "f8 decode at 32k context (8B)" 120 "$OUT/bench.log" bash -c \
+      'set -o pipefail; "$@" | tee "'"$WORK"'/d32k.json"' _ \
+      env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$F8B" --backend cuda -p 16 -n 64 -d 32768 -r 2 -t 1 --json
+    step "f8 serve: 64 concurrent ~1.6k-token requests (8B)" 150 "$OUT/bench.log" \
+      env LD_LIBRARY_PATH="$F8_LIBPATH" "$PY" scripts/bench_server.py --f8 "$B/bin/f8" --model "$F8B" --backend cuda \
+      --clients 64 --requests 1 --tokens 128 --prompt-len 1500 --ctx 2048 --slots 64 --json "$WORK/serve64.json"
+    "$PY" - "$WORK/ttft-1.json" "$WORK/ttft-0.json" "$WORK/torch.json" "$WORK/sdpa.json" "$WORK/d32k.json" \
+      "$WORK/serve64.json" >>"$OUT/attn.md" 2>>"$OUT/run.log" <<'ATTN'
+import json, sys
+def load(p):
+    try:
+        return json.load(open(p))
+    except Exception as e:
+        return {"_error": f"{p}: {e}"}
+fa, f32, tr, sd, d32, sv = (load(p) for p in sys.argv[1:7])
+def res(j, test):
+    return next((r for r in j.get("results", []) if r.get("test") == test), None)
+print("### FP8 attention (issue 11), Llama-3-8B shapes, random weights\n")
+print("| prompt | f8 FP8 FMHA: TTFT ms | f8 FP32 attention: TTFT ms | FMHA speed-up | PyTorch BF16 (SDPA) TTFT ms |")
+print("|--:|--:|--:|--:|--:|")
+for n in (4096, 16384):
+    a, b = res(fa, f"pp{n}"), res(f32, f"pp{n}")
+    t = (tr.get("prefill_all") or {}).get(str(n), {})
+    ta = 1000 * n / a["tok_s"] if a else None
+    tb = 1000 * n / b["tok_s"] if b else None
+    f = lambda x: f"{x:,.0f}" if isinstance(x, (int, float)) else "—"
+    print(f"| {n} | {f(ta)} | {f(tb)} | {f'{tb / ta:.2f}×' if ta and tb else '—'} | {f(t.get('ms'))} |")
+print()
+s = sd.get("sdpa", {})
+print("PyTorch SDPA flash BF16 causal attention alone, TFLOP/s: " +
+      ", ".join(f"{k}: {v.get('tflops', float('nan')):.0f}" for k, v in s.items()) +
+      " (bench_cuda_fmha's table in bench.log has f8's FMHA at the same sizes)\n")
+r = res(d32, "tg64@d32768")
+if r:
+    print(f"decode at a 32k context, batch 1: {r['tok_s']:.1f} tok/s, {r['gb_s']:.0f} GB/s of weights + KV read "
+          f"({100 * r['gb_s'] / tr['copy_gbs']:.0f}% of copy bandwidth)\n" if tr.get("copy_gbs") else "")
+for row in sv.get("rows", []):
+    print(f"f8 serve, {row['clients']} concurrent requests: {row['tok_s']:.0f} generated tok/s aggregate, "
+          f"TTFT p50 {row['ttft_p50_ms']:.0f} ms, p99 {row['ttft_p99_ms']:.0f} ms, {row['requests']} requests done")
+ATTN
+  fi
 
   # GEMM crossover (docs/cuda.md): prefill of 32..512 tokens with every
   # eligible GEMM on cuBLASLt (F8_CUDA_LT_MIN_TOKENS=1) and with none
@@ -413,6 +477,7 @@ EOF
     for s in "${SUMMARY[@]}"; do echo "| ${s//|/ | } |"; done
     echo
     cat "$OUT/table.md"
+    [ -f "$OUT/attn.md" ] && { echo; cat "$OUT/attn.md"; }
   } >"$OUT/summary.md"
   cat "$OUT/summary.md"
   rm -rf "$WORK"

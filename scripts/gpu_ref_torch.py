@@ -9,12 +9,16 @@ the random-weight Llama-3-8B-shaped checkpoint that f8 converts there.
       the SmolLM2 tokenizer files (the converter pads the vocabulary to
       vocab_size with <unused_N> tokens).
 
-  gpu_ref_torch.py bench [--ctx 512] [--batches 1,8,64] [--prefill 512] [--json OUT]
+  gpu_ref_torch.py bench [--ctx 512] [--batches 1,8,64] [--prefill 512[,4096,...]] [--json OUT]
       BF16 decode step of the same shapes captured in one CUDA graph at each
       batch size (KV context --ctx, GQA attention by batched matmul), a BF16
       prefill of --prefill tokens (SDPA, causal), and device-to-device copy
       bandwidth (GB/s counts read + write). Timing: CUDA events, median of 5
       runs of 10 replays. Prints and writes JSON.
+
+  gpu_ref_torch.py sdpa [--tokens 1024,4096,16384,65536] [--json OUT]
+      Causal prefill attention alone (BF16 SDPA, flash backend), 32 heads x
+      128 dims: TFLOP/s with FlashAttention's FLOP count (bench_cuda_fmha's).
 """
 from __future__ import annotations
 
@@ -271,17 +275,54 @@ def bench(args) -> dict:
         except Exception as e:  # keep going: record the failure
             res["decode"][str(B)] = {"error": repr(e)}
             log(f"decode batch {B} failed: {e!r}")
-    try:
-        tok = torch.randint(0, c["vocab"], (args.prefill,), device="cuda")
-        with torch.no_grad():
-            m.prefill(tok)
-            torch.cuda.synchronize()
-            ms = time_ms(lambda: m.prefill(tok), inner=2, outer=5)
-        res["prefill"] = {"n": args.prefill, "ms": ms, "tok_s": args.prefill * 1000.0 / ms}
-        log(f"prefill {args.prefill}: {ms:.2f} ms, {res['prefill']['tok_s']:.0f} tok/s")
-    except Exception as e:
-        res["prefill"] = {"error": repr(e)}
-        log(f"prefill failed: {e!r}")
+    res["prefill_all"] = {}
+    for i, n_p in enumerate(int(x) for x in str(args.prefill).split(",") if x):
+        try:
+            tok = torch.randint(0, c["vocab"], (n_p,), device="cuda")
+            with torch.no_grad():
+                m.prefill(tok)
+                torch.cuda.synchronize()
+                ms = time_ms(lambda: m.prefill(tok), inner=1 if n_p > 2048 else 2, outer=3 if n_p > 2048 else 5)
+            r = {"n": n_p, "ms": ms, "tok_s": n_p * 1000.0 / ms}
+            log(f"prefill {n_p}: {ms:.2f} ms, {r['tok_s']:.0f} tok/s")
+        except Exception as e:
+            r = {"n": n_p, "error": repr(e)}
+            log(f"prefill {n_p} failed: {e!r}")
+        res["prefill_all"][str(n_p)] = r
+        if i == 0:
+            res["prefill"] = r  # the first length: the README table's prefill row
+        torch.cuda.empty_cache()
+    return res
+
+
+def sdpa(args) -> dict:
+    """Causal prefill attention alone, BF16 SDPA (flash), Llama-3-8B heads:
+    32 query heads, head dim 128; K/V given with 32 heads (the GQA groups
+    expanded before timing, so the flash kernel runs); TFLOP/s counted as
+    FlashAttention does: 4 * T^2 / 2 * D * H for causal."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    dev = torch.cuda.get_device_properties(0)
+    res = {"gpu": dev.name, "torch": torch.__version__, "sdpa": {}}
+    H, D = CFG["heads"], CFG["head_dim"]
+    for T in [int(x) for x in args.tokens.split(",") if x]:
+        try:
+            q = torch.randn(1, H, T, D, dtype=torch.bfloat16, device="cuda")
+            k = torch.randn_like(q)
+            v = torch.randn_like(q)
+            with sdpa_kernel([SDPBackend.FLASH_ATTENTION]), torch.no_grad():
+                F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                torch.cuda.synchronize()
+                ms = time_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                             inner=2 if T > 16384 else 10, outer=5)
+            flops = 4.0 * T * T / 2 * D * H
+            r = {"ms": ms, "tflops": flops / (ms * 1e-3) / 1e12}
+            log(f"SDPA flash causal T={T}: {ms:.3f} ms, {r['tflops']:.0f} TFLOP/s")
+            del q, k, v
+            torch.cuda.empty_cache()
+        except Exception as e:
+            r = {"error": repr(e)}
+            log(f"SDPA T={T} failed: {e!r}")
+        res["sdpa"][str(T)] = r
     return res
 
 
@@ -295,8 +336,11 @@ def main() -> int:
     b = sub.add_parser("bench")
     b.add_argument("--ctx", type=int, default=512)
     b.add_argument("--batches", default="1,8,64")
-    b.add_argument("--prefill", type=int, default=512)
+    b.add_argument("--prefill", default="512", help="prompt lengths, comma-separated (the first is the table's)")
     b.add_argument("--json", default="")
+    sd = sub.add_parser("sdpa")
+    sd.add_argument("--tokens", default="1024,4096,16384,65536")
+    sd.add_argument("--json", default="")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         log("error: torch sees no CUDA device")
@@ -304,7 +348,7 @@ def main() -> int:
     if args.cmd == "make-hf":
         make_hf(args.dir, args.tokenizer_from, args.layers)
         return 0
-    res = bench(args)
+    res = sdpa(args) if args.cmd == "sdpa" else bench(args)
     out = json.dumps(res, indent=1)
     print(out)
     if args.json:
