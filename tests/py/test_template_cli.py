@@ -158,3 +158,25 @@ def test_smollm2_model_template_matches_jinja2(tmp_path, smol_f8):
         else:
             assert r.returncode == 0, r.stderr
             assert r.stdout.decode("utf-8") == c["output"], c["conversation"]
+
+
+def test_chat_passes_template_kwargs(tmp_path):
+    """`f8 chat --chat-template-kwargs`: refused before loading when not an
+    object; with Qwen3's template and enable_thinking=false a turn runs (the
+    synthetic smollm2-tiny fixture: real tokenizer, random weights)."""
+    qwen3 = ROOT / "tests/goldens/chat/templates/Qwen-Qwen3-0.6B.jinja"
+    r = subprocess.run([str(F8), "chat", "-m", str(tmp_path / "none.f8"), "--chat-template-kwargs", "[1]"],
+                       capture_output=True, input=b"", timeout=60)
+    assert r.returncode == 2 and b"--chat-template-kwargs: expected a JSON object" in r.stderr, r.stderr
+    fixture = CACHE / "synthetic" / "smollm2-tiny"
+    if not (fixture / "config.json").exists():
+        pytest.skip("synthetic smollm2-tiny fixture missing (scripts/fixtures.sh synthetic)")
+    model = tmp_path / "tiny.f8"
+    c = subprocess.run([str(F8), "convert", str(fixture), "-o", str(model), "-q"], capture_output=True, timeout=600)
+    assert c.returncode == 0, c.stderr
+    r = subprocess.run([str(F8), "chat", "-m", str(model), "--chat-template", str(qwen3), "--chat-template-kwargs",
+                        '{"enable_thinking": false}', "-n", "3", "--temp", "0", "-c", "256"],
+                       capture_output=True, input=b"hi\n", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert b"template error" not in r.stdout, r.stdout
+
