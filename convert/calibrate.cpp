@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "convert/gptq.h"
+#include "ggf8/keys.h"
 #include "model/act_stats.h"
 #include "model/context.h"
 #include "model/model.h"
@@ -219,6 +222,13 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
   const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   f8model::ActStats as;
   as.reset(int32_t(hp.n_layer), int32_t(hp.n_head_kv), int32_t(hp.head_dim));
+  ThreadPool pool(threads);
+  if (c.compensate) {
+    // sum x x^T per distinct linear input (q/k/v share one, gate/up one),
+    // spread over the converter's pool between the model's own GEMMs.
+    as.parallel = [&pool](size_t n, const std::function<void(size_t)>& fn) { pool.run(n, fn); };
+    as.enable_moments({int64_t(hp.n_embd), int64_t(hp.q_dim()), int64_t(hp.n_embd), int64_t(hp.n_ff)});
+  }
   {
     f8model::ContextParams cp;
     cp.n_ctx = c.chunk;
@@ -242,6 +252,62 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
     }
   }
   S.calib_seconds = now_s() - t0;
+
+  // Error-compensating rounding: one factor per (layer, site), H freed as
+  // soon as it is factored. A failure leaves that site's weights at nearest
+  // rounding, with a warning naming them.
+  std::vector<std::array<std::unique_ptr<RoundingFactor>, f8model::kSiteCount>> factors;
+  std::vector<std::string> warnings;
+  if (c.compensate) {
+    const double tf = now_s();
+    factors.resize(hp.n_layer);
+    static const char* kSiteWeights[f8model::kSiteCount] = {"attn_q/attn_k/attn_v", "attn_output", "ffn_gate/ffn_up",
+                                                            "ffn_down"};
+    for (uint32_t l = 0; l < hp.n_layer; ++l)
+      for (int s = 0; s < f8model::kSiteCount; ++s) {
+        f8model::SecondMoment& m = as.moment[l][size_t(s)];
+        m.symmetric();
+        const std::string what = "blk." + std::to_string(l) + "." + kSiteWeights[s];
+        auto f = std::make_unique<RoundingFactor>();
+        Status st = rounding_factor(what, m.xtx.data(), m.dim, c.damp_frac, pool, f.get());
+        std::vector<float>().swap(m.xtx);
+        if (!st.ok()) {
+          warnings.push_back(st.message + " (nearest rounding for these weights)");
+          S.factor_fallbacks++;
+          continue;
+        }
+        factors[l][size_t(s)] = std::move(f);
+      }
+    S.factor_seconds = now_s() - tf;
+  }
+  // The factor for a linear weight by canonical name (nullptr: nearest).
+  auto factor_for = [&](const std::string& name) -> const RoundingFactor* {
+    unsigned l = 0;
+    char field[64] = {0};
+    int used = 0;
+    if (std::sscanf(name.c_str(), "blk.%u.%63[a-z_].weight%n", &l, field, &used) != 2 || used <= 0 ||
+        size_t(used) != name.size() || l >= factors.size())
+      return nullptr;
+    const std::string f = field;
+    int s = -1;
+    if (f == "attn_q" || f == "attn_k" || f == "attn_v") s = f8model::kSiteAttnIn;
+    if (f == "attn_output") s = f8model::kSiteAttnOut;
+    if (f == "ffn_gate" || f == "ffn_up") s = f8model::kSiteFfnIn;
+    if (f == "ffn_down") s = f8model::kSiteFfnDown;
+    return s < 0 ? nullptr : factors[l][size_t(s)].get();
+  };
+  std::function<Status(const std::string&, const SrcMatrix&, std::vector<uint8_t>*, QuantResult*)> requantize;
+  if (c.compensate)
+    requantize = [&](const std::string& name, const SrcMatrix& src, std::vector<uint8_t>* codes,
+                     QuantResult* qr) -> Status {
+      const RoundingFactor* f = factor_for(name);
+      if (!f || f->n != int64_t(src.cols)) return Status::Ok();
+      if (Status st = round_compensated(name, src, *f, pool, codes, qr); !st.ok()) {
+        const std::string w = st.message + " (nearest rounding kept)";
+        if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(w);
+      }
+      return Status::Ok();
+    };
 
   ConvertOptions fin = o;
   const double pct = c.act_percentile / 100.0;
@@ -292,6 +358,8 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
     md("quant.calib.k_amax", Value::array_f32(as.k_amax));
     md("quant.calib.v_amax", Value::array_f32(as.v_amax));
     md("quant.activations", Value::str("static"));
+    md(ggf8::keys::kQuantCalibRounding, Value::str(c.compensate ? "gptq" : "nearest"));
+    if (c.compensate) md(ggf8::keys::kQuantCalibDamp, Value::f32(float(c.damp_frac)));
   }
   {
     char b[200];
@@ -299,9 +367,14 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
                   (unsigned long long)as.tokens, (long long)((n_cal + per - 1) / per), S.calib_seconds,
                   double(S.act_amax_max));
     log(b);
+    if (c.compensate) {
+      std::snprintf(b, sizeof b, "error-compensating rounding: %u x %d input factors in %.1f s (%d fell back to nearest)",
+                    hp.n_layer, f8model::kSiteCount, S.factor_seconds, S.factor_fallbacks);
+      log(b);
+    }
   }
 
-  // 3. Sensitivity and the format choice.
+  // 4. Sensitivity and the format choice.
   if (c.auto_bits > 0) {
     const double t1 = now_s();
     std::vector<int32_t> held;
@@ -325,7 +398,6 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
     for (const auto& td : file->tensors())
       if (td.dims.size() == 2 && find_weight(bw->weights, td.name) && td.name != "token_embd.weight")
         names.push_back(td.name);
-    ThreadPool pool(threads);
     const auto& opts = auto_format_options();
     std::vector<uint8_t> qbuf;
     for (size_t i = 0; i < names.size(); ++i) {
@@ -349,6 +421,8 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
         QuantResult qr;
         if (Status st = quantize_matrix(name, src, op.weights, op.scale, op.block, true, pool, &qbuf, &qr); !st.ok())
           return st;
+        if (requantize)
+          if (Status st = requantize(name, src, &qbuf, &qr); !st.ok()) return st;
         f8backend::Weight q = orig;
         q.data = qbuf.data();
         q.dtype = qr.dtype;
@@ -406,8 +480,11 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
   model.reset();
   file.reset();
 
-  // 4. The real conversion.
-  return convert_checkpoint(fin, rep);
+  // 5. The real conversion.
+  fin.requantize = requantize;
+  Status st = convert_checkpoint(fin, rep);
+  if (st.ok() && rep) rep->warnings.insert(rep->warnings.end(), warnings.begin(), warnings.end());
+  return st;
 }
 
 }  // namespace f8conv

@@ -8,7 +8,11 @@
 //      post-RoPE K / V absmax per layer and KV head (model/act_stats.h);
 //   3. with --auto-format, each linear tensor's sensitivity is measured on the
 //      held-out tokens that follow (auto_format.h) and a format chosen;
-//   4. the real conversion runs with the static scales
+//   4. with error-compensating rounding (the default; --rounding nearest turns
+//      it off) the pass also sums x x^T per distinct linear input and each
+//      FP8 weight's codes are chosen for least output error on those inputs
+//      (gptq.h), the scales unchanged — in the sensitivity candidates too;
+//   5. the real conversion runs with the static scales
 //      (`<W>.input_scale` = act_amax / 448, `blk.N.attn_{k,v}.kv_scale` =
 //      amax * kv_headroom / 448), the per-tensor formats and quant.calib.* /
 //      quant.auto.* metadata.
@@ -32,6 +36,8 @@ struct CalibOptions {
   int64_t heldout_tokens = 128;   // sensitivity tokens (after the calibration tokens)
   double act_percentile = 100.0;  // input_scale from this percentile of |x| (100 = absmax)
   float kv_headroom = 2.0f;       // kv_scale = amax * headroom / 448
+  bool compensate = true;         // error-compensating rounding (gptq.h); false = nearest
+  double damp_frac = 0.01;        // its damping: lambda = damp_frac * mean(diag H)
   std::function<void(const std::string&)> log;  // progress lines (may be empty)
 };
 
@@ -39,6 +45,8 @@ struct CalibSummary {
   uint64_t text_tokens = 0, calib_tokens = 0, heldout_tokens = 0;
   double calib_seconds = 0, sensitivity_seconds = 0;
   float act_amax_max = 0;                  // largest linear-input |x| seen
+  double factor_seconds = 0;               // Cholesky factors of the inputs' second moments
+  int factor_fallbacks = 0;                // inputs whose factor failed (their weights: nearest)
   std::vector<float> k_scale, v_scale;     // per layer, as stored
   // --auto-format
   std::vector<TensorSensitivity> sensitivity;

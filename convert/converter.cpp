@@ -316,6 +316,7 @@ struct Run {
       ConvertOptions::TensorChoice ch{o.weights, o.scale, o.block};
       if (auto it = o.tensor_choice.find(name); it != o.tensor_choice.end()) ch = it->second;
       F8_TRY(quantize_matrix(name, src, ch.weights, ch.scale, ch.block, o.allow_nonfinite, pool, &buf, &qr));
+      if (o.requantize && qr.dtype != DType::BF16) F8_TRY(o.requantize(name, src, &buf, &qr));
       d.dtype = qr.dtype;
       d.scale_kind = qr.kind;
       d.block_rows = qr.block_rows;

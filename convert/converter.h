@@ -49,6 +49,13 @@ struct ConvertOptions {
   // replace a checkpoint's tensors of the same name.
   std::map<std::string, float> extra_scalars;
   std::vector<ggf8::KV> extra_metadata;  // written after quant.* (e.g. quant.calib.*)
+  // Called after a tensor of the quantized set was quantized to FP8 by nearest
+  // rounding: may replace its codes in *codes (same scales, same size) and
+  // qr->stats — calibrate.cpp's error-compensating rounding (gptq.h). An
+  // error aborts the conversion. Empty: nearest rounding.
+  std::function<ggf8::Status(const std::string& name, const SrcMatrix& src, std::vector<uint8_t>* codes,
+                             QuantResult* qr)>
+      requantize;
   std::string converter_version = "f8";  // general.converter
   // Called after each tensor: bytes of source consumed so far, total, name.
   std::function<void(uint64_t done, uint64_t total, const std::string& tensor)> progress;

@@ -99,6 +99,8 @@ inline constexpr const char* kQuantCalibActAmax = "quant.calib.act_amax";       
 inline constexpr const char* kQuantCalibActP9999 = "quant.calib.act_p9999";        // array<f32> [layer x site]
 inline constexpr const char* kQuantCalibKAmax = "quant.calib.k_amax";              // array<f32> [layer x kv head]
 inline constexpr const char* kQuantCalibVAmax = "quant.calib.v_amax";              // array<f32> [layer x kv head]
+inline constexpr const char* kQuantCalibRounding = "quant.calib.rounding";          // str: "gptq" | "nearest"
+inline constexpr const char* kQuantCalibDamp = "quant.calib.damp";                  // f32: gptq damping / mean diag
 // Automatic per-tensor format choice (`--auto-format BITS`).
 inline constexpr const char* kQuantAutoTensor = "quant.auto.tensor";       // array<str>
 inline constexpr const char* kQuantAutoFormat = "quant.auto.format";       // array<str>: "e4m3/channel" | "e4m3/block" | "e5m2/channel" | "bf16"

@@ -84,6 +84,10 @@ int cmd_convert(int argc, char** argv) {
   p.option("--auto-format", &auto_bits, "BITS",
            "per-tensor E4M3 channel/block, E5M2 or BF16 by measured sensitivity, mean <= BITS (8..16)");
   p.option("--heldout-tokens", &heldout, "N", "--auto-format: held-out tokens for the sensitivity (default 128)");
+  std::string rounding = "gptq";
+  p.option("--rounding", &rounding, "gptq|nearest",
+           "--calibrate: FP8 codes for least output error on the calibration inputs (gptq, default) or "
+           "nearest rounding of each weight");
   p.epilog("example:\n  f8 convert ~/.cache/f8/smollm2-135m-instruct -o smollm2.f8");
   int rc = 0;
   if (!p.parse(argc, argv, &rc)) return rc;
@@ -138,8 +142,13 @@ int cmd_convert(int argc, char** argv) {
   if (p.given("--auto-format") && !(auto_bits >= 8.0 && auto_bits <= 16.0))
     return fail(2, "f8 convert: --auto-format " + std::to_string(auto_bits) +
                        ": expected a budget between 8 and 16 bits per weight (e.g. 8.5)");
+  if (rounding != "gptq" && rounding != "nearest")
+    return fail(2, "f8 convert: --rounding must be gptq or nearest, got '" + rounding + "'");
+  if (p.given("--rounding") && rounding == "gptq" && calib_text.empty())
+    return fail(2, "f8 convert: --rounding gptq needs --calibrate TEXT (it minimizes the error on those inputs)");
   if (!calib_text.empty()) {
     f8conv::CalibOptions co;
+    co.compensate = rounding == "gptq";
     co.text_path = calib_text;
     co.calib_tokens = calib_tokens;
     co.auto_bits = auto_bits;
