@@ -222,14 +222,24 @@ Status import_bpe(const Ctx& c, const fs::path& path, const TokenizerImportOptio
   }
 
   std::vector<std::string> merges;
+  std::vector<int32_t> left_len;  // per merge; kept only if a side contains ' '
+  bool spaced = false;
   if (m.contains("merges")) {
     if (!m["merges"].is_array()) return Status::Error(Code::BadType, f + ": model.merges is not an array");
     merges.reserve(m["merges"].size());
     size_t k = 0;
     for (const json& e : m["merges"]) {
-      if (e.is_string()) merges.push_back(e.get<std::string>());
-      else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string())
-        merges.push_back(e[0].get<std::string>() + " " + e[1].get<std::string>());
+      if (e.is_string()) {
+        merges.push_back(e.get<std::string>());
+        left_len.push_back(static_cast<int32_t>(std::min(merges.back().find(' '), merges.back().size())));
+      } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
+        const std::string a = e[0].get<std::string>(), b = e[1].get<std::string>();
+        // "a b" is ambiguous when a side contains ' ' (Gemma's whitespace
+        // tokens): the left length is then stored as well.
+        spaced = spaced || a.find(' ') != std::string::npos || b.find(' ') != std::string::npos;
+        merges.push_back(a + " " + b);
+        left_len.push_back(static_cast<int32_t>(a.size()));
+      }
       else return Status::Error(Code::BadType, f + ": model.merges[" + std::to_string(k) + "] is neither \"a b\" nor [\"a\", \"b\"]");
       ++k;
     }
@@ -243,6 +253,7 @@ Status import_bpe(const Ctx& c, const fs::path& path, const TokenizerImportOptio
   kvs->push_back({K::kTokTokens, Value::array_str(std::move(tokens))});
   kvs->push_back({K::kTokTypes, Value::array_i32(types)});
   kvs->push_back({K::kTokMerges, Value::array_str(std::move(merges))});
+  if (spaced) kvs->push_back({K::kTokMergeLeftLen, Value::array_i32(left_len)});
   kvs->push_back({K::kTokPre, Value::str(pre_family(pre))});
   kvs->push_back({K::kTokPreJson, Value::str(pre.dump())});
   kvs->push_back({K::kTokNormJson, Value::str(norm.dump())});

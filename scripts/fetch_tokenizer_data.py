@@ -181,6 +181,25 @@ def build_vocab_vectors(root: Path) -> None:
         log(f"wrote {d}")
 
 
+def build_converted() -> None:
+    """gemma3-hf, mistral-v1-hf, llama2-hf (scripts/make_tokenizer_fixtures.py
+    --converted): real vocabularies as transformers >= 5 writes tokenizer.json.
+    Needs a python with transformers 5 (F8_PEERS_PYTHON, default the
+    venv-peers one); without it those goldens are skipped."""
+    root = cache_root() / "tokenizers"
+    if all((root / n / "tokenizer.json").is_file() for n in ("gemma3-hf", "mistral-v1-hf", "llama2-hf")):
+        return
+    py = os.environ.get("F8_PEERS_PYTHON", str(cache_root() / "venv-peers" / "bin" / "python"))
+    ok = Path(py).is_file() and subprocess.run(
+        [py, "-c", "import transformers, sys; sys.exit(int(transformers.__version__.split('.')[0]) < 5)"],
+        capture_output=True).returncode == 0
+    if not ok:
+        log(f"no python with transformers >= 5 at {py}: skipping the converted (-hf) fixtures")
+        return
+    if subprocess.run([py, str(HERE / "make_tokenizer_fixtures.py"), "--converted"]).returncode != 0:
+        log("make_tokenizer_fixtures.py --converted failed: the -hf goldens will be skipped")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-smollm2", action="store_true", help="skip the SmolLM2 fixture")
@@ -193,6 +212,7 @@ def main() -> None:
         if not args.no_smollm2:
             fetch_smollm2(root)
         build_vocab_vectors(root)
+        build_converted()
     print(root)
 
 

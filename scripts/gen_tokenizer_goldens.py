@@ -2,7 +2,9 @@
 """Write tests/goldens/tokenizer/*.json: token ids from the reference
 implementations for f8's tokenizer tests.
 
-  smollm2, llama3-vv, qwen2-vv   Hugging Face `tokenizers` on tokenizer.json
+  smollm2, llama3-vv, qwen2-vv,  Hugging Face `tokenizers` on tokenizer.json
+  gemma3-hf, mistral-v1-hf, llama2-hf, syn-*   (scripts/make_tokenizer_fixtures.py;
+                                 these also get FLAG_CASES)
   mistral-v1, mistral-v3, llama2-vv   `sentencepiece` on tokenizer.model
 
 Fixtures come from scripts/fetch_tokenizer_data.py (run first). Each golden
@@ -64,6 +66,19 @@ CASES = [
     "zero\u200bwidth\u200cjoiner\u200dtest", "\ufeffBOM at start",
 ]
 
+# Added-token flags and normalizer/pre-tokenizer edges (issue 15 item 4):
+# tokens next to text and spaces, single_word boundaries, case variants,
+# leading spaces after an added token, NFKC ligatures, whitespace runs.
+FLAG_CASES = [
+    "<s>In the beginning</s>", "a<mask>b", "a <mask> b", "a   <mask>   b", "x   <|tool|>   y", "<|tool|>",
+    "[NL]", "a[NL]b", " [NL] ", "x [NL]y", "_[NL]_", "é[NL]", "Lord GOD said", "the Lord GOD", "LordGOD",
+    "[mask] [MASK] [Mask] x[MASK]y", "[SEP]   next", "a[SEP]b", "foo_bar", "xfoo_bar", "foo_bar!", "foo_bars",
+    "Ünïcode ünïcode", "ﬁre fire FIRE", "  In   the\tbeginning\n\n", "``quoted'' text",
+    "<eos> tail", "head   <eos>", "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n",
+    "<bos>Hello", "\u2581already metaspace \u2581\u2581x", "İSTANBUL ΣΑΣ ẞ Straße", "tab\tand\u00a0nbsp\u3000end",
+    "<0x41> literal byte token text", "<unk> and <pad>",
+]
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -85,7 +100,8 @@ def hf_golden(name: str, d: Path, extra=()):
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(str(d / "tokenizer.json"))
     out = []
-    for text, hf_ids in [(t, None) for t in CASES] + list(extra):
+    flags = FLAG_CASES if name.endswith("-hf") or name.startswith("syn-") else []
+    for text, hf_ids in [(t, None) for t in CASES + flags] + list(extra):
         ids = tok.encode(text, add_special_tokens=False).ids
         c = {"text": text, "ids": ids, "ids_bos": tok.encode(text, add_special_tokens=True).ids,
              "text_skip": tok.decode(ids, skip_special_tokens=True),
@@ -135,14 +151,21 @@ def sp_golden(name: str, d: Path, extra=()):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "tests" / "goldens" / "tokenizer"))
+    ap.add_argument("--only", default="", help="comma-separated golden names (default: all)")
     args = ap.parse_args()
     tdir = cache_root() / "tokenizers"
     outdir = Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
     jobs = [("smollm2", hf_golden, False), ("mistral-v1", sp_golden, False), ("mistral-v3", sp_golden, False),
-            ("llama3-vv", hf_golden, True), ("qwen2-vv", hf_golden, True), ("llama2-vv", sp_golden, True)]
+            ("llama3-vv", hf_golden, True), ("qwen2-vv", hf_golden, True), ("llama2-vv", sp_golden, True),
+            ("gemma3-hf", hf_golden, False), ("mistral-v1-hf", hf_golden, False), ("llama2-hf", hf_golden, False),
+            ("syn-metaspace", hf_golden, False), ("syn-lower-ws", hf_golden, False), ("syn-wsplit", hf_golden, False)]
+    only = set(args.only.split(",")) if args.only else None
     for name, fn, vv in jobs:
-        d = tdir / name
+        if only and name not in only:
+            continue
+        # Synthetic fixtures are committed (scripts/make_tokenizer_fixtures.py).
+        d = ROOT / "tests" / "goldens" / "tokenizer" / "fixtures" / name if name.startswith("syn-") else tdir / name
         if not d.is_dir():
             print(f"gen_tokenizer_goldens: {d} missing (run scripts/fetch_tokenizer_data.py); skipped", file=sys.stderr)
             continue

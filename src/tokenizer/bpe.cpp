@@ -95,12 +95,13 @@ Status BpeTokenizer::create(BpeConfig cfg, std::unique_ptr<Tokenizer>* out) {
     // "left right". Byte-level tokens never contain ' ', but SentencePiece-
     // style vocabularies can (Gemma): take the first space at which both
     // sides and their concatenation are tokens.
-    size_t sp = m.find(' ');
-    if (sp == std::string::npos || sp == 0 || sp + 1 >= m.size())
+    const bool given = r < cfg.merge_left_len.size();
+    size_t sp = given ? static_cast<size_t>(cfg.merge_left_len[r]) : m.find(' ', 1);
+    if (sp == std::string::npos || sp == 0 || sp + 1 >= m.size() || m[sp] != ' ')
       return Status::Error(Code::BadString, "tokenizer.bpe.merges[" + std::to_string(r) + "] = \"" + m +
                                                 "\": expected \"left right\"");
     auto l = t->vocab_.end(), rr = t->vocab_.end(), merged = t->vocab_.end();
-    for (; sp != std::string::npos; sp = m.find(' ', sp + 1)) {
+    for (; sp != std::string::npos; sp = given ? std::string::npos : m.find(' ', sp + 1)) {
       l = t->vocab_.find(m.substr(0, sp));
       rr = t->vocab_.find(m.substr(sp + 1));
       merged = t->vocab_.find(m.substr(0, sp) + m.substr(sp + 1));
@@ -145,6 +146,9 @@ Status BpeTokenizer::create(BpeConfig cfg, std::unique_ptr<Tokenizer>* out) {
         st = t->normalizer_->apply(a.content, &c);
         if (!st.ok()) return st;
         a.content = std::move(c);
+        // tokenizers decodes such a token as its normalized content too.
+        t->tokens_[static_cast<size_t>(a.id)] = a.content;
+        t->vocab_.emplace(a.content, a.id);
       }
       norm.push_back(std::move(a));
     }

@@ -25,6 +25,7 @@ struct BpeConfig {
   std::vector<std::string> tokens;   // id -> text as in tokenizer.json
   std::vector<int32_t> types;        // id -> TokenType value (empty: all Normal)
   std::vector<std::string> merges;   // "left right", rank order
+  std::vector<int32_t> merge_left_len;  // bytes of each merge's left side (tokens with spaces); empty: first fitting space
   std::string pre_tokenizer_json;    // tokenizer.json "pre_tokenizer" ("" / "null": none)
   std::string normalizer_json;       // tokenizer.json "normalizer"
   std::string decoder_json;          // tokenizer.json "decoder" ("": f8's built-in decode)
@@ -49,6 +50,7 @@ class BpeTokenizer final : public Tokenizer {
                      std::vector<int32_t>* out) const override;
   void raw_piece(int32_t id, std::string* out) const override;
   bool strips_dummy_prefix() const override;
+  bool may_strip_first(int32_t id) const override { return type(id) != TokenType::Byte; }
   bool decode_all(const int32_t* ids, size_t n, const DecodeOptions& opts, std::string* out) const override;
 
  private:

@@ -167,14 +167,17 @@ class MetaspaceStep final : public Step {
   bool prepend_;
 };
 
-// No decoder at all: tokenizers joins the tokens with spaces.
+// No decoder at all: tokenizers joins the tokens with spaces. A
+// continuation (whole = false) starts with the separating space, so a
+// streamed decode (one token at a time) equals the full one.
 class JoinSpacesStep final : public Step {
  public:
-  void run(Tokens* t, bool) const override {
+  void run(Tokens* t, bool whole) const override {
     std::string all;
-    for (size_t k = 0; k < t->size(); ++k) all += (k ? " " : "") + (*t)[k];
+    for (size_t k = 0; k < t->size(); ++k) all += (k || !whole ? " " : "") + (*t)[k];
     t->assign(1, std::move(all));
   }
+  bool strips_leading_space() const override { return true; }
 };
 
 class Chain final : public DecodeChain {

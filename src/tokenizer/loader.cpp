@@ -60,6 +60,12 @@ Status load_bpe(const MetaLookup& m, std::unique_ptr<Tokenizer>* out) {
     if (!mg->strings()) return bad(K::kTokMerges, "expected an array of strings");
     c.merges = *mg->strings();
   }
+  if (const ggf8::Value* ml = m(K::kTokMergeLeftLen)) {
+    std::vector<int64_t> v;
+    if (!ml->to_i64_vector(&v) || v.size() != c.merges.size())
+      return bad(K::kTokMergeLeftLen, "expected an integer array with one entry per merge");
+    for (int64_t x : v) c.merge_left_len.push_back(x < 0 || x > INT32_MAX ? 0 : static_cast<int32_t>(x));
+  }
   std::string family;
   Status st = get_str(m, K::kTokPre, false, &family);
   if (st.ok()) st = get_str(m, K::kTokPreJson, false, &c.pre_tokenizer_json);

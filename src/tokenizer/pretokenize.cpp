@@ -39,7 +39,7 @@ class SplitStep final : public PreTokenizer {
     int errcode = 0;
     PCRE2_SIZE erroff = 0;
     uint32_t flags = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK;
-    if (literal) flags |= PCRE2_LITERAL;
+    if (literal) flags = PCRE2_UTF | PCRE2_NO_UTF_CHECK | PCRE2_LITERAL;  // UCP is not allowed with LITERAL
     s->code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), flags,
                              &errcode, &erroff, nullptr);
     if (!s->code_) {

@@ -106,8 +106,8 @@ Status Tokenizer::decode(const int32_t* ids, size_t n, const DecodeOptions& opts
     if (!st.ok()) return st;
     if (!started && bytes.size() > before) {
       started = true;
-      if (opts.strip_leading_space && strips_dummy_prefix() && type(ids[i]) == TokenType::Normal && bytes[0] == ' ')
-        bytes.erase(0, 1);
+      if (opts.strip_leading_space && strips_dummy_prefix() && may_strip_first(ids[i]) && bytes[before] == ' ')
+        bytes.erase(before, 1);
     }
   }
   utf8::append_lossy(bytes, out, false);
@@ -120,7 +120,7 @@ Status Decoder::push(int32_t id, std::string* out) {
   if (!st.ok()) return st;
   if (!started_ && held_.size() > before) {
     started_ = true;
-    if (opts_.strip_leading_space && tok_.strips_dummy_prefix() && tok_.type(id) == TokenType::Normal &&
+    if (opts_.strip_leading_space && tok_.strips_dummy_prefix() && tok_.may_strip_first(id) &&
         held_[before] == ' ')
       held_.erase(before, 1);
   }

@@ -94,6 +94,10 @@ class Tokenizer {
   virtual void raw_piece(int32_t id, std::string* out) const = 0;
   // Whether a leading "▁"-space is dropped at the start of a decode.
   virtual bool strips_dummy_prefix() const { return false; }
+  // Whether that leading space may be dropped from this token's piece
+  // (SentencePiece: normal pieces only; BPE decoder chains: any token but a
+  // byte token, whose space is real).
+  virtual bool may_strip_first(int32_t id) const { return type(id) == TokenType::Normal; }
   // Full decode of ids the implementation does itself (BPE with a
   // tokenizer.json decoder chain); false = use the piece-by-piece decode.
   virtual bool decode_all(const int32_t* /*ids*/, size_t /*n*/, const DecodeOptions& /*opts*/,

@@ -204,4 +204,46 @@ TEST(TokenizerImport, Errors) {
   }
 }
 
+// Unknown normalizer / pre-tokenizer / decoder types are refused at convert
+// time, naming the type and the supported ones.
+TEST(TokenizerImport, UnsupportedPipelineRefused) {
+  const std::string base = tiny_tokenizer_json();
+  struct Case { const char* from; const char* to; const char* type; const char* field; };
+  for (const Case& c : {Case{"\"normalizer\":null", "\"normalizer\":{\"type\":\"BertNormalizer\"}", "BertNormalizer", "normalizer"},
+                        Case{"\"pre_tokenizer\":{", "\"pre_tokenizer\":{\"type\":\"Punctuation\"},\"x\":{", "Punctuation", "pre_tokenizer"},
+                        Case{"\"decoder\":{\"type\":\"ByteLevel\"}", "\"decoder\":{\"type\":\"WordPiece\"}", "WordPiece", "decoder"}}) {
+    TempDir d;
+    std::string j = base;
+    j.replace(j.find(c.from), std::string(c.from).size(), c.to);
+    d.write("tokenizer.json", j);
+    std::vector<ggf8::KV> kvs;
+    auto st = f8conv::import_tokenizer(d.p.string(), &kvs);
+    ASSERT_FALSE(st.ok()) << c.type;
+    EXPECT_NE(st.message.find(c.type), std::string::npos) << st.message;
+    EXPECT_NE(st.message.find(c.field), std::string::npos) << st.message;
+    EXPECT_NE(st.message.find("supported:"), std::string::npos) << st.message;
+  }
+}
+
+// transformers 5: the post-processor decides BOS/EOS even when
+// tokenizer_config.json says otherwise (with a warning).
+TEST(TokenizerImport, TemplateProcessingDecidesBos) {
+  TempDir d;
+  std::string j = tiny_tokenizer_json();
+  j.insert(j.size() - 1, R"(,"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<|end|>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"special_tokens":{"<|end|>":{"id":"<|end|>","ids":[95],"tokens":["<|end|>"]}}})");
+  d.write("tokenizer.json", j);
+  d.write("tokenizer_config.json", R"({"add_bos_token": false, "bos_token": "<|end|>"})");
+  std::vector<ggf8::KV> kvs;
+  std::vector<std::string> warnings;
+  auto st = f8conv::import_tokenizer(d.p.string(), &kvs, &warnings);
+  ASSERT_TRUE(st.ok()) << st.message;
+  std::unique_ptr<f8tok::Tokenizer> t;
+  ASSERT_TRUE(f8tok::load_from_kvs(kvs, &t).ok());
+  EXPECT_TRUE(t->add_bos());
+  EXPECT_EQ(t->bos_id(), 95);  // "<|end|>"
+  bool warned = false;
+  for (const auto& w : warnings) warned = warned || w.find("add_bos_token") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
 }  // namespace
