@@ -22,11 +22,14 @@ int cmd_serve(int argc, char** argv) {
   rf.batch = 256;
   add_run_flags(p, &rf);
   std::string host = "127.0.0.1", api_key, api_key_file, name;
-  int64_t port = 8080, slots = 4, max_queue = 64, max_body = 4 << 20;
+  int64_t port = 8080, slots = 4, max_queue = 64, max_body = 4 << 20, kv_pool = 0;
   double timeout = 600;
   p.option("--host", &host, "ADDR", "address to listen on (non-loopback without a key warns)");
   p.option("--port", &port, "N", "TCP port (0 = any free port, printed at start)");
   p.option("--slots", &slots, "N", "concurrent sequences; --ctx is per slot");
+  p.option("--kv-pool", &kv_pool, "TOKENS",
+           "KV cache tokens shared by all slots (0 = slots x ctx: every request can always reach --ctx; "
+           "smaller: more slots per GiB, and when it runs out the newest request pauses and is recomputed)");
   p.option("--api-key", &api_key, "KEY", "require 'Authorization: Bearer KEY' (except /health and /)");
   p.option("--api-key-file", &api_key_file, "FILE", "read the key from the first line of FILE");
   p.option("--max-queue", &max_queue, "N", "requests waiting for a slot before 503 + Retry-After");
@@ -34,12 +37,16 @@ int cmd_serve(int argc, char** argv) {
   p.option("--max-body", &max_body, "BYTES", "largest request body (larger: 413)");
   p.option("--name", &name, "ID", "model id in /v1/models and responses (default: file name)");
   p.epilog(
-      "-c/--ctx is the context of ONE request (prompt + completion); the KV cache holds\n"
-      "slots x ctx tokens. -b/--batch is the most tokens one batched step decodes: a longer\n"
+      "-c/--ctx is the context of ONE request (prompt + completion). The KV cache is one pool of\n"
+      "--kv-pool tokens (default slots x ctx) in 64-token pages shared by all slots: a request\n"
+      "holds only what it has decoded; a new one starts when the pool has room for its prompt,\n"
+      "and when running ones outgrow the pool the newest pauses (its cache is dropped and\n"
+      "recomputed when room returns). -b/--batch is the most tokens one batched step decodes: a longer\n"
       "prompt is prefilled over several steps so running streams keep flowing.\n"
       "SIGTERM/SIGINT: new requests get 503, in-flight ones finish (up to --timeout), exit 0.\n\n"
       "examples:\n"
       "  f8 serve -m smollm2.f8 --slots 4 -c 2048\n"
+      "  f8 serve -m llama.f8 --backend cuda --slots 64 -c 8192 --kv-pool 131072\n"
       "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"
       "       -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":true}'");
   int rc = 0;
@@ -73,6 +80,9 @@ int cmd_serve(int argc, char** argv) {
   o.port = static_cast<int>(port);
   o.slots = static_cast<int>(slots);
   o.slot_ctx = static_cast<int>(rf.ctx);
+  if (kv_pool < 0 || kv_pool > (int64_t(1) << 24))
+    return fail(2, "--kv-pool " + std::to_string(kv_pool) + ": expected 0..16777216 tokens");
+  o.kv_pool = static_cast<int>(kv_pool);
   o.api_key = api_key;
   o.max_queue = static_cast<int>(max_queue);
   o.timeout_s = timeout;

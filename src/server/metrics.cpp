@@ -55,6 +55,13 @@ std::string Metrics::prometheus(int64_t n_slots, bool ready, bool draining, doub
   }
   o += "# HELP f8_decode_steps_total Batched decode steps.\n# TYPE f8_decode_steps_total counter\n";
   line("f8_decode_steps_total %lld\n", (long long)steps_.load());
+  o += "# HELP f8_preemptions_total Requests paused (KV pool full) and recomputed later.\n"
+       "# TYPE f8_preemptions_total counter\n";
+  line("f8_preemptions_total %lld\n", (long long)preemptions_.load());
+  o += "# HELP f8_kv_cells_used KV cache cells held by running requests.\n# TYPE f8_kv_cells_used gauge\n";
+  line("f8_kv_cells_used %lld\n", (long long)kv_used_.load());
+  o += "# HELP f8_kv_cells_total KV cache cells in the pool shared by all slots.\n# TYPE f8_kv_cells_total gauge\n";
+  line("f8_kv_cells_total %lld\n", (long long)kv_pool_.load());
   o += "# HELP f8_prompt_tokens_total Prompt tokens processed.\n# TYPE f8_prompt_tokens_total counter\n";
   line("f8_prompt_tokens_total %lld\n", (long long)prompt_tokens_.load());
   o += "# HELP f8_generated_tokens_total Tokens generated.\n# TYPE f8_generated_tokens_total counter\n";

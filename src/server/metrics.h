@@ -30,6 +30,12 @@ class Metrics {
     step_seconds_ += seconds;
   }
   void count_finish(const std::string& reason);
+  // A running request paused because the KV pool ran out (recomputed later).
+  void count_preemption() { preemptions_ += 1; }
+  void set_kv(int64_t used, int64_t pool) {
+    kv_used_ = used;
+    kv_pool_ = pool;
+  }
 
   int64_t busy_slots() const { return busy_slots_; }
   int64_t queue_len() const { return queue_len_; }
@@ -45,6 +51,7 @@ class Metrics {
   std::deque<std::pair<double, int64_t>> recent_;             // (time s, tokens) per step
   double step_seconds_ = 0;
   std::atomic<int64_t> prompt_tokens_{0}, gen_tokens_{0}, queue_len_{0}, busy_slots_{0}, steps_{0};
+  std::atomic<int64_t> preemptions_{0}, kv_used_{0}, kv_pool_{0};
 };
 
 }  // namespace f8srv

@@ -97,13 +97,64 @@ void Scheduler::loop() {
   }
 }
 
+int32_t Scheduler::pool() const {
+  return cfg_.kv_cells > 0 ? cfg_.kv_cells : cfg_.n_slots * cfg_.slot_ctx;
+}
+
+int32_t Scheduler::cells_used() const {
+  int32_t n = 0;
+  for (const Slot& s : slots_)
+    if (s.state == State::Prefill || s.state == State::Gen) n += s.n_past;
+  return n;
+}
+
+int32_t Scheduler::cells_committed() const {
+  int32_t n = cells_used();
+  for (const Slot& s : slots_) {
+    if (s.state == State::Prefill) n += static_cast<int32_t>(s.feed.size() - s.prompt_done);
+    if (s.state == State::Gen) n += 1;  // its next token
+  }
+  return n;
+}
+
+// Drops the slot's cells; it resumes (admit) by decoding its prompt and the
+// tokens generated so far again. The last generated token is still to be
+// decoded (s.last), so it is not part of the replay.
+void Scheduler::preempt(Slot& s) {
+  rt_->seq_clear(static_cast<int32_t>(&s - slots_.data()));
+  s.feed = s.task->prompt;
+  if (!s.gen.empty()) s.feed.insert(s.feed.end(), s.gen.begin(), s.gen.end() - 1);
+  s.resume = s.state == State::Gen;
+  s.prompt_done = 0;
+  s.n_past = 0;
+  s.state = State::Preempted;
+  if (metrics_) metrics_->count_preemption();
+}
+
 void Scheduler::admit() {
+  // Preempted requests first, oldest first, each when its replay fits.
+  std::vector<size_t> waiting;
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].state == State::Preempted) waiting.push_back(i);
+  std::sort(waiting.begin(), waiting.end(), [&](size_t a, size_t b) { return slots_[a].order < slots_[b].order; });
+  for (size_t i : waiting) {
+    Slot& s = slots_[i];
+    if (cells_committed() + static_cast<int32_t>(s.feed.size()) + 1 > pool()) return;  // keep the order
+    s.state = s.feed.empty() ? State::Gen : State::Prefill;
+    if (s.feed.empty()) s.resume = false;
+  }
+  if (!waiting.empty() && slots_[waiting.back()].state == State::Preempted) return;
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     if (s.state != State::Idle) continue;
     std::shared_ptr<Task> t;
     {
       std::lock_guard<std::mutex> lk(qmu_);
+      // A new request waits while the pool cannot hold its prompt next to
+      // what the running ones will hold (it is admitted as they finish).
+      if (!queue_.empty() && !queue_.front()->cancel &&
+          cells_committed() + static_cast<int32_t>(queue_.front()->prompt.size()) + 1 > pool())
+        return;
       while (!queue_.empty() && !t) {
         t = std::move(queue_.front());
         queue_.pop_front();
@@ -124,6 +175,9 @@ void Scheduler::admit() {
     s.task = t;
     s.state = State::Prefill;
     s.n_past = 0;
+    s.feed = t->prompt;
+    s.resume = false;
+    s.gen.clear();
     s.prompt_done = 0;
     s.n_gen = 0;
     s.last = -1;
@@ -178,18 +232,35 @@ bool Scheduler::step() {
   for (Slot& s : slots_)
     if (s.state != State::Idle && s.task->cancel) finish(s, "cancelled", "", "");
   admit();
+  // Every generating slot needs one cell this step: preempt the newest
+  // running requests until they fit (one request alone always fits: the
+  // pool is at least one slot context).
+  for (;;) {
+    int32_t n_gen = 0;
+    Slot* newest = nullptr;
+    for (Slot& s : slots_) {
+      if (s.state == State::Gen) ++n_gen;
+      if ((s.state == State::Gen || s.state == State::Prefill) && (!newest || s.order > newest->order)) newest = &s;
+    }
+    if (cells_used() + n_gen <= pool() || !newest) break;
+    preempt(*newest);
+  }
   publish_gauges();
+  if (metrics_) metrics_->set_kv(cells_used(), pool());  // slots_ is this thread's only
 
-  // Batch: every generating slot's next token first, then prompt chunks.
+  // Batch: every generating slot's next token first, then prompt chunks
+  // (as many as the pool's free cells allow).
   std::vector<BatchEntry> batch;
   std::vector<int32_t> owner;  // slot index per entry
   int32_t budget = cfg_.step_tokens;
+  int32_t free_cells = pool() - cells_used();
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     if (s.state != State::Gen) continue;
     batch.push_back({s.last, s.n_past, static_cast<int32_t>(i), true});
     owner.push_back(static_cast<int32_t>(i));
     --budget;
+    --free_cells;
   }
   std::vector<size_t> pre;
   for (size_t i = 0; i < slots_.size(); ++i)
@@ -197,18 +268,18 @@ bool Scheduler::step() {
   std::sort(pre.begin(), pre.end(), [&](size_t a, size_t b) { return slots_[a].order < slots_[b].order; });
   std::vector<size_t> chunk_len(slots_.size(), 0);
   for (size_t i : pre) {
-    if (budget <= 0) break;
+    if (budget <= 0 || free_cells <= 0) break;
     Slot& s = slots_[i];
-    size_t left = s.task->prompt.size() - s.prompt_done;
-    size_t k = std::min(left, static_cast<size_t>(budget));
+    size_t left = s.feed.size() - s.prompt_done;
+    size_t k = std::min({left, static_cast<size_t>(budget), static_cast<size_t>(free_cells)});
     for (size_t j = 0; j < k; ++j) {
-      bool last = s.prompt_done + j + 1 == s.task->prompt.size();
-      batch.push_back({s.task->prompt[s.prompt_done + j], s.n_past + static_cast<int32_t>(j),
-                       static_cast<int32_t>(i), last});
+      bool last = s.prompt_done + j + 1 == s.feed.size() && !s.resume;
+      batch.push_back({s.feed[s.prompt_done + j], s.n_past + static_cast<int32_t>(j), static_cast<int32_t>(i), last});
       owner.push_back(static_cast<int32_t>(i));
     }
     chunk_len[i] = k;
     budget -= static_cast<int32_t>(k);
+    free_cells -= static_cast<int32_t>(k);
   }
   if (batch.empty()) return false;
 
@@ -242,6 +313,7 @@ bool Scheduler::step() {
     ++generated;
     ++s.n_gen;
     s.last = tok;
+    s.gen.push_back(tok);
     const GenParams& p = s.task->params;
     if (!p.ignore_eos && rt_->is_eog(tok)) {
       bool hit = false;
@@ -272,6 +344,10 @@ bool Scheduler::step() {
     if (s.state == State::Prefill && chunk_len[i] > 0) {
       s.prompt_done += chunk_len[i];
       s.n_past += static_cast<int32_t>(chunk_len[i]);
+      if (s.resume && s.prompt_done == s.feed.size()) {  // replay done: continue with s.last
+        s.resume = false;
+        s.state = State::Gen;
+      }
     }
   }
   if (metrics_ && generated) metrics_->add_generated_tokens(generated, now_s());

@@ -11,6 +11,16 @@
 //   4. decodes it, samples every slot that has logits, and hands the new
 //      text to the task (Task::mu/cv), which an HTTP thread is waiting on.
 // The scheduler thread is the only user of the Runtime.
+//
+// KV pool. The slots share one cache of `kv_cells` tokens (a position of a
+// slot holds one cell); no slot reserves its --ctx. A request is admitted
+// when the pool has room for its prompt next to what the running ones will
+// hold; when generating slots need more cells than are free, the newest
+// running request is preempted: its cells are dropped and it waits (ahead
+// of new requests) until its prompt and the tokens it generated so far fit
+// again, then they are decoded again (recomputation, vLLM's default) and it
+// continues where it stopped. The client sees only a pause: the text already
+// sent stays, sampling state is kept.
 #pragma once
 
 #include <atomic>
@@ -57,6 +67,7 @@ struct SchedulerConfig {
   int32_t slot_ctx = 2048;     // positions per slot (prompt + generated)
   int32_t max_queue = 64;      // tasks waiting for a slot
   int32_t step_tokens = 256;   // batch entries per step (prefill chunk budget)
+  int32_t kv_cells = 0;        // KV pool shared by all slots (tokens); 0 = n_slots * slot_ctx
 };
 
 class Scheduler {
@@ -85,12 +96,16 @@ class Scheduler {
   const SchedulerConfig& config() const { return cfg_; }
 
  private:
-  enum class State { Idle, Prefill, Gen };
+  enum class State { Idle, Prefill, Gen, Preempted };
   struct Slot {
     State state = State::Idle;
     std::shared_ptr<Task> task;
-    int32_t n_past = 0;       // positions in the cache
-    size_t prompt_done = 0;   // prompt tokens already decoded
+    int32_t n_past = 0;       // positions in the cache (= its cells in the pool)
+    std::vector<int32_t> feed;  // tokens to prefill: the prompt, or after a
+                                // preemption the prompt + generated tokens but the last
+    bool resume = false;      // feed replays a preempted request: no sampling at its end
+    std::vector<int32_t> gen; // generated tokens (for a preemption's replay)
+    size_t prompt_done = 0;   // feed tokens already decoded
     int32_t last = -1;        // last sampled token, next to decode
     int32_t n_gen = 0;
     uint64_t order = 0;       // admission order, for prefill fairness
@@ -99,6 +114,10 @@ class Scheduler {
     std::unique_ptr<StopText> stop;
   };
   void admit();
+  int32_t pool() const;
+  int32_t cells_used() const;       // cells the slots hold now
+  int32_t cells_committed() const;  // ... plus what prefilling slots still add
+  void preempt(Slot& s);
   void finish(Slot& s, const std::string& reason, const std::string& error, std::string tail);
   void emit(Slot& s, const std::string& text);
   void publish_gauges();

@@ -100,7 +100,15 @@ int run_server(const ServerOptions& opt) {
   f8_model_get_info(model, &info);
   int slot_ctx = opt.slot_ctx > 0 ? opt.slot_ctx : std::min(info.n_ctx_train > 0 ? info.n_ctx_train : 4096, 4096);
   f8_context_params cp = opt.ctx_params;
-  cp.n_ctx = static_cast<uint32_t>(slot_ctx) * static_cast<uint32_t>(opt.slots);
+  const int64_t pool = opt.kv_pool > 0 ? int64_t(opt.kv_pool) : int64_t(slot_ctx) * opt.slots;
+  if (pool < slot_ctx) {
+    std::fprintf(stderr, "f8: error: --kv-pool %lld is smaller than one request's context (-c %d)\n",
+                 (long long)pool, slot_ctx);
+    f8_model_free(model);
+    shutdown_http();
+    return 1;
+  }
+  cp.n_ctx = static_cast<uint32_t>(pool);
   if (f8_context_new(model, &cp, &ctx) != F8_OK) {
     std::fprintf(stderr, "f8: error: %s\n", f8_last_error());
     f8_model_free(model);
@@ -115,6 +123,7 @@ int run_server(const ServerOptions& opt) {
   sc.slot_ctx = slot_ctx;
   sc.max_queue = opt.max_queue;
   sc.step_tokens = opt.step_tokens;
+  sc.kv_cells = static_cast<int32_t>(pool);
   Scheduler sched(&rt, sc, &st.metrics);
   sched.start();
   st.sched = &sched;
@@ -122,8 +131,9 @@ int run_server(const ServerOptions& opt) {
   double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!opt.quiet)
     std::fprintf(stderr,
-                 "f8 serve: ready: model %s (%s, %d layers), %d slots x %d tokens, KV %.1f MiB, load %.0f ms\n",
-                 st.model_name.c_str(), info.arch, info.n_layer, opt.slots, slot_ctx,
+                 "f8 serve: ready: model %s (%s, %d layers), %d slots x %d tokens, KV pool %lld tokens "
+                 "(%.1f MiB), load %.0f ms\n",
+                 st.model_name.c_str(), info.arch, info.n_layer, opt.slots, slot_ctx, (long long)pool,
                  f8_context_kv_bytes(ctx) / 1048576.0, load_ms);
 
   // ---- serve until SIGTERM / SIGINT

@@ -16,12 +16,13 @@ struct ServerOptions {
   int port = 8080;
   int slots = 4;                   // concurrent sequences
   int slot_ctx = 0;                // positions per request (prompt + output); 0 = model's, <= 4096
+  int kv_pool = 0;                 // KV cache tokens shared by the slots; 0 = slots * slot_ctx
   std::string api_key;             // "" = no auth
   int max_queue = 64;              // requests waiting for a slot before 503
   double timeout_s = 600;          // socket read/write timeout and SIGTERM drain limit
   size_t max_body = 4u << 20;      // bytes; larger bodies get 413
   int step_tokens = 256;           // batch entries per scheduler step (prefill chunk)
-  f8_context_params ctx_params{};  // n_ctx is set to slots * slot_ctx
+  f8_context_params ctx_params{};  // n_ctx is set to the pool (kv_pool or slots * slot_ctx)
   bool quiet = false;
 };
 

@@ -394,6 +394,37 @@ def test_concurrent_streams_match_generate(server, model_path):
     assert metric(server.url, "f8_slots_busy") == 0
 
 
+def test_small_kv_pool_preempts_and_matches_generate(model_path):
+    """--kv-pool smaller than the slots' total: requests share the pool,
+    the newest is preempted when it runs out and recomputed later; every
+    text still equals `f8 generate`'s."""
+    s = Server(model_path, "--slots", 4, "-c", 96, "--kv-pool", 96).wait_ready()
+    try:
+        n = 40
+        prompts = PROMPTS[:4]
+        out = [None] * len(prompts)
+        ts = [threading.Thread(target=stream_completion, args=(s.url, p, n, out, i)) for i, p in enumerate(prompts)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(300)
+        assert all(o is not None and o[1] for o in out), out
+        for p, o in zip(prompts, out):
+            assert o[0] == generate_cli(model_path, p, n), p
+        assert metric(s.url, "f8_preemptions_total") > 0
+        assert metric(s.url, "f8_kv_cells_total") == 96
+        assert metric(s.url, "f8_kv_cells_used") == 0
+    finally:
+        assert s.stop() == 0, "".join(s.log)
+
+
+def test_kv_pool_smaller_than_ctx_is_refused(model_path):
+    r = subprocess.run([str(F8), "serve", "-m", str(model_path), "--port", "0", "-c", "256", "--kv-pool", "100"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "--kv-pool 100 is smaller than one request's context (-c 256)" in r.stderr
+
+
 def test_disconnect_frees_slot(server):
     r = requests.post(server.url + "/v1/completions", stream=True, timeout=60,
                       json={"prompt": "Tell me a story", "max_tokens": 10000, "temperature": 0, "stream": True,

@@ -24,6 +24,9 @@ class FakeRuntime : public Runtime {
   std::string position_error;
   int32_t eog_after = -1;
   std::vector<float> out;  // logits per batch entry, kVocab each
+  int32_t pool = 0;                // > 0: the KV pool; a batch that overflows it is an error
+  std::map<int32_t, int32_t> held; // seq -> cells held
+  int32_t max_held = 0;
 
   bool decode(const std::vector<BatchEntry>& b, std::string*) override {
     batches.push_back(b);
@@ -34,15 +37,22 @@ class FakeRuntime : public Runtime {
         position_error = "seq " + std::to_string(b[i].seq) + " got pos " + std::to_string(b[i].pos) +
                          ", expected " + std::to_string(np);
       np = b[i].pos + 1;
+      held[b[i].seq] += 1;
       int32_t next = b[i].token == eog_after ? kEog : (b[i].token + 1) % kVocab;
       out[i * kVocab + static_cast<size_t>(next)] = 10.0f;
     }
+    int32_t total = 0;
+    for (auto& [sq, n] : held) total += n;
+    max_held = std::max(max_held, total);
+    if (pool > 0 && total > pool && position_error.empty())
+      position_error = "KV pool overflow: " + std::to_string(total) + " cells > " + std::to_string(pool);
     return true;
   }
   const float* logits(int32_t i) override { return out.data() + static_cast<size_t>(i) * kVocab; }
   void seq_clear(int32_t seq) override {
     cleared.push_back(seq);
     next_pos[seq] = 0;
+    held[seq] = 0;
   }
   bool is_eog(int32_t t) const override { return t == kEog; }
   std::unique_ptr<TokenSampler> new_sampler(const GenParams&, uint64_t, std::string*) override {
@@ -227,4 +237,64 @@ TEST(Scheduler, ThreadedStopFailsWaitingTasks) {
   EXPECT_TRUE(a->done);
   EXPECT_TRUE(b->done);
   EXPECT_EQ(a->finish_reason, "error");
+}
+
+// A KV pool smaller than what the requests grow to: the newest running
+// request is preempted (cells dropped), waits, replays its prompt and the
+// tokens it had generated, and continues: every request's text equals an
+// unconstrained run, the pool never overflows, positions stay contiguous.
+TEST(Scheduler, SmallKvPoolPreemptsAndRecomputes) {
+  auto run = [](int32_t kv_cells, FakeRuntime* rt, Metrics* m) {
+    SchedulerConfig cfg{4, 64, 8, 32, kv_cells};
+    Scheduler s(rt, cfg, m);
+    std::vector<std::shared_ptr<Task>> ts;
+    for (int i = 0; i < 4; ++i) ts.push_back(make_task({i * 10 + 1, i * 10 + 2, i * 10 + 3, i * 10 + 4, i * 10 + 5}, 40));
+    for (auto& t : ts) s.submit(t);
+    run_until_idle(s, 5000);
+    std::vector<std::string> out;
+    for (auto& t : ts) {
+      EXPECT_TRUE(t->done);
+      EXPECT_EQ(t->finish_reason, "length");
+      EXPECT_EQ(t->n_gen, 40);
+      out.push_back(take(*t));
+    }
+    return out;
+  };
+  FakeRuntime free_rt;
+  const auto want = run(0, &free_rt, nullptr);  // pool = 4 x 64: never short
+  FakeRuntime rt;
+  rt.pool = 80;  // the 4 requests grow to 4 x 45 = 180 cells
+  Metrics m;
+  const auto got = run(80, &rt, &m);
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  EXPECT_LE(rt.max_held, 80);
+  EXPECT_GT(rt.max_held, 60);  // the pool is really used
+  const std::string prom = m.prometheus(4, true, false, 0.0);
+  EXPECT_NE(prom.find("f8_preemptions_total"), std::string::npos);
+  EXPECT_EQ(prom.find("f8_preemptions_total 0\n"), std::string::npos) << "no preemption happened";
+  EXPECT_NE(prom.find("f8_kv_cells_total 80"), std::string::npos);
+}
+
+// A new request waits while the pool cannot hold its prompt next to the
+// running one; it never preempts a request that fits alone.
+TEST(Scheduler, AdmissionWaitsForPoolRoom) {
+  FakeRuntime rt;
+  rt.pool = 40;
+  Metrics m;
+  Scheduler s(&rt, {2, 40, 8, 64, 40}, &m);
+  std::vector<int32_t> p(25);
+  for (int i = 0; i < 25; ++i) p[i] = i;
+  auto a = make_task(p, 10), b = make_task(p, 10);
+  s.submit(a);
+  s.submit(b);
+  run_until_idle(s);
+  EXPECT_TRUE(a->done && b->done);
+  EXPECT_EQ(take(*a), take(*b));
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  EXPECT_LE(rt.max_held, 40);
+  // One request at a time: no batch mixes the two, and nothing was preempted.
+  for (const auto& batch : rt.batches)
+    for (const auto& e : batch) EXPECT_EQ(e.seq, batch.front().seq);
+  EXPECT_NE(m.prometheus(2, true, false, 0.0).find("f8_preemptions_total 0\n"), std::string::npos);
 }
