@@ -19,9 +19,10 @@
 //       acc[d] = acc[d] * corr + sum_c p(c) * v8[c][d]   (FP8 x FP8, FP32 sum)
 //   out[d] = acc[d] / l * v_scale   (the 256 of P cancels between acc and l)
 // The kernel computes dot and the P.V sums on tensor cores
-// (mma.sync.m16n8k32.e4m3.e4m3.f32); the emulation sums in double and
-// rounds once, so the two agree to FP32 accumulation error and, where an
-// exp2 lands next to an E4M3 rounding boundary, one P code step.
+// (mma.sync.m16n8k32.e4m3.e4m3.f32); the emulation sums in FP32 in a fixed
+// order (dot_lanes; P.V per page, then added to acc), so the two agree to
+// FP32 accumulation error and, where an exp2 lands next to an E4M3
+// rounding boundary, one P code step.
 #pragma once
 
 #include <cstdint>
@@ -89,6 +90,19 @@ F8K_HD uint8_t p_code(float s2, float m) {
 #endif
 }
 F8K_HD float p_value(uint8_t code) { return ggf8::e4m3_to_f32(code); }
+
+#if !defined(__CUDA_ARCH__)
+// The CPU emulation's FP32 sums (host only): a dot product of n values
+// (n % 8 == 0) in 8 interleaved partial sums added in a fixed order, so it
+// vectorizes and every CPU build gives the same bits. (The GPU's MMA sums in
+// its own order: the two agree to FP32 accumulation error.)
+inline float dot_lanes(const float* a, const float* b, int n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int d = 0; d < n; d += 8)
+    for (int j = 0; j < 8; ++j) s[j] += a[d + j] * b[d + j];
+  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+#endif
 
 }  // namespace fmha
 }  // namespace f8k

@@ -170,32 +170,31 @@ TEST(FmhaEmul, MatchesTheDocumentedDataFlow) {
     for (int d = 0; d < D; ++d) amax = std::max(amax, std::fabs(qr[d]));
     const float qs = fm::q_scale(amax), rmul = fm::row_mul(qs, fm::k_mul(1.0f / 8.0f, ks));
     float m = -INFINITY, l = 0;
-    std::vector<float> acc(D, 0.0f);
+    std::vector<float> acc(D, 0.0f), qv(D), kv(D);
+    for (int d = 0; d < D; ++d) qv[d] = ggf8::e4m3_to_f32(fm::q_code(qr[d], qs));
     for (size_t p0 = 0; p0 < rows.size(); p0 += fm::kPage) {
       const size_t p1 = std::min(rows.size(), p0 + fm::kPage);
       std::vector<float> s2;
       float mb = -INFINITY;
       for (size_t j = p0; j < p1; ++j) {
-        double dot = 0;
-        for (int d = 0; d < D; ++d)
-          dot += double(ggf8::e4m3_to_f32(fm::q_code(qr[d], qs))) *
-                 ggf8::e4m3_to_f32(ggf8::e4m3_from_f32_div(k[size_t(rows[j]) * D + d], ks));
-        s2.push_back(fm::score(float(dot), rmul, 0.0f));
+        for (int d = 0; d < D; ++d) kv[d] = ggf8::e4m3_to_f32(ggf8::e4m3_from_f32_div(k[size_t(rows[j]) * D + d], ks));
+        s2.push_back(fm::score(fm::dot_lanes(qv.data(), kv.data(), D), rmul, 0.0f));
         mb = std::max(mb, s2.back());
       }
       const float mn = std::max(m, mb), corr = f8k::attn::rescale(m, mn);
       l *= corr;
       for (auto& a : acc) a *= corr;
-      double lsum = 0;
-      std::vector<double> st(D, 0.0);
+      float lsum = 0;
+      std::vector<float> st(D, 0.0f);
       for (size_t j = p0; j < p1; ++j) {
-        const double pv = fm::p_value(fm::p_code(s2[j - p0], mn));
+        const float pv = fm::p_value(fm::p_code(s2[j - p0], mn));
+        if (pv == 0.0f) continue;
         lsum += pv;
         for (int d = 0; d < D; ++d)
           st[d] += pv * ggf8::e4m3_to_f32(ggf8::e4m3_from_f32_div(v[size_t(rows[j]) * D + d], vs));
       }
-      l = float(l + lsum);
-      for (int d = 0; d < D; ++d) acc[d] = float(acc[d] + st[d]);
+      l += lsum;
+      for (int d = 0; d < D; ++d) acc[d] += st[d];
       m = mn;
     }
     for (int d = 0; d < D; ++d) ASSERT_EQ(got[h * D + d], f8k::attn::finalize(acc[d], l, vs)) << h << " " << d;
