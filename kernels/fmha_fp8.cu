@@ -294,13 +294,12 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
 
 template <int D>
 int launch(const FmhaArgs& a, cudaStream_t st) {
-  static bool attr_set = false;  // per instantiation; set once (host code runs it serially per stream)
-  if (!attr_set) {
-    const cudaError_t e =
-        cudaFuncSetAttribute(fmha_fp8_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, Smem<D>::kBytes);
-    if (e != cudaSuccess) return static_cast<int>(e);
-    attr_set = true;
-  }
+  // Every launch (a few microseconds of host time per prefill layer): the
+  // attribute belongs to the current device, and tensor-parallel ranks on
+  // several GPUs launch from several threads.
+  const cudaError_t e =
+      cudaFuncSetAttribute(fmha_fp8_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, Smem<D>::kBytes);
+  if (e != cudaSuccess) return static_cast<int>(e);
   const dim3 grid(a.n_heads, (a.T + kRows - 1) / kRows);
   fmha_fp8_kernel<D><<<grid, kThreads, Smem<D>::kBytes, st>>>(a);
   return static_cast<int>(cudaGetLastError());
