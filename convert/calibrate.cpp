@@ -269,7 +269,7 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
         m.symmetric();
         const std::string what = "blk." + std::to_string(l) + "." + kSiteWeights[s];
         auto f = std::make_unique<RoundingFactor>();
-        Status st = rounding_factor(what, m.xtx.data(), m.dim, c.damp_frac, pool, f.get());
+        Status st = rounding_factor(what, m.xtx.data(), m.dim, c.damp_frac, pool, f.get(), c.act_order);
         std::vector<float>().swap(m.xtx);
         if (!st.ok()) {
           warnings.push_back(st.message + " (nearest rounding for these weights)");

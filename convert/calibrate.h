@@ -38,6 +38,7 @@ struct CalibOptions {
   float kv_headroom = 2.0f;       // kv_scale = amax * headroom / 448
   bool compensate = true;         // error-compensating rounding (gptq.h); false = nearest
   double damp_frac = 0.01;        // its damping: lambda = damp_frac * mean(diag H)
+  bool act_order = true;          // strongest inputs decided first (gptq.h)
   std::function<void(const std::string&)> log;  // progress lines (may be empty)
 };
 

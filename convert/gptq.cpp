@@ -82,7 +82,7 @@ uint8_t encode_div(ggf8::DType dt, float x, float s) {
 }  // namespace
 
 Status rounding_factor(const std::string& what, const float* H, int64_t n, double damp_frac, ThreadPool& pool,
-                       RoundingFactor* out) {
+                       RoundingFactor* out, bool act_order) {
   if (n <= 0 || !H) return Status::Error(Code::InvalidArgument, what + ": empty second moment");
   if (!(damp_frac > 0) || !std::isfinite(damp_frac))
     return Status::Error(Code::InvalidArgument, what + ": the damping must be positive");
@@ -96,12 +96,19 @@ Status rounding_factor(const std::string& what, const float* H, int64_t n, doubl
   mean_diag /= double(n);
   if (!(mean_diag > 0))
     return Status::Error(Code::InvalidArgument, what + ": the calibration inputs have no power (all zero?)");
+  // Position k <- column perm[k]; decided last-first, so ascending power
+  // puts the strongest inputs first.
+  std::vector<int32_t> perm(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) perm[size_t(i)] = int32_t(i);
+  if (act_order)
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int32_t a, int32_t b) { return H[int64_t(a) * n + a] < H[int64_t(b) * n + b]; });
   std::vector<double> A(size_t(n) * size_t(n));
   double frac = damp_frac;
   for (int attempt = 0; attempt <= 5; ++attempt, frac *= 10) {
     const double lambda = frac * mean_diag;
     for (int64_t i = 0; i < n; ++i) {
-      for (int64_t j = 0; j <= i; ++j) A[size_t(i * n + j)] = double(H[i * n + j]);
+      for (int64_t j = 0; j <= i; ++j) A[size_t(i * n + j)] = double(H[int64_t(perm[size_t(i)]) * n + perm[size_t(j)]]);
       // A dead input (zero column) gets only lambda: its weights then round
       // to nearest and feed nothing to the others.
       A[size_t(i * n + i)] += lambda;
@@ -112,6 +119,7 @@ Status rounding_factor(const std::string& what, const float* H, int64_t n, doubl
     f.damp = lambda;
     f.damp_frac = frac;
     f.retries = attempt;
+    if (act_order) f.perm = perm;
     f.p.assign(size_t(n) * size_t(n), 0.0f);
     bool finite = true;
     for (int64_t k = 0; k < n; ++k)
@@ -135,7 +143,7 @@ Status round_compensated(const std::string& name, const SrcMatrix& src, const Ro
   const ggf8::DType dt = qr->dtype;
   if (dt != ggf8::DType::E4M3 && dt != ggf8::DType::E5M2)
     return Status::Error(Code::InvalidArgument, name + ": error-compensating rounding needs an FP8 result");
-  if (f.n != cols || int64_t(f.p.size()) != cols * cols)
+  if (f.n != cols || int64_t(f.p.size()) != cols * cols || (!f.perm.empty() && int64_t(f.perm.size()) != cols))
     return Status::Error(Code::InvalidArgument, name + ": input width " + std::to_string(cols) +
                                                     " does not match the calibration input (" + std::to_string(f.n) + ")");
   if (codes->size() != size_t(rows) * size_t(cols))
@@ -157,6 +165,7 @@ Status round_compensated(const std::string& name, const SrcMatrix& src, const Ro
     if (kind == ggf8::ScaleKind::Block) return qr->scales[size_t((r / br) * n_cb + j / bc)];
     return qr->scales[0];
   };
+  auto col_of = [&](int64_t k) -> int64_t { return f.perm.empty() ? k : int64_t(f.perm[size_t(k)]); };
   const size_t esz = src.dtype == StDType::F32 ? 4 : 2;
   constexpr int64_t kBlock = 128;
   const float* P = f.p.data();
@@ -169,8 +178,17 @@ Status round_compensated(const std::string& name, const SrcMatrix& src, const Ro
     // w: the source rows; t: the targets (w plus the compensation so far);
     // d: the errors w - decode(q) * s. [4, cols] each; missing rows stay 0.
     std::vector<float> w(size_t(4 * cols), 0.0f), t(size_t(4 * cols), 0.0f), d(size_t(4 * cols), 0.0f);
+    // Positions (decision order), not input columns: col(k) is the column.
     for (int64_t r = 0; r < nr; ++r)
       widen_to_f32(src.dtype, src.data + size_t(r0 + r) * size_t(cols) * esz, w.data() + r * cols, uint64_t(cols));
+    if (!f.perm.empty()) {
+      std::vector<float> tmp(static_cast<size_t>(cols));
+      for (int64_t r = 0; r < nr; ++r) {
+        float* row = w.data() + r * cols;
+        for (int64_t k = 0; k < cols; ++k) tmp[size_t(k)] = row[f.perm[size_t(k)]];
+        std::copy(tmp.begin(), tmp.end(), row);
+      }
+    }
     t = w;
     float* tr[4] = {t.data(), t.data() + cols, t.data() + 2 * cols, t.data() + 3 * cols};
     for (int64_t b1 = cols; b1 > 0;) {
@@ -178,9 +196,10 @@ Status round_compensated(const std::string& name, const SrcMatrix& src, const Ro
       for (int64_t k = b1 - 1; k >= b0; --k) {
         const float* pk = P + k * cols;
         for (int64_t r = 0; r < nr; ++r) {
-          const float s = scale_at(r0 + r, k);
+          const int64_t col = col_of(k);
+          const float s = scale_at(r0 + r, col);
           const uint8_t q = encode_div(dt, t[size_t(r * cols + k)], s);
-          out[size_t((r0 + r) * cols + k)] = q;
+          out[size_t((r0 + r) * cols + col)] = q;
           const float e = w[size_t(r * cols + k)] - decode_scaled(dt, q, s);
           d[size_t(r * cols + k)] = e;
           // Inside the block, at once: columns b0..k-1 of this row.
@@ -197,8 +216,9 @@ Status round_compensated(const std::string& name, const SrcMatrix& src, const Ro
     QuantStats& st = part[g];
     const float sat = dt == ggf8::DType::E4M3 ? 464.0f : std::nextafter(61440.0f, 0.0f);
     for (int64_t r = 0; r < nr; ++r)
-      for (int64_t j = 0; j < cols; ++j) {
-        const float x = w[size_t(r * cols + j)], s = scale_at(r0 + r, j);
+      for (int64_t k = 0; k < cols; ++k) {
+        const int64_t j = col_of(k);
+        const float x = w[size_t(r * cols + k)], s = scale_at(r0 + r, j);
         const float dq = decode_scaled(dt, out[size_t((r0 + r) * cols + j)], s);
         const float e = x - dq;
         st.count++;

@@ -33,7 +33,10 @@ namespace f8conv {
 // What the rounding needs from one linear input's H.
 struct RoundingFactor {
   int64_t n = 0;          // columns (the input width)
-  std::vector<float> p;   // [n, n] row-major, lower: p[k*n + j] = L_kj / L_jj for j < k
+  // Decision order: position k holds input column perm[k]; the rounding
+  // decides k = n-1 first. Empty = the identity.
+  std::vector<int32_t> perm;
+  std::vector<float> p;   // [n, n] row-major, lower, in perm order: p[k*n + j] = L_kj / L_jj for j < k
   double damp = 0;        // lambda added to the diagonal
   double damp_frac = 0;   // lambda / mean(diag H)
   int retries = 0;        // times the damping was raised (x10) before the Cholesky worked
@@ -44,8 +47,10 @@ struct RoundingFactor {
 // positive. Errors (InvalidArgument, one line naming `what`): non-finite
 // entries, a zero or negative diagonal mean, a factorization that never works.
 // Never produces NaN.
+// act_order: decide the inputs of largest power (diag H) first, so their
+// errors are the ones the most remaining columns can compensate.
 ggf8::Status rounding_factor(const std::string& what, const float* H, int64_t n, double damp_frac,
-                             ThreadPool& pool, RoundingFactor* out);
+                             ThreadPool& pool, RoundingFactor* out, bool act_order = false);
 
 // Re-rounds the FP8 codes of src [rows, cols] (qr: what quantize_matrix
 // returned for it: dtype E4M3/E5M2, the scales, block shape) with the factor

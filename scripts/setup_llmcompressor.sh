@@ -13,7 +13,7 @@ set -euo pipefail
 CACHE=${F8_CACHE:-$HOME/.cache/f8}
 VENV=$CACHE/venv-llmc
 PEERS=$CACHE/venv-peers
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import llmcompressor" 2>/dev/null; then
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import llmcompressor" >/dev/null 2>&1; then
   python3 -m venv "$VENV"
   SITE=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   if [ -x "$PEERS/bin/python" ] && "$PEERS/bin/python" -c "import torch" 2>/dev/null; then

@@ -96,9 +96,12 @@ TEST(Gptq, LowerOutputErrorThanNearestOnCorrelatedInputs) {
   const std::vector<float> H = gram(x, n, cols);
   const std::vector<float> w = random_weights(rows, cols, 11);
   ThreadPool pool(2);
+  for (bool act_order : {false, true}) {
+  SCOPED_TRACE(act_order ? "act order" : "natural order");
   RoundingFactor f;
-  ASSERT_TRUE(rounding_factor("test", H.data(), cols, 0.01, pool, &f).ok());
+  ASSERT_TRUE(rounding_factor("test", H.data(), cols, 0.01, pool, &f, act_order).ok());
   EXPECT_EQ(f.n, cols);
+  EXPECT_EQ(f.perm.size(), act_order ? size_t(cols) : 0u);
   for (float v : f.p) ASSERT_TRUE(std::isfinite(v));
   for (const Case& c : {Case{WeightFormat::E4M3, ScaleMode::Channel, 128}, Case{WeightFormat::E4M3, ScaleMode::Block, 16},
                         Case{WeightFormat::E4M3, ScaleMode::Tensor, 128}, Case{WeightFormat::E5M2, ScaleMode::Channel, 128}}) {
@@ -121,6 +124,7 @@ TEST(Gptq, LowerOutputErrorThanNearestOnCorrelatedInputs) {
     EXPECT_GE(qc.stats.noise, qn.stats.noise * 0.999);
     EXPECT_LT(qc.stats.noise, qn.stats.noise * 20);
     EXPECT_EQ(qc.stats.count, qn.stats.count);
+  }
   }
 }
 
