@@ -3,7 +3,9 @@ smollm2-tiny synthetic fixture: static input scales and KV scales land in the
 file under the names the runtime reads, the runtime uses them (perplexity
 with --emulate-gpu runs static W8A8 and stays finite even when every scale
 underestimates the activations: outliers saturate), the per-tensor choice and
-its KL are stored and shown by `f8 inspect`, and bad input (empty text,
+its KL are stored and shown by `f8 inspect`, error-compensating rounding
+(the default; --rounding nearest keeps the default codes) changes codes but
+never scales, and bad input (empty text,
 non-UTF-8, too short, budgets outside 8..16) is one clear error each."""
 import json
 import math
@@ -64,12 +66,42 @@ def test_calibrated_file_has_static_scales(calibrated, text):
         for kv in ("attn_k", "attn_v"):
             assert tensors[f"blk.{l}.{kv}.kv_scale"]["shape"] == [1]
     assert len(meta["quant.calib.act_amax"]) == 4 * n_layer
-    # The weights are quantized exactly as without --calibrate (same bytes).
+    # Error-compensating rounding (the default): other codes for the linear
+    # weights, the very same scales and every other tensor byte for byte.
+    assert meta["quant.calib.rounding"] == "gptq"
+    assert meta["quant.calib.damp"] > 0
     plain = calibrated.parent / "plain.f8"
     assert f8("convert", FIXTURE, "-o", plain, "-q").returncode == 0
     _, pt = inspect(plain)
+    changed = 0
+    for name, t in pt.items():
+        if name.startswith("blk.") and name.endswith(".weight") and t["dtype"] == "e4m3":
+            changed += tensors[name]["checksum"] != t["checksum"]
+            assert tensors[name]["scale_kind"] == t["scale_kind"]
+        else:
+            assert tensors[name]["checksum"] == t["checksum"], name
+    assert changed > 0
+
+
+def test_rounding_nearest_keeps_default_codes(tmp_path, text):
+    # --rounding nearest: the weights are quantized exactly as without --calibrate.
+    out, plain = tmp_path / "near.f8", tmp_path / "plain.f8"
+    r = f8("convert", FIXTURE, "-o", out, "--calibrate", text, "--calib-tokens", "128", "--rounding", "nearest")
+    assert r.returncode == 0, r.stderr.decode()
+    assert f8("convert", FIXTURE, "-o", plain, "-q").returncode == 0
+    meta, tensors = inspect(out)
+    assert meta["quant.calib.rounding"] == "nearest"
+    _, pt = inspect(plain)
     for name, t in pt.items():
         assert tensors[name]["checksum"] == t["checksum"], name
+
+
+def test_rounding_flag_errors(tmp_path, text):
+    r = f8("convert", FIXTURE, "-o", tmp_path / "o.f8", "--calibrate", text, "--rounding", "stochastic")
+    assert r.returncode == 2 and "--rounding" in one_error_line(r)
+    r = f8("convert", FIXTURE, "-o", tmp_path / "o.f8", "--rounding", "gptq")
+    assert r.returncode == 2 and "--calibrate" in one_error_line(r)
+    assert not (tmp_path / "o.f8").exists()
 
 
 def test_runtime_uses_calibrated_scales(calibrated, text):
