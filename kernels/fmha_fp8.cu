@@ -9,15 +9,16 @@
 //
 // Grid (n_heads, ceil(T / 64)); block 4 warps; warp w owns query rows
 // t0 + 16 w .. + 16 of head h. Steps:
-//   1. Q: each warp quantizes its 16 rows (own scale per row, amax by warp
-//      reduction) into shared memory, then loads its A fragments into
-//      registers (D / 64 chunks x 2 MMAs x 4 words).
+//   1. Q: each warp quantizes its 16 rows as two E4M3 terms (the codes of q
+//      and of its residual, each with its own scale per row, amax by warp
+//      reduction) into shared memory, then loads their A fragments into
+//      registers (2 terms x D / 64 chunks x 2 MMAs x 4 words).
 //   2. The block's sequences (usually one; a mixed batch may hold several)
 //      and the position range of its rows go to shared memory.
 //   3. For each of those sequences, for each page of its page table whose
 //      positions the rows can see: stage K, V (transposed) and the cell
 //      metadata of the page in shared memory; each warp computes its
-//      16 x 64 scores S (8 key tiles x D / 64 chunks x 2 MMAs), masks the
+//      16 x 64 scores S (8 key tiles x D / 64 chunks x 2 MMAs x 2 Q terms), masks the
 //      cells its rows do not see (other sequence, later position, outside
 //      the window), scales by the folded per-row multiplier, applies the
 //      softcap, does one online-softmax step per row (max over the 4 lanes
@@ -30,7 +31,8 @@
 // Bytes: each block reads its sequence's K and V pages once (all of its 64
 // rows share them), i.e. per layer ~ceil(T / 64) * n_heads * (visible
 // cells) * 2 * D bytes, from L2 mostly (the blocks of one KV group read the
-// same pages). FLOPs: 4 * D per (row, visible cell).
+// same pages). FLOPs: 6 * D per (row, visible cell) on tensor cores (Q.K
+// twice: the two Q terms), counted as the usual 4 * D in TFLOP/s figures.
 #include "kernels/fmha.cuh"
 
 #include <cuda_runtime.h>
@@ -94,9 +96,10 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
   }
   __syncthreads();
 
-  // 1. Q rows of this warp: codes into shared memory, the scale in a register
-  //    of the lanes that own the row in the C layout (rows g and g + 8).
-  float row_qs[2] = {1.0f, 1.0f};
+  // 1. Q rows of this warp as two E4M3 terms (codes of q and of its
+  //    residual) into shared memory, their scales in registers of the lanes
+  //    that own the row in the C layout (rows g and g + 8).
+  float row_qs[2][2] = {{1.0f, 1.0f}, {1.0f, 1.0f}};  // [term][slot]
   for (int rr = 0; rr < kRowsPerWarp; ++rr) {
     const int r = w * kRowsPerWarp + rr, t = t0 + r;
     float x[E];
@@ -109,32 +112,46 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xFFFFFFFFu, amax, off));
     const float qs = q_scale(amax);
+    float ramax = 0.0f;
 #pragma unroll
-    for (int j = 0; j < E; ++j) sm[L::kQ + r * L::kLdq + lane + 32 * j] = q_code(x[j], qs);
-    if (rr == g) row_qs[0] = qs;
-    if (rr == g + 8) row_qs[1] = qs;
+    for (int j = 0; j < E; ++j) {
+      const uint8_t hi = q_code(x[j], qs);
+      sm[q_index<D>(0, r, lane + 32 * j)] = hi;
+      x[j] = q_residual(x[j], hi, qs);
+      ramax = fmaxf(ramax, fabsf(x[j]));
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) ramax = fmaxf(ramax, __shfl_xor_sync(0xFFFFFFFFu, ramax, off));
+    const float rs = q_scale(ramax);
+#pragma unroll
+    for (int j = 0; j < E; ++j) sm[q_index<D>(1, r, lane + 32 * j)] = q_code(x[j], rs);
+    if (rr == g) row_qs[0][0] = qs, row_qs[1][0] = rs;
+    if (rr == g + 8) row_qs[0][1] = qs, row_qs[1][1] = rs;
   }
   __syncwarp();
-  uint32_t qa[KC][2][4];
+  uint32_t qa[2][KC][2][4];  // [term][chunk][mma][word]
 #pragma unroll
-  for (int kc = 0; kc < KC; ++kc) {
-    uint32_t wa[4], wb[4];
-    ld16(sm + q_frag_offset<D>(w, lane, 0, kc), wa);
-    ld16(sm + q_frag_offset<D>(w, lane, 1, kc), wb);
-    mma::assemble_a(wa, wb, 0, qa[kc][0]);
-    mma::assemble_a(wa, wb, 1, qa[kc][1]);
-  }
+  for (int term = 0; term < 2; ++term)
+#pragma unroll
+    for (int kc = 0; kc < KC; ++kc) {
+      uint32_t wa[4], wb[4];
+      ld16(sm + q_frag_offset<D>(w, lane, 0, kc, term), wa);
+      ld16(sm + q_frag_offset<D>(w, lane, 1, kc, term), wb);
+      mma::assemble_a(wa, wb, 0, qa[term][kc][0]);
+      mma::assemble_a(wa, wb, 1, qa[term][kc][1]);
+    }
 
   // 2. This lane's two rows.
   const float kmul = k_mul(a.scale, a.k_scale[0]);
   int row_seq[2], row_pos[2];
-  float rmul[2];
+  float rmul[2][2];  // [term][slot]
 #pragma unroll
   for (int sl = 0; sl < 2; ++sl) {
     const int t = t0 + w * kRowsPerWarp + g + 8 * sl;
     row_seq[sl] = t < a.T ? a.seq[t] : -1;
     row_pos[sl] = t < a.T ? a.pos[t] : -1;
-    rmul[sl] = row_mul(row_qs[sl], kmul);
+    rmul[0][sl] = row_mul(row_qs[0][sl], kmul);
+    rmul[1][sl] = row_mul(row_qs[1][sl], kmul);
     if ((lane & 3) == 0 && row_seq[sl] >= 0 && row_seq[sl] < kKvMaxSeq) {
       atomicOr(&s_mask, 1ull << row_seq[sl]);
       atomicMin(&s_pos_min, row_pos[sl]);
@@ -201,33 +218,34 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
       }
       __syncthreads();
 
-      // S = Q.K^T for the warp's 16 rows x 64 keys.
+      // S = Q.K^T for the warp's 16 rows x 64 keys: both Q terms against
+      // each K fragment, combined into the score right away (mask, scale,
+      // softcap) so only one 16 x 64 tile of scores stays in registers.
       float s[8][4];
+      float mb[2] = {kNegInf, kNegInf};
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
-        s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+        float hi[4] = {0.0f, 0.0f, 0.0f, 0.0f}, lo[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
         for (int kc = 0; kc < KC; ++kc) {
           uint32_t xb[4], b[2];
           ld16(sm + k_frag_offset<D>(lane, j, kc), xb);
           mma::assemble_b(xb, 0, b);
-          mma_e4m3(s[j], qa[kc][0], b);
+          mma_e4m3(hi, qa[0][kc][0], b);
+          mma_e4m3(lo, qa[1][kc][0], b);
           mma::assemble_b(xb, 1, b);
-          mma_e4m3(s[j], qa[kc][1], b);
+          mma_e4m3(hi, qa[0][kc][1], b);
+          mma_e4m3(lo, qa[1][kc][1], b);
         }
-      }
-      // Mask, scale, row max.
-      float mb[2] = {kNegInf, kNegInf};
-#pragma unroll
-      for (int j = 0; j < 8; ++j)
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const int sl = acc_row_slot(i), key = 8 * j + mma::c_col(lane, i);
           const bool vis = row_seq[sl] == sq &&
                            attn::visible(s_seqs[key], s_pos[key], sq, row_pos[sl], a.window);
-          s[j][i] = vis ? score(s[j][i], rmul[sl], a.softcap) : kNegInf;
+          s[j][i] = vis ? score(hi[i], lo[i], rmul[0][sl], rmul[1][sl], a.softcap) : kNegInf;
           mb[sl] = fmaxf(mb[sl], s[j][i]);
         }
+      }
       float corr[2];
 #pragma unroll
       for (int sl = 0; sl < 2; ++sl) {

@@ -7,10 +7,20 @@
 // Data flow for one query row r = (token t, head h) and the cells it sees
 // (a page of kPage cells per step, pages in ascending page order of the
 // token's sequence's page list; scores in the log2 domain as attn_math.h):
-//   Q:  qs = max(amax(q[t,h,:]) / 448, tiny);  q8 = e4m3(q / qs)   (own scale per row)
-//   S:  s2[c] = dot(q8, k8[c]) * row_mul(qs)   dot: FP8 x FP8 products, FP32 sum
-//       row_mul(qs) = qs * (softmax_scale * k_scale * log2 e): the K scale and
-//       softmax scale fold into one multiplier per row; softcap applies to s2.
+//   Q:  two E4M3 terms, each with its own scale per row:
+//         qs = max(amax(q) / 448, tiny);  hi = e4m3(q / qs)
+//         r  = q - value(hi) * qs;        rs = max(amax(r) / 448, tiny);  lo = e4m3(r / rs)
+//   S:  s2[c] = dot(hi, k8[c]) * row_mul(qs) + dot(lo, k8[c]) * row_mul(rs)
+//       dot: FP8 x FP8 products, FP32 sum (two MMAs per k-step on the GPU);
+//       row_mul(s) = s * (softmax_scale * k_scale * log2 e): the K scale and
+//       softmax scale fold into one multiplier per term; softcap applies to s2.
+//       Why two terms: with Q as one E4M3 term (3 mantissa bits) the score
+//       error grows with the score, and attention scores are large: on
+//       SmolLM2-135M and KJV text (docs/cuda.md) one-term Q raised the KL to
+//       the BF16 model from 0.024 (FP32 attention over the same FP8 cache)
+//       to 0.037, while the second term brings it back to 0.024 (and FP8 P
+//       alone costs nothing measurable). It doubles the Q.K tensor-core work
+//       (attention FLOPs x1.5), still FP8 rate.
 //   online softmax per step:  m' = max(m, max_c s2[c]);  corr = exp2(m - m')
 //   P:  p8[c] = e4m3(exp2(s2[c] - m') * 256)   (fixed scale 2^8: p in [0, 1]
 //       maps to [0, 256], inside E4M3's range, the small ones keep 3 bits)
@@ -49,6 +59,15 @@ F8K_HD float q_scale(float amax) {
 }
 // One Q element: satfinite(rne(q / qs)), exactly as act_quant does.
 F8K_HD uint8_t q_code(float q, float qs) { return ggf8::e4m3_from_f32_div(q, qs); }
+// What the first term leaves of q: q - value(hi) * qs, each step rounded.
+F8K_HD float q_residual(float q, uint8_t hi, float qs) {
+#if defined(__CUDA_ARCH__)
+  return __fsub_rn(q, __fmul_rn(ggf8::e4m3_to_f32(hi), qs));
+#else
+  volatile float t = ggf8::e4m3_to_f32(hi) * qs;
+  return q - t;
+#endif
+}
 
 // The per-row multiplier from an FP32 dot product of codes to a log2-domain
 // score: qs * k_mul with k_mul = softmax_scale * k_scale * log2 e, each
@@ -70,12 +89,14 @@ F8K_HD float row_mul(float qs, float kmul) {
   return a;
 #endif
 }
-// Score of a visible cell from the FP32 dot product of codes.
-F8K_HD float score(float dot, float rmul, float softcap) {
+// Score of a visible cell from the FP32 dot products of the two Q terms' codes.
+F8K_HD float score(float dot_hi, float dot_lo, float rmul_hi, float rmul_lo, float softcap) {
 #if defined(__CUDA_ARCH__)
-  return attn::softcap_log2(__fmul_rn(dot, rmul), softcap);
+  return attn::softcap_log2(__fadd_rn(__fmul_rn(dot_hi, rmul_hi), __fmul_rn(dot_lo, rmul_lo)), softcap);
 #else
-  volatile float s = dot * rmul;
+  volatile float a = dot_hi * rmul_hi;
+  volatile float b = dot_lo * rmul_lo;
+  volatile float s = a + b;
   return attn::softcap_log2(s, softcap);
 #endif
 }

@@ -12,7 +12,8 @@
 //   P  [warp][16][64]   each warp's E4M3 probabilities, written in the
 //                       C-fragment layout of S and read back as A fragments
 //   pos, seqs           the page's cell metadata
-// and Q [64 rows][D] once (E4M3 codes, per-row scales in registers).
+// and Q [2 terms][64 rows][D] once (E4M3 codes of Q and of its residual,
+// per-row scales in registers; fmha_math.h says why two terms).
 // Row strides are 64 mod 128 bytes: the 16-byte fragment loads of a
 // quarter-warp (lanes of g and g + 1, t = 0..3) then cover all 32 banks once.
 //
@@ -42,8 +43,9 @@ template <int D>
 struct Smem {
   static constexpr int kLdq = D % 128 == 64 ? D : D + 64;  // Q and K row stride (bytes)
   static constexpr int kLdv = kPage;                        // Vt and P row stride (bytes)
-  static constexpr int kQ = 0;
-  static constexpr int kK = kQ + kRows * kLdq;
+  static constexpr int kQ = 0;                      // Q's first E4M3 term
+  static constexpr int kQlo = kQ + kRows * kLdq;    // its residual term
+  static constexpr int kK = kQlo + kRows * kLdq;
   static constexpr int kVt = kK + kPage * kLdq;
   static constexpr int kP = kVt + D * kLdv;
   static constexpr int kPos = kP + kWarps * kRowsPerWarp * kLdv;
@@ -100,12 +102,16 @@ F8K_HD void transpose4x4(const uint32_t* in, uint32_t* out) {
 }
 
 // ---- fragments (one warp) ------------------------------------------------------
-// A fragments of Q for k-chunk kc (dims [64 kc, 64 kc + 64)): the lane's two
-// 16-byte loads (rows g and g + 8 of the warp's 16).
+// Byte of Q term `term` (0: first, 1: residual) for (row, dim), row in [0, 64).
 template <int D>
-F8K_HD int q_frag_offset(int warp, int lane, int half, int kc) {
-  return Smem<D>::kQ + (warp * kRowsPerWarp + mma::load_row(lane, half)) * Smem<D>::kLdq + kc * mma::kChunk +
-         mma::load_byte(lane);
+F8K_HD int q_index(int term, int row, int dim) {
+  return (term ? Smem<D>::kQlo : Smem<D>::kQ) + row * Smem<D>::kLdq + dim;
+}
+// A fragments of Q term `term` for k-chunk kc (dims [64 kc, 64 kc + 64)): the
+// lane's two 16-byte loads (rows g and g + 8 of the warp's 16).
+template <int D>
+F8K_HD int q_frag_offset(int warp, int lane, int half, int kc, int term = 0) {
+  return q_index<D>(term, warp * kRowsPerWarp + mma::load_row(lane, half), kc * mma::kChunk + mma::load_byte(lane));
 }
 // B fragment of K for key tile j (keys [8 j, 8 j + 8)) and k-chunk kc.
 template <int D>

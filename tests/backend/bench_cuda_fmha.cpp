@@ -5,9 +5,9 @@
 // Self-check (exits 1 on failure): D 64/128/256, two sequences in 64-cell
 // pages, a mixed query batch of 200 tokens (chunked prefill against what the
 // cache holds), window 0 and 100: every output written and finite, and
-// within 6% relative RMS of the FP32 attention kernel over the same cache
-// (E4M3 Q and P carry 3 mantissa bits; the CPU emulation test states the
-// same bound; exact agreement with the emulation is test_cuda_backend's).
+// within 3% relative RMS of the FP32 attention kernel over the same cache
+// (the CPU emulation measures ~1.2% on such data; agreement with the
+// emulation itself is test_cuda_backend's).
 // Then Llama-3-8B shapes (32 query heads, 8 KV heads, head_dim 128, E4M3
 // cache, causal, one sequence) at 1k, 4k, 16k and 64k tokens: the whole
 // prefill's attention as one call, median CUDA-event time, TFLOP/s with the
@@ -103,7 +103,7 @@ int self_check(std::mt19937& rng, int n_sm) {
         w += double(want[i]) * want[i];
       }
       const double rel = std::sqrt(e / std::max(w, 1e-30));
-      const bool ok = bad == 0 && rel < 0.06;
+      const bool ok = bad == 0 && rel < 0.03;
       std::printf("check D %3d window %3d: rel RMS vs FP32 attention %.4f, non-finite %zu: %s\n", D, window, rel, bad,
                   ok ? "ok" : "FAIL");
       fails += !ok;

@@ -1,5 +1,5 @@
 // test_cuda_fmha_layout.cpp — the FP8 FMHA kernel (kernels/fmha_fp8.cu)
-// replayed on the CPU, no GPU needed: the shared-memory staging of K and of
+// replayed on the CPU, no GPU needed: Q as two E4M3 terms, the shared-memory staging of K and of
 // V (transposed 4x4 in registers with byte permutes), every lane's fragment
 // loads and the k-permuted register assembly (kernels/fmha_tile.h), an
 // emulated mma.sync.m16n8k32 per the PTX ISA fragment layouts
@@ -65,39 +65,49 @@ void replay_block(const cpu::CpuKVCache& c, const float* q, const AttnBatch& b, 
   const int H = b.n_heads, T = b.n_tokens, kvh = h / (H / kp.n_kv_heads);
   const KvCells& kc = c.bookkeeping();
 
-  float row_qs[4][32][2];
+  float row_qs[2][4][32][2];  // [term][warp][lane][slot]
   for (int w = 0; w < 4; ++w)
     for (int rr = 0; rr < 16; ++rr) {
       const int r = w * 16 + rr, t = t0 + r;
-      float amax = 0;
-      for (int d = 0; d < D; ++d) amax = std::max(amax, t < T ? std::fabs(q[(size_t(t) * H + h) * D + d]) : 0.0f);
+      std::vector<float> x(D, 0.0f);
+      if (t < T) std::memcpy(x.data(), q + (size_t(t) * H + h) * D, D * 4);
+      float amax = 0, ramax = 0;
+      for (int d = 0; d < D; ++d) amax = std::max(amax, std::fabs(x[d]));
       const float qs = fm::q_scale(amax);
-      for (int d = 0; d < D; ++d) sm[L::kQ + r * L::kLdq + d] = fm::q_code(t < T ? q[(size_t(t) * H + h) * D + d] : 0.0f, qs);
-      for (int lane = 0; lane < 32; ++lane) {
-        if (rr == mm::group_id(lane)) row_qs[w][lane][0] = qs;
-        if (rr == mm::group_id(lane) + 8) row_qs[w][lane][1] = qs;
+      for (int d = 0; d < D; ++d) {
+        const uint8_t hi = fm::q_code(x[d], qs);
+        sm[fm::q_index<D>(0, r, d)] = hi;
+        x[d] = fm::q_residual(x[d], hi, qs);
+        ramax = std::max(ramax, std::fabs(x[d]));
       }
+      const float rs = fm::q_scale(ramax);
+      for (int d = 0; d < D; ++d) sm[fm::q_index<D>(1, r, d)] = fm::q_code(x[d], rs);
+      for (int lane = 0; lane < 32; ++lane)
+        for (int sl = 0; sl < 2; ++sl)
+          if (rr == mm::group_id(lane) + 8 * sl) row_qs[0][w][lane][sl] = qs, row_qs[1][w][lane][sl] = rs;
     }
-  uint32_t qa[4][KC][2][32][4];
+  static uint32_t qa[2][4][KC][2][32][4];  // [term][warp][chunk][mma][lane][word]
   int row_seq[4][32][2], row_pos[4][32][2];
-  float rmul[4][32][2];
+  float rmul[2][4][32][2];
   const float kmul = fm::k_mul(b.scale, c.k_scale(0));
   uint64_t mask = 0;
   int pmin = INT32_MAX, pmax = -1;
   for (int w = 0; w < 4; ++w)
     for (int lane = 0; lane < 32; ++lane) {
-      for (int kcn = 0; kcn < KC; ++kcn) {
-        uint32_t wa[4], wb[4];
-        fm::ld16(sm.data() + fm::q_frag_offset<D>(w, lane, 0, kcn), wa);
-        fm::ld16(sm.data() + fm::q_frag_offset<D>(w, lane, 1, kcn), wb);
-        mm::assemble_a(wa, wb, 0, qa[w][kcn][0][lane]);
-        mm::assemble_a(wa, wb, 1, qa[w][kcn][1][lane]);
-      }
+      for (int term = 0; term < 2; ++term)
+        for (int kcn = 0; kcn < KC; ++kcn) {
+          uint32_t wa[4], wb[4];
+          fm::ld16(sm.data() + fm::q_frag_offset<D>(w, lane, 0, kcn, term), wa);
+          fm::ld16(sm.data() + fm::q_frag_offset<D>(w, lane, 1, kcn, term), wb);
+          mm::assemble_a(wa, wb, 0, qa[term][w][kcn][0][lane]);
+          mm::assemble_a(wa, wb, 1, qa[term][w][kcn][1][lane]);
+        }
       for (int sl = 0; sl < 2; ++sl) {
         const int t = t0 + w * 16 + mm::group_id(lane) + 8 * sl;
         row_seq[w][lane][sl] = t < T ? b.seq[t] : -1;
         row_pos[w][lane][sl] = t < T ? b.pos[t] : -1;
-        rmul[w][lane][sl] = fm::row_mul(row_qs[w][lane][sl], kmul);
+        rmul[0][w][lane][sl] = fm::row_mul(row_qs[0][w][lane][sl], kmul);
+        rmul[1][w][lane][sl] = fm::row_mul(row_qs[1][w][lane][sl], kmul);
         if (row_seq[w][lane][sl] >= 0) {
           mask |= uint64_t{1} << row_seq[w][lane][sl];
           pmin = std::min(pmin, row_pos[w][lane][sl]);
@@ -146,7 +156,7 @@ void replay_block(const cpu::CpuKVCache& c, const float* q, const AttnBatch& b, 
         s_seqs[k] = cell < kp.n_cells ? c.cells()[cell].seqs : 0;
       }
       for (int w = 0; w < 4; ++w) {
-        float s[8][32][4] = {};
+        float s[8][32][4] = {}, slo[8][32][4] = {};
         for (int j = 0; j < 8; ++j)
           for (int kcn = 0; kcn < KC; ++kcn)
             for (int hh = 0; hh < 2; ++hh) {
@@ -157,8 +167,10 @@ void replay_block(const cpu::CpuKVCache& c, const float* q, const AttnBatch& b, 
                 mm::assemble_b(xb, hh, bf[lane]);
               }
               float d[32][4];
-              mm::emulate_mma_m16n8k32(qa[w][kcn][hh], bf, s[j], d, false);
+              mm::emulate_mma_m16n8k32(qa[0][w][kcn][hh], bf, s[j], d, false);
               std::memcpy(s[j], d, sizeof d);
+              mm::emulate_mma_m16n8k32(qa[1][w][kcn][hh], bf, slo[j], d, false);
+              std::memcpy(slo[j], d, sizeof d);
             }
         float mb[32][2];
         for (int lane = 0; lane < 32; ++lane) {
@@ -168,7 +180,9 @@ void replay_block(const cpu::CpuKVCache& c, const float* q, const AttnBatch& b, 
               const int sl = fm::acc_row_slot(i), key = 8 * j + mm::c_col(lane, i);
               const bool vis = row_seq[w][lane][sl] == sq &&
                                f8k::attn::visible(s_seqs[key], s_pos[key], sq, row_pos[w][lane][sl], b.window);
-              s[j][lane][i] = vis ? fm::score(s[j][lane][i], rmul[w][lane][sl], b.softcap) : -INFINITY;
+              s[j][lane][i] = vis ? fm::score(s[j][lane][i], slo[j][lane][i], rmul[0][w][lane][sl],
+                                              rmul[1][w][lane][sl], b.softcap)
+                                  : -INFINITY;
               mb[lane][sl] = std::max(mb[lane][sl], s[j][lane][i]);
             }
         }

@@ -41,7 +41,7 @@ void fmha_fp8_emulate(const CpuKVCache& c, int32_t layer, const float* q, const 
   const float kmul = fm::k_mul(b.scale, c.k_scale(layer));
   const float vs = c.v_scale(layer);
   const KvCells& kc = c.bookkeeping();
-  std::vector<float> q8(D), acc(D), step(D);
+  std::vector<float> qhi(D), qlo(D), acc(D), step(D);
   float s2[fm::kPage];
   for (int64_t i = i0; i < i1; ++i) {
     const int64_t t = i / H, h = i % H;
@@ -51,13 +51,20 @@ void fmha_fp8_emulate(const CpuKVCache& c, int32_t layer, const float* q, const 
       std::fill(o, o + D, 0.0f);
       continue;
     }
-    // Q: own scale per (token, head), codes as values.
+    // Q: two E4M3 terms with their own scales per (token, head), codes as values.
     const float* qr = q + i * D;
-    float amax = 0.0f;
+    float amax = 0.0f, ramax = 0.0f;
     for (int32_t d = 0; d < D; ++d) amax = std::max(amax, std::fabs(qr[d]));
     const float qs = fm::q_scale(amax);
-    for (int32_t d = 0; d < D; ++d) q8[d] = val[fm::q_code(qr[d], qs)];
-    const float rmul = fm::row_mul(qs, kmul);
+    for (int32_t d = 0; d < D; ++d) {
+      const uint8_t hi = fm::q_code(qr[d], qs);
+      qhi[d] = val[hi];
+      qlo[d] = fm::q_residual(qr[d], hi, qs);  // the residual for now
+      ramax = std::max(ramax, std::fabs(qlo[d]));
+    }
+    const float rs = fm::q_scale(ramax);
+    for (int32_t d = 0; d < D; ++d) qlo[d] = val[fm::q_code(qlo[d], rs)];
+    const float rmul_hi = fm::row_mul(qs, kmul), rmul_lo = fm::row_mul(rs, kmul);
     const size_t kvo = size_t(h / group) * D;
     const int64_t lo = b.window > 0 ? int64_t(qp) - b.window : INT64_MIN;
 
@@ -74,7 +81,9 @@ void fmha_fp8_emulate(const CpuKVCache& c, int32_t layer, const float* q, const 
           s2[j] = f8k::attn::neg_inf();
           continue;
         }
-        s2[j] = fm::score(fm::dot_lanes(q8.data(), kf.data() + size_t(ci) * row + kvo, D), rmul, b.softcap);
+        const float* kr = kf.data() + size_t(ci) * row + kvo;
+        s2[j] = fm::score(fm::dot_lanes(qhi.data(), kr, D), fm::dot_lanes(qlo.data(), kr, D), rmul_hi, rmul_lo,
+                          b.softcap);
         mb = std::max(mb, s2[j]);
       }
       const float mn = std::max(m, mb);

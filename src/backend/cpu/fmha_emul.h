@@ -1,6 +1,6 @@
 // fmha_emul.h — the CPU emulation of FP8 fused attention (FMHA): the data
-// flow of kernels/fmha_fp8.cu step by step (Q quantized per row with its own
-// scale, FP8 x FP8 scores with the K and softmax scales folded into one
+// flow of kernels/fmha_fp8.cu step by step (Q as two E4M3 terms per row with
+// their own scales, FP8 x FP8 scores with the K and softmax scales folded into one
 // multiplier, P quantized to E4M3 with the fixed scale 256 and the row sum
 // taken from the quantized P, one page of cells per online-softmax step),
 // with the numerics of kernels/fmha_math.h. Both CPU backends run it for an
