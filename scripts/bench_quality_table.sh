@@ -37,9 +37,9 @@ CALIB=$(bash scripts/kjv_text.sh "Exodus 1:1-12:51" exodus)
 conv() { local out=$1; shift; log "convert $out $*"; "$F8" convert "$@" -o "$WORK/$out.f8" -q --force -t "$THREADS" >&2; }
 conv bf16 "$SRC" --weights bf16
 conv e4m3 "$SRC"
-/usr/bin/time -f "%e" -o "$WORK/calib_nearest.time" "$F8" convert "$SRC" -o "$WORK/cal_nearest.f8" --force -t "$THREADS" \
+/usr/bin/time -f "%e s wall, %U s CPU" -o "$WORK/calib_nearest.time" "$F8" convert "$SRC" -o "$WORK/cal_nearest.f8" --force -t "$THREADS" \
   --calibrate "$CALIB" --rounding nearest 2>"$WORK/cal_nearest.log"
-/usr/bin/time -f "%e" -o "$WORK/calib_gptq.time" "$F8" convert "$SRC" -o "$WORK/cal_gptq.f8" --force -t "$THREADS" \
+/usr/bin/time -f "%e s wall, %U s CPU" -o "$WORK/calib_gptq.time" "$F8" convert "$SRC" -o "$WORK/cal_gptq.f8" --force -t "$THREADS" \
   --calibrate "$CALIB" 2>"$WORK/cal_gptq.log"
 conv auto85 "$SRC" --calibrate "$CALIB" --auto-format 8.5
 conv auto9 "$SRC" --calibrate "$CALIB" --auto-format 9
@@ -85,20 +85,25 @@ import json, struct, sys
 b = open(sys.argv[1], "rb").read()
 assert b[:8] == b"_logits_"
 n_ctx, n_vocab, n_chunk = struct.unpack_from("<iii", b, 8)
-ll = struct.unpack_from("<%di" % (n_ctx * n_chunk), b, 20)
+ll = list(struct.unpack_from("<%di" % (n_ctx * n_chunk), b, 20))
 f8 = json.load(open(sys.argv[2]))["ids"]
-n = len(ll) - 1
-print("same" if list(ll[1:]) == f8[:n] else "DIFFERENT", n)
+# llama.cpp prepends BOS only when the GGUF says add_bos (SmolLM2's does not).
+bos = ll[:1] != f8[:1]
+text = ll[1:] if bos else ll
+print("same ids" if text == f8[:len(text)] else "DIFFERENT ids", len(text), "text tokens;",
+      "llama.cpp adds BOS" if bos else "llama.cpp adds no BOS")
 EOF
 )
 log "tokenization check: $TOKCHECK"
-lf16=$(awk '/Final estimate: PPL =/ {print $5}' "$WORK/llama-f16.log")
-lq8=$(awk '/^Mean PPL\(Q\)/ {p=$4} /^Mean    KLD:/ {k=$3} /^99.0%   KLD:/ {q=$3} /^Same top p:/ {s=$4"%"} END {print p, k, q, s}' "$WORK/llama-q8.log")
+# (llama.cpp prefixes its log lines with a timestamp: match inside the line.)
+num() { sed -n "s/.*$1 *\([0-9.]*\).*/\1/p" "$2" | head -1; }
+lf16=$(num "Final estimate: PPL =" "$WORK/llama-f16.log")
+lq8="$(num "Mean PPL(Q) *:" "$WORK/llama-q8.log") $(num "Mean *KLD:" "$WORK/llama-q8.log") $(num "99.0% *KLD:" "$WORK/llama-q8.log") $(num "Same top p:" "$WORK/llama-q8.log")%"
 row "llama.cpp F16 (llama.cpp base)" "llama.cpp CPU" "$lf16" "$(echo "scale=1; $(stat -c %s "$F16") / 1000000" | bc) MB"
 row "llama.cpp Q8_0 vs llama.cpp F16" "llama.cpp CPU" "$lq8" "$(echo "scale=1; $(stat -c %s "$Q8") / 1000000" | bc) MB"
 
 echo "SmolLM2-135M-Instruct, KJV Genesis 1-11, $CHUNKS x 512 tokens ($(date -u +%Y-%m-%d)); calibration: KJV Exodus 1-12, 2,048 tokens"
-echo "calibration wall time: nearest $(cat "$WORK/calib_nearest.time") s, error-compensating $(cat "$WORK/calib_gptq.time") s (whole convert, $THREADS threads)"
+echo "whole convert --calibrate (2,048 tokens, $THREADS threads): nearest $(cat "$WORK/calib_nearest.time"); error-compensating $(cat "$WORK/calib_gptq.time")"
 grep -h -E "^calibration:|^error-compensating" "$WORK/cal_gptq.log" || true
 echo "llama.cpp tokenization vs f8: $TOKCHECK"
 echo
