@@ -185,17 +185,8 @@ struct ChunkCells {
 };
 
 struct AttnArgs {
-  const uint8_t* k;          // layer base
-  const uint8_t* v;          // layer base
-  const int32_t* cell_pos;
-  const unsigned long long* cell_seqs;
-  const int32_t* list_off;   // page tables (DevKv)
-  const int32_t* list_pages;
-  const int32_t* page_pos_min;
-  const int32_t* page_pos_max;
-  const float* k_scale;      // &kv.k_scale[layer]
-  const float* v_scale;      // &kv.v_scale[layer]
-  int32_t n_cells, n_kv_heads, head_dim, group, n_heads, n_splits, t0;
+  KvLayer kv;                // the layer's cache, page tables and scales
+  int32_t group, n_heads, n_splits, t0;
   const float* q;
   const int32_t* seq;
   const int32_t* pos;
@@ -219,24 +210,24 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
   const int s = blockIdx.z;
   const int lane = threadIdx.x & 31;
   const int w = threadIdx.x >> 5;
-  const int D = a.head_dim;
+  const int D = a.kv.head_dim;
   const int kvh = h / a.group;
 
   const int sq = a.seq[t];
   const int qp = a.pos[t];
   // The token's page table: split s takes a balanced range of its entries.
   int n_list = 0;
-  const int32_t* list = a.list_pages;
+  const int32_t* list = a.kv.list_pages;
   if (sq >= 0 && sq < kKvMaxSeq) {
-    const int o0 = a.list_off[sq];
+    const int o0 = a.kv.list_off[sq];
     list += o0;
-    n_list = a.list_off[sq + 1] - o0;
+    n_list = a.kv.list_off[sq + 1] - o0;
   }
   const attn::SplitRange r = attn::split_range(s, a.n_splits, n_list);
 
   // q pre-multiplied so that a dot product with raw K is a log2-domain score.
   constexpr bool kFp8 = T == Elem::E4M3 || T == Elem::E5M2;  // scales apply to FP8 only (as on the CPU)
-  const float qmul = a.scale * (kFp8 ? a.k_scale[0] : 1.0f) * attn::kLog2e;
+  const float qmul = a.scale * (kFp8 ? a.kv.k_scale[0] : 1.0f) * attn::kLog2e;
   const float* qrow = a.q + (static_cast<size_t>(t) * a.n_heads + h) * D;
   float qf[E], acc[E];
 #pragma unroll
@@ -246,23 +237,23 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
   }
   float m = kNegInf, l = 0.0f;
 
-  const size_t row_stride = static_cast<size_t>(a.n_kv_heads) * D;  // elements between cells
-  const S* kb = reinterpret_cast<const S*>(a.k) + static_cast<size_t>(kvh) * D;
-  const S* vb = reinterpret_cast<const S*>(a.v) + static_cast<size_t>(kvh) * D;
+  const size_t row_stride = static_cast<size_t>(a.kv.n_kv_heads) * D;  // elements between cells
+  const S* kb = reinterpret_cast<const S*>(a.kv.k) + static_cast<size_t>(kvh) * D;
+  const S* vb = reinterpret_cast<const S*>(a.kv.v) + static_cast<size_t>(kvh) * D;
 
   for (int e = r.begin; e < r.end; ++e) {
   const int pg = list[e];
   // Block-uniform skip of a page with no position this token sees.
-  if (a.page_pos_min[pg] > qp ||
-      (a.window > 0 && static_cast<int64_t>(a.page_pos_max[pg]) <= static_cast<int64_t>(qp) - a.window))
+  if (a.kv.page_pos_min[pg] > qp ||
+      (a.window > 0 && static_cast<int64_t>(a.kv.page_pos_max[pg]) <= static_cast<int64_t>(qp) - a.window))
     continue;
   const int pbeg = pg * kKvPage;
-  const int pend = pbeg + kKvPage < a.n_cells ? pbeg + kKvPage : a.n_cells;
+  const int pend = pbeg + kKvPage < a.kv.n_cells ? pbeg + kKvPage : a.kv.n_cells;
   for (int c0 = pbeg + w * U; c0 < pend; c0 += kWarps * U) {
     bool vis = false;
     if (lane < U) {
       const int c = c0 + lane;
-      if (c < pend) vis = attn::visible(a.cell_seqs[c], a.cell_pos[c], sq, qp, a.window);
+      if (c < pend) vis = attn::visible(a.kv.cell_seqs[c], a.kv.cell_pos[c], sq, qp, a.window);
     }
     const unsigned vmask = __ballot_sync(0xFFFFFFFFu, vis);
     if (vmask == 0) continue;  // warp-uniform
@@ -343,7 +334,7 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
   }
   const size_t th = static_cast<size_t>(t) * a.n_heads + h;
   if (a.n_splits == 1) {
-    const float vs = kFp8 ? a.v_scale[0] : 1.0f;
+    const float vs = kFp8 ? a.kv.v_scale[0] : 1.0f;
     float* o = a.out + th * D;
     for (int d = threadIdx.x; d < D; d += kThreads) {
       float x = 0.0f;
@@ -459,19 +450,7 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
   }
 
   AttnArgs a;
-  a.k = kv.k + layer * layer_bytes;
-  a.v = kv.v + layer * layer_bytes;
-  a.cell_pos = kv.cell_pos;
-  a.cell_seqs = kv.cell_seqs;
-  a.list_off = kv.list_off;
-  a.list_pages = kv.list_pages;
-  a.page_pos_min = kv.page_pos_min;
-  a.page_pos_max = kv.page_pos_max;
-  a.k_scale = kv.k_scale + layer;
-  a.v_scale = kv.v_scale + layer;
-  a.n_cells = kv.n_cells;
-  a.n_kv_heads = kv.n_kv_heads;
-  a.head_dim = D;
+  a.kv = kv_layer(kv, layer, eb);
   a.group = n_heads / kv.n_kv_heads;
   a.n_heads = n_heads;
   a.n_splits = n_splits;
@@ -494,7 +473,7 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
     kern<<<dim3(n_heads, tn, n_splits), kThreads, 0, st>>>(a);
     if (n_splits > 1)
       attn_merge_kernel<<<dim3(n_heads, tn), kThreads, 0, st>>>(a.work_acc, a.work_ml, n_splits, D, n_heads, t0,
-                                                                a.v_scale, fp8, out);
+                                                                a.kv.v_scale, fp8, out);
   }
   return static_cast<int>(cudaGetLastError());
 }

@@ -45,17 +45,8 @@ namespace {
 using namespace fmha;
 
 struct FmhaArgs {
-  const uint8_t* k;           // layer base: [n_cells][n_kv_heads][D]
-  const uint8_t* v;
-  const int32_t* cell_pos;
-  const unsigned long long* cell_seqs;
-  const int32_t* list_off;
-  const int32_t* list_pages;
-  const int32_t* page_pos_min;
-  const int32_t* page_pos_max;
-  const float* k_scale;       // &kv.k_scale[layer]
-  const float* v_scale;
-  int32_t n_cells, n_kv_heads, group, n_heads, T;
+  KvLayer kv;                // the layer's cache, page tables and scales
+  int32_t group, n_heads, T;
   const float* q;             // [T, n_heads, D]
   const int32_t* seq;
   const int32_t* pos;
@@ -142,7 +133,7 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
     }
 
   // 2. This lane's two rows.
-  const float kmul = k_mul(a.scale, a.k_scale[0]);
+  const float kmul = k_mul(a.scale, a.kv.k_scale[0]);
   int row_seq[2], row_pos[2];
   float rmul[2][2];  // [term][slot]
 #pragma unroll
@@ -167,9 +158,9 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
 #pragma unroll
   for (int j = 0; j < DT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
 
-  const size_t row_stride = static_cast<size_t>(a.n_kv_heads) * D;  // bytes between cells
-  const uint8_t* kbase = a.k + static_cast<size_t>(kvh) * D;
-  const uint8_t* vbase = a.v + static_cast<size_t>(kvh) * D;
+  const size_t row_stride = static_cast<size_t>(a.kv.n_kv_heads) * D;  // bytes between cells
+  const uint8_t* kbase = a.kv.k + static_cast<size_t>(kvh) * D;
+  const uint8_t* vbase = a.kv.v + static_cast<size_t>(kvh) * D;
   auto* s_pos = reinterpret_cast<int32_t*>(sm + L::kPos);
   auto* s_seqs = reinterpret_cast<unsigned long long*>(sm + L::kSeqs);
 
@@ -177,18 +168,18 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
   while (mask) {
     const int sq = __ffsll(static_cast<long long>(mask)) - 1;
     mask &= mask - 1;
-    const int e1 = a.list_off[sq + 1];
-    for (int e = a.list_off[sq]; e < e1; ++e) {
-      const int pg = a.list_pages[e];
-      if (a.page_pos_min[pg] > tile_pos_max ||
-          (a.window > 0 && static_cast<int64_t>(a.page_pos_max[pg]) <= static_cast<int64_t>(tile_pos_min) - a.window))
+    const int e1 = a.kv.list_off[sq + 1];
+    for (int e = a.kv.list_off[sq]; e < e1; ++e) {
+      const int pg = a.kv.list_pages[e];
+      if (a.kv.page_pos_min[pg] > tile_pos_max ||
+          (a.window > 0 && static_cast<int64_t>(a.kv.page_pos_max[pg]) <= static_cast<int64_t>(tile_pos_min) - a.window))
         continue;  // block-uniform
       const int c0 = pg * kPage;
       __syncthreads();  // the previous page's shared memory is no longer read
       for (int vi = threadIdx.x; vi < kPage * D / 16; vi += kThreads) {
         const int key = stage_key(vi, D), d0 = stage_dim0(vi, D), c = c0 + key;
         uint4 kx = make_uint4(0, 0, 0, 0);
-        if (c < a.n_cells) kx = __ldg(reinterpret_cast<const uint4*>(kbase + static_cast<size_t>(c) * row_stride + d0));
+        if (c < a.kv.n_cells) kx = __ldg(reinterpret_cast<const uint4*>(kbase + static_cast<size_t>(c) * row_stride + d0));
         *reinterpret_cast<uint4*>(sm + L::kK + key * L::kLdq + d0) = kx;
       }
       for (int vi = threadIdx.x; vi < kPage / 4 * D / 16; vi += kThreads) {
@@ -197,7 +188,7 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
           uint4 x = make_uint4(0, 0, 0, 0);
-          if (c0 + k0 + k < a.n_cells)
+          if (c0 + k0 + k < a.kv.n_cells)
             x = __ldg(reinterpret_cast<const uint4*>(vbase + static_cast<size_t>(c0 + k0 + k) * row_stride + d0));
           rw[k][0] = x.x; rw[k][1] = x.y; rw[k][2] = x.z; rw[k][3] = x.w;
         }
@@ -213,8 +204,8 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
       }
       if (threadIdx.x < kPage) {
         const int c = c0 + threadIdx.x;
-        s_pos[threadIdx.x] = c < a.n_cells ? a.cell_pos[c] : -1;
-        s_seqs[threadIdx.x] = c < a.n_cells ? a.cell_seqs[c] : 0ull;
+        s_pos[threadIdx.x] = c < a.kv.n_cells ? a.kv.cell_pos[c] : -1;
+        s_seqs[threadIdx.x] = c < a.kv.n_cells ? a.kv.cell_seqs[c] : 0ull;
       }
       __syncthreads();
 
@@ -298,7 +289,7 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
     l[sl] += __shfl_xor_sync(0xFFFFFFFFu, l[sl], 1);
     l[sl] += __shfl_xor_sync(0xFFFFFFFFu, l[sl], 2);
   }
-  const float vs = a.v_scale[0];
+  const float vs = a.kv.v_scale[0];
 #pragma unroll
   for (int j = 0; j < DT; ++j)
 #pragma unroll
@@ -346,18 +337,7 @@ int fmha_fp8(const DevKv& kv, int32_t layer, const float* q, int32_t T, const in
   if ((reinterpret_cast<uintptr_t>(kv.k) | reinterpret_cast<uintptr_t>(kv.v) | layer_bytes) % 16 != 0)
     return static_cast<int>(cudaErrorMisalignedAddress);
   FmhaArgs a;
-  a.k = kv.k + layer * layer_bytes;
-  a.v = kv.v + layer * layer_bytes;
-  a.cell_pos = kv.cell_pos;
-  a.cell_seqs = kv.cell_seqs;
-  a.list_off = kv.list_off;
-  a.list_pages = kv.list_pages;
-  a.page_pos_min = kv.page_pos_min;
-  a.page_pos_max = kv.page_pos_max;
-  a.k_scale = kv.k_scale + layer;
-  a.v_scale = kv.v_scale + layer;
-  a.n_cells = kv.n_cells;
-  a.n_kv_heads = kv.n_kv_heads;
+  a.kv = kv_layer(kv, layer, 1);
   a.group = n_heads / kv.n_kv_heads;
   a.n_heads = n_heads;
   a.T = T;

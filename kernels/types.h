@@ -82,6 +82,41 @@ struct DevKv {
   const int32_t* page_pos_max = nullptr;  // [n_pages]
 };
 
+// One layer of the KV cache as the attention kernels read it (attention.cu,
+// fmha_fp8.cu): DevKv's pointers advanced to the layer. Device pointers.
+struct KvLayer {
+  const uint8_t* k = nullptr;   // [n_cells][n_kv_heads][head_dim] elements of the cache type
+  const uint8_t* v = nullptr;
+  const int32_t* cell_pos = nullptr;
+  const unsigned long long* cell_seqs = nullptr;
+  const int32_t* list_off = nullptr;
+  const int32_t* list_pages = nullptr;
+  const int32_t* page_pos_min = nullptr;
+  const int32_t* page_pos_max = nullptr;
+  const float* k_scale = nullptr;  // &DevKv::k_scale[layer]
+  const float* v_scale = nullptr;
+  int32_t n_cells = 0, n_kv_heads = 0, head_dim = 0;
+};
+// elem_bytes: bytes per element of kv.type; layer bytes = n_cells * n_kv_heads * head_dim * elem_bytes.
+inline KvLayer kv_layer(const DevKv& kv, int32_t layer, size_t elem_bytes) {
+  const size_t layer_bytes = static_cast<size_t>(kv.n_cells) * kv.n_kv_heads * kv.head_dim * elem_bytes;
+  KvLayer l;
+  l.k = kv.k + layer * layer_bytes;
+  l.v = kv.v + layer * layer_bytes;
+  l.cell_pos = kv.cell_pos;
+  l.cell_seqs = kv.cell_seqs;
+  l.list_off = kv.list_off;
+  l.list_pages = kv.list_pages;
+  l.page_pos_min = kv.page_pos_min;
+  l.page_pos_max = kv.page_pos_max;
+  l.k_scale = kv.k_scale + layer;
+  l.v_scale = kv.v_scale + layer;
+  l.n_cells = kv.n_cells;
+  l.n_kv_heads = kv.n_kv_heads;
+  l.head_dim = kv.head_dim;
+  return l;
+}
+
 // RoPE frequencies, computed on the host exactly as the CPU backends do
 // (cpu::rope_inv_freq) and passed BY VALUE so a CUDA graph captures them.
 constexpr int kMaxRopeHalf = 256;  // head_dim <= 512

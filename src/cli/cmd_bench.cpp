@@ -138,28 +138,14 @@ int run(int argc, char** argv) {
       stats(v, &m, &sd);
       results.push_back({th[ti], "pp" + std::to_string(n), n, m, sd, 0.0});
     }
-    for (int64_t n : tg) {
-      std::vector<double> v;
-      for (int64_t r = 0; r < reps; ++r) {
-        f8_kv_clear(L.ctx);
-        double t0 = now_ms();
-        for (int64_t i = 0; i < n; ++i) {
-          b.n_tokens = 0;
-          f8_batch_add(&b, tok_at(i, info.n_vocab), int32_t(i), 0, true);
-          if (f8_decode(L.ctx, &b) != F8_OK) {
-            f8_batch_free(&b);
-            return fail(1, f8_last_error());
-          }
-        }
-        v.push_back(double(n) * 1000.0 / (now_ms() - t0));
-      }
-      double m, sd;
-      stats(v, &m, &sd);
-      results.push_back({th[ti], "tg" + std::to_string(n), n, m, sd, m * double(info.weight_bytes) / 1e9});
-    }
-    // Decode after a context of d tokens (the prefill is not timed).
+    // Single-token decode: tgN from an empty cache (d = 0), tgN@dD after a
+    // D-token context (its prefill not timed). GB/s: weights, plus for d > 0
+    // the KV cache of the mean context D + N/2.
     const double kv_per_cell = rf.ctx > 0 ? double(kv_bytes) / double(rf.ctx) : 0.0;
+    std::vector<int64_t> starts = {0};
     for (int64_t d : depths)
+      if (d > 0) starts.push_back(d);
+    for (int64_t d : starts)
       for (int64_t n : tg) {
         std::vector<double> v;
         for (int64_t r = 0; r < reps; ++r) {
@@ -181,8 +167,9 @@ int run(int argc, char** argv) {
         }
         double m, sd;
         stats(v, &m, &sd);
-        const double bytes = double(info.weight_bytes) + (double(d) + double(n) / 2.0) * kv_per_cell;
-        results.push_back({th[ti], "tg" + std::to_string(n) + "@d" + std::to_string(d), n, m, sd, m * bytes / 1e9});
+        const double bytes = double(info.weight_bytes) + (d > 0 ? (double(d) + double(n) / 2.0) * kv_per_cell : 0.0);
+        results.push_back({th[ti], "tg" + std::to_string(n) + (d > 0 ? "@d" + std::to_string(d) : ""), n, m, sd,
+                           m * bytes / 1e9});
       }
     // Batched decode: P sequences, one step decodes one token of each.
     for (int64_t P : np) {
