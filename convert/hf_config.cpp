@@ -500,8 +500,10 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
   hp.fused_qkv = hp.arch == "phi3";
 
   // Sliding windows. Mistral and Phi-3: "sliding_window" (int or null) on
-  // every layer. Qwen2/Qwen3: only when use_sliding_window, and then per
-  // layer (layer_types / max_window_layers), which f8 does not run.
+  // every layer. Qwen2/Qwen3: only when use_sliding_window, and then on the
+  // layers layer_types marks "sliding_attention", or (no layer_types) on
+  // layers >= max_window_layers (default 28), as Qwen2Config derives them.
+  bool qwen_windows = false;
   if (hp.arch == "mistral" || hp.arch == "phi3") {
     F8_TRY(r.uint("sliding_window", 0, &hp.sliding_window, /*allow_zero=*/true));
     if (hp.sliding_window >= hp.ctx) hp.sliding_window = 0;  // never narrower than the context: no window
@@ -509,13 +511,40 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
   if (qwen) {
     bool sw = false;
     F8_TRY(r.boolean("use_sliding_window", false, &sw));
-    r.has("sliding_window");     // only meaningful with use_sliding_window
-    r.has("max_window_layers");  // idem
-    if (sw)
-      return Status::Error(Code::BadType, file + ": " + hp.hf_arch +
-                                              " use_sliding_window true (sliding window on some layers) is not supported");
+    uint64_t win = 0, mwl = 28;
+    if (sw) {
+      F8_TRY(r.uint("sliding_window", 0, &win, /*allow_zero=*/true));
+    } else {
+      r.has("sliding_window");  // only meaningful with use_sliding_window
+    }
+    if (r.has("max_window_layers")) F8_TRY(r.uint("max_window_layers", 28, &mwl, /*allow_zero=*/true));
+    if (sw && win > 0) {
+      std::vector<uint8_t> types(hp.n_layers, 0);
+      if (r.has("layer_types")) {
+        const json& lt = j["layer_types"];
+        if (!lt.is_array() || lt.size() != hp.n_layers)
+          return Status::Error(Code::BadType, file + ": \"layer_types\" must be a list of " +
+                                                  std::to_string(hp.n_layers) + " strings, got " + lt.dump().substr(0, 200));
+        for (size_t i = 0; i < lt.size(); ++i) {
+          const std::string t = lt[i].is_string() ? lt[i].get<std::string>() : lt[i].dump();
+          if (t != "full_attention" && t != "sliding_attention")
+            return Status::Error(Code::BadType, file + ": layer_types[" + std::to_string(i) + "] = \"" + t +
+                                                    "\" is not supported (full_attention or sliding_attention)");
+          types[i] = t == "sliding_attention";
+        }
+      } else {
+        for (uint64_t i = 0; i < hp.n_layers; ++i) types[i] = i >= mwl;
+      }
+      bool any = false;
+      for (uint8_t t : types) any = any || t;
+      if (any && win < hp.ctx) {
+        hp.sliding_window = win;
+        hp.swa_layers = types;
+      }
+      qwen_windows = true;  // layer_types handled here
+    }
   }
-  if (!gemma && r.has("layer_types")) {
+  if (!gemma && !qwen_windows && r.has("layer_types")) {
     const json& lt = j["layer_types"];
     if (!lt.is_array() || lt.size() != hp.n_layers)
       return Status::Error(Code::BadType, file + ": \"layer_types\" must be a list of " + std::to_string(hp.n_layers) +
@@ -614,8 +643,8 @@ std::vector<KV> hparams_metadata(const HParams& hp) {
   m.push_back({k::kRmsEps, Value::f32(hp.rms_eps)});
   m.push_back({k::kQkvBias, Value::boolean(hp.qkv_bias)});
   m.push_back({k::kSlidingWindow, Value::u64(hp.sliding_window)});
+  if (!hp.swa_layers.empty()) m.push_back({k::kSlidingWindowLayers, Value::bytes(hp.swa_layers)});
   if (hp.gemma) {
-    m.push_back({k::kSlidingWindowLayers, Value::bytes(hp.swa_layers)});
     m.push_back({k::kAttnScale, Value::f32(hp.attn_scale)});
     m.push_back({k::kAttnSoftcap, Value::f32(hp.attn_softcap)});
     m.push_back({k::kFinalSoftcap, Value::f32(hp.final_softcap)});

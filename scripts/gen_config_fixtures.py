@@ -83,7 +83,7 @@ CASES = {
     "qwen2-sliding": ("Qwen2Config", "Qwen2ForCausalLM", dict(
         hidden_size=896, intermediate_size=4864, num_hidden_layers=4, num_attention_heads=14,
         num_key_value_heads=2, max_position_embeddings=32768, rope_theta=1000000.0, sliding_window=4096,
-        max_window_layers=2, use_sliding_window=True, vocab_size=151936), "use_sliding_window"),
+        max_window_layers=2, use_sliding_window=True, vocab_size=151936), None),
 }
 
 

@@ -39,6 +39,7 @@ MODELS = {  # golden name -> dir under the cache
     "qwen3-bpe": "synthetic/qwen3-bpe",
     "phi3-spm": "synthetic/phi3-spm",
     "mistral-sw": "synthetic/mistral-sw",
+    "qwen2-sw": "synthetic/qwen2-sw",
     "gemma2": "synthetic/gemma2",
     "gemma3": "synthetic/gemma3",
 }

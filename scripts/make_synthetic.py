@@ -343,6 +343,27 @@ def make_qwen2_bpe(d: Path, cache: Path) -> None:
                {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643})
 
 
+def make_qwen2_sw(d: Path, cache: Path) -> None:
+    """Qwen2ForCausalLM with use_sliding_window true, sliding_window 16 and
+    max_window_layers 1 (transformers 4 form, no layer_types): layer 0 sees
+    the whole context, layer 1 only the last 16 positions, as Qwen2Config
+    derives layer_types. The golden prompts + 64 tokens run past the window."""
+    cfg = base_config("Qwen2ForCausalLM", "qwen2", hidden_size=64, intermediate_size=160,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=32768, max_window_layers=1, rms_norm_eps=1e-6,
+                      rope_theta=1000000.0, sliding_window=16, use_sliding_window=True,
+                      vocab_size=151936, tie_word_embeddings=False, bos_token_id=151643,
+                      eos_token_id=151645, torch_dtype="bfloat16")
+    write_json(d / "config.json", cfg)
+    write_weights(d, llama_tensors(cfg, seed=1011, qkv_bias=True), "BF16")
+    write_bpe_from_gguf(d, "ggml-vocab-qwen2.gguf", 151646, template("qwen2.jinja"),
+                        None, "<|im_end|>", "<|endoftext|>", False, "Qwen2Tokenizer",
+                        {"errors": "replace", "split_special_tokens": False,
+                         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    write_json(d / "generation_config.json",
+               {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643})
+
+
 def smollm_cfg(**kw) -> dict:
     base = dict(num_hidden_layers=2, max_position_embeddings=8192, rms_norm_eps=1e-5,
                 rope_theta=100000.0, rope_scaling=None, vocab_size=49152, bos_token_id=1,
@@ -610,6 +631,7 @@ FIXTURES = {
     "qwen3-bpe": make_qwen3_bpe,
     "phi3-spm": make_phi3_spm,
     "mistral-sw": make_mistral_sw,
+    "qwen2-sw": make_qwen2_sw,
     "gemma2": make_gemma2,
     "gemma3": make_gemma3,
 }

@@ -683,8 +683,29 @@ TEST(ConfigSchema, UnsupportedNumericsAreRefusedByName) {
   HParams hp;
   EXPECT_TRUE(parse(odd, &hp, {"logits_scaling", "final_logit_softcapping"}).ok());
   expect_refused(llama_cfg({{"attention_bias", true}}, "Qwen3ForCausalLM"), {"attention_bias"});
-  expect_refused(llama_cfg({{"use_sliding_window", true}, {"sliding_window", 64}}, "Qwen2ForCausalLM"),
-                 {"use_sliding_window"});
+  {  // Qwen2/3 sliding windows: layers >= max_window_layers (Qwen2Config), or layer_types
+    HParams q;
+    ASSERT_TRUE(parse(llama_cfg({{"use_sliding_window", true}, {"sliding_window", 64}, {"max_window_layers", 1}},
+                                "Qwen2ForCausalLM"),
+                      &q)
+                    .ok());
+    EXPECT_EQ(q.sliding_window, 64u);
+    EXPECT_EQ(q.swa_layers, (std::vector<uint8_t>{0, 1}));
+    ASSERT_TRUE(parse(llama_cfg({{"use_sliding_window", true}, {"sliding_window", 64},
+                                 {"layer_types", {"sliding_attention", "full_attention"}}},
+                                "Qwen3ForCausalLM"),
+                      &q)
+                    .ok());
+    EXPECT_EQ(q.swa_layers, (std::vector<uint8_t>{1, 0}));
+    HParams none;  // max_window_layers 28 (the default) >= 2 layers: no layer is windowed
+    ASSERT_TRUE(parse(llama_cfg({{"use_sliding_window", true}, {"sliding_window", 64}}, "Qwen2ForCausalLM"), &none).ok());
+    EXPECT_EQ(none.sliding_window, 0u);
+    EXPECT_TRUE(none.swa_layers.empty());
+  }
+  expect_refused(llama_cfg({{"use_sliding_window", true}, {"sliding_window", 64},
+                            {"layer_types", {"full_attention", "chunked_attention"}}},
+                           "Qwen2ForCausalLM"),
+                 {"layer_types[1]", "chunked_attention"});
   expect_refused(llama_cfg({{"layer_types", {"full_attention", "sliding_attention"}}}, "Qwen3ForCausalLM"),
                  {"layer_types[1]", "sliding_attention"});
   expect_refused(llama_cfg({{"sliding_window", 64}}), {"\"sliding_window\""});  // Llama has no window

@@ -19,7 +19,7 @@ import hf_fixture_io as io  # noqa: E402
 
 CACHE = Path(os.environ.get("F8_CACHE") or Path.home() / ".cache" / "f8")
 SYNTH = ["llama-spm", "mistral-spm", "llama3-bpe", "qwen2-bpe", "smollm2-tiny", "fp8-ct", "fp8-block",
-         "smollm2-tf5", "qwen3-bpe", "phi3-spm", "mistral-sw",
+         "smollm2-tf5", "qwen3-bpe", "phi3-spm", "mistral-sw", "qwen2-sw",
          "gemma2", "gemma3"]
 ALL = {"smollm2-135m-instruct": CACHE / "smollm2-135m-instruct",
        **{n: CACHE / "synthetic" / n for n in SYNTH}}
