@@ -325,6 +325,17 @@ def make_llama3_bpe(d: Path, cache: Path) -> None:
                {"bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009]})
 
 
+def write_qwen_tokenizer(d: Path) -> None:
+    """Qwen2's BPE vocabulary (151,646 tokens), ChatML template and the
+    generation config of the Qwen2/Qwen3 instruct models."""
+    write_bpe_from_gguf(d, "ggml-vocab-qwen2.gguf", 151646, template("qwen2.jinja"),
+                        None, "<|im_end|>", "<|endoftext|>", False, "Qwen2Tokenizer",
+                        {"errors": "replace", "split_special_tokens": False,
+                         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    write_json(d / "generation_config.json",
+               {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643})
+
+
 def make_qwen2_bpe(d: Path, cache: Path) -> None:
     # The embedding has 151936 rows but the tokenizer 151646 tokens, as in Qwen2.
     cfg = base_config("Qwen2ForCausalLM", "qwen2", hidden_size=64, intermediate_size=160,
@@ -335,12 +346,7 @@ def make_qwen2_bpe(d: Path, cache: Path) -> None:
                       eos_token_id=151645, torch_dtype="bfloat16")
     write_json(d / "config.json", cfg)
     write_weights(d, llama_tensors(cfg, seed=1004, qkv_bias=True), "BF16")
-    write_bpe_from_gguf(d, "ggml-vocab-qwen2.gguf", 151646, template("qwen2.jinja"),
-                        None, "<|im_end|>", "<|endoftext|>", False, "Qwen2Tokenizer",
-                        {"errors": "replace", "split_special_tokens": False,
-                         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
-    write_json(d / "generation_config.json",
-               {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643})
+    write_qwen_tokenizer(d)
 
 
 def make_qwen2_sw(d: Path, cache: Path) -> None:
@@ -356,12 +362,7 @@ def make_qwen2_sw(d: Path, cache: Path) -> None:
                       eos_token_id=151645, torch_dtype="bfloat16")
     write_json(d / "config.json", cfg)
     write_weights(d, llama_tensors(cfg, seed=1011, qkv_bias=True), "BF16")
-    write_bpe_from_gguf(d, "ggml-vocab-qwen2.gguf", 151646, template("qwen2.jinja"),
-                        None, "<|im_end|>", "<|endoftext|>", False, "Qwen2Tokenizer",
-                        {"errors": "replace", "split_special_tokens": False,
-                         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
-    write_json(d / "generation_config.json",
-               {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643})
+    write_qwen_tokenizer(d)
 
 
 def smollm_cfg(**kw) -> dict:
@@ -488,12 +489,7 @@ def make_qwen3_bpe(d: Path, cache: Path) -> None:
                       transformers_version="5.24.0")
     write_json(d / "config.json", cfg)
     write_weights(d, llama_tensors(cfg, seed=1008, qk_norm=True), "BF16")
-    write_bpe_from_gguf(d, "ggml-vocab-qwen2.gguf", 151646, template("qwen2.jinja"),
-                        None, "<|im_end|>", "<|endoftext|>", False, "Qwen2Tokenizer",
-                        {"errors": "replace", "split_special_tokens": False,
-                         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
-    write_json(d / "generation_config.json",
-               {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643})
+    write_qwen_tokenizer(d)
 
 
 def make_phi3_spm(d: Path, cache: Path) -> None:
