@@ -309,10 +309,13 @@ class F8:
 
     # -------------------------------------------------------- chat template
     def apply_chat_template(self, messages: Sequence[Message], add_generation_prompt: bool = True,
-                            chat_template: Optional[str] = None) -> str:
+                            chat_template: Optional[str] = None, tools: Optional[list] = None,
+                            documents: Optional[list] = None, **template_kwargs) -> str:
         """The prompt text for `messages` (dicts with role/content; other fields
         reach the template as they are). chat_template: a template text or a
-        built-in name ("chatml", "llama3", ...); None = the model's."""
+        built-in name ("chatml", "llama3", ...); None = the model's. tools,
+        documents and any other keyword (e.g. enable_thinking=False) become
+        template variables, as transformers' apply_chat_template passes them."""
         m = self._need_model()
         tmpl = None
         if chat_template is not None:
@@ -320,7 +323,14 @@ class F8:
             tmpl = builtin if builtin is not None else _b(chat_template)
         p = self._L.f8_chat_default_params().v
         p.add_generation_prompt = bool(add_generation_prompt)
-        conv = json.dumps({"messages": list(messages)}, ensure_ascii=False).encode("utf-8")
+        obj = {"messages": list(messages)}
+        if tools is not None:
+            obj["tools"] = list(tools)
+        if documents is not None:
+            obj["documents"] = list(documents)
+        if template_kwargs:
+            obj["chat_template_kwargs"] = dict(template_kwargs)
+        conv = json.dumps(obj, ensure_ascii=False).encode("utf-8")
         return _buffer_call(self._L.f8_chat_render_json, m, tmpl, conv, byref(p)).decode("utf-8")
 
     # ------------------------------------------------------------ KV cache

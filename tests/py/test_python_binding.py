@@ -185,6 +185,12 @@ def test_chat_template(llm, f8):
                     "<|im_start|>assistant\n")
     assert llm.apply_chat_template(msgs, add_generation_prompt=False).endswith("Hi<|im_end|>\n")
     assert "<|start_header_id|>user" in llm.apply_chat_template(msgs, chat_template="llama3")
+    # template variables reach the template (as transformers' **kwargs / tools)
+    tmpl = ("{% if enable_thinking is defined and not enable_thinking %}NOTHINK {% endif %}"
+            "{% if tools %}{{ tools | length }} TOOLS {% endif %}{{ messages[-1]['content'] }}")
+    assert llm.apply_chat_template(msgs, chat_template=tmpl, enable_thinking=False) == "NOTHINK Hi"
+    assert llm.apply_chat_template(msgs, chat_template=tmpl, tools=[{"type": "function"}]) == "1 TOOLS Hi"
+    assert llm.apply_chat_template(msgs, chat_template=tmpl) == "Hi"
     with pytest.raises(f8.F8TemplateError):
         llm.apply_chat_template(msgs, chat_template="{% if %}")
 
