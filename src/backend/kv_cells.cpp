@@ -31,6 +31,7 @@ Status check_kv_params(const KVCacheParams& p) {
 KvCells::KvCells(int32_t n_cells)
     : cells_(n_cells > 0 ? n_cells : 0), pages_((std::max(n_cells, 0) + kPage - 1) / kPage) {
   for (auto& o : open_) o = -1;
+  free_pages_ = n_pages();
 }
 
 void KvCells::add_to_list(int32_t seq, int32_t page) {
@@ -53,7 +54,7 @@ int32_t KvCells::take_cell(int32_t seq) {
   const int32_t n = size();
   for (int32_t c = open_[seq]; c >= 0 && c < n && c / kPage == open_[seq] / kPage; ++c)
     if (cells_[c].seqs == 0) return c;
-  const int32_t np = n_pages();
+  const int32_t np = free_pages_ > 0 ? n_pages() : 0;
   for (int32_t i = 0; i < np; ++i) {
     const int32_t p = (page_head_ + i) % np;
     if (pages_[p].used == 0) {
@@ -90,7 +91,7 @@ Status KvCells::alloc(int32_t n, const int32_t* seq, const int32_t* pos, int32_t
     cells_out[i] = c;
     open_[s] = (c + 1) % kPage ? c + 1 : -1;  // a full page closes
     Page& pg = pages_[c / kPage];
-    ++pg.used;
+    if (pg.used++ == 0) --free_pages_;
     pg.pos_min = std::min(pg.pos_min, pos[i]);
     pg.pos_max = std::max(pg.pos_max, pos[i]);
     if (!(pg.seqs & bit)) {
@@ -123,8 +124,11 @@ void KvCells::recount() {
     pg.pos_min = std::min(pg.pos_min, cell.pos);
     pg.pos_max = std::max(pg.pos_max, cell.pos);
   }
-  for (int32_t p = 0; p < n_pages(); ++p)
+  free_pages_ = 0;
+  for (int32_t p = 0; p < n_pages(); ++p) {
+    free_pages_ += pages_[p].used == 0;
     for (uint64_t m = pages_[p].seqs; m; m &= m - 1) lists_[__builtin_ctzll(m)].push_back(p);
+  }
   ++lists_version_;
   if (n_used_ == 0) head_ = page_head_ = 0;
 }

@@ -98,6 +98,7 @@ class KvCells {
   int32_t open_[kMaxSeq];         // next cell to try in the sequence's open page, -1: none
   uint64_t lists_version_ = 0;
   int32_t n_used_ = 0, hi_ = 0, head_ = 0, page_head_ = 0;
+  int32_t free_pages_ = 0;        // pages with no used cell (a full pool skips their search)
   int32_t dirty_lo_ = 0, dirty_hi_ = 0x7fffffff;  // everything dirty at first
 };
 

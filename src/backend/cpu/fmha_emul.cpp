@@ -12,32 +12,48 @@ namespace f8backend::cpu {
 
 namespace fm = f8k::fmha;
 
-void fmha_fp8_emulate(const CpuKVCache& c, int32_t layer, const float* q, const AttnBatch& b, float* out,
-                      int64_t i0, int64_t i1) {
+void fmha_decode_layer(const CpuKVCache& c, int32_t layer, FmhaLayerValues* out) {
+  const auto& kp = c.params();
+  if (kp.dtype != DType::E4M3) {
+    out->k.clear();
+    out->v.clear();
+    return;
+  }
+  float val[256];  // exact values of the 256 codes
+  for (int i = 0; i < 256; ++i) val[i] = ggf8::e4m3_to_f32(static_cast<uint8_t>(i));
+  auto& cm = const_cast<CpuKVCache&>(c);
+  const size_t row = c.row_elems(), n = size_t(c.hi()) * row;
+  out->k.resize(n);
+  out->v.resize(n);
+  for (int32_t ci = 0; ci < c.hi(); ++ci) {
+    const uint8_t* kr = cm.k_row(layer, ci);
+    const uint8_t* vr = cm.v_row(layer, ci);
+    float* kd = out->k.data() + size_t(ci) * row;
+    float* vd = out->v.data() + size_t(ci) * row;
+    for (size_t e = 0; e < row; ++e) {
+      kd[e] = val[kr[e]];
+      vd[e] = val[vr[e]];
+    }
+  }
+}
+
+void fmha_fp8_emulate(const CpuKVCache& c, const FmhaLayerValues& kv, int32_t layer, const float* q,
+                      const AttnBatch& b, float* out, int64_t i0, int64_t i1) {
   const auto& kp = c.params();
   const int32_t D = kp.head_dim, H = b.n_heads, KVH = kp.n_kv_heads;
   const int32_t group = KVH > 0 ? H / KVH : 0;
-  const bool ok = kp.dtype == DType::E4M3 && fm::head_dim_ok(D) && group > 0;
+  const int32_t hi = c.hi();
+  const size_t row = size_t(KVH) * D;
+  const bool ok = kp.dtype == DType::E4M3 && fm::head_dim_ok(D) && group > 0 && kv.k.size() == size_t(hi) * row &&
+                  kv.v.size() == kv.k.size();
   if (!ok) {
     std::fill(out + i0 * D, out + i1 * D, 0.0f);
     return;
   }
-  // Exact values of the 256 codes, and this layer's K/V codes as values
-  // (cells [0, hi): once per call, O(cells) next to the O(rows x cells) below).
-  float val[256];
+  float val[256];  // exact values of the 256 codes (Q's codes below)
   for (int i = 0; i < 256; ++i) val[i] = ggf8::e4m3_to_f32(static_cast<uint8_t>(i));
-  auto& cm = const_cast<CpuKVCache&>(c);
-  const int32_t hi = c.hi();
-  const size_t row = size_t(KVH) * D;
-  std::vector<float> kf(size_t(hi) * row), vf(size_t(hi) * row);
-  for (int32_t ci = 0; ci < hi; ++ci) {
-    const uint8_t* kr = cm.k_row(layer, ci);
-    const uint8_t* vr = cm.v_row(layer, ci);
-    for (size_t e = 0; e < row; ++e) {
-      kf[size_t(ci) * row + e] = val[kr[e]];
-      vf[size_t(ci) * row + e] = val[vr[e]];
-    }
-  }
+  const float* kf = kv.k.data();
+  const float* vf = kv.v.data();
   const float kmul = fm::k_mul(b.scale, c.k_scale(layer));
   const float vs = c.v_scale(layer);
   const KvCells& kc = c.bookkeeping();
@@ -81,7 +97,7 @@ void fmha_fp8_emulate(const CpuKVCache& c, int32_t layer, const float* q, const 
           s2[j] = f8k::attn::neg_inf();
           continue;
         }
-        const float* kr = kf.data() + size_t(ci) * row + kvo;
+        const float* kr = kf + size_t(ci) * row + kvo;
         s2[j] = fm::score(fm::dot_lanes(qhi.data(), kr, D), fm::dot_lanes(qlo.data(), kr, D), rmul_hi, rmul_lo,
                           b.softcap);
         mb = std::max(mb, s2[j]);
@@ -97,7 +113,7 @@ void fmha_fp8_emulate(const CpuKVCache& c, int32_t layer, const float* q, const 
         if (!p8) continue;
         const float pv = fm::p_value(p8);
         lsum += pv;
-        const float* vr = vf.data() + size_t(ci) * row + kvo;
+        const float* vr = vf + size_t(ci) * row + kvo;
         for (int32_t d = 0; d < D; ++d) step[d] += pv * vr[d];
       }
       l += lsum;

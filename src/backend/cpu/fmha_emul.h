@@ -9,15 +9,27 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/cpu/cpu_common.h"
 
 namespace f8backend::cpu {
 
+// One layer's K and V codes as float values for cells [0, hi): k, v each
+// [hi][n_kv_heads * head_dim]. Decoded once per attention call (O(cells))
+// and shared by every thread that runs rows of it (O(rows x cells)).
+struct FmhaLayerValues {
+  std::vector<float> k, v;
+};
+// Fills *out for `layer` (reuses its capacity). Nothing for a cache the
+// emulation does not run (not E4M3).
+void fmha_decode_layer(const CpuKVCache& cache, int32_t layer, FmhaLayerValues* out);
+
 // Rows [i0, i1) of the batch, row i = token i / n_heads, head i % n_heads.
-// q, out: [T, n_heads * head_dim]. The cache must be E4M3 and head_dim one
+// q, out: [T, n_heads * head_dim]; kv: fmha_decode_layer of the same layer,
+// made after the batch's kv_store. The cache must be E4M3 and head_dim one
 // the kernel runs (f8k::fmha::head_dim_ok); anything else writes zeros.
-void fmha_fp8_emulate(const CpuKVCache& cache, int32_t layer, const float* q, const AttnBatch& b,
-                      float* out, int64_t i0, int64_t i1);
+void fmha_fp8_emulate(const CpuKVCache& cache, const FmhaLayerValues& kv, int32_t layer, const float* q,
+                      const AttnBatch& b, float* out, int64_t i0, int64_t i1);
 
 }  // namespace f8backend::cpu

@@ -115,7 +115,10 @@ class RefStream final : public Stream {
 
   void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
     auto& c = static_cast<CpuKVCache&>(cache);
-    if (b.fp8_fmha) return fmha_fp8_emulate(c, layer, q, b, out, 0, int64_t(b.n_tokens) * b.n_heads);
+    if (b.fp8_fmha) {
+      fmha_decode_layer(c, layer, &fmha_kv_);
+      return fmha_fp8_emulate(c, fmha_kv_, layer, q, b, out, 0, int64_t(b.n_tokens) * b.n_heads);
+    }
     const auto& kp = c.params();
     const int32_t D = kp.head_dim, group = b.n_heads / kp.n_kv_heads;
     const DType dt = kp.dtype;
@@ -167,6 +170,7 @@ class RefStream final : public Stream {
 
  private:
   StreamParams p_;
+  FmhaLayerValues fmha_kv_;  // fp8_fmha: the layer's K/V values (capacity reused)
 };
 
 class RefBackend final : public Backend {

@@ -194,12 +194,13 @@ class SimdStream final : public Stream {
   void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
     if (b.fp8_fmha) {  // the GPU's FP8 FMHA, emulated (one item per token and head)
       const auto& c = static_cast<const CpuKVCache&>(cache);
+      fmha_decode_layer(c, layer, &fmha_kv_);  // once, for every thread
       const int64_t items = int64_t(b.n_tokens) * b.n_heads;
       const int64_t nc = ThreadPool::chunks_for(items, pool_.size());
       pool_.for_chunks(nc, [&](int, int64_t ch) {
         int64_t i0, i1;
         ThreadPool::split(items, ch, nc, 1, &i0, &i1);
-        if (i0 < i1) fmha_fp8_emulate(c, layer, q, b, out, i0, i1);
+        if (i0 < i1) fmha_fp8_emulate(c, fmha_kv_, layer, q, b, out, i0, i1);
       });
       return;
     }
@@ -286,6 +287,7 @@ class SimdStream final : public Stream {
   StreamParams p_;
   const Kernels* k_;
   ThreadPool pool_;
+  FmhaLayerValues fmha_kv_;  // fp8_fmha: the layer's K/V values (capacity reused)
   std::vector<std::unique_ptr<Buffer>> scratch_;  // per thread: kScratchPerDim * max_dim floats
   std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
   std::vector<float> sx_;                         // [max_tokens] activation scales
