@@ -186,13 +186,8 @@ struct ChunkCells {
 
 struct AttnArgs {
   KvLayer kv;                // the layer's cache, page tables and scales
-  int32_t group, n_heads, n_splits, t0;
-  const float* q;
-  const int32_t* seq;
-  const int32_t* pos;
-  float scale;
-  int32_t window;            // sliding window (0 = none), see attn::visible
-  float softcap;             // attention logit soft-capping (0 = none), see attn::softcap_log2
+  int32_t n_splits, t0;
+  AttnQuery qb;              // the query tokens, heads, scale, window, softcap
   float* work_acc;           // [T][n_heads][S][D]
   float* work_ml;            // [T][n_heads][S][2]
   float* out;
@@ -211,10 +206,10 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
   const int lane = threadIdx.x & 31;
   const int w = threadIdx.x >> 5;
   const int D = a.kv.head_dim;
-  const int kvh = h / a.group;
+  const int kvh = h / a.qb.group;
 
-  const int sq = a.seq[t];
-  const int qp = a.pos[t];
+  const int sq = a.qb.seq[t];
+  const int qp = a.qb.pos[t];
   // The token's page table: split s takes a balanced range of its entries.
   int n_list = 0;
   const int32_t* list = a.kv.list_pages;
@@ -227,8 +222,8 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
 
   // q pre-multiplied so that a dot product with raw K is a log2-domain score.
   constexpr bool kFp8 = T == Elem::E4M3 || T == Elem::E5M2;  // scales apply to FP8 only (as on the CPU)
-  const float qmul = a.scale * (kFp8 ? a.kv.k_scale[0] : 1.0f) * attn::kLog2e;
-  const float* qrow = a.q + (static_cast<size_t>(t) * a.n_heads + h) * D;
+  const float qmul = a.qb.scale * (kFp8 ? a.kv.k_scale[0] : 1.0f) * attn::kLog2e;
+  const float* qrow = a.qb.q + (static_cast<size_t>(t) * a.qb.n_heads + h) * D;
   float qf[E], acc[E];
 #pragma unroll
   for (int j = 0; j < E; ++j) {
@@ -245,7 +240,7 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
   const int pg = list[e];
   // Block-uniform skip of a page with no position this token sees.
   if (a.kv.page_pos_min[pg] > qp ||
-      (a.window > 0 && static_cast<int64_t>(a.kv.page_pos_max[pg]) <= static_cast<int64_t>(qp) - a.window))
+      (a.qb.window > 0 && static_cast<int64_t>(a.kv.page_pos_max[pg]) <= static_cast<int64_t>(qp) - a.qb.window))
     continue;
   const int pbeg = pg * kKvPage;
   const int pend = pbeg + kKvPage < a.kv.n_cells ? pbeg + kKvPage : a.kv.n_cells;
@@ -253,7 +248,7 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
     bool vis = false;
     if (lane < U) {
       const int c = c0 + lane;
-      if (c < pend) vis = attn::visible(a.kv.cell_seqs[c], a.kv.cell_pos[c], sq, qp, a.window);
+      if (c < pend) vis = attn::visible(a.kv.cell_seqs[c], a.kv.cell_pos[c], sq, qp, a.qb.window);
     }
     const unsigned vmask = __ballot_sync(0xFFFFFFFFu, vis);
     if (vmask == 0) continue;  // warp-uniform
@@ -291,7 +286,7 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
     float mb = kNegInf;
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      sc[u] = ((vmask >> u) & 1u) ? attn::softcap_log2(sc[u], a.softcap) : kNegInf;
+      sc[u] = ((vmask >> u) & 1u) ? attn::softcap_log2(sc[u], a.qb.softcap) : kNegInf;
       mb = fmaxf(mb, sc[u]);
     }
     const float mn = fmaxf(m, mb);
@@ -332,7 +327,7 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
     wt[i] = attn::merge_weight(sm_m[i], M);
     L += wt[i] * sm_l[i];
   }
-  const size_t th = static_cast<size_t>(t) * a.n_heads + h;
+  const size_t th = static_cast<size_t>(t) * a.qb.n_heads + h;
   if (a.n_splits == 1) {
     const float vs = kFp8 ? a.kv.v_scale[0] : 1.0f;
     float* o = a.out + th * D;
@@ -451,15 +446,8 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
 
   AttnArgs a;
   a.kv = kv_layer(kv, layer, eb);
-  a.group = n_heads / kv.n_kv_heads;
-  a.n_heads = n_heads;
+  a.qb = attn_query(q, seq, pos, n_heads, kv.n_kv_heads, scale, window, softcap);
   a.n_splits = n_splits;
-  a.q = q;
-  a.seq = seq;
-  a.pos = pos;
-  a.scale = scale;
-  a.window = window;
-  a.softcap = softcap;
   const size_t n_part = static_cast<size_t>(T) * n_heads * n_splits;
   a.work_acc = work;
   a.work_ml = work ? work + n_part * D : nullptr;

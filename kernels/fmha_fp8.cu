@@ -46,13 +46,8 @@ using namespace fmha;
 
 struct FmhaArgs {
   KvLayer kv;                // the layer's cache, page tables and scales
-  int32_t group, n_heads, T;
-  const float* q;             // [T, n_heads, D]
-  const int32_t* seq;
-  const int32_t* pos;
-  float scale;
-  int32_t window;
-  float softcap;
+  int32_t T;
+  AttnQuery qb;              // the query tokens, heads, scale, window, softcap
   float* out;                 // [T, n_heads, D]
 };
 
@@ -79,7 +74,7 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
   const int t0 = blockIdx.y * kRows;
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
   const int g = mma::group_id(lane);
-  const int kvh = h / a.group;
+  const int kvh = h / a.qb.group;
   if (threadIdx.x == 0) {
     s_mask = 0;
     s_pos_min = 0x7fffffff;
@@ -97,7 +92,7 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
     float amax = 0.0f;
 #pragma unroll
     for (int j = 0; j < E; ++j) {
-      x[j] = t < a.T ? a.q[(static_cast<size_t>(t) * a.n_heads + h) * D + lane + 32 * j] : 0.0f;
+      x[j] = t < a.T ? a.qb.q[(static_cast<size_t>(t) * a.qb.n_heads + h) * D + lane + 32 * j] : 0.0f;
       amax = fmaxf(amax, fabsf(x[j]));
     }
 #pragma unroll
@@ -133,14 +128,14 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
     }
 
   // 2. This lane's two rows.
-  const float kmul = k_mul(a.scale, a.kv.k_scale[0]);
+  const float kmul = k_mul(a.qb.scale, a.kv.k_scale[0]);
   int row_seq[2], row_pos[2];
   float rmul[2][2];  // [term][slot]
 #pragma unroll
   for (int sl = 0; sl < 2; ++sl) {
     const int t = t0 + w * kRowsPerWarp + g + 8 * sl;
-    row_seq[sl] = t < a.T ? a.seq[t] : -1;
-    row_pos[sl] = t < a.T ? a.pos[t] : -1;
+    row_seq[sl] = t < a.T ? a.qb.seq[t] : -1;
+    row_pos[sl] = t < a.T ? a.qb.pos[t] : -1;
     rmul[0][sl] = row_mul(row_qs[0][sl], kmul);
     rmul[1][sl] = row_mul(row_qs[1][sl], kmul);
     if ((lane & 3) == 0 && row_seq[sl] >= 0 && row_seq[sl] < kKvMaxSeq) {
@@ -172,7 +167,7 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
     for (int e = a.kv.list_off[sq]; e < e1; ++e) {
       const int pg = a.kv.list_pages[e];
       if (a.kv.page_pos_min[pg] > tile_pos_max ||
-          (a.window > 0 && static_cast<int64_t>(a.kv.page_pos_max[pg]) <= static_cast<int64_t>(tile_pos_min) - a.window))
+          (a.qb.window > 0 && static_cast<int64_t>(a.kv.page_pos_max[pg]) <= static_cast<int64_t>(tile_pos_min) - a.qb.window))
         continue;  // block-uniform
       const int c0 = pg * kPage;
       __syncthreads();  // the previous page's shared memory is no longer read
@@ -232,8 +227,8 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
         for (int i = 0; i < 4; ++i) {
           const int sl = acc_row_slot(i), key = 8 * j + mma::c_col(lane, i);
           const bool vis = row_seq[sl] == sq &&
-                           attn::visible(s_seqs[key], s_pos[key], sq, row_pos[sl], a.window);
-          s[j][i] = vis ? score(hi[i], lo[i], rmul[0][sl], rmul[1][sl], a.softcap) : kNegInf;
+                           attn::visible(s_seqs[key], s_pos[key], sq, row_pos[sl], a.qb.window);
+          s[j][i] = vis ? score(hi[i], lo[i], rmul[0][sl], rmul[1][sl], a.qb.softcap) : kNegInf;
           mb[sl] = fmaxf(mb[sl], s[j][i]);
         }
       }
@@ -296,7 +291,7 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
     for (int i = 0; i < 4; ++i) {
       const int sl = acc_row_slot(i);
       const int t = t0 + w * kRowsPerWarp + mma::c_row(lane, i);
-      if (t < a.T) a.out[(static_cast<size_t>(t) * a.n_heads + h) * D + 8 * j + mma::c_col(lane, i)] =
+      if (t < a.T) a.out[(static_cast<size_t>(t) * a.qb.n_heads + h) * D + 8 * j + mma::c_col(lane, i)] =
           attn::finalize(acc[j][i], l[sl], vs);
     }
 }
@@ -309,7 +304,7 @@ int launch(const FmhaArgs& a, cudaStream_t st) {
   const cudaError_t e =
       cudaFuncSetAttribute(fmha_fp8_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, Smem<D>::kBytes);
   if (e != cudaSuccess) return static_cast<int>(e);
-  const dim3 grid(a.n_heads, (a.T + kRows - 1) / kRows);
+  const dim3 grid(a.qb.n_heads, (a.T + kRows - 1) / kRows);
   fmha_fp8_kernel<D><<<grid, kThreads, Smem<D>::kBytes, st>>>(a);
   return static_cast<int>(cudaGetLastError());
 }
@@ -338,15 +333,8 @@ int fmha_fp8(const DevKv& kv, int32_t layer, const float* q, int32_t T, const in
     return static_cast<int>(cudaErrorMisalignedAddress);
   FmhaArgs a;
   a.kv = kv_layer(kv, layer, 1);
-  a.group = n_heads / kv.n_kv_heads;
-  a.n_heads = n_heads;
+  a.qb = attn_query(q, seq, pos, n_heads, kv.n_kv_heads, scale, window, softcap);
   a.T = T;
-  a.q = q;
-  a.seq = seq;
-  a.pos = pos;
-  a.scale = scale;
-  a.window = window;
-  a.softcap = softcap;
   a.out = out;
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   switch (D) {

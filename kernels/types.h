@@ -117,6 +117,31 @@ inline KvLayer kv_layer(const DevKv& kv, int32_t layer, size_t elem_bytes) {
   return l;
 }
 
+// The query side of an attention call, as both attention kernels read it.
+struct AttnQuery {
+  const float* q = nullptr;      // [T, n_heads * head_dim]
+  const int32_t* seq = nullptr;  // [T] sequence of each query token
+  const int32_t* pos = nullptr;  // [T] its position
+  int32_t n_heads = 0;
+  int32_t group = 1;             // query heads per KV head (GQA): head h reads kv head h / group
+  float scale = 0.0f;            // softmax scale
+  int32_t window = 0;            // sliding window (0 = none), see attn::visible
+  float softcap = 0.0f;          // logit soft-capping (0 = none), see attn::softcap_log2
+};
+inline AttnQuery attn_query(const float* q, const int32_t* seq, const int32_t* pos, int32_t n_heads,
+                            int32_t n_kv_heads, float scale, int32_t window, float softcap) {
+  AttnQuery a;
+  a.q = q;
+  a.seq = seq;
+  a.pos = pos;
+  a.n_heads = n_heads;
+  a.group = n_heads / n_kv_heads;
+  a.scale = scale;
+  a.window = window;
+  a.softcap = softcap;
+  return a;
+}
+
 // RoPE frequencies, computed on the host exactly as the CPU backends do
 // (cpu::rope_inv_freq) and passed BY VALUE so a CUDA graph captures them.
 constexpr int kMaxRopeHalf = 256;  // head_dim <= 512

@@ -8,16 +8,8 @@
 # F32 KV.   scripts/bench_attn_quality.sh   (BUILD=build, CHUNKS=4, THREADS=nproc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-CHUNKS=${CHUNKS:-4}
-THREADS=${THREADS:-$(nproc)}
-CACHE=${F8_CACHE:-$HOME/.cache/f8}
-F8="$BUILD/bin/f8"
-WORK="$CACHE/bench/attn-quality"
-mkdir -p "$WORK"
-bash scripts/fixtures.sh smollm2 >/dev/null
+. scripts/quality_env.sh attn-quality 4
 TEXT=$(bash scripts/kjv_text.sh "Genesis 1:1-50:26" genesis_all)
-SRC="$CACHE/smollm2-135m-instruct"
 "$F8" convert "$SRC" -o "$WORK/bf16.f8" --weights bf16 -q --force
 "$F8" convert "$SRC" -o "$WORK/e4m3.f8" -q --force
 A=(-f "$TEXT" --chunk 2048 --chunks "$CHUNKS" -c 2048 -t "$THREADS")

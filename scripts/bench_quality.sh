@@ -6,16 +6,7 @@
 #   scripts/bench_quality.sh            (BUILD=build, CHUNKS=8, THREADS=nproc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-CHUNKS=${CHUNKS:-8}
-THREADS=${THREADS:-$(nproc)}
-CACHE=${F8_CACHE:-$HOME/.cache/f8}
-F8="$BUILD/bin/f8"
-SRC="$CACHE/smollm2-135m-instruct"
-WORK="$CACHE/bench/quality"
-mkdir -p "$WORK"
-
-bash scripts/fixtures.sh smollm2 >/dev/null
+. scripts/quality_env.sh quality 8
 TEXT=$(bash scripts/kjv_text.sh)
 # Always reconvert (under a second each): a file kept from an older converter
 # would measure that converter's rounding, not this one's.

@@ -17,18 +17,10 @@
 # Prints progress to stderr and the markdown table to stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-CHUNKS=${CHUNKS:-8}
-THREADS=${THREADS:-$(nproc)}
-CACHE=${F8_CACHE:-$HOME/.cache/f8}
-F8="$BUILD/bin/f8"
-SRC="$CACHE/smollm2-135m-instruct"
+. scripts/quality_env.sh quality-table 8
 LLMC="$CACHE/smollm2-135m-llmc-fp8-dynamic"
-WORK="$CACHE/bench/quality-table"
-mkdir -p "$WORK"
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
-bash scripts/fixtures.sh smollm2 >/dev/null
 TEXT=$(bash scripts/kjv_text.sh)
 CALIB=$(bash scripts/kjv_text.sh "Exodus 1:1-12:51" exodus)
 [ -d "$LLMC" ] || python3 scripts/make_llmc_fp8.py "$SRC" "$LLMC" >&2

@@ -213,6 +213,14 @@ note() {  # note TEXT: attaches TEXT to the last step's summary line
   local i=$((${#SUMMARY[@]} - 1))
   [ "$i" -ge 0 ] && SUMMARY[i]="${SUMMARY[i]}$1"
 }
+# bench_step NAME MAX_S JSON CMD...: a step logged to bench.log whose stdout
+# (a --json report) is also kept in JSON for the tables.
+bench_step() {
+  local name=$1 max=$2 json=$3
+  shift 3
+  # shellcheck disable=SC2016  # expanded by the inner bash ($0 = the JSON path)
+  step "$name" "$max" "$OUT/bench.log" bash -c 'set -o pipefail; "$@" | tee "$0"' "$json" "$@"
+}
 
 run_all() {
   BUDGET_S=${BUDGET_S:-540}
@@ -333,10 +341,10 @@ run_all() {
     "$PY" scripts/gpu_ref_torch.py sdpa --tokens 1024,4096,16384,65536 --json "$WORK/sdpa.json"
   local NP=()
   "${fx[@]}" "$B/bin/f8" bench --help 2>&1 | grep -q -- '--parallel' && NP=(-np "8,64")
-  step "f8 bench SmolLM2 (cuda)" 90 "$OUT/bench.log" bash -c 'set -o pipefail; "$@" | tee "'"$WORK"'/smol.json"' _ \
+  bench_step "f8 bench SmolLM2 (cuda)" 90 "$WORK/smol.json" \
     env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$SMOL" --backend cuda -p 512 -n 128 -r 3 -t 1 "${NP[@]}" --json
   if [ -f "$F8B" ]; then
-    step "f8 bench Llama-3-8B random (cuda)" 180 "$OUT/bench.log" bash -c 'set -o pipefail; "$@" | tee "'"$WORK"'/l8b.json"' _ \
+    bench_step "f8 bench Llama-3-8B random (cuda)" 180 "$WORK/l8b.json" \
       env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$F8B" --backend cuda -p 512 -n 128 -r 3 -t 1 "${NP[@]}" --json
   else SUMMARY+=("f8 bench Llama-3-8B random|SKIPPED|0|no converted model"); fi
 
@@ -347,13 +355,11 @@ run_all() {
   if [ -f "$F8B" ]; then
     local fa
     for fa in 1 0; do
-      step "f8 prefill 4k/16k, F8_FP8_ATTENTION=$fa (8B)" 120 "$OUT/bench.log" bash -c \
-        'set -o pipefail; "$@" | tee "'"$WORK"'/ttft-'"$fa"'.json"' _ \
+      bench_step "f8 prefill 4k/16k, F8_FP8_ATTENTION=$fa (8B)" 120 "$WORK/ttft-$fa.json" \
         env LD_LIBRARY_PATH="$F8_LIBPATH" F8_FP8_ATTENTION="$fa" "$B/bin/f8" bench -m "$F8B" --backend cuda \
         -p 4096,16384 -n 1 -r 2 -t 1 --json
     done
-    step "f8 decode at 32k context (8B)" 120 "$OUT/bench.log" bash -c \
-      'set -o pipefail; "$@" | tee "'"$WORK"'/d32k.json"' _ \
+    bench_step "f8 decode at 32k context (8B)" 120 "$WORK/d32k.json" \
       env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$F8B" --backend cuda -p 16 -n 64 -d 32768 -r 2 -t 1 --json
     step "f8 serve: 64 concurrent ~1.6k-token requests (8B)" 150 "$OUT/bench.log" \
       env LD_LIBRARY_PATH="$F8_LIBPATH" "$PY" scripts/bench_server.py --f8 "$B/bin/f8" --model "$F8B" --backend cuda \
@@ -400,8 +406,7 @@ ATTN
   if [ -f "$F8B" ]; then
     local lt
     for lt in 1 1000000; do
-      step "f8 prefill, F8_CUDA_LT_MIN_TOKENS=$lt (8B)" 90 "$OUT/bench.log" bash -c \
-        'set -o pipefail; "$@" | tee "'"$WORK"'/xover-'"$lt"'.json"' _ \
+      bench_step "f8 prefill, F8_CUDA_LT_MIN_TOKENS=$lt (8B)" 90 "$WORK/xover-$lt.json" \
         env LD_LIBRARY_PATH="$F8_LIBPATH" F8_CUDA_LT_MIN_TOKENS="$lt" "$B/bin/f8" bench -m "$F8B" --backend cuda \
         -p 32,64,128,256,512 -n 1 -r 3 -t 1 --json
     done

@@ -336,14 +336,19 @@ def write_qwen_tokenizer(d: Path) -> None:
                {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643})
 
 
-def make_qwen2_bpe(d: Path, cache: Path) -> None:
+def qwen2_cfg(**kw) -> dict:
+    """The small Qwen2ForCausalLM both Qwen2 fixtures share; kw overrides."""
     # The embedding has 151936 rows but the tokenizer 151646 tokens, as in Qwen2.
-    cfg = base_config("Qwen2ForCausalLM", "qwen2", hidden_size=64, intermediate_size=160,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=32768, max_window_layers=2, rms_norm_eps=1e-6,
-                      rope_theta=1000000.0, sliding_window=32768, use_sliding_window=False,
-                      vocab_size=151936, tie_word_embeddings=False, bos_token_id=151643,
-                      eos_token_id=151645, torch_dtype="bfloat16")
+    base = dict(hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=32768, max_window_layers=2, rms_norm_eps=1e-6,
+                rope_theta=1000000.0, sliding_window=32768, use_sliding_window=False, vocab_size=151936,
+                tie_word_embeddings=False, bos_token_id=151643, eos_token_id=151645, torch_dtype="bfloat16")
+    base.update(kw)
+    return base_config("Qwen2ForCausalLM", "qwen2", **base)
+
+
+def make_qwen2_bpe(d: Path, cache: Path) -> None:
+    cfg = qwen2_cfg()
     write_json(d / "config.json", cfg)
     write_weights(d, llama_tensors(cfg, seed=1004, qkv_bias=True), "BF16")
     write_qwen_tokenizer(d)
@@ -354,12 +359,7 @@ def make_qwen2_sw(d: Path, cache: Path) -> None:
     max_window_layers 1 (transformers 4 form, no layer_types): layer 0 sees
     the whole context, layer 1 only the last 16 positions, as Qwen2Config
     derives layer_types. The golden prompts + 64 tokens run past the window."""
-    cfg = base_config("Qwen2ForCausalLM", "qwen2", hidden_size=64, intermediate_size=160,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=32768, max_window_layers=1, rms_norm_eps=1e-6,
-                      rope_theta=1000000.0, sliding_window=16, use_sliding_window=True,
-                      vocab_size=151936, tie_word_embeddings=False, bos_token_id=151643,
-                      eos_token_id=151645, torch_dtype="bfloat16")
+    cfg = qwen2_cfg(max_window_layers=1, sliding_window=16, use_sliding_window=True)
     write_json(d / "config.json", cfg)
     write_weights(d, llama_tensors(cfg, seed=1011, qkv_bias=True), "BF16")
     write_qwen_tokenizer(d)

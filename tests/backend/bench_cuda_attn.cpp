@@ -266,17 +266,11 @@ void check_attention(std::mt19937& rng, Elem t, int D, int n_kv, int H, int n_ce
 }  // namespace
 
 int main(int argc, char** argv) {
-  int n_dev = 0;
-  if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
-    std::printf("no CUDA device\n");
-    return 0;
-  }
+  cudaDeviceProp prop{};
+  if (!bench_device(&prop)) return 0;
   const bool check_only = argc > 1 && std::strcmp(argv[1], "check") == 0;
   const int reps = argc > 1 && !check_only ? std::max(1, std::atoi(argv[1])) : 20;
-  cudaDeviceProp prop;
-  CK(cudaGetDeviceProperties(&prop, 0));
   const int n_sm = prop.multiProcessorCount;
-  std::printf("device: %s, %d SMs, L2 %d MB\n", prop.name, n_sm, prop.l2CacheSize >> 20);
 
   std::mt19937 rng(42);
   check_kv_store(rng);

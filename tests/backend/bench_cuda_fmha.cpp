@@ -115,14 +115,8 @@ int self_check(std::mt19937& rng, int n_sm) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int n_dev = 0;
-  if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
-    std::printf("no CUDA device\n");
-    return 0;
-  }
   cudaDeviceProp prop{};
-  CK(cudaGetDeviceProperties(&prop, 0));
-  std::printf("device: %s, %d SMs, sm_%d%d\n", prop.name, prop.multiProcessorCount, prop.major, prop.minor);
+  if (!bench_device(&prop)) return 0;
   const bool check_only = argc > 1 && std::string(argv[1]) == "check";
   const int reps = (!check_only && argc > 1) ? std::max(1, std::atoi(argv[1])) : 10;
   std::mt19937 rng(42);

@@ -175,6 +175,20 @@ inline DevCache make_cache(Elem t, int n_layers, int n_cells, int n_kv, int D, c
   return c;
 }
 
+// Device 0's properties, printed; false (after printing "no CUDA device",
+// the benchmarks then exit 0) when there is none.
+inline bool bench_device(cudaDeviceProp* prop) {
+  int n_dev = 0;
+  if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
+    std::printf("no CUDA device\n");
+    return false;
+  }
+  CK(cudaGetDeviceProperties(prop, 0));
+  std::printf("device: %s, sm_%d%d, %d SMs, L2 %d MB\n", prop->name, prop->major, prop->minor,
+              prop->multiProcessorCount, prop->l2CacheSize >> 20);
+  return true;
+}
+
 // ---- timing ---------------------------------------------------------------------------
 template <class F>
 float median_ms(int reps, cudaStream_t st, F&& f) {

@@ -379,18 +379,23 @@ def stream_completion(url, prompt, n, out, i):
     out[i] = (text, done, time.time() - t0)
 
 
-def test_concurrent_streams_match_generate(server, model_path):
-    n = 24
-    out = [None] * len(PROMPTS)
-    assert len(PROMPTS) == 2 * SLOTS
-    ts = [threading.Thread(target=stream_completion, args=(server.url, p, n, out, i)) for i, p in enumerate(PROMPTS)]
+def streams_match_generate(url, model_path, prompts, n):
+    """Streams every prompt at once (greedy, n tokens each); each text must
+    equal `f8 generate`'s."""
+    out = [None] * len(prompts)
+    ts = [threading.Thread(target=stream_completion, args=(url, p, n, out, i)) for i, p in enumerate(prompts)]
     for t in ts:
         t.start()
     for t in ts:
         t.join(300)
     assert all(o is not None and o[1] for o in out), out
-    for p, o in zip(PROMPTS, out):
+    for p, o in zip(prompts, out):
         assert o[0] == generate_cli(model_path, p, n), p
+
+
+def test_concurrent_streams_match_generate(server, model_path):
+    assert len(PROMPTS) == 2 * SLOTS
+    streams_match_generate(server.url, model_path, PROMPTS, 24)
     assert metric(server.url, "f8_slots_busy") == 0
 
 
@@ -400,17 +405,7 @@ def test_small_kv_pool_preempts_and_matches_generate(model_path):
     text still equals `f8 generate`'s."""
     s = Server(model_path, "--slots", 4, "-c", 96, "--kv-pool", 96).wait_ready()
     try:
-        n = 40
-        prompts = PROMPTS[:4]
-        out = [None] * len(prompts)
-        ts = [threading.Thread(target=stream_completion, args=(s.url, p, n, out, i)) for i, p in enumerate(prompts)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join(300)
-        assert all(o is not None and o[1] for o in out), out
-        for p, o in zip(prompts, out):
-            assert o[0] == generate_cli(model_path, p, n), p
+        streams_match_generate(s.url, model_path, PROMPTS[:4], 40)
         assert metric(s.url, "f8_preemptions_total") > 0
         assert metric(s.url, "f8_kv_cells_total") == 96
         assert metric(s.url, "f8_kv_cells_used") == 0
