@@ -124,7 +124,10 @@ void Scheduler::preempt(Slot& s) {
   rt_->seq_clear(static_cast<int32_t>(&s - slots_.data()));
   s.feed = s.task->prompt;
   if (!s.gen.empty()) s.feed.insert(s.feed.end(), s.gen.begin(), s.gen.end() - 1);
-  s.resume = s.state == State::Gen;
+  // Whatever state it was in (generating, or itself replaying after an
+  // earlier preemption): once it has generated a token, s.last is pending and
+  // the replay must not sample.
+  s.resume = s.n_gen > 0;
   s.prompt_done = 0;
   s.n_past = 0;
   s.state = State::Preempted;

@@ -276,6 +276,35 @@ TEST(Scheduler, SmallKvPoolPreemptsAndRecomputes) {
   EXPECT_NE(prom.find("f8_kv_cells_total 80"), std::string::npos);
 }
 
+// Uneven request lengths (slots free up while others still run, so
+// preempted requests resume next to running ones) and replays chunked over
+// several steps by a small step budget, at three pool sizes: every text
+// equals an unconstrained run, the pool never overflows.
+TEST(Scheduler, SmallPoolUnevenRequestsMatch) {
+  auto run = [](int32_t kv_cells, int32_t step_tokens, FakeRuntime* rt) {
+    Scheduler s(rt, SchedulerConfig{5, 64, 8, step_tokens, kv_cells}, nullptr);
+    std::vector<std::shared_ptr<Task>> ts;
+    const int32_t max_tokens[5] = {50, 12, 40, 20, 45};  // uneven: slots free up while others still run
+    for (int i = 0; i < 5; ++i) ts.push_back(make_task({i * 10 + 1, i * 10 + 2, i * 10 + 3}, max_tokens[i]));
+    for (auto& t : ts) s.submit(t);
+    run_until_idle(s, 20000);
+    std::vector<std::string> out;
+    for (auto& t : ts) {
+      EXPECT_TRUE(t->done);
+      out.push_back(take(*t));
+    }
+    return out;
+  };
+  FakeRuntime free_rt;
+  const auto want = run(0, 32, &free_rt);
+  for (int32_t pool : {64, 80, 100}) {
+    FakeRuntime rt;
+    rt.pool = pool;
+    EXPECT_EQ(run(pool, 6, &rt), want) << "pool " << pool;
+    EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  }
+}
+
 // A new request waits while the pool cannot hold its prompt next to the
 // running one; it never preempts a request that fits alone.
 TEST(Scheduler, AdmissionWaitsForPoolRoom) {
