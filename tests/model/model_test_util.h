@@ -1,8 +1,12 @@
 // model_test_util.h — helpers the model tests share: fixed pseudo-random
-// token ids and a one-sequence prefill with logits for every entry.
+// token ids, a one-sequence prefill with logits for every entry, context
+// creation.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -24,6 +28,14 @@ inline f8model::Status prefill(f8model::Context& c, const std::vector<int32_t>& 
   std::vector<int8_t> lg(n, 1);
   std::iota(pos.begin(), pos.end(), p0);
   return c.decode({n, toks.data(), pos.data(), sq.data(), lg.data()});
+}
+
+// A context of `model` with params cp; a failure is a test failure (and null).
+inline std::unique_ptr<f8model::Context> create_context(f8model::Model& model, const f8model::ContextParams& cp) {
+  std::unique_ptr<f8model::Context> c;
+  f8model::Status st = f8model::Context::create(model, cp, &c);
+  EXPECT_TRUE(st.ok()) << st.message;
+  return c;
 }
 
 }  // namespace f8test

@@ -50,10 +50,7 @@ std::unique_ptr<f8model::Context> ctx(Rig& r, ggf8::DType kv = ggf8::DType::F32,
   cp.n_threads = threads;
   cp.kv_type = kv;
   cp.backend = backend;
-  std::unique_ptr<f8model::Context> c;
-  f8model::Status st = f8model::Context::create(*r.model, cp, &c);
-  EXPECT_TRUE(st.ok()) << st.message;
-  return c;
+  return f8test::create_context(*r.model, cp);
 }
 
 using f8test::tokens;

@@ -66,10 +66,7 @@ std::unique_ptr<f8model::Context> ctx(Rig& r, int tp, bool emulate = false, int 
   cp.kv_type = kv;
   cp.tp = tp;
   cp.emulate_gpu = emulate;
-  std::unique_ptr<f8model::Context> c;
-  f8model::Status st = f8model::Context::create(*r.model, cp, &c);
-  EXPECT_TRUE(st.ok()) << st.message;
-  return c;
+  return f8test::create_context(*r.model, cp);
 }
 
 using f8test::tokens;
