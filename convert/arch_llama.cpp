@@ -66,6 +66,26 @@ bool parse_layer(std::string_view& s, uint64_t n_layers, int* out) {
 bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out) {
   std::string_view s = hf_name;
   MappedName m;
+  std::string unwrapped;
+  if (hp.multimodal_wrapper) {
+    // Gemma3ForConditionalGeneration: the text model as transformers < 4.52
+    // saved it ("language_model.model.*", "language_model.lm_head.*") or
+    // later ("model.language_model.*"); the vision side is not converted.
+    for (std::string_view vision : {"vision_tower.", "multi_modal_projector.", "model.vision_tower.",
+                                    "model.multi_modal_projector."})
+      if (s.substr(0, vision.size()) == vision) {
+        *out = {"vision:" + hf_name, Role::Ignore, "", -1};
+        return true;
+      }
+    if (consume(s, "language_model.")) {
+      unwrapped = std::string(s);
+    } else if (consume(s, "model.language_model.")) {
+      unwrapped = "model." + std::string(s);
+    } else if (s != "lm_head.weight") {
+      return false;
+    }
+    if (!unwrapped.empty()) s = unwrapped;
+  }
   if (s == "model.embed_tokens.weight") {
     *out = {"token_embd.weight", Role::Embed, "", -1};
     return true;

@@ -366,6 +366,10 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
     HfConfigOptions co;
     co.ignore_keys = o.ignore_config_keys;
     F8_TRY(load_hf_config(o.model_dir + "/config.json", &plan.hp, co));
+    for (const std::string& n : config_notes(plan.hp, o.model_dir + "/config.json")) {
+      if (o.note) o.note(n);
+      rep->notes.push_back(n);
+    }
   }
   std::unique_ptr<Checkpoint> cp;
   F8_TRY(Checkpoint::open_dir(o.model_dir, &cp));

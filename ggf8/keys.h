@@ -12,6 +12,10 @@ namespace ggf8::keys {
 inline constexpr const char* kArchitecture = "general.architecture";  // str: "llama" | "mistral" | "qwen2"
 inline constexpr const char* kName = "general.name";                  // str: model name (from the directory / config)
 inline constexpr const char* kSourceArch = "general.source.architecture";  // str: HF "architectures"[0]
+// config.json keys f8 did not read (accepted as not changing the computation;
+// nested ones as "text_config.<key>") and keys the user told it to skip.
+inline constexpr const char* kSourceConfigUnread = "general.source.config_unread";    // array<str>, optional
+inline constexpr const char* kSourceConfigIgnored = "general.source.config_ignored";  // array<str>, optional
 inline constexpr const char* kConverter = "general.converter";        // str: "f8 <version>"
 inline constexpr const char* kLicense = "general.license";            // str, optional
 

@@ -50,7 +50,8 @@ void print_summary(const ConvertReport& r, const ConvertOptions& o, size_t top) 
 
 int cmd_convert(int argc, char** argv) {
   using namespace f8cli;
-  std::string dir, out, weights = "e4m3", scale = "channel", quantize, keep, ignore_keys;
+  std::string dir, out, weights = "e4m3", scale = "channel", quantize, keep;
+  std::vector<std::string> ignore_keys;
   int64_t threads = 0, block = 128, top = 10;
   bool force = false, allow_nonfinite = false, no_checksums = false, quiet = false;
   ArgParser p("f8 convert", "DIR -o OUT.f8 [options]",
@@ -67,7 +68,8 @@ int cmd_convert(int argc, char** argv) {
            "quantize exactly the tensors matching REGEX (canonical or HF name) instead of the linear layers");
   p.option("--keep", &keep, "REGEX", "do not quantize tensors matching REGEX");
   p.option("--ignore-config-key", &ignore_keys, "K1,K2",
-           "accept these config.json keys unread (f8 refuses keys it does not know: they may change the model)");
+           "treat these config.json keys as absent (repeatable; \"text_config.K\" for a nested one): a way past a "
+           "value f8 refuses or a contradiction, at your word. Keys f8 does not read are accepted anyway and listed");
   p.flag("--force", &force, "overwrite OUT if it exists");
   p.flag("--allow-nonfinite", &allow_nonfinite, "convert NaN/Inf weights instead of failing");
   p.option("-t,--threads", &threads, "N", "threads (0 = all cores)");
@@ -108,12 +110,13 @@ int cmd_convert(int argc, char** argv) {
   o.block = static_cast<uint32_t>(block);
   o.quantize_regex = quantize;
   o.keep_regex = keep;
-  for (size_t a = 0; a < ignore_keys.size();) {
-    size_t b = ignore_keys.find(',', a);
-    if (b == std::string::npos) b = ignore_keys.size();
-    if (b > a) o.ignore_config_keys.push_back(ignore_keys.substr(a, b - a));
-    a = b + 1;
-  }
+  for (const std::string& list : ignore_keys)  // repeated flags and comma lists alike
+    for (size_t a = 0; a <= list.size();) {
+      size_t b = list.find(',', a);
+      if (b == std::string::npos) b = list.size();
+      if (b > a) o.ignore_config_keys.push_back(list.substr(a, b - a));
+      a = b + 1;
+    }
   o.overwrite = force;
   o.allow_nonfinite = allow_nonfinite;
   o.checksums = !no_checksums;
@@ -135,6 +138,11 @@ int cmd_convert(int argc, char** argv) {
       std::fflush(stderr);
     };
   }
+  if (!quiet)
+    o.note = [&](const std::string& n) {
+      if (bar) std::fprintf(stderr, "\r%80s\r", "");
+      std::fprintf(stderr, "f8 convert: note: %s\n", n.c_str());
+    };
   ConvertReport rep;
   ggf8::Status s;
   if (p.given("--auto-format") && calib_text.empty())
