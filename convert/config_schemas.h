@@ -27,4 +27,9 @@ Status schema_gemma3(Reader& r, HParams* hp, Notes* notes);
 // nested keys nothing read go to `unread` as "text_config.<key>".
 Status schema_gemma3_multimodal(Reader& r, HParams* hp, Notes* notes, std::vector<std::string>* unread);
 
+// config_moe.cpp
+Status schema_mixtral(Reader& r, HParams* hp, Notes* notes);
+Status schema_qwen2_moe(Reader& r, HParams* hp, Notes* notes);
+Status schema_qwen3_moe(Reader& r, HParams* hp, Notes* notes);
+
 }  // namespace f8conv::cfg

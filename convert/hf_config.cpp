@@ -46,6 +46,9 @@ constexpr Arch kArchs[] = {
     {"Gemma2ForCausalLM", "gemma2", flat<cfg::schema_gemma2>},
     {"Gemma3ForCausalLM", "gemma3", flat<cfg::schema_gemma3>},
     {"Gemma3ForConditionalGeneration", "gemma3", cfg::schema_gemma3_multimodal},
+    {"MixtralForCausalLM", "mixtral", flat<cfg::schema_mixtral>},
+    {"Qwen2MoeForCausalLM", "qwen2moe", flat<cfg::schema_qwen2_moe>},
+    {"Qwen3MoeForCausalLM", "qwen3moe", flat<cfg::schema_qwen3_moe>},
 };
 
 // --ignore-config-key: the named keys are removed before any schema looks.
@@ -184,6 +187,16 @@ std::vector<KV> hparams_metadata(const HParams& hp) {
     m.push_back({k::kFfnActivation, Value::str("gelu_tanh")});
     m.push_back({k::kPostNorms, Value::boolean(true)});
     if (hp.rope_local_theta > 0) m.push_back({k::kRopeFreqBaseLocal, Value::f32(hp.rope_local_theta)});
+  }
+  if (hp.n_experts) {
+    m.push_back({k::kExpertCount, Value::u64(hp.n_experts)});
+    m.push_back({k::kExpertUsedCount, Value::u64(hp.n_experts_used)});
+    m.push_back({k::kExpertFeedForwardLength, Value::u64(hp.moe_ffn)});
+    m.push_back({k::kExpertSharedFeedForwardLength, Value::u64(hp.shexp_ffn)});
+    m.push_back({k::kExpertGating, Value::str(hp.gating)});
+    m.push_back({k::kExpertNormTopk, Value::boolean(hp.norm_topk)});
+    m.push_back({k::kExpertSharedGate, Value::boolean(hp.shexp_gate)});
+    if (!hp.moe_layers.empty()) m.push_back({k::kExpertLayers, Value::bytes(hp.moe_layers)});
   }
   m.push_back({k::kVocabSize, Value::u64(hp.vocab)});
   m.push_back({k::kTiedEmbeddings, Value::boolean(hp.tied)});

@@ -49,6 +49,18 @@ struct HParams {
   float rope_factor = 1.f;
   float rope_low_freq = 0.f, rope_high_freq = 0.f;  // llama3
   uint64_t rope_orig_ctx = 0;                       // llama3
+  // Mixture of experts (n_experts > 0; Mixtral, Qwen2-MoE, Qwen3-MoE):
+  uint64_t n_experts = 0;        // num_local_experts / num_experts
+  uint64_t n_experts_used = 0;   // num_experts_per_tok
+  uint64_t moe_ffn = 0;          // each expert's intermediate size
+  uint64_t shexp_ffn = 0;        // shared expert's (Qwen2-MoE), 0 = none
+  std::string gating;            // "softmax_topk" | "topk_softmax"
+  bool norm_topk = false;        // softmax_topk weights renormalized (Mixtral always)
+  bool shexp_gate = false;       // shared expert output x sigmoid(shared_expert_gate . x)
+  std::vector<uint8_t> moe_layers;  // per layer 1 = MoE FFN (empty: every layer)
+  std::string expert_names;      // checkpoint naming: "mixtral" (block_sparse_moe.experts.E.w1/w3/w2)
+                                 // | "qwen" (mlp.experts.E.{gate,up,down}_proj, mlp.gate)
+  bool layer_moe(uint64_t l) const { return n_experts > 0 && (moe_layers.empty() || moe_layers[l]); }
   HfQuantConfig quant;
   std::string dtype;         // "dtype" (transformers 5) or "torch_dtype" (4); "" if absent
   std::vector<int64_t> eos_ids;  // config.json eos_token_id (int or list); generation_config wins

@@ -267,8 +267,10 @@ enum class MoeAct : uint32_t {
 struct MoeExperts {
   Weight gate, up;        // [E][F, H]
   Weight down;            // [E][H, F]
-  Bias gate_b, up_b;      // [E, F] or none
+  Bias gate_b, up_b;      // [E, F] or none (expert e's at e * fb_stride)
   Bias down_b;            // [E, H] or none
+  int64_t fb_stride = 0;  // elements between experts' gate/up biases; 0 = gate.rows
+                          // (a tensor-parallel slice keeps the full F)
   MoeAct act = MoeAct::SwiGLU;
   float alpha = 1.702f, limit = 7.0f;  // SwiGLUOss
 };

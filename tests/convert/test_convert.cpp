@@ -451,6 +451,129 @@ TEST_F(Convert, BlockFp8WeightScaleInvImportsByteIdentical) {
   }
 }
 
+// A Qwen3-MoE checkpoint: each layer's per-expert matrices become one stacked
+// tensor [experts, rows, cols]. Block-FP8 experts (Qwen3-30B-A3B-FP8's
+// layout) are imported byte for byte with their scales stacked per expert;
+// BF16 experts are quantized one by one with per-expert channel scales; a
+// missing expert is an error naming it.
+TEST_F(Convert, MoeExpertsAreStackedPerExpert) {
+  const uint64_t H = 64, F = 48, E = 3, L = 2;
+  auto config = [&](bool fp8) {
+    std::string c = "{\"architectures\":[\"Qwen3MoeForCausalLM\"],\"model_type\":\"qwen3_moe\",\"hidden_size\":64,"
+                    "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":16,"
+                    "\"intermediate_size\":96,\"moe_intermediate_size\":48,\"num_experts\":3,"
+                    "\"num_experts_per_tok\":2,\"norm_topk_prob\":true,\"vocab_size\":300,"
+                    "\"max_position_embeddings\":512,\"tie_word_embeddings\":false";
+    if (fp8) c += ",\"quantization_config\":{\"quant_method\":\"fp8\",\"weight_block_size\":[32,32]}";
+    return c + "}";
+  };
+  auto entries = [&](bool fp8, std::map<std::string, std::pair<std::vector<uint8_t>, std::vector<float>>>* want) {
+    std::vector<StEntry> es;
+    uint32_t seed = 3;
+    auto add = [&](const std::string& n, std::vector<uint64_t> shape, bool linear) {
+      uint64_t cnt = 1;
+      for (auto d : shape) cnt *= d;
+      auto v = random_values(cnt, seed++);
+      if (n.find("norm") != std::string::npos)
+        for (auto& x : v) x = 1.0f + x;
+      StEntry e = make_tensor(n, "BF16", shape, v);
+      if (fp8 && linear) {
+        e.dtype = "F8_E4M3";
+        e.bytes = random_codes(cnt, seed++);
+        const uint64_t br = (shape[0] + 31) / 32, bc = (shape[1] + 31) / 32;
+        std::vector<float> sc(br * bc);
+        for (size_t i = 0; i < sc.size(); ++i) sc[i] = 0.001f * float(i + seed);
+        if (want) {
+          auto& w = (*want)[n];
+          w.first = e.bytes;
+          w.second = sc;
+        }
+        es.push_back(e);
+        es.push_back(make_tensor(n + "_scale_inv", "F32", {br, bc}, sc));
+        return;
+      }
+      es.push_back(e);
+    };
+    add("model.embed_tokens.weight", {300, H}, false);
+    for (uint64_t l = 0; l < L; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      add(p + "input_layernorm.weight", {H}, false);
+      add(p + "self_attn.q_proj.weight", {64, H}, true);
+      add(p + "self_attn.k_proj.weight", {32, H}, true);
+      add(p + "self_attn.v_proj.weight", {32, H}, true);
+      add(p + "self_attn.q_norm.weight", {16}, false);
+      add(p + "self_attn.k_norm.weight", {16}, false);
+      add(p + "self_attn.o_proj.weight", {H, 64}, true);
+      add(p + "post_attention_layernorm.weight", {H}, false);
+      add(p + "mlp.gate.weight", {E, H}, false);
+      for (uint64_t e = 0; e < E; ++e) {  // experts interleaved with nothing in particular: order is free
+        add(p + "mlp.experts." + std::to_string(e) + ".gate_proj.weight", {F, H}, true);
+        add(p + "mlp.experts." + std::to_string(e) + ".up_proj.weight", {F, H}, true);
+        add(p + "mlp.experts." + std::to_string(e) + ".down_proj.weight", {H, F}, true);
+      }
+    }
+    add("model.norm.weight", {H}, false);
+    add("lm_head.weight", {300, H}, false);
+    return es;
+  };
+  {  // block FP8: bytes and scales stacked unchanged
+    std::map<std::string, std::pair<std::vector<uint8_t>, std::vector<float>>> want;
+    write_file(dir + "/config.json", config(true));
+    write_file(dir + "/model.safetensors", st_image(entries(true, &want)));
+    ggf8::Status s = convert();
+    ASSERT_TRUE(s.ok()) << s.message;
+    auto f = open_out();
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->version_major(), 2);  // stacked scales
+    EXPECT_EQ(meta_u64(*f, ggf8::keys::kExpertCount), E);
+    EXPECT_EQ(meta_u64(*f, ggf8::keys::kExpertUsedCount), 2u);
+    EXPECT_EQ(meta_str(*f, ggf8::keys::kExpertGating), "softmax_topk");
+    const ggf8::TensorInfo* r = f->tensor("blk.1.ffn_gate_inp.weight");
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->dtype, ggf8::DType::BF16);  // the router is not quantized
+    for (const char* proj : {"gate", "up", "down"}) {
+      const std::string name = std::string("blk.1.ffn_") + proj + "_exps.weight";
+      const ggf8::TensorInfo* t = f->tensor(name);
+      ASSERT_NE(t, nullptr) << name;
+      const bool down = std::string(proj) == "down";
+      EXPECT_EQ(t->dims, (std::vector<uint64_t>{E, down ? H : F, down ? F : H}));
+      EXPECT_EQ(t->scale_kind, ggf8::ScaleKind::Block);
+      const ggf8::TensorInfo* st = f->tensor(t->scale_name);
+      ASSERT_NE(st, nullptr);
+      EXPECT_EQ(st->dims, (std::vector<uint64_t>{E, (t->dims[1] + 31) / 32, (t->dims[2] + 31) / 32}));
+      size_t off = 0, soff = 0;
+      for (uint64_t e = 0; e < E; ++e) {
+        const auto& w = want.at("model.layers.1.mlp.experts." + std::to_string(e) + "." + proj + "_proj.weight");
+        EXPECT_EQ(std::memcmp(f->data(*t) + off, w.first.data(), w.first.size()), 0) << name << " expert " << e;
+        EXPECT_EQ(std::memcmp(f->data(*st) + soff, w.second.data(), w.second.size() * 4), 0) << name << " expert " << e;
+        off += w.first.size();
+        soff += w.second.size() * 4;
+      }
+    }
+  }
+  {  // BF16 experts: quantized per expert, channel scales [E, rows]
+    fs::remove(out);
+    write_file(dir + "/config.json", config(false));
+    auto es = entries(false, nullptr);
+    write_file(dir + "/model.safetensors", st_image(es));
+    ggf8::Status s = convert();
+    ASSERT_TRUE(s.ok()) << s.message;
+    auto f = open_out();
+    ASSERT_TRUE(f);
+    const ggf8::TensorInfo* t = f->tensor("blk.0.ffn_down_exps.weight");
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->dtype, ggf8::DType::E4M3);
+    EXPECT_EQ(f->tensor(t->scale_name)->dims, (std::vector<uint64_t>{E, H}));
+    // A missing expert names the tensor and the expert.
+    std::vector<StEntry> less;
+    for (const auto& e : es)
+      if (e.name != "model.layers.0.mlp.experts.2.up_proj.weight") less.push_back(e);
+    fs::remove(out);
+    write_file(dir + "/model.safetensors", st_image(less));
+    expect_failure(convert(), "blk.0.ffn_up_exps.weight: expert 2 of 3 is missing");
+  }
+}
+
 TEST_F(Convert, Fp8WithoutScaleOrWithBadScaleShapeFails) {
   TinyModel m;
   write_file(dir + "/config.json", m.config_json());

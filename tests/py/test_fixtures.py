@@ -20,7 +20,7 @@ import hf_fixture_io as io  # noqa: E402
 CACHE = Path(os.environ.get("F8_CACHE") or Path.home() / ".cache" / "f8")
 SYNTH = ["llama-spm", "mistral-spm", "llama3-bpe", "qwen2-bpe", "smollm2-tiny", "fp8-ct", "fp8-block",
          "smollm2-tf5", "qwen3-bpe", "phi3-spm", "mistral-sw", "qwen2-sw",
-         "gemma2", "gemma3"]
+         "gemma2", "gemma3", "mixtral", "qwen2moe", "qwen3moe", "qwen3moe-fp8"]
 ALL = {"smollm2-135m-instruct": CACHE / "smollm2-135m-instruct",
        **{n: CACHE / "synthetic" / n for n in SYNTH}}
 ESIZE = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1}
@@ -105,12 +105,26 @@ def test_safetensors_and_shapes_follow_config(fixtures, name):
             assert shape[p + "self_attn.q_proj.weight"] == [nh * hd, h]
             assert shape[p + "self_attn.k_proj.weight"] == [nkv * hd, h]
             assert shape[p + "self_attn.v_proj.weight"] == [nkv * hd, h]
-            assert shape[p + "mlp.gate_proj.weight"] == [ff, h]
+            if p + "mlp.gate_proj.weight" in shape:
+                assert shape[p + "mlp.gate_proj.weight"] == [ff, h]
         assert shape[p + "self_attn.o_proj.weight"] == [h, nh * hd]
-        assert shape[p + "mlp.down_proj.weight"] == [h, ff]
-        if cfg["model_type"] == "qwen3":
+        n_exp = cfg.get("num_local_experts") or cfg.get("num_experts") or 0
+        if n_exp and i not in cfg.get("mlp_only_layers", []):  # a MoE layer: router + every expert
+            mix = cfg["model_type"] == "mixtral"
+            fe = cfg.get("moe_intermediate_size") or ff
+            blk = p + ("block_sparse_moe." if mix else "mlp.")
+            assert shape[blk + "gate.weight"] == [n_exp, h]
+            names = ("w1", "w3", "w2") if mix else ("gate_proj", "up_proj", "down_proj")
+            for e in range(n_exp):
+                assert shape[f"{blk}experts.{e}.{names[0]}.weight"] == [fe, h]
+                assert shape[f"{blk}experts.{e}.{names[1]}.weight"] == [fe, h]
+                assert shape[f"{blk}experts.{e}.{names[2]}.weight"] == [h, fe]
+            assert (p + "mlp.gate_proj.weight" not in shape) and (p + "mlp.down_proj.weight" not in shape)
+        else:
+            assert shape[p + "mlp.down_proj.weight"] == [h, ff]
+        if cfg["model_type"] in ("qwen3", "qwen3_moe"):
             assert shape[p + "self_attn.q_norm.weight"] == shape[p + "self_attn.k_norm.weight"] == [hd]
-        assert (p + "self_attn.q_proj.bias" in shape) == (cfg["model_type"] == "qwen2")
+        assert (p + "self_attn.q_proj.bias" in shape) == (cfg["model_type"] in ("qwen2", "qwen2_moe"))
     tc = json.loads((d / "tokenizer_config.json").read_text())
     # transformers 5 writes the template to chat_template.jinja
     assert tc.get("chat_template") or (d / "chat_template.jinja").read_text()

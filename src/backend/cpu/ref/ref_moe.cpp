@@ -19,7 +19,7 @@ void ref_moe_route(const float* logits, int32_t T, const MoeRoute& r, int32_t* i
 
 void ref_moe_ffn(Stream& s, const float* x, int32_t T, const MoeExperts& e, const int32_t* ids, const float* w,
                  int32_t k, float* y, ActQuant act) {
-  const int64_t H = e.gate.cols, F = e.gate.rows;
+  const int64_t H = e.gate.cols, F = e.gate.rows, FB = e.fb_stride ? e.fb_stride : F;
   std::vector<float> g(F), u(F), o(H), acc(H);
   GemmOpts opts;
   opts.act = act == ActQuant::None ? ActQuant::None : ActQuant::DynamicToken;
@@ -35,8 +35,8 @@ void ref_moe_ffn(Stream& s, const float* x, int32_t T, const MoeExperts& e, cons
       s.gemm(xt, 1, wg, g.data(), opts);
       s.gemm(xt, 1, wu, u.data(), opts);
       for (int64_t i = 0; i < F; ++i) {
-        const float gb = g[i] + bias_at(e.gate_b, int64_t(ex) * F + i);
-        const float ub = u[i] + bias_at(e.up_b, int64_t(ex) * F + i);
+        const float gb = g[i] + bias_at(e.gate_b, int64_t(ex) * FB + i);
+        const float ub = u[i] + bias_at(e.up_b, int64_t(ex) * FB + i);
         g[i] = moe_act(gb, ub, e);
       }
       s.gemm(g.data(), 1, wd, o.data(), opts);

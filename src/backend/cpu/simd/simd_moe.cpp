@@ -93,9 +93,10 @@ void GroupedMoe::ffn(ThreadPool& pool, const Kernels& k, const std::vector<std::
                    bias_rows(b, int64_t(ex) * rows_per_expert), out + o0 * stack.rows};
     mats_.push_back(m);
   };
+  const int64_t FB = e.fb_stride ? e.fb_stride : F;
   for (int32_t ex : routed) {
-    add_mat(e.gate, ex, e.gate_b, F, xg_.data(), g_.data(), quant ? sx_.data() : nullptr);
-    add_mat(e.up, ex, e.up_b, F, xg_.data(), u_.data(), quant ? sx_.data() : nullptr);
+    add_mat(e.gate, ex, e.gate_b, FB, xg_.data(), g_.data(), quant ? sx_.data() : nullptr);
+    add_mat(e.up, ex, e.up_b, FB, xg_.data(), u_.data(), quant ? sx_.data() : nullptr);
   }
   for (int32_t ex : routed) add_mat(e.down, ex, e.down_b, H, g_.data(), o_.data(), quant ? sg_.data() : nullptr);
   for (auto& m : mats_) m.a.w = &m.w;  // after the vector stopped growing
