@@ -199,7 +199,7 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
       }
     }
   }
-  if (!hp.tied_given && !have_output) {
+  if (!hp.tied_given && !have_output && !hp.tied) {  // (a tied default, as Gemma's, needs no word)
     hp.tied = true;
     rep->warnings.push_back("config.json does not say tie_word_embeddings and there is no lm_head.weight: "
                             "treating the embeddings as tied");

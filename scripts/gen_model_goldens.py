@@ -46,6 +46,7 @@ MODELS = {  # golden name -> dir under the cache
     "qwen2moe": "synthetic/qwen2moe",
     "qwen3moe": "synthetic/qwen3moe",
     "qwen3moe-fp8": "synthetic/qwen3moe-fp8",
+    "gemma3-mm": "synthetic/gemma3-mm",
 }
 PROMPTS = [  # (kind, payload); chat prompts go through the fixture's own template
     ("chat", [{"role": "user", "content": "What is the capital of France?"}]),
@@ -136,7 +137,7 @@ def gen_one(name: str, d: Path, rel: str) -> dict:
         src = dequantized_copy(d, Path(tempfile.mkdtemp(prefix="f8-deq-")))
     model = AutoModelForCausalLM.from_pretrained(src, dtype="auto", attn_implementation="eager")
     model = model.float().eval()
-    V = int(cfg["vocab_size"])
+    V = int(cfg.get("vocab_size") or cfg["text_config"]["vocab_size"])  # multimodal: the text model's
     probes = probe_ids(V)
     weights = sorted(p.name for p in d.glob("*.safetensors"))
     out = {"format": FORMAT, "model": name, "fixture_dir": "$F8_CACHE/" + rel,
