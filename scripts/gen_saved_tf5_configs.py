@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Write config.json files as the current transformers saves them, for the
+config corpus: tests/goldens/configs/saved-tf5/<name>/config.json.
+
+A model directory that a user saved with transformers (save_pretrained after a
+fine-tune, a merge, a quantization) carries the config in that version's
+spelling -- transformers 5 writes "rope_parameters" and "dtype", adds
+"layer_types", keeps keys it does not know -- not the spelling of the file
+published on the Hub. These entries make the corpus test convert those too.
+
+Each entry is either a published corpus config read and re-saved
+(AutoConfig.from_pretrained + save_pretrained), or a config class instantiated
+with its defaults (Gemma 3, whose released configs the corpus does not hold).
+Run with the peer venv's interpreter (transformers, no torch needed):
+
+  ~/.cache/f8/venv-peers/bin/python scripts/gen_saved_tf5_configs.py
+
+The list and what each entry was made from are written to
+tests/goldens/configs/saved-tf5/SOURCES.md.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import transformers
+from transformers import AutoConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+PUB = ROOT / "tests" / "goldens" / "configs" / "published"
+OUT = ROOT / "tests" / "goldens" / "configs" / "saved-tf5"
+SMOLLM2_TF5 = ROOT / "tests" / "goldens" / "model-dirs" / "smollm2-135m-tf5"
+
+# name -> published entry re-saved
+RESAVED = {
+    "tf5-llama-3.2-1b-instruct": "meta-llama--Llama-3.2-1B-Instruct",
+    "tf5-llama-2-7b-hf": "meta-llama--Llama-2-7b-hf",
+    "tf5-qwen2.5-7b-instruct": "Qwen--Qwen2.5-7B-Instruct",
+    "tf5-qwen3-0.6b": "Qwen--Qwen3-0.6B",
+    "tf5-qwen3-32b-fp8": "Qwen--Qwen3-32B-FP8",
+    "tf5-gemma-2-9b-it": "google--gemma-2-9b-it",
+    "tf5-phi-4": "microsoft--phi-4",
+    "tf5-phi-4-mini-instruct": "microsoft--Phi-4-mini-instruct",
+    "tf5-mixtral-8x7b-v0.1": "mistralai--Mixtral-8x7B-v0.1",
+    "tf5-qwen3-30b-a3b": "Qwen--Qwen3-30B-A3B",
+    "tf5-gpt-oss-20b": "openai--gpt-oss-20b",
+    "tf5-deepseek-v3": "deepseek-ai--DeepSeek-V3",
+}
+
+
+def save(cfg, name: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg.save_pretrained(tmp)
+        dst = OUT / name
+        dst.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(tmp) / "config.json", dst / "config.json")
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, src in RESAVED.items():
+        cfg = AutoConfig.from_pretrained(PUB / src)
+        save(cfg, name)
+        rows.append((name, f"published/{src}/config.json, `AutoConfig.from_pretrained` + `save_pretrained`"))
+    # SmolLM2-135M-Instruct as transformers 5.24 saved it (committed for the model
+    # goldens), re-saved by this version.
+    save(AutoConfig.from_pretrained(SMOLLM2_TF5), "tf5-smollm2-135m-instruct")
+    rows.append(("tf5-smollm2-135m-instruct",
+                 "tests/goldens/model-dirs/smollm2-135m-tf5/config.json (SmolLM2-135M-Instruct saved by "
+                 "transformers 5.24), re-saved"))
+    # Gemma 3 with the classes' defaults: a ConditionalGeneration config (text_config
+    # nested, a SigLIP vision_config) and the text-only model; both write layer_types
+    # next to _sliding_window_pattern and per-layer-type rope_parameters.
+    cg = transformers.Gemma3Config()
+    cg.architectures = ["Gemma3ForConditionalGeneration"]
+    save(cg, "tf5-gemma3-conditional-generation-defaults")
+    rows.append(("tf5-gemma3-conditional-generation-defaults",
+                 "`transformers.Gemma3Config()` (defaults), architectures Gemma3ForConditionalGeneration"))
+    txt = transformers.Gemma3TextConfig()
+    txt.architectures = ["Gemma3ForCausalLM"]
+    save(txt, "tf5-gemma3-text-defaults")
+    rows.append(("tf5-gemma3-text-defaults", "`transformers.Gemma3TextConfig()` (defaults), architectures Gemma3ForCausalLM"))
+
+    lines = ["# Configs saved by transformers itself",
+             "",
+             f"Written by `scripts/gen_saved_tf5_configs.py` with transformers {transformers.__version__}; "
+             "regenerate with the same command after a transformers upgrade.",
+             "",
+             "| entry | made from |", "|---|---|"]
+    lines += [f"| `{n}` | {how} |" for n, how in sorted(rows)]
+    (OUT / "SOURCES.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for n, _ in rows:
+        json.loads((OUT / n / "config.json").read_text())
+    print(f"wrote {len(rows)} configs under {OUT}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
