@@ -162,3 +162,52 @@ def test_corpus_entry(name, cfg_path, workdir):
                              f"(relative {rel:.2e} > {PPL_RTOL:.0e}); per-token NLL max |d| "
                              f"{np.abs(nll - np.array(g['nll'])).max():.2e}")
     assert worst <= LOGIT_ATOL, f"{name}: top logits differ from transformers' by {worst:.2e}"
+
+
+def _keys(d, prefix=""):
+    out = set()
+    for k, v in d.items():
+        out.add(prefix + k)
+        if isinstance(v, dict) and k in ("text_config", "vision_config", "quantization_config",
+                                         "rope_scaling", "rope_parameters"):
+            out |= _keys(v, prefix + k + ".")
+    return out
+
+
+@pytest.mark.parametrize("name,cfg_path", ENTRIES, ids=[n for n, _ in ENTRIES])
+def test_shrink_keeps_every_key_and_stays_consistent(name, cfg_path):
+    """scripts/shrink_config.py: same keys (nested ones included), tiny sizes,
+    patterns consistent with the new layer count, ids inside the vocabulary."""
+    src = json.loads(cfg_path.read_text(encoding="utf-8"))
+    s = shrink(src)
+    assert _keys(s) == _keys(src)
+    assert shrink(src) == s  # deterministic
+    for c in (s, s.get("text_config")):
+        if not isinstance(c, dict) or "num_attention_heads" not in c:
+            continue
+        L = c["num_hidden_layers"]
+        assert 2 <= L <= 4 and c["hidden_size"] <= 256 and c["vocab_size"] == 1024
+        assert c["num_attention_heads"] % (c.get("num_key_value_heads") or c["num_attention_heads"]) == 0
+        if isinstance(c.get("layer_types"), list):
+            assert len(c["layer_types"]) == L
+        for k in ("sliding_window_pattern", "_sliding_window_pattern"):
+            if isinstance(c.get(k), int) and isinstance(c.get("layer_types"), list):
+                p = c[k]
+                assert c["layer_types"] == ["full_attention" if (i + 1) % p == 0 else "sliding_attention"
+                                            for i in range(L)], (k, c["layer_types"])
+        k = c.get("num_experts_per_tok")
+        n = c.get("num_experts") or c.get("num_local_experts") or c.get("n_routed_experts")
+        if k and n:
+            assert k <= n <= 8
+        sw, ctx = c.get("sliding_window"), c.get("max_position_embeddings")
+        if isinstance(sw, int) and isinstance(ctx, int) and sw < ctx:
+            assert sw == 16  # below the 48-token sequence: the window takes effect
+        rs = c.get("rope_scaling") or {}
+        if isinstance(rs, dict) and isinstance(rs.get("long_factor"), list):
+            rot = int(c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"])
+            rot = int(rot * c.get("partial_rotary_factor", 1.0))
+            assert len(rs["long_factor"]) == len(rs["short_factor"]) == rot // 2
+    for k, v in s.items():
+        if k.endswith(("_token_id", "_token_index")):
+            for x in (v if isinstance(v, list) else [v]):
+                assert x is None or x < 1024, (k, v)
