@@ -10,8 +10,12 @@ published on the Hub. These entries make the corpus test convert those too.
 
 Each entry is either a published corpus config read and re-saved
 (AutoConfig.from_pretrained + save_pretrained), or a config class instantiated
-with its defaults (Gemma 3, whose released configs the corpus does not hold).
-Run with the peer venv's interpreter (transformers, no torch needed):
+with its defaults (Gemma 3, whose released configs the corpus does not hold),
+or a re-saved config given the quantization_config that llm-compressor writes
+for an FP8 checkpoint (compressed-tensors' own ModelCompressor.update_config
+with its FP8_DYNAMIC / FP8 presets: the RedHatAI "-FP8-dynamic" / "-FP8"
+releases are made so). Run with the peer venv's interpreter (transformers and
+compressed-tensors; no torch needed beyond what they import):
 
   ~/.cache/f8/venv-peers/bin/python scripts/gen_saved_tf5_configs.py
 
@@ -84,6 +88,22 @@ def main() -> int:
     txt.architectures = ["Gemma3ForCausalLM"]
     save(txt, "tf5-gemma3-text-defaults")
     rows.append(("tf5-gemma3-text-defaults", "`transformers.Gemma3TextConfig()` (defaults), architectures Gemma3ForCausalLM"))
+
+    # FP8 checkpoints as llm-compressor saves them: transformers writes the config,
+    # compressed-tensors adds its quantization_config (version, format, schemes).
+    import compressed_tensors
+    from compressed_tensors.compressors import ModelCompressor
+    from compressed_tensors.quantization import QuantizationConfig, preset_name_to_scheme
+    for name, src, preset in (("tf5-llama-3.2-1b-instruct-fp8-dynamic-ct", "meta-llama--Llama-3.2-1B-Instruct",
+                               "FP8_DYNAMIC"),
+                              ("tf5-qwen3-8b-fp8-static-ct", "Qwen--Qwen3-8B", "FP8")):
+        save(AutoConfig.from_pretrained(PUB / src), name)
+        qc = QuantizationConfig(config_groups={"group_0": preset_name_to_scheme(preset, ["Linear"])},
+                                ignore=["lm_head"], format="float-quantized", quantization_status="compressed")
+        ModelCompressor(quantization_config=qc).update_config(str(OUT / name))
+        rows.append((name, f"published/{src}/config.json re-saved, then compressed-tensors "
+                           f"{compressed_tensors.__version__} `ModelCompressor.update_config` with the "
+                           f"`{preset}` preset on Linear, lm_head ignored (what llm-compressor writes)"))
 
     lines = ["# Configs saved by transformers itself",
              "",

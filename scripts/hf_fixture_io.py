@@ -188,7 +188,8 @@ def mark_complete(d: Path, version: str) -> None:
 # ---------------------------------------------------------------- heavy peers venv
 
 PEER_PKGS = ["torch", "transformers", "protobuf", "sentencepiece", "numpy", "jinja2",
-             "accelerate"]  # accelerate: transformers' MXFP4 loader (gpt-oss corpus goldens)
+             "accelerate",          # transformers' MXFP4 loader (gpt-oss corpus goldens)
+             "compressed-tensors"]  # scripts/gen_saved_tf5_configs.py (llm-compressor FP8 configs)
 
 
 def peer_venv(cache: Path, need_llama_cpp: bool = False) -> Path:
@@ -202,7 +203,7 @@ def peer_venv(cache: Path, need_llama_cpp: bool = False) -> Path:
         log(f"creating {venv}")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pkgs = PEER_PKGS + (["llama-cpp-python"] if need_llama_cpp else [])
-    probe = "import torch, transformers, google.protobuf, sentencepiece, jinja2, accelerate"
+    probe = "import torch, transformers, google.protobuf, sentencepiece, jinja2, accelerate, compressed_tensors"
     probe += ", llama_cpp" if need_llama_cpp else ""
     if subprocess.run([str(py), "-c", probe], capture_output=True).returncode != 0:
         log(f"pip install {' '.join(pkgs)} into {venv}")
