@@ -54,12 +54,11 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from corpus_tensors import checkpoint_tensors, family, text_config  # noqa: E402
-from hf_fixture_io import (E4M3_MAX, E4M3_VALUES, atomic_dir, bf16_bits_to_f32,  # noqa: E402
+from hf_fixture_io import (E4M3_MAX, atomic_dir, bf16_bits_to_f32,  # noqa: E402
                            f32_to_bf16_bits, f32_to_e4m3_bits, st_tensor, write_json,
                            write_safetensors)
 from shrink_config import shrink  # noqa: E402
 
-GENERATOR = "corpus-ckpt-v1"  # part of the cache key: bump when the output changes
 TOKENIZER_DIR = HERE.parent / "tests" / "goldens" / "tokenizer" / "fixtures" / "syn-metaspace"
 DTYPES = {"bfloat16": "BF16", "float16": "F16", "float32": "F32"}
 # E2M1 codes 0..15 (sign is bit 3), as transformers' FP4_VALUES
@@ -202,7 +201,7 @@ def tensors_for(cfg: dict, seed: int) -> dict:
     return out
 
 
-def write_tokenizer(d: Path, cfg: dict) -> None:
+def write_tokenizer(d: Path) -> None:
     for fn in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copyfile(TOKENIZER_DIR / fn, d / fn)
     tok = {"content": "", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False}
@@ -216,16 +215,7 @@ def make(cfg: dict, out: Path, seed: int) -> None:
     with atomic_dir(out) as d:
         write_json(d / "config.json", cfg)
         write_safetensors(d / "model.safetensors", tensors_for(cfg, seed), {"format": "pt"})
-        write_tokenizer(d, cfg)
-
-
-def cache_key(cfg: dict, seed: int) -> str:
-    """Changes with the config, the seed, the generator and its helpers."""
-    h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
-    h.update(f"{seed}:{GENERATOR}".encode())
-    for f in ("make_corpus_checkpoint.py", "corpus_tensors.py", "hf_fixture_io.py"):
-        h.update((HERE / f).read_bytes())
-    return h.hexdigest()[:16]
+        write_tokenizer(d)
 
 
 def entry_seed(name: str) -> int:

@@ -25,6 +25,7 @@ An entry is refused only as listed below; anything else fails:
                              is a failure, and a listed entry that converts is
                              one already.
 """
+import hashlib
 import json
 import os
 import pathlib
@@ -112,7 +113,6 @@ def test_corpus_entry(name, cfg_path, workdir):
     g = json.loads(gpath.read_text())
     cfg = shrink(json.loads(cfg_path.read_text(encoding="utf-8")))
     arch = cfg["architectures"][0]
-    import hashlib
     sha = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
     assert sha == g["shrunk_config_sha256"], \
         f"{name}: the shrunk config differs from the golden's: run scripts/gen_corpus_goldens.py {name}"
