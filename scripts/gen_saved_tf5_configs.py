@@ -84,6 +84,15 @@ def main() -> int:
     save(cg, "tf5-gemma3-conditional-generation-defaults")
     rows.append(("tf5-gemma3-conditional-generation-defaults",
                  "`transformers.Gemma3Config()` (defaults), architectures Gemma3ForConditionalGeneration"))
+    # Families whose released configs the corpus lacks: the classes' defaults are
+    # Mistral-7B-v0.1 (sliding_window 4096) and Qwen1.5-MoE-A2.7B (60 experts, top 4,
+    # a gated shared expert).
+    for cls, arch, name in (("MistralConfig", "MistralForCausalLM", "tf5-mistral-defaults"),
+                            ("Qwen2MoeConfig", "Qwen2MoeForCausalLM", "tf5-qwen2-moe-defaults")):
+        c = getattr(transformers, cls)()
+        c.architectures = [arch]
+        save(c, name)
+        rows.append((name, f"`transformers.{cls}()` (defaults), architectures {arch}"))
     txt = transformers.Gemma3TextConfig()
     txt.architectures = ["Gemma3ForCausalLM"]
     save(txt, "tf5-gemma3-text-defaults")

@@ -59,8 +59,9 @@ Rules (each applies to the top level and, for *ForConditionalGeneration, to
                16 (below the 48-token test sequence, so the window is
                exercised) when it is < max_position_embeddings; a window at
                least the context never takes effect and is kept, as are null
-               and windows switched off by use_sliding_window: false (a
-               converter that applied them would then be caught).
+               and 0 (Qwen2MoeConfig's "none"); windows switched off by
+               use_sliding_window: false are shrunk too (a converter that
+               applied them would then be caught).
   vocab_size   1024 (>= the 961 ids of the corpus tokenizer,
                tests/goldens/tokenizer/fixtures/syn-metaspace).
   token ids    every *_token_id / *_token_index (int or list) >= 1024 is
@@ -287,7 +288,7 @@ def shrink_text(c: dict, mxfp4: bool = False) -> dict:
 
     # Sliding window: shrink only a window that takes effect within the context
     sw, ctx = c.get("sliding_window"), c.get("max_position_embeddings")
-    if isinstance(sw, int) and not isinstance(sw, bool) and (not isinstance(ctx, int) or sw < ctx):
+    if isinstance(sw, int) and not isinstance(sw, bool) and sw > 0 and (not isinstance(ctx, int) or sw < ctx):
         out["sliding_window"] = WINDOW
         if c.get("sliding_window_size") == sw:
             out["sliding_window_size"] = WINDOW
