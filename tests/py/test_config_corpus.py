@@ -49,21 +49,14 @@ PPL_RTOL = 1e-4
 LOGIT_ATOL = 2e-3   # top logits at 4 positions; measured differences are ~1e-5
 
 EXPECTED_UNSUPPORTED = {
-    "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", "GptOssForCausalLM",
-    "DeepseekV3ForCausalLM", "Gemma3ForConditionalGeneration",
+    "GptOssForCausalLM", "DeepseekV3ForCausalLM",
     "MiMoForCausalLM",  # remote code (transformers has no class for it either)
 }
 EXPECTED_FEATURE_REFUSALS = {  # entry -> words the refusal must contain (lower case)
     "microsoft--Phi-4-mini-instruct": "longrope",
     "tf5-phi-4-mini-instruct": "longrope",
 }
-KEY_REFUSALS_TODAY = {  # entry -> keys today's reader refuses (convert/hf_config.cpp, before issue 20)
-    "google--gemma-2-9b-it": ["sliding_window_size"],
-    "tf5-gemma-2-9b-it": ["sliding_window_size"],
-    "Qwen--Qwen2.5-1.5B": ["use_mrope"],
-    "Qwen--Qwen2.5-3B": ["use_mrope"],
-    "Qwen--Qwen2.5-7B": ["use_mrope"],
-}
+KEY_REFUSALS_TODAY = {}  # the reader of issue 20 refuses no key it merely does not read
 
 
 def entries():
