@@ -97,11 +97,12 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
       if (!be.host_memory() && (h.experts.gate_b.data || h.experts.up_b.data || h.experts.down_b.data)) {
         // Per-expert biases [E, N] (a tensor-parallel slice keeps the full
         // row stride fb_stride) go up as a stack of E one-row vectors; the
-        // device copy is compact (F32, expert e's at e * N).
+        // uploaded stack's mat_stride is the device's stride between experts
+        // (CUDA: compact F32, expert e's at e * N).
         const f8backend::MoeExperts& hx = h.experts;
         const int64_t F = hx.gate.rows, H = hx.gate.cols, FB = hx.fb_stride ? hx.fb_stride : F;
         auto up_bias = [&](const f8backend::Bias& hb, f8backend::Bias* db, int64_t n, int64_t stride,
-                           const char* what) -> Status {
+                           const char* what, bool gate_up) -> Status {
           if (!hb.data) return Status::Ok();
           f8backend::Weight hw, dw;
           hw.data = hb.data;
@@ -113,13 +114,13 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
           if (Status bs = up(hw, &dw, what, li); !bs.ok()) return bs;
           db->data = dw.data;
           db->dtype = dw.dtype;
+          if (gate_up && dw.mat_stride) d.experts.fb_stride = dw.mat_stride;
           return Status::Ok();
         };
         f8backend::MoeExperts& dx = d.experts;
-        if (!(st = up_bias(hx.gate_b, &dx.gate_b, F, FB, "ffn_gate_exps.bias")).ok()) return st;
-        if (!(st = up_bias(hx.up_b, &dx.up_b, F, FB, "ffn_up_exps.bias")).ok()) return st;
-        if (!(st = up_bias(hx.down_b, &dx.down_b, H, H, "ffn_down_exps.bias")).ok()) return st;
-        dx.fb_stride = F;
+        if (!(st = up_bias(hx.gate_b, &dx.gate_b, F, FB, "ffn_gate_exps.bias", true)).ok()) return st;
+        if (!(st = up_bias(hx.up_b, &dx.up_b, F, FB, "ffn_up_exps.bias", true)).ok()) return st;
+        if (!(st = up_bias(hx.down_b, &dx.down_b, H, H, "ffn_down_exps.bias", false)).ok()) return st;
       }
     }
     // Biases are small vectors; upload them as 1-row weights.

@@ -33,6 +33,7 @@
 #include "kernels/mma_fp8.h"
 #include "kernels/moe_math.h"
 #include "moe_replay.h"
+#include "moe_test_util.h"
 
 namespace {
 
@@ -62,71 +63,15 @@ Image make_image(const Weight& h) {
   return im;
 }
 
-// E matrices [rows, cols] stacked as GGF8 2.0 stores them (compact).
-struct Stack {
-  std::vector<uint8_t> bytes;
-  std::vector<float> scale;
-  Weight w;
-};
-Stack make_stack(int32_t E, int64_t rows, int64_t cols, DType dt, ScaleKind sk, uint32_t seed, uint32_t br,
-                 uint32_t bc) {
-  Stack s;
-  int64_t per = 0;
-  for (int32_t e = 0; e < E; ++e) {
-    TestWeight tw = make_weight(rows, cols, dt, sk, seed + 101 * uint32_t(e), br, bc);
-    s.bytes.insert(s.bytes.end(), tw.bytes.begin(), tw.bytes.end());
-    if (sk == ScaleKind::Tensor) {
-      if (e == 0) s.scale = tw.scale;  // one scale for the stack
-    } else {
-      per = int64_t(tw.scale.size());
-      s.scale.insert(s.scale.end(), tw.scale.begin(), tw.scale.end());
-    }
-    if (e == 0) s.w = tw.view;
-  }
-  s.w.data = s.bytes.data();
-  s.w.scale = s.scale.empty() ? nullptr : s.scale.data();
-  s.w.n_mats = E;
-  s.w.mat_stride = rows * cols;
-  s.w.mat_scale_stride = per;
-  return s;
-}
-
-struct LayerSpec {
-  int32_t E = 6;
-  int64_t H = 200, F = 72;  // K not a multiple of 64 (zero pad), F not of 16 (partial row tile)
-  DType dt = DType::E4M3;
-  ScaleKind sk = ScaleKind::Channel;
-  uint32_t br = 32, bc = 64;
-  MoeAct act = MoeAct::SwiGLU;
-  bool biases = false;
-};
-
-// A layer as the file holds it (host, for cpu-ref) and as the device holds it.
-struct Layer {
-  Stack gate, up, down;
-  std::vector<float> gb, ub, db;
-  MoeExperts host;            // views into the stacks above (possibly sliced)
+// A layer as the file holds it (moe_test_util.h) and its device images.
+struct Layer : HostLayer {
   Image dgate, dup, ddown, dgb, dub, ddb;
-  MoeExperts dev;             // views into the images
+  MoeExperts dev;  // views into the images
 };
-
 Layer make_layer(const LayerSpec& sp, uint32_t seed) {
   Layer L;
-  L.gate = make_stack(sp.E, sp.F, sp.H, sp.dt, sp.sk, seed, sp.br, sp.bc);
-  L.up = make_stack(sp.E, sp.F, sp.H, sp.dt, sp.sk, seed + 1, sp.br, sp.bc);
-  L.down = make_stack(sp.E, sp.H, sp.F, sp.dt, sp.sk, seed + 2, sp.br, sp.bc);
-  L.host.gate = L.gate.w;
-  L.host.up = L.up.w;
-  L.host.down = L.down.w;
-  L.host.act = sp.act;
-  if (sp.biases) {
-    L.gb = randn(size_t(sp.E * sp.F), seed + 3, 0.5f);
-    L.ub = randn(size_t(sp.E * sp.F), seed + 4, 0.5f);
-    L.db = randn(size_t(sp.E * sp.H), seed + 5, 0.5f);
-    L.host.gate_b = {L.gb.data(), DType::F32};
-    L.host.up_b = {L.ub.data(), DType::F32};
-    L.host.down_b = {L.db.data(), DType::F32};
-  }
+  static_cast<HostLayer&>(L) = make_host_layer(sp, seed);
+  L.host = L.view();
   return L;
 }
 
@@ -508,17 +453,6 @@ LayerRun replay_layer(const MoeExperts& d, const float* x, int32_t T, const std:
   return r;
 }
 
-// Routing of T random tokens (ties included) by moe_route_token.
-void route(int32_t T, int32_t E, int32_t k, uint32_t seed, std::vector<int32_t>* ids, std::vector<float>* w) {
-  std::vector<float> lg = randn(size_t(T) * E, seed);
-  for (int32_t t = 0; t < T; t += 3) lg[size_t(t) * E + E - 1] = lg[size_t(t) * E];
-  const f8backend::MoeRoute r{f8backend::MoeGating::SoftmaxTopK, E, k, true};
-  ids->assign(size_t(T * k), -1);
-  w->assign(size_t(T * k), 0.0f);
-  for (int32_t t = 0; t < T; ++t)
-    f8backend::moe_route_token(lg.data() + size_t(t) * E, r, ids->data() + size_t(t) * k, w->data() + size_t(t) * k);
-}
-
 std::vector<float> ref_ffn(const MoeExperts& h, const std::vector<float>& x, int32_t T, const std::vector<int32_t>& ids,
                            const std::vector<float>& w, int32_t k) {
   static std::unique_ptr<Backend> ref = make("cpu-ref");
@@ -528,10 +462,6 @@ std::vector<float> ref_ffn(const MoeExperts& h, const std::vector<float>& x, int
   return y;
 }
 
-std::string spec_name(const LayerSpec& sp) {
-  return std::string(ggf8::dtype_name(sp.dt)) + "/" + ggf8::scale_kind_name(sp.sk) +
-         (sp.act == MoeAct::SwiGLUOss ? " oss" : " swiglu") + (sp.biases ? " biases" : "");
-}
 
 }  // namespace
 
@@ -553,7 +483,7 @@ TEST(CudaMoeReplay, Fp8GemmReplayIsTheKernelArithmetic) {
         const int32_t T = 9, k = 3;
         std::vector<int32_t> ids;
         std::vector<float> w;
-        route(T, sp.E, k, seed, &ids, &w);
+        route_tokens(T, sp.E, k, seed, &ids, &w);
         const auto x = randn(size_t(T * sp.H), seed + 1, 0.3f);
         const LayerRun r = replay_layer(L.dev, x.data(), T, ids, w, k, tiles);
         const int32_t P = T * k;
@@ -638,7 +568,7 @@ TEST(CudaMoeReplay, Fp8LayerMatchesCpuRef) {
         SCOPED_TRACE(what);
         std::vector<int32_t> ids;
         std::vector<float> w;
-        route(T, sp.E, k, seed + uint32_t(T), &ids, &w);
+        route_tokens(T, sp.E, k, seed + uint32_t(T), &ids, &w);
         const auto x = randn(size_t(T * sp.H), seed + 2 + uint32_t(T), 0.3f);
         const auto want = ref_ffn(L.host, x, T, ids, w, k);
         const LayerRun r = replay_layer(L.dev, x.data(), T, ids, w, k);
@@ -669,7 +599,7 @@ TEST(CudaMoeReplay, WeightOnlyLayerMatchesCpuRef) {
           SCOPED_TRACE(what);
           std::vector<int32_t> ids;
           std::vector<float> w;
-          route(T, sp.E, k, seed + uint32_t(T), &ids, &w);
+          route_tokens(T, sp.E, k, seed + uint32_t(T), &ids, &w);
           const auto x = randn(size_t(T * sp.H), seed + 9 + uint32_t(T), 0.3f);
           const auto want = ref_ffn(L.host, x, T, ids, w, k);
           const LayerRun r = replay_layer(L.dev, x.data(), T, ids, w, k);
@@ -694,7 +624,7 @@ TEST(CudaMoeReplay, ResultsDoNotDependOnBatchOrTileSize) {
   const int32_t T = 21, k = 3;
   std::vector<int32_t> ids;
   std::vector<float> w;
-  route(T, sp.E, k, 78, &ids, &w);
+  route_tokens(T, sp.E, k, 78, &ids, &w);
   const auto x = randn(size_t(T * sp.H), 79, 0.3f);
   const std::vector<float> y1 = replay_layer(L.dev, x.data(), T, ids, w, k, 1).y;
   for (int tiles : {2, 4, 8}) {
@@ -732,13 +662,9 @@ TEST(CudaMoeReplay, TensorParallelSlicesOfTheStacks) {
       Layer full = make_layer(sp, 900 + uint32_t(sk) * 10 + uint32_t(dt));
       for (int32_t rank = 0; rank < 2; ++rank) {
         const int64_t f0 = rank * sp.F / 2, fn = sp.F / 2;
-        Layer L = full;  // copies the stacks; re-point the views at this copy's bytes
-        auto rebase = [](Weight w, const Stack& s) {
-          w.data = s.bytes.data();
-          w.scale = s.scale.empty() ? nullptr : s.scale.data();
-          return w;
-        };
-        const Weight g = rebase(full.gate.w, L.gate), u = rebase(full.up.w, L.up), d = rebase(full.down.w, L.down);
+        Layer L = full;  // copies the stacks
+        const MoeExperts v = L.view();  // views of this copy
+        const Weight g = v.gate, u = v.up, d = v.down;
         const size_t es = ggf8::dtype_size(dt);
         auto rows = [&](Weight w) {
           w.data = static_cast<const uint8_t*>(w.data) + f0 * w.stride() * int64_t(es);
@@ -773,7 +699,7 @@ TEST(CudaMoeReplay, TensorParallelSlicesOfTheStacks) {
         const int32_t T = 13, k = 2;
         std::vector<int32_t> ids;
         std::vector<float> w;
-        route(T, sp.E, k, 901, &ids, &w);
+        route_tokens(T, sp.E, k, 901, &ids, &w);
         const auto x = randn(size_t(T * sp.H), 902, 0.3f);
         const std::string what = std::string(ggf8::dtype_name(dt)) + "/" + ggf8::scale_kind_name(sk) + " rank " +
                                  std::to_string(rank);
