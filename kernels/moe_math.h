@@ -237,12 +237,15 @@ F8K_HD int tiles_for_pairs(int32_t P, int32_t E) {
 // its bits, independent of the token-tile count and so of the batch), kMT
 // 16-row tiles per matrix, kUnroll chunks in flight, kMinBlocks per SM.
 // Registers: MATS * kMT * TILES * 4 accumulators, MATS * kMT * 2 * kUnroll
-// + TILES * kUnroll 16-byte loads in flight.
+// + TILES * kUnroll 16-byte loads in flight. ptxas (CUDA 13.0): no spills on
+// sm_89; on sm_90a only the 8-tile variants spill (64-76 bytes, as
+// gemm_fp8's 8-tile variant does: 48 bytes), the prefill-sized ones.
+// Tune on the GPU with bench_cuda_moe.
 template <int TILES, int MATS>
 struct GemmCfg;
 template <>
 struct GemmCfg<1, 2> {
-  static constexpr int kWarps = 8, kMT = 1, kUnroll = 4, kMinBlocks = 2;
+  static constexpr int kWarps = 8, kMT = 1, kUnroll = 3, kMinBlocks = 2;
 };
 template <>
 struct GemmCfg<2, 2> {
@@ -250,14 +253,18 @@ struct GemmCfg<2, 2> {
 };
 template <>
 struct GemmCfg<4, 2> {
-  static constexpr int kWarps = 8, kMT = 1, kUnroll = 1, kMinBlocks = 2;
+  static constexpr int kWarps = 8, kMT = 1, kUnroll = 1, kMinBlocks = 1;
 };
 template <>
 struct GemmCfg<8, 2> {
   static constexpr int kWarps = 8, kMT = 1, kUnroll = 1, kMinBlocks = 1;
 };
 template <int TILES>
-struct GemmCfg<TILES, 1> : mma::Cfg<TILES> {};
+struct GemmCfg<TILES, 1> : mma::Cfg<TILES> {};  // down: gemm_fp8's, but ...
+template <>
+struct GemmCfg<4, 1> {  // ... no 128-register cap at 4 token tiles (it spilled on sm_90a)
+  static constexpr int kWarps = 8, kMT = 2, kUnroll = 1, kMinBlocks = 1;
+};
 
 // Per-thread share of a block's TILES * 128 reduced outputs (one 16-row tile).
 template <int TILES, int MATS>

@@ -31,8 +31,8 @@ die() { echo "gpu_check: error: $*" >&2; exit 1; }
 
 # Binaries to ship: required ones fail the pack when missing.
 REQUIRED_BINS=(f8)
-TEST_BINS=(test_cuda_backend test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1)
-BENCH_BINS=(bench_cuda_gemm bench_cuda_attn bench_cuda_fmha)
+TEST_BINS=(test_cuda_backend test_cuda_moe test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1)
+BENCH_BINS=(bench_cuda_gemm bench_cuda_attn bench_cuda_fmha bench_cuda_moe)
 
 # ================================================================ pack
 find_exe() {  # find_exe NAME: path of the executable NAME under $BUILD
@@ -296,6 +296,10 @@ run_all() {
     fi
     grep -h '^\[ info \]' "$OUT/tests.log" | sed 's/^/    /' >>"$OUT/run.log"
   else SUMMARY+=("test_cuda_backend|MISSING|0|not in the bundle"); fi
+  if [ -x "$B/bin/test_cuda_moe" ]; then  # MoE ops (issue 20) vs cpu-ref
+    step "test_cuda_moe" 180 "$OUT/tests.log" "${fx[@]}" "$B/bin/test_cuda_moe"
+    grep -h '^\[ info \] moe' "$OUT/tests.log" | sed 's/^/    /' >>"$OUT/run.log"
+  else SUMMARY+=("test_cuda_moe|MISSING|0|not in the bundle"); fi
   if [ -x "$B/bin/test_cuda_e2e" ]; then
     step "test_cuda_e2e (SmolLM2)" 180 "$OUT/tests.log" env F8_E2E_MODEL="$SMOL" LD_LIBRARY_PATH="$F8_LIBPATH" \
       "$B/bin/test_cuda_e2e"
@@ -320,6 +324,15 @@ run_all() {
     note "$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
     step "racecheck bench_cuda_fmha check" 120 "$OUT/sanitizer.log" env LD_LIBRARY_PATH="$F8_LIBPATH" \
       "$SAN" --tool racecheck --error-exitcode 3 "$B/bin/bench_cuda_fmha" check
+    note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
+  fi
+
+  if [ -x "$B/bin/bench_cuda_moe" ]; then  # MoE kernels (issue 20): their self-check under both tools
+    step "memcheck bench_cuda_moe check" 120 "$OUT/sanitizer.log" env LD_LIBRARY_PATH="$F8_LIBPATH" \
+      "$SAN" --tool memcheck --error-exitcode 3 "$B/bin/bench_cuda_moe" check
+    note "$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
+    step "racecheck bench_cuda_moe check" 120 "$OUT/sanitizer.log" env LD_LIBRARY_PATH="$F8_LIBPATH" \
+      "$SAN" --tool racecheck --error-exitcode 3 "$B/bin/bench_cuda_moe" check
     note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
   fi
 

@@ -1,24 +1,21 @@
-// tests/backend/test_cuda_moe_layout.cpp — the CUDA mixture-of-experts
-// kernels replayed on the CPU, no GPU needed, through the functions of
-// kernels/moe_math.h and kernels/mma_fp8.h the kernels themselves call:
+// tests/backend/test_cuda_moe_layout.cpp — the index math of the CUDA
+// mixture-of-experts kernels replayed on the CPU, no GPU needed, through the
+// functions of kernels/moe_math.h and kernels/mma_fp8.h the kernels
+// themselves call (replays in moe_replay.h):
 //   - moe_route (moe_route.cu): the warp's lane-strided scores, the
 //     butterfly max and arg-max reductions, lane 0's sums — bit-identical to
-//     moe_route_token (host exp in both: the kernel's only difference is expf);
+//     moe_route_token (host exp in both: the kernel's only difference is
+//     expf), with ties, -inf and NaN scores;
 //   - moe_group: the histogram, the Hillis-Steele block scans, the
 //     __match_any_sync ranks and per-warp bases — equal to
-//     moe_group_by_expert; the tile list;
-//   - the grouped GEMMs' work mapping: every (expert, slot, row) produced
-//     exactly once and only by a block of the slot's expert, for random
-//     routings (T = 1, 7, 64, 512, k = 1..8, E up to 128, empty experts);
-//   - moe_gemm_fp8 lane by lane (each lane's 16-byte loads through the
-//     slot -> token indirection, emulated mma.sync, the shared-memory
-//     reduction, the fused activation epilogue), bit-identical to the
-//     kernel's arithmetic written plainly, and the whole layer (route, group,
-//     quantize, gate+up, quantize, down, combine) against cpu-ref moe_ffn on
-//     the device image of random stacks (weight_image.h: what upload builds)
-//     — E4M3/E5M2, tensor/channel/block scales, biases, both activations,
-//     tensor-parallel slices of the stacks; moe_gemm_wonly likewise for
-//     BF16/F16/F32 stacks. Results do not depend on the batch or the tile size.
+//     moe_group_by_expert; the tile list and its max_tiles bound;
+//   - the grouped GEMMs' work mapping (moe_gemm.cu, moe_gemm_wonly.cu):
+//     every (expert, slot, row) produced exactly once and only by a block of
+//     the slot's expert, each lane loading the row its MMA column stores, for
+//     random routings (T = 1, 7, 64, 512, k = 1..8, E up to 128, empty
+//     experts) and every token-tile count.
+// The numerics (lane-by-lane GEMMs, the whole layer vs cpu-ref):
+// test_cuda_moe_replay.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>
