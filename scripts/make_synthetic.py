@@ -26,6 +26,8 @@ Fixtures (see docs/fixtures.md for the exact shapes):
   gemma2        Gemma2ForCausalLM (transformers-5 config), soft-capping, alternating windows, head_dim 256
   gemma3        Gemma3ForCausalLM text (transformers-5 config), q/k norms, two RoPE bases
   mixtral, qwen2moe, qwen3moe, qwen3moe-fp8   mixture of experts (scripts/synthetic_moe.py)
+  gpt-oss, gpt-oss-bf16   GptOssForCausalLM: MXFP4 experts as published, and the dequantized
+                BF16 layout (scripts/synthetic_gpt_oss.py)
   smollm2-tf5   the real SmolLM2-135M-Instruct as transformers 5 save_pretrained
                 writes it: config.json with rope_parameters and dtype,
                 chat_template.jinja, tokenizer_config.json without a template,
@@ -635,11 +637,14 @@ FIXTURES = {
 
 
 def _register_moe() -> None:
-    """The MoE fixtures live in synthetic_moe.py; each takes this module."""
+    """The MoE fixtures live in synthetic_moe.py and synthetic_gpt_oss.py; each
+    takes this module."""
+    import synthetic_gpt_oss
     import synthetic_moe
     me = sys.modules[__name__]
-    for name, fn in synthetic_moe.FIXTURES.items():
-        FIXTURES[name] = (lambda f: lambda d, cache: f(me, d, cache))(fn)
+    for mod in (synthetic_moe, synthetic_gpt_oss):
+        for name, fn in mod.FIXTURES.items():
+            FIXTURES[name] = (lambda f: lambda d, cache: f(me, d, cache))(fn)
 
 
 _register_moe()
