@@ -253,6 +253,21 @@ TEST(GptOssConfig, YarnMatchesTransformers) {
               n_vals);
 }
 
+// YaRN on Phi-3: transformers 5 takes the top-level original_max_position_embeddings
+// over the RoPE object's, transformers 4 does not: refused when they differ.
+TEST(GptOssConfig, YarnOriginalContextContradictionOnPhi3) {
+  json c = {{"architectures", {"Phi3ForCausalLM"}}, {"hidden_size", 64}, {"num_attention_heads", 4},
+            {"max_position_embeddings", 16384}, {"original_max_position_embeddings", 4096},
+            {"rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 4096}}}};
+  HParams hp;
+  ggf8::Status s = parse(c.dump(), &hp);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_EQ(hp.rope_orig_ctx, 4096u);
+  c["original_max_position_embeddings"] = 2048;
+  s = parse(c.dump(), &hp);
+  EXPECT_NE(s.message.find("transformers 5 uses this top-level value"), std::string::npos) << s.message;
+}
+
 // ---- conversion ------------------------------------------------------------------------
 
 // A tiny gpt-oss checkpoint: 2 layers, 4 experts of width 32 on hidden 64.
