@@ -1,6 +1,7 @@
 """gpt-oss end to end beyond the per-fixture golden test
 (test_generate_goldens.py runs both gpt-oss fixtures at tp 1):
 
+  - cpu-ref (the scalar oracle) as close to transformers as cpu-simd;
   - tensor parallel: `--tp 2` (o_proj bias on rank 0 only, each rank its
     heads' sinks, every expert split by rows/columns, the router and its bias
     replicated) matches the transformers golden as tightly as tp 1;
@@ -69,6 +70,13 @@ def logits_err(model, tmp, prompt, extra, kv="f32"):
 def test_tensor_parallel_matches_transformers(model, tmp_path, i):
     err, top1 = logits_err(model, tmp_path, GOLDEN["prompts"][i], ["--tp", "2", "-t", "2"])
     assert err < 1e-4, f"--tp 2: max |dlogit| {err:.2e}"
+    assert top1 == 1.0
+
+
+def test_cpu_ref_matches_transformers(model, tmp_path):
+    # the scalar oracle's sinks, biases, YaRN and clamped-SwiGLU experts
+    err, top1 = logits_err(model, tmp_path, GOLDEN["prompts"][0], ["--backend", "cpu-ref"])
+    assert err < 1e-4, f"cpu-ref: max |dlogit| {err:.2e}"
     assert top1 == 1.0
 
 
