@@ -23,6 +23,8 @@ enum class Role {
   InputScale,   // FP8 checkpoint: <linear>.input_scale   -> "<W without .weight>.input_scale"
   KvScale,      // FP8 checkpoint: self_attn.k_scale / v_scale -> blk.N.attn_{k,v}.kv_scale
   Ignore,       // carried by HF but derived (rotary_emb.inv_freq)
+  OssExperts,   // gpt-oss: a fused expert tensor (mlp.experts.*; `weight` = its field name),
+                // turned into stacks by convert/gpt_oss_experts.h
 };
 
 struct MappedName {
@@ -46,6 +48,10 @@ void moe_required_tensors(const HParams& hp, uint64_t layer, std::vector<std::st
 std::vector<uint64_t> moe_expected_shape(const HParams& hp, const std::string& rest);
 // Whether `canonical` is a stacked expert tensor (blk.N.ffn_{gate,up,down}_exps.weight).
 bool is_expert_stack(const std::string& canonical);
+
+// gpt-oss names of one layer (arch_gpt_oss.cpp): self_attn.sinks,
+// self_attn.o_proj.bias, mlp.router.{weight,bias}, mlp.experts.* (Role::OssExperts).
+bool map_gpt_oss_name(const HParams& hp, std::string_view rest, int layer, MappedName* out);
 
 // The canonical tensors the runtime needs for `hp` (weights, norms, biases;
 // output.weight only when the embeddings are not tied), in file order.

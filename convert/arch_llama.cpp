@@ -199,6 +199,8 @@ std::vector<std::string> required_tensors(const HParams& hp) {
       r.push_back(b + "attn_k_norm.weight");
     }
     r.push_back(b + "attn_output.weight");
+    if (hp.attn_out_bias) r.push_back(b + "attn_output.bias");
+    if (hp.attn_sinks) r.push_back(b + "attn_sinks.weight");
     r.push_back(b + "ffn_norm.weight");
     if (hp.gemma) {
       r.push_back(b + "post_attention_norm.weight");
@@ -238,6 +240,8 @@ std::vector<uint64_t> expected_shape(const HParams& hp, const std::string& name)
   if (ends(".attn_q.bias")) return {q};
   if (ends(".attn_k.bias") || ends(".attn_v.bias")) return {kv};
   if (ends(".attn_output.weight")) return {hp.hidden, q};
+  if (ends(".attn_output.bias")) return {hp.hidden};
+  if (ends(".attn_sinks.weight")) return {hp.n_heads};
   if (ends(".ffn_gate.weight") || ends(".ffn_up.weight")) return {hp.ffn, hp.hidden};
   if (ends(".ffn_down.weight")) return {hp.hidden, hp.ffn};
   return {};
@@ -258,6 +262,8 @@ std::string hf_name_for(const std::string& c) {
   if (rest == "post_ffw_norm.weight") return pre + "post_feedforward_layernorm.weight";
   if (rest == "attn_q_norm.weight") return pre + "self_attn.q_norm.weight";
   if (rest == "attn_k_norm.weight") return pre + "self_attn.k_norm.weight";
+  if (rest == "attn_sinks.weight") return pre + "self_attn.sinks";
+  if (rest == "ffn_gate_inp.bias") return pre + "mlp.router.bias";
   for (const auto& p : kProjs) {
     const std::string stem = std::string(p.ours) + ".";
     if (rest.rfind(stem, 0) == 0) return pre + p.hf + "." + rest.substr(stem.size());

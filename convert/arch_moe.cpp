@@ -51,6 +51,7 @@ bool leaf(const std::string& w, std::string_view rest, int layer, int expert, Ma
 }  // namespace
 
 bool map_moe_name(const HParams& hp, std::string_view s, int layer, MappedName* out) {
+  if (hp.expert_names == "gpt_oss") return map_gpt_oss_name(hp, s, layer, out);
   if (!hp.layer_moe(uint64_t(layer))) return false;
   const std::string blk = "blk." + std::to_string(layer) + ".";
   const bool mixtral = hp.expert_names == "mixtral";
@@ -80,7 +81,10 @@ bool map_moe_name(const HParams& hp, std::string_view s, int layer, MappedName* 
 void moe_required_tensors(const HParams& hp, uint64_t l, std::vector<std::string>* out) {
   const std::string b = "blk." + std::to_string(l) + ".";
   out->push_back(b + "ffn_gate_inp.weight");
+  if (hp.router_bias) out->push_back(b + "ffn_gate_inp.bias");
   for (const char* p : {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"}) out->push_back(b + p + ".weight");
+  if (hp.expert_names == "gpt_oss")  // per-expert biases
+    for (const char* p : {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"}) out->push_back(b + p + ".bias");
   if (hp.shexp_ffn) {
     for (const char* p : {"ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp"}) out->push_back(b + p + ".weight");
     if (hp.shexp_gate) out->push_back(b + "ffn_gate_inp_shexp.weight");
@@ -90,6 +94,9 @@ void moe_required_tensors(const HParams& hp, uint64_t l, std::vector<std::string
 std::vector<uint64_t> moe_expected_shape(const HParams& hp, const std::string& rest) {
   const uint64_t H = hp.hidden, E = hp.n_experts, F = hp.moe_ffn, S = hp.shexp_ffn;
   if (rest == "ffn_gate_inp.weight") return {E, H};
+  if (rest == "ffn_gate_inp.bias") return {E};
+  if (rest == "ffn_gate_exps.bias" || rest == "ffn_up_exps.bias") return {E, F};
+  if (rest == "ffn_down_exps.bias") return {E, H};
   if (rest == "ffn_gate_exps.weight" || rest == "ffn_up_exps.weight") return {E, F, H};
   if (rest == "ffn_down_exps.weight") return {E, H, F};
   if (rest == "ffn_gate_shexp.weight" || rest == "ffn_up_shexp.weight") return {S, H};

@@ -99,9 +99,15 @@ Status schema_phi3(Reader& r, HParams* hp, Notes* notes) {
   F8_CFG_TRY(read_rope(r, 10000.0f, hp, notes));
   F8_CFG_TRY(read_silu(r));
   // The LongRoPE switch point; no effect without LongRoPE (refused by read_rope).
+  // With YaRN, transformers 5 takes it over rope_scaling's own value and 4 does not.
   if (r.has("original_max_position_embeddings")) {
     uint64_t omp = 0;
     F8_CFG_TRY(r.uint("original_max_position_embeddings", 0, &omp));
+    if (hp->rope_type == "yarn" && omp != hp->rope_orig_ctx)
+      return r.refuse("original_max_position_embeddings",
+                      "YaRN's original context is " + std::to_string(hp->rope_orig_ctx) +
+                          " in the RoPE parameters; transformers 5 uses this top-level value for Phi-3 and "
+                          "transformers 4 the RoPE one (pass --ignore-config-key for the one to drop)");
   }
   hp->fused_qkv = true;
   return read_window_all_layers(r, 0, hp);

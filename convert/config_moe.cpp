@@ -9,8 +9,6 @@
 
 namespace f8conv::cfg {
 
-namespace {
-
 // num_local_experts (Mixtral, transformers 5's name) or num_experts (Qwen,
 // transformers 4's): one value, under either name.
 Status read_expert_count(Reader& r, uint64_t def, HParams* hp) {
@@ -35,6 +33,8 @@ Status read_topk(Reader& r, uint64_t def, HParams* hp) {
     return r.refuse("num_experts_per_tok", "f8 routes a token to at most 32 experts");
   return Status::Ok();
 }
+
+namespace {
 
 // Qwen MoE layers: (l + 1) % decoder_sparse_step == 0 and l not in mlp_only_layers.
 Status read_qwen_moe_layers(Reader& r, HParams* hp) {

@@ -1,7 +1,8 @@
 // config_quant.cpp — config.json "quantization_config": which stored form the
 // checkpoint's weights have. f8 imports FP8 checkpoints (compressed-tensors,
-// block FP8 "fp8") byte for byte; any other method stores weights f8 cannot
-// read, so it is refused by name.
+// block FP8 "fp8") byte for byte and gpt-oss's MXFP4 experts ("mxfp4")
+// losslessly as E4M3 with block scales; any other method stores weights f8
+// cannot read, so it is refused by name.
 #include "convert/config_read.h"
 
 namespace f8conv::cfg {
@@ -11,10 +12,15 @@ Status read_quant(Reader& r, HfQuantConfig* qc) {
   const json& q = r.at("quantization_config");
   if (!q.is_object()) return r.fail(Code::BadType, "quantization_config", "must be an object");
   std::string m = q.contains("quant_method") && q["quant_method"].is_string() ? q["quant_method"].get<std::string>() : "";
-  if (m != "compressed-tensors" && m != "fp8")
+  if (m != "compressed-tensors" && m != "fp8" && m != "mxfp4")
     return Status::Error(Code::BadType, r.file() + ": quantization_config.quant_method \"" + m +
-                                            "\" is not supported (supported: compressed-tensors FP8, fp8)");
+                                            "\" is not supported (supported: compressed-tensors FP8, fp8, "
+                                            "mxfp4 for GptOssForCausalLM)");
   qc->method = m;
+  // mxfp4 (gpt-oss): the experts' *_blocks / *_scales tensors say which
+  // weights are MXFP4 (modules_to_not_convert lists the others); their E2M1
+  // values times E8M0 scales are imported losslessly (convert/mxfp4.h).
+  if (m == "mxfp4") return Status::Ok();
   // Block size: fp8 (DeepSeek style) says weight_block_size; compressed-tensors
   // block strategy says config_groups.*.weights.block_structure.
   const json* bs = nullptr;

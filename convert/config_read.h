@@ -97,8 +97,10 @@ Status read_core(Reader& r, const CoreDefaults& d, HParams* hp);
 // RoPE from every place a config may state it (rope_theta, rope_scaling,
 // rope_parameters, partial_rotary_factor; Gemma 3's per-layer-type form and
 // rope_local_base_freq), resolved as transformers 5 resolves them
-// (config_rope.cpp). `default_theta`: the config class's.
-Status read_rope(Reader& r, float default_theta, HParams* hp, Notes* notes);
+// (config_rope.cpp). `default_theta`: the config class's; `default_rope`:
+// the config class's RoPE parameters when the file states none (GptOssConfig's
+// YaRN), null = the default (unscaled) RoPE.
+Status read_rope(Reader& r, float default_theta, HParams* hp, Notes* notes, const json* default_rope = nullptr);
 
 // hidden_act (SwiGLU families): only "silu".
 Status read_silu(Reader& r, const std::string& key = "hidden_act");

@@ -38,9 +38,77 @@ std::string join(const std::set<std::string>& s) {
   return l;
 }
 
+// YaRN (transformers _compute_yarn_parameters, the same in 4.57 and 5.x for
+// what f8 reads): factor (required), original_max_position_embeddings
+// (default max_position_embeddings), beta_fast / beta_slow (default 32 / 1,
+// also when 0: Python's `or`), truncate (default true), and the attention
+// factor: attention_factor if given, else yarn_get_mscale(factor, mscale) /
+// yarn_get_mscale(factor, mscale_all_dim) when both are given and non-zero,
+// else yarn_get_mscale(factor) = 0.1 ln(factor) + 1 (1 for factor <= 1),
+// in double like Python, stored as float (torch multiplies float32 cos/sin by it).
+Status read_yarn(std::map<std::string, Stated>& val, const std::string& file, HParams* hp,
+                 std::set<std::string>* read) {
+  for (const char* k : {"factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "truncate",
+                        "attention_factor", "mscale", "mscale_all_dim"})
+    read->insert(k);
+  auto num = [&](const char* field, double* out, bool* given) -> Status {
+    *given = false;
+    auto it = val.find(field);
+    if (it == val.end()) return Status::Ok();
+    const json& v = it->second.value;
+    if (!v.is_number() || !std::isfinite(v.get<double>()))
+      return Status::Error(Code::BadType, file + ": \"" + it->second.where + "\" must be a finite number, got " + v.dump());
+    *out = v.get<double>();
+    *given = true;
+    return Status::Ok();
+  };
+  bool g = false;
+  double factor = 0, orig = double(hp->ctx), bf = 0, bs = 0, af = 0, ms = 0, msa = 0;
+  F8_CFG_TRY(num("factor", &factor, &g));
+  if (!g) return Status::Error(Code::NotFound, file + ": RoPE type \"yarn\" needs factor (in rope_parameters or rope_scaling)");
+  if (factor <= 0)
+    return Status::Error(Code::BadType, file + ": \"" + val["factor"].where + "\" must be > 0, got " +
+                                            val["factor"].value.dump());
+  F8_CFG_TRY(num("original_max_position_embeddings", &orig, &g));
+  if (g && (orig < 1 || orig != std::floor(orig) || orig > double(1u << 30)))
+    return Status::Error(Code::BadType, file + ": \"" + val["original_max_position_embeddings"].where +
+                                            "\" must be a positive integer, got " +
+                                            val["original_max_position_embeddings"].value.dump());
+  F8_CFG_TRY(num("beta_fast", &bf, &g));
+  if (bf == 0) bf = 32;
+  F8_CFG_TRY(num("beta_slow", &bs, &g));
+  if (bs == 0) bs = 1;
+  if (bf <= 0 || bs <= 0)
+    return Status::Error(Code::BadType, file + ": RoPE yarn beta_fast (" + std::to_string(bf) + ") and beta_slow (" +
+                                            std::to_string(bs) + ") must be > 0");
+  bool truncate = true;
+  if (auto it = val.find("truncate"); it != val.end()) {
+    if (!it->second.value.is_boolean())
+      return Status::Error(Code::BadType, file + ": \"" + it->second.where + "\" must be true or false, got " +
+                                              it->second.value.dump());
+    truncate = it->second.value.get<bool>();
+  }
+  auto mscale = [](double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+  bool af_given = false, ms_given = false, msa_given = false;
+  F8_CFG_TRY(num("attention_factor", &af, &af_given));
+  F8_CFG_TRY(num("mscale", &ms, &ms_given));
+  F8_CFG_TRY(num("mscale_all_dim", &msa, &msa_given));
+  if (!af_given) af = (ms != 0 && msa != 0) ? mscale(factor, ms) / mscale(factor, msa) : mscale(factor, 1.0);
+  if (!(af > 0) || !std::isfinite(af))
+    return Status::Error(Code::BadType, file + ": RoPE yarn attention factor " + std::to_string(af) + " must be > 0");
+  hp->rope_type = "yarn";
+  hp->rope_factor = static_cast<float>(factor);
+  hp->rope_orig_ctx = static_cast<uint64_t>(orig);
+  hp->rope_beta_fast = static_cast<float>(bf);
+  hp->rope_beta_slow = static_cast<float>(bs);
+  hp->rope_truncate = truncate;
+  hp->rope_attn_factor = static_cast<float>(af);
+  return Status::Ok();
+}
+
 }  // namespace
 
-Status read_rope(Reader& r, float default_theta, HParams* hp, Notes* notes) {
+Status read_rope(Reader& r, float default_theta, HParams* hp, Notes* notes, const json* default_rope) {
   const json& j = r.obj();
   const std::string& file = r.file();
   const bool gemma3 = hp->arch == "gemma3";
@@ -96,6 +164,13 @@ Status read_rope(Reader& r, float default_theta, HParams* hp, Notes* notes) {
     }
     for (const auto& [k, v] : o.items()) state(k == "type" ? "rope_type" : k, std::string(obj) + "." + k, v, rank);
   }
+  // The config class's own RoPE (GptOssConfig: YaRN) when the file states
+  // neither rope_parameters nor a non-empty rope_scaling; top-level
+  // rope_theta still fills its theta (it has none), as in transformers.
+  const bool params_given = j.contains("rope_parameters") && !j["rope_parameters"].is_null();
+  if (default_rope && !params_given && !scaling_given)
+    for (const auto& [k, v] : default_rope->items())
+      state(k, "rope_parameters." + k + " (the config class's default)", v, 1);
 
   // One value per field: transformers 5 takes the highest rank, transformers
   // 4 the highest rank it reads (it never reads rope_parameters).
@@ -177,13 +252,15 @@ Status read_rope(Reader& r, float default_theta, HParams* hp, Notes* notes) {
     if (hp->rope_high_freq <= hp->rope_low_freq)
       return Status::Error(Code::BadType, file + ": RoPE llama3 high_freq_factor (" + std::to_string(hp->rope_high_freq) +
                                               ") must exceed low_freq_factor (" + std::to_string(hp->rope_low_freq) + ")");
+  } else if (type == "yarn") {
+    F8_CFG_TRY(read_yarn(val, file, hp, &read));
   } else if (type == "longrope" || type == "su") {
     return Status::Error(Code::BadType, file + ": \"" + where + "\" = \"" + type +
                                             "\": LongRoPE (Phi-3 128k / Phi-3.5 scaling) is not implemented in f8 "
-                                            "(supported RoPE types: default, linear, llama3)");
+                                            "(supported RoPE types: default, linear, llama3, yarn)");
   } else {
     return Status::Error(Code::BadType, file + ": \"" + where + "\" = \"" + type +
-                                            "\" is not supported (supported RoPE types: default, linear, llama3)");
+                                            "\" is not supported (supported RoPE types: default, linear, llama3, yarn)");
   }
   std::set<std::string> unread;
   for (const auto& [field, src] : val)

@@ -28,8 +28,15 @@ Status schema_gemma3(Reader& r, HParams* hp, Notes* notes);
 Status schema_gemma3_multimodal(Reader& r, HParams* hp, Notes* notes, std::vector<std::string>* unread);
 
 // config_moe.cpp
+// The expert count (num_local_experts or num_experts, one value under either
+// name) and num_experts_per_tok (<= the count, <= 32).
+Status read_expert_count(Reader& r, uint64_t def, HParams* hp);
+Status read_topk(Reader& r, uint64_t def, HParams* hp);
 Status schema_mixtral(Reader& r, HParams* hp, Notes* notes);
 Status schema_qwen2_moe(Reader& r, HParams* hp, Notes* notes);
 Status schema_qwen3_moe(Reader& r, HParams* hp, Notes* notes);
+
+// config_gpt_oss.cpp
+Status schema_gpt_oss(Reader& r, HParams* hp, Notes* notes);
 
 }  // namespace f8conv::cfg

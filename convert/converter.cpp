@@ -14,6 +14,7 @@
 #include "convert/arch.h"
 #include "convert/expert_stack.h"
 #include "convert/fp8_import.h"
+#include "convert/gpt_oss_experts.h"
 #include "convert/hf_config.h"
 #include "convert/safetensors.h"
 #include "convert/tokenizer_import.h"
@@ -63,7 +64,11 @@ struct Weight {
   std::vector<const Checkpoint::Entry*> experts;
   std::vector<const Checkpoint::Entry*> expert_scales;  // FP8: each expert's weight_scale(_inv)
   bool stacked() const { return !experts.empty(); }
+  // gpt-oss: made from a fused expert tensor (gpt_oss_experts.h); entry = its source.
+  bool derived = false;
+  OssDerived oss;
   std::vector<uint64_t> shape() const {
+    if (derived) return oss.shape;
     std::vector<uint64_t> s = entry->tensor->shape;
     if (rows) s[0] = rows;
     if (stacked()) s.insert(s.begin(), experts.size());
@@ -97,6 +102,7 @@ struct Plan {
 Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, ConvertReport* rep) {
   HParams& hp = plan->hp;
   std::map<std::string, std::pair<const Checkpoint::Entry*, bool>> wscales;  // weight -> (scale entry, inv)
+  std::map<int, OssLayerSources> oss_layers;  // gpt-oss: fused expert tensors per layer
   bool have_output = false;
   for (const auto& e : cp.entries()) {
     MappedName m;
@@ -106,6 +112,10 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
                                                " layers (unexpected name)");
     switch (m.role) {
       case Role::Ignore:
+        plan->skip.insert(e.tensor);
+        break;
+      case Role::OssExperts:  // planned per layer below
+        oss_layers[m.layer][m.weight] = &e;
         plan->skip.insert(e.tensor);
         break;
       case Role::WeightScale:
@@ -199,6 +209,20 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
       }
     }
   }
+  // gpt-oss: each layer's fused expert tensors -> the stacks and biases they make.
+  for (const auto& [layer, srcs] : oss_layers) {
+    std::vector<OssDerived> ds;
+    F8_TRY(oss_plan_layer(hp, layer, srcs, &ds));
+    for (const OssDerived& d : ds) {
+      Weight w;
+      w.entry = d.src;
+      w.derived = true;
+      w.oss = d;
+      w.map = {d.canonical, d.kind == OssKind::Bias ? Role::Bias : Role::Linear, "", layer};
+      plan->weights[d.canonical] = w;
+      plan->weight_of_entry[d.src->tensor].push_back(d.canonical);
+    }
+  }
   if (!hp.tied_given && !have_output && !hp.tied) {  // (a tied default, as Gemma's, needs no word)
     hp.tied = true;
     rep->warnings.push_back("config.json does not say tie_word_embeddings and there is no lm_head.weight: "
@@ -270,6 +294,18 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
   for (auto& [name, w] : plan->weights) {
     const StTensor& t = *w.entry->tensor;
     const std::string where = w.entry->file->path() + ": tensor \"" + t.name + "\"";
+    if (w.derived) {  // gpt-oss: MXFP4 experts imported (exact), biases kept, dense experts as any stack
+      if (w.oss.kind == OssKind::Mxfp4) {
+        w.action = Action::Import;
+      } else if (w.oss.kind == OssKind::Bias) {
+        w.action = Action::Keep;
+      } else {
+        bool q = o.quantize_regex.empty() ? is_linear_weight(name) : matches(q_re, w);
+        if (q && !o.keep_regex.empty() && matches(k_re, w)) q = false;
+        w.action = q ? Action::Quantize : Action::Keep;
+      }
+      continue;
+    }
     if (w.stacked() && is_fp8_src(t.dtype)) {
       w.expert_scales.assign(w.experts.size(), nullptr);
       for (size_t x = 0; x < w.experts.size(); ++x) {
@@ -406,7 +442,55 @@ struct Run {
     return add(d, buf.data(), buf.size());
   }
 
+  // gpt-oss: a tensor made from a fused expert source (gpt_oss_experts.h).
+  Status derived(const Weight& wt) {
+    const OssDerived& od = wt.oss;
+    TensorDesc d;
+    d.name = od.canonical;
+    d.dims = od.shape;
+    if (od.kind == OssKind::Bias) {
+      F8_TRY(oss_bias(od, o.allow_nonfinite, &buf));
+      d.dtype = DType::F32;
+      return add(d, buf.data(), buf.size());
+    }
+    if (od.kind == OssKind::Mxfp4) {  // E4M3 codes + 1 x 32 block scales: every value exact
+      ImportedScale is;
+      F8_TRY(oss_import_mxfp4(od, pool, &buf, &is));
+      d.dtype = DType::E4M3;
+      d.scale_kind = is.kind;
+      d.block_rows = is.block_rows;
+      d.block_cols = is.block_cols;
+      d.scale_name = od.canonical + ".scale";
+      F8_TRY(add(d, buf.data(), buf.size()));
+      F8_TRY(add_scale(d.scale_name, is.dims, is.values));
+      rep->n_imported_mxfp4++;
+      scale_kinds.insert(ggf8::scale_kind_name(is.kind));
+      stored_formats.insert("e4m3");
+      return Status::Ok();
+    }
+    ConvertOptions::TensorChoice ch{o.weights, o.scale, o.block};
+    if (auto it = o.tensor_choice.find(od.canonical); it != o.tensor_choice.end()) ch = it->second;
+    const bool q = wt.action == Action::Quantize;
+    QuantResult qr;
+    F8_TRY(oss_dense_stack(od, q ? ch.weights : WeightFormat::BF16, ch.scale, ch.block, o.allow_nonfinite, pool, &buf,
+                           &qr));
+    d.dtype = qr.dtype;
+    d.scale_kind = qr.kind;
+    d.block_rows = qr.block_rows;
+    d.block_cols = qr.block_cols;
+    if (qr.kind != ScaleKind::None) d.scale_name = od.canonical + ".scale";
+    F8_TRY(add(d, buf.data(), buf.size()));
+    if (qr.kind != ScaleKind::None) F8_TRY(add_scale(d.scale_name, qr.scale_dims, qr.scales));
+    if (q) {
+      rep->quantized.push_back({od.canonical, ggf8::dtype_name(qr.dtype), ggf8::scale_kind_name(qr.kind), qr.stats});
+      scale_kinds.insert(ggf8::scale_kind_name(qr.kind));
+      stored_formats.insert(weight_format_name(ch.weights));
+    }
+    return Status::Ok();
+  }
+
   Status weight(const Weight& wt) {
+    if (wt.derived) return derived(wt);
     if (wt.stacked()) return stacked(wt);
     const StTensor& t = *wt.entry->tensor;
     const std::string& name = wt.map.canonical;
@@ -581,7 +665,7 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
 
   // quant.* metadata. Stats arrays are parallel, in file order.
   namespace k = ggf8::keys;
-  const bool pre = rep->n_imported_fp8 > 0;
+  const bool pre = rep->n_imported_fp8 > 0 || rep->n_imported_mxfp4 > 0;
   std::string fmt = run.stored_formats.empty() ? "bf16"
                     : run.stored_formats.size() == 1 ? *run.stored_formats.begin() : "mixed";
   std::string sk = run.scale_kinds.empty() ? "none" : run.scale_kinds.size() == 1 ? *run.scale_kinds.begin() : "mixed";

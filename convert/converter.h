@@ -75,6 +75,7 @@ struct ConvertReport {
   std::vector<TensorReport> quantized;  // tensors quantized here (with stats)
   uint64_t n_tensors = 0;               // tensors written (scales included)
   uint64_t n_imported_fp8 = 0;          // FP8 tensors carried over unchanged
+  uint64_t n_imported_mxfp4 = 0;        // gpt-oss MXFP4 expert stacks imported exactly (E4M3 + 1x32 block scales)
   uint64_t source_bytes = 0;            // tensor bytes read from safetensors
   uint64_t output_bytes = 0;            // size of the .f8 file
   double seconds = 0;                   // wall time of the whole conversion

@@ -49,6 +49,7 @@ constexpr Arch kArchs[] = {
     {"MixtralForCausalLM", "mixtral", flat<cfg::schema_mixtral>},
     {"Qwen2MoeForCausalLM", "qwen2moe", flat<cfg::schema_qwen2_moe>},
     {"Qwen3MoeForCausalLM", "qwen3moe", flat<cfg::schema_qwen3_moe>},
+    {"GptOssForCausalLM", "gpt-oss", flat<cfg::schema_gpt_oss>},
 };
 
 // --ignore-config-key: the named keys are removed before any schema looks.
@@ -126,6 +127,9 @@ Status parse_hf_config(const std::string& text, const std::string& file, HParams
   F8_CFG_TRY(r.boolean("is_encoder_decoder", false, &encdec));
   if (encdec) return r.refuse("is_encoder_decoder", "encoder-decoder models are not supported");
   F8_CFG_TRY(cfg::read_quant(r, &hp.quant));
+  if (hp.quant.method == "mxfp4" && hp.expert_names != "gpt_oss")
+    return Status::Error(Code::BadType, file + ": quantization_config.quant_method \"mxfp4\" is supported for "
+                                               "GptOssForCausalLM's experts only, not for " + hp.hf_arch);
 
   hp.unread_keys = cfg::unread_keys(r);
   hp.unread_keys.insert(hp.unread_keys.end(), nested_unread.begin(), nested_unread.end());
@@ -197,7 +201,14 @@ std::vector<KV> hparams_metadata(const HParams& hp) {
     m.push_back({k::kExpertNormTopk, Value::boolean(hp.norm_topk)});
     m.push_back({k::kExpertSharedGate, Value::boolean(hp.shexp_gate)});
     if (!hp.moe_layers.empty()) m.push_back({k::kExpertLayers, Value::bytes(hp.moe_layers)});
+    if (hp.expert_act != "silu") {
+      m.push_back({k::kExpertActivation, Value::str(hp.expert_act)});
+      m.push_back({k::kExpertSwigluAlpha, Value::f32(hp.swiglu_alpha)});
+      m.push_back({k::kExpertSwigluLimit, Value::f32(hp.swiglu_limit)});
+    }
   }
+  if (hp.attn_out_bias) m.push_back({k::kAttnOutputBias, Value::boolean(true)});
+  if (hp.attn_sinks) m.push_back({k::kAttnSinks, Value::boolean(true)});
   m.push_back({k::kVocabSize, Value::u64(hp.vocab)});
   m.push_back({k::kTiedEmbeddings, Value::boolean(hp.tied)});
   m.push_back({k::kRopeFreqBase, Value::f32(hp.rope_theta)});
@@ -207,6 +218,13 @@ std::vector<KV> hparams_metadata(const HParams& hp) {
     m.push_back({k::kRopeScalingLowFreq, Value::f32(hp.rope_low_freq)});
     m.push_back({k::kRopeScalingHighFreq, Value::f32(hp.rope_high_freq)});
     m.push_back({k::kRopeScalingOrigCtx, Value::u64(hp.rope_orig_ctx)});
+  }
+  if (hp.rope_type == "yarn") {
+    m.push_back({k::kRopeScalingOrigCtx, Value::u64(hp.rope_orig_ctx)});
+    m.push_back({k::kRopeScalingBetaFast, Value::f32(hp.rope_beta_fast)});
+    m.push_back({k::kRopeScalingBetaSlow, Value::f32(hp.rope_beta_slow)});
+    m.push_back({k::kRopeScalingTruncate, Value::boolean(hp.rope_truncate)});
+    m.push_back({k::kRopeScalingAttnFactor, Value::f32(hp.rope_attn_factor)});
   }
   return m;
 }

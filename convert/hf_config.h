@@ -12,7 +12,7 @@ namespace f8conv {
 
 // Source-checkpoint FP8 quantization, from config.json "quantization_config".
 struct HfQuantConfig {
-  std::string method;        // "" (none) | "compressed-tensors" | "fp8" (block / AutoFP8)
+  std::string method;        // "" (none) | "compressed-tensors" | "fp8" (block / AutoFP8) | "mxfp4" (gpt-oss experts)
   uint32_t block_rows = 0;   // weight_block_size[0] for block FP8 (0 = not block)
   uint32_t block_cols = 0;
 };
@@ -45,10 +45,19 @@ struct HParams {
   float final_softcap = 0;      // final_logit_softcapping (0 = none)
   float embd_scale = 1;         // sqrt(hidden_size), float32
   float rope_local_theta = 0;   // Gemma 3 rope_local_base_freq (0 = none)
-  std::string rope_type = "none";  // "none" | "linear" | "llama3"
+  std::string rope_type = "none";  // "none" | "linear" | "llama3" | "yarn"
   float rope_factor = 1.f;
   float rope_low_freq = 0.f, rope_high_freq = 0.f;  // llama3
-  uint64_t rope_orig_ctx = 0;                       // llama3
+  uint64_t rope_orig_ctx = 0;                       // llama3, yarn
+  float rope_beta_fast = 32.f, rope_beta_slow = 1.f;  // yarn
+  bool rope_truncate = true;                        // yarn
+  float rope_attn_factor = 1.f;                     // yarn: cos/sin multiplier (attention_factor / mscale)
+  // gpt-oss (GptOssForCausalLM):
+  bool attn_out_bias = false;    // o_proj has a bias (attention_bias)
+  bool attn_sinks = false;       // self_attn.sinks: a learned logit per head in the softmax denominator
+  bool router_bias = false;      // the MoE router has a bias
+  std::string expert_act = "silu";  // "silu" (SwiGLU) | "swiglu_oss" (clamped, alpha-gated)
+  float swiglu_alpha = 1.702f, swiglu_limit = 7.0f;  // swiglu_oss
   // Mixture of experts (n_experts > 0; Mixtral, Qwen2-MoE, Qwen3-MoE):
   uint64_t n_experts = 0;        // num_local_experts / num_experts
   uint64_t n_experts_used = 0;   // num_experts_per_tok
@@ -60,6 +69,7 @@ struct HParams {
   std::vector<uint8_t> moe_layers;  // per layer 1 = MoE FFN (empty: every layer)
   std::string expert_names;      // checkpoint naming: "mixtral" (block_sparse_moe.experts.E.w1/w3/w2)
                                  // | "qwen" (mlp.experts.E.{gate,up,down}_proj, mlp.gate)
+                                 // | "gpt_oss" (mlp.router, mlp.experts.{gate_up,down}_proj[_blocks/_scales/_bias])
   bool layer_moe(uint64_t l) const { return n_experts > 0 && (moe_layers.empty() || moe_layers[l]); }
   HfQuantConfig quant;
   std::string dtype;         // "dtype" (transformers 5) or "torch_dtype" (4); "" if absent

@@ -53,14 +53,29 @@ inline constexpr const char* kExpertGating = "llm.expert_gating";               
 inline constexpr const char* kExpertNormTopk = "llm.expert_norm_topk";             // bool: softmax_topk weights renormalized to sum 1
 inline constexpr const char* kExpertSharedGate = "llm.expert_shared_gate";         // bool
 inline constexpr const char* kExpertLayers = "llm.expert_layers";                  // array<u8> [block_count]: 1 = MoE FFN, 0 = dense FFN
+// The experts' gated activation: "silu" (silu(g) * u, default) | "swiglu_oss"
+// (gpt-oss: g' = min(g, limit), u' = clamp(u, -limit, limit),
+// (u' + 1) * g' * sigmoid(alpha * g')) with its alpha and limit.
+inline constexpr const char* kExpertActivation = "llm.expert_activation";          // str, optional
+inline constexpr const char* kExpertSwigluAlpha = "llm.expert_swiglu_alpha";       // f32 (swiglu_oss; default 1.702)
+inline constexpr const char* kExpertSwigluLimit = "llm.expert_swiglu_limit";       // f32 (swiglu_oss; default 7.0)
+// gpt-oss attention: o_proj bias (blk.N.attn_output.bias [hidden]) and
+// attention sinks (blk.N.attn_sinks.weight [head_count] F32: one logit per
+// head that joins the softmax denominator). Absent = false.
+inline constexpr const char* kAttnOutputBias = "llm.attention.output_bias";        // bool
+inline constexpr const char* kAttnSinks = "llm.attention.sinks";                   // bool
 inline constexpr const char* kVocabSize = "llm.vocab_size";                  // u64
 inline constexpr const char* kTiedEmbeddings = "llm.tie_word_embeddings";    // bool
 inline constexpr const char* kRopeFreqBase = "llm.rope.freq_base";           // f32: rope_theta
-inline constexpr const char* kRopeScalingType = "llm.rope.scaling.type";     // str: "none" | "linear" | "llama3"
+inline constexpr const char* kRopeScalingType = "llm.rope.scaling.type";     // str: "none" | "linear" | "llama3" | "yarn"
 inline constexpr const char* kRopeScalingFactor = "llm.rope.scaling.factor"; // f32
 inline constexpr const char* kRopeScalingLowFreq = "llm.rope.scaling.low_freq_factor";    // f32 (llama3)
 inline constexpr const char* kRopeScalingHighFreq = "llm.rope.scaling.high_freq_factor";  // f32 (llama3)
-inline constexpr const char* kRopeScalingOrigCtx = "llm.rope.scaling.original_context_length";  // u64 (llama3)
+inline constexpr const char* kRopeScalingOrigCtx = "llm.rope.scaling.original_context_length";  // u64 (llama3, yarn)
+inline constexpr const char* kRopeScalingBetaFast = "llm.rope.scaling.beta_fast";    // f32 (yarn)
+inline constexpr const char* kRopeScalingBetaSlow = "llm.rope.scaling.beta_slow";    // f32 (yarn)
+inline constexpr const char* kRopeScalingTruncate = "llm.rope.scaling.truncate";     // bool (yarn): floor/ceil the ramp bounds
+inline constexpr const char* kRopeScalingAttnFactor = "llm.rope.scaling.attn_factor";  // f32 (yarn): cos/sin multiplier, resolved
 
 // ---- tokenizer -------------------------------------------------------------
 inline constexpr const char* kTokKind = "tokenizer.kind";  // str: "sentencepiece" | "bpe"
@@ -141,6 +156,8 @@ inline constexpr const char* kQuantAutoHeldoutTokens = "quant.auto.heldout_token
 //   blk.N.attn_k.weight / .bias       [kv_heads*head_dim, hidden]
 //   blk.N.attn_v.weight / .bias       [kv_heads*head_dim, hidden]
 //   blk.N.attn_output.weight          [hidden, heads*head_dim]
+//   blk.N.attn_output.bias            [hidden]  (llm.attention.output_bias: gpt-oss)
+//   blk.N.attn_sinks.weight           [heads] F32 (llm.attention.sinks: gpt-oss)
 //   blk.N.ffn_norm.weight             [hidden]
 //   blk.N.attn_q_norm.weight / attn_k_norm.weight [head_dim] (Qwen3, Gemma 3)
 //   blk.N.post_attention_norm.weight  [hidden]  (Gemma: norm of the attention output)

@@ -6,7 +6,9 @@
 // seq[t], position pos[t]) and head h,
 //   out[t, h*D:(h+1)*D] = sum_c softmax_c(q[t,h] . K[c,kvh] * scale) * V[c,kvh]
 // over the cells that token sees (attn::visible), found through its sequence's pages, kvh = h / (n_heads /
-// n_kv_heads) (GQA); zeros when it sees no cell. K/V are decoded on load and
+// n_kv_heads) (GQA); zeros when it sees no cell. With sinks (gpt-oss) the
+// head's sink logit joins the softmax denominator (attn::fold_sink, once, on
+// the final state: the S = 1 epilogue or the merge kernel). K/V are decoded on load and
 // multiplied by k_scale[layer] / v_scale[layer] (FP8 caches only: F32/F16/BF16
 // ignore the scales, as the CPU does);
 // all arithmetic is FP32.
@@ -330,12 +332,14 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
   const size_t th = static_cast<size_t>(t) * a.qb.n_heads + h;
   if (a.n_splits == 1) {
     const float vs = kFp8 ? a.kv.v_scale[0] : 1.0f;
+    // gpt-oss: the head's sink joins the denominator of the final state.
+    const float sc = a.qb.sinks ? attn::fold_sink(M, attn::sink_log2(a.qb.sinks[h]), &L) : 1.0f;
     float* o = a.out + th * D;
     for (int d = threadIdx.x; d < D; d += kThreads) {
       float x = 0.0f;
 #pragma unroll
       for (int i = 0; i < kWarps; ++i) x = fmaf(wt[i], sm_acc[i][d], x);
-      o[d] = attn::finalize(x, L, vs);
+      o[d] = attn::finalize(x * sc, L, vs);
     }
   } else {
     const size_t ps = th * a.n_splits + s;
@@ -358,7 +362,8 @@ __global__ void __launch_bounds__(kThreads) attn_merge_kernel(const float* __res
                                                               const float* __restrict__ work_ml,
                                                               int32_t n_splits, int32_t D, int32_t n_heads,
                                                               int32_t t0, const float* __restrict__ v_scale,
-                                                              bool fp8, float* __restrict__ out) {
+                                                              bool fp8, const float* __restrict__ sinks,
+                                                              float* __restrict__ out) {
   const int h = blockIdx.x;
   const int t = blockIdx.y + t0;
   const size_t th = static_cast<size_t>(t) * n_heads + h;
@@ -372,10 +377,11 @@ __global__ void __launch_bounds__(kThreads) attn_merge_kernel(const float* __res
   float L = 0.0f;
   for (int i = 0; i < n_splits; ++i) L += sw[i] * ml[2 * i + 1];
   const float vs = fp8 ? v_scale[0] : 1.0f;
+  const float sc = sinks ? attn::fold_sink(M, attn::sink_log2(sinks[h]), &L) : 1.0f;  // gpt-oss sinks
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     float x = 0.0f;
     for (int i = 0; i < n_splits; ++i) x = fmaf(sw[i], acc[static_cast<size_t>(i) * D + d], x);
-    out[th * D + d] = attn::finalize(x, L, vs);
+    out[th * D + d] = attn::finalize(x * sc, L, vs);
   }
 }
 
@@ -426,7 +432,7 @@ size_t attention_workspace_floats(int32_t T, int32_t n_heads, int32_t head_dim, 
 
 int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq,
               const int32_t* pos, int32_t n_heads, float scale, int32_t n_splits, float* work,
-              float* out, void* stream, int32_t window, float softcap) {
+              float* out, void* stream, int32_t window, float softcap, const float* sinks) {
   if (T <= 0) return static_cast<int>(cudaSuccess);
   const int D = kv.head_dim;
   if (D <= 0 || D > kMaxHeadDim || n_heads <= 0 || kv.n_kv_heads <= 0 || n_heads % kv.n_kv_heads != 0 ||
@@ -446,7 +452,7 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
 
   AttnArgs a;
   a.kv = kv_layer(kv, layer, eb);
-  a.qb = attn_query(q, seq, pos, n_heads, kv.n_kv_heads, scale, window, softcap);
+  a.qb = attn_query(q, seq, pos, n_heads, kv.n_kv_heads, scale, window, softcap, sinks);
   a.n_splits = n_splits;
   const size_t n_part = static_cast<size_t>(T) * n_heads * n_splits;
   a.work_acc = work;
@@ -461,7 +467,7 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
     kern<<<dim3(n_heads, tn, n_splits), kThreads, 0, st>>>(a);
     if (n_splits > 1)
       attn_merge_kernel<<<dim3(n_heads, tn), kThreads, 0, st>>>(a.work_acc, a.work_ml, n_splits, D, n_heads, t0,
-                                                                a.kv.v_scale, fp8, out);
+                                                                a.kv.v_scale, fp8, sinks, out);
   }
   return static_cast<int>(cudaGetLastError());
 }

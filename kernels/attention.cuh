@@ -29,8 +29,11 @@ size_t attention_workspace_floats(int32_t T, int32_t n_heads, int32_t head_dim, 
 // seq, pos: device int32[T]. window > 0: sliding window (a token at pos p
 // sees cells with p - window < cell pos <= p); 0 = none. softcap > 0: each
 // score s = q.k * scale becomes softcap * tanh(s / softcap) (Gemma 2).
+// sinks: device float[n_heads] per-head sink logits joining the softmax
+// denominator (gpt-oss, attn::fold_sink); null = none.
 int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq,
               const int32_t* pos, int32_t n_heads, float scale, int32_t n_splits, float* work,
-              float* out, void* stream, int32_t window = 0, float softcap = 0.0f);
+              float* out, void* stream, int32_t window = 0, float softcap = 0.0f,
+              const float* sinks = nullptr);
 
 }  // namespace f8k

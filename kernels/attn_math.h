@@ -117,6 +117,39 @@ F8K_HD float merge_weight(float m_i, float M) { return m_i == neg_inf() ? 0.0f :
 // The merged (m, l, acc) is (M, sum w_i l_i, sum w_i acc_i) with
 // w_i = merge_weight(m_i, M).
 
+// ---- attention sinks (gpt-oss) -------------------------------------------------
+// A sink is one learned logit per query head that joins the softmax's
+// denominator and adds no value: out = sum_c exp(s_c) v_c / (sum_c exp(s_c) +
+// exp(sink)). Applied once, to the final (merged) state of a row.
+
+// The sink as a log2-domain score: sink * log2 e, rounded once (the sink is
+// not multiplied by the softmax scale, nor soft-capped).
+F8K_HD float sink_log2(float sink) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(sink, kLog2e);
+#else
+  volatile float s2 = sink * kLog2e;
+  return s2;
+#endif
+}
+// Folds the sink s2 into a final state (m, *l): with M = max(m, s2), returns
+// the factor acc must be multiplied by (rescale(m, M): 0 for an empty state)
+// and sets *l = *l * factor + p_scale * exp2(s2 - M). p_scale: 1 for the FP32
+// kernels, the P scale (fmha::kPScale) for FMHA, whose l sums P * 256. A row
+// that sees no cell keeps acc = 0 and gets l = p_scale: its output stays 0.
+F8K_HD float fold_sink(float m, float s2, float* l, float p_scale = 1.0f) {
+  const float M = s2 > m ? s2 : m;
+  const float c = rescale(m, M);
+#if defined(__CUDA_ARCH__)
+  *l = __fadd_rn(__fmul_rn(*l, c), __fmul_rn(p_scale, fexp2(__fsub_rn(s2, M))));
+#else
+  volatile float a = *l * c;
+  volatile float b = p_scale * fexp2(s2 - M);
+  *l = a + b;
+#endif
+  return c;
+}
+
 // Output from the final (l, acc[d]): acc / l * v_scale, 0 when l = 0.
 F8K_HD float finalize(float acc, float l, float v_scale) {
   return l > 0.0f ? acc / l * v_scale : 0.0f;

@@ -26,7 +26,8 @@
 //      P tile and adds P.V (D / 8 dim tiles x 2 MMAs) to its FP32
 //      accumulators. Rows of another sequence than the one being walked see
 //      nothing in that pass (a no-op step).
-//   4. out = acc / l * v_scale, l summed over the 4 lanes of each row.
+//   4. out = acc / l * v_scale, l summed over the 4 lanes of each row (with
+//      sinks, gpt-oss: the head's sink folded into (m, l) first, fold_sink).
 //
 // Bytes: each block reads its sequence's K and V pages once (all of its 64
 // rows share them), i.e. per layer ~ceil(T / 64) * n_heads * (visible
@@ -285,6 +286,13 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
     l[sl] += __shfl_xor_sync(0xFFFFFFFFu, l[sl], 2);
   }
   const float vs = a.kv.v_scale[0];
+  // gpt-oss: the head's sink joins each row's denominator (l counts P x 256).
+  float sc[2] = {1.0f, 1.0f};
+  if (a.qb.sinks) {
+    const float s2 = attn::sink_log2(a.qb.sinks[h]);
+#pragma unroll
+    for (int sl = 0; sl < 2; ++sl) sc[sl] = attn::fold_sink(m[sl], s2, &l[sl], kPScale);
+  }
 #pragma unroll
   for (int j = 0; j < DT; ++j)
 #pragma unroll
@@ -292,7 +300,7 @@ __global__ void __launch_bounds__(kThreads, 1) fmha_fp8_kernel(const FmhaArgs a)
       const int sl = acc_row_slot(i);
       const int t = t0 + w * kRowsPerWarp + mma::c_row(lane, i);
       if (t < a.T) a.out[(static_cast<size_t>(t) * a.qb.n_heads + h) * D + 8 * j + mma::c_col(lane, i)] =
-          attn::finalize(acc[j][i], l[sl], vs);
+          attn::finalize(__fmul_rn(acc[j][i], sc[sl]), l[sl], vs);
     }
 }
 
@@ -321,7 +329,8 @@ size_t fmha_smem_bytes(int32_t head_dim) {
 }
 
 int fmha_fp8(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq, const int32_t* pos,
-             int32_t n_heads, float scale, float* out, void* stream, int32_t window, float softcap) {
+             int32_t n_heads, float scale, float* out, void* stream, int32_t window, float softcap,
+             const float* sinks) {
   if (T <= 0) return static_cast<int>(cudaSuccess);
   const int D = kv.head_dim;
   if (kv.type != Elem::E4M3 || !head_dim_ok(D) || n_heads <= 0 || kv.n_kv_heads <= 0 ||
@@ -333,7 +342,7 @@ int fmha_fp8(const DevKv& kv, int32_t layer, const float* q, int32_t T, const in
     return static_cast<int>(cudaErrorMisalignedAddress);
   FmhaArgs a;
   a.kv = kv_layer(kv, layer, 1);
-  a.qb = attn_query(q, seq, pos, n_heads, kv.n_kv_heads, scale, window, softcap);
+  a.qb = attn_query(q, seq, pos, n_heads, kv.n_kv_heads, scale, window, softcap, sinks);
   a.T = T;
   a.out = out;
   cudaStream_t st = static_cast<cudaStream_t>(stream);

@@ -1,11 +1,12 @@
 // kernels/rope.cu — rotary position embedding, HF "rotate_half" layout, in
 // place: for every token t, head h and i < half (pairs (i, i + half) in the
 // first 2*half dims of the head; dims >= 2*half are left alone):
-//   a = float(pos[t]) * inv_freq[i],  c = cosf(a),  s = sinf(a)
+//   a = float(pos[t]) * inv_freq[i],  c = cosf(a) * f,  s = sinf(a) * f
+//   (f = attn_factor: YaRN's mscale, transformers' attention_scaling; 1 otherwise)
 //   x0' = x0*c - x1*s,  x1' = x1*c + x0*s        (x0 = x[i], x1 = x[i + half])
 //
 // Shapes: x F32 [T, n_heads, head_dim]; pos int32 [T] (device);
-// RopeTable by value (kernel parameter: 8 + 4*kMaxRopeHalf = 1032 bytes, well
+// RopeTable by value (kernel parameter: 12 + 4*kMaxRopeHalf = 1036 bytes, well
 // under the 4 KiB classic kernel-parameter limit, so it also goes into a CUDA
 // graph as a plain parameter).
 // Grid/block: one block per token (gridDim.x = T), blockDim.x = 128. The
@@ -38,8 +39,8 @@ __global__ void rope_kernel(float* __restrict__ x, int32_t n_heads, const int32_
   const float p = static_cast<float>(pos[t]);
   for (int32_t i = threadIdx.x; i < half; i += blockDim.x) {
     const float a = __fmul_rn(p, tab.inv_freq[i]);
-    cs[i] = cosf(a);
-    sn[i] = sinf(a);
+    cs[i] = __fmul_rn(cosf(a), tab.attn_factor);
+    sn[i] = __fmul_rn(sinf(a), tab.attn_factor);
   }
   __syncthreads();
   float* xt = x + static_cast<int64_t>(t) * n_heads * hd;

@@ -127,9 +127,11 @@ struct AttnQuery {
   float scale = 0.0f;            // softmax scale
   int32_t window = 0;            // sliding window (0 = none), see attn::visible
   float softcap = 0.0f;          // logit soft-capping (0 = none), see attn::softcap_log2
+  const float* sinks = nullptr;  // [n_heads] per-head sink logits (gpt-oss), see attn::fold_sink; null = none
 };
 inline AttnQuery attn_query(const float* q, const int32_t* seq, const int32_t* pos, int32_t n_heads,
-                            int32_t n_kv_heads, float scale, int32_t window, float softcap) {
+                            int32_t n_kv_heads, float scale, int32_t window, float softcap,
+                            const float* sinks = nullptr) {
   AttnQuery a;
   a.q = q;
   a.seq = seq;
@@ -139,6 +141,7 @@ inline AttnQuery attn_query(const float* q, const int32_t* seq, const int32_t* p
   a.scale = scale;
   a.window = window;
   a.softcap = softcap;
+  a.sinks = sinks;
   return a;
 }
 
@@ -148,6 +151,7 @@ constexpr int kMaxRopeHalf = 256;  // head_dim <= 512
 struct RopeTable {
   int32_t head_dim = 0;   // dims per head
   int32_t half = 0;       // n_rot / 2: pairs (i, i + half), i < half
+  float attn_factor = 1.0f;  // cos and sin x this (YaRN's mscale; 1 otherwise)
   float inv_freq[kMaxRopeHalf];
 };
 

@@ -6,7 +6,7 @@ tests/goldens/configs/transformers-<MAJOR>/<case>/{config.json,expected.json}
 (committed; tests/convert/test_convert.cpp reads them).
 
 Run once per transformers major version, with an interpreter that has it
-(torch is not needed):
+(torch only adds YaRN's attention factor to expected.json):
   ~/.cache/f8/venv-peers/bin/python scripts/gen_config_fixtures.py      # transformers 5
   python -m venv /tmp/tf4 && /tmp/tf4/bin/pip install "transformers==4.57.1"
   /tmp/tf4/bin/python scripts/gen_config_fixtures.py                    # transformers 4
@@ -79,7 +79,13 @@ CASES = {
         hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
         num_key_value_heads=4, max_position_embeddings=16384, rope_theta=10000.0,
         rope_scaling={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4096},
-        vocab_size=32000), "yarn"),
+        vocab_size=32000), None),
+    # gpt-oss-20b's numbers with the config class's defaults for the rest
+    "gpt-oss-20b": ("GptOssConfig", "GptOssForCausalLM", dict(
+        num_hidden_layers=24, num_local_experts=32, num_experts_per_tok=4, vocab_size=201088,
+        hidden_size=2880, intermediate_size=2880, head_dim=64, num_attention_heads=64, num_key_value_heads=8,
+        sliding_window=128, max_position_embeddings=131072, rms_norm_eps=1e-5, pad_token_id=199999,
+        eos_token_id=200002), None),
     "qwen2-sliding": ("Qwen2Config", "Qwen2ForCausalLM", dict(
         hidden_size=896, intermediate_size=4864, num_hidden_layers=4, num_attention_heads=14,
         num_key_value_heads=2, max_position_embeddings=32768, rope_theta=1000000.0, sliding_window=4096,
@@ -132,11 +138,23 @@ def main() -> int:
                 "rope_low_freq_factor": rp.get("low_freq_factor"),
                 "rope_high_freq_factor": rp.get("high_freq_factor"),
                 "rope_original_max_position_embeddings": rp.get("original_max_position_embeddings")
-                if rp["rope_type"] == "llama3" else None,
+                if rp["rope_type"] in ("llama3", "yarn") else None,
                 # f8 stores 0 for "no window" and for a window >= the context
                 "sliding_window": window if window and window < back.max_position_embeddings else 0,
                 "eos_token_id": eos if isinstance(eos, list) else ([] if eos is None else [eos]),
             }
+            if rp["rope_type"] == "yarn":  # transformers' own attention factor (needs torch) and ramp inputs
+                try:
+                    import torch
+                    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+                    exp["rope_attention_factor"] = ROPE_INIT_FUNCTIONS["yarn"](back, torch.device("cpu"))[1]
+                except ImportError:
+                    pass
+                exp["rope_beta_fast"] = rp.get("beta_fast") or 32
+                exp["rope_beta_slow"] = rp.get("beta_slow") or 1
+                exp["rope_truncate"] = rp.get("truncate", True)
+            if getattr(back, "layer_types", None):
+                exp["layer_types"] = list(back.layer_types)
         (d / "expected.json").write_text(json.dumps(exp, indent=2, sort_keys=True) + "\n")
         print(d, file=sys.stderr)
     (root / "VERSION").write_text(transformers.__version__ + "\n")

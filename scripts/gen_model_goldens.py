@@ -47,6 +47,8 @@ MODELS = {  # golden name -> dir under the cache
     "qwen3moe": "synthetic/qwen3moe",
     "qwen3moe-fp8": "synthetic/qwen3moe-fp8",
     "gemma3-mm": "synthetic/gemma3-mm",
+    "gpt-oss": "synthetic/gpt-oss",
+    "gpt-oss-bf16": "synthetic/gpt-oss-bf16",
 }
 PROMPTS = [  # (kind, payload); chat prompts go through the fixture's own template
     ("chat", [{"role": "user", "content": "What is the capital of France?"}]),
@@ -135,7 +137,14 @@ def gen_one(name: str, d: Path, rel: str) -> dict:
     src = d
     if cfg.get("quantization_config", {}).get("quant_method") == "fp8":
         src = dequantized_copy(d, Path(tempfile.mkdtemp(prefix="f8-deq-")))
-    model = AutoModelForCausalLM.from_pretrained(src, dtype="auto", attn_implementation="eager")
+    kw = {}
+    if cfg.get("quantization_config", {}).get("quant_method") == "mxfp4":
+        # gpt-oss's MXFP4 experts through transformers' own dequantization
+        # (integrations/mxfp4.py, exact into BF16): the CPU reference path;
+        # its triton kernels would need a GPU and a download.
+        from transformers import Mxfp4Config
+        kw["quantization_config"] = Mxfp4Config(dequantize=True)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype="auto", attn_implementation="eager", **kw)
     model = model.float().eval()
     V = int(cfg.get("vocab_size") or cfg["text_config"]["vocab_size"])  # multimodal: the text model's
     probes = probe_ids(V)
@@ -150,7 +159,9 @@ def gen_one(name: str, d: Path, rel: str) -> dict:
                       if k in cfg},
            "weights_sha256": {w: sha256(d / w) for w in weights},
            "compute": "float32 (model.float()), eager attention, greedy argmax, EOS not special-cased" +
-                      ("; block FP8 weights dequantized to float32 first" if src != d else ""),
+                      ("; block FP8 weights dequantized to float32 first" if src != d else "") +
+                      ("; MXFP4 experts dequantized by transformers (Mxfp4Config(dequantize=True))"
+                       if kw else ""),
            "top_k": TOP_K, "n_gen": N_GEN, "probe_ids": probes, "prompts": []}
     with torch.no_grad():
         for kind, payload in PROMPTS:

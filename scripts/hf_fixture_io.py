@@ -93,15 +93,15 @@ def f32_to_e4m3_bits(x: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- safetensors
 
 _ST_DTYPES = {  # our tag -> (safetensors dtype, element bytes)
-    "F32": ("F32", 4), "F16": ("F16", 2), "BF16": ("BF16", 2), "F8_E4M3": ("F8_E4M3", 1),
-    "U8": ("U8", 1),  # raw bytes, e.g. MXFP4 blocks and E8M0 scales (gpt-oss)
+    "F32": ("F32", 4), "F16": ("F16", 2), "BF16": ("BF16", 2), "F8_E4M3": ("F8_E4M3", 1), "U8": ("U8", 1),
 }
 
 
 def st_tensor(dtype: str, arr: np.ndarray) -> tuple[str, list[int], bytes]:
     """Make a (dtype, shape, raw little-endian bytes) triple for write_safetensors.
 
-    `arr` holds values (float) for F32/F16/BF16, or uint8 codes for F8_E4M3 / U8.
+    `arr` holds values (float) for F32/F16/BF16, or uint8 codes for F8_E4M3 / U8
+    (MXFP4 blocks and E8M0 scales).
     """
     shape = list(arr.shape)
     if dtype == "F32":
@@ -111,7 +111,7 @@ def st_tensor(dtype: str, arr: np.ndarray) -> tuple[str, list[int], bytes]:
     elif dtype == "BF16":
         raw = f32_to_bf16_bits(arr).astype("<u2").tobytes()
     elif dtype in ("F8_E4M3", "U8"):
-        assert arr.dtype == np.uint8, f"{dtype} tensors must be given as uint8"
+        assert arr.dtype == np.uint8, f"{dtype} tensors must be given as uint8 codes"
         raw = np.ascontiguousarray(arr).tobytes()
     else:
         raise ValueError(f"unsupported dtype {dtype}")

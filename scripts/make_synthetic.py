@@ -27,6 +27,8 @@ Fixtures (see docs/fixtures.md for the exact shapes):
   gemma3        Gemma3ForCausalLM text (transformers-5 config), q/k norms, two RoPE bases
   mixtral, qwen2moe, qwen3moe, qwen3moe-fp8   mixture of experts (scripts/synthetic_moe.py)
   gemma3-mm     Gemma3ForConditionalGeneration as Google publishes Gemma 3 (scripts/synthetic_multimodal.py)
+  gpt-oss, gpt-oss-bf16   GptOssForCausalLM: MXFP4 experts as published, and the dequantized
+                BF16 layout (scripts/synthetic_gpt_oss.py)
   smollm2-tf5   the real SmolLM2-135M-Instruct as transformers 5 save_pretrained
                 writes it: config.json with rope_parameters and dtype,
                 chat_template.jinja, tokenizer_config.json without a template,
@@ -636,11 +638,12 @@ FIXTURES = {
 
 
 def _register_more() -> None:
-    """Fixtures in their own modules (MoE, multimodal wrappers); each takes this module."""
+    """Fixtures in their own modules (MoE, gpt-oss, multimodal wrappers); each takes this module."""
+    import synthetic_gpt_oss
     import synthetic_moe
     import synthetic_multimodal
     me = sys.modules[__name__]
-    for mod in (synthetic_moe, synthetic_multimodal):
+    for mod in (synthetic_moe, synthetic_gpt_oss, synthetic_multimodal):
         for name, fn in mod.FIXTURES.items():
             FIXTURES[name] = (lambda f: lambda d, cache: f(me, d, cache))(fn)
 

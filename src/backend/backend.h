@@ -131,7 +131,7 @@ struct GemmOpts {
   Bias bias;                    // added after scaling: y = ... + bias[n]
 };
 
-enum class RopeScaling : uint32_t { None = 0, Linear, Llama3 };
+enum class RopeScaling : uint32_t { None = 0, Linear, Llama3, Yarn };
 
 // Rotary embedding, HF "rotate_half" layout (pairs (i, i + n_rot/2) within
 // the first n_rot dims of each head; the converter keeps HF's q/k row order).
@@ -143,7 +143,17 @@ struct RopeParams {
   float factor = 1.0f;          // Linear: positions / factor; Llama3: "factor"
   float low_freq_factor = 1.0f;   // Llama3 only
   float high_freq_factor = 4.0f;  // Llama3 only
-  int32_t orig_ctx = 8192;        // Llama3 "original_max_position_embeddings"
+  int32_t orig_ctx = 8192;        // Llama3 / Yarn "original_max_position_embeddings"
+  // YaRN (transformers _compute_yarn_parameters): inv_freq blends base^(-2i/n_rot)
+  // (extrapolation) and that / factor (interpolation) by a linear ramp over the
+  // dims between find_correction_dim(beta_fast) and (beta_slow), floor/ceil'd
+  // when truncate.
+  float beta_fast = 32.0f;        // Yarn only
+  float beta_slow = 1.0f;         // Yarn only
+  int32_t truncate = 1;           // Yarn only: 1 = floor/ceil the ramp bounds (int32: no padding for memcmp)
+  // cos and sin are multiplied by this (transformers' attention_scaling:
+  // YaRN's mscale; 1 for every other type), so q.k scales by its square.
+  float attn_factor = 1.0f;
 };
 
 // ---- memory --------------------------------------------------------------------
@@ -222,6 +232,12 @@ struct AttnBatch {
   // cache and a head_dim f8k::fmha::head_dim_ok accepts; the model sets it
   // through use_fp8_fmha(). The CPU backends emulate it (cpu/fmha_emul.h).
   bool fp8_fmha = false;
+  // Attention sinks (gpt-oss `self_attn.sinks`): device float[n_heads], one
+  // learned logit per query head that joins each softmax's denominator and
+  // contributes no value: p_c = exp(s_c) / (sum_c' exp(s_c') + exp(sink[h]))
+  // (transformers' eager path concatenates it as an extra column, softmaxes
+  // and drops it). null = none. Not scaled, not soft-capped.
+  const float* sinks = nullptr;
 };
 
 // Chunks of at least this many query tokens run FP8 FMHA when activations

@@ -20,9 +20,14 @@ void moe_route_token(const float* logits, const MoeRoute& r, int32_t* ids, float
 // the scalar definition every backend's MoE path follows.
 inline float moe_act(float g, float u, const MoeExperts& e) {
   if (e.act == MoeAct::SwiGLUOss) {
+    // transformers GptOssExperts._apply_gate, op for op: gate.clamp(max=limit),
+    // up.clamp(-limit, limit), glu = gate * sigmoid(gate * alpha) (torch's
+    // sigmoid: 1 / (1 + exp(-x))), (up + 1) * glu.
     g = std::fmin(g, e.limit);
     u = std::fmax(std::fmin(u, e.limit), -e.limit);
-    return (u + 1.0f) * (g / (1.0f + std::exp(-e.alpha * g)));
+    const float sig = 1.0f / (1.0f + std::exp(-(g * e.alpha)));
+    const float glu = g * sig;
+    return (u + 1.0f) * glu;
   }
   return g / (1.0f + std::exp(-g)) * u;
 }

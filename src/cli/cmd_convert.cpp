@@ -42,6 +42,9 @@ void print_summary(const ConvertReport& r, const ConvertOptions& o, size_t top) 
   }
   if (r.n_imported_fp8) std::fprintf(stderr, "imported %llu FP8 tensors unchanged (bytes and scales)\n",
                                      static_cast<unsigned long long>(r.n_imported_fp8));
+  if (r.n_imported_mxfp4)
+    std::fprintf(stderr, "imported %llu MXFP4 expert stacks exactly (E4M3 codes, block scales 1x32)\n",
+                 static_cast<unsigned long long>(r.n_imported_mxfp4));
   const double mbps = r.seconds > 0 ? double(r.source_bytes) / 1e6 / r.seconds : 0;
   std::fprintf(stderr, "wrote %s: %llu tensors, %s from %s of safetensors in %.2f s (%.0f MB/s)\n", o.output.c_str(),
                static_cast<unsigned long long>(r.n_tensors), mb(r.output_bytes).c_str(), mb(r.source_bytes).c_str(),

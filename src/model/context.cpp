@@ -141,16 +141,24 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
   c->rope_.freq_base = hp.rope_base;
   c->rope_.scaling = hp.rope_type == RopeType::Linear   ? f8backend::RopeScaling::Linear
                      : hp.rope_type == RopeType::Llama3 ? f8backend::RopeScaling::Llama3
+                     : hp.rope_type == RopeType::Yarn   ? f8backend::RopeScaling::Yarn
                                                         : f8backend::RopeScaling::None;
   c->rope_.factor = hp.rope_factor;
   c->rope_.low_freq_factor = hp.rope_low_freq;
   c->rope_.high_freq_factor = hp.rope_high_freq;
   c->rope_.orig_ctx = static_cast<int32_t>(hp.rope_orig_ctx);
+  if (hp.rope_type == RopeType::Yarn) {
+    c->rope_.beta_fast = hp.rope_beta_fast;
+    c->rope_.beta_slow = hp.rope_beta_slow;
+    c->rope_.truncate = hp.rope_truncate ? 1 : 0;
+    c->rope_.attn_factor = hp.rope_attn_factor;
+  }
   c->rope_local_ = c->rope_;
   if (hp.rope_base_local > 0) {  // Gemma 3: the local layers' RoPE is unscaled
     c->rope_local_.freq_base = hp.rope_base_local;
     c->rope_local_.scaling = f8backend::RopeScaling::None;
     c->rope_local_.factor = 1.0f;
+    c->rope_local_.attn_factor = 1.0f;
   }
 
   if (hp.n_expert) {

@@ -16,6 +16,9 @@
 // the residual add; GeGLU (gelu_tanh) instead of SwiGLU; softmax scale
 // query_pre_attn_scalar^-0.5 with optional score soft-capping; alternate
 // layers windowed (Gemma 3: with their own RoPE base); logits soft-capped.
+// gpt-oss: o_proj bias, a sink logit per head in each softmax's denominator,
+// a router with bias (top-k logits, then softmax) and the clamped SwiGLU
+// experts with biases; YaRN RoPE (cos/sin scaled by its attention factor).
 // (Norm weights are stored as 1 + w, so rmsnorm is the same op.)
 #include <algorithm>
 #include <cmath>
@@ -280,11 +283,12 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
       }
       s.kv_store(*R.kv, li, k, v, d_cells, n);
       ab.window = windowed ? int32_t(hp.sliding_window) : 0;
+      ab.sinks = static_cast<const float*>(L.sinks.data);  // gpt-oss: this rank's heads' sinks (null elsewhere)
       ab.fp8_fmha = f8backend::use_fp8_fmha(p_.fp8_attention, quant_act, R.kv->params().dtype,
                                             int32_t(hp.head_dim), n);
       s.attention(*R.kv, li, q, ab, att);
       if (act_) act_into(R, att, n, int64_t(tp.n_head) * hp.head_dim, &act_->site[l][kSiteAttnOut]);
-      s.gemm(att, n, L.wo, h, opts(L.wo));
+      s.gemm(att, n, L.wo, h, opts(L.wo, L.bo));  // bo: gpt-oss (rank 0 only under tensor parallel)
       if (!(cst = all_reduce(R, h, int64_t(n) * E)).ok()) return cst;
       if (hp.post_norms) s.rmsnorm(h, L.post_attn_norm, hp.rms_eps, n, E, h);  // Gemma
       s.add(x, h, int64_t(n) * E);
@@ -296,7 +300,9 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
         // the shared expert (Qwen2-MoE) is a dense FFN added after them.
         float *lr = R.lgr->f32(), *mo = R.mo->f32(), *mw = R.mw->f32();
         int32_t* mi = R.mids->i32();
-        s.gemm(h, n, L.router, lr);
+        f8backend::GemmOpts ro;
+        ro.bias = L.router_b;  // gpt-oss's router bias (replicated on every rank)
+        s.gemm(h, n, L.router, lr, ro);
         s.moe_route(lr, n, moe_route_, mi, mw);
         s.moe_ffn(h, n, L.experts, mi, mw, moe_route_.k, mo,
                   quant_act ? f8backend::ActQuant::DynamicToken : f8backend::ActQuant::None);

@@ -23,6 +23,7 @@ const char* arch_name(Arch a) {
     case Arch::Mixtral: return "mixtral";
     case Arch::Qwen2Moe: return "qwen2moe";
     case Arch::Qwen3Moe: return "qwen3moe";
+    case Arch::GptOss: return "gpt-oss";
   }
   return "?";
 }
@@ -136,6 +137,15 @@ Status load_moe(const ggf8::File& f, uint32_t n_layer, HParams* h) {
     return Status::Error(Code::Unsupported, path + ": metadata " + k::kExpertGating + " '" + gating +
                                                 "' is not supported (expected softmax_topk or topk_softmax)");
   h->expert_topk_softmax = gating == "topk_softmax";
+  std::string act = h->arch_str == "gpt-oss" ? "swiglu_oss" : "silu";
+  r.str(k::kExpertActivation, &act, false);
+  r.f32(k::kExpertSwigluAlpha, &h->expert_alpha, 1e-6, 1e6, false);
+  r.f32(k::kExpertSwigluLimit, &h->expert_limit, 1e-6, 1e6, false);
+  if (!r.st.ok()) return r.st;
+  if (act != "silu" && act != "swiglu_oss")
+    return Status::Error(Code::Unsupported, path + ": metadata " + k::kExpertActivation + " '" + act +
+                                                "' is not supported (expected silu or swiglu_oss)");
+  h->expert_swiglu_oss = act == "swiglu_oss";
   if (h->shexp_gate && h->n_ff_shexp == 0)
     return Status::Error(Code::Format, path + ": metadata " + k::kExpertSharedGate + " is set but there is no shared expert (" +
                                            k::kExpertSharedFeedForwardLength + " = 0)");
@@ -183,10 +193,12 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
     h.arch = Arch::Qwen2Moe;  // Qwen2's attention (q/k/v bias), MoE + shared expert
   } else if (h.arch_str == "qwen3moe") {
     h.arch = Arch::Qwen3Moe;  // Qwen3's attention (q/k norms), MoE FFNs
+  } else if (h.arch_str == "gpt-oss") {
+    h.arch = Arch::GptOss;    // biases everywhere, attention sinks, YaRN, MoE with the clamped SwiGLU
   } else {
     return Status::Error(Code::Unsupported, path + ": architecture '" + h.arch_str +
                                                 "' is not supported (expected llama, mistral, qwen2, qwen3, phi3, "
-                                                "gemma2, gemma3, mixtral, qwen2moe or qwen3moe)");
+                                                "gemma2, gemma3, mixtral, qwen2moe, qwen3moe or gpt-oss)");
   }
 
   r.u32(k::kEmbeddingLength, &h.n_embd, 1, kMaxEmbd, true);
@@ -223,6 +235,8 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
   r.f32(k::kRmsEps, &h.rms_eps, 1e-12, 1e-1, false);
   h.qkv_bias = (h.arch == Arch::Qwen2 || h.arch == Arch::Qwen2Moe);  // Qwen2 always has q/k/v biases
   r.boolean(k::kQkvBias, &h.qkv_bias);
+  r.boolean(k::kAttnOutputBias, &h.attn_out_bias);
+  r.boolean(k::kAttnSinks, &h.attn_sinks);
   h.qk_norm = (h.arch == Arch::Qwen3 || h.arch == Arch::Gemma3 || h.arch == Arch::Qwen3Moe);
   const bool gemma = h.arch == Arch::Gemma2 || h.arch == Arch::Gemma3;
   h.post_norms = gemma;
@@ -281,9 +295,17 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
     if (r.st.ok() && !(h.rope_high_freq > h.rope_low_freq))
       return Status::Error(Code::Format, path + ": " + k::kRopeScalingHighFreq +
                                              " must be greater than " + k::kRopeScalingLowFreq);
+  } else if (scaling == "yarn") {
+    h.rope_type = RopeType::Yarn;
+    r.f32(k::kRopeScalingFactor, &h.rope_factor, 1e-3, 1e6, true);
+    r.u32(k::kRopeScalingOrigCtx, &h.rope_orig_ctx, 1, kMaxCtx, true);
+    r.f32(k::kRopeScalingBetaFast, &h.rope_beta_fast, 1e-6, 1e6, false);
+    r.f32(k::kRopeScalingBetaSlow, &h.rope_beta_slow, 1e-6, 1e6, false);
+    r.boolean(k::kRopeScalingTruncate, &h.rope_truncate);
+    r.f32(k::kRopeScalingAttnFactor, &h.rope_attn_factor, 1e-6, 1e6, false);
   } else {
     return Status::Error(Code::Unsupported, path + ": " + k::kRopeScalingType + " '" + scaling +
-                                                "' is not supported (expected none, linear or llama3)");
+                                                "' is not supported (expected none, linear, llama3 or yarn)");
   }
   if (!r.st.ok()) return r.st;
   *out = h;

@@ -1,6 +1,7 @@
 // hparams.h — model hyperparameters read from a .f8 file's llm.* metadata
 // (ggf8/keys.h) and validated for the Llama family (llama, mistral, qwen2,
-// qwen3, phi3) and Gemma 2 / Gemma 3.
+// qwen3, phi3), Gemma 2 / Gemma 3, the MoE families (mixtral, qwen2moe,
+// qwen3moe) and gpt-oss.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +13,8 @@
 
 namespace f8model {
 
-enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3, Mixtral, Qwen2Moe, Qwen3Moe };
-enum class RopeType { None, Linear, Llama3 };
+enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3, Mixtral, Qwen2Moe, Qwen3Moe, GptOss };
+enum class RopeType { None, Linear, Llama3, Yarn };
 
 const char* arch_name(Arch a);
 
@@ -46,7 +47,15 @@ struct HParams {
   float rope_factor = 1.0f;
   float rope_low_freq = 1.0f;    // llama3
   float rope_high_freq = 4.0f;   // llama3
-  uint32_t rope_orig_ctx = 8192; // llama3
+  uint32_t rope_orig_ctx = 8192; // llama3, yarn
+  float rope_beta_fast = 32.0f;  // yarn
+  float rope_beta_slow = 1.0f;   // yarn
+  bool rope_truncate = true;     // yarn
+  float rope_attn_factor = 1.0f; // yarn: cos/sin multiplier (transformers' attention_scaling)
+  // gpt-oss attention: o_proj bias, and a learned sink logit per head in the
+  // softmax denominator (blk.N.attn_sinks.weight).
+  bool attn_out_bias = false;
+  bool attn_sinks = false;
   // Mixture of experts (n_expert > 0; llm.expert_* keys): MoE layers route
   // each token to n_expert_used of n_expert expert FFNs n_ff_exp wide, plus
   // a shared expert n_ff_shexp wide (0 = none), sigmoid-gated when shexp_gate.
@@ -54,6 +63,8 @@ struct HParams {
   bool expert_topk_softmax = false;  // gating: top-k then softmax (gpt-oss); else softmax then top-k
   bool expert_norm_topk = false;     // softmax-then-top-k weights renormalized
   bool shexp_gate = false;
+  bool expert_swiglu_oss = false;    // gpt-oss's clamped SwiGLU (f8backend::MoeAct::SwiGLUOss)
+  float expert_alpha = 1.702f, expert_limit = 7.0f;  // its alpha and limit
   std::vector<uint8_t> moe_layers;   // [n_layer] 1 = MoE FFN; empty = every layer (when n_expert > 0)
 
   bool layer_windowed(uint32_t l) const {

@@ -38,12 +38,12 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
   if (host.output.data != host.token_embd.data) add(host.output);
   for (const LayerWeights& L : host.layers) {
     for (const f8backend::Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down,
-                                       &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm})
+                                       &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm, &L.sinks})
       add(*w);
     for (const auto& [w, name] : moe_weights(L)) add(*w);
     for (const f8backend::Bias* b : {&L.experts.gate_b, &L.experts.up_b, &L.experts.down_b})  // per-expert biases
       if (b->data) need += 4 * size_t(L.experts.gate.n_mats) * size_t(std::max(L.experts.gate.rows, L.experts.gate.cols)) + 256;
-    for (const f8backend::Bias* b : {&L.bq, &L.bk, &L.bv})
+    for (const f8backend::Bias* b : {&L.bq, &L.bk, &L.bv, &L.bo, &L.router_b})
       if (b->data) need += 4 * size_t(L.wq.rows) + 256;
   }
   size_t fr = 0, tot = 0;
@@ -84,6 +84,7 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
     if (!(st = up(h.q_norm, &d.q_norm, "attn_q_norm.weight", li)).ok()) return st;
     if (!(st = up(h.k_norm, &d.k_norm, "attn_k_norm.weight", li)).ok()) return st;
     if (!(st = up(h.wo, &d.wo, "attn_output.weight", li)).ok()) return st;
+    if (!(st = up(h.sinks, &d.sinks, "attn_sinks.weight", li)).ok()) return st;
     if (!(st = up(h.ffn_norm, &d.ffn_norm, "ffn_norm.weight", li)).ok()) return st;
     if (!(st = up(h.post_attn_norm, &d.post_attn_norm, "post_attention_norm.weight", li)).ok()) return st;
     if (!(st = up(h.post_ffw_norm, &d.post_ffw_norm, "post_ffw_norm.weight", li)).ok()) return st;
@@ -124,14 +125,16 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
       }
     }
     // Biases are small vectors; upload them as 1-row weights.
-    for (auto [hb, db, nm] : {std::tuple{&h.bq, &d.bq, "attn_q.bias"}, std::tuple{&h.bk, &d.bk, "attn_k.bias"},
-                              std::tuple{&h.bv, &d.bv, "attn_v.bias"}}) {
+    for (auto [hb, db, nm, n] :
+         {std::tuple{&h.bq, &d.bq, "attn_q.bias", h.wq.rows}, std::tuple{&h.bk, &d.bk, "attn_k.bias", h.wk.rows},
+          std::tuple{&h.bv, &d.bv, "attn_v.bias", h.wv.rows}, std::tuple{&h.bo, &d.bo, "attn_output.bias", h.wo.rows},
+          std::tuple{&h.router_b, &d.router_b, "ffn_gate_inp.bias", h.router.rows}}) {
       if (!hb->data) continue;
       f8backend::Weight hw, dw;
       hw.data = hb->data;
       hw.dtype = hb->dtype;
       hw.rows = 1;
-      hw.cols = (hb == &h.bq) ? h.wq.rows : h.wk.rows;
+      hw.cols = n;
       if (!(st = up(hw, &dw, nm, li)).ok()) return st;
       db->data = dw.data;
       db->dtype = dw.dtype;
@@ -157,9 +160,14 @@ Status Model::load(const ggf8::File& file, const LoadOptions& opts, std::unique_
   for (const LayerWeights& L : m->w_.layers) {
     n += elems(L.attn_norm) + elems(L.wq) + elems(L.wk) + elems(L.wv) + elems(L.wo) +
          elems(L.ffn_norm) + elems(L.gate) + elems(L.up) + elems(L.down) + elems(L.q_norm) + elems(L.k_norm) +
-         elems(L.post_attn_norm) + elems(L.post_ffw_norm);
+         elems(L.post_attn_norm) + elems(L.post_ffw_norm) + elems(L.sinks);
     for (const auto& [w, name] : moe_weights(L)) n += elems(*w);
     if (L.bq.data) n += uint64_t(L.wq.rows) + 2 * uint64_t(L.wk.rows);
+    if (L.bo.data) n += uint64_t(L.wo.rows);
+    if (L.router_b.data) n += uint64_t(L.router.rows);
+    for (const f8backend::Bias* b : {&L.experts.gate_b, &L.experts.up_b})
+      if (b->data) n += uint64_t(L.experts.gate.n_mats) * uint64_t(L.experts.gate.rows);
+    if (L.experts.down_b.data) n += uint64_t(L.experts.down.n_mats) * uint64_t(L.experts.down.rows);
   }
   m->n_params_ = n;
 

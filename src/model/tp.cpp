@@ -141,6 +141,11 @@ Status tp_slice(const ModelWeights& full, const HParams& hp, const TpRank& r, Mo
     L.bk = slice_bias(F.bk, r.kv0);
     L.bv = slice_bias(F.bv, r.kv0);
     if (!(st = slice_cols(F.wo, r.q0, r.q_dim, p + "attn_output.weight", &L.wo)).ok()) return st;
+    if (r.rank != 0) L.bo = {};  // row-parallel o_proj: the all-reduce adds rank 0's bias once
+    if (F.sinks.data) {          // this rank's query heads' sinks
+      L.sinks.data = static_cast<const float*>(F.sinks.data) + r.q0 / hp.head_dim;
+      L.sinks.cols = r.n_head;
+    }
     if (hp.layer_moe(l)) {
       // Stacks slice per matrix: rows/columns within every expert (the
       // stride between experts stays the full one).
@@ -171,7 +176,7 @@ Status tp_slice(const ModelWeights& full, const HParams& hp, const TpRank& r, Mo
   for (const LayerWeights& L : w.layers) {
     for (const Weight* x : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down,
                             &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm, &L.router, &L.sh_gate,
-                            &L.sh_up, &L.sh_down, &L.sh_gate_inp})
+                            &L.sh_up, &L.sh_down, &L.sh_gate_inp, &L.sinks})
       b += weight_bytes(*x);
     // A token reads n_expert_used of the experts (weight_bytes counts one matrix of a stack).
     for (const Weight* x : {&L.experts.gate, &L.experts.up, &L.experts.down})

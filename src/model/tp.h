@@ -13,6 +13,8 @@
 // MoE: every expert's FFN splits like a dense FFN (its rows / columns), the
 // shared expert too; the router is replicated (every rank routes the same),
 // per-expert down biases stay on rank 0 (the all-reduce adds them once).
+// gpt-oss: the o_proj bias likewise stays on rank 0; each rank gets its query
+// heads' attention sinks; the router bias is replicated with the router.
 // Norms are replicated. Per-channel scales go with their rows, block scales
 // with their blocks (a slice must not cut a block), tensor scales are shared.
 #pragma once

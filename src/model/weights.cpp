@@ -182,6 +182,12 @@ class Binder {
     return b;
   }
 
+  // A bias [n] that may be absent (none).
+  Bias opt_bias(const std::string& name, uint64_t n) {
+    if (!f_.tensor(name)) return Bias{};
+    return bias(name, n);
+  }
+
   // Per-expert biases [n, rows] (optional: absent = none).
   Bias opt_bias2(const std::string& name, uint64_t n, uint64_t rows) {
     Bias b;
@@ -211,6 +217,7 @@ class Binder {
   }
 
   bool has(const std::string& name) const { return f_.tensor(name) != nullptr; }
+  void note_problem(std::string p) { problem(std::move(p)); }
 
   Status finish() {
     if (problems_.empty()) return Status::Ok();
@@ -294,6 +301,15 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
       L.k_norm = b.vec(p + "attn_k_norm.weight", hp.head_dim);
     }
     L.wo = b.matrix(p + "attn_output.weight", E, Q);
+    if (hp.attn_out_bias) L.bo = b.bias(p + "attn_output.bias", E);
+    if (hp.attn_sinks) {
+      L.sinks = b.vec(p + "attn_sinks.weight", hp.n_head);
+      if (L.sinks.data && L.sinks.dtype != ggf8::DType::F32) {
+        b.note_problem(p + "attn_sinks.weight: dtype " + std::string(ggf8::dtype_name(L.sinks.dtype)) +
+                       ", expected f32 (attention reads the sinks as floats)");
+        L.sinks = Weight{};
+      }
+    }
     L.ffn_norm = b.vec(p + "ffn_norm.weight", E);
     if (hp.post_norms) {
       L.post_attn_norm = b.vec(p + "post_attention_norm.weight", E);
@@ -302,7 +318,13 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
     if (hp.layer_moe(l)) {
       const uint64_t NE = hp.n_expert, FE = hp.n_ff_exp, FS = hp.n_ff_shexp, K = hp.n_expert_used;
       L.router = b.matrix(p + "ffn_gate_inp.weight", NE, E);
+      L.router_b = b.opt_bias(p + "ffn_gate_inp.bias", NE);
       f8backend::MoeExperts& X = L.experts;
+      if (hp.expert_swiglu_oss) {
+        X.act = f8backend::MoeAct::SwiGLUOss;
+        X.alpha = hp.expert_alpha;
+        X.limit = hp.expert_limit;
+      }
       X.gate = b.stack(p + "ffn_gate_exps.weight", NE, FE, E, K);
       X.up = b.stack(p + "ffn_up_exps.weight", NE, FE, E, K);
       X.down = b.stack(p + "ffn_down_exps.weight", NE, E, FE, K);

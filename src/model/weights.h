@@ -22,6 +22,8 @@ struct LayerWeights {
   Bias bq, bk, bv;                  // [q_dim], [kv_dim] x2 (qkv_bias only)
   Weight q_norm, k_norm;            // [1, head_dim] (qk_norm only: Qwen3)
   Weight wo;                        // [n_embd, q_dim]
+  Bias bo;                          // [n_embd] (attn_out_bias only: gpt-oss)
+  Weight sinks;                     // [1, n_head] F32 (attn_sinks only: gpt-oss)
   Weight post_attn_norm;            // [1, n_embd] (post_norms only: Gemma)
   Weight ffn_norm;                  // [1, n_embd]
   Weight post_ffw_norm;             // [1, n_embd] (post_norms only: Gemma)
@@ -29,6 +31,7 @@ struct LayerWeights {
   Weight down;                      // [n_embd, n_ff]
   // MoE layers (hp.layer_moe(l)):
   Weight router;                    // [n_expert, n_embd] ffn_gate_inp (kept BF16/F32 by the converter)
+  Bias router_b;                    // [n_expert] ffn_gate_inp.bias (gpt-oss), optional
   f8backend::MoeExperts experts;    // stacks: gate/up [E][n_ff_exp, n_embd], down [E][n_embd, n_ff_exp]
   Weight sh_gate, sh_up, sh_down;   // shared expert [n_ff_shexp, n_embd] x2, [n_embd, n_ff_shexp]
   Weight sh_gate_inp;               // [1, n_embd] (shexp_gate)

@@ -114,6 +114,23 @@ void run_attention(const std::string& isa, int threads, DType dt) {
     if (window == 0) EXPECT_NE(a, full);  // a cap of 0.5 changes these scores
   }
   ab.softcap = 0;
+  // gpt-oss attention sinks: one logit per head in the denominator (with and
+  // without a window); a sink far above every score leaves outputs near 0.
+  const std::vector<float> sinks = {0.5f, -2.0f, 3.0f, 0.0f, 1.0f, 60.0f};
+  for (int32_t window : {0, 3}) {
+    ab.window = window;
+    ab.sinks = sinks.data();
+    std::vector<float> a(T * H * 40), b(T * H * 40, -7.0f);
+    rs->attention(*rc, 0, q.data(), ab, a.data());
+    ss->attention(*sc, 0, q.data(), ab, b.data());
+    expect_close(b, a, 1e-5f, 1e-4f, isa + " attention sinks " + ggf8::dtype_name(dt) + " window " + std::to_string(window));
+    if (window == 0) {
+      EXPECT_NE(a, full);
+    }
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < 40; ++i) ASSERT_LT(std::fabs(a[(t * H + 5) * 40 + i]), 1e-12f);  // head 5: sink 60
+  }
+  ab.sinks = nullptr;
   ab.window = 0;
   // a token of an empty sequence sees nothing: zeros
   std::vector<int32_t> eseq = {5}, epos = {0};
@@ -129,6 +146,47 @@ TEST(Attention, SimdMatchesRef) {
   for (const auto& isa : cpu_isas())
     for (int t : {1, 3})
       for (DType dt : {DType::E4M3, DType::E5M2, DType::BF16, DType::F16, DType::F32}) run_attention(isa, t, dt);
+}
+
+// A sink is one more softmax term with no value: with one visible cell of
+// score s, out = v * exp(s) / (exp(s) + exp(sink)) = v / (1 + exp(sink - s)),
+// and a token that sees nothing still gets zeros.
+TEST(Attention, SinksJoinTheDenominator) {
+  for (const std::string name : {"cpu-ref", "cpu-simd"})
+    for (const auto& isa : name == "cpu-ref" ? std::vector<std::string>{"auto"} : cpu_isas()) {
+      auto be = make(name, isa);
+      auto st = stream(*be, 2, 4, 256);
+      std::unique_ptr<KVCache> c;
+      ASSERT_TRUE(be->create_kv_cache(kvp(DType::F32, 4), &c).ok());
+      std::vector<int32_t> s = {0}, p = {0}, cell(1);
+      ASSERT_TRUE(c->alloc_cells(1, s.data(), p.data(), cell.data()).ok());
+      const auto k = randn(80, 1), v = randn(80, 2), q = randn(2 * 40, 3);
+      st->kv_store(*c, 0, k.data(), v.data(), cell.data(), 1);
+      const std::vector<float> sinks = {0.7f, -1.5f};
+      AttnBatch ab;
+      ab.n_tokens = 1;
+      ab.seq = s.data();
+      ab.pos = p.data();
+      ab.n_heads = 2;
+      ab.scale = 0.1f;
+      ab.sinks = sinks.data();
+      std::vector<float> out(80);
+      st->attention(*c, 0, q.data(), ab, out.data());
+      for (int h = 0; h < 2; ++h) {  // two kv heads: head h reads kv head h
+        double sc = 0;
+        for (int i = 0; i < 40; ++i) sc += double(q[h * 40 + i]) * k[h * 40 + i];
+        sc *= 0.1f;
+        const double w = 1.0 / (1.0 + std::exp(double(sinks[h]) - sc));
+        for (int i = 0; i < 40; ++i)
+          EXPECT_NEAR(out[h * 40 + i], v[h * 40 + i] * w, 2e-6 * (1 + std::fabs(v[h * 40 + i])))
+              << name << " " << isa << " h " << h;
+      }
+      std::vector<int32_t> es = {7};
+      ab.seq = es.data();
+      std::vector<float> z(80, 1.0f);
+      st->attention(*c, 0, q.data(), ab, z.data());
+      for (float f : z) ASSERT_EQ(f, 0.0f) << name << " " << isa;
+    }
 }
 
 // A cache row stored in F32 must read back exactly; E4M3 rows must equal the

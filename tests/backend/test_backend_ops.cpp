@@ -234,8 +234,8 @@ TEST_P(OpsTest, EmbedRmsnormRopeElementwise) {
     ss_->rmsnorm(x.data(), wv.w(), 1e-5f, T, dim, b.data());
     expect_close(b, a, 1e-6f, 1e-5f, "rmsnorm");
   }
-  // rope, three scalings, partial rotary dims
-  for (RopeScaling sc : {RopeScaling::None, RopeScaling::Linear, RopeScaling::Llama3}) {
+  // rope, four scalings, partial rotary dims
+  for (RopeScaling sc : {RopeScaling::None, RopeScaling::Linear, RopeScaling::Llama3, RopeScaling::Yarn}) {
     RopeParams p;
     p.head_dim = 64;
     p.n_rot = sc == RopeScaling::Linear ? 32 : 0;
@@ -243,6 +243,7 @@ TEST_P(OpsTest, EmbedRmsnormRopeElementwise) {
     p.scaling = sc;
     p.factor = 8.0f;
     p.orig_ctx = 8192;
+    if (sc == RopeScaling::Yarn) p.truncate = 0, p.attn_factor = 1.3465736f;  // gpt-oss's setting
     const int T = 3, H = 5;
     auto x = randn(T * H * 64, 41);
     std::vector<int32_t> pos = {0, 17, 100000};
@@ -250,6 +251,11 @@ TEST_P(OpsTest, EmbedRmsnormRopeElementwise) {
     rs_->rope(a.data(), T, H, pos.data(), p);
     ss_->rope(b.data(), T, H, pos.data(), p);
     expect_close(b, a, 1e-6f, 1e-6f, "rope");
+    if (sc == RopeScaling::Yarn) {  // position 0 rotates nothing: only the attention factor scales it
+      for (int i = 0; i < H * 64; ++i) {
+        EXPECT_EQ(a[i], x[i] * 1.3465736f) << i;
+      }
+    }
   }
   // swiglu, add (above and below the parallel threshold), get_rows, argmax
   for (int64_t n : {int64_t{13}, int64_t{200003}}) {

@@ -45,6 +45,7 @@ struct Query {
   std::vector<int32_t> seq, pos;
   float scale = 1.0f;
   int32_t window = 0;  // sliding window (0 = none)
+  std::vector<float> sinks;  // [H] per-head sink logits (gpt-oss); empty = none
 };
 
 float quantize(float x, Store st) {
@@ -76,7 +77,9 @@ std::vector<double> reference(const Cache& c, const Query& qy) {
         cells.push_back(cell);
         mx = std::max(mx, d);
       }
-      double sum = 0;
+      // A sink joins the denominator (and the max) with no value.
+      if (!qy.sinks.empty()) mx = std::max(mx, static_cast<double>(qy.sinks[h]));
+      double sum = qy.sinks.empty() ? 0.0 : std::exp(qy.sinks[h] - mx);
       std::vector<double> acc(D, 0.0);
       for (size_t i = 0; i < cells.size(); ++i) {
         const double p = std::exp(sc[i] - mx);
@@ -187,7 +190,9 @@ std::vector<float> emulate(const Cache& c, const Query& qy, int n_splits, const 
       }
       float* o = &out[(static_cast<size_t>(t) * qy.H + h) * D];
       if (n_splits == 1) {
-        for (int d = 0; d < D; ++d) o[d] = finalize(splits[0].acc[d], splits[0].l, c.vs);
+        float L = splits[0].l, sc = 1.0f;
+        if (!qy.sinks.empty()) sc = fold_sink(splits[0].m, sink_log2(qy.sinks[h]), &L);
+        for (int d = 0; d < D; ++d) o[d] = finalize(splits[0].acc[d] * sc, L, c.vs);
         continue;
       }
       // Split merge (the merge kernel): work holds (m, l) pairs with stride 2.
@@ -201,10 +206,11 @@ std::vector<float> emulate(const Cache& c, const Query& qy, int n_splits, const 
       float L = 0.0f;
       for (int s = 0; s < n_splits; ++s) sw[s] = merge_weight(ml[2 * s], M);
       for (int s = 0; s < n_splits; ++s) L += sw[s] * ml[2 * s + 1];
+      const float snk = qy.sinks.empty() ? 1.0f : fold_sink(M, sink_log2(qy.sinks[h]), &L);
       for (int d = 0; d < D; ++d) {
         float x = 0.0f;
         for (int s = 0; s < n_splits; ++s) x = std::fma(sw[s], splits[s].acc[d], x);
-        o[d] = finalize(x, L, c.vs);
+        o[d] = finalize(x * snk, L, c.vs);
       }
     }
   return out;
@@ -480,4 +486,26 @@ TEST(CudaAttnMath, SlidingWindowMatchesDoubleSoftmax) {
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
+}
+
+// gpt-oss attention sinks: the kernel folds each head's sink into the final
+// (merged) state; with one split and several, every store type, sinks below,
+// near and above the scores (a large sink takes most of the mass: the output
+// shrinks toward 0 but stays the reference's).
+TEST(CudaAttnMath, SinksMatchDoubleSoftmax) {
+  std::mt19937 rng(2024);
+  for (Store st : {Store::F32, Store::E4M3}) {
+    Scenario sc = make_scenario(rng, 300, 2, 8, 64, 24, st, 1.0f);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    for (int h = 0; h < sc.q.H; ++h) sc.q.sinks.push_back(h == 0 ? 30.0f : h == 1 ? -30.0f : 2.0f * nd(rng));
+    for (int splits : {1, 3, 8}) check(sc, splits, KernelShape{}, "sinks");
+  }
+  // The fold itself: an empty state stays 0 with l = p_scale; a sink equal to
+  // the only score halves the weight.
+  float l = 0.0f;
+  EXPECT_EQ(f8k::attn::fold_sink(-INFINITY, 1.0f, &l, 256.0f), 0.0f);
+  EXPECT_EQ(l, 256.0f);
+  l = 1.0f;
+  EXPECT_EQ(f8k::attn::fold_sink(3.0f, 3.0f, &l), 1.0f);
+  EXPECT_EQ(l, 2.0f);
 }

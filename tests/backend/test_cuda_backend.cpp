@@ -6,11 +6,12 @@
 //     weights always quantize activations on the GPU (quantizes_activations()),
 //     so ActQuant::None is compared with cpu-ref's DynamicToken; only the FP32
 //     accumulation order may differ.
-//   - embed, rmsnorm, rope (None/Linear/Llama3, partial rotary), swiglu, add,
+//   - embed, rmsnorm, rope (None/Linear/Llama3/YaRN, partial rotary), swiglu, add,
 //     get_rows, argmax (first index on ties);
 //   - kv_store + attention with several sequences, seq_cp shared cells, an
 //     empty (masked) sequence, GQA, a causal prefill block, a long context,
-//     every cache dtype (E4M3, E5M2, BF16, F16, F32), after seq_rm/realloc;
+//     every cache dtype (E4M3, E5M2, BF16, F16, F32), after seq_rm/realloc,
+//     gpt-oss attention sinks (split merge and FP8 FMHA);
 //   - CUDA graphs: replay == eager on new inputs while the KV cache grows;
 //   - registry errors ("cuda:99") and the backend's facts (memory, names).
 // Without a usable device (no driver, no GPU, a build without CUDA) every test
@@ -528,7 +529,7 @@ TEST_F(CudaTest, Rmsnorm) {
 }
 
 TEST_F(CudaTest, Rope) {
-  for (RopeScaling sc : {RopeScaling::None, RopeScaling::Linear, RopeScaling::Llama3})
+  for (RopeScaling sc : {RopeScaling::None, RopeScaling::Linear, RopeScaling::Llama3, RopeScaling::Yarn})
     for (int hd : {64, 128})
       for (int n_rot : {0, 32}) {
         RopeParams p;
@@ -538,6 +539,12 @@ TEST_F(CudaTest, Rope) {
         p.scaling = sc;
         p.factor = sc == RopeScaling::Linear ? 4.0f : 8.0f;
         p.orig_ctx = 8192;
+        if (sc == RopeScaling::Yarn) {  // gpt-oss's: no truncation, cos/sin x its attention factor
+          p.factor = 32.0f;
+          p.orig_ctx = 4096;
+          p.truncate = 0;
+          p.attn_factor = 1.3465736f;
+        }
         for (int T : {1, 3, 65}) {
           const int H = 9;
           auto x = randn(size_t(T) * H * hd, 41 + T);
@@ -653,7 +660,7 @@ class CudaKv : public CudaTest {
   // Attention of query tokens (qseq, qpos) on every layer, compared.
   void attend(KvPair& k, const AttnShape& a, const std::vector<int32_t>& qseq, const std::vector<int32_t>& qpos,
               uint32_t seed, const std::string& what, float atol = 2e-5f, float rtol = 2e-4f,
-              const AttnBatch* extra = nullptr) {
+              const AttnBatch* extra = nullptr, const std::vector<float>* sinks = nullptr) {
     const int T = int(qseq.size());
     const auto q = randn(size_t(T) * a.n_heads * a.head_dim, seed);
     AttnBatch ab;
@@ -665,14 +672,17 @@ class CudaKv : public CudaTest {
     const float* dq = dev_->put(q);
     const int32_t* ds = dev_->put(qseq);
     const int32_t* dp = dev_->put(qpos);
+    const float* dsk = sinks ? dev_->put(*sinks) : nullptr;
     for (int layer = 0; layer < k.ref->params().n_layers; ++layer) {
       std::vector<float> r(q.size());
       ab.seq = qseq.data();
       ab.pos = qpos.data();
+      ab.sinks = sinks ? sinks->data() : nullptr;
       rs_->attention(*k.ref, layer, q.data(), ab, r.data());
       float* dout = dev_->put(std::vector<float>(q.size(), -7.0f));
       ab.seq = ds;
       ab.pos = dp;
+      ab.sinks = dsk;
       cs_->attention(*k.cu, layer, dq, ab, dout);
       expect_close(dev_->get(dout, q.size()), r, atol, rtol, what + " layer " + std::to_string(layer));
     }
@@ -780,6 +790,31 @@ TEST_F(CudaKv, Fp8FmhaMatchesEmulation) {
                  3e-3f, 3e-2f, &ex);
         }
     }
+}
+
+// gpt-oss attention sinks (a logit per head in the softmax denominator): the
+// flash-decoding kernel with one split and with several (the merge kernel
+// folds the sink), and FP8 FMHA against its emulation, with a window.
+TEST_F(CudaKv, AttentionSinks) {
+  const AttnShape a{8, 2, 64};
+  std::vector<float> sinks = {0.5f, -3.0f, 2.0f, 0.0f, 1.0f, 8.0f, -1.0f, 4.0f};
+  KvPair k = make_pair(kvp(DType::E4M3, 2400, a, 1));
+  if (HasFailure()) return;
+  std::vector<int32_t> seq, pos;
+  for (int p = 0; p < 2000; ++p) seq.push_back(0), pos.push_back(p);
+  store(k, seq, pos, 1500);
+  // decode: one token (many splits over 2000 cells) and a small batch
+  attend(k, a, {0}, {1999}, 1600, "sinks decode", 2e-5f, 2e-4f, nullptr, &sinks);
+  attend(k, a, {0, 0, 0}, {5, 700, 1999}, 1601, "sinks batch", 2e-5f, 2e-4f, nullptr, &sinks);
+  for (int32_t window : {0, 128}) {
+    AttnBatch ex;
+    ex.window = window;
+    attend(k, a, {0, 0}, {1500, 1999}, 1602, "sinks window " + std::to_string(window), 2e-5f, 2e-4f, &ex, &sinks);
+    std::vector<int32_t> qs(130, 0), qp(130);
+    for (int t = 0; t < 130; ++t) qp[size_t(t)] = 1870 + t;
+    ex.fp8_fmha = true;
+    attend(k, a, qs, qp, 1603, "sinks fmha window " + std::to_string(window), 3e-3f, 3e-2f, &ex, &sinks);
+  }
 }
 
 // Long contexts: the split-context (flash-decoding) merge, batch of decodes.

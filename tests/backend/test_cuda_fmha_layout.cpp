@@ -234,24 +234,30 @@ void replay_block(const cpu::CpuKVCache& c, const float* q, const AttnBatch& b, 
   }
   const float vs = c.v_scale(0);
   for (int w = 0; w < 4; ++w) {
-    float la[32][2], lb[32][2];
+    float la[32][2], lb[32][2], sk[32][2];
     for (int lane = 0; lane < 32; ++lane)
       for (int sl = 0; sl < 2; ++sl) la[lane][sl] = l[w][lane][sl] + l[w][lane ^ 1][sl];
     for (int lane = 0; lane < 32; ++lane)
-      for (int sl = 0; sl < 2; ++sl) lb[lane][sl] = la[lane][sl] + la[lane ^ 2][sl];
+      for (int sl = 0; sl < 2; ++sl) {
+        lb[lane][sl] = la[lane][sl] + la[lane ^ 2][sl];
+        sk[lane][sl] = 1.0f;  // gpt-oss sinks: folded into each row's (m, l) after the row sum
+        if (b.sinks)
+          sk[lane][sl] = f8k::attn::fold_sink(m[w][lane][sl], f8k::attn::sink_log2(b.sinks[h]), &lb[lane][sl],
+                                              fm::kPScale);
+      }
     for (int lane = 0; lane < 32; ++lane)
       for (int j = 0; j < DT; ++j)
         for (int i = 0; i < 4; ++i) {
           const int t = t0 + w * 16 + mm::c_row(lane, i);
           if (t < T)
-            out[(size_t(t) * H + h) * D + 8 * j + mm::c_col(lane, i)] =
-                f8k::attn::finalize(acc[w][j][lane][i], lb[lane][fm::acc_row_slot(i)], vs);
+            out[(size_t(t) * H + h) * D + 8 * j + mm::c_col(lane, i)] = f8k::attn::finalize(
+                acc[w][j][lane][i] * sk[lane][fm::acc_row_slot(i)], lb[lane][fm::acc_row_slot(i)], vs);
         }
   }
 }
 
 template <int D>
-void run_replay(int32_t window, float softcap) {
+void run_replay(int32_t window, float softcap, bool sinks = false) {
   auto be = make("cpu-ref");
   auto st = stream(*be, 1, 256, 4096);
   KVCacheParams p;
@@ -297,6 +303,8 @@ void run_replay(int32_t window, float softcap) {
   ab.window = window;
   ab.softcap = softcap;
   ab.fp8_fmha = true;
+  const std::vector<float> sink = {2.5f, -1.0f, 0.0f, 40.0f};  // per head: near, below, at, far above the scores
+  if (sinks) ab.sinks = sink.data();
   std::vector<float> want(size_t(T) * H * D), got(want.size(), NAN);
   st->attention(*kv, 0, q.data(), ab, want.data());
   const auto& cc = static_cast<const cpu::CpuKVCache&>(*kv);
@@ -324,5 +332,6 @@ TEST(CudaFmhaLayout, ReplayMatchesEmulationD64) { run_replay<64>(0, 0.0f); }
 TEST(CudaFmhaLayout, ReplayMatchesEmulationD128) { run_replay<128>(0, 0.0f); }
 TEST(CudaFmhaLayout, ReplayMatchesEmulationD256) { run_replay<256>(0, 0.0f); }
 TEST(CudaFmhaLayout, ReplayWindowAndSoftcap) { run_replay<128>(37, 30.0f); }
+TEST(CudaFmhaLayout, ReplayWithSinks) { run_replay<64>(16, 0.0f, true); }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // against FP32 attention over the same FP8 cache (the error FP8 Q and P
 // add, stated below), cpu-simd == cpu-ref bit for bit, chunked prefill of
 // several sequences of different lengths in one batch, GQA, sliding window,
-// softcap, and the rule that decides when the model uses it.
+// softcap, attention sinks, and the rule that decides when the model uses it.
 #include "backend_test_util.h"
 
 #include <cmath>
@@ -115,21 +115,25 @@ TEST(FmhaEmul, SimdEqualsRefExactly) {
     auto r = make_setup("cpu-ref", 128, 8, 2, lens);
     auto s = make_setup("cpu-simd", 128, 8, 2, lens, isa);
     const Batch x = make_batch(lens, 100, 40, 8, 128);
+    // gpt-oss sinks per head: below, near and above the scores.
+    const std::vector<float> sinks = {-3.0f, 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f, 0.5f};
     for (int32_t window : {0, 33})
-      for (float cap : {0.0f, 8.0f}) {
-        AttnBatch ab = attn_batch(x, 8, 128, true);
-        ab.window = window;
-        ab.softcap = cap;
-        std::vector<float> a(x.q.size()), b(x.q.size(), -1.0f);
-        r.st->attention(*r.kv, 0, x.q.data(), ab, a.data());
-        s.st->attention(*s.kv, 0, x.q.data(), ab, b.data());
-        ASSERT_EQ(a, b) << isa << " window " << window << " softcap " << cap;
-        // and the FP32 path with the same window/cap stays close
-        ab.fp8_fmha = false;
-        std::vector<float> c(x.q.size());
-        r.st->attention(*r.kv, 0, x.q.data(), ab, c.data());
-        EXPECT_LT(rel_rms(a, c), 0.02) << "window " << window << " softcap " << cap;
-      }
+      for (float cap : {0.0f, 8.0f})
+        for (bool sk : {false, true}) {
+          AttnBatch ab = attn_batch(x, 8, 128, true);
+          ab.window = window;
+          ab.softcap = cap;
+          if (sk) ab.sinks = sinks.data();
+          std::vector<float> a(x.q.size()), b(x.q.size(), -1.0f);
+          r.st->attention(*r.kv, 0, x.q.data(), ab, a.data());
+          s.st->attention(*s.kv, 0, x.q.data(), ab, b.data());
+          ASSERT_EQ(a, b) << isa << " window " << window << " softcap " << cap << " sinks " << sk;
+          // and the FP32 path with the same window/cap/sinks stays close
+          ab.fp8_fmha = false;
+          std::vector<float> c(x.q.size());
+          r.st->attention(*r.kv, 0, x.q.data(), ab, c.data());
+          EXPECT_LT(rel_rms(a, c), 0.02) << "window " << window << " softcap " << cap << " sinks " << sk;
+        }
   }
 }
 

@@ -806,8 +806,8 @@ TEST(ConfigSchema, ContradictionsNameBothValues) {
 }
 
 TEST(ConfigSchema, UnsupportedNumericsAreRefusedByName) {
-  expect_refused(llama_cfg({{"rope_parameters", {{"rope_type", "yarn"}, {"factor", 4.0}, {"rope_theta", 1e4}}}}),
-                 {"rope_parameters.rope_type", "yarn", "default, linear, llama3"});
+  expect_refused(llama_cfg({{"rope_parameters", {{"rope_type", "dynamic"}, {"factor", 4.0}, {"rope_theta", 1e4}}}}),
+                 {"rope_parameters.rope_type", "dynamic", "default, linear, llama3, yarn"});
   expect_refused(llama_cfg({{"rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}}}}), {"dynamic"});
   expect_refused(llama_cfg({{"rope_scaling", {{"type", "su"}, {"short_factor", {1.0}}}}}, "Phi3ForCausalLM"),
                  {"LongRoPE"});
@@ -1115,6 +1115,26 @@ TEST(ConfigSchema, WrittenByTransformers4And5) {
         EXPECT_EQ(hp.rope_orig_ctx, e["rope_original_max_position_embeddings"].get<uint64_t>());
       EXPECT_EQ(hp.sliding_window, e["sliding_window"].get<uint64_t>());
       EXPECT_EQ(hp.eos_ids, e["eos_token_id"].get<std::vector<int64_t>>());
+      if (rt == "yarn") {
+        if (e.contains("rope_attention_factor"))
+          EXPECT_EQ(hp.rope_attn_factor, float(e["rope_attention_factor"].get<double>()));
+        EXPECT_EQ(hp.rope_beta_fast, e["rope_beta_fast"].get<float>());
+        EXPECT_EQ(hp.rope_beta_slow, e["rope_beta_slow"].get<float>());
+        EXPECT_EQ(hp.rope_truncate, e["rope_truncate"].get<bool>());
+      }
+      // Windowed layers as transformers lists them (empty = every layer).
+      if (e.contains("layer_types") && hp.sliding_window > 0) {
+        std::vector<uint8_t> want;
+        bool all = true;
+        for (const auto& t : e["layer_types"]) {
+          want.push_back(t.get<std::string>() == "sliding_attention");
+          all = all && want.back();
+        }
+        if (all)
+          EXPECT_TRUE(hp.swa_layers.empty() || hp.swa_layers == want);
+        else
+          EXPECT_EQ(hp.swa_layers, want);
+      }
     }
   EXPECT_GE(n, 20);
   EXPECT_TRUE(majors.count("transformers-4") && majors.count("transformers-5"));

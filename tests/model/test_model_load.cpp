@@ -167,10 +167,28 @@ TEST(ModelLoad, BadHyperparameters) {
   }
   {
     tiny::Spec s;
+    s.override_keys[ggf8::keys::kRopeScalingType] = ggf8::Value::str("dynamic");
+    Loaded r = load(s, "dynamic");
+    ASSERT_EQ(r.st.code, Code::Unsupported);
+    EXPECT_NE(r.st.message.find("'dynamic'"), std::string::npos) << r.st.message;
+  }
+  {  // YaRN is supported, with its factor and original context
+    tiny::Spec s;
     s.override_keys[ggf8::keys::kRopeScalingType] = ggf8::Value::str("yarn");
     Loaded r = load(s, "yarn");
-    ASSERT_EQ(r.st.code, Code::Unsupported);
-    EXPECT_NE(r.st.message.find("'yarn'"), std::string::npos) << r.st.message;
+    ASSERT_EQ(r.st.code, Code::Format);
+    EXPECT_NE(r.st.message.find("llm.rope.scaling.factor: missing (required)"), std::string::npos) << r.st.message;
+    s.override_keys[ggf8::keys::kRopeScalingFactor] = ggf8::Value::f32(32.0f);
+    s.override_keys[ggf8::keys::kRopeScalingOrigCtx] = ggf8::Value::u64(4096);
+    s.override_keys[ggf8::keys::kRopeScalingAttnFactor] = ggf8::Value::f32(1.25f);
+    s.override_keys[ggf8::keys::kRopeScalingTruncate] = ggf8::Value::boolean(false);
+    Loaded ok = load(s, "yarn_ok");
+    ASSERT_TRUE(ok.st.ok()) << ok.st.message;
+    EXPECT_EQ(ok.hp.rope_type, f8model::RopeType::Yarn);
+    EXPECT_EQ(ok.hp.rope_attn_factor, 1.25f);
+    EXPECT_FALSE(ok.hp.rope_truncate);
+    EXPECT_EQ(ok.hp.rope_beta_fast, 32.0f);  // defaults when absent
+    EXPECT_EQ(ok.hp.rope_beta_slow, 1.0f);
   }
 }
 

@@ -20,10 +20,10 @@ import hf_fixture_io as io  # noqa: E402
 CACHE = Path(os.environ.get("F8_CACHE") or Path.home() / ".cache" / "f8")
 SYNTH = ["llama-spm", "mistral-spm", "llama3-bpe", "qwen2-bpe", "smollm2-tiny", "fp8-ct", "fp8-block",
          "smollm2-tf5", "qwen3-bpe", "phi3-spm", "mistral-sw", "qwen2-sw",
-         "gemma2", "gemma3", "mixtral", "qwen2moe", "qwen3moe", "qwen3moe-fp8", "gemma3-mm"]
+         "gemma2", "gemma3", "mixtral", "qwen2moe", "qwen3moe", "qwen3moe-fp8", "gemma3-mm", "gpt-oss", "gpt-oss-bf16"]
 ALL = {"smollm2-135m-instruct": CACHE / "smollm2-135m-instruct",
        **{n: CACHE / "synthetic" / n for n in SYNTH}}
-ESIZE = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1}
+ESIZE = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "U8": 1}
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +55,7 @@ def load_tensors(path: Path, names=None):
             dt = v["dtype"]
             if dt == "BF16":
                 arr = io.bf16_bits_to_f32(np.frombuffer(raw, "<u2"))
-            elif dt == "F8_E4M3":
+            elif dt in ("F8_E4M3", "U8"):
                 arr = np.frombuffer(raw, np.uint8)
             else:
                 arr = np.frombuffer(raw, {"F32": "<f4", "F16": "<f2"}[dt]).astype(np.float32)
@@ -113,7 +113,20 @@ def test_safetensors_and_shapes_follow_config(fixtures, name):
                 assert shape[p + "mlp.gate_proj.weight"] == [ff, h]
         assert shape[p + "self_attn.o_proj.weight"] == [h, nh * hd]
         n_exp = cfg.get("num_local_experts") or cfg.get("num_experts") or 0
-        if n_exp and i not in cfg.get("mlp_only_layers", []):  # a MoE layer: router + every expert
+        if cfg["model_type"] == "gpt_oss":  # fused experts: MXFP4 [E, out, in/32, 16] or dense [E, in, out]
+            ex = p + "mlp.experts."
+            assert shape[p + "mlp.router.weight"] == [n_exp, h] and shape[p + "mlp.router.bias"] == [n_exp]
+            assert shape[p + "self_attn.sinks"] == [nh] and shape[p + "self_attn.o_proj.bias"] == [h]
+            if "quantization_config" in cfg:
+                assert shape[ex + "gate_up_proj_blocks"] == [n_exp, 2 * ff, h // 32, 16]
+                assert shape[ex + "gate_up_proj_scales"] == [n_exp, 2 * ff, h // 32]
+                assert shape[ex + "down_proj_blocks"] == [n_exp, h, ff // 32, 16]
+                assert shape[ex + "down_proj_scales"] == [n_exp, h, ff // 32]
+            else:
+                assert shape[ex + "gate_up_proj"] == [n_exp, h, 2 * ff]
+                assert shape[ex + "down_proj"] == [n_exp, ff, h]
+            assert shape[ex + "gate_up_proj_bias"] == [n_exp, 2 * ff] and shape[ex + "down_proj_bias"] == [n_exp, h]
+        elif n_exp and i not in cfg.get("mlp_only_layers", []):  # a MoE layer: router + every expert
             mix = cfg["model_type"] == "mixtral"
             fe = cfg.get("moe_intermediate_size") or ff
             blk = p + ("block_sparse_moe." if mix else "mlp.")
@@ -128,7 +141,7 @@ def test_safetensors_and_shapes_follow_config(fixtures, name):
             assert shape[p + "mlp.down_proj.weight"] == [h, ff]
         if cfg["model_type"] in ("qwen3", "qwen3_moe", "gemma3_text"):
             assert shape[p + "self_attn.q_norm.weight"] == shape[p + "self_attn.k_norm.weight"] == [hd]
-        assert (p + "self_attn.q_proj.bias" in shape) == (cfg["model_type"] in ("qwen2", "qwen2_moe"))
+        assert (p + "self_attn.q_proj.bias" in shape) == (cfg["model_type"] in ("qwen2", "qwen2_moe", "gpt_oss"))
     tc = json.loads((d / "tokenizer_config.json").read_text())
     # transformers 5 writes the template to chat_template.jinja
     assert tc.get("chat_template") or (d / "chat_template.jinja").read_text()
@@ -216,6 +229,32 @@ def test_fp8_fixture_dequantizes_to_its_source(fixtures, name):
     assert n_fp8 == 7 * cfg["num_hidden_layers"]
     if name == "fp8-ct":
         assert st["model.layers.0.self_attn.k_scale"][1].shape == (1,)
+
+
+def test_gpt_oss_layouts_hold_the_same_values(fixtures):
+    """gpt-oss's MXFP4 experts (low nibble first, E8M0 2^(s-127), as
+    transformers' _convert_moe_packed_tensors decodes them) equal the BF16
+    fixture's [E, in, out] experts transposed; every other tensor is equal."""
+    fp4 = np.array([0, .5, 1, 1.5, 2, 3, 4, 6, -0., -.5, -1, -1.5, -2, -3, -4, -6], dtype=np.float32)
+    mx = load_tensors(fixtures["gpt-oss"] / "model.safetensors")
+    dense = {}
+    for f in sorted(fixtures["gpt-oss-bf16"].glob("*.safetensors")):
+        dense.update(load_tensors(f))
+    n = 0
+    for k, (dt, a) in mx.items():
+        if k.endswith("_scales"):
+            continue
+        if k.endswith("_blocks"):
+            sc = mx[k.replace("_blocks", "_scales")][1].astype(np.int32)
+            lo, hi = fp4[a & 0xF], fp4[a >> 4]
+            vals = np.stack([lo, hi], axis=-1).reshape(*a.shape[:-1], 32) * np.ldexp(np.float32(1), sc - 127)[..., None]
+            vals = vals.reshape(a.shape[0], a.shape[1], -1)
+            k = k.replace("_blocks", "")
+            assert np.array_equal(dense[k][1], vals.transpose(0, 2, 1)), k
+        else:
+            assert np.array_equal(dense[k][1], a), k
+        n += 1
+    assert n == len(dense)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "tests" / "goldens" / "templates").glob("*.jinja")),

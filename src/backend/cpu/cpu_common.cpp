@@ -1,6 +1,7 @@
 // cpu_common.cpp — see cpu_common.h.
 #include "backend/cpu/cpu_common.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <new>
@@ -92,13 +93,59 @@ Status check_weight(const Weight& w, const char* what) {
   return Status::Ok();
 }
 
+namespace {
+
+// YaRN's ramp bounds (transformers find_correction_range): the dims whose
+// wavelength at the original context spans beta_fast .. beta_slow rotations,
+// in double as Python computes them.
+void yarn_range(const RopeParams& p, int n_rot, double* low, double* high) {
+  const double kPi = 3.14159265358979323846;
+  auto dim_of = [&](double rotations) {
+    return (double(n_rot) * std::log(double(p.orig_ctx) / (rotations * 2.0 * kPi))) /
+           (2.0 * std::log(double(p.freq_base)));
+  };
+  double lo = dim_of(double(p.beta_fast)), hi = dim_of(double(p.beta_slow));
+  if (p.truncate) {
+    lo = std::floor(lo);
+    hi = std::ceil(hi);
+  }
+  *low = std::max(lo, 0.0);
+  *high = std::min(hi, double(n_rot - 1));
+}
+
+// a * b + c * d with each product and the sum rounded to float (no FMA
+// contraction), as PyTorch's separate tensor ops round them.
+float mul_add_rounded(float a, float b, float c, float d) {
+  volatile float x = a * b;
+  volatile float y = c * d;
+  return x + y;
+}
+
+}  // namespace
+
 std::vector<float> rope_inv_freq(const RopeParams& p) {
   const int n_rot = p.n_rot ? p.n_rot : p.head_dim;
   std::vector<float> inv(n_rot / 2);
   const float pi = 3.14159265358979323846f;
+  double ylow = 0, yhigh = 0;
+  if (p.scaling == RopeScaling::Yarn) {
+    yarn_range(p, n_rot, &ylow, &yhigh);
+    if (ylow == yhigh) yhigh += 0.001;  // transformers: "prevent singularity"
+  }
   for (int i = 0; i < n_rot / 2; ++i) {
     float f = 1.0f / std::pow(p.freq_base, static_cast<float>(2 * i) / static_cast<float>(n_rot));
-    if (p.scaling == RopeScaling::Linear) {
+    if (p.scaling == RopeScaling::Yarn) {
+      // transformers _compute_yarn_parameters, float32 tensor math:
+      // extrapolation 1/pos_freq, interpolation 1/(factor*pos_freq), mixed
+      // by 1 - clamp((i - low) / (high - low), 0, 1) (low, high cast to float).
+      const float pos_freq = std::pow(p.freq_base, static_cast<float>(2 * i) / static_cast<float>(n_rot));
+      volatile float fpos = p.factor * pos_freq;
+      const float extra = 1.0f / pos_freq, inter = 1.0f / fpos;
+      volatile float num = static_cast<float>(i) - static_cast<float>(ylow);
+      const float ramp = std::clamp(num / static_cast<float>(yhigh - ylow), 0.0f, 1.0f);
+      const float ef = 1.0f - ramp;  // extrapolation share
+      f = mul_add_rounded(inter, 1.0f - ef, extra, ef);
+    } else if (p.scaling == RopeScaling::Linear) {
       f /= p.factor;
     } else if (p.scaling == RopeScaling::Llama3) {
       // transformers _compute_llama3_parameters

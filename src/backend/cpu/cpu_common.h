@@ -95,7 +95,8 @@ static inline float act_scale_dynamic(float amax) {
 
 // ---- RoPE --------------------------------------------------------------------------
 // inv_freq[i], i < n_rot/2, with the scaling of p applied (HF semantics,
-// computed in float like transformers does).
+// computed in float like transformers does; YaRN's ramp bounds in double as
+// Python computes them). The rope ops multiply cos and sin by p.attn_factor.
 std::vector<float> rope_inv_freq(const RopeParams& p);
 
 // ---- KV cache ------------------------------------------------------------------------

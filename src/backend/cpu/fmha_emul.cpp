@@ -120,6 +120,10 @@ void fmha_fp8_emulate(const CpuKVCache& c, const FmhaLayerValues& kv, int32_t la
       for (int32_t d = 0; d < D; ++d) acc[d] += step[d];
       m = mn;
     }
+    if (b.sinks) {  // gpt-oss: the head's sink joins l (in P's x256 units), as the kernel does
+      const float corr = f8k::attn::fold_sink(m, f8k::attn::sink_log2(b.sinks[h]), &l, fm::kPScale);
+      for (int32_t d = 0; d < D; ++d) acc[d] *= corr;
+    }
     for (int32_t d = 0; d < D; ++d) o[d] = f8k::attn::finalize(acc[d], l, vs);
   }
 }

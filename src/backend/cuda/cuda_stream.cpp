@@ -154,6 +154,7 @@ class CudaStream final : public Stream {
       rope_next_ = (rope_next_ + 1) % kRopeSlots;
       slot->tab.head_dim = p.head_dim;
       slot->tab.half = static_cast<int32_t>(inv.size());
+      slot->tab.attn_factor = p.attn_factor;
       std::memcpy(slot->tab.inv_freq, inv.data(), inv.size() * 4);
       std::memcpy(&slot->key, &p, sizeof p);
       slot->valid = true;
@@ -228,7 +229,7 @@ class CudaStream final : public Stream {
     const f8k::DevKv& kv = static_cast<CudaKVCache&>(cache).dev();
     if (b.fp8_fmha) {  // prefill: FP8 FMHA on tensor cores (kernels/fmha_fp8.cu)
       launched(f8k::fmha_fp8(kv, layer, q, b.n_tokens, b.seq, b.pos, b.n_heads, b.scale, out, s_, b.window,
-                             b.softcap),
+                             b.softcap, b.sinks),
                "fmha_fp8");
       return;
     }
@@ -243,7 +244,7 @@ class CudaStream final : public Stream {
       return;
     }
     launched(f8k::attention(kv, layer, q, b.n_tokens, b.seq, b.pos, b.n_heads, b.scale, splits, attn_ws_->f32(),
-                            out, s_, b.window, b.softcap),
+                            out, s_, b.window, b.softcap, b.sinks),
              "attention");
   }
 

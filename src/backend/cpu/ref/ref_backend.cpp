@@ -52,7 +52,7 @@ class RefStream final : public Stream {
         float* v = x + (static_cast<int64_t>(t) * n_heads + h) * p.head_dim;
         for (int i = 0; i < half; ++i) {
           const float a = static_cast<float>(pos[t]) * inv[i];
-          const float c = std::cos(a), s = std::sin(a);
+          const float c = std::cos(a) * p.attn_factor, s = std::sin(a) * p.attn_factor;  // YaRN mscale (else 1)
           const float x0 = v[i], x1 = v[i + half];
           v[i] = x0 * c - x1 * s;
           v[i + half] = x1 * c + x0 * s;
@@ -156,8 +156,10 @@ class RefStream final : public Stream {
           if (b.softcap > 0) sc[cell] = b.softcap * std::tanh(sc[cell] / b.softcap);
           mx = std::max(mx, sc[cell]);
         }
+        // gpt-oss: the head's sink joins the denominator (and the max), adds no value.
+        if (b.sinks) mx = std::max(mx, b.sinks[h]);
         std::vector<double> acc(D, 0.0);
-        double sum = 0;
+        double sum = b.sinks ? std::exp(static_cast<double>(b.sinks[h]) - mx) : 0.0;
         if (mx != -INFINITY)
           for (int32_t cell = 0; cell < c.hi(); ++cell) {
             if (sc[cell] == -INFINITY) continue;

@@ -84,8 +84,8 @@ class SimdStream final : public Stream {
       float cs[simd::kMaxHeadDim / 2], sn[simd::kMaxHeadDim / 2];
       for (int i = 0; i < half; ++i) {
         const float a = static_cast<float>(pos[t]) * rope_inv_[i];
-        cs[i] = std::cos(a);
-        sn[i] = std::sin(a);
+        cs[i] = std::cos(a) * p.attn_factor;  // YaRN mscale (1 otherwise: exact)
+        sn[i] = std::sin(a) * p.attn_factor;
       }
       for (int32_t h = 0; h < n_heads; ++h) {
         float* v = x + (static_cast<int64_t>(t) * n_heads + h) * p.head_dim;
