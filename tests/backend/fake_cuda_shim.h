@@ -86,16 +86,6 @@ class FakeCudaStream : public f8backend::Stream {
   void argmax(const float* x, int32_t T, int32_t n, int32_t* out) override {
     op([=, this] { s_->argmax(x, T, n, out); });
   }
-  void sigmoid_scale_rows(float* x, const float* g, int32_t T, int32_t dim) override {
-    op([=, this] { s_->sigmoid_scale_rows(x, g, T, dim); });
-  }
-  void moe_route(const float* logits, int32_t T, const f8backend::MoeRoute& r, int32_t* ids, float* w) override {
-    op([=, this] { s_->moe_route(logits, T, r, ids, w); });
-  }
-  void moe_ffn(const float* x, int32_t T, const f8backend::MoeExperts& e, const int32_t* ids, const float* w,
-               int32_t k, float* y, f8backend::ActQuant act) override {
-    op([=, this] { s_->moe_ffn(x, T, e, ids, w, k, y, act); });
-  }
   bool graph_replay(uint64_t key) override {
     auto it = graphs_.find(key);
     if (it == graphs_.end()) return false;
