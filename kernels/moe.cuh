@@ -26,11 +26,18 @@ struct DevStack {
   int64_t mat_scale_stride = 0;
 };
 
+// SigmoidGroupTopK's parameters (f8backend::MoeRoute); unused otherwise.
+struct MoeRouteGroupArgs {
+  const float* score_bias = nullptr;  // device [E] or null (0)
+  int32_t n_group = 1, topk_group = 1;
+  float scale = 1.0f;
+};
 // ids[t, :] (descending score) and w[t, :] from logits[T, E] (f8backend::
 // moe_route_token: gating 0 = softmax -> top-k [-> / sum], 1 = top-k ->
-// softmax). E <= moe::kMaxExperts, 1 <= k <= min(E, moe::kMaxK).
-int moe_route(const float* logits, int32_t T, int32_t E, int32_t k, int32_t gating, bool norm_topk, int32_t* ids,
-              float* w, void* stream);
+// softmax, 2 = DeepSeek-V3's sigmoid + bias + group-limited top-k).
+// E <= moe::kMaxExperts, 1 <= k <= min(E, moe::kMaxK).
+int moe_route(const float* logits, int32_t T, int32_t E, int32_t k, int32_t gating, bool norm_topk,
+              const MoeRouteGroupArgs& ga, int32_t* ids, float* w, void* stream);
 
 // The grouping of P = T k pairs by expert and the GEMMs' tile list.
 struct MoeGroup {

@@ -80,7 +80,13 @@ F8K_HD int popc32(uint32_t v) {
 // Gating ids as f8backend::MoeGating.
 constexpr int32_t kSoftmaxTopK = 0;
 constexpr int32_t kTopKSoftmax = 1;
+constexpr int32_t kSigmoidGroupTopK = 2;
 constexpr int kRouteWarps = 4;  // tokens per block
+// Shared floats per warp of moe_route_kernel: the E scores; SigmoidGroupTopK
+// adds the E biased scores and the (<= E / 2) group scores.
+F8K_HD int32_t route_smem_floats(int32_t E, int32_t gating) {
+  return gating == kSigmoidGroupTopK ? 2 * E + (E + 1) / 2 : E;
+}
 
 // A candidate of the top-k selection. The selection order is the total order
 // "higher score first, then lower id" — what moe_route_token's insertion top-k
@@ -141,6 +147,40 @@ F8K_HD void route_weights(const float* sc, const int32_t* sel, int32_t k, int32_
   }
   if (norm_topk)
     for (int32_t j = 0; j < k; ++j) w[j] = fdiv(w[j], sum);
+}
+
+// ---- SigmoidGroupTopK (DeepSeek-V3 noaux_tc), as route_sigmoid_group in
+// src/backend/moe_route.cpp --------------------------------------------------------
+// s = 1 / (1 + exp(-l)).
+F8K_HD float sigmoid_score(float l) { return fdiv(1.0f, fadd(1.0f, fexp(-l))); }
+// Largest plus second largest of c[0..G) (G >= 2): the sum of two floats
+// does not depend on which is found first.
+F8K_HD float group_score(const float* c, int32_t G) {
+  float a = neg_inf(), b = neg_inf();
+  for (int32_t i = 0; i < G; ++i) {
+    const float v = sel_key(c[i]);
+    if (v > a) {
+      b = a;
+      a = v;
+    } else if (v > b) {
+      b = v;
+    }
+  }
+  return fadd(a, b);
+}
+// w_j = s[sel_j]; norm: / (sum in j order + 1e-20); then * scale.
+F8K_HD void group_route_weights(const float* sig, const int32_t* sel, int32_t k, bool norm_topk, float scale,
+                                float* w) {
+  float sum = 0.0f;
+  for (int32_t j = 0; j < k; ++j) {
+    w[j] = sig[sel[j]];
+    sum = fadd(sum, w[j]);
+  }
+  if (norm_topk) {
+    const float den = fadd(sum, 1e-20f);
+    for (int32_t j = 0; j < k; ++j) w[j] = fdiv(w[j], den);
+  }
+  for (int32_t j = 0; j < k; ++j) w[j] = fmul(w[j], scale);
 }
 
 // ---- grouping (moe_route.cu, moe_group kernel): one block --------------------------

@@ -13,8 +13,14 @@
 //   sums given equal terms), probabilities by IEEE division. Top-k: k rounds
 //   of a warp argmax under moe::better (higher score, then lower id), the
 //   winner's owner lane marking it picked. Weights: lane 0, moe::route_weights.
+//   SigmoidGroupTopK (DeepSeek-V3): sigmoid and biased scores by their owner
+//   lanes (2 E more floats of shared memory), group scores (top two of each
+//   group: lane g, sequential), topk_group rounds of the same warp argmax
+//   over the groups, the dropped groups' experts set to -inf, then the k
+//   rounds as above; weights: lane 0, moe::group_route_weights.
 //   Differs from the host only through expf (<= 2 ulp) vs std::exp.
-//   Cost: reads 4 T E bytes; ~E / 32 + 10 k warp steps per token.
+//   Cost: reads 4 T E bytes; ~E / 32 + 10 k warp steps per token (groups:
+//   + E / 32 + 10 topk_group).
 //
 // moe_group: ids [P] -> offsets [E + 1], order [P], slot_of [P], tile_e /
 //   tile_s0 [<= max_tiles], n_tiles [1]. One block of 256 threads (a decode
@@ -44,9 +50,46 @@ __device__ __forceinline__ Cand shfl_cand(Cand c, int off) {
   return o;
 }
 
+// The warp's best candidate among the lanes' bests (ties to the lower id).
+__device__ __forceinline__ Cand warp_best(const float* score, int32_t n, int lane, uint32_t picked) {
+  Cand best = lane_best(score, n, lane, picked);
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) {
+    const Cand o = shfl_cand(best, off);
+    if (better(o, best)) best = o;
+  }
+  return best;
+}
+
+// SigmoidGroupTopK's scores: sig = sigmoid(l) in `sig`, c = sig + bias in
+// `sc`; with groups, the experts of the groups not kept get c = -inf.
+__device__ void group_scores(float* sig, float* sc, float* gs, int32_t E, const float* __restrict__ bias,
+                             int32_t n_group, int32_t topk_group, int lane) {
+  for (int32_t e = lane; e < E; e += 32) {
+    sig[e] = sigmoid_score(sc[e]);
+    sc[e] = fadd(sig[e], bias ? __ldg(bias + e) : 0.0f);
+  }
+  __syncwarp();
+  if (n_group <= 1) return;
+  const int32_t G = E / n_group;
+  for (int32_t g = lane; g < n_group; g += 32) gs[g] = group_score(sc + static_cast<int64_t>(g) * G, G);
+  __syncwarp();
+  uint32_t kept = 0;  // bit i: group lane + 32 i kept
+  for (int32_t j = 0; j < topk_group; ++j) {
+    const Cand best = warp_best(gs, n_group, lane, kept);
+    if (best.id >= 0 && lane == owner_lane(best.id)) kept |= owner_bit(best.id);
+  }
+  __syncwarp();
+  for (int32_t g = lane, i = 0; g < n_group; g += 32, ++i) gs[g] = ((kept >> i) & 1u) ? 1.0f : 0.0f;
+  __syncwarp();
+  for (int32_t e = lane; e < E; e += 32)
+    if (gs[e / G] == 0.0f) sc[e] = neg_inf();
+  __syncwarp();
+}
+
 __global__ void __launch_bounds__(kRouteWarps * 32)
     moe_route_kernel(const float* __restrict__ logits, int32_t T, int32_t E, int32_t k, int32_t gating,
-                     bool norm_topk, int32_t* __restrict__ ids, float* __restrict__ w) {
+                     bool norm_topk, MoeRouteGroupArgs ga, int32_t* __restrict__ ids, float* __restrict__ w) {
   extern __shared__ float route_sm[];
   __shared__ int32_t sel_sh[kRouteWarps][kMaxK];
   __shared__ float w_sh[kRouteWarps][kMaxK];
@@ -54,9 +97,13 @@ __global__ void __launch_bounds__(kRouteWarps * 32)
   const int warp = threadIdx.x >> 5;
   const int64_t t = static_cast<int64_t>(blockIdx.x) * kRouteWarps + warp;
   if (t >= T) return;  // whole warps only (no block barrier below)
-  float* sc = route_sm + static_cast<int64_t>(warp) * E;
+  float* sc = route_sm + static_cast<int64_t>(warp) * route_smem_floats(E, gating);
+  float* sig = sc + E;       // SigmoidGroupTopK: unbiased scores [E]
+  float* gsc = sig + E;      // and group scores [n_group]
   const float* lt = logits + t * E;
   for (int32_t e = lane; e < E; e += 32) sc[e] = __ldg(lt + e);
+  __syncwarp();
+  if (gating == kSigmoidGroupTopK) group_scores(sig, sc, gsc, E, ga.score_bias, ga.n_group, ga.topk_group, lane);
 
   if (gating == kSoftmaxTopK) {
     float m = neg_inf();
@@ -75,17 +122,17 @@ __global__ void __launch_bounds__(kRouteWarps * 32)
 
   uint32_t picked = 0;
   for (int32_t j = 0; j < k; ++j) {
-    Cand best = lane_best(sc, E, lane, picked);
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) {
-      const Cand o = shfl_cand(best, off);
-      if (better(o, best)) best = o;
-    }
+    const Cand best = warp_best(sc, E, lane, picked);
     if (best.id >= 0 && lane == owner_lane(best.id)) picked |= owner_bit(best.id);
     if (lane == 0) sel_sh[warp][j] = best.id;
   }
   __syncwarp();
-  if (lane == 0) route_weights(sc, sel_sh[warp], k, gating, norm_topk, w_sh[warp]);
+  if (lane == 0) {
+    if (gating == kSigmoidGroupTopK)
+      group_route_weights(sig, sel_sh[warp], k, norm_topk, ga.scale, w_sh[warp]);
+    else
+      route_weights(sc, sel_sh[warp], k, gating, norm_topk, w_sh[warp]);
+  }
   __syncwarp();
   for (int32_t j = lane; j < k; j += 32) {
     ids[t * k + j] = sel_sh[warp][j];
@@ -176,14 +223,18 @@ __global__ void __launch_bounds__(kGroupThreads)
 
 }  // namespace
 
-int moe_route(const float* logits, int32_t T, int32_t E, int32_t k, int32_t gating, bool norm_topk, int32_t* ids,
-              float* w, void* stream) {
+int moe_route(const float* logits, int32_t T, int32_t E, int32_t k, int32_t gating, bool norm_topk,
+              const MoeRouteGroupArgs& ga, int32_t* ids, float* w, void* stream) {
   if (T == 0) return static_cast<int>(cudaSuccess);
   if (T < 0 || E < 1 || E > kMaxExperts || k < 1 || k > E || k > kMaxK) return static_cast<int>(cudaErrorInvalidValue);
+  if (gating == kSigmoidGroupTopK &&
+      (ga.n_group < 1 || E % ga.n_group || (ga.n_group > 1 && E / ga.n_group < 2) || ga.topk_group < 1 ||
+       ga.topk_group > ga.n_group))
+    return static_cast<int>(cudaErrorInvalidValue);
   const unsigned blocks = static_cast<unsigned>((T + kRouteWarps - 1) / kRouteWarps);
-  const size_t smem = static_cast<size_t>(kRouteWarps) * E * sizeof(float);
+  const size_t smem = static_cast<size_t>(kRouteWarps) * route_smem_floats(E, gating) * sizeof(float);
   moe_route_kernel<<<blocks, kRouteWarps * 32, smem, static_cast<cudaStream_t>(stream)>>>(logits, T, E, k, gating,
-                                                                                          norm_topk, ids, w);
+                                                                                          norm_topk, ga, ids, w);
   return static_cast<int>(cudaGetLastError());
 }
 

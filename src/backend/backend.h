@@ -261,13 +261,25 @@ enum class MoeGating : uint32_t {
   SoftmaxTopK,
   // The k largest logits; w = softmax over those k (gpt-oss).
   TopKSoftmax,
+  // DeepSeek-V3 "noaux_tc" (transformers DeepseekV3TopkRouter): s = sigmoid(
+  // logits[t, :]); the choice uses c = s + score_bias: the E experts form
+  // n_group equal groups, a group's score is the sum of its two largest c,
+  // the topk_group best groups stay candidates (the others -inf), the k
+  // largest c among them are chosen; w = their UNBIASED s, divided by
+  // (sum + 1e-20) when norm_topk, then times `scale` (routed_scaling_factor).
+  SigmoidGroupTopK,
 };
 constexpr int32_t kMaxExpertsUsed = 32;  // k bound (stack arrays)
 struct MoeRoute {
   MoeGating gating = MoeGating::SoftmaxTopK;
   int32_t n_expert = 0;    // E
   int32_t k = 0;           // experts per token, 1..min(E, kMaxExpertsUsed)
-  bool norm_topk = false;  // SoftmaxTopK: renormalize the k weights to sum 1
+  bool norm_topk = false;  // SoftmaxTopK / SigmoidGroupTopK: renormalize the k weights to sum 1
+  // SigmoidGroupTopK only (ignored otherwise):
+  const float* score_bias = nullptr;  // device float[E]: e_score_correction_bias (this layer's); null = 0
+  int32_t n_group = 1;                // groups (E % n_group == 0, E / n_group >= 2 unless n_group == 1)
+  int32_t topk_group = 1;             // groups kept, 1..n_group (k <= topk_group * E / n_group)
+  float scale = 1.0f;                 // routed_scaling_factor: the k weights times this (> 0)
 };
 // Ties between equal scores are broken by the lower expert id (what
 // torch.topk gives on the CPU); the k experts are listed by descending score.

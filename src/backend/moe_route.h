@@ -13,7 +13,9 @@ namespace f8backend {
 
 // logits[E] -> ids[k] (descending score, ties to the lower id) and w[k].
 // Softmax over E terms: m = max, e_i = exp(x_i - m), s = sum of e_i in
-// ascending i, p_i = e_i / s (float32).
+// ascending i, p_i = e_i / s (float32). SigmoidGroupTopK: see
+// route_sigmoid_group in moe_route.cpp (DeepseekV3TopkRouter op for op);
+// its ids are listed by descending biased score.
 void moe_route_token(const float* logits, const MoeRoute& r, int32_t* ids, float* w);
 
 // The experts' gated activation (MoeAct) on one element pair, float32 math;
@@ -32,7 +34,8 @@ inline float moe_act(float g, float u, const MoeExperts& e) {
   return g / (1.0f + std::exp(-g)) * u;
 }
 
-// Validates a route description (E >= 1, 1 <= k <= min(E, kMaxExpertsUsed)).
+// Validates a route description (E >= 1, 1 <= k <= min(E, kMaxExpertsUsed);
+// SigmoidGroupTopK: the groups, topk_group and scale, see MoeRoute).
 Status check_moe_route(const MoeRoute& r);
 
 // For a grouped pass over the experts: the (token, slot) pairs of ids[T, k]

@@ -285,7 +285,7 @@ void check_case(const Shape& s, Scale mode, int32_t act, int32_t gating, int32_t
   const auto lg = uni(size_t(T * s.E), rng, -3.0f, 3.0f);
   CK(cudaMemcpy(L.x, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
   CK(cudaMemcpy(L.lg, lg.data(), lg.size() * 4, cudaMemcpyHostToDevice));
-  CKI(f8k::moe_route(L.lg, T, s.E, s.k, gating, true, L.ids, L.w, nullptr));
+  CKI(f8k::moe_route(L.lg, T, s.E, s.k, gating, true, f8k::MoeRouteGroupArgs{}, L.ids, L.w, nullptr));
   const int tiles = moe::tiles_for_pairs(T * s.k, s.E);
   Steps st{L, T, tiles};
   st.all(0);

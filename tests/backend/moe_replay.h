@@ -60,6 +60,50 @@ inline void replay_route(const float* logits, int32_t E, int32_t k, int32_t gati
   std::copy(sel, sel + k, ids);
 }
 
+// The warp argmax rounds of moe_route_kernel (warp_best): n candidates
+// score[0..n), `rounds` winners, each lane's picked mask updated.
+inline void replay_warp_rounds(const float* score, int32_t n, int32_t rounds, uint32_t* picked, int32_t* sel) {
+  for (int32_t j = 0; j < rounds; ++j) {
+    Cand c[32];
+    for (int lane = 0; lane < 32; ++lane) c[lane] = lane_best(score, n, lane, picked[lane]);
+    for (int off = 16; off > 0; off >>= 1) {
+      Cand nx[32];
+      for (int lane = 0; lane < 32; ++lane) nx[lane] = better(c[lane ^ off], c[lane]) ? c[lane ^ off] : c[lane];
+      std::copy(nx, nx + 32, c);
+    }
+    for (int lane = 1; lane < 32; ++lane) ASSERT_EQ(c[lane].id, c[0].id) << "lanes disagree on the winner";
+    ASSERT_GE(c[0].id, 0);
+    picked[owner_lane(c[0].id)] |= owner_bit(c[0].id);
+    sel[j] = c[0].id;
+  }
+}
+
+// One warp of moe_route_kernel for one token with SigmoidGroupTopK
+// (group_scores, the k rounds, group_route_weights).
+inline void replay_route_group(const float* logits, const float* bias, int32_t E, int32_t n_group, int32_t topk_group,
+                               int32_t k, bool norm, float scale, int32_t* ids, float* w) {
+  std::vector<float> sig(static_cast<size_t>(E)), sc(static_cast<size_t>(E)), gs(static_cast<size_t>(n_group));
+  for (int32_t e = 0; e < E; ++e) {
+    sig[e] = sigmoid_score(logits[e]);
+    sc[e] = fadd(sig[e], bias ? bias[e] : 0.0f);
+  }
+  if (n_group > 1) {
+    const int32_t G = E / n_group;
+    for (int32_t g = 0; g < n_group; ++g) gs[g] = group_score(sc.data() + size_t(g) * G, G);
+    uint32_t kept[32] = {};
+    std::vector<int32_t> keep(static_cast<size_t>(topk_group));
+    replay_warp_rounds(gs.data(), n_group, topk_group, kept, keep.data());
+    for (int32_t g = 0; g < n_group; ++g) gs[g] = ((kept[owner_lane(g)] >> (g >> 5)) & 1u) ? 1.0f : 0.0f;
+    for (int32_t e = 0; e < E; ++e)
+      if (gs[e / G] == 0.0f) sc[e] = neg_inf();
+  }
+  uint32_t picked[32] = {};
+  int32_t sel[kMaxK];
+  replay_warp_rounds(sc.data(), E, k, picked, sel);
+  group_route_weights(sig.data(), sel, k, norm, scale, w);
+  std::copy(sel, sel + k, ids);
+}
+
 // ---- grouping ----------------------------------------------------------------------------
 
 struct Group {

@@ -235,6 +235,44 @@ TEST_F(CudaMoe, RouteMatchesCpuRef) {
   std::printf("[ info ] moe_route: %d cases, %d near-tie reorders\n", n, near_ties);
 }
 
+// DeepSeek-V3's router: the device bias pointer, groups and scale as the
+// host arithmetic (sigmoid through expf: a near-tie may reorder).
+TEST_F(CudaMoe, GroupRouteMatchesCpuRef) {
+  int n = 0, reorders = 0;
+  struct Shape {
+    int32_t E, ng, tg, k;
+  };
+  for (const Shape& sh : {Shape{8, 4, 2, 4}, Shape{64, 1, 1, 6}, Shape{256, 8, 4, 8}, Shape{1024, 64, 8, 32}})
+    for (bool norm : {false, true})
+      for (int32_t T : {1, 7, 200}) {
+        if (quick() && T > 7) continue;
+        MoeRoute r{MoeGating::SigmoidGroupTopK, sh.E, sh.k, norm};
+        r.n_group = sh.ng;
+        r.topk_group = sh.tg;
+        r.scale = 2.5f;
+        const std::vector<float> lg = randn(size_t(T) * sh.E, uint32_t(sh.E + T));
+        const std::vector<float> bias = randn(size_t(sh.E), uint32_t(sh.E + 1), 0.1f);
+        std::vector<int32_t> ir(size_t(T * sh.k));
+        std::vector<float> wr(size_t(T * sh.k));
+        r.score_bias = bias.data();
+        rs_->moe_route(lg.data(), T, r, ir.data(), wr.data());
+        r.score_bias = dev_->put(bias);
+        const float* dl = dev_->put(lg);
+        int32_t* di = dev_->alloc<int32_t>(ir.size());
+        float* dw = dev_->alloc<float>(wr.size());
+        cs_->moe_route(dl, T, r, di, dw);
+        const auto ic = dev_->get(di, ir.size());
+        const auto wc = dev_->get(dw, wr.size());
+        for (size_t i = 0; i < ir.size(); ++i) {
+          if (ic[i] != ir[i]) ++reorders;
+          EXPECT_NEAR(wc[i], wr[i], 1e-6 * std::fabs(wr[i]) + 1e-30) << "E " << sh.E << " T " << T << " slot " << i;
+        }
+        ++n;
+      }
+  EXPECT_LE(reorders, 2) << "only near-ties may reorder";
+  std::printf("[ info ] moe_route (sigmoid_group_topk): %d cases, %d reorders\n", n, reorders);
+}
+
 TEST_F(CudaMoe, FfnMatchesCpuRefEveryDtypeScaleKindAndT) {
   std::vector<LayerSpec> specs;
   for (DType dt : {DType::E4M3, DType::E5M2})

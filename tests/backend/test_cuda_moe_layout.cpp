@@ -69,6 +69,45 @@ TEST(CudaMoeLayout, RouteReplayEqualsMoeRouteToken) {
   EXPECT_GT(cases, 150);
 }
 
+// DeepSeek-V3's router (SigmoidGroupTopK): the kernel's lane-parallel group
+// scores, group rounds and masking give moe_route_token's experts and
+// weights bit for bit, ties and biases included.
+TEST(CudaMoeLayout, GroupRouteReplayEqualsMoeRouteToken) {
+  std::mt19937 rng(11);
+  int cases = 0;
+  struct Shape {
+    int32_t E, ng, tg, k;
+  };
+  for (const Shape& sh : {Shape{8, 4, 2, 4}, Shape{16, 4, 2, 2}, Shape{64, 1, 1, 6}, Shape{64, 8, 3, 6},
+                          Shape{256, 8, 4, 8}, Shape{96, 32, 7, 5}, Shape{1024, 512, 20, 32}, Shape{2, 1, 1, 2},
+                          Shape{128, 64, 64, 32}})
+    for (bool norm : {false, true})
+      for (int variant = 0; variant < 3; ++variant) {
+        std::vector<float> lg = randn(size_t(sh.E), rng(), 2.0f);
+        std::vector<float> bias = randn(size_t(sh.E), rng(), variant == 2 ? 1.0f : 0.05f);
+        if (variant == 1)  // exact ties of scores and of group scores
+          for (int32_t e = 2; e < sh.E; e += 3) lg[size_t(e)] = lg[size_t(e) - 2], bias[size_t(e)] = bias[size_t(e) - 2];
+        f8backend::MoeRoute r;
+        r.gating = f8backend::MoeGating::SigmoidGroupTopK;
+        r.n_expert = sh.E;
+        r.k = sh.k;
+        r.norm_topk = norm;
+        r.n_group = sh.ng;
+        r.topk_group = sh.tg;
+        r.scale = 2.5f;
+        r.score_bias = variant == 0 && norm ? nullptr : bias.data();
+        ASSERT_TRUE(f8backend::check_moe_route(r).ok()) << f8backend::check_moe_route(r).message;
+        std::vector<int32_t> ih(static_cast<size_t>(sh.k)), id(static_cast<size_t>(sh.k));
+        std::vector<float> wh(static_cast<size_t>(sh.k)), wd(static_cast<size_t>(sh.k));
+        f8backend::moe_route_token(lg.data(), r, ih.data(), wh.data());
+        replay_route_group(lg.data(), r.score_bias, sh.E, sh.ng, sh.tg, sh.k, norm, r.scale, id.data(), wd.data());
+        ASSERT_EQ(id, ih) << "E " << sh.E << " groups " << sh.ng << "/" << sh.tg << " k " << sh.k;
+        ASSERT_EQ(std::memcmp(wd.data(), wh.data(), size_t(sh.k) * 4), 0) << "E " << sh.E;
+        ++cases;
+      }
+  EXPECT_EQ(cases, 54);
+}
+
 // NaN scores still give k distinct valid experts (the kernel's rule).
 TEST(CudaMoeLayout, RouteWithNaNPicksDistinctExperts) {
   std::vector<float> lg = randn(40, 9);

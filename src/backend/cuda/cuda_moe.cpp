@@ -88,8 +88,15 @@ Status CudaMoe::route(const float* logits, int32_t T, const MoeRoute& r, int32_t
     return Status::Error(Code::Unsupported, "moe_route: " + std::to_string(r.n_expert) +
                                                 " experts; the CUDA kernels take at most " +
                                                 std::to_string(f8k::moe::kMaxExperts));
-  const int32_t gating = r.gating == MoeGating::TopKSoftmax ? f8k::moe::kTopKSoftmax : f8k::moe::kSoftmaxTopK;
-  return launch_status(f8k::moe_route(logits, T, r.n_expert, r.k, gating, r.norm_topk, ids, w, s), "moe_route");
+  const int32_t gating = r.gating == MoeGating::TopKSoftmax        ? f8k::moe::kTopKSoftmax
+                         : r.gating == MoeGating::SigmoidGroupTopK ? f8k::moe::kSigmoidGroupTopK
+                                                                   : f8k::moe::kSoftmaxTopK;
+  f8k::MoeRouteGroupArgs ga;
+  ga.score_bias = r.score_bias;
+  ga.n_group = r.n_group;
+  ga.topk_group = r.topk_group;
+  ga.scale = r.scale;
+  return launch_status(f8k::moe_route(logits, T, r.n_expert, r.k, gating, r.norm_topk, ga, ids, w, s), "moe_route");
 }
 
 Status CudaMoe::sigmoid_scale_rows(float* x, const float* g, int32_t T, int32_t dim, cudaStream_t s) {
