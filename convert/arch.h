@@ -53,6 +53,18 @@ bool is_expert_stack(const std::string& canonical);
 // self_attn.o_proj.bias, mlp.router.{weight,bias}, mlp.experts.* (Role::OssExperts).
 bool map_gpt_oss_name(const HParams& hp, std::string_view rest, int layer, MappedName* out);
 
+// DeepSeek-V3's multi-head latent attention names of one layer
+// (arch_deepseek.cpp): `rest` after "model.layers.N."; false if not one.
+bool map_mla_name(const HParams& hp, std::string_view rest, int layer, MappedName* out);
+void mla_required_tensors(const HParams& hp, uint64_t layer, std::vector<std::string>* out);
+std::vector<uint64_t> mla_expected_shape(const HParams& hp, const std::string& rest);
+std::string mla_hf_name(const std::string& rest);  // "" if not an MLA name
+bool is_mla_linear(const std::string& canonical);
+// rope_interleave: the source row each row of `canonical` takes (out[i] =
+// source row of row i) so that every head's RoPE pairs become (evens, odds):
+// for attn_q_b / attn_q and attn_kv_a_mqa; empty when nothing moves.
+std::vector<uint64_t> mla_rope_rows(const HParams& hp, const std::string& canonical);
+
 // The canonical tensors the runtime needs for `hp` (weights, norms, biases;
 // output.weight only when the embeddings are not tied), in file order.
 std::vector<std::string> required_tensors(const HParams& hp);

@@ -100,10 +100,17 @@ bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out)
   }
   if (!consume(s, "model.layers.")) return false;
   int layer = -1;
-  if (!parse_layer(s, hp.n_layers, &layer) || !consume(s, ".")) return false;
+  // DeepSeek-V3: the multi-token-prediction layers follow the decoder layers
+  // (model.layers.{n_layers ..}); they are not converted.
+  if (!parse_layer(s, hp.n_layers + hp.mtp_layers, &layer) || !consume(s, ".")) return false;
+  if (uint64_t(layer) >= hp.n_layers) {
+    *out = {"mtp:" + hf_name, Role::Ignore, "", -1};
+    return true;
+  }
   const std::string blk = "blk." + std::to_string(layer) + ".";
   m.layer = layer;
   if (map_moe_name(hp, s, layer, out)) return true;
+  if (hp.mla && s.substr(0, 10) == "self_attn.") return map_mla_name(hp, s, layer, out);
   if (s == "input_layernorm.weight") {
     *out = {blk + "attn_norm.weight", Role::Norm, "", layer};
     return true;
@@ -190,15 +197,19 @@ std::vector<std::string> required_tensors(const HParams& hp) {
   for (uint64_t l = 0; l < hp.n_layers; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     r.push_back(b + "attn_norm.weight");
-    for (const char* p : {"attn_q", "attn_k", "attn_v"}) {
-      r.push_back(b + p + ".weight");
-      if (hp.qkv_bias) r.push_back(b + p + ".bias");
+    if (hp.mla) {
+      mla_required_tensors(hp, l, &r);
+    } else {
+      for (const char* p : {"attn_q", "attn_k", "attn_v"}) {
+        r.push_back(b + p + ".weight");
+        if (hp.qkv_bias) r.push_back(b + p + ".bias");
+      }
+      if (hp.qk_norm) {
+        r.push_back(b + "attn_q_norm.weight");
+        r.push_back(b + "attn_k_norm.weight");
+      }
+      r.push_back(b + "attn_output.weight");
     }
-    if (hp.qk_norm) {
-      r.push_back(b + "attn_q_norm.weight");
-      r.push_back(b + "attn_k_norm.weight");
-    }
-    r.push_back(b + "attn_output.weight");
     if (hp.attn_out_bias) r.push_back(b + "attn_output.bias");
     if (hp.attn_sinks) r.push_back(b + "attn_sinks.weight");
     r.push_back(b + "ffn_norm.weight");
@@ -228,6 +239,13 @@ std::vector<uint64_t> expected_shape(const HParams& hp, const std::string& name)
       ends(".post_ffw_norm.weight"))
     return {hp.hidden};
   if (ends(".attn_q_norm.weight") || ends(".attn_k_norm.weight")) return {hp.head_dim};
+  if (name.rfind("blk.", 0) == 0 && hp.mla) {
+    const size_t dot = name.find('.', 4);
+    if (dot != std::string::npos) {
+      std::vector<uint64_t> m = mla_expected_shape(hp, name.substr(dot + 1));
+      if (!m.empty()) return m;
+    }
+  }
   if (name.rfind("blk.", 0) == 0 && hp.n_experts) {
     const size_t dot = name.find('.', 4);
     if (dot != std::string::npos) {
@@ -256,6 +274,7 @@ std::string hf_name_for(const std::string& c) {
   if (dot == std::string::npos) return c;
   const std::string layer = c.substr(4, dot - 4), rest = c.substr(dot + 1);
   const std::string pre = "model.layers." + layer + ".";
+  if (const std::string m = mla_hf_name(rest); !m.empty()) return pre + m;
   if (rest == "attn_norm.weight") return pre + "input_layernorm.weight";
   if (rest == "ffn_norm.weight") return pre + "post_attention_layernorm.weight (Gemma: pre_feedforward_layernorm.weight)";
   if (rest == "post_attention_norm.weight") return pre + "post_attention_layernorm.weight";
@@ -273,6 +292,7 @@ std::string hf_name_for(const std::string& c) {
 
 bool is_linear_weight(const std::string& n) {
   if (n.rfind("blk.", 0) != 0) return false;
+  if (is_mla_linear(n)) return true;
   if (is_expert_stack(n)) return true;  // the router (ffn_gate_inp*) stays BF16/F32: it picks the experts
   for (const char* suf : {".ffn_gate_shexp.weight", ".ffn_up_shexp.weight", ".ffn_down_shexp.weight"}) {
     const size_t k = std::strlen(suf);

@@ -54,12 +54,24 @@ bool map_moe_name(const HParams& hp, std::string_view s, int layer, MappedName* 
   if (hp.expert_names == "gpt_oss") return map_gpt_oss_name(hp, s, layer, out);
   if (!hp.layer_moe(uint64_t(layer))) return false;
   const std::string blk = "blk." + std::to_string(layer) + ".";
-  const bool mixtral = hp.expert_names == "mixtral";
+  const bool mixtral = hp.expert_names == "mixtral", deepseek = hp.expert_names == "deepseek";
   std::string_view r = s;
   if (!eat(r, mixtral ? "block_sparse_moe." : "mlp.")) return false;
+  if (deepseek && r == "gate.e_score_correction_bias") {  // the noaux_tc router's choice bias (F32)
+    *out = {blk + "ffn_gate_inp.score_bias", Role::Bias, "", layer, -1};
+    return true;
+  }
+  if (deepseek && eat(r, "shared_experts.")) {
+    if (!hp.shexp_ffn) return false;
+    for (const char* p : {"gate", "up", "down"}) {
+      std::string_view t = r;
+      if (eat(t, std::string(p) + "_proj.")) return leaf(blk + "ffn_" + p + "_shexp.weight", t, layer, -1, out);
+    }
+    return false;
+  }
   if (eat(r, "gate.")) return leaf(blk + "ffn_gate_inp.weight", r, layer, -1, out);
-  if (!mixtral && eat(r, "shared_expert_gate.")) return hp.shexp_ffn && leaf(blk + "ffn_gate_inp_shexp.weight", r, layer, -1, out);
-  if (!mixtral && eat(r, "shared_expert.")) {
+  if (!mixtral && !deepseek && eat(r, "shared_expert_gate.")) return hp.shexp_ffn && leaf(blk + "ffn_gate_inp_shexp.weight", r, layer, -1, out);
+  if (!mixtral && !deepseek && eat(r, "shared_expert.")) {
     if (!hp.shexp_ffn) return false;
     for (const char* p : {"gate", "up", "down"}) {
       std::string_view t = r;
@@ -82,6 +94,7 @@ void moe_required_tensors(const HParams& hp, uint64_t l, std::vector<std::string
   const std::string b = "blk." + std::to_string(l) + ".";
   out->push_back(b + "ffn_gate_inp.weight");
   if (hp.router_bias) out->push_back(b + "ffn_gate_inp.bias");
+  if (hp.expert_names == "deepseek") out->push_back(b + "ffn_gate_inp.score_bias");
   for (const char* p : {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"}) out->push_back(b + p + ".weight");
   if (hp.expert_names == "gpt_oss")  // per-expert biases
     for (const char* p : {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"}) out->push_back(b + p + ".bias");
@@ -94,7 +107,7 @@ void moe_required_tensors(const HParams& hp, uint64_t l, std::vector<std::string
 std::vector<uint64_t> moe_expected_shape(const HParams& hp, const std::string& rest) {
   const uint64_t H = hp.hidden, E = hp.n_experts, F = hp.moe_ffn, S = hp.shexp_ffn;
   if (rest == "ffn_gate_inp.weight") return {E, H};
-  if (rest == "ffn_gate_inp.bias") return {E};
+  if (rest == "ffn_gate_inp.bias" || rest == "ffn_gate_inp.score_bias") return {E};
   if (rest == "ffn_gate_exps.bias" || rest == "ffn_up_exps.bias") return {E, F};
   if (rest == "ffn_down_exps.bias") return {E, H};
   if (rest == "ffn_gate_exps.weight" || rest == "ffn_up_exps.weight") return {E, F, H};

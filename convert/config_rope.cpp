@@ -103,6 +103,7 @@ Status read_yarn(std::map<std::string, Stated>& val, const std::string& file, HP
   hp->rope_beta_slow = static_cast<float>(bs);
   hp->rope_truncate = truncate;
   hp->rope_attn_factor = static_cast<float>(af);
+  hp->rope_mscale_all_dim = msa_given ? static_cast<float>(msa) : 0.0f;
   return Status::Ok();
 }
 

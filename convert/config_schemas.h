@@ -39,4 +39,7 @@ Status schema_qwen3_moe(Reader& r, HParams* hp, Notes* notes);
 // config_gpt_oss.cpp
 Status schema_gpt_oss(Reader& r, HParams* hp, Notes* notes);
 
+// config_deepseek.cpp
+Status schema_deepseek_v3(Reader& r, HParams* hp, Notes* notes);
+
 }  // namespace f8conv::cfg

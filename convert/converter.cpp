@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <map>
 #include <new>
@@ -500,6 +501,20 @@ struct Run {
     const uint8_t* data = t.data +
                           wt.row0 * cols * st_dtype_size(t.dtype);
     const uint64_t nbytes = wt.rows ? wt.rows * cols * st_dtype_size(t.dtype) : t.nbytes;
+    // DeepSeek's interleaved RoPE rows, de-interleaved (arch_deepseek.cpp,
+    // mla_rope_rows): a row order, applied to the source bytes (FP8 codes
+    // or floats alike; rows move whole, no value changes).
+    const std::vector<uint64_t> order = mla_rope_rows(plan.hp, name);
+    std::vector<uint8_t> permuted;
+    if (!order.empty()) {
+      const uint64_t row_bytes = cols * st_dtype_size(t.dtype);
+      if (shape.size() != 2 || order.size() != shape[0] || nbytes != order.size() * row_bytes)
+        return Status::Error(Code::BadShape, wt.entry->file->path() + ": tensor \"" + t.name + "\": cannot reorder its RoPE rows");
+      permuted.resize(nbytes);
+      for (uint64_t i = 0; i < order.size(); ++i)
+        std::memcpy(permuted.data() + i * row_bytes, data + order[i] * row_bytes, row_bytes);
+      data = permuted.data();
+    }
     SrcMatrix src{t.dtype, data, shape.size() == 2 ? shape[0] : 1, cols};
     TensorDesc d;
     d.name = name;
@@ -518,7 +533,21 @@ struct Run {
       d.block_rows = is.block_rows;
       d.block_cols = is.block_cols;
       d.scale_name = name + ".scale";
-      F8_TRY(add(d, t.data, t.nbytes));  // the checkpoint's bytes, unchanged
+      if (!order.empty()) {  // the scales go with the rows: channel scales move, block rows must not be crossed
+        if (is.kind == ScaleKind::Channel) {
+          std::vector<float> v(is.values.size());
+          for (uint64_t i = 0; i < order.size(); ++i) v[i] = is.values[order[i]];
+          is.values = std::move(v);
+        } else if (is.kind == ScaleKind::Block) {
+          for (uint64_t i = 0; i < order.size(); ++i)
+            if (order[i] / is.block_rows != i / is.block_rows)
+              return Status::Error(Code::BadScale, wt.entry->file->path() + ": tensor \"" + t.name +
+                                                       "\": de-interleaving its RoPE rows (rope_interleave) would move "
+                                                       "row " + std::to_string(order[i]) + " across its " +
+                                                       std::to_string(is.block_rows) + "-row scale blocks");
+        }
+      }
+      F8_TRY(add(d, data, t.nbytes));  // the checkpoint's bytes (RoPE rows reordered whole, if any)
       F8_TRY(add_scale(d.scale_name, is.dims, is.values));
       rep->n_imported_fp8++;
       scale_kinds.insert(ggf8::scale_kind_name(is.kind));

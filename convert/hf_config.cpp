@@ -50,6 +50,7 @@ constexpr Arch kArchs[] = {
     {"Qwen2MoeForCausalLM", "qwen2moe", flat<cfg::schema_qwen2_moe>},
     {"Qwen3MoeForCausalLM", "qwen3moe", flat<cfg::schema_qwen3_moe>},
     {"GptOssForCausalLM", "gpt-oss", flat<cfg::schema_gpt_oss>},
+    {"DeepseekV3ForCausalLM", "deepseek3", flat<cfg::schema_deepseek_v3>},
 };
 
 // --ignore-config-key: the named keys are removed before any schema looks.
@@ -206,6 +207,19 @@ std::vector<KV> hparams_metadata(const HParams& hp) {
       m.push_back({k::kExpertSwigluAlpha, Value::f32(hp.swiglu_alpha)});
       m.push_back({k::kExpertSwigluLimit, Value::f32(hp.swiglu_limit)});
     }
+  }
+  if (hp.mla) {
+    m.push_back({k::kAttnQLoraRank, Value::u64(hp.q_lora)});
+    m.push_back({k::kAttnKvLoraRank, Value::u64(hp.kv_lora)});
+    m.push_back({k::kAttnQkNopeDim, Value::u64(hp.qk_nope)});
+    m.push_back({k::kAttnQkRopeDim, Value::u64(hp.qk_rope)});
+    m.push_back({k::kAttnVDim, Value::u64(hp.v_head)});
+    m.push_back({k::kAttnScale, Value::f32(hp.attn_scale)});
+  }
+  if (hp.gating == "sigmoid_group_topk") {
+    m.push_back({k::kExpertGroupCount, Value::u64(hp.n_group)});
+    m.push_back({k::kExpertGroupUsedCount, Value::u64(hp.topk_group)});
+    m.push_back({k::kExpertWeightsScale, Value::f32(hp.routed_scale)});
   }
   if (hp.attn_out_bias) m.push_back({k::kAttnOutputBias, Value::boolean(true)});
   if (hp.attn_sinks) m.push_back({k::kAttnSinks, Value::boolean(true)});

@@ -19,7 +19,7 @@ struct HfQuantConfig {
 
 struct HParams {
   std::string hf_arch;       // "LlamaForCausalLM", ...
-  std::string arch;          // "llama" | "mistral" | "qwen2" | "qwen3" | "phi3" | "gemma2" | "gemma3" (general.architecture)
+  std::string arch;          // "llama" | ... | "gpt-oss" | "deepseek3" (general.architecture)
   std::string model_type;    // config "model_type" if present
   uint64_t hidden = 0;       // hidden_size
   uint64_t n_layers = 0;     // num_hidden_layers
@@ -58,18 +58,32 @@ struct HParams {
   bool router_bias = false;      // the MoE router has a bias
   std::string expert_act = "silu";  // "silu" (SwiGLU) | "swiglu_oss" (clamped, alpha-gated)
   float swiglu_alpha = 1.702f, swiglu_limit = 7.0f;  // swiglu_oss
+  // DeepSeek-V3 (DeepseekV3ForCausalLM, config_deepseek.cpp): multi-head
+  // latent attention; head_dim is then qk_nope + qk_rope (the q/k head dim).
+  bool mla = false;
+  uint64_t q_lora = 0;           // q_lora_rank; 0 = q_proj directly (null in config.json)
+  uint64_t kv_lora = 0;          // kv_lora_rank
+  uint64_t qk_nope = 0, qk_rope = 0, v_head = 0;  // qk_nope_head_dim, qk_rope_head_dim, v_head_dim
+  bool rope_interleave = false;  // RoPE pairs interleaved in the checkpoint's rows (the converter permutes them)
+  uint64_t mtp_layers = 0;       // num_nextn_predict_layers: layers [n_layers, n_layers + mtp) skipped
+  float rope_mscale_all_dim = 0; // YaRN mscale_all_dim as given (0 = absent): MLA's softmax scale uses it
+  // noaux_tc router (gating "sigmoid_group_topk"):
+  uint64_t n_group = 1, topk_group = 1;
+  float routed_scale = 1.0f;     // routed_scaling_factor
   // Mixture of experts (n_experts > 0; Mixtral, Qwen2-MoE, Qwen3-MoE):
   uint64_t n_experts = 0;        // num_local_experts / num_experts
   uint64_t n_experts_used = 0;   // num_experts_per_tok
   uint64_t moe_ffn = 0;          // each expert's intermediate size
   uint64_t shexp_ffn = 0;        // shared expert's (Qwen2-MoE), 0 = none
-  std::string gating;            // "softmax_topk" | "topk_softmax"
+  std::string gating;            // "softmax_topk" | "topk_softmax" | "sigmoid_group_topk"
   bool norm_topk = false;        // softmax_topk weights renormalized (Mixtral always)
   bool shexp_gate = false;       // shared expert output x sigmoid(shared_expert_gate . x)
   std::vector<uint8_t> moe_layers;  // per layer 1 = MoE FFN (empty: every layer)
   std::string expert_names;      // checkpoint naming: "mixtral" (block_sparse_moe.experts.E.w1/w3/w2)
                                  // | "qwen" (mlp.experts.E.{gate,up,down}_proj, mlp.gate)
                                  // | "gpt_oss" (mlp.router, mlp.experts.{gate_up,down}_proj[_blocks/_scales/_bias])
+                                 // | "deepseek" (mlp.gate + e_score_correction_bias, mlp.experts.E.*,
+                                 //   mlp.shared_experts.*)
   bool layer_moe(uint64_t l) const { return n_experts > 0 && (moe_layers.empty() || moe_layers[l]); }
   HfQuantConfig quant;
   std::string dtype;         // "dtype" (transformers 5) or "torch_dtype" (4); "" if absent

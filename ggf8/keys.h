@@ -64,6 +64,27 @@ inline constexpr const char* kExpertSwigluLimit = "llm.expert_swiglu_limit";    
 // head that joins the softmax denominator). Absent = false.
 inline constexpr const char* kAttnOutputBias = "llm.attention.output_bias";        // bool
 inline constexpr const char* kAttnSinks = "llm.attention.sinks";                   // bool
+// Multi-head latent attention (DeepSeek-V3; kv_lora_rank present = MLA):
+// q = attn_q_b(rmsnorm(attn_q_a(x)) * attn_q_a_norm) (or attn_q(x) when
+// q_lora_rank is 0), [n_heads, qk_nope + qk_rope] per token; attn_kv_a_mqa(x)
+// = [c_kv (kv_lora_rank), k_pe (qk_rope)], c_kv through attn_kv_a_norm;
+// attn_kv_b(c_kv) = per head [k_nope (qk_nope), v (v_head_dim)]; RoPE
+// (rotate_half pairs; the converter de-interleaved the rows) on the last
+// qk_rope dims of each q head and on k_pe. head_dim is qk_nope + qk_rope;
+// head_count_kv is not used. The KV cache holds kv_lora_rank + qk_rope
+// values per token per layer (the latent).
+inline constexpr const char* kAttnQLoraRank = "llm.attention.q_lora_rank";        // u64, 0 = attn_q directly
+inline constexpr const char* kAttnKvLoraRank = "llm.attention.kv_lora_rank";      // u64
+inline constexpr const char* kAttnQkNopeDim = "llm.attention.qk_nope_head_dim";   // u64
+inline constexpr const char* kAttnQkRopeDim = "llm.attention.qk_rope_head_dim";   // u64 (even)
+inline constexpr const char* kAttnVDim = "llm.attention.v_head_dim";              // u64
+// DeepSeek-V3's router (expert_gating "sigmoid_group_topk", MoeGating::
+// SigmoidGroupTopK): the experts in group_count equal groups, group_used_count
+// kept, the weights times weights_scale (routed_scaling_factor); the
+// per-layer score-correction bias is blk.N.ffn_gate_inp.score_bias.
+inline constexpr const char* kExpertGroupCount = "llm.expert_group_count";          // u64 (default 1)
+inline constexpr const char* kExpertGroupUsedCount = "llm.expert_group_used_count";  // u64 (default 1)
+inline constexpr const char* kExpertWeightsScale = "llm.expert_weights_scale";      // f32 (default 1)
 inline constexpr const char* kVocabSize = "llm.vocab_size";                  // u64
 inline constexpr const char* kTiedEmbeddings = "llm.tie_word_embeddings";    // bool
 inline constexpr const char* kRopeFreqBase = "llm.rope.freq_base";           // f32: rope_theta
@@ -164,6 +185,17 @@ inline constexpr const char* kQuantAutoHeldoutTokens = "quant.auto.heldout_token
 //   blk.N.post_ffw_norm.weight        [hidden]  (Gemma: norm of the MLP output)
 // Gemma files store every norm weight as 1 + w (transformers' Gemma RMSNorm
 // multiplies by 1 + w), so the runtime's rmsnorm is the same op for all.
+// Multi-head latent attention (llm.attention.kv_lora_rank; R = kv_lora_rank,
+// P = qk_rope_head_dim, D = qk_nope + qk_rope, H = heads) instead of
+// attn_q/k/v:
+//   blk.N.attn_q_a.weight             [q_lora_rank, hidden]   (q_lora_rank > 0)
+//   blk.N.attn_q_a_norm.weight        [q_lora_rank]
+//   blk.N.attn_q_b.weight             [H*D, q_lora_rank]      (or attn_q.weight [H*D, hidden])
+//   blk.N.attn_kv_a_mqa.weight        [R + P, hidden]
+//   blk.N.attn_kv_a_norm.weight       [R]
+//   blk.N.attn_kv_b.weight            [H*(qk_nope + v_head_dim), R]
+//   blk.N.attn_output.weight          [hidden, H*v_head_dim]
+//   blk.N.ffn_gate_inp.score_bias     [experts] F32 (sigmoid_group_topk: e_score_correction_bias)
 //   blk.N.ffn_gate.weight             [ffn, hidden]
 //   blk.N.ffn_up.weight               [ffn, hidden]
 //   blk.N.ffn_down.weight             [hidden, ffn]

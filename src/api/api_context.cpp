@@ -196,6 +196,12 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     cp.n_threads = p.n_threads;
     cp.emulate_gpu = p.emulate_gpu;
     if (const char* e = std::getenv("F8_FP8_ATTENTION")) cp.fp8_attention = std::string(e) != "0";
+    if (const char* e = std::getenv("F8_MLA"); e && *e) {  // DeepSeek's attention form (docs/runtime.md)
+      const std::string v = e;
+      if (v != "expanded" && v != "absorbed")
+        return set_error(F8_ERR_INVALID_ARGUMENT, "F8_MLA=" + v + ": expected expanded or absorbed");
+      cp.mla_form = v == "expanded" ? 1 : 2;
+    }
     cp.backend = p.backend ? std::string(p.backend) : f8api::m_backend(*model);
     if (!(p.gpu_mem > 0.0f && p.gpu_mem <= 1.0f))
       return set_error(F8_ERR_INVALID_ARGUMENT, "f8_context_new: gpu_mem " + std::to_string(p.gpu_mem) +

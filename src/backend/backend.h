@@ -186,6 +186,13 @@ struct KVCacheParams {
   // stored = satfinite(rne(k / k_scale[l])). [n_layers] each; empty = all 1.0.
   // Used for E4M3/E5M2 only; ignored for BF16/F16/F32.
   std::vector<float> k_scale, v_scale;
+  // Multi-head latent attention (DeepSeek-V3): > 0 makes a LATENT cache.
+  // Each cell then holds one row per layer of head_dim values (n_kv_heads
+  // must be 1): c_kv (the first mla_kv_lora values, after kv_a_layernorm)
+  // then k_pe (the rest: qk_rope_head_dim values, after RoPE), and no V.
+  // k_scale[l] is c_kv's scale, v_scale[l] k_pe's. Only mla_kv_store /
+  // mla_attention use such a cache (kv_store / attention must not).
+  int32_t mla_kv_lora = 0;
 };
 
 class KVCache {
@@ -303,6 +310,35 @@ struct MoeExperts {
   float alpha = 1.702f, limit = 7.0f;  // SwiGLUOss
 };
 
+// ---- multi-head latent attention (MLA, DeepSeek-V3) ---------------------------------
+// The cache is a latent cache (KVCacheParams::mla_kv_lora = R): a cell's row
+// holds c (R values) and k_pe (P values), read back dequantized (x k_scale /
+// x v_scale for FP8). kv_b [H*(N+V), R] (this rank's heads) holds, for head
+// h, W_UK[h] = rows [h*(N+V), h*(N+V) + N) and W_UV[h] = the next V rows.
+// For query token t (q[t, h] = [q_nope (N) ; q_pe (P, after RoPE)]) and a
+// visible cell (KVCache rules; AttnBatch: window, softcap, sinks unused):
+//   k[h] = [W_UK[h] c ; k_pe]  (N + P),   v[h] = W_UV[h] c  (V),
+//   out[t, h] = sum_c softmax_c(q[t, h] . k_c[h] * scale) v_c[h].
+// Both forms compute that; they differ in what is materialized:
+//   Expanded (prefill): k, v of every visible cell, then attention.
+//   Absorbed (decode): q_lat[h] = [W_UK[h]^T q_nope ; q_pe] (R + P), scores
+//     q_lat[h] . [c ; k_pe], o_lat[h] = sum_c p_c c (R), out = W_UV[h] o_lat:
+//     a step reads only the latent rows (R + P values per cell).
+// All arithmetic FP32 with the weight's values decoded exactly (x scale);
+// activations are never quantized here (weight-only on every backend).
+struct MlaDims {
+  int32_t n_heads = 0;  // H (this rank's query heads)
+  int32_t nope = 0;     // N = qk_nope_head_dim
+  int32_t rope = 0;     // P = qk_rope_head_dim
+  int32_t v = 0;        // V = v_head_dim
+  int32_t kv_lora = 0;  // R = kv_lora_rank
+};
+enum class MlaForm : uint32_t { Expanded, Absorbed };
+// Query tokens per chunk from which the model runs the expanded form (with
+// F8_MLA unset): prefill. Decode-sized chunks (the CUDA graphs' <= 64) run
+// the absorbed form.
+constexpr int32_t kMlaExpandedMinTokens = 65;
+
 // ---- the ops table -------------------------------------------------------------------
 struct StreamParams {
   int32_t n_threads = 1;        // CPU worker threads incl. the caller (>= 1)
@@ -319,6 +355,11 @@ struct StreamParams {
   int32_t moe_experts = 0;
   int64_t moe_ff = 0;
   int64_t moe_hidden = 0;
+  // Multi-head latent attention (0 when no mla_attention runs): the MlaDims
+  // of the largest call; a backend sizes its MLA scratch (absorbed form:
+  // q_lat [T, H, R + P] and o_lat [T, H, R]; expanded: a chunk of cells'
+  // k, v) from it at creation.
+  MlaDims mla;
 };
 
 class Stream {
@@ -410,6 +451,18 @@ class Stream {
   // cell gets zeros.
   virtual void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b,
                          float* out) = 0;
+
+  // MLA (see MlaDims): quantizes and writes c [T, R] and k_pe [T, P] of T
+  // tokens into `cells` (device int32[T]) of `layer` of a latent cache:
+  // stored = satfinite(rne(c / k_scale[l])), satfinite(rne(k_pe / v_scale[l])).
+  virtual void mla_kv_store(KVCache& cache, int32_t layer, const float* c, const float* kpe, const int32_t* cells,
+                            int32_t T) = 0;
+  // MLA attention over a latent cache: q [T, H, N + P] (q_pe after RoPE),
+  // out [T, H, V] (must not alias q); `form` picks the data flow (both give
+  // the same numbers up to FP32 rounding). b.scale is the softmax scale.
+  // A token that sees no cell gets zeros.
+  virtual void mla_attention(KVCache& cache, int32_t layer, const float* q, const Weight& kv_b, const MlaDims& d,
+                             MlaForm form, const AttnBatch& b, float* out) = 0;
 
   // out[t] = index of the largest x[t, :] (first one on ties); x: [T, n]; out device int32[T].
   virtual void argmax(const float* x, int32_t T, int32_t n, int32_t* out) = 0;

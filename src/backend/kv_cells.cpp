@@ -12,6 +12,8 @@ Status check_kv_params(const KVCacheParams& p) {
   auto bad = [](const std::string& m) { return Status::Error(Code::InvalidArgument, "kv cache: " + m); };
   if (p.n_layers <= 0 || p.n_cells <= 0 || p.n_kv_heads <= 0 || p.head_dim <= 0)
     return bad("n_layers, n_cells, n_kv_heads and head_dim must be > 0");
+  if (p.mla_kv_lora < 0 || (p.mla_kv_lora > 0 && (p.n_kv_heads != 1 || p.head_dim <= p.mla_kv_lora)))
+    return bad("a latent (MLA) cache needs n_kv_heads = 1 and head_dim = kv_lora_rank + rope dims > mla_kv_lora");
   switch (p.dtype) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::E4M3: case DType::E5M2: break;
     default:

@@ -54,7 +54,8 @@ Status fit_device_ctx(f8backend::Backend& be, const HParams& hp, int32_t n_kv_he
                          // MoE: per (token, expert) pair the activated row (F32 + E4M3), the expert's output
                          T * hp.n_expert_used * (5.0 * hp.n_ff_exp + 5.0 * hp.n_embd + 32.0);
   const double budget = double(fr) - (1.0 - double(p->gpu_mem)) * double(tot) - scratch;
-  const double per_cell = 2.0 * hp.n_layer * n_kv_heads * hp.head_dim * ggf8::dtype_size(p->kv_type);
+  const double per_cell = hp.is_mla() ? double(hp.n_layer) * (hp.mla_kv_lora + hp.mla_rope) * ggf8::dtype_size(p->kv_type)
+                                      : 2.0 * hp.n_layer * n_kv_heads * hp.head_dim * ggf8::dtype_size(p->kv_type);
   const int64_t fit = budget > 0 ? int64_t(budget / per_cell) : 0;
   const std::string where = std::string(be.description()) + ": " + gib(double(fr)) + " free of " +
                             gib(double(tot)) + ", --gpu-mem " + std::to_string(p->gpu_mem).substr(0, 4);
@@ -162,11 +163,27 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
   }
 
   if (hp.n_expert) {
-    c->moe_route_.gating = hp.expert_topk_softmax ? f8backend::MoeGating::TopKSoftmax : f8backend::MoeGating::SoftmaxTopK;
+    c->moe_route_.gating = hp.expert_topk_softmax    ? f8backend::MoeGating::TopKSoftmax
+                           : hp.expert_sigmoid_group ? f8backend::MoeGating::SigmoidGroupTopK
+                                                     : f8backend::MoeGating::SoftmaxTopK;
     c->moe_route_.n_expert = int32_t(hp.n_expert);
     c->moe_route_.k = int32_t(hp.n_expert_used);
     c->moe_route_.norm_topk = hp.expert_norm_topk;
+    c->moe_route_.n_group = int32_t(hp.n_expert_groups);
+    c->moe_route_.topk_group = int32_t(hp.n_expert_groups_used);
+    c->moe_route_.scale = hp.expert_weights_scale;
   }
+  if (hp.is_mla()) {
+    // RoPE on the last mla_rope dims of each q head (the model points at
+    // them: head stride head_dim) and on k_pe; the same frequencies.
+    c->rope_mla_q_ = c->rope_;
+    c->rope_mla_q_.n_rot = int32_t(hp.mla_rope);
+    c->rope_mla_k_ = c->rope_mla_q_;
+    c->rope_mla_k_.head_dim = int32_t(hp.mla_rope);
+  }
+  if (p.mla_form < 0 || p.mla_form > 2)
+    return Status::Error(Code::InvalidArgument, "mla_form = " + std::to_string(p.mla_form) +
+                                                    ": expected 0 (by chunk size), 1 (expanded) or 2 (absorbed)");
   c->auto_ctx_ = auto_ctx;
   std::vector<int> devices = p.tp_devices;
   if (devices.empty())
@@ -221,6 +238,14 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   sp.max_dim = std::max<int64_t>({int64_t(hp.n_embd), t.q_dim, t.kv_dim, ffw, t.n_ff_exp, int64_t(hp.n_expert),
                                   t.n_vocab});
   sp.max_attn_dim = t.q_dim;
+  if (hp.is_mla()) {  // q_a's rows, kv_b's rows (the expanded form's up-projection)
+    sp.mla.n_heads = t.n_head;
+    sp.mla.nope = int32_t(hp.mla_nope);
+    sp.mla.rope = int32_t(hp.mla_rope);
+    sp.mla.v = int32_t(hp.mla_v);
+    sp.mla.kv_lora = int32_t(hp.mla_kv_lora);
+    sp.max_dim = std::max<int64_t>({sp.max_dim, int64_t(hp.mla_q_lora), int64_t(t.n_head) * (hp.mla_nope + hp.mla_v)});
+  }
   if (hp.n_expert) {  // the device MoE scratch (cuda_moe.h)
     sp.moe_k = int32_t(hp.n_expert_used);
     sp.moe_experts = int32_t(hp.n_expert);
@@ -236,6 +261,11 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   kp.n_cells = p.n_ctx;
   kp.n_kv_heads = t.n_head_kv;
   kp.head_dim = static_cast<int32_t>(hp.head_dim);
+  if (hp.is_mla()) {  // the latent cache: one [c_kv ; k_pe] row per token and layer
+    kp.n_kv_heads = 1;
+    kp.head_dim = int32_t(hp.mla_kv_lora + hp.mla_rope);
+    kp.mla_kv_lora = int32_t(hp.mla_kv_lora);
+  }
   kp.dtype = p.kv_type;
   if (fp8) {
     const ModelWeights& w = model_.host_weights();
@@ -269,6 +299,7 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   if (!(st = alloc(&R->v, T * t.kv_dim)).ok()) return st;
   if (!(st = alloc(&R->g, T * std::max<int64_t>(ffw, 1))).ok()) return st;
   if (!(st = alloc(&R->u, T * std::max<int64_t>(ffw, 1))).ok()) return st;
+  if (hp.mla_q_lora && !(st = alloc(&R->mqa, T * hp.mla_q_lora)).ok()) return st;
   if (hp.n_expert) {
     if (!(st = alloc(&R->lgr, T * hp.n_expert)).ok()) return st;
     if (!(st = alloc(&R->mids, T * hp.n_expert_used)).ok()) return st;

@@ -48,8 +48,14 @@ struct ContextParams {
   int32_t tp_nodes = 1, tp_node = 0;
   std::string rendezvous;
   // FP8 KV scales when the file has none: per-layer values (e.g. from
-  // calibrate_kv_scales); empty = 1.0 (caller warned).
+  // calibrate_kv_scales); empty = 1.0 (caller warned). A latent (MLA) cache:
+  // k_scale is the c_kv part's, v_scale the k_pe part's.
   std::vector<float> k_scale, v_scale;
+  // Multi-head latent attention's data flow (DeepSeek-V3; backend.h MlaForm):
+  // 0 = by chunk size (expanded from f8backend::kMlaExpandedMinTokens tokens,
+  // absorbed below), 1 = always expanded, 2 = always absorbed. The C API sets
+  // it from F8_MLA ("expanded" | "absorbed").
+  int32_t mla_form = 0;
 };
 
 // Default context size: the training context capped at 4096 (a sliding
@@ -123,6 +129,8 @@ class Context {
     // MoE models: router logits lgr [T, n_expert], routed expert ids mids and
     // weights mw [T, n_expert_used], the experts' output mo [T, E].
     std::unique_ptr<f8backend::Buffer> lgr, mids, mw, mo;
+    // MLA models: q_a's output [T, q_lora] (k holds c_kv [T, kv_lora], v k_pe [T, rope]).
+    std::unique_ptr<f8backend::Buffer> mqa;
     std::unique_ptr<f8backend::Buffer> d_tok, d_pos, d_seq, d_cells, d_rows;
     std::unique_ptr<f8backend::Buffer> gat;  // several nodes: [tp, logits_chunk * max V] gathered logits
     std::vector<int32_t> tok;   // host: token ids as this rank's vocabulary slice sees them
@@ -135,6 +143,10 @@ class Context {
   Status run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* pos, const int32_t* seq,
                   const int32_t* cells, const int32_t* out_rows, int32_t n_rows, float* logits_out);
   Status make_rank(int32_t r, const std::string& backend, Rank* out);
+  // forward_mla.cpp: layer li's multi-head latent attention for the chunk's
+  // n tokens: h (the normed input [n, n_embd]) in, the o_proj output (this
+  // rank's partial sum, before the all-reduce) out in h.
+  Status mla_attention(Rank& R, int32_t li, int32_t n, const f8backend::AttnBatch& ab, bool quant_act, float* h);
   const float* pull(Rank& R, const float* dev, int64_t n_tok, int64_t dim);
   void amax_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, float* slot);
   Status stream_status(const Rank& R) const;
@@ -148,6 +160,7 @@ class Context {
   std::unique_ptr<f8backend::Comm> comm_;  // tp > 1
   f8backend::RopeParams rope_;
   f8backend::RopeParams rope_local_;
+  f8backend::RopeParams rope_mla_q_, rope_mla_k_;  // MLA: q's last rope dims of each head; k_pe
   f8backend::MoeRoute moe_route_;     // MoE models: the router's gating (from HParams)  // sliding-window layers (Gemma 3 rope_local_base_freq); = rope_ otherwise
   int32_t logits_chunk_ = 1;  // rows of the device logits buffer
   bool auto_ctx_ = false;     // n_ctx was 0: a device backend sizes it

@@ -20,6 +20,8 @@
 // a router with bias (top-k logits, then softmax) and the clamped SwiGLU
 // experts with biases; YaRN RoPE (cos/sin scaled by its attention factor).
 // (Norm weights are stored as 1 + w, so rmsnorm is the same op.)
+// DeepSeek-V3: multi-head latent attention (forward_mla.cpp) and the
+// sigmoid group-limited router with each layer's score bias.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -260,35 +262,39 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
       const LayerWeights& L = w.layers[l];
       const int32_t li = static_cast<int32_t>(l);
       s.rmsnorm(x, L.attn_norm, hp.rms_eps, n, E, h);
-      if (act_) act_into(R, h, n, E, &act_->site[l][kSiteAttnIn]);
-      const f8backend::Stream::GemmJob qkv[3] = {
-          {&L.wq, q, opts(L.wq, L.bq)}, {&L.wk, k, opts(L.wk, L.bk)}, {&L.wv, v, opts(L.wv, L.bv)}};
-      s.gemm_multi(h, n, qkv, 3);
-      if (hp.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
-        s.rmsnorm(q, L.q_norm, hp.rms_eps, n * tp.n_head, int32_t(hp.head_dim), q);
-        s.rmsnorm(k, L.k_norm, hp.rms_eps, n * tp.n_head_kv, int32_t(hp.head_dim), k);
+      if (hp.is_mla()) {  // DeepSeek-V3: multi-head latent attention (forward_mla.cpp)
+        if (!(cst = mla_attention(R, li, n, ab, quant_act, h)).ok()) return cst;
+      } else {
+        if (act_) act_into(R, h, n, E, &act_->site[l][kSiteAttnIn]);
+        const f8backend::Stream::GemmJob qkv[3] = {
+            {&L.wq, q, opts(L.wq, L.bq)}, {&L.wk, k, opts(L.wk, L.bk)}, {&L.wv, v, opts(L.wv, L.bv)}};
+        s.gemm_multi(h, n, qkv, 3);
+        if (hp.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim values, before RoPE
+          s.rmsnorm(q, L.q_norm, hp.rms_eps, n * tp.n_head, int32_t(hp.head_dim), q);
+          s.rmsnorm(k, L.k_norm, hp.rms_eps, n * tp.n_head_kv, int32_t(hp.head_dim), k);
+        }
+        // Sliding-window layers (every layer for Mistral / Phi-3, alternate
+        // ones for Gemma) see only the last sliding_window positions; Gemma 3
+        // gives them their own RoPE base.
+        const bool windowed = hp.layer_windowed(l);
+        const f8backend::RopeParams& rp = windowed ? rope_local_ : rope_;
+        s.rope(q, n, tp.n_head, d_pos, rp);
+        s.rope(k, n, tp.n_head_kv, d_pos, rp);
+        if (k_amax_) amax_into(R, k, n, KV, &(*k_amax_)[l]);
+        if (v_amax_) amax_into(R, v, n, KV, &(*v_amax_)[l]);
+        if (act_) {
+          for (auto [src, dst] : {std::pair{k, &act_->k_amax}, std::pair{v, &act_->v_amax}})
+            act_->add_kv(dst, li, pull(R, src, n, KV), n);
+        }
+        s.kv_store(*R.kv, li, k, v, d_cells, n);
+        ab.window = windowed ? int32_t(hp.sliding_window) : 0;
+        ab.sinks = static_cast<const float*>(L.sinks.data);  // gpt-oss: this rank's heads' sinks (null elsewhere)
+        ab.fp8_fmha = f8backend::use_fp8_fmha(p_.fp8_attention, quant_act, R.kv->params().dtype,
+                                              int32_t(hp.head_dim), n);
+        s.attention(*R.kv, li, q, ab, att);
+        if (act_) act_into(R, att, n, int64_t(tp.n_head) * hp.head_dim, &act_->site[l][kSiteAttnOut]);
+        s.gemm(att, n, L.wo, h, opts(L.wo, L.bo));  // bo: gpt-oss (rank 0 only under tensor parallel)
       }
-      // Sliding-window layers (every layer for Mistral / Phi-3, alternate
-      // ones for Gemma) see only the last sliding_window positions; Gemma 3
-      // gives them their own RoPE base.
-      const bool windowed = hp.layer_windowed(l);
-      const f8backend::RopeParams& rp = windowed ? rope_local_ : rope_;
-      s.rope(q, n, tp.n_head, d_pos, rp);
-      s.rope(k, n, tp.n_head_kv, d_pos, rp);
-      if (k_amax_) amax_into(R, k, n, KV, &(*k_amax_)[l]);
-      if (v_amax_) amax_into(R, v, n, KV, &(*v_amax_)[l]);
-      if (act_) {
-        for (auto [src, dst] : {std::pair{k, &act_->k_amax}, std::pair{v, &act_->v_amax}})
-          act_->add_kv(dst, li, pull(R, src, n, KV), n);
-      }
-      s.kv_store(*R.kv, li, k, v, d_cells, n);
-      ab.window = windowed ? int32_t(hp.sliding_window) : 0;
-      ab.sinks = static_cast<const float*>(L.sinks.data);  // gpt-oss: this rank's heads' sinks (null elsewhere)
-      ab.fp8_fmha = f8backend::use_fp8_fmha(p_.fp8_attention, quant_act, R.kv->params().dtype,
-                                            int32_t(hp.head_dim), n);
-      s.attention(*R.kv, li, q, ab, att);
-      if (act_) act_into(R, att, n, int64_t(tp.n_head) * hp.head_dim, &act_->site[l][kSiteAttnOut]);
-      s.gemm(att, n, L.wo, h, opts(L.wo, L.bo));  // bo: gpt-oss (rank 0 only under tensor parallel)
       if (!(cst = all_reduce(R, h, int64_t(n) * E)).ok()) return cst;
       if (hp.post_norms) s.rmsnorm(h, L.post_attn_norm, hp.rms_eps, n, E, h);  // Gemma
       s.add(x, h, int64_t(n) * E);
@@ -303,7 +309,9 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
         f8backend::GemmOpts ro;
         ro.bias = L.router_b;  // gpt-oss's router bias (replicated on every rank)
         s.gemm(h, n, L.router, lr, ro);
-        s.moe_route(lr, n, moe_route_, mi, mw);
+        f8backend::MoeRoute rt = moe_route_;
+        rt.score_bias = static_cast<const float*>(L.score_bias.data);  // DeepSeek-V3's choice bias (null elsewhere)
+        s.moe_route(lr, n, rt, mi, mw);
         s.moe_ffn(h, n, L.experts, mi, mw, moe_route_.k, mo,
                   quant_act ? f8backend::ActQuant::DynamicToken : f8backend::ActQuant::None);
         if (L.sh_down.data) {

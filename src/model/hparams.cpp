@@ -24,6 +24,7 @@ const char* arch_name(Arch a) {
     case Arch::Qwen2Moe: return "qwen2moe";
     case Arch::Qwen3Moe: return "qwen3moe";
     case Arch::GptOss: return "gpt-oss";
+    case Arch::DeepSeek3: return "deepseek3";
   }
   return "?";
 }
@@ -133,10 +134,27 @@ Status load_moe(const ggf8::File& f, uint32_t n_layer, HParams* h) {
     return Status::Error(Code::Format, path + ": metadata " + k::kExpertUsedCount + " = " +
                                            std::to_string(h->n_expert_used) + " exceeds " + k::kExpertCount + " = " +
                                            std::to_string(h->n_expert));
-  if (gating != "softmax_topk" && gating != "topk_softmax")
+  if (gating != "softmax_topk" && gating != "topk_softmax" && gating != "sigmoid_group_topk")
     return Status::Error(Code::Unsupported, path + ": metadata " + k::kExpertGating + " '" + gating +
-                                                "' is not supported (expected softmax_topk or topk_softmax)");
+                                                "' is not supported (expected softmax_topk, topk_softmax or "
+                                                "sigmoid_group_topk)");
   h->expert_topk_softmax = gating == "topk_softmax";
+  h->expert_sigmoid_group = gating == "sigmoid_group_topk";
+  if (h->expert_sigmoid_group) {
+    r.u32(k::kExpertGroupCount, &h->n_expert_groups, 1, kMaxExperts, false);
+    r.u32(k::kExpertGroupUsedCount, &h->n_expert_groups_used, 1, kMaxExperts, false);
+    r.f32(k::kExpertWeightsScale, &h->expert_weights_scale, 1e-6, 1e6, false);
+    if (!r.st.ok()) return r.st;
+    const uint32_t NG = h->n_expert_groups, G = h->n_expert / NG;
+    if (h->n_expert % NG || (NG > 1 && G < 2) || h->n_expert_groups_used > NG ||
+        h->n_expert_used > h->n_expert_groups_used * G)
+      return Status::Error(Code::Format, path + ": metadata " + k::kExpertGroupCount + " = " + std::to_string(NG) +
+                                             ", " + k::kExpertGroupUsedCount + " = " +
+                                             std::to_string(h->n_expert_groups_used) +
+                                             ": expected equal groups of >= 2 of the " + std::to_string(h->n_expert) +
+                                             " experts, at most group_count kept, and " + k::kExpertUsedCount +
+                                             " <= the kept groups' experts");
+  }
   std::string act = h->arch_str == "gpt-oss" ? "swiglu_oss" : "silu";
   r.str(k::kExpertActivation, &act, false);
   r.f32(k::kExpertSwigluAlpha, &h->expert_alpha, 1e-6, 1e6, false);
@@ -161,6 +179,24 @@ Status load_moe(const ggf8::File& f, uint32_t n_layer, HParams* h) {
       h->moe_layers.push_back(uint8_t(x));
     }
   }
+  return Status::Ok();
+}
+
+// llm.attention.kv_lora_rank present: multi-head latent attention, every
+// dim checked against head_dim (= qk_nope + qk_rope).
+Status load_mla(const ggf8::File& f, HParams* h) {
+  Reader r{f, {}};
+  const std::string& path = f.path();
+  if (!r.u32(k::kAttnKvLoraRank, &h->mla_kv_lora, 1, kMaxHeadDim * 4, false)) return r.st;
+  r.u32(k::kAttnQLoraRank, &h->mla_q_lora, 0, kMaxEmbd, true);
+  r.u32(k::kAttnQkNopeDim, &h->mla_nope, 1, kMaxHeadDim, true);
+  r.u32(k::kAttnQkRopeDim, &h->mla_rope, 2, kMaxHeadDim, true);
+  r.u32(k::kAttnVDim, &h->mla_v, 1, kMaxHeadDim, true);
+  if (!r.st.ok()) return r.st;
+  if (h->mla_rope % 2 || h->mla_nope + h->mla_rope != h->head_dim)
+    return Status::Error(Code::Format, path + ": metadata " + k::kAttnQkNopeDim + " (" + std::to_string(h->mla_nope) +
+                                           ") + " + k::kAttnQkRopeDim + " (" + std::to_string(h->mla_rope) +
+                                           ", even) must equal " + k::kHeadDim + " (" + std::to_string(h->head_dim) + ")");
   return Status::Ok();
 }
 
@@ -195,10 +231,12 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
     h.arch = Arch::Qwen3Moe;  // Qwen3's attention (q/k norms), MoE FFNs
   } else if (h.arch_str == "gpt-oss") {
     h.arch = Arch::GptOss;    // biases everywhere, attention sinks, YaRN, MoE with the clamped SwiGLU
+  } else if (h.arch_str == "deepseek3") {
+    h.arch = Arch::DeepSeek3;  // multi-head latent attention, sigmoid group-limited router
   } else {
     return Status::Error(Code::Unsupported, path + ": architecture '" + h.arch_str +
                                                 "' is not supported (expected llama, mistral, qwen2, qwen3, phi3, "
-                                                "gemma2, gemma3, mixtral, qwen2moe, qwen3moe or gpt-oss)");
+                                                "gemma2, gemma3, mixtral, qwen2moe, qwen3moe, gpt-oss or deepseek3)");
   }
 
   r.u32(k::kEmbeddingLength, &h.n_embd, 1, kMaxEmbd, true);
@@ -277,6 +315,7 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
   r.f32(k::kRopeFreqBase, &h.rope_base, 1.0, 1e12, false);
   if (!r.st.ok()) return r.st;
   if (Status ms = load_moe(f, h.n_layer, &h); !ms.ok()) return ms;
+  if (Status ms = load_mla(f, &h); !ms.ok()) return ms;
 
   std::string scaling = "none";
   r.str(k::kRopeScalingType, &scaling, false);

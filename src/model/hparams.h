@@ -1,7 +1,7 @@
 // hparams.h — model hyperparameters read from a .f8 file's llm.* metadata
 // (ggf8/keys.h) and validated for the Llama family (llama, mistral, qwen2,
 // qwen3, phi3), Gemma 2 / Gemma 3, the MoE families (mixtral, qwen2moe,
-// qwen3moe) and gpt-oss.
+// qwen3moe), gpt-oss and DeepSeek-V3 (deepseek3: MLA + sigmoid group router).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 namespace f8model {
 
-enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3, Mixtral, Qwen2Moe, Qwen3Moe, GptOss };
+enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3, Mixtral, Qwen2Moe, Qwen3Moe, GptOss, DeepSeek3 };
 enum class RopeType { None, Linear, Llama3, Yarn };
 
 const char* arch_name(Arch a);
@@ -61,11 +61,24 @@ struct HParams {
   // a shared expert n_ff_shexp wide (0 = none), sigmoid-gated when shexp_gate.
   uint32_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0, n_ff_shexp = 0;
   bool expert_topk_softmax = false;  // gating: top-k then softmax (gpt-oss); else softmax then top-k
+  // DeepSeek-V3's gating (sigmoid_group_topk: MoeGating::SigmoidGroupTopK):
+  // n_expert_groups groups, n_expert_groups_used kept, weights x expert_weights_scale;
+  // each MoE layer's score bias is blk.N.ffn_gate_inp.score_bias.
+  bool expert_sigmoid_group = false;
+  uint32_t n_expert_groups = 1, n_expert_groups_used = 1;
+  float expert_weights_scale = 1.0f;
   bool expert_norm_topk = false;     // softmax-then-top-k weights renormalized
   bool shexp_gate = false;
   bool expert_swiglu_oss = false;    // gpt-oss's clamped SwiGLU (f8backend::MoeAct::SwiGLUOss)
   float expert_alpha = 1.702f, expert_limit = 7.0f;  // its alpha and limit
   std::vector<uint8_t> moe_layers;   // [n_layer] 1 = MoE FFN; empty = every layer (when n_expert > 0)
+
+  // Multi-head latent attention (DeepSeek-V3; llm.attention.kv_lora_rank > 0):
+  // head_dim = mla_nope + mla_rope (q/k head dim; q_dim() = n_head x head_dim),
+  // the value head is mla_v wide, the latent (the KV cache row) mla_kv_lora +
+  // mla_rope; mla_q_lora = 0: q = attn_q(x) directly.
+  uint32_t mla_q_lora = 0, mla_kv_lora = 0, mla_nope = 0, mla_rope = 0, mla_v = 0;
+  bool is_mla() const { return mla_kv_lora > 0; }
 
   bool layer_windowed(uint32_t l) const {
     return sliding_window > 0 && (swa_layers.empty() || (l < swa_layers.size() && swa_layers[l]));

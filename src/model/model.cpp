@@ -20,7 +20,17 @@ std::vector<std::pair<const f8backend::Weight*, const char*>> moe_weights(const 
   return {{&L.router, "ffn_gate_inp.weight"},       {&L.experts.gate, "ffn_gate_exps.weight"},
           {&L.experts.up, "ffn_up_exps.weight"},     {&L.experts.down, "ffn_down_exps.weight"},
           {&L.sh_gate, "ffn_gate_shexp.weight"},     {&L.sh_up, "ffn_up_shexp.weight"},
-          {&L.sh_down, "ffn_down_shexp.weight"},     {&L.sh_gate_inp, "ffn_gate_inp_shexp.weight"}};
+          {&L.sh_down, "ffn_down_shexp.weight"},     {&L.sh_gate_inp, "ffn_gate_inp_shexp.weight"},
+          {&L.score_bias, "ffn_gate_inp.score_bias"}};
+}
+
+// The multi-head latent attention weights the forward pass reads (null in
+// other models). attn_kv_a_mqa goes up as its two row views (c_kv, k_pe).
+std::vector<std::pair<const f8backend::Weight*, const char*>> mla_weights(const LayerWeights& L) {
+  return {{&L.mla.wq_a, "attn_q_a.weight"},          {&L.mla.q_a_norm, "attn_q_a_norm.weight"},
+          {&L.mla.wq_b, "attn_q_b.weight"},          {&L.mla.wkv_a_c, "attn_kv_a_mqa.weight (c_kv rows)"},
+          {&L.mla.wkv_a_pe, "attn_kv_a_mqa.weight (k_pe rows)"}, {&L.mla.kv_a_norm, "attn_kv_a_norm.weight"},
+          {&L.mla.wkv_b, "attn_kv_b.weight"}};
 }
 
 // Hands every weight to the backend (a zero-copy view on the CPU).
@@ -41,6 +51,7 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
                                        &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm, &L.sinks})
       add(*w);
     for (const auto& [w, name] : moe_weights(L)) add(*w);
+    for (const auto& [w, name] : mla_weights(L)) add(*w);
     for (const f8backend::Bias* b : {&L.experts.gate_b, &L.experts.up_b, &L.experts.down_b})  // per-expert biases
       if (b->data) need += 4 * size_t(L.experts.gate.n_mats) * size_t(std::max(L.experts.gate.rows, L.experts.gate.cols)) + 256;
     for (const f8backend::Bias* b : {&L.bq, &L.bk, &L.bv, &L.bo, &L.router_b})
@@ -91,6 +102,12 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
     if (!(st = up(h.gate, &d.gate, "ffn_gate.weight", li)).ok()) return st;
     if (!(st = up(h.up, &d.up, "ffn_up.weight", li)).ok()) return st;
     if (!(st = up(h.down, &d.down, "ffn_down.weight", li)).ok()) return st;
+    {
+      const auto hl = mla_weights(h), dl = mla_weights(d);
+      for (size_t i = 0; i < hl.size(); ++i)
+        if (!(st = up(*hl[i].first, const_cast<f8backend::Weight*>(dl[i].first), hl[i].second, li)).ok()) return st;
+      if (!be.host_memory()) d.mla.wkv_a = f8backend::Weight{};  // only its views run (uploaded above)
+    }
     {
       const auto hm = moe_weights(h), dm = moe_weights(d);
       for (size_t i = 0; i < hm.size(); ++i)
@@ -162,6 +179,8 @@ Status Model::load(const ggf8::File& file, const LoadOptions& opts, std::unique_
          elems(L.ffn_norm) + elems(L.gate) + elems(L.up) + elems(L.down) + elems(L.q_norm) + elems(L.k_norm) +
          elems(L.post_attn_norm) + elems(L.post_ffw_norm) + elems(L.sinks);
     for (const auto& [w, name] : moe_weights(L)) n += elems(*w);
+    n += elems(L.mla.wq_a) + elems(L.mla.q_a_norm) + elems(L.mla.wq_b) + elems(L.mla.wkv_a) + elems(L.mla.kv_a_norm) +
+         elems(L.mla.wkv_b);
     if (L.bq.data) n += uint64_t(L.wq.rows) + 2 * uint64_t(L.wk.rows);
     if (L.bo.data) n += uint64_t(L.wo.rows);
     if (L.router_b.data) n += uint64_t(L.router.rows);

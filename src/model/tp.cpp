@@ -11,8 +11,10 @@ using f8backend::ScaleKind;
 
 size_t esz(ggf8::DType d) { return ggf8::dtype_size(d); }
 
+}  // namespace
+
 // Rows [r0, r0 + n) of w.
-Status slice_rows(const Weight& w, int64_t r0, int64_t n, const std::string& name, Weight* out) {
+Status weight_rows(const Weight& w, int64_t r0, int64_t n, const std::string& name, Weight* out) {
   Weight s = w;
   if (!w.data) {
     *out = s;
@@ -37,7 +39,7 @@ Status slice_rows(const Weight& w, int64_t r0, int64_t n, const std::string& nam
 }
 
 // Columns [c0, c0 + n) of w (row-parallel).
-Status slice_cols(const Weight& w, int64_t c0, int64_t n, const std::string& name, Weight* out) {
+Status weight_cols(const Weight& w, int64_t c0, int64_t n, const std::string& name, Weight* out) {
   Weight s = w;
   s.data = static_cast<const uint8_t*>(w.data) + c0 * int64_t(esz(w.dtype));
   s.cols = n;
@@ -53,6 +55,15 @@ Status slice_cols(const Weight& w, int64_t c0, int64_t n, const std::string& nam
   }
   *out = s;
   return Status::Ok();
+}
+
+namespace {
+
+Status slice_rows(const Weight& w, int64_t r0, int64_t n, const std::string& name, Weight* out) {
+  return weight_rows(w, r0, n, name, out);
+}
+Status slice_cols(const Weight& w, int64_t c0, int64_t n, const std::string& name, Weight* out) {
+  return weight_cols(w, c0, n, name, out);
 }
 
 Bias slice_bias(const Bias& b, int64_t r0) {
@@ -110,6 +121,13 @@ Status tp_plan(const HParams& hp, int32_t tp, int32_t rank, TpRank* out) {
     r.kv0 = int64_t(rank / (tp / int32_t(kv))) * hp.head_dim;
   }
   r.kv_dim = int64_t(r.n_head_kv) * hp.head_dim;
+  if (hp.is_mla()) {
+    // MLA: one latent row per token, shared by every head, replicated on
+    // every rank (each rank's heads attend over all of it).
+    r.n_head_kv = 1;
+    r.kv0 = 0;
+    r.kv_dim = int64_t(hp.mla_kv_lora) + hp.mla_rope;
+  }
   r.n_ff = int64_t(hp.n_ff) / tp;
   r.ff0 = int64_t(rank) * r.n_ff;
   r.n_ff_exp = int64_t(hp.n_ff_exp) / tp;
@@ -135,12 +153,23 @@ Status tp_slice(const ModelWeights& full, const HParams& hp, const TpRank& r, Mo
     LayerWeights& L = w.layers[l];
     const std::string p = "blk." + std::to_string(l) + ".";
     if (!(st = slice_rows(F.wq, r.q0, r.q_dim, p + "attn_q.weight", &L.wq)).ok()) return st;
-    if (!(st = slice_rows(F.wk, r.kv0, r.kv_dim, p + "attn_k.weight", &L.wk)).ok()) return st;
-    if (!(st = slice_rows(F.wv, r.kv0, r.kv_dim, p + "attn_v.weight", &L.wv)).ok()) return st;
-    L.bq = slice_bias(F.bq, r.q0);
-    L.bk = slice_bias(F.bk, r.kv0);
-    L.bv = slice_bias(F.bv, r.kv0);
-    if (!(st = slice_cols(F.wo, r.q0, r.q_dim, p + "attn_output.weight", &L.wo)).ok()) return st;
+    if (hp.is_mla()) {
+      // MLA: q_b (or q) and kv_b by this rank's heads, o_proj's columns of
+      // their values; q_a, kv_a and the norms replicated.
+      const int64_t h0 = int64_t(r.rank) * r.n_head, nv = int64_t(hp.mla_nope) + hp.mla_v;
+      if (!(st = slice_rows(F.mla.wq_b, r.q0, r.q_dim, p + "attn_q_b.weight", &L.mla.wq_b)).ok()) return st;
+      if (!(st = slice_rows(F.mla.wkv_b, h0 * nv, r.n_head * nv, p + "attn_kv_b.weight", &L.mla.wkv_b)).ok())
+        return st;
+      if (!(st = slice_cols(F.wo, h0 * hp.mla_v, int64_t(r.n_head) * hp.mla_v, p + "attn_output.weight", &L.wo)).ok())
+        return st;
+    } else {
+      if (!(st = slice_rows(F.wk, r.kv0, r.kv_dim, p + "attn_k.weight", &L.wk)).ok()) return st;
+      if (!(st = slice_rows(F.wv, r.kv0, r.kv_dim, p + "attn_v.weight", &L.wv)).ok()) return st;
+      L.bq = slice_bias(F.bq, r.q0);
+      L.bk = slice_bias(F.bk, r.kv0);
+      L.bv = slice_bias(F.bv, r.kv0);
+      if (!(st = slice_cols(F.wo, r.q0, r.q_dim, p + "attn_output.weight", &L.wo)).ok()) return st;
+    }
     if (r.rank != 0) L.bo = {};  // row-parallel o_proj: the all-reduce adds rank 0's bias once
     if (F.sinks.data) {          // this rank's query heads' sinks
       L.sinks.data = static_cast<const float*>(F.sinks.data) + r.q0 / hp.head_dim;
@@ -176,7 +205,8 @@ Status tp_slice(const ModelWeights& full, const HParams& hp, const TpRank& r, Mo
   for (const LayerWeights& L : w.layers) {
     for (const Weight* x : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down,
                             &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm, &L.router, &L.sh_gate,
-                            &L.sh_up, &L.sh_down, &L.sh_gate_inp, &L.sinks})
+                            &L.sh_up, &L.sh_down, &L.sh_gate_inp, &L.sinks, &L.score_bias, &L.mla.wq_a,
+                            &L.mla.q_a_norm, &L.mla.wq_b, &L.mla.wkv_a, &L.mla.kv_a_norm, &L.mla.wkv_b})
       b += weight_bytes(*x);
     // A token reads n_expert_used of the experts (weight_bytes counts one matrix of a stack).
     for (const Weight* x : {&L.experts.gate, &L.experts.up, &L.experts.down})

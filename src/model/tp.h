@@ -15,6 +15,11 @@
 // per-expert down biases stay on rank 0 (the all-reduce adds them once).
 // gpt-oss: the o_proj bias likewise stays on rank 0; each rank gets its query
 // heads' attention sinks; the router bias is replicated with the router.
+// MLA (DeepSeek-V3): heads split: q_b (or q) and kv_b rows of this rank's
+// heads, o_proj's columns of their values; q_a, kv_a_mqa and their norms are
+// replicated (every rank computes the whole latent), and so is the latent
+// KV cache (kv_dim = kv_lora + rope, one "KV head"): each rank's heads
+// attend over all of it, so no collective is added (docs/tensor-parallel.md).
 // Norms are replicated. Per-channel scales go with their rows, block scales
 // with their blocks (a slice must not cut a block), tensor scales are shared.
 #pragma once
@@ -39,6 +44,11 @@ struct TpRank {
   int64_t ffs0 = 0, n_ff_shexp = 0;   // MoE: rows of the shared expert's gate/up
   int64_t v0 = 0, n_vocab = 0;        // vocabulary rows of the embedding / output
 };
+
+// A view of rows [r0, r0 + n) / columns [c0, c0 + n) of w (scales
+// included); fails naming `name` when the range cuts a scale block.
+Status weight_rows(const Weight& w, int64_t r0, int64_t n, const std::string& name, Weight* out);
+Status weight_cols(const Weight& w, int64_t c0, int64_t n, const std::string& name, Weight* out);
 
 // Checks that the model splits `tp` ways (names the size that does not
 // divide) and gives rank `rank`'s share.

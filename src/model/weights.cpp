@@ -2,6 +2,8 @@
 // before anything runs so a bad file fails at load with every problem named.
 #include "model/weights.h"
 
+#include "model/tp.h"  // weight_rows
+
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -288,9 +290,35 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
     const std::string p = "blk." + std::to_string(l) + ".";
     LayerWeights& L = w.layers[l];
     L.attn_norm = b.vec(p + "attn_norm.weight", E);
-    L.wq = b.matrix(p + "attn_q.weight", Q, E);
-    L.wk = b.matrix(p + "attn_k.weight", KV, E);
-    L.wv = b.matrix(p + "attn_v.weight", KV, E);
+    if (hp.is_mla()) {
+      // Multi-head latent attention: q (through q_a/q_b or directly), the
+      // latent projection split into its c_kv and k_pe rows, the up-projection.
+      const uint64_t H = hp.n_head, R = hp.mla_kv_lora, P = hp.mla_rope, QL = hp.mla_q_lora;
+      MlaLayerWeights& M = L.mla;
+      if (QL) {
+        M.wq_a = b.matrix(p + "attn_q_a.weight", QL, E);
+        M.q_a_norm = b.vec(p + "attn_q_a_norm.weight", QL);
+        M.wq_b = b.matrix(p + "attn_q_b.weight", Q, QL);
+      } else {
+        L.wq = b.matrix(p + "attn_q.weight", Q, E);
+      }
+      M.wkv_a = b.matrix(p + "attn_kv_a_mqa.weight", R + P, E);
+      if (M.wkv_a.data) {
+        Status vs = weight_rows(M.wkv_a, 0, int64_t(R), p + "attn_kv_a_mqa.weight", &M.wkv_a_c);
+        if (vs.ok()) vs = weight_rows(M.wkv_a, int64_t(R), int64_t(P), p + "attn_kv_a_mqa.weight", &M.wkv_a_pe);
+        if (!vs.ok())
+          b.note_problem(p + "attn_kv_a_mqa.weight: its c_kv rows [0, " + std::to_string(R) + ") and k_pe rows [" +
+                         std::to_string(R) + ", " + std::to_string(R + P) + ") share a " +
+                         std::to_string(M.wkv_a.block_rows) + "-row scale block (f8 runs them as two matrices)");
+      }
+      M.kv_a_norm = b.vec(p + "attn_kv_a_norm.weight", R);
+      M.wkv_b = b.matrix(p + "attn_kv_b.weight", H * (hp.mla_nope + hp.mla_v), R);
+      L.wo = b.matrix(p + "attn_output.weight", E, H * hp.mla_v);
+    } else {
+      L.wq = b.matrix(p + "attn_q.weight", Q, E);
+      L.wk = b.matrix(p + "attn_k.weight", KV, E);
+      L.wv = b.matrix(p + "attn_v.weight", KV, E);
+    }
     if (hp.qkv_bias) {
       L.bq = b.bias(p + "attn_q.bias", Q);
       L.bk = b.bias(p + "attn_k.bias", KV);
@@ -300,7 +328,7 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
       L.q_norm = b.vec(p + "attn_q_norm.weight", hp.head_dim);
       L.k_norm = b.vec(p + "attn_k_norm.weight", hp.head_dim);
     }
-    L.wo = b.matrix(p + "attn_output.weight", E, Q);
+    if (!hp.is_mla()) L.wo = b.matrix(p + "attn_output.weight", E, Q);
     if (hp.attn_out_bias) L.bo = b.bias(p + "attn_output.bias", E);
     if (hp.attn_sinks) {
       L.sinks = b.vec(p + "attn_sinks.weight", hp.n_head);
@@ -319,6 +347,16 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
       const uint64_t NE = hp.n_expert, FE = hp.n_ff_exp, FS = hp.n_ff_shexp, K = hp.n_expert_used;
       L.router = b.matrix(p + "ffn_gate_inp.weight", NE, E);
       L.router_b = b.opt_bias(p + "ffn_gate_inp.bias", NE);
+      if (hp.expert_sigmoid_group) {  // absent = a zero bias (what transformers starts from)
+        if (b.has(p + "ffn_gate_inp.score_bias")) {
+          L.score_bias = b.vec(p + "ffn_gate_inp.score_bias", NE);
+          if (L.score_bias.data && L.score_bias.dtype != ggf8::DType::F32) {
+            b.note_problem(p + "ffn_gate_inp.score_bias: dtype " + std::string(ggf8::dtype_name(L.score_bias.dtype)) +
+                           ", expected f32 (the router reads it as floats)");
+            L.score_bias = Weight{};
+          }
+        }
+      }
       f8backend::MoeExperts& X = L.experts;
       if (hp.expert_swiglu_oss) {
         X.act = f8backend::MoeAct::SwiGLUOss;

@@ -16,6 +16,19 @@ namespace f8model {
 using f8backend::Bias;
 using f8backend::Weight;
 
+// Multi-head latent attention (hp.is_mla(); DeepSeek-V3): R = kv_lora, P =
+// rope, D = nope + rope, H = heads (llm.attention.* in ggf8/keys.h).
+struct MlaLayerWeights {
+  Weight wq_a;        // [q_lora, n_embd]  (q_lora > 0)
+  Weight q_a_norm;    // [1, q_lora]
+  Weight wq_b;        // [H*D, q_lora]     (q_lora > 0; else LayerWeights::wq [H*D, n_embd])
+  Weight wkv_a;       // [R + P, n_embd] as stored
+  Weight wkv_a_c;     // its rows [0, R): c_kv          (views of wkv_a: the two parts
+  Weight wkv_a_pe;    // its rows [R, R + P): k_pe       land in separate buffers)
+  Weight kv_a_norm;   // [1, R]
+  Weight wkv_b;       // [H*(nope + v), R]: per head W_UK (nope rows) then W_UV (v rows)
+};
+
 struct LayerWeights {
   Weight attn_norm;                 // [1, n_embd]
   Weight wq, wk, wv;                // [q_dim, n_embd], [kv_dim, n_embd] x2
@@ -35,6 +48,8 @@ struct LayerWeights {
   f8backend::MoeExperts experts;    // stacks: gate/up [E][n_ff_exp, n_embd], down [E][n_embd, n_ff_exp]
   Weight sh_gate, sh_up, sh_down;   // shared expert [n_ff_shexp, n_embd] x2, [n_embd, n_ff_shexp]
   Weight sh_gate_inp;               // [1, n_embd] (shexp_gate)
+  Weight score_bias;                // [1, n_expert] F32 ffn_gate_inp.score_bias (sigmoid_group_topk)
+  MlaLayerWeights mla;              // MLA models: the attention's weights (wq/wk/wv unused, wq when q_lora = 0)
   float k_scale = 0, v_scale = 0;   // blk.N.attn_{k,v}.kv_scale; 0 = absent
 };
 

@@ -83,6 +83,17 @@ class FakeCudaStream : public f8backend::Stream {
     f8backend::KVCache* cp = &c;
     op([=, this] { s_->attention(*cp, l, q, b, out); });
   }
+  void mla_kv_store(f8backend::KVCache& c, int32_t l, const float* cc, const float* kpe, const int32_t* cells,
+                    int32_t T) override {
+    f8backend::KVCache* cp = &c;
+    op([=, this] { s_->mla_kv_store(*cp, l, cc, kpe, cells, T); });
+  }
+  void mla_attention(f8backend::KVCache& c, int32_t l, const float* q, const f8backend::Weight& kv_b,
+                     const f8backend::MlaDims& d, f8backend::MlaForm form, const f8backend::AttnBatch& b,
+                     float* out) override {
+    f8backend::KVCache* cp = &c;
+    op([=, this] { s_->mla_attention(*cp, l, q, kv_b, d, form, b, out); });
+  }
   void argmax(const float* x, int32_t T, int32_t n, int32_t* out) override {
     op([=, this] { s_->argmax(x, T, n, out); });
   }

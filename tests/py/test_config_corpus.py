@@ -49,7 +49,6 @@ PPL_RTOL = 1e-4
 LOGIT_ATOL = 2e-3   # top logits at 4 positions; measured differences are ~1e-5
 
 EXPECTED_UNSUPPORTED = {
-    "DeepseekV3ForCausalLM",
     "MiMoForCausalLM",  # remote code (transformers has no class for it either)
 }
 EXPECTED_FEATURE_REFUSALS = {  # entry -> words the refusal must contain (lower case)

@@ -101,14 +101,15 @@ std::vector<float> rope_inv_freq(const RopeParams& p);
 
 // ---- KV cache ------------------------------------------------------------------------
 // Layout (both CPU backends): K and V each [n_layers][n_cells][n_kv_heads][head_dim]
-// elements of `dtype`; FP8 stores k / k_scale[layer].
+// elements of `dtype`; FP8 stores k / k_scale[layer]. A latent (MLA) cache
+// (p.mla_kv_lora > 0): only K, whose row is the latent [c ; k_pe].
 class CpuKVCache final : public KvCacheBase {
  public:
   using Cell = KvCells::Cell;
   static Status create(const KVCacheParams& p, std::unique_ptr<KVCache>* out);
 
   const KVCacheParams& params() const override { return p_; }
-  size_t bytes() const override { return 2 * layer_bytes_ * p_.n_layers; }
+  size_t bytes() const override { return (p_.mla_kv_lora ? 1 : 2) * layer_bytes_ * p_.n_layers; }
 
   // For the CPU ops.
   const std::vector<Cell>& cells() const { return cells_.cells(); }

@@ -16,7 +16,8 @@ Status CpuKVCache::create(const KVCacheParams& p, std::unique_ptr<KVCache>* out)
   const size_t total = c->layer_bytes_ * static_cast<size_t>(p.n_layers);
   if (total / p.n_layers != c->layer_bytes_) return Status::Error(Code::OutOfMemory, "kv cache: size overflow");
   if (Status s = host_alloc(total, &c->k_); !s.ok()) return s;
-  if (Status s = host_alloc(total, &c->v_); !s.ok()) return s;
+  if (p.mla_kv_lora == 0)  // a latent (MLA) cache has its rows in k_ and no V
+    if (Status s = host_alloc(total, &c->v_); !s.ok()) return s;
   c->cells_ = KvCells(p.n_cells);
   *out = std::move(c);
   return Status::Ok();

@@ -218,6 +218,16 @@ class CudaStream final : public Stream {
     if (!bad()) moe_status(moe_->ffn(x, T, e, ids, w, k, y, s_, capturing_));
   }
 
+  // Multi-head latent attention: not on the GPU yet (the model refuses a
+  // DeepSeek model on cuda before it gets here; this keeps a stray call loud).
+  void mla_kv_store(KVCache&, int32_t, const float*, const float*, const int32_t*, int32_t) override {
+    fail(Status::Error(Code::Unsupported, "mla_kv_store: multi-head latent attention is not implemented on cuda"));
+  }
+  void mla_attention(KVCache&, int32_t, const float*, const Weight&, const MlaDims&, MlaForm, const AttnBatch&,
+                     float*) override {
+    fail(Status::Error(Code::Unsupported, "mla_attention: multi-head latent attention is not implemented on cuda"));
+  }
+
   void kv_store(KVCache& cache, int32_t layer, const float* k, const float* v, const int32_t* cells,
                 int32_t T) override {
     if (!bad())

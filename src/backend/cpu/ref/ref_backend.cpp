@@ -7,6 +7,7 @@
 
 #include "backend/cpu/cpu_common.h"
 #include "backend/cpu/fmha_emul.h"
+#include "backend/cpu/mla_cpu.h"
 #include "backend/cpu/ref/ref_backend.h"
 #include "backend/cpu/ref/ref_moe.h"
 
@@ -170,6 +171,15 @@ class RefStream final : public Stream {
           }
         for (int32_t i = 0; i < D; ++i) oh[i] = sum > 0 ? static_cast<float>(acc[i] / sum) : 0.0f;
       }
+  }
+
+  void mla_kv_store(KVCache& cache, int32_t layer, const float* c, const float* kpe, const int32_t* cells,
+                    int32_t T) override {
+    ref_mla_kv_store(static_cast<CpuKVCache&>(cache), layer, c, kpe, cells, T);
+  }
+  void mla_attention(KVCache& cache, int32_t layer, const float* q, const Weight& kv_b, const MlaDims& d,
+                     MlaForm form, const AttnBatch& b, float* out) override {
+    ref_mla_attention(static_cast<CpuKVCache&>(cache), layer, q, kv_b, d, form, b, out);
   }
 
   void argmax(const float* x, int32_t T, int32_t n, int32_t* out) override {

@@ -12,6 +12,7 @@
 #include "backend/cpu/fmha_emul.h"
 #include "backend/cpu/simd/kernels.h"
 #include "backend/cpu/simd/simd_backend.h"
+#include "backend/cpu/simd/simd_mla.h"
 #include "backend/cpu/simd/simd_moe.h"
 #include "backend/moe_route.h"
 #include "backend/threadpool.h"
@@ -50,6 +51,7 @@ class SimdStream final : public Stream {
       xq_ = std::make_unique<HostBuffer>(q, n);
     }
     sx_.assign(p_.max_tokens, 1.0f);
+    mla_.init(p_, pool_.size());
     return Status::Ok();
   }
 
@@ -76,7 +78,7 @@ class SimdStream final : public Stream {
 
   void rope(float* x, int32_t T, int32_t n_heads, const int32_t* pos, const RopeParams& p) override {
     if (!same_rope(p)) {  // first call per params: the only allocation, outside steady state
-      rope_p_ = p;
+      rope_p_ = rope_key(p);
       rope_inv_ = rope_inv_freq(p);
     }
     const int half = static_cast<int>(rope_inv_.size());
@@ -242,6 +244,15 @@ class SimdStream final : public Stream {
     });
   }
 
+  void mla_kv_store(KVCache& cache, int32_t layer, const float* c, const float* kpe, const int32_t* cells,
+                    int32_t T) override {
+    mla_.kv_store(*k_, static_cast<CpuKVCache&>(cache), layer, c, kpe, cells, T);
+  }
+  void mla_attention(KVCache& cache, int32_t layer, const float* q, const Weight& kv_b, const MlaDims& d,
+                     MlaForm form, const AttnBatch& b, float* out) override {
+    mla_.attention(*this, pool_, *k_, static_cast<CpuKVCache&>(cache), layer, q, kv_b, d, form, b, out);
+  }
+
   void argmax(const float* x, int32_t T, int32_t n, int32_t* out) override {
     for (int32_t t = 0; t < T; ++t) {
       const float* r = x + static_cast<int64_t>(t) * n;
@@ -250,8 +261,16 @@ class SimdStream final : public Stream {
   }
 
  private:
+  // The frequency table depends on everything but the head stride (MLA
+  // ropes q and k_pe with the same table and different strides).
+  static RopeParams rope_key(RopeParams p) {
+    if (p.n_rot == 0) p.n_rot = p.head_dim;
+    p.head_dim = 0;
+    return p;
+  }
   bool same_rope(const RopeParams& p) const {
-    return !rope_inv_.empty() && std::memcmp(&p, &rope_p_, sizeof p) == 0;
+    const RopeParams k = rope_key(p);
+    return !rope_inv_.empty() && std::memcmp(&k, &rope_p_, sizeof k) == 0;
   }
   // Decodes row n of w (any scale kind) into dst[cols].
   void decode_weight_row(const Weight& w, int64_t n, float* dst) {
@@ -305,6 +324,7 @@ class SimdStream final : public Stream {
   ThreadPool pool_;
   FmhaLayerValues fmha_kv_;  // fp8_fmha: the layer's K/V values (capacity reused)
   simd::GroupedMoe moe_;     // MoE experts: grouping and gathered rows (capacity reused)
+  simd::SimdMla mla_;        // multi-head latent attention: its scratch
   std::vector<std::unique_ptr<Buffer>> scratch_;  // per thread: kScratchPerDim * max_dim floats
   std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
   std::vector<float> sx_;                         // [max_tokens] activation scales
@@ -336,7 +356,7 @@ class SimdBackend final : public Backend {
     return Status::Ok();
   }
   Status create_kv_cache(const KVCacheParams& p, std::unique_ptr<KVCache>* out) override {
-    if (p.head_dim > simd::kMaxHeadDim)
+    if (p.mla_kv_lora == 0 && p.head_dim > simd::kMaxHeadDim)  // (MLA's ops keep no head in stack arrays)
       return Status::Error(Code::Unsupported, "kv cache: head_dim " + std::to_string(p.head_dim) + " > " +
                                                   std::to_string(simd::kMaxHeadDim));
     return CpuKVCache::create(p, out);
