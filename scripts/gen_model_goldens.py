@@ -49,6 +49,9 @@ MODELS = {  # golden name -> dir under the cache
     "gemma3-mm": "synthetic/gemma3-mm",
     "gpt-oss": "synthetic/gpt-oss",
     "gpt-oss-bf16": "synthetic/gpt-oss-bf16",
+    "deepseek-v3": "synthetic/deepseek-v3",
+    "deepseek-r1": "synthetic/deepseek-r1",
+    "deepseek-v3-lite": "synthetic/deepseek-v3-lite",
 }
 PROMPTS = [  # (kind, payload); chat prompts go through the fixture's own template
     ("chat", [{"role": "user", "content": "What is the capital of France?"}]),

@@ -26,6 +26,7 @@ Fixtures (see docs/fixtures.md for the exact shapes):
   gemma2        Gemma2ForCausalLM (transformers-5 config), soft-capping, alternating windows, head_dim 256
   gemma3        Gemma3ForCausalLM text (transformers-5 config), q/k norms, two RoPE bases
   mixtral, qwen2moe, qwen3moe, qwen3moe-fp8   mixture of experts (scripts/synthetic_moe.py)
+  deepseek-v3, deepseek-r1, deepseek-v3-lite  DeepseekV3ForCausalLM (scripts/synthetic_deepseek.py)
   gemma3-mm     Gemma3ForConditionalGeneration as Google publishes Gemma 3 (scripts/synthetic_multimodal.py)
   gpt-oss, gpt-oss-bf16   GptOssForCausalLM: MXFP4 experts as published, and the dequantized
                 BF16 layout (scripts/synthetic_gpt_oss.py)
@@ -639,11 +640,12 @@ FIXTURES = {
 
 def _register_more() -> None:
     """Fixtures in their own modules (MoE, gpt-oss, multimodal wrappers); each takes this module."""
+    import synthetic_deepseek
     import synthetic_gpt_oss
     import synthetic_moe
     import synthetic_multimodal
     me = sys.modules[__name__]
-    for mod in (synthetic_moe, synthetic_gpt_oss, synthetic_multimodal):
+    for mod in (synthetic_moe, synthetic_gpt_oss, synthetic_multimodal, synthetic_deepseek):
         for name, fn in mod.FIXTURES.items():
             FIXTURES[name] = (lambda f: lambda d, cache: f(me, d, cache))(fn)
 

@@ -20,7 +20,8 @@ import hf_fixture_io as io  # noqa: E402
 CACHE = Path(os.environ.get("F8_CACHE") or Path.home() / ".cache" / "f8")
 SYNTH = ["llama-spm", "mistral-spm", "llama3-bpe", "qwen2-bpe", "smollm2-tiny", "fp8-ct", "fp8-block",
          "smollm2-tf5", "qwen3-bpe", "phi3-spm", "mistral-sw", "qwen2-sw",
-         "gemma2", "gemma3", "mixtral", "qwen2moe", "qwen3moe", "qwen3moe-fp8", "gemma3-mm", "gpt-oss", "gpt-oss-bf16"]
+         "gemma2", "gemma3", "mixtral", "qwen2moe", "qwen3moe", "qwen3moe-fp8", "gemma3-mm", "gpt-oss", "gpt-oss-bf16",
+         "deepseek-v3", "deepseek-r1", "deepseek-v3-lite"]
 ALL = {"smollm2-135m-instruct": CACHE / "smollm2-135m-instruct",
        **{n: CACHE / "synthetic" / n for n in SYNTH}}
 ESIZE = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "U8": 1}
@@ -84,6 +85,43 @@ def all_headers(d: Path):
 
 
 @pytest.mark.parametrize("name", list(ALL))
+def check_deepseek_shapes(cfg, shape, t):
+    """DeepseekV3 as published: MLA projections, first_k_dense_replace dense
+    layers, MoE layers (router, score bias, experts, shared experts), block-FP8
+    scales on every projection when quantized, and the MTP layer(s) after the
+    decoder layers."""
+    h, nh, ff = cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"]
+    nope, rope, vd, kvr = cfg["qk_nope_head_dim"], cfg["qk_rope_head_dim"], cfg["v_head_dim"], cfg["kv_lora_rank"]
+    qr, E, fe = cfg.get("q_lora_rank"), cfg["n_routed_experts"], cfg["moe_intermediate_size"]
+    L, mtp = cfg["num_hidden_layers"], cfg.get("num_nextn_predict_layers", 0)
+    fp8 = "quantization_config" in cfg
+    for i in range(L + mtp):
+        p = f"model.layers.{i}."
+        a = p + "self_attn."
+        if qr:
+            assert shape[a + "q_a_proj.weight"] == [qr, h] and shape[a + "q_a_layernorm.weight"] == [qr]
+            assert shape[a + "q_b_proj.weight"] == [nh * (nope + rope), qr]
+        else:
+            assert shape[a + "q_proj.weight"] == [nh * (nope + rope), h]
+        assert shape[a + "kv_a_proj_with_mqa.weight"] == [kvr + rope, h] and shape[a + "kv_a_layernorm.weight"] == [kvr]
+        assert shape[a + "kv_b_proj.weight"] == [nh * (nope + vd), kvr]
+        assert shape[a + "o_proj.weight"] == [h, nh * vd]
+        if i < cfg["first_k_dense_replace"]:
+            assert shape[p + "mlp.down_proj.weight"] == [h, ff]
+        else:
+            assert shape[p + "mlp.gate.weight"] == [E, h]
+            assert t[p + "mlp.gate.e_score_correction_bias"][1]["dtype"] == "F32"
+            for e in range(E):
+                assert shape[p + f"mlp.experts.{e}.down_proj.weight"] == [h, fe]
+            assert shape[p + "mlp.shared_experts.down_proj.weight"] == [h, fe * cfg["n_shared_experts"]]
+        if i >= L:  # the MTP module's own tensors
+            assert shape[p + "eh_proj.weight"] == [h, 2 * h] and shape[p + "shared_head.head.weight"][1] == h
+    assert not any(k.startswith(f"model.layers.{L + mtp}.") for k in shape)
+    for k, (_, v) in t.items():
+        if v["dtype"] == "F8_E4M3":
+            assert fp8 and k[: -len(".weight")] + ".weight_scale_inv" in shape, k
+
+
 def test_safetensors_and_shapes_follow_config(fixtures, name):
     d = fixtures[name]
     cfg = json.loads((d / "config.json").read_text())
@@ -100,7 +138,9 @@ def test_safetensors_and_shapes_follow_config(fixtures, name):
     shape = {k: v["shape"] for k, (_, v) in t.items()}
     assert shape["model.embed_tokens.weight"] == [V, h]
     assert ("lm_head.weight" in shape) != cfg["tie_word_embeddings"]
-    for i in range(cfg["num_hidden_layers"]):
+    if cfg["model_type"] == "deepseek_v3":
+        check_deepseek_shapes(cfg, shape, t)
+    for i in range(cfg["num_hidden_layers"] if cfg["model_type"] != "deepseek_v3" else 0):
         p = f"model.layers.{i}."
         if cfg["model_type"] == "phi3":  # fused [q; k; v] and [gate; up]
             assert shape[p + "self_attn.qkv_proj.weight"] == [(nh + 2 * nkv) * hd, h]
