@@ -192,6 +192,9 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
     return Status::Error(st.code, "--calibrate needs the model's tokenizer: " + st.message);
   const f8model::HParams& hp = model->hparams();
   const int64_t V = hp.n_vocab;
+  if (hp.is_mla())  // its linear inputs (q_a's output, the latent) are not the sites calibration records
+    return Status::Error(Code::InvalidArgument, o.model_dir + ": --calibrate is not implemented for multi-head latent "
+                                                              "attention models (" + hp.arch_str + "); convert without it");
 
   std::vector<int32_t> ids;
   {
