@@ -235,6 +235,41 @@ std::string fmt_num(double x, const char* f) {
   return b;
 }
 
+// The KV cache a context of this model keeps per token, in the default
+// --kv-type (E4M3: one byte per value; two f32 scales per layer on top, not
+// per token). Multi-head latent attention (llm.attention.kv_lora_rank): one
+// latent row of kv_lora_rank + qk_rope_head_dim values; else K and V:
+// 2 x head_count_kv x head_dim values. known = false when the metadata does
+// not say.
+struct KvFootprint {
+  bool known = false, latent = false;
+  uint64_t layers = 0, values = 0;  // values per token per layer
+  std::string what;                 // how `values` is made up
+};
+KvFootprint kv_footprint(const ggf8::File& f) {
+  namespace k = ggf8::keys;
+  KvFootprint r;
+  uint64_t heads = 0, kv = 0, hd = 0, embd = 0, lora = 0, rope = 0;
+  if (!f.get_u64(k::kBlockCount, &r.layers).ok() || !f.get_u64(k::kHeadCount, &heads).ok() || heads == 0)
+    return r;
+  if (f.get_u64(k::kAttnKvLoraRank, &lora).ok() && lora > 0) {
+    if (!f.get_u64(k::kAttnQkRopeDim, &rope).ok()) return r;
+    r.latent = true;
+    r.values = lora + rope;
+    r.what = "latent: kv_lora_rank " + std::to_string(lora) + " + qk_rope_head_dim " + std::to_string(rope);
+  } else {
+    if (!f.get_u64(k::kHeadCountKv, &kv).ok()) kv = heads;
+    if (!f.get_u64(k::kHeadDim, &hd).ok()) {
+      if (!f.get_u64(k::kEmbeddingLength, &embd).ok()) return r;
+      hd = embd / heads;
+    }
+    r.values = 2 * kv * hd;
+    r.what = "K and V: 2 x " + std::to_string(kv) + " KV heads x head_dim " + std::to_string(hd);
+  }
+  r.known = true;
+  return r;
+}
+
 int run_inspect(int argc, char** argv) {
   std::string path;
   bool as_json = false, show_tensors = false;
@@ -306,6 +341,14 @@ int run_inspect(int argc, char** argv) {
                    {"flushed_pct", num_or_null(r.flush)}});
     j["quant_stats"] = std::move(q);
     if (!tp_bytes.empty()) j["tp_rank_bytes"] = tp_bytes;
+    if (const KvFootprint kv = kv_footprint(*f); kv.known)
+      j["kv_cache"] = {{"dtype", "e4m3"},
+                       {"latent", kv.latent},
+                       {"values_per_token_per_layer", kv.values},
+                       {"bytes_per_token_per_layer", kv.values},
+                       {"layers", kv.layers},
+                       {"bytes_per_token", kv.values * kv.layers},
+                       {"scale_bytes_per_layer", 8}};
     json ts = json::array();
     for (const auto& t : f->tensors()) {
       json e;
@@ -348,6 +391,10 @@ int run_inspect(int argc, char** argv) {
               human_bytes(f->data_size()).c_str(), f->data_offset());
   std::printf("contents:  %zu tensors (%zu with checksums), %zu metadata keys\n", f->tensors().size(),
               size_t(with_sum), f->metadata().size());
+  if (const KvFootprint kv = kv_footprint(*f); kv.known)
+    std::printf("kv cache:  %s bytes per token per layer in E4M3 (%s values; + 2 f32 scales per layer), %s bytes "
+                "per token over %" PRIu64 " layers\n",
+                with_commas(kv.values).c_str(), kv.what.c_str(), with_commas(kv.values * kv.layers).c_str(), kv.layers);
 
   std::printf("\nmetadata:\n");
   size_t kw = 0;
