@@ -2,6 +2,7 @@
 #include "hub/snapshot.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <atomic>
@@ -243,6 +244,15 @@ Status fetch_snapshot(const HubEnv& env, const RepoRef& ref, const Resolved& res
   }
   if (!sel.index.empty() && size_of(sel.index) > 0) out->bytes += uint64_t(size_of(sel.index));
   if (hooks.on_plan) hooks.on_plan(plan, cached_bytes);
+  // As huggingface_hub: warn (not fail) when the download will not fit.
+  struct statvfs vfs;
+  const uint64_t need = out->bytes > cached_bytes ? out->bytes - cached_bytes : 0;
+  if (make_dirs(cache.storage()).ok() && ::statvfs(cache.storage().c_str(), &vfs) == 0 && hooks.on_note) {
+    const uint64_t avail = uint64_t(vfs.f_bavail) * vfs.f_frsize;
+    if (avail < need)
+      hooks.on_note("warning: " + std::to_string(need / 1000000) + " MB to download but only " +
+                    std::to_string(avail / 1000000) + " MB free in " + env.cache_dir);
+  }
 
   std::atomic<size_t> next{0};
   Status first_error;

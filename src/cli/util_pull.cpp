@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "f8.h"
 
@@ -107,20 +108,30 @@ int pull_model(const PullRequest& req, std::string* path) {
 
   const bool quiet = req.convert.quiet;
   PullProgress progress(isatty(STDERR_FILENO), quiet);
-  SigintScope sigint;
+  // Ctrl-C stops the downloads cleanly; the conversion after them is
+  // interrupted the ordinary way (its writer never leaves a half file).
+  auto sigint = std::make_unique<SigintScope>();
   f8hub::Cancel cancel;
   cancel.sigint = &g_sigint;
 
   f8hub::Resolved res;
   // (Its retries stay silent: a failure is one line, e.g. the endpoint unreachable.)
   f8hub::Status s = f8hub::resolve_revision(env, ref, cancel, &res);
+  f8hub::PulledModel have;
+  if (!s.ok() && (s.kind == f8hub::Kind::Offline || s.kind == f8hub::Kind::Network) && !req.convert.force &&
+      exists(out) && f8hub::read_model_source(out, &have)) {
+    // The .f8 is here; only the check for a newer commit is impossible.
+    std::fprintf(stderr, "f8: warning: %s; using %s as it is (converted from commit %s)\n", s.message.c_str(),
+                 out.c_str(), short_commit(have.commit).c_str());
+    if (req.print_path) std::printf("%s\n", out.c_str());
+    return 0;
+  }
   if (!s.ok()) return fail(exit_code(s), s.message);
   const std::string at = ref.repo + "@" + ref.revision;
   if (res.from_cache && !env.offline)
     std::fprintf(stderr, "f8: warning: %s; using the cached commit %s of %s\n", res.why_cache.c_str(),
                  short_commit(res.commit).c_str(), at.c_str());
 
-  f8hub::PulledModel have;
   if (!req.convert.force && exists(out) && f8hub::read_model_source(out, &have) && have.commit == res.commit) {
     if (!quiet)
       std::fprintf(stderr, "f8: %s is up to date (commit %s%s)\n", at.c_str(), short_commit(res.commit).c_str(),
@@ -142,6 +153,7 @@ int pull_model(const PullRequest& req, std::string* path) {
   const auto t0 = std::chrono::steady_clock::now();
   s = f8hub::fetch_snapshot(env, ref, res, req.jobs, cancel, hooks, &snap);
   progress.finish();
+  sigint.reset();
   if (!s.ok()) {
     if (s.kind == f8hub::Kind::Interrupted)
       return fail(130, s.message + "; interrupted: run the same command again to resume");

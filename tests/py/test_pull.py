@@ -534,3 +534,42 @@ def test_list_and_rm(hub, env):
     assert rm.returncode == 0, rm.stderr
     assert not storage(env).exists() and not model_path(env).exists()
     assert f8(env, "rm", "org/tiny@dev", "--purge").returncode == 2
+
+
+def test_serve_m_repo_serves_it_under_the_repo_name(hub, env):
+    import re
+    import urllib.request
+    p = subprocess.Popen([str(F8), "serve", "-m", "org/tiny", "--port", "0", "-t", "1"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port, log, deadline = None, [], time.time() + 120
+        while time.time() < deadline and port is None:
+            line = p.stderr.readline()
+            if not line:
+                break
+            log.append(line)
+            m = re.search(r"listening on http://[^:]+:(\d+)", line)
+            port = int(m.group(1)) if m else None
+        assert port, "".join(log)
+        assert any("not pulled yet" in l for l in log), "".join(log)
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as r:
+                    models = json.load(r)
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert [m["id"] for m in models["data"]] == ["org/tiny"]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=60)
+
+
+def test_pulled_model_stays_usable_when_the_hub_is_gone(hub, env):
+    assert f8(env, "pull", "org/tiny", "-q").returncode == 0
+    shutil.rmtree(storage(env))  # the checkpoint gone too: only the .f8 is left
+    for e2 in ({**env, "HF_HUB_OFFLINE": "1"}, {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}):
+        r = f8(e2, "pull", "org/tiny")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == str(model_path(env))
+        assert "warning" in r.stderr and "using" in r.stderr
