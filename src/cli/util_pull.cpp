@@ -155,8 +155,8 @@ int pull_model(const PullRequest& req, std::string* path) {
   progress.finish();
   sigint.reset();
   if (!s.ok()) {
-    if (s.kind == f8hub::Kind::Interrupted)
-      return fail(130, s.message + "; interrupted: run the same command again to resume");
+    if (s.kind == f8hub::Kind::Interrupted)  // message: "interrupted" or "FILE: interrupted with N of M in PATH"
+      return fail(130, s.message + ": run the same command again to resume");
     return fail(exit_code(s), s.message);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
