@@ -573,3 +573,35 @@ def test_pulled_model_stays_usable_when_the_hub_is_gone(hub, env):
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == str(model_path(env))
         assert "warning" in r.stderr and "using" in r.stderr
+
+
+def test_two_pulls_at_once_download_the_blob_once(hub, env):
+    # The second waits on the blob's lock (the one huggingface_hub takes too)
+    # and then finds the blob complete.
+    f = hub.repos["org/tiny"].files["model.safetensors"]
+    hub.stall_after[f.sha256] = f.size // 2
+    part = storage(env) / "blobs" / (f.sha256 + ".incomplete")
+    a = subprocess.Popen([str(F8), "pull", "org/tiny", "-q"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (part.exists() and part.stat().st_size >= f.size // 2):
+        time.sleep(0.05)
+    b = subprocess.Popen([str(F8), "pull", "org/tiny", "--weights", "bf16"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    import threading
+    b_err = []
+    t = threading.Thread(target=lambda: b_err.extend(b.stderr), daemon=True)
+    t.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("waiting for another download" in l for l in b_err):
+        time.sleep(0.05)
+    assert (storage(env).parent / ".locks" / "models--org--tiny" / f"{f.sha256}.lock").exists()
+    hub.release.set()
+    ra = a.communicate(timeout=120)
+    b.wait(timeout=120)
+    t.join(timeout=10)
+    assert a.returncode == 0 and b.returncode == 0, (ra, b_err)
+    assert any("waiting for another download of it to finish" in l for l in b_err), b_err
+    gets = [e for e in hub.requests() if e["path"].startswith(f"/cdn/{f.sha256}") and e["method"] == "GET"]
+    assert len(gets) == 2 and gets[1]["range"] == f"bytes={f.size // 2}-"  # a's start and a's resume only
+    assert hub.body_bytes(f.sha256) == f.size
