@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "convert/hf_config.h"
@@ -29,11 +30,22 @@ struct MappedName {
   Role role = Role::Ignore;
   std::string weight;     // scales: canonical name of the weight the scale belongs to
   int layer = -1;         // block index for blk.N.* tensors
+  int expert = -1;        // MoE: the expert this source tensor is in a stacked canonical tensor
+                          // (blk.N.ffn_*_exps [experts, rows, cols]); -1 = not stacked
 };
 
 // Maps one HF tensor name; false if the name is not one this architecture
 // has (the caller reports it). Layer indices >= n_layers are rejected.
 bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out);
+
+// MoE tensors of one layer (arch_moe.cpp): `rest` is the name after
+// "model.layers.N."; false if it is not one (map_hf_name goes on).
+bool map_moe_name(const HParams& hp, std::string_view rest, int layer, MappedName* out);
+// The MoE layer's canonical tensors and their shapes (stacks: [E, rows, cols]).
+void moe_required_tensors(const HParams& hp, uint64_t layer, std::vector<std::string>* out);
+std::vector<uint64_t> moe_expected_shape(const HParams& hp, const std::string& rest);
+// Whether `canonical` is a stacked expert tensor (blk.N.ffn_{gate,up,down}_exps.weight).
+bool is_expert_stack(const std::string& canonical);
 
 // The canonical tensors the runtime needs for `hp` (weights, norms, biases;
 // output.weight only when the embeddings are not tied), in file order.

@@ -66,6 +66,26 @@ bool parse_layer(std::string_view& s, uint64_t n_layers, int* out) {
 bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out) {
   std::string_view s = hf_name;
   MappedName m;
+  std::string unwrapped;
+  if (hp.multimodal_wrapper) {
+    // Gemma3ForConditionalGeneration: the text model as transformers < 4.52
+    // saved it ("language_model.model.*", "language_model.lm_head.*") or
+    // later ("model.language_model.*"); the vision side is not converted.
+    for (std::string_view vision : {"vision_tower.", "multi_modal_projector.", "model.vision_tower.",
+                                    "model.multi_modal_projector."})
+      if (s.substr(0, vision.size()) == vision) {
+        *out = {"vision:" + hf_name, Role::Ignore, "", -1};
+        return true;
+      }
+    if (consume(s, "language_model.")) {
+      unwrapped = std::string(s);
+    } else if (consume(s, "model.language_model.")) {
+      unwrapped = "model." + std::string(s);
+    } else if (s != "lm_head.weight") {
+      return false;
+    }
+    if (!unwrapped.empty()) s = unwrapped;
+  }
   if (s == "model.embed_tokens.weight") {
     *out = {"token_embd.weight", Role::Embed, "", -1};
     return true;
@@ -83,6 +103,7 @@ bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out)
   if (!parse_layer(s, hp.n_layers, &layer) || !consume(s, ".")) return false;
   const std::string blk = "blk." + std::to_string(layer) + ".";
   m.layer = layer;
+  if (map_moe_name(hp, s, layer, out)) return true;
   if (s == "input_layernorm.weight") {
     *out = {blk + "attn_norm.weight", Role::Norm, "", layer};
     return true;
@@ -183,7 +204,10 @@ std::vector<std::string> required_tensors(const HParams& hp) {
       r.push_back(b + "post_attention_norm.weight");
       r.push_back(b + "post_ffw_norm.weight");
     }
-    for (const char* p : {"ffn_gate", "ffn_up", "ffn_down"}) r.push_back(b + p + ".weight");
+    if (hp.layer_moe(l))
+      moe_required_tensors(hp, l, &r);
+    else
+      for (const char* p : {"ffn_gate", "ffn_up", "ffn_down"}) r.push_back(b + p + ".weight");
   }
   r.push_back("output_norm.weight");
   if (!hp.tied) r.push_back("output.weight");
@@ -202,6 +226,13 @@ std::vector<uint64_t> expected_shape(const HParams& hp, const std::string& name)
       ends(".post_ffw_norm.weight"))
     return {hp.hidden};
   if (ends(".attn_q_norm.weight") || ends(".attn_k_norm.weight")) return {hp.head_dim};
+  if (name.rfind("blk.", 0) == 0 && hp.n_experts) {
+    const size_t dot = name.find('.', 4);
+    if (dot != std::string::npos) {
+      std::vector<uint64_t> m = moe_expected_shape(hp, name.substr(dot + 1));
+      if (!m.empty()) return m;
+    }
+  }
   if (ends(".attn_q.weight")) return {q, hp.hidden};
   if (ends(".attn_k.weight") || ends(".attn_v.weight")) return {kv, hp.hidden};
   if (ends(".attn_q.bias")) return {q};
@@ -236,6 +267,11 @@ std::string hf_name_for(const std::string& c) {
 
 bool is_linear_weight(const std::string& n) {
   if (n.rfind("blk.", 0) != 0) return false;
+  if (is_expert_stack(n)) return true;  // the router (ffn_gate_inp*) stays BF16/F32: it picks the experts
+  for (const char* suf : {".ffn_gate_shexp.weight", ".ffn_up_shexp.weight", ".ffn_down_shexp.weight"}) {
+    const size_t k = std::strlen(suf);
+    if (n.size() > k && n.compare(n.size() - k, k, suf) == 0) return true;
+  }
   for (const auto& p : kProjs) {
     std::string suf = std::string(".") + p.ours + ".weight";
     if (n.size() > suf.size() && n.compare(n.size() - suf.size(), suf.size(), suf) == 0) return true;

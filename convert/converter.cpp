@@ -12,6 +12,7 @@
 #include <set>
 
 #include "convert/arch.h"
+#include "convert/expert_stack.h"
 #include "convert/fp8_import.h"
 #include "convert/hf_config.h"
 #include "convert/safetensors.h"
@@ -58,9 +59,14 @@ struct Weight {
   // A row range of a fused source tensor (Phi-3 qkv_proj / gate_up_proj);
   // rows = 0: the whole tensor.
   uint64_t row0 = 0, rows = 0;
+  // MoE expert stack: one source matrix per expert (entry = the first met).
+  std::vector<const Checkpoint::Entry*> experts;
+  std::vector<const Checkpoint::Entry*> expert_scales;  // FP8: each expert's weight_scale(_inv)
+  bool stacked() const { return !experts.empty(); }
   std::vector<uint64_t> shape() const {
     std::vector<uint64_t> s = entry->tensor->shape;
     if (rows) s[0] = rows;
+    if (stacked()) s.insert(s.begin(), experts.size());
     return s;
   }
   MappedName map;
@@ -68,6 +74,11 @@ struct Weight {
   const Checkpoint::Entry* scale = nullptr;  // FP8 checkpoints: weight_scale(_inv)
   bool scale_inv = false;
 };
+
+// Key of a weight's scale in make_plan (an expert's own for stacks).
+std::string scale_key(const MappedName& m) {
+  return m.expert < 0 ? m.weight : m.weight + "#" + std::to_string(m.expert);
+}
 
 // Everything decided before any byte is written.
 struct Plan {
@@ -80,6 +91,7 @@ struct Plan {
   // quantized copy of the embedding as output.weight (the runtime uses
   // output.weight when present), written right after token_embd.weight.
   bool tied_output_copy = false;
+  int expert_input_scales = 0;  // expert input_scale tensors met (skipped)
 };
 
 Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, ConvertReport* rep) {
@@ -98,13 +110,21 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
         break;
       case Role::WeightScale:
       case Role::WeightScaleInv:
-        if (wscales.count(m.weight))
+        if (wscales.count(scale_key(m)))
           return Status::Error(Code::Duplicate, e.file->path() + ": tensor \"" + e.tensor->name + "\": " + m.weight +
                                                     " has both weight_scale and weight_scale_inv");
-        wscales[m.weight] = {&e, m.role == Role::WeightScaleInv};
+        wscales[scale_key(m)] = {&e, m.role == Role::WeightScaleInv};
         plan->skip.insert(e.tensor);
         break;
       case Role::InputScale:
+        if (m.expert >= 0) {  // experts run with dynamic activation scales (Stream::moe_ffn)
+          if (!plan->expert_input_scales++)
+            rep->warnings.push_back("the experts' static input_scale tensors are not used: f8 quantizes the "
+                                    "experts' activations per token when it emulates FP8 activations");
+          plan->skip.insert(e.tensor);
+          break;
+        }
+        [[fallthrough]];
       case Role::KvScale:
         for (const auto& [t, other] : plan->extra_scales)
           if (other.canonical == m.canonical)
@@ -152,6 +172,22 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
           }
           break;
         }
+        if (m.expert >= 0) {  // one expert's matrix of a stacked tensor
+          Weight& w = plan->weights[m.canonical];
+          if (!w.stacked()) {
+            w.entry = &e;
+            w.map = m;
+            w.map.expert = -1;
+            w.experts.assign(hp.n_experts, nullptr);
+            plan->weight_of_entry[e.tensor].push_back(m.canonical);
+          }
+          if (w.experts[size_t(m.expert)])
+            return Status::Error(Code::Duplicate, e.file->path() + ": tensor \"" + e.tensor->name + "\": expert " +
+                                                      std::to_string(m.expert) + " of " + m.canonical +
+                                                      " appears twice");
+          w.experts[size_t(m.expert)] = &e;
+          break;
+        }
         Weight w;
         w.entry = &e;
         w.map = m;
@@ -163,7 +199,7 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
       }
     }
   }
-  if (!hp.tied_given && !have_output) {
+  if (!hp.tied_given && !have_output && !hp.tied) {  // (a tied default, as Gemma's, needs no word)
     hp.tied = true;
     rep->warnings.push_back("config.json does not say tie_word_embeddings and there is no lm_head.weight: "
                             "treating the embeddings as tied");
@@ -182,6 +218,26 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
       return Status::Error(Code::NotFound, o.model_dir + ": missing tensor \"" + hf_name_for(name) + "\" (" + name + ")");
     const StTensor& t = *it->second.entry->tensor;
     const std::vector<uint64_t> want = expected_shape(hp, name);
+    if (it->second.stacked()) {
+      const Weight& w = it->second;
+      const std::vector<uint64_t> one(want.begin() + 1, want.end());
+      for (size_t x = 0; x < w.experts.size(); ++x) {
+        const Checkpoint::Entry* pe = w.experts[x];
+        if (!pe)
+          return Status::Error(Code::NotFound, o.model_dir + ": " + name + ": expert " + std::to_string(x) + " of " +
+                                                   std::to_string(w.experts.size()) + " is missing (like \"" + t.name +
+                                                   "\" for expert " + std::to_string(x) + ")");
+        if (pe->tensor->shape != one)
+          return Status::Error(Code::BadShape, pe->file->path() + ": tensor \"" + pe->tensor->name + "\" has shape " +
+                                                   dims_str(pe->tensor->shape) + " but config.json implies " +
+                                                   dims_str(one));
+        if (pe->tensor->dtype != t.dtype)
+          return Status::Error(Code::BadType, pe->file->path() + ": tensor \"" + pe->tensor->name + "\" is " +
+                                                  st_dtype_name(pe->tensor->dtype) + " but expert 0 of " + name +
+                                                  " is " + st_dtype_name(t.dtype));
+      }
+      continue;
+    }
     if (it->second.shape() != want)
       return Status::Error(Code::BadShape, it->second.entry->file->path() + ": tensor \"" + t.name + "\" has shape " +
                                                dims_str(t.shape) + " but config.json implies " + dims_str(want));
@@ -214,6 +270,21 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
   for (auto& [name, w] : plan->weights) {
     const StTensor& t = *w.entry->tensor;
     const std::string where = w.entry->file->path() + ": tensor \"" + t.name + "\"";
+    if (w.stacked() && is_fp8_src(t.dtype)) {
+      w.expert_scales.assign(w.experts.size(), nullptr);
+      for (size_t x = 0; x < w.experts.size(); ++x) {
+        auto it = wscales.find(name + "#" + std::to_string(x));
+        if (it == wscales.end())
+          return Status::Error(Code::BadScale, w.experts[x]->file->path() + ": tensor \"" + w.experts[x]->tensor->name +
+                                                   "\" is " + st_dtype_name(t.dtype) +
+                                                   " but has no weight_scale or weight_scale_inv");
+        w.expert_scales[x] = it->second.first;
+        w.scale_inv = it->second.second;
+        wscales.erase(it);
+      }
+      w.action = Action::Import;
+      continue;
+    }
     auto sc = wscales.find(name);
     if (is_fp8_src(t.dtype)) {
       if (w.map.role != Role::Linear)
@@ -235,7 +306,7 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
                                                st_dtype_name(t.dtype) + ", not FP8");
     bool q = o.quantize_regex.empty() ? is_linear_weight(name) : matches(q_re, w);
     if (q && !o.keep_regex.empty() && matches(k_re, w)) q = false;
-    if (q && w.shape().size() != 2) {
+    if (q && w.shape().size() != 2 && !w.stacked()) {
       rep->warnings.push_back(name + " is not a matrix: kept, not quantized");
       q = false;
     }
@@ -244,7 +315,9 @@ Status make_plan(const ConvertOptions& o, const Checkpoint& cp, Plan* plan, Conv
   for (const auto& [wname, sc] : wscales)
     if (!plan->weights.count(wname))
       return Status::Error(Code::NotFound, sc.first->file->path() + ": tensor \"" + sc.first->tensor->name +
-                                               "\" scales " + wname + ", which is not in the checkpoint");
+                                               "\" scales " + wname.substr(0, wname.find('#')) +
+                                               (wname.find('#') != std::string::npos ? " (an expert that is not FP8)" : "") +
+                                               ", which is not in the checkpoint");
   for (const auto& [t, m] : plan->extra_scales)
     if (!plan->weights.count(m.weight))
       return Status::Error(Code::NotFound, "tensor \"" + t->name + "\" belongs to " + m.weight +
@@ -276,7 +349,65 @@ struct Run {
     return add(d, v.data(), v.size() * 4);
   }
 
+  // MoE experts: one stacked tensor [experts, rows, cols] (expert_stack.h).
+  Status stacked(const Weight& wt) {
+    const std::string& name = wt.map.canonical;
+    std::vector<ExpertSource> src(wt.experts.size());
+    for (size_t x = 0; x < src.size(); ++x) {
+      src[x].tensor = wt.experts[x]->tensor;
+      src[x].file = wt.experts[x]->file->path();
+      if (!wt.expert_scales.empty()) {
+        src[x].scale = wt.expert_scales[x]->tensor;
+        src[x].scale_file = wt.expert_scales[x]->file->path();
+      }
+    }
+    TensorDesc d;
+    d.name = name;
+    d.dims = wt.shape();
+    if (wt.action == Action::Import) {
+      for (const ExpertSource& x : src) {
+        const uint64_t bad = count_nonfinite_fp8(x.tensor->data, x.tensor->nbytes, x.tensor->dtype == StDType::F8_E5M2);
+        if (bad && !o.allow_nonfinite)
+          return Status::Error(Code::BadType, x.file + ": tensor \"" + x.tensor->name + "\": " + std::to_string(bad) +
+                                                  " NaN/Inf FP8 code(s) (pass --allow-nonfinite)");
+      }
+      ImportedScale is;
+      F8_TRY(stack_import(name, src, wt.scale_inv, plan.hp.quant, &buf, &d.dtype, &is));
+      d.scale_kind = is.kind;
+      d.block_rows = is.block_rows;
+      d.block_cols = is.block_cols;
+      d.scale_name = name + ".scale";
+      F8_TRY(add(d, buf.data(), buf.size()));
+      F8_TRY(add_scale(d.scale_name, is.dims, is.values));
+      rep->n_imported_fp8++;
+      scale_kinds.insert(ggf8::scale_kind_name(is.kind));
+      stored_formats.insert(d.dtype == DType::E5M2 ? "e5m2" : "e4m3");
+      return Status::Ok();
+    }
+    if (wt.action == Action::Quantize) {
+      ConvertOptions::TensorChoice ch{o.weights, o.scale, o.block};
+      if (auto it = o.tensor_choice.find(name); it != o.tensor_choice.end()) ch = it->second;
+      QuantResult qr;
+      F8_TRY(stack_quantize(name, src, ch.weights, ch.scale, ch.block, o.allow_nonfinite, pool, &buf, &qr));
+      d.dtype = qr.dtype;
+      d.scale_kind = qr.kind;
+      d.block_rows = qr.block_rows;
+      d.block_cols = qr.block_cols;
+      if (qr.kind != ScaleKind::None) d.scale_name = name + ".scale";
+      F8_TRY(add(d, buf.data(), buf.size()));
+      if (qr.kind != ScaleKind::None) F8_TRY(add_scale(d.scale_name, qr.scale_dims, qr.scales));
+      rep->quantized.push_back({name, ggf8::dtype_name(qr.dtype), ggf8::scale_kind_name(qr.kind), qr.stats});
+      scale_kinds.insert(ggf8::scale_kind_name(qr.kind));
+      stored_formats.insert(weight_format_name(ch.weights));
+      return Status::Ok();
+    }
+    d.dtype = DType::BF16;
+    F8_TRY(stack_plain(name, src, o.allow_nonfinite, pool, &buf));
+    return add(d, buf.data(), buf.size());
+  }
+
   Status weight(const Weight& wt) {
+    if (wt.stacked()) return stacked(wt);
     const StTensor& t = *wt.entry->tensor;
     const std::string& name = wt.map.canonical;
     const std::vector<uint64_t> shape = wt.shape();
@@ -366,6 +497,10 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
     HfConfigOptions co;
     co.ignore_keys = o.ignore_config_keys;
     F8_TRY(load_hf_config(o.model_dir + "/config.json", &plan.hp, co));
+    for (const std::string& n : config_notes(plan.hp, o.model_dir + "/config.json")) {
+      if (o.note) o.note(n);
+      rep->notes.push_back(n);
+    }
   }
   std::unique_ptr<Checkpoint> cp;
   F8_TRY(Checkpoint::open_dir(o.model_dir, &cp));

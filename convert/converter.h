@@ -59,6 +59,9 @@ struct ConvertOptions {
   std::string converter_version = "f8";  // general.converter
   // Called after each tensor: bytes of source consumed so far, total, name.
   std::function<void(uint64_t done, uint64_t total, const std::string& tensor)> progress;
+  // Called once per note about the input as soon as it is known (config.json
+  // keys not read, values transformers ignores, parts not converted).
+  std::function<void(const std::string& note)> note;
 };
 
 struct TensorReport {
@@ -76,6 +79,7 @@ struct ConvertReport {
   uint64_t output_bytes = 0;            // size of the .f8 file
   double seconds = 0;                   // wall time of the whole conversion
   std::vector<std::string> warnings;
+  std::vector<std::string> notes;       // the notes given to ConvertOptions::note
 };
 
 // Converts; on any failure nothing is left at opts.output (and an existing

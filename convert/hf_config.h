@@ -49,15 +49,39 @@ struct HParams {
   float rope_factor = 1.f;
   float rope_low_freq = 0.f, rope_high_freq = 0.f;  // llama3
   uint64_t rope_orig_ctx = 0;                       // llama3
+  // Mixture of experts (n_experts > 0; Mixtral, Qwen2-MoE, Qwen3-MoE):
+  uint64_t n_experts = 0;        // num_local_experts / num_experts
+  uint64_t n_experts_used = 0;   // num_experts_per_tok
+  uint64_t moe_ffn = 0;          // each expert's intermediate size
+  uint64_t shexp_ffn = 0;        // shared expert's (Qwen2-MoE), 0 = none
+  std::string gating;            // "softmax_topk" | "topk_softmax"
+  bool norm_topk = false;        // softmax_topk weights renormalized (Mixtral always)
+  bool shexp_gate = false;       // shared expert output x sigmoid(shared_expert_gate . x)
+  std::vector<uint8_t> moe_layers;  // per layer 1 = MoE FFN (empty: every layer)
+  std::string expert_names;      // checkpoint naming: "mixtral" (block_sparse_moe.experts.E.w1/w3/w2)
+                                 // | "qwen" (mlp.experts.E.{gate,up,down}_proj, mlp.gate)
+  bool layer_moe(uint64_t l) const { return n_experts > 0 && (moe_layers.empty() || moe_layers[l]); }
   HfQuantConfig quant;
   std::string dtype;         // "dtype" (transformers 5) or "torch_dtype" (4); "" if absent
   std::vector<int64_t> eos_ids;  // config.json eos_token_id (int or list); generation_config wins
-  std::vector<std::string> ignored_keys;  // keys read as "no effect on the computation" (see docs/convert.md)
+  // Gemma3ForConditionalGeneration: the text model's tensors are under
+  // language_model (the vision tower's are skipped).
+  bool multimodal_wrapper = false;
+  // Keys no schema read and that are not known bookkeeping: accepted as not
+  // changing the computation, listed on stderr and stored in the file
+  // (general.source.config_unread). Nested keys as "text_config.<key>".
+  std::vector<std::string> unread_keys;
+  // Keys the user told the reader to skip (--ignore-config-key).
+  std::vector<std::string> ignored_keys;
+  // One line each for the user: values transformers does not read, parts
+  // not converted (printed once by the converter).
+  std::vector<std::string> notes;
 };
 
 struct HfConfigOptions {
-  // Top-level keys the user declared harmless (f8 convert --ignore-config-key):
-  // accepted without being read. Any other key f8 does not know fails.
+  // Keys the user told the reader to treat as absent (f8 convert
+  // --ignore-config-key; "text_config.<key>" for a nested one): a way out of
+  // a refused value or a contradiction, at the user's word.
   std::vector<std::string> ignore_keys;
 };
 
@@ -67,16 +91,23 @@ const std::vector<std::string>& supported_architectures();
 // Parses and validates `path` (config.json). Errors name the file and field;
 // an unsupported architecture lists the supported ones.
 //
-// Every top-level key is either read (and its value understood or refused
-// with a message naming it), known not to change the computation (training,
-// generation, bookkeeping keys: the table in docs/convert.md), or an error
-// naming the key. Both transformers 4 (`rope_theta`, `rope_scaling`,
-// `torch_dtype`) and 5 (`rope_parameters`, `dtype`) spellings are read; a
-// value given twice in contradicting forms is refused with both values.
+// The architecture's schema (config_schemas.h) reads the keys its
+// computation depends on, with transformers' defaults, and refuses only
+// values f8 knows change the result and does not implement. Every other key
+// is accepted: known bookkeeping silently, the rest listed in unread_keys.
+// Both transformers 4 (`rope_theta`, `rope_scaling`, `torch_dtype`) and 5
+// (`rope_parameters`, `dtype`) spellings are read; a value stated twice is
+// refused only where transformers 4 and 5 would use different values (the
+// message says which each uses), else the one transformers uses is taken
+// and the other noted.
 ggf8::Status load_hf_config(const std::string& path, HParams* out, const HfConfigOptions& opts = {});
 // Same, from text (tests).
 ggf8::Status parse_hf_config(const std::string& text, const std::string& display_name, HParams* out,
                              const HfConfigOptions& opts = {});
+
+// What the user is told about a config once it is read: its notes, then one
+// line listing the unread keys and one the skipped ones.
+std::vector<std::string> config_notes(const HParams& hp, const std::string& file);
 
 // general.architecture, general.source.architecture and the llm.* keys.
 std::vector<ggf8::KV> hparams_metadata(const HParams& hp);

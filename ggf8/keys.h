@@ -12,6 +12,10 @@ namespace ggf8::keys {
 inline constexpr const char* kArchitecture = "general.architecture";  // str: "llama" | "mistral" | "qwen2"
 inline constexpr const char* kName = "general.name";                  // str: model name (from the directory / config)
 inline constexpr const char* kSourceArch = "general.source.architecture";  // str: HF "architectures"[0]
+// config.json keys f8 did not read (accepted as not changing the computation;
+// nested ones as "text_config.<key>") and keys the user told it to skip.
+inline constexpr const char* kSourceConfigUnread = "general.source.config_unread";    // array<str>, optional
+inline constexpr const char* kSourceConfigIgnored = "general.source.config_ignored";  // array<str>, optional
 inline constexpr const char* kConverter = "general.converter";        // str: "f8 <version>"
 inline constexpr const char* kLicense = "general.license";            // str, optional
 // Written by `f8 pull` (docs/pull.md): where on the Hub the checkpoint came from.
@@ -39,6 +43,20 @@ inline constexpr const char* kEmbeddingScale = "llm.embedding_scale";        // 
 inline constexpr const char* kFfnActivation = "llm.feed_forward_activation"; // str: "silu" (SwiGLU, default) | "gelu_tanh" (GeGLU)
 inline constexpr const char* kPostNorms = "llm.post_norms";                  // bool: blk.N.post_attention_norm / post_ffw_norm present (Gemma)
 inline constexpr const char* kRopeFreqBaseLocal = "llm.rope.freq_base_local";  // f32: RoPE base of the sliding-window layers, unscaled (Gemma 3 rope_local_base_freq); absent = as global
+// Mixture of experts (absent = dense): layers flagged in expert_layers (all
+// when absent) route each token to expert_used_count of expert_count expert
+// FFNs (blk.N.ffn_{gate,up,down}_exps, expert_feed_forward_length wide) by
+// the router blk.N.ffn_gate_inp, plus a shared expert (blk.N.ffn_*_shexp,
+// expert_shared_feed_forward_length wide; 0 = none) scaled by
+// sigmoid(blk.N.ffn_gate_inp_shexp . x) when expert_shared_gate.
+inline constexpr const char* kExpertCount = "llm.expert_count";                    // u64
+inline constexpr const char* kExpertUsedCount = "llm.expert_used_count";           // u64
+inline constexpr const char* kExpertFeedForwardLength = "llm.expert_feed_forward_length";  // u64
+inline constexpr const char* kExpertSharedFeedForwardLength = "llm.expert_shared_feed_forward_length";  // u64, 0 = none
+inline constexpr const char* kExpertGating = "llm.expert_gating";                  // str: "softmax_topk" | "topk_softmax"
+inline constexpr const char* kExpertNormTopk = "llm.expert_norm_topk";             // bool: softmax_topk weights renormalized to sum 1
+inline constexpr const char* kExpertSharedGate = "llm.expert_shared_gate";         // bool
+inline constexpr const char* kExpertLayers = "llm.expert_layers";                  // array<u8> [block_count]: 1 = MoE FFN, 0 = dense FFN
 inline constexpr const char* kVocabSize = "llm.vocab_size";                  // u64
 inline constexpr const char* kTiedEmbeddings = "llm.tie_word_embeddings";    // bool
 inline constexpr const char* kRopeFreqBase = "llm.rope.freq_base";           // f32: rope_theta

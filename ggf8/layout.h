@@ -12,7 +12,10 @@
 namespace ggf8::layout {
 
 inline constexpr uint8_t kMagic[4] = {'G', 'G', 'F', '8'};
+// Majors this code reads and writes. A writer writes kMajorStacked only when
+// the file needs it (a stacked scaled tensor, SPEC.md §Scales), else kMajor.
 inline constexpr uint16_t kMajor = 1;
+inline constexpr uint16_t kMajorStacked = 2;
 inline constexpr uint16_t kMinor = 0;
 inline constexpr uint32_t kEndianMarker = 0x01020304u;  // stored LE: 04 03 02 01
 inline constexpr uint64_t kHeaderSize = 128;            // fixed; rest reserved (zero)
@@ -66,6 +69,32 @@ inline std::string shape_string(const std::vector<uint64_t>& d) {
     s += std::to_string(d[i]);
   }
   s += ']';
+  return s;
+}
+
+// Whether a tensor with `ndim` dims and this scale kind is a stack of
+// scaled 2-D matrices (major 2: MoE expert tensors [experts, rows, cols]).
+inline bool stacked_scales(size_t ndim, uint32_t scale_kind) { return ndim >= 3 && (scale_kind == 2 || scale_kind == 3); }
+
+// The scale tensor shape a tensor's scale kind demands (SPEC.md §Scales).
+// Major 1: channel [d0], block [ceil(d0/br), ceil(d1/bc)] of a 2-D tensor.
+// Major 2 adds stacks: dims [s.., R, C] with channel scales [s.., R] and
+// block scales [s.., ceil(R/br), ceil(C/bc)] (one set per 2-D matrix).
+inline std::vector<uint64_t> scale_shape(const std::vector<uint64_t>& dims, uint32_t scale_kind, uint32_t br,
+                                         uint32_t bc) {
+  if (scale_kind == 1) return {1};
+  if (!stacked_scales(dims.size(), scale_kind)) {
+    if (scale_kind == 2) return {dims[0]};
+    return {(dims[0] + br - 1) / br, (dims[1] + bc - 1) / bc};
+  }
+  std::vector<uint64_t> s(dims.begin(), dims.end() - 2);
+  const uint64_t r = dims[dims.size() - 2], c = dims.back();
+  if (scale_kind == 2) {
+    s.push_back(r);
+  } else {
+    s.push_back((r + br - 1) / br);
+    s.push_back((c + bc - 1) / bc);
+  }
   return s;
 }
 

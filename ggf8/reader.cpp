@@ -218,10 +218,11 @@ Status File::Impl::parse() {
     return herr(Code::BadMagic, kOffMagic, "magic", "expected \"GGF8\" (not a .f8 file)");
   major = ld16(h + kOffMajor);
   minor = ld16(h + kOffMinor);
-  if (major != kMajor)
+  if (major != kMajor && major != kMajorStacked)
     return herr(Code::BadVersion, kOffMajor, "version_major",
-                "this reader supports major version " + std::to_string(kMajor) + ", file has " +
-                    std::to_string(major) + "." + std::to_string(minor));
+                "this reader supports major versions " + std::to_string(kMajor) + " and " +
+                    std::to_string(kMajorStacked) + ", file has " + std::to_string(major) + "." +
+                    std::to_string(minor) + (major > kMajorStacked ? " (written by a newer f8: upgrade)" : ""));
   uint32_t endian = ld32(h + kOffEndian);
   if (endian != kEndianMarker)
     return herr(Code::BadEndian, kOffEndian, "endian",
@@ -380,8 +381,12 @@ Status File::Impl::parse() {
     if (!(s = dc.u32(&bc, tf + "block_cols")).ok()) return s;
     t.block_rows = br;
     t.block_cols = bc;
+    if (major < kMajorStacked && stacked_scales(ndim, sk))
+      return dc.err(Code::BadScale, f_at, tf + "scale_kind",
+                    std::string(scale_kind_name(t.scale_kind)) + " scales on a " + std::to_string(ndim) +
+                        "-D tensor need format major 2 (the file says 1)");
     if (t.scale_kind == ScaleKind::Block) {
-      if (ndim != 2)
+      if (ndim < 2)
         return dc.err(Code::BadScale, f_at, tf + "scale_kind", "block scales need a 2-D tensor, it has " +
                                                                    std::to_string(ndim) + " dims");
       if (br == 0 || bc == 0)
@@ -440,11 +445,7 @@ Status File::Impl::parse() {
     if (sc.dtype != DType::F32)
       return Status::Error(Code::BadScale, p + "scale tensor '" + sc.name + "' must be f32, is " +
                                                dtype_name(sc.dtype));
-    std::vector<uint64_t> want;
-    if (t.scale_kind == ScaleKind::Tensor) want = {1};
-    else if (t.scale_kind == ScaleKind::Channel) want = {t.dims[0]};
-    else want = {t.dims[0] / t.block_rows + (t.dims[0] % t.block_rows != 0),
-                 t.dims[1] / t.block_cols + (t.dims[1] % t.block_cols != 0)};
+    const std::vector<uint64_t> want = scale_shape(t.dims, uint32_t(t.scale_kind), t.block_rows, t.block_cols);
     if (sc.dims != want)
       return Status::Error(Code::BadScale, p + "scale tensor '" + sc.name + "' must have shape " +
                                                shape_str(want) + " for scale kind " +

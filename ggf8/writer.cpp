@@ -224,8 +224,8 @@ Status Writer::Impl::validate_desc(const TensorDesc& d, uint64_t* nbytes) const 
                                                std::to_string(uint32_t(d.scale_kind)));
   }
   if (d.scale_kind == ScaleKind::Block) {
-    if (d.dims.size() != 2)
-      return Status::Error(Code::BadScale, t + "block scales need a 2-D tensor");
+    if (d.dims.size() < 2)
+      return Status::Error(Code::BadScale, t + "block scales need a 2-D tensor (or a stack of them)");
     if (d.block_rows == 0 || d.block_cols == 0)
       return Status::Error(Code::BadScale, t + "block scales need nonzero block_rows/block_cols");
   } else if (d.block_rows != 0 || d.block_cols != 0) {
@@ -247,11 +247,7 @@ Status Writer::Impl::validate_scales() const {
     const TensorInfo& s = tensors[it->second];
     if (s.dtype != DType::F32)
       return Status::Error(Code::BadScale, p + "must be f32, is " + dtype_name(s.dtype));
-    std::vector<uint64_t> want;
-    if (t.scale_kind == ScaleKind::Tensor) want = {1};
-    else if (t.scale_kind == ScaleKind::Channel) want = {t.dims[0]};
-    else want = {(t.dims[0] + t.block_rows - 1) / t.block_rows,
-                 (t.dims[1] + t.block_cols - 1) / t.block_cols};
+    const std::vector<uint64_t> want = layout::scale_shape(t.dims, uint32_t(t.scale_kind), t.block_rows, t.block_cols);
     if (s.dims != want)
       return Status::Error(Code::BadScale, p + "must have shape " + layout::shape_string(want) +
                                                " for scale kind " + scale_kind_name(t.scale_kind) +
@@ -307,7 +303,12 @@ Status Writer::Impl::write_trailer_and_commit() {
 
   uint8_t h[layout::kHeaderSize] = {};
   std::memcpy(h + layout::kOffMagic, layout::kMagic, 4);
-  layout::st16(h + layout::kOffMajor, layout::kMajor);
+  // The lowest major that can express the file: stacked scaled tensors
+  // (MoE experts) need 2, everything else stays readable by 1.x readers.
+  uint16_t major = layout::kMajor;
+  for (const TensorInfo& t : tensors)
+    if (layout::stacked_scales(t.dims.size(), uint32_t(t.scale_kind))) major = layout::kMajorStacked;
+  layout::st16(h + layout::kOffMajor, major);
   layout::st16(h + layout::kOffMinor, layout::kMinor);
   layout::st32(h + layout::kOffEndian, layout::kEndianMarker);
   layout::st64(h + layout::kOffAlignment, opts.alignment);

@@ -42,6 +42,11 @@ MODELS = {  # golden name -> dir under the cache
     "qwen2-sw": "synthetic/qwen2-sw",
     "gemma2": "synthetic/gemma2",
     "gemma3": "synthetic/gemma3",
+    "mixtral": "synthetic/mixtral",
+    "qwen2moe": "synthetic/qwen2moe",
+    "qwen3moe": "synthetic/qwen3moe",
+    "qwen3moe-fp8": "synthetic/qwen3moe-fp8",
+    "gemma3-mm": "synthetic/gemma3-mm",
 }
 PROMPTS = [  # (kind, payload); chat prompts go through the fixture's own template
     ("chat", [{"role": "user", "content": "What is the capital of France?"}]),
@@ -87,15 +92,52 @@ def prompt_ids(tok, kind, payload) -> tuple[str, list[int], str]:
         "chat template rendered by transformers, tokenized with add_special_tokens=False"
 
 
+def dequantized_copy(d: Path, tmp: Path) -> Path:
+    """A block-FP8 checkpoint ("quant_method": "fp8") as float32 weights
+    w = e4m3 * weight_scale_inv per block, in a temporary directory: the
+    numbers f8 computes with, for a transformers reference on the CPU
+    (transformers' FP8 kernels need a GPU)."""
+    import shutil
+    import torch
+    from safetensors.torch import load_file, save_file
+    cfg = json.loads((d / "config.json").read_text())
+    br, bc = cfg["quantization_config"]["weight_block_size"]
+    del cfg["quantization_config"]
+    cfg["dtype"] = "float32"  # dtype="auto" must not round the dequantized weights to BF16
+    cfg.pop("torch_dtype", None)
+    for f in d.iterdir():
+        if f.is_file() and not f.name.endswith(".safetensors") and f.name != "config.json":
+            shutil.copyfile(f, tmp / f.name)
+    (tmp / "config.json").write_text(json.dumps(cfg))
+    for f in d.glob("*.safetensors"):
+        t = load_file(str(f))
+        out = {}
+        for n, a in t.items():
+            if n.endswith(".weight_scale_inv"):
+                continue
+            if a.dtype == torch.float8_e4m3fn:
+                s = t[n[: -len(".weight")] + ".weight_scale_inv"].float()
+                s = s.repeat_interleave(br, 0)[: a.shape[0]].repeat_interleave(bc, 1)[:, : a.shape[1]]
+                out[n] = a.float() * s
+            else:
+                out[n] = a.float()
+        save_file(out, str(tmp / f.name), metadata={"format": "pt"})
+    return tmp
+
+
 def gen_one(name: str, d: Path, rel: str) -> dict:
+    import tempfile
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     cfg = json.loads((d / "config.json").read_text())
     tok = AutoTokenizer.from_pretrained(d)
-    model = AutoModelForCausalLM.from_pretrained(d, dtype="auto", attn_implementation="eager")
+    src = d
+    if cfg.get("quantization_config", {}).get("quant_method") == "fp8":
+        src = dequantized_copy(d, Path(tempfile.mkdtemp(prefix="f8-deq-")))
+    model = AutoModelForCausalLM.from_pretrained(src, dtype="auto", attn_implementation="eager")
     model = model.float().eval()
-    V = int(cfg["vocab_size"])
+    V = int(cfg.get("vocab_size") or cfg["text_config"]["vocab_size"])  # multimodal: the text model's
     probes = probe_ids(V)
     weights = sorted(p.name for p in d.glob("*.safetensors"))
     out = {"format": FORMAT, "model": name, "fixture_dir": "$F8_CACHE/" + rel,
@@ -107,7 +149,8 @@ def gen_one(name: str, d: Path, rel: str) -> dict:
                                               "final_logit_softcapping")
                       if k in cfg},
            "weights_sha256": {w: sha256(d / w) for w in weights},
-           "compute": "float32 (model.float()), eager attention, greedy argmax, EOS not special-cased",
+           "compute": "float32 (model.float()), eager attention, greedy argmax, EOS not special-cased" +
+                      ("; block FP8 weights dequantized to float32 first" if src != d else ""),
            "top_k": TOP_K, "n_gen": N_GEN, "probe_ids": probes, "prompts": []}
     with torch.no_grad():
         for kind, payload in PROMPTS:

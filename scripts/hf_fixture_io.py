@@ -94,13 +94,14 @@ def f32_to_e4m3_bits(x: np.ndarray) -> np.ndarray:
 
 _ST_DTYPES = {  # our tag -> (safetensors dtype, element bytes)
     "F32": ("F32", 4), "F16": ("F16", 2), "BF16": ("BF16", 2), "F8_E4M3": ("F8_E4M3", 1),
+    "U8": ("U8", 1),  # raw bytes, e.g. MXFP4 blocks and E8M0 scales (gpt-oss)
 }
 
 
 def st_tensor(dtype: str, arr: np.ndarray) -> tuple[str, list[int], bytes]:
     """Make a (dtype, shape, raw little-endian bytes) triple for write_safetensors.
 
-    `arr` holds values (float) for F32/F16/BF16, or uint8 codes for F8_E4M3.
+    `arr` holds values (float) for F32/F16/BF16, or uint8 codes for F8_E4M3 / U8.
     """
     shape = list(arr.shape)
     if dtype == "F32":
@@ -109,8 +110,8 @@ def st_tensor(dtype: str, arr: np.ndarray) -> tuple[str, list[int], bytes]:
         raw = np.ascontiguousarray(arr, dtype="<f2").tobytes()
     elif dtype == "BF16":
         raw = f32_to_bf16_bits(arr).astype("<u2").tobytes()
-    elif dtype == "F8_E4M3":
-        assert arr.dtype == np.uint8, "F8_E4M3 tensors must be given as uint8 codes"
+    elif dtype in ("F8_E4M3", "U8"):
+        assert arr.dtype == np.uint8, f"{dtype} tensors must be given as uint8"
         raw = np.ascontiguousarray(arr).tobytes()
     else:
         raise ValueError(f"unsupported dtype {dtype}")
@@ -186,7 +187,9 @@ def mark_complete(d: Path, version: str) -> None:
 
 # ---------------------------------------------------------------- heavy peers venv
 
-PEER_PKGS = ["torch", "transformers", "protobuf", "sentencepiece", "numpy", "jinja2"]
+PEER_PKGS = ["torch", "transformers", "protobuf", "sentencepiece", "numpy", "jinja2",
+             "accelerate",          # transformers' MXFP4 loader (gpt-oss corpus goldens)
+             "compressed-tensors"]  # scripts/gen_saved_tf5_configs.py (llm-compressor FP8 configs)
 
 
 def peer_venv(cache: Path, need_llama_cpp: bool = False) -> Path:
@@ -200,7 +203,7 @@ def peer_venv(cache: Path, need_llama_cpp: bool = False) -> Path:
         log(f"creating {venv}")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pkgs = PEER_PKGS + (["llama-cpp-python"] if need_llama_cpp else [])
-    probe = "import torch, transformers, google.protobuf, sentencepiece, jinja2"
+    probe = "import torch, transformers, google.protobuf, sentencepiece, jinja2, accelerate, compressed_tensors"
     probe += ", llama_cpp" if need_llama_cpp else ""
     if subprocess.run([str(py), "-c", probe], capture_output=True).returncode != 0:
         log(f"pip install {' '.join(pkgs)} into {venv}")

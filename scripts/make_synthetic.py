@@ -25,6 +25,8 @@ Fixtures (see docs/fixtures.md for the exact shapes):
                 [ceil(out/128), ceil(in/128)], dims not multiples of 128
   gemma2        Gemma2ForCausalLM (transformers-5 config), soft-capping, alternating windows, head_dim 256
   gemma3        Gemma3ForCausalLM text (transformers-5 config), q/k norms, two RoPE bases
+  mixtral, qwen2moe, qwen3moe, qwen3moe-fp8   mixture of experts (scripts/synthetic_moe.py)
+  gemma3-mm     Gemma3ForConditionalGeneration as Google publishes Gemma 3 (scripts/synthetic_multimodal.py)
   smollm2-tf5   the real SmolLM2-135M-Instruct as transformers 5 save_pretrained
                 writes it: config.json with rope_parameters and dtype,
                 chat_template.jinja, tokenizer_config.json without a template,
@@ -631,6 +633,19 @@ FIXTURES = {
     "gemma2": make_gemma2,
     "gemma3": make_gemma3,
 }
+
+
+def _register_more() -> None:
+    """Fixtures in their own modules (MoE, multimodal wrappers); each takes this module."""
+    import synthetic_moe
+    import synthetic_multimodal
+    me = sys.modules[__name__]
+    for mod in (synthetic_moe, synthetic_multimodal):
+        for name, fn in mod.FIXTURES.items():
+            FIXTURES[name] = (lambda f: lambda d, cache: f(me, d, cache))(fn)
+
+
+_register_more()
 
 
 def main() -> int:

@@ -15,6 +15,13 @@ JOBS=${JOBS:-$(nproc)}
 echo "== fixtures"
 bash scripts/fixtures.sh >/dev/null
 python3 scripts/fetch_tokenizer_data.py >/dev/null
+# The converted SmolLM2 several tests run (tensor parallel at TP 3, the
+# install/deb consumers, the Python binding): what `make demo` makes, made
+# here too so a fresh machine needs no demo run first.
+CACHE=${F8_CACHE:-$HOME/.cache/f8}
+if [ ! -f "$CACHE/smollm2-135m-instruct-e4m3.f8" ]; then
+  "$BUILD/bin/f8" convert "$CACHE/smollm2-135m-instruct" -o "$CACHE/smollm2-135m-instruct-e4m3.f8" -q
+fi
 
 echo "== ctest ($BUILD)"
 ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" -LE sanitize

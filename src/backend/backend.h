@@ -85,7 +85,25 @@ struct Weight {
   // xq = satfinite(rne(x / input_scale))); 0 = none. Used by GemmOpts::Static.
   float input_scale = 0.0f;
 
+  // A stack of n_mats matrices [n_mats, rows, cols] (MoE experts, GGF8 2.0
+  // stacked tensors): matrix e starts mat_stride elements after matrix e-1
+  // and its scales mat_scale_stride floats after (0 for a Tensor scale, which
+  // all matrices share). gemm() takes single matrices (n_mats == 1); moe_ffn
+  // takes stacks and views matrix e through mat(e).
+  int32_t n_mats = 1;
+  int64_t mat_stride = 0;        // elements; 0 with n_mats == 1
+  int64_t mat_scale_stride = 0;  // floats
+
   int64_t stride() const { return row_stride ? row_stride : cols; }
+  // Matrix e of a stack as a plain 2-D weight.
+  Weight mat(int64_t e) const {
+    Weight m = *this;
+    m.n_mats = 1;
+    m.mat_stride = m.mat_scale_stride = 0;
+    m.data = static_cast<const uint8_t*>(data) + e * mat_stride * static_cast<int64_t>(ggf8::dtype_size(dtype));
+    if (scale) m.scale = scale + e * mat_scale_stride;
+    return m;
+  }
 };
 
 // Optional bias for gemm (Qwen2 q/k/v): [N] values, F32 or BF16 or F16.
@@ -217,6 +235,46 @@ inline bool use_fp8_fmha(bool enabled, bool fp8_activations, DType kv_dtype, int
          (head_dim == 64 || head_dim == 128 || head_dim == 256);
 }
 
+// ---- mixture of experts (MoE) ------------------------------------------------------
+// How a layer's router turns its logits [T, E] (a gemm by the router weight,
+// F32 math) into k experts and their weights per token.
+enum class MoeGating : uint32_t {
+  // p = softmax(logits[t, :]) over all E experts; the k largest p; w = those
+  // p, divided by their sum when norm_topk (Mixtral always; Qwen2/Qwen3-MoE
+  // by norm_topk_prob). transformers: softmax -> topk -> (/ sum).
+  SoftmaxTopK,
+  // The k largest logits; w = softmax over those k (gpt-oss).
+  TopKSoftmax,
+};
+constexpr int32_t kMaxExpertsUsed = 32;  // k bound (stack arrays)
+struct MoeRoute {
+  MoeGating gating = MoeGating::SoftmaxTopK;
+  int32_t n_expert = 0;    // E
+  int32_t k = 0;           // experts per token, 1..min(E, kMaxExpertsUsed)
+  bool norm_topk = false;  // SoftmaxTopK: renormalize the k weights to sum 1
+};
+// Ties between equal scores are broken by the lower expert id (what
+// torch.topk gives on the CPU); the k experts are listed by descending score.
+
+// The expert FFNs of one layer, each a gated MLP
+//   o_e(x) = down_e(act(gate_e(x) + gate_b_e, up_e(x) + up_b_e)) + down_b_e
+// Weights are stacks over the E experts (Weight::n_mats = E).
+enum class MoeAct : uint32_t {
+  SwiGLU,       // silu(g) * u
+  SwiGLUOss,    // gpt-oss: g' = min(g, limit), u' = clamp(u, -limit, limit),
+                // (u' + 1) * g' * sigmoid(alpha * g')
+};
+struct MoeExperts {
+  Weight gate, up;        // [E][F, H]
+  Weight down;            // [E][H, F]
+  Bias gate_b, up_b;      // [E, F] or none (expert e's at e * fb_stride)
+  Bias down_b;            // [E, H] or none
+  int64_t fb_stride = 0;  // elements between experts' gate/up biases; 0 = gate.rows
+                          // (a tensor-parallel slice keeps the full F)
+  MoeAct act = MoeAct::SwiGLU;
+  float alpha = 1.702f, limit = 7.0f;  // SwiGLUOss
+};
+
 // ---- the ops table -------------------------------------------------------------------
 struct StreamParams {
   int32_t n_threads = 1;        // CPU worker threads incl. the caller (>= 1)
@@ -280,6 +338,24 @@ class Stream {
 
   // x[i] += y[i] over n floats (residual).
   virtual void add(float* x, const float* y, int64_t n) = 0;
+
+  // x[t, :] *= sigmoid(g[t]) for t < T (Qwen2-MoE's shared-expert gate);
+  // x: [T, dim], g: [T] (a gemm by a [1, dim] weight).
+  virtual void sigmoid_scale_rows(float* x, const float* g, int32_t T, int32_t dim) = 0;
+
+  // MoE routing: ids[T, k] (device int32) and weights w[T, k] from the
+  // router logits[T, E] (MoeRoute). Depends on each token's own row only.
+  virtual void moe_route(const float* logits, int32_t T, const MoeRoute& r, int32_t* ids, float* w) = 0;
+
+  // MoE experts: y[t, :] = sum over j < k of w[t, j] * o_{ids[t, j]}(x[t, :])
+  // (MoeExperts), the terms added to 0.0f in ascending expert id, as
+  // transformers' eager loop over experts adds them; each o_e through the
+  // same FP32-accumulation gemm rule as gemm(). x: [T, H], y: [T, H] (must
+  // not alias x). `act`: activation quantization of the expert gemms
+  // (ActQuant::Static is treated as DynamicToken: experts carry no static
+  // input scale). A token's result depends only on its own row and routing.
+  virtual void moe_ffn(const float* x, int32_t T, const MoeExperts& e, const int32_t* ids, const float* w,
+                       int32_t k, float* y, ActQuant act) = 0;
 
   // out[i, :] = x[idx[i], :]  (i < M), x: [*, dim]; idx device int32[M]. Picks the
   // rows that want logits before the output projection.

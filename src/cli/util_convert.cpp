@@ -66,7 +66,8 @@ void add_convert_flags(ArgParser& p, ConvertFlags* f, const char* force_help) {
            "quantize exactly the tensors matching REGEX (canonical or HF name) instead of the linear layers");
   p.option("--keep", &f->keep, "REGEX", "do not quantize tensors matching REGEX");
   p.option("--ignore-config-key", &f->ignore_keys, "K1,K2",
-           "accept these config.json keys unread (f8 refuses keys it does not know: they may change the model)");
+           "treat these config.json keys as absent (repeatable; \"text_config.K\" for a nested one): a way past a "
+           "value f8 refuses or a contradiction, at your word. Keys f8 does not read are accepted anyway and listed");
   p.flag("--force", &f->force, force_help ? force_help : "overwrite OUT if it exists");
   p.flag("--allow-nonfinite", &f->allow_nonfinite, "convert NaN/Inf weights instead of failing");
   p.option("-t,--threads", &f->threads, "N", "threads (0 = all cores)");
@@ -101,12 +102,13 @@ int convert_options_from(const ConvertFlags& f, const ArgParser& p, const std::s
   o->block = static_cast<uint32_t>(f.block);
   o->quantize_regex = f.quantize;
   o->keep_regex = f.keep;
-  for (size_t a = 0; a < f.ignore_keys.size();) {
-    size_t b = f.ignore_keys.find(',', a);
-    if (b == std::string::npos) b = f.ignore_keys.size();
-    if (b > a) o->ignore_config_keys.push_back(f.ignore_keys.substr(a, b - a));
-    a = b + 1;
-  }
+  for (const std::string& list : f.ignore_keys)  // repeated flags and comma lists alike
+    for (size_t a = 0; a <= list.size();) {
+      size_t b = list.find(',', a);
+      if (b == std::string::npos) b = list.size();
+      if (b > a) o->ignore_config_keys.push_back(list.substr(a, b - a));
+      a = b + 1;
+    }
   o->overwrite = f.force;
   o->allow_nonfinite = f.allow_nonfinite;
   o->checksums = !f.no_checksums;
@@ -151,6 +153,11 @@ int run_conversion(ConvertOptions& o, const f8conv::CalibOptions* co, const Conv
       std::fflush(stderr);
     };
   }
+  if (!f.quiet)
+    o.note = [&](const std::string& n) {
+      if (bar) std::fprintf(stderr, "\r%80s\r", "");
+      std::fprintf(stderr, "f8 convert: note: %s\n", n.c_str());
+    };
   ConvertReport rep;
   ggf8::Status s = co ? f8conv::convert_calibrated(o, *co, &rep, nullptr) : f8conv::convert_checkpoint(o, &rep);
   if (bar) std::fprintf(stderr, "\r%80s\r", "");

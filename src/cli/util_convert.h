@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "args.h"
 #include "convert/calibrate.h"
@@ -13,7 +14,8 @@
 namespace f8cli {
 
 struct ConvertFlags {
-  std::string weights = "e4m3", scale = "channel", quantize, keep, ignore_keys;
+  std::string weights = "e4m3", scale = "channel", quantize, keep;
+  std::vector<std::string> ignore_keys;  // --ignore-config-key, repeatable, each a comma list
   int64_t threads = 0, block = 128, top = 10;
   bool force = false, allow_nonfinite = false, no_checksums = false, quiet = false;
   std::string calib_text;

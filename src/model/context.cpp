@@ -151,6 +151,12 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
     c->rope_local_.factor = 1.0f;
   }
 
+  if (hp.n_expert) {
+    c->moe_route_.gating = hp.expert_topk_softmax ? f8backend::MoeGating::TopKSoftmax : f8backend::MoeGating::SoftmaxTopK;
+    c->moe_route_.n_expert = int32_t(hp.n_expert);
+    c->moe_route_.k = int32_t(hp.n_expert_used);
+    c->moe_route_.norm_topk = hp.expert_norm_topk;
+  }
   c->auto_ctx_ = auto_ctx;
   std::vector<int> devices = p.tp_devices;
   if (devices.empty())
@@ -200,7 +206,10 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   f8backend::StreamParams sp;
   sp.n_threads = p.n_threads;
   sp.max_tokens = p.n_batch;
-  sp.max_dim = std::max<int64_t>({int64_t(hp.n_embd), t.q_dim, t.kv_dim, t.n_ff, t.n_vocab});
+  // FFN width of this rank's dense layers and shared expert (g, u buffers).
+  const int64_t ffw = std::max<int64_t>(hp.any_dense_ffn() ? t.n_ff : 0, t.n_ff_shexp);
+  sp.max_dim = std::max<int64_t>({int64_t(hp.n_embd), t.q_dim, t.kv_dim, ffw, t.n_ff_exp, int64_t(hp.n_expert),
+                                  t.n_vocab});
   sp.max_attn_dim = t.q_dim;
   f8backend::Status bs = be.create_stream(sp, &R->stream);
   if (!bs.ok()) return Status::Error(from_backend(bs.code), std::string("stream: ") + bs.message);
@@ -242,8 +251,14 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   if (!(st = alloc(&R->att, T * t.q_dim)).ok()) return st;
   if (!(st = alloc(&R->k, T * t.kv_dim)).ok()) return st;
   if (!(st = alloc(&R->v, T * t.kv_dim)).ok()) return st;
-  if (!(st = alloc(&R->g, T * t.n_ff)).ok()) return st;
-  if (!(st = alloc(&R->u, T * t.n_ff)).ok()) return st;
+  if (!(st = alloc(&R->g, T * std::max<int64_t>(ffw, 1))).ok()) return st;
+  if (!(st = alloc(&R->u, T * std::max<int64_t>(ffw, 1))).ok()) return st;
+  if (hp.n_expert) {
+    if (!(st = alloc(&R->lgr, T * hp.n_expert)).ok()) return st;
+    if (!(st = alloc(&R->mids, T * hp.n_expert_used)).ok()) return st;
+    if (!(st = alloc(&R->mw, T * hp.n_expert_used)).ok()) return st;
+    if (!(st = alloc(&R->mo, T * hp.n_embd)).ok()) return st;
+  }
   // Rows of max_vocab_ so a several-node all-gather can send equal counts.
   if (!(st = alloc(&R->lg, int64_t(logits_chunk_) * max_vocab_)).ok()) return st;
   if (p.tp_nodes > 1 && !(st = alloc(&R->gat, int64_t(p.tp) * logits_chunk_ * max_vocab_)).ok()) return st;

@@ -120,6 +120,9 @@ class Context {
     // Activations (device), T = n_batch rows: x,h [T,E]; q,att [T,Q]; k,v [T,KV];
     // g,u [T,F]; lg [logits_chunk, V]; ints [T] each (Q, KV, F, V local).
     std::unique_ptr<f8backend::Buffer> x, h, q, k, v, att, g, u, lg;
+    // MoE models: router logits lgr [T, n_expert], routed expert ids mids and
+    // weights mw [T, n_expert_used], the experts' output mo [T, E].
+    std::unique_ptr<f8backend::Buffer> lgr, mids, mw, mo;
     std::unique_ptr<f8backend::Buffer> d_tok, d_pos, d_seq, d_cells, d_rows;
     std::unique_ptr<f8backend::Buffer> gat;  // several nodes: [tp, logits_chunk * max V] gathered logits
     std::vector<int32_t> tok;   // host: token ids as this rank's vocabulary slice sees them
@@ -144,7 +147,8 @@ class Context {
   std::vector<std::unique_ptr<Rank>> ranks_;
   std::unique_ptr<f8backend::Comm> comm_;  // tp > 1
   f8backend::RopeParams rope_;
-  f8backend::RopeParams rope_local_;  // sliding-window layers (Gemma 3 rope_local_base_freq); = rope_ otherwise
+  f8backend::RopeParams rope_local_;
+  f8backend::MoeRoute moe_route_;     // MoE models: the router's gating (from HParams)  // sliding-window layers (Gemma 3 rope_local_base_freq); = rope_ otherwise
   int32_t logits_chunk_ = 1;  // rows of the device logits buffer
   bool auto_ctx_ = false;     // n_ctx was 0: a device backend sizes it
   int64_t max_vocab_ = 0;     // largest vocabulary slice of any rank

@@ -290,6 +290,30 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
       s.add(x, h, int64_t(n) * E);
       s.rmsnorm(x, L.ffn_norm, hp.rms_eps, n, E, h);
       if (act_) act_into(R, h, n, E, &act_->site[l][kSiteFfnIn]);
+      if (hp.layer_moe(l)) {
+        // Mixture of experts: router logits (F32 math on the BF16/F32
+        // router), k experts per token, the grouped expert FFNs into mo;
+        // the shared expert (Qwen2-MoE) is a dense FFN added after them.
+        float *lr = R.lgr->f32(), *mo = R.mo->f32(), *mw = R.mw->f32();
+        int32_t* mi = R.mids->i32();
+        s.gemm(h, n, L.router, lr);
+        s.moe_route(lr, n, moe_route_, mi, mw);
+        s.moe_ffn(h, n, L.experts, mi, mw, moe_route_.k, mo,
+                  quant_act ? f8backend::ActQuant::DynamicToken : f8backend::ActQuant::None);
+        if (L.sh_down.data) {
+          const int32_t FS = int32_t(tp.n_ff_shexp);
+          const f8backend::Stream::GemmJob sgu[2] = {{&L.sh_gate, g, opts(L.sh_gate)}, {&L.sh_up, u, opts(L.sh_up)}};
+          s.gemm_multi(h, n, sgu, 2);
+          if (L.sh_gate_inp.data) s.gemm(h, n, L.sh_gate_inp, lr);  // [T, 1]: the routing is done with lr
+          s.swiglu(g, u, int64_t(n) * FS, g);
+          s.gemm(g, n, L.sh_down, h, opts(L.sh_down));
+          if (L.sh_gate_inp.data) s.sigmoid_scale_rows(h, lr, n, E);
+          s.add(mo, h, int64_t(n) * E);
+        }
+        if (!(cst = all_reduce(R, mo, int64_t(n) * E)).ok()) return cst;
+        s.add(x, mo, int64_t(n) * E);
+        continue;
+      }
       const f8backend::Stream::GemmJob gate_up[2] = {{&L.gate, g, opts(L.gate)}, {&L.up, u, opts(L.up)}};
       s.gemm_multi(h, n, gate_up, 2);
       if (hp.gelu)

@@ -20,6 +20,9 @@ const char* arch_name(Arch a) {
     case Arch::Phi3: return "phi3";
     case Arch::Gemma2: return "gemma2";
     case Arch::Gemma3: return "gemma3";
+    case Arch::Mixtral: return "mixtral";
+    case Arch::Qwen2Moe: return "qwen2moe";
+    case Arch::Qwen3Moe: return "qwen3moe";
   }
   return "?";
 }
@@ -35,6 +38,8 @@ constexpr uint64_t kMaxHeadDim = 1024;
 constexpr uint64_t kMaxFF = 1 << 18;
 constexpr uint64_t kMaxVocab = 1 << 22;
 constexpr uint64_t kMaxCtx = 1 << 24;
+constexpr uint64_t kMaxExperts = 4096;
+constexpr uint64_t kMaxExpertsUsed = 32;  // f8backend::kMaxExpertsUsed
 
 struct Reader {
   const ggf8::File& f;
@@ -110,6 +115,45 @@ struct Reader {
   }
 };
 
+// llm.expert_*: absent = a dense model; present = every value checked.
+Status load_moe(const ggf8::File& f, uint32_t n_layer, HParams* h) {
+  Reader r{f, {}};
+  const std::string& path = f.path();
+  if (!r.u32(k::kExpertCount, &h->n_expert, 1, kMaxExperts, false)) return r.st;
+  r.u32(k::kExpertUsedCount, &h->n_expert_used, 1, kMaxExpertsUsed, true);
+  r.u32(k::kExpertFeedForwardLength, &h->n_ff_exp, 1, kMaxFF, true);
+  r.u32(k::kExpertSharedFeedForwardLength, &h->n_ff_shexp, 0, kMaxFF, false);
+  r.boolean(k::kExpertNormTopk, &h->expert_norm_topk);
+  r.boolean(k::kExpertSharedGate, &h->shexp_gate);
+  std::string gating = "softmax_topk";
+  r.str(k::kExpertGating, &gating, false);
+  if (!r.st.ok()) return r.st;
+  if (h->n_expert_used > h->n_expert)
+    return Status::Error(Code::Format, path + ": metadata " + k::kExpertUsedCount + " = " +
+                                           std::to_string(h->n_expert_used) + " exceeds " + k::kExpertCount + " = " +
+                                           std::to_string(h->n_expert));
+  if (gating != "softmax_topk" && gating != "topk_softmax")
+    return Status::Error(Code::Unsupported, path + ": metadata " + k::kExpertGating + " '" + gating +
+                                                "' is not supported (expected softmax_topk or topk_softmax)");
+  h->expert_topk_softmax = gating == "topk_softmax";
+  if (h->shexp_gate && h->n_ff_shexp == 0)
+    return Status::Error(Code::Format, path + ": metadata " + k::kExpertSharedGate + " is set but there is no shared expert (" +
+                                           k::kExpertSharedFeedForwardLength + " = 0)");
+  if (const ggf8::Value* v = f.find(k::kExpertLayers)) {
+    std::vector<int64_t> flags;
+    if (!v->is_array() || !v->to_i64_vector(&flags) || flags.size() != n_layer)
+      return Status::Error(Code::Format, path + ": metadata " + k::kExpertLayers + ": expected an integer array of " +
+                                             std::to_string(n_layer) + " flags (0 or 1)");
+    for (int64_t x : flags) {
+      if (x != 0 && x != 1)
+        return Status::Error(Code::Format, path + ": metadata " + k::kExpertLayers + ": flags must be 0 or 1, got " +
+                                               std::to_string(x));
+      h->moe_layers.push_back(uint8_t(x));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status load_hparams(const ggf8::File& f, HParams* out) {
@@ -133,10 +177,16 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
     h.arch = Arch::Gemma2;
   } else if (h.arch_str == "gemma3") {
     h.arch = Arch::Gemma3;  // Gemma 2's block + q/k norms, two RoPE bases
+  } else if (h.arch_str == "mixtral") {
+    h.arch = Arch::Mixtral;   // Mistral's attention, MoE FFNs
+  } else if (h.arch_str == "qwen2moe") {
+    h.arch = Arch::Qwen2Moe;  // Qwen2's attention (q/k/v bias), MoE + shared expert
+  } else if (h.arch_str == "qwen3moe") {
+    h.arch = Arch::Qwen3Moe;  // Qwen3's attention (q/k norms), MoE FFNs
   } else {
     return Status::Error(Code::Unsupported, path + ": architecture '" + h.arch_str +
                                                 "' is not supported (expected llama, mistral, qwen2, qwen3, phi3, "
-                                                "gemma2 or gemma3)");
+                                                "gemma2, gemma3, mixtral, qwen2moe or qwen3moe)");
   }
 
   r.u32(k::kEmbeddingLength, &h.n_embd, 1, kMaxEmbd, true);
@@ -171,9 +221,9 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
 
   h.rms_eps = 1e-5f;
   r.f32(k::kRmsEps, &h.rms_eps, 1e-12, 1e-1, false);
-  h.qkv_bias = (h.arch == Arch::Qwen2);  // Qwen2 always has q/k/v biases
+  h.qkv_bias = (h.arch == Arch::Qwen2 || h.arch == Arch::Qwen2Moe);  // Qwen2 always has q/k/v biases
   r.boolean(k::kQkvBias, &h.qkv_bias);
-  h.qk_norm = (h.arch == Arch::Qwen3 || h.arch == Arch::Gemma3);
+  h.qk_norm = (h.arch == Arch::Qwen3 || h.arch == Arch::Gemma3 || h.arch == Arch::Qwen3Moe);
   const bool gemma = h.arch == Arch::Gemma2 || h.arch == Arch::Gemma3;
   h.post_norms = gemma;
   r.boolean(k::kPostNorms, &h.post_norms);
@@ -212,6 +262,7 @@ Status load_hparams(const ggf8::File& f, HParams* out) {
   h.rope_base = 10000.0f;
   r.f32(k::kRopeFreqBase, &h.rope_base, 1.0, 1e12, false);
   if (!r.st.ok()) return r.st;
+  if (Status ms = load_moe(f, h.n_layer, &h); !ms.ok()) return ms;
 
   std::string scaling = "none";
   r.str(k::kRopeScalingType, &scaling, false);

@@ -12,7 +12,7 @@
 
 namespace f8model {
 
-enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3 };
+enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3, Mixtral, Qwen2Moe, Qwen3Moe };
 enum class RopeType { None, Linear, Llama3 };
 
 const char* arch_name(Arch a);
@@ -47,9 +47,25 @@ struct HParams {
   float rope_low_freq = 1.0f;    // llama3
   float rope_high_freq = 4.0f;   // llama3
   uint32_t rope_orig_ctx = 8192; // llama3
+  // Mixture of experts (n_expert > 0; llm.expert_* keys): MoE layers route
+  // each token to n_expert_used of n_expert expert FFNs n_ff_exp wide, plus
+  // a shared expert n_ff_shexp wide (0 = none), sigmoid-gated when shexp_gate.
+  uint32_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0, n_ff_shexp = 0;
+  bool expert_topk_softmax = false;  // gating: top-k then softmax (gpt-oss); else softmax then top-k
+  bool expert_norm_topk = false;     // softmax-then-top-k weights renormalized
+  bool shexp_gate = false;
+  std::vector<uint8_t> moe_layers;   // [n_layer] 1 = MoE FFN; empty = every layer (when n_expert > 0)
 
   bool layer_windowed(uint32_t l) const {
     return sliding_window > 0 && (swa_layers.empty() || (l < swa_layers.size() && swa_layers[l]));
+  }
+  bool layer_moe(uint32_t l) const {
+    return n_expert > 0 && (moe_layers.empty() || (l < moe_layers.size() && moe_layers[l]));
+  }
+  bool any_dense_ffn() const {
+    for (uint32_t l = 0; l < n_layer; ++l)
+      if (!layer_moe(l)) return true;
+    return false;
   }
   uint32_t q_dim() const { return n_head * head_dim; }
   uint32_t kv_dim() const { return n_head_kv * head_dim; }

@@ -3,12 +3,24 @@
 #include "model/model.h"
 
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 namespace f8model {
 
 namespace {
 
-uint64_t elems(const f8backend::Weight& w) { return w.data ? uint64_t(w.rows) * uint64_t(w.cols) : 0; }
+uint64_t elems(const f8backend::Weight& w) {
+  return w.data ? uint64_t(w.n_mats) * uint64_t(w.rows) * uint64_t(w.cols) : 0;
+}
+
+// The weights of a layer's FFN that exist only in MoE layers (null elsewhere).
+std::vector<std::pair<const f8backend::Weight*, const char*>> moe_weights(const LayerWeights& L) {
+  return {{&L.router, "ffn_gate_inp.weight"},       {&L.experts.gate, "ffn_gate_exps.weight"},
+          {&L.experts.up, "ffn_up_exps.weight"},     {&L.experts.down, "ffn_down_exps.weight"},
+          {&L.sh_gate, "ffn_gate_shexp.weight"},     {&L.sh_up, "ffn_up_shexp.weight"},
+          {&L.sh_down, "ffn_down_shexp.weight"},     {&L.sh_gate_inp, "ffn_gate_inp_shexp.weight"}};
+}
 
 // Hands every weight to the backend (a zero-copy view on the CPU).
 Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights* dev,
@@ -27,6 +39,7 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
     for (const f8backend::Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down,
                                        &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm})
       add(*w);
+    for (const auto& [w, name] : moe_weights(L)) add(*w);
     for (const f8backend::Bias* b : {&L.bq, &L.bk, &L.bv})
       if (b->data) need += 4 * size_t(L.wq.rows) + 256;
   }
@@ -74,6 +87,18 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
     if (!(st = up(h.gate, &d.gate, "ffn_gate.weight", li)).ok()) return st;
     if (!(st = up(h.up, &d.up, "ffn_up.weight", li)).ok()) return st;
     if (!(st = up(h.down, &d.down, "ffn_down.weight", li)).ok()) return st;
+    {
+      const auto hm = moe_weights(h), dm = moe_weights(d);
+      for (size_t i = 0; i < hm.size(); ++i)
+        if (!(st = up(*hm[i].first, const_cast<f8backend::Weight*>(dm[i].first), hm[i].second, li)).ok()) return st;
+      if (h.experts.gate_b.data || h.experts.up_b.data || h.experts.down_b.data) {
+        // Per-expert biases stay host views here; a device backend that runs
+        // MoE uploads them with the stacks (none does yet).
+        if (!be.host_memory())
+          return Status::Error(Code::Unsupported, std::string("backend ") + be.name() + ": blk." + std::to_string(l) +
+                                                      ": per-expert biases are not supported on this backend yet");
+      }
+    }
     // Biases are small vectors; upload them as 1-row weights.
     for (auto [hb, db, nm] : {std::tuple{&h.bq, &d.bq, "attn_q.bias"}, std::tuple{&h.bk, &d.bk, "attn_k.bias"},
                               std::tuple{&h.bv, &d.bv, "attn_v.bias"}}) {
@@ -109,6 +134,7 @@ Status Model::load(const ggf8::File& file, const LoadOptions& opts, std::unique_
     n += elems(L.attn_norm) + elems(L.wq) + elems(L.wk) + elems(L.wv) + elems(L.wo) +
          elems(L.ffn_norm) + elems(L.gate) + elems(L.up) + elems(L.down) + elems(L.q_norm) + elems(L.k_norm) +
          elems(L.post_attn_norm) + elems(L.post_ffw_norm);
+    for (const auto& [w, name] : moe_weights(L)) n += elems(*w);
     if (L.bq.data) n += uint64_t(L.wq.rows) + 2 * uint64_t(L.wk.rows);
   }
   m->n_params_ = n;

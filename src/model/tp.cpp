@@ -80,8 +80,14 @@ Status tp_plan(const HParams& hp, int32_t tp, int32_t rank, TpRank* out) {
   if (hp.n_head % uint32_t(tp))
     return Status::Error(Code::InvalidArgument, at + "the model's " + std::to_string(hp.n_head) +
                                                     " attention heads do not split " + std::to_string(tp) + " ways");
-  if (hp.n_ff % uint32_t(tp))
+  if (hp.any_dense_ffn() && hp.n_ff % uint32_t(tp))
     return Status::Error(Code::InvalidArgument, at + "the FFN size " + std::to_string(hp.n_ff) +
+                                                    " does not split " + std::to_string(tp) + " ways");
+  if (hp.n_expert && hp.n_ff_exp % uint32_t(tp))
+    return Status::Error(Code::InvalidArgument, at + "the expert FFN size " + std::to_string(hp.n_ff_exp) +
+                                                    " does not split " + std::to_string(tp) + " ways");
+  if (hp.n_expert && hp.n_ff_shexp % uint32_t(tp))
+    return Status::Error(Code::InvalidArgument, at + "the shared expert's FFN size " + std::to_string(hp.n_ff_shexp) +
                                                     " does not split " + std::to_string(tp) + " ways");
   const uint32_t kv = hp.n_head_kv;
   if (!(kv % uint32_t(tp) == 0 || uint32_t(tp) % kv == 0))
@@ -106,6 +112,10 @@ Status tp_plan(const HParams& hp, int32_t tp, int32_t rank, TpRank* out) {
   r.kv_dim = int64_t(r.n_head_kv) * hp.head_dim;
   r.n_ff = int64_t(hp.n_ff) / tp;
   r.ff0 = int64_t(rank) * r.n_ff;
+  r.n_ff_exp = int64_t(hp.n_ff_exp) / tp;
+  r.ffe0 = int64_t(rank) * r.n_ff_exp;
+  r.n_ff_shexp = int64_t(hp.n_ff_shexp) / tp;
+  r.ffs0 = int64_t(rank) * r.n_ff_shexp;
   r.v0 = int64_t(hp.n_vocab) * rank / tp;
   r.n_vocab = int64_t(hp.n_vocab) * (rank + 1) / tp - r.v0;
   *out = r;
@@ -131,17 +141,42 @@ Status tp_slice(const ModelWeights& full, const HParams& hp, const TpRank& r, Mo
     L.bk = slice_bias(F.bk, r.kv0);
     L.bv = slice_bias(F.bv, r.kv0);
     if (!(st = slice_cols(F.wo, r.q0, r.q_dim, p + "attn_output.weight", &L.wo)).ok()) return st;
-    if (!(st = slice_rows(F.gate, r.ff0, r.n_ff, p + "ffn_gate.weight", &L.gate)).ok()) return st;
-    if (!(st = slice_rows(F.up, r.ff0, r.n_ff, p + "ffn_up.weight", &L.up)).ok()) return st;
-    if (!(st = slice_cols(F.down, r.ff0, r.n_ff, p + "ffn_down.weight", &L.down)).ok()) return st;
+    if (hp.layer_moe(l)) {
+      // Stacks slice per matrix: rows/columns within every expert (the
+      // stride between experts stays the full one).
+      const f8backend::MoeExperts& FX = F.experts;
+      f8backend::MoeExperts& X = L.experts;
+      if (!(st = slice_rows(FX.gate, r.ffe0, r.n_ff_exp, p + "ffn_gate_exps.weight", &X.gate)).ok()) return st;
+      if (!(st = slice_rows(FX.up, r.ffe0, r.n_ff_exp, p + "ffn_up_exps.weight", &X.up)).ok()) return st;
+      if (!(st = slice_cols(FX.down, r.ffe0, r.n_ff_exp, p + "ffn_down_exps.weight", &X.down)).ok()) return st;
+      X.gate_b = slice_bias(FX.gate_b, r.ffe0);
+      X.up_b = slice_bias(FX.up_b, r.ffe0);
+      X.fb_stride = FX.fb_stride ? FX.fb_stride : FX.gate.rows;
+      if (r.rank != 0) X.down_b = {};
+      if (hp.n_ff_shexp) {
+        if (!(st = slice_rows(F.sh_gate, r.ffs0, r.n_ff_shexp, p + "ffn_gate_shexp.weight", &L.sh_gate)).ok()) return st;
+        if (!(st = slice_rows(F.sh_up, r.ffs0, r.n_ff_shexp, p + "ffn_up_shexp.weight", &L.sh_up)).ok()) return st;
+        if (!(st = slice_cols(F.sh_down, r.ffs0, r.n_ff_shexp, p + "ffn_down_shexp.weight", &L.sh_down)).ok())
+          return st;
+      }
+    } else {
+      if (!(st = slice_rows(F.gate, r.ff0, r.n_ff, p + "ffn_gate.weight", &L.gate)).ok()) return st;
+      if (!(st = slice_rows(F.up, r.ff0, r.n_ff, p + "ffn_up.weight", &L.up)).ok()) return st;
+      if (!(st = slice_cols(F.down, r.ff0, r.n_ff, p + "ffn_down.weight", &L.down)).ok()) return st;
+    }
   }
   // Bytes this rank reads per token (the embedding row lookup is not counted,
   // as for the full model, unless it doubles as the output projection).
   uint64_t b = weight_bytes(w.output) + weight_bytes(w.output_norm);
-  for (const LayerWeights& L : w.layers)
+  for (const LayerWeights& L : w.layers) {
     for (const Weight* x : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.gate, &L.up, &L.down,
-                            &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm})
+                            &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm, &L.router, &L.sh_gate,
+                            &L.sh_up, &L.sh_down, &L.sh_gate_inp})
       b += weight_bytes(*x);
+    // A token reads n_expert_used of the experts (weight_bytes counts one matrix of a stack).
+    for (const Weight* x : {&L.experts.gate, &L.experts.up, &L.experts.down})
+      b += weight_bytes(*x) * hp.n_expert_used;
+  }
   w.bytes = b;
   *out = std::move(w);
   return Status::Ok();

@@ -10,6 +10,9 @@
 //                   the logits gathered on the host.
 // KV heads: tp <= n_head_kv splits them (n_head_kv % tp == 0); tp > n_head_kv
 // replicates them (tp % n_head_kv == 0): rank r uses KV head r / (tp / n_head_kv).
+// MoE: every expert's FFN splits like a dense FFN (its rows / columns), the
+// shared expert too; the router is replicated (every rank routes the same),
+// per-expert down biases stay on rank 0 (the all-reduce adds them once).
 // Norms are replicated. Per-channel scales go with their rows, block scales
 // with their blocks (a slice must not cut a block), tensor scales are shared.
 #pragma once
@@ -30,6 +33,8 @@ struct TpRank {
   int64_t q0 = 0, q_dim = 0;          // rows of wq (= columns of wo) [q0, q0 + q_dim)
   int64_t kv0 = 0, kv_dim = 0;        // rows of wk, wv
   int64_t ff0 = 0, n_ff = 0;          // rows of gate/up (= columns of down)
+  int64_t ffe0 = 0, n_ff_exp = 0;     // MoE: rows of every expert's gate/up (= columns of its down)
+  int64_t ffs0 = 0, n_ff_shexp = 0;   // MoE: rows of the shared expert's gate/up
   int64_t v0 = 0, n_vocab = 0;        // vocabulary rows of the embedding / output
 };
 

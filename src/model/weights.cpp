@@ -96,6 +96,58 @@ class Binder {
     return w;
   }
 
+  // A stack of n 2-D weights [n, rows, cols] (MoE experts, GGF8 2.0): as
+  // matrix(), with per-matrix scales. `active`: of the n matrices, how many
+  // one token reads (bytes per token count only those).
+  Weight stack(const std::string& name, uint64_t n, uint64_t rows, uint64_t cols, uint64_t active) {
+    Weight w;
+    const TensorInfo* t = find(name);
+    if (!t) return w;
+    if (!is_matrix_dtype(t->dtype)) {
+      problem(name + ": dtype " + ggf8::dtype_name(t->dtype) + ", expected f32, f16, bf16, e4m3 or e5m2");
+      return w;
+    }
+    if (t->dims != std::vector<uint64_t>{n, rows, cols}) {
+      problem(name + ": shape " + dims_str(t->dims) + ", expected " + dims_str({n, rows, cols}));
+      return w;
+    }
+    w.data = f_.data(*t);
+    w.dtype = t->dtype;
+    w.rows = int64_t(rows);
+    w.cols = int64_t(cols);
+    w.n_mats = int32_t(n);
+    w.mat_stride = int64_t(rows * cols);
+    uint64_t scale_bytes = 0;
+    if (t->scale_kind != ScaleKind::None) {
+      const TensorInfo* s = f_.tensor(t->scale_name);
+      uint64_t per = 1;
+      if (t->scale_kind == ScaleKind::Channel) per = rows;
+      if (t->scale_kind == ScaleKind::Block) {
+        if (t->block_rows == 0 || t->block_cols == 0) {
+          problem(name + ": block scale with zero block size");
+          return w;
+        }
+        per = ((rows + t->block_rows - 1) / t->block_rows) * ((cols + t->block_cols - 1) / t->block_cols);
+      }
+      const uint64_t want = t->scale_kind == ScaleKind::Tensor ? 1 : n * per;
+      if (!s || s->dtype != DType::F32 || s->count() != want) {
+        problem(name + ": scale tensor '" + t->scale_name + "' missing or not F32 with " + std::to_string(want) +
+                " values for scale kind " + ggf8::scale_kind_name(t->scale_kind));
+        return w;
+      }
+      w.scale_kind = t->scale_kind;
+      w.scale = reinterpret_cast<const float*>(f_.data(*s));
+      w.mat_scale_stride = t->scale_kind == ScaleKind::Tensor ? 0 : int64_t(per);
+      w.block_rows = t->block_rows;
+      w.block_cols = t->block_cols;
+      w.scale_cols = t->scale_kind == ScaleKind::Block ? int64_t((cols + t->block_cols - 1) / t->block_cols) : 0;
+      scale_bytes = s->nbytes;
+    }
+    bytes_ += (t->nbytes + scale_bytes) / n * active;
+    count_type(t->dtype);
+    return w;
+  }
+
   // A 1-D vector [n] used as a norm weight (rows = 1).
   Weight vec(const std::string& name, uint64_t n) {
     Weight w;
@@ -127,6 +179,21 @@ class Binder {
     Weight w = vec(name, n);
     b.data = w.data;
     b.dtype = w.dtype;
+    return b;
+  }
+
+  // Per-expert biases [n, rows] (optional: absent = none).
+  Bias opt_bias2(const std::string& name, uint64_t n, uint64_t rows) {
+    Bias b;
+    const TensorInfo* t = f_.tensor(name);
+    if (!t) return b;
+    if (!is_vector_dtype(t->dtype) || t->dims != std::vector<uint64_t>{n, rows} || t->scale_kind != ScaleKind::None) {
+      problem(name + ": " + ggf8::dtype_name(t->dtype) + " " + dims_str(t->dims) + ", expected f32/f16/bf16 " +
+              dims_str({n, rows}) + " without a scale");
+      return b;
+    }
+    b.data = f_.data(*t);
+    b.dtype = t->dtype;
     return b;
   }
 
@@ -232,9 +299,27 @@ Status bind_weights(const ggf8::File& f, const HParams& hp, ModelWeights* out) {
       L.post_attn_norm = b.vec(p + "post_attention_norm.weight", E);
       L.post_ffw_norm = b.vec(p + "post_ffw_norm.weight", E);
     }
-    L.gate = b.matrix(p + "ffn_gate.weight", F, E);
-    L.up = b.matrix(p + "ffn_up.weight", F, E);
-    L.down = b.matrix(p + "ffn_down.weight", E, F);
+    if (hp.layer_moe(l)) {
+      const uint64_t NE = hp.n_expert, FE = hp.n_ff_exp, FS = hp.n_ff_shexp, K = hp.n_expert_used;
+      L.router = b.matrix(p + "ffn_gate_inp.weight", NE, E);
+      f8backend::MoeExperts& X = L.experts;
+      X.gate = b.stack(p + "ffn_gate_exps.weight", NE, FE, E, K);
+      X.up = b.stack(p + "ffn_up_exps.weight", NE, FE, E, K);
+      X.down = b.stack(p + "ffn_down_exps.weight", NE, E, FE, K);
+      X.gate_b = b.opt_bias2(p + "ffn_gate_exps.bias", NE, FE);
+      X.up_b = b.opt_bias2(p + "ffn_up_exps.bias", NE, FE);
+      X.down_b = b.opt_bias2(p + "ffn_down_exps.bias", NE, E);
+      if (FS) {
+        L.sh_gate = b.matrix(p + "ffn_gate_shexp.weight", FS, E);
+        L.sh_up = b.matrix(p + "ffn_up_shexp.weight", FS, E);
+        L.sh_down = b.matrix(p + "ffn_down_shexp.weight", E, FS);
+        if (hp.shexp_gate) L.sh_gate_inp = b.matrix(p + "ffn_gate_inp_shexp.weight", 1, E);
+      }
+    } else {
+      L.gate = b.matrix(p + "ffn_gate.weight", F, E);
+      L.up = b.matrix(p + "ffn_up.weight", F, E);
+      L.down = b.matrix(p + "ffn_down.weight", E, F);
+    }
     L.k_scale = b.opt_scalar(p + "attn_k.kv_scale");
     L.v_scale = b.opt_scalar(p + "attn_v.kv_scale");
     all_kv = all_kv && L.k_scale > 0 && L.v_scale > 0;

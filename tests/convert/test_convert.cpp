@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "convert/arch.h"
 #include "convert/converter.h"
 #include "convert/hf_config.h"
 #include "ggf8/fp8.h"
@@ -450,6 +451,129 @@ TEST_F(Convert, BlockFp8WeightScaleInvImportsByteIdentical) {
   }
 }
 
+// A Qwen3-MoE checkpoint: each layer's per-expert matrices become one stacked
+// tensor [experts, rows, cols]. Block-FP8 experts (Qwen3-30B-A3B-FP8's
+// layout) are imported byte for byte with their scales stacked per expert;
+// BF16 experts are quantized one by one with per-expert channel scales; a
+// missing expert is an error naming it.
+TEST_F(Convert, MoeExpertsAreStackedPerExpert) {
+  const uint64_t H = 64, F = 48, E = 3, L = 2;
+  auto config = [&](bool fp8) {
+    std::string c = "{\"architectures\":[\"Qwen3MoeForCausalLM\"],\"model_type\":\"qwen3_moe\",\"hidden_size\":64,"
+                    "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"head_dim\":16,"
+                    "\"intermediate_size\":96,\"moe_intermediate_size\":48,\"num_experts\":3,"
+                    "\"num_experts_per_tok\":2,\"norm_topk_prob\":true,\"vocab_size\":300,"
+                    "\"max_position_embeddings\":512,\"tie_word_embeddings\":false";
+    if (fp8) c += ",\"quantization_config\":{\"quant_method\":\"fp8\",\"weight_block_size\":[32,32]}";
+    return c + "}";
+  };
+  auto entries = [&](bool fp8, std::map<std::string, std::pair<std::vector<uint8_t>, std::vector<float>>>* want) {
+    std::vector<StEntry> es;
+    uint32_t seed = 3;
+    auto add = [&](const std::string& n, std::vector<uint64_t> shape, bool linear) {
+      uint64_t cnt = 1;
+      for (auto d : shape) cnt *= d;
+      auto v = random_values(cnt, seed++);
+      if (n.find("norm") != std::string::npos)
+        for (auto& x : v) x = 1.0f + x;
+      StEntry e = make_tensor(n, "BF16", shape, v);
+      if (fp8 && linear) {
+        e.dtype = "F8_E4M3";
+        e.bytes = random_codes(cnt, seed++);
+        const uint64_t br = (shape[0] + 31) / 32, bc = (shape[1] + 31) / 32;
+        std::vector<float> sc(br * bc);
+        for (size_t i = 0; i < sc.size(); ++i) sc[i] = 0.001f * float(i + seed);
+        if (want) {
+          auto& w = (*want)[n];
+          w.first = e.bytes;
+          w.second = sc;
+        }
+        es.push_back(e);
+        es.push_back(make_tensor(n + "_scale_inv", "F32", {br, bc}, sc));
+        return;
+      }
+      es.push_back(e);
+    };
+    add("model.embed_tokens.weight", {300, H}, false);
+    for (uint64_t l = 0; l < L; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      add(p + "input_layernorm.weight", {H}, false);
+      add(p + "self_attn.q_proj.weight", {64, H}, true);
+      add(p + "self_attn.k_proj.weight", {32, H}, true);
+      add(p + "self_attn.v_proj.weight", {32, H}, true);
+      add(p + "self_attn.q_norm.weight", {16}, false);
+      add(p + "self_attn.k_norm.weight", {16}, false);
+      add(p + "self_attn.o_proj.weight", {H, 64}, true);
+      add(p + "post_attention_layernorm.weight", {H}, false);
+      add(p + "mlp.gate.weight", {E, H}, false);
+      for (uint64_t e = 0; e < E; ++e) {  // experts interleaved with nothing in particular: order is free
+        add(p + "mlp.experts." + std::to_string(e) + ".gate_proj.weight", {F, H}, true);
+        add(p + "mlp.experts." + std::to_string(e) + ".up_proj.weight", {F, H}, true);
+        add(p + "mlp.experts." + std::to_string(e) + ".down_proj.weight", {H, F}, true);
+      }
+    }
+    add("model.norm.weight", {H}, false);
+    add("lm_head.weight", {300, H}, false);
+    return es;
+  };
+  {  // block FP8: bytes and scales stacked unchanged
+    std::map<std::string, std::pair<std::vector<uint8_t>, std::vector<float>>> want;
+    write_file(dir + "/config.json", config(true));
+    write_file(dir + "/model.safetensors", st_image(entries(true, &want)));
+    ggf8::Status s = convert();
+    ASSERT_TRUE(s.ok()) << s.message;
+    auto f = open_out();
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->version_major(), 2);  // stacked scales
+    EXPECT_EQ(meta_u64(*f, ggf8::keys::kExpertCount), E);
+    EXPECT_EQ(meta_u64(*f, ggf8::keys::kExpertUsedCount), 2u);
+    EXPECT_EQ(meta_str(*f, ggf8::keys::kExpertGating), "softmax_topk");
+    const ggf8::TensorInfo* r = f->tensor("blk.1.ffn_gate_inp.weight");
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->dtype, ggf8::DType::BF16);  // the router is not quantized
+    for (const char* proj : {"gate", "up", "down"}) {
+      const std::string name = std::string("blk.1.ffn_") + proj + "_exps.weight";
+      const ggf8::TensorInfo* t = f->tensor(name);
+      ASSERT_NE(t, nullptr) << name;
+      const bool down = std::string(proj) == "down";
+      EXPECT_EQ(t->dims, (std::vector<uint64_t>{E, down ? H : F, down ? F : H}));
+      EXPECT_EQ(t->scale_kind, ggf8::ScaleKind::Block);
+      const ggf8::TensorInfo* st = f->tensor(t->scale_name);
+      ASSERT_NE(st, nullptr);
+      EXPECT_EQ(st->dims, (std::vector<uint64_t>{E, (t->dims[1] + 31) / 32, (t->dims[2] + 31) / 32}));
+      size_t off = 0, soff = 0;
+      for (uint64_t e = 0; e < E; ++e) {
+        const auto& w = want.at("model.layers.1.mlp.experts." + std::to_string(e) + "." + proj + "_proj.weight");
+        EXPECT_EQ(std::memcmp(f->data(*t) + off, w.first.data(), w.first.size()), 0) << name << " expert " << e;
+        EXPECT_EQ(std::memcmp(f->data(*st) + soff, w.second.data(), w.second.size() * 4), 0) << name << " expert " << e;
+        off += w.first.size();
+        soff += w.second.size() * 4;
+      }
+    }
+  }
+  {  // BF16 experts: quantized per expert, channel scales [E, rows]
+    fs::remove(out);
+    write_file(dir + "/config.json", config(false));
+    auto es = entries(false, nullptr);
+    write_file(dir + "/model.safetensors", st_image(es));
+    ggf8::Status s = convert();
+    ASSERT_TRUE(s.ok()) << s.message;
+    auto f = open_out();
+    ASSERT_TRUE(f);
+    const ggf8::TensorInfo* t = f->tensor("blk.0.ffn_down_exps.weight");
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->dtype, ggf8::DType::E4M3);
+    EXPECT_EQ(f->tensor(t->scale_name)->dims, (std::vector<uint64_t>{E, H}));
+    // A missing expert names the tensor and the expert.
+    std::vector<StEntry> less;
+    for (const auto& e : es)
+      if (e.name != "model.layers.0.mlp.experts.2.up_proj.weight") less.push_back(e);
+    fs::remove(out);
+    write_file(dir + "/model.safetensors", st_image(less));
+    expect_failure(convert(), "blk.0.ffn_up_exps.weight: expert 2 of 3 is missing");
+  }
+}
+
 TEST_F(Convert, Fp8WithoutScaleOrWithBadScaleShapeFails) {
   TinyModel m;
   write_file(dir + "/config.json", m.config_json());
@@ -656,12 +780,29 @@ TEST(ConfigSchema, RopeScalingInEveryForm) {
 }
 
 TEST(ConfigSchema, ContradictionsNameBothValues) {
+  // transformers 5 reads rope_parameters, transformers 4 rope_theta: a real contradiction.
   expect_refused(llama_cfg({{"rope_theta", 10000.0}, {"rope_parameters", {{"rope_theta", 100000.0}}}}),
-                 {"rope_theta = 10000.0", "rope_parameters.rope_theta = 100000.0"});
-  expect_refused(llama_cfg({{"rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}}},
-                            {"rope_parameters", {{"rope_type", "linear"}, {"factor", 4.0}}}}),
-                 {"rope_parameters.factor = 4.0", "rope_scaling.factor = 2.0"});
-  expect_refused(llama_cfg({{"dtype", "bfloat16"}, {"torch_dtype", "float16"}}), {"bfloat16", "float16"});
+                 {"rope_theta = 10000.0", "rope_parameters.rope_theta = 100000.0", "transformers 5 uses",
+                  "--ignore-config-key rope_theta"});
+  HParams hp;  // ... which the user may settle by skipping the key transformers 5 does not read
+  ASSERT_TRUE(parse(llama_cfg({{"rope_theta", 10000.0}, {"rope_parameters", {{"rope_theta", 100000.0}}}}), &hp,
+                    {"rope_theta"})
+                  .ok());
+  EXPECT_EQ(hp.rope_theta, 100000.f);
+  EXPECT_EQ(hp.ignored_keys, std::vector<std::string>{"rope_theta"});
+  // Both versions take rope_scaling over rope_parameters: no contradiction, a note.
+  ASSERT_TRUE(parse(llama_cfg({{"rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}}},
+                               {"rope_parameters", {{"rope_type", "linear"}, {"factor", 4.0}}}}),
+                    &hp)
+                  .ok());
+  EXPECT_EQ(hp.rope_factor, 2.f);
+  ASSERT_EQ(hp.notes.size(), 1u);
+  EXPECT_NE(hp.notes[0].find("rope_parameters is not read"), std::string::npos) << hp.notes[0];
+  // dtype / torch_dtype only describe the stored tensors: a note, not an error.
+  ASSERT_TRUE(parse(llama_cfg({{"dtype", "bfloat16"}, {"torch_dtype", "float16"}}), &hp).ok());
+  EXPECT_EQ(hp.dtype, "bfloat16");
+  ASSERT_EQ(hp.notes.size(), 1u);
+  EXPECT_NE(hp.notes[0].find("float16"), std::string::npos);
 }
 
 TEST(ConfigSchema, UnsupportedNumericsAreRefusedByName) {
@@ -672,16 +813,25 @@ TEST(ConfigSchema, UnsupportedNumericsAreRefusedByName) {
                  {"LongRoPE"});
   expect_refused(llama_cfg({{"rope_parameters", {{"rope_type", "default"}, {"partial_rotary_factor", 0.5}}}}),
                  {"partial_rotary_factor", "0.5"});
-  expect_refused(llama_cfg({{"rope_parameters", {{"rope_type", "linear"}, {"factor", 2.0}, {"beta_fast", 32}}}}),
-                 {"rope_parameters.beta_fast"});
+  {  // a field the type does not use: transformers ignores it, f8 notes it
+    HParams hp;
+    ASSERT_TRUE(parse(llama_cfg({{"rope_parameters", {{"rope_type", "linear"}, {"factor", 2.0}, {"beta_fast", 32}}}}), &hp)
+                    .ok());
+    ASSERT_EQ(hp.notes.size(), 1u);
+    EXPECT_NE(hp.notes[0].find("rope_parameters.beta_fast"), std::string::npos) << hp.notes[0];
+  }
   expect_refused(llama_cfg({{"rope_parameters", {{"full_attention", {{"rope_theta", 1e6}}}}}}),
                  {"rope_parameters.full_attention", "per-layer-type"});
   expect_refused(llama_cfg({{"rope_scaling", {{"rope_type", "linear"}}}}), {"needs factor"});
-  // A key f8 does not know fails, naming it; the user may declare it harmless.
+  // A key LlamaForCausalLM does not read is accepted and listed; one the
+  // user skips is not listed.
   const std::string odd = llama_cfg({{"logits_scaling", 8.0}, {"final_logit_softcapping", 30.0}});
-  expect_refused(odd, {"\"final_logit_softcapping\", \"logits_scaling\"", "--ignore-config-key"});
   HParams hp;
-  EXPECT_TRUE(parse(odd, &hp, {"logits_scaling", "final_logit_softcapping"}).ok());
+  ASSERT_TRUE(parse(odd, &hp).ok());
+  EXPECT_EQ(hp.unread_keys, (std::vector<std::string>{"final_logit_softcapping", "logits_scaling"}));
+  ASSERT_TRUE(parse(odd, &hp, {"logits_scaling"}).ok());
+  EXPECT_EQ(hp.unread_keys, (std::vector<std::string>{"final_logit_softcapping"}));
+  EXPECT_EQ(hp.ignored_keys, (std::vector<std::string>{"logits_scaling"}));
   expect_refused(llama_cfg({{"attention_bias", true}}, "Qwen3ForCausalLM"), {"attention_bias"});
   {  // Qwen2/3 sliding windows: layers >= max_window_layers (Qwen2Config), or layer_types
     HParams q;
@@ -706,9 +856,19 @@ TEST(ConfigSchema, UnsupportedNumericsAreRefusedByName) {
                             {"layer_types", {"full_attention", "chunked_attention"}}},
                            "Qwen2ForCausalLM"),
                  {"layer_types[1]", "chunked_attention"});
-  expect_refused(llama_cfg({{"layer_types", {"full_attention", "sliding_attention"}}}, "Qwen3ForCausalLM"),
-                 {"layer_types[1]", "sliding_attention"});
-  expect_refused(llama_cfg({{"sliding_window", 64}}), {"\"sliding_window\""});  // Llama has no window
+  {  // without use_sliding_window, Qwen windows no layer whatever layer_types says
+    HParams q;
+    ASSERT_TRUE(parse(llama_cfg({{"layer_types", {"full_attention", "sliding_attention"}}, {"sliding_window", 8}},
+                                "Qwen3ForCausalLM"),
+                      &q)
+                    .ok());
+    EXPECT_EQ(q.sliding_window, 0u);
+    EXPECT_TRUE(q.unread_keys.empty());
+    // LlamaForCausalLM has no window: transformers never reads the key
+    ASSERT_TRUE(parse(llama_cfg({{"sliding_window", 64}}), &q).ok());
+    EXPECT_EQ(q.sliding_window, 0u);
+    EXPECT_EQ(q.unread_keys, std::vector<std::string>{"sliding_window"});
+  }
   expect_refused(llama_cfg({{"hidden_act", "gelu"}}), {"gelu"});
 }
 
@@ -765,8 +925,8 @@ TEST(ConfigSchema, GemmaKeysDefaultsAndContradictions) {
   EXPECT_EQ(hp.attn_softcap, 0.0f);
   EXPECT_EQ(hp.final_softcap, 0.0f);
   EXPECT_FLOAT_EQ(hp.attn_scale, float(1.0 / std::sqrt(24.0)));
-  expect_refused(llama_cfg({{"hidden_act", nullptr}, {"sliding_window_pattern", 2}}, "Gemma2ForCausalLM"),
-                 {"\"sliding_window_pattern\""});
+  ASSERT_TRUE(parse(llama_cfg({{"hidden_act", nullptr}, {"sliding_window_pattern", 2}}, "Gemma2ForCausalLM"), &hp).ok());
+  EXPECT_EQ(hp.unread_keys, std::vector<std::string>{"sliding_window_pattern"});  // not a Gemma2Config key
   expect_refused(llama_cfg({{"hidden_act", nullptr}, {"hidden_activation", "gelu"}}, "Gemma2ForCausalLM"),
                  {"hidden_activation", "gelu"});
   expect_refused(llama_cfg({{"hidden_act", nullptr}, {"use_bidirectional_attention", true}}, "Gemma2ForCausalLM"),
@@ -806,14 +966,116 @@ TEST(ConfigSchema, GemmaKeysDefaultsAndContradictions) {
   nlohmann::json bad = g3v5;
   bad["rope_local_base_freq"] = 20000.0;
   expect_refused(llama_cfg(bad, "Gemma3ForCausalLM"), {"rope_local_base_freq", "sliding_attention.rope_theta"});
-  bad = g3v5;
+  bad = g3v5;  // layer_types wins over a pattern (transformers 4 and 5 alike): a note
   bad["sliding_window_pattern"] = 2;
-  expect_refused(llama_cfg(bad, "Gemma3ForCausalLM"), {"layer_types", "sliding_window_pattern"});
+  ASSERT_TRUE(parse(llama_cfg(bad, "Gemma3ForCausalLM"), &hp).ok());
+  EXPECT_EQ(hp.swa_layers, hp5.swa_layers);
+  ASSERT_EQ(hp.notes.size(), 1u);
+  EXPECT_NE(hp.notes[0].find("transformers uses layer_types"), std::string::npos) << hp.notes[0];
+  bad = g3v5;  // what transformers 5 writes: _sliding_window_pattern beside layer_types, never read
+  bad["_sliding_window_pattern"] = 6;
+  ASSERT_TRUE(parse(llama_cfg(bad, "Gemma3ForCausalLM"), &hp).ok());
+  EXPECT_EQ(hp.swa_layers, hp5.swa_layers);
   bad = g3v5;
   bad["rope_parameters"]["sliding_attention"]["rope_type"] = "linear";
   expect_refused(llama_cfg(bad, "Gemma3ForCausalLM"), {"sliding_attention.rope_type", "default"});
-  // rope_local_base_freq is not a key of other architectures
-  expect_refused(llama_cfg({{"rope_local_base_freq", 10000.0}}), {"rope_local_base_freq"});
+  // rope_local_base_freq is not a key of other architectures: listed as unread
+  ASSERT_TRUE(parse(llama_cfg({{"rope_local_base_freq", 10000.0}}), &hp).ok());
+  EXPECT_EQ(hp.unread_keys, std::vector<std::string>{"rope_local_base_freq"});
+}
+
+// What the ecosystem writes (issue 20): keys transformers adds, keys no
+// transformers code reads, and Gemma 3 as Google publishes it.
+TEST(ConfigSchema, AcceptsWhatTheEcosystemWrites) {
+  using nlohmann::json;
+  HParams hp;
+  // save_pretrained of transformers 5.x: bookkeeping keys f8 never needs.
+  json saved = json::parse(llama_cfg({{"_model_name_or_path", "HuggingFaceTB/SmolLM2-135M"}, {"unk_token_id", 0},
+                                      {"pad_token_id", nullptr}, {"transformers_version", "5.17.0"},
+                                      {"rope_parameters", {{"rope_theta", 100000.0}, {"rope_type", "default"}}}}));
+  saved["pad_token_id"] = nullptr;
+  ASSERT_TRUE(parse(saved.dump(), &hp).ok());
+  EXPECT_TRUE(hp.unread_keys.empty());
+  EXPECT_TRUE(hp.notes.empty());
+  // google/gemma-2-9b-it's config.json: "sliding_window_size" is read by no
+  // transformers code (Gemma2Config has "sliding_window").
+  const json g2 = {{"architectures", {"Gemma2ForCausalLM"}}, {"attention_bias", false}, {"attention_dropout", 0.0},
+                   {"attn_logit_softcapping", 50.0}, {"bos_token_id", 2}, {"cache_implementation", "hybrid"},
+                   {"eos_token_id", 1}, {"final_logit_softcapping", 30.0}, {"head_dim", 256},
+                   {"hidden_act", "gelu_pytorch_tanh"}, {"hidden_activation", "gelu_pytorch_tanh"},
+                   {"hidden_size", 3584}, {"initializer_range", 0.02}, {"intermediate_size", 14336},
+                   {"max_position_embeddings", 8192}, {"model_type", "gemma2"}, {"num_attention_heads", 16},
+                   {"num_hidden_layers", 42}, {"num_key_value_heads", 8}, {"pad_token_id", 0},
+                   {"query_pre_attn_scalar", 256}, {"rms_norm_eps", 1e-06}, {"rope_theta", 10000.0},
+                   {"sliding_window", 4096}, {"sliding_window_size", 4096}, {"torch_dtype", "float32"},
+                   {"transformers_version", "4.42.0.dev0"}, {"use_cache", true}, {"vocab_size", 256000}};
+  ASSERT_TRUE(parse(g2.dump(), &hp).ok());
+  EXPECT_EQ(hp.unread_keys, std::vector<std::string>{"sliding_window_size"});
+  EXPECT_EQ(hp.sliding_window, 4096u);
+  EXPECT_EQ(hp.swa_layers.size(), 42u);
+  std::vector<std::string> lines = config_notes(hp, "config.json");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"sliding_window_size\" not read by f8 for Gemma2ForCausalLM"), std::string::npos) << lines[0];
+  // Gemma 3 as transformers 5 saves it with its own layer_types: the
+  // "_sliding_window_pattern" beside them is never read.
+  json g3 = json::parse(llama_cfg({{"hidden_act", nullptr}, {"num_hidden_layers", 4}, {"_sliding_window_pattern", 6},
+                                   {"layer_types", {"sliding_attention", "full_attention", "sliding_attention",
+                                                    "full_attention"}}},
+                                  "Gemma3ForCausalLM"));
+  ASSERT_TRUE(parse(g3.dump(), &hp).ok());
+  EXPECT_EQ(hp.swa_layers, (std::vector<uint8_t>{1, 0, 1, 0}));
+  ASSERT_EQ(hp.notes.size(), 1u);
+  EXPECT_NE(hp.notes[0].find("_sliding_window_pattern = 6 is not read: transformers uses layer_types"), std::string::npos);
+  // google/gemma-3-4b-it: Gemma3ForConditionalGeneration, the text model's
+  // config under text_config with most values left to Gemma3TextConfig's
+  // defaults, the vision tower's beside it.
+  const json mm = {
+      {"architectures", {"Gemma3ForConditionalGeneration"}}, {"boi_token_index", 255999}, {"eoi_token_index", 256000},
+      {"eos_token_id", {1, 106}}, {"image_token_index", 262144}, {"initializer_range", 0.02},
+      {"mm_tokens_per_image", 256}, {"model_type", "gemma3"},
+      {"text_config", {{"hidden_size", 2560}, {"intermediate_size", 10240}, {"model_type", "gemma3_text"},
+                       {"num_hidden_layers", 34}, {"rope_scaling", {{"factor", 8.0}, {"rope_type", "linear"}}},
+                       {"sliding_window", 1024}, {"some_future_key", 1}}},
+      {"torch_dtype", "bfloat16"}, {"transformers_version", "4.50.0.dev0"},
+      {"vision_config", {{"hidden_size", 1152}, {"image_size", 896}, {"model_type", "siglip_vision_model"}}}};
+  ASSERT_TRUE(parse(mm.dump(), &hp).ok());
+  EXPECT_EQ(hp.arch, "gemma3");
+  EXPECT_TRUE(hp.multimodal_wrapper);
+  EXPECT_EQ(hp.hidden, 2560u);
+  EXPECT_EQ(hp.n_layers, 34u);
+  EXPECT_EQ(hp.vocab, 262208u);  // Gemma3TextConfig defaults from here on
+  EXPECT_EQ(hp.n_heads, 8u);
+  EXPECT_EQ(hp.n_kv_heads, 4u);
+  EXPECT_EQ(hp.head_dim, 256u);
+  EXPECT_EQ(hp.ctx, 131072u);
+  EXPECT_TRUE(hp.tied && hp.qk_norm && hp.gemma);
+  EXPECT_EQ(hp.rope_theta, 1000000.0f);
+  EXPECT_EQ(hp.rope_local_theta, 10000.0f);
+  EXPECT_EQ(hp.rope_type, "linear");
+  EXPECT_EQ(hp.rope_factor, 8.0f);
+  EXPECT_EQ(hp.sliding_window, 1024u);
+  EXPECT_EQ(hp.swa_layers[5], 0);
+  EXPECT_EQ(hp.swa_layers[4], 1);
+  EXPECT_EQ(hp.eos_ids, (std::vector<int64_t>{1, 106}));
+  EXPECT_EQ(hp.unread_keys, std::vector<std::string>{"text_config.some_future_key"});
+  ASSERT_EQ(hp.notes.size(), 1u);
+  EXPECT_NE(hp.notes[0].find("vision tower"), std::string::npos);
+  // a nested key can be skipped by name
+  ASSERT_TRUE(parse(mm.dump(), &hp, {"text_config.some_future_key", "text_config.rope_scaling"}).ok());
+  EXPECT_TRUE(hp.unread_keys.empty());
+  EXPECT_EQ(hp.rope_type, "none");
+  EXPECT_EQ(hp.ignored_keys.size(), 2u);
+  // Tensor names: both layouts transformers has saved, the vision side skipped.
+  MappedName m;
+  ASSERT_TRUE(map_hf_name(hp, "language_model.model.layers.3.self_attn.q_proj.weight", &m));
+  EXPECT_EQ(m.canonical, "blk.3.attn_q.weight");
+  ASSERT_TRUE(map_hf_name(hp, "model.language_model.embed_tokens.weight", &m));
+  EXPECT_EQ(m.canonical, "token_embd.weight");
+  ASSERT_TRUE(map_hf_name(hp, "model.vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight", &m));
+  EXPECT_EQ(m.role, Role::Ignore);
+  ASSERT_TRUE(map_hf_name(hp, "multi_modal_projector.mm_input_projection_weight", &m));
+  EXPECT_EQ(m.role, Role::Ignore);
+  EXPECT_FALSE(map_hf_name(hp, "model.layers.0.self_attn.q_proj.weight", &m));  // not the wrapper's layout
 }
 
 // config.json files written by transformers 4 and 5 themselves

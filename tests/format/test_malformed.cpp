@@ -57,7 +57,7 @@ std::vector<Fault> faults() {
       {"bad magic", Code::BadMagic, "magic", nullptr, [](V& b, const Layout&) { b[0] = 'X'; }},
       {"gguf magic", Code::BadMagic, "magic", nullptr,
        [](V& b, const Layout&) { std::memcpy(b.data(), "GGUF", 4); }},
-      {"major 2", Code::BadVersion, "version_major", nullptr, hdr(rawimg::kMajor, 2, 2)},
+      {"major 3", Code::BadVersion, "version_major", nullptr, hdr(rawimg::kMajor, 3, 2)},
       {"major 0", Code::BadVersion, "version_major", nullptr, hdr(rawimg::kMajor, 0, 2)},
       {"big-endian marker", Code::BadEndian, "endian", nullptr, hdr(rawimg::kEndian, 0x04030201u, 4)},
       {"alignment 0", Code::BadAlignment, "alignment", nullptr, hdr(rawimg::kAlign, 0)},

@@ -244,3 +244,44 @@ TEST(Reader, OpenErrors) {
   EXPECT_EQ(s.code, Code::Truncated) << s.message;
   EXPECT_EQ(f, nullptr);
 }
+
+// MoE expert tensors: a stack [experts, rows, cols] with one set of channel
+// or block scales per matrix needs major 2; a file without one stays 1.0.
+TEST(RoundTrip, StackedScalesWriteMajor2) {
+  samples::TempDir dir;
+  const std::string p = dir.file("moe.f8");
+  std::unique_ptr<Writer> w;
+  ASSERT_TRUE(Writer::create(p, {}, &w).ok());
+  std::vector<uint8_t> q(3 * 4 * 8, 0x38);  // E4M3 1.0
+  std::vector<float> ch(3 * 4, 2.0f), bl(3 * 2 * 1, 0.5f);
+  ASSERT_TRUE(w->add_tensor({"e.ch", DType::E4M3, {3, 4, 8}, ScaleKind::Channel, 0, 0, "e.ch.scale"}, q.data(), q.size()).ok());
+  ASSERT_TRUE(w->add_tensor({"e.ch.scale", DType::F32, {3, 4}}, ch.data(), ch.size() * 4).ok());
+  ASSERT_TRUE(w->add_tensor({"e.bl", DType::E4M3, {3, 4, 8}, ScaleKind::Block, 2, 8, "e.bl.scale"}, q.data(), q.size()).ok());
+  ASSERT_TRUE(w->add_tensor({"e.bl.scale", DType::F32, {3, 2, 1}}, bl.data(), bl.size() * 4).ok());
+  ASSERT_TRUE(w->finish().ok());
+  auto f = open_ok(p);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->version_major(), 2);
+  ASSERT_NE(f->tensor("e.bl"), nullptr);
+  EXPECT_EQ(f->tensor("e.bl")->block_rows, 2u);
+  // The per-matrix shapes are enforced: [3] is not [3, 4].
+  std::unique_ptr<Writer> w2;
+  ASSERT_TRUE(Writer::create(dir.file("bad.f8"), {}, &w2).ok());
+  ASSERT_TRUE(w2->add_tensor({"e", DType::E4M3, {3, 4, 8}, ScaleKind::Channel, 0, 0, "e.s"}, q.data(), q.size()).ok());
+  ASSERT_TRUE(w2->add_tensor({"e.s", DType::F32, {3}}, ch.data(), 12).ok());
+  Status st = w2->finish();
+  EXPECT_EQ(st.code, Code::BadScale) << st.message;
+  EXPECT_NE(st.message.find("[3,4]"), std::string::npos) << st.message;
+  // A major-1 file cannot carry them: rewrite the header's major and reopen.
+  {
+    int fd = ::open(p.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    const uint8_t one[2] = {1, 0};
+    ASSERT_EQ(::pwrite(fd, one, 2, 4), 2);
+    ::close(fd);
+  }
+  std::unique_ptr<File> f1;
+  st = File::open(p, &f1);
+  EXPECT_EQ(st.code, Code::BadScale) << st.message;
+  EXPECT_NE(st.message.find("need format major 2"), std::string::npos) << st.message;
+}

@@ -20,7 +20,7 @@ import hf_fixture_io as io  # noqa: E402
 CACHE = Path(os.environ.get("F8_CACHE") or Path.home() / ".cache" / "f8")
 SYNTH = ["llama-spm", "mistral-spm", "llama3-bpe", "qwen2-bpe", "smollm2-tiny", "fp8-ct", "fp8-block",
          "smollm2-tf5", "qwen3-bpe", "phi3-spm", "mistral-sw", "qwen2-sw",
-         "gemma2", "gemma3"]
+         "gemma2", "gemma3", "mixtral", "qwen2moe", "qwen3moe", "qwen3moe-fp8", "gemma3-mm"]
 ALL = {"smollm2-135m-instruct": CACHE / "smollm2-135m-instruct",
        **{n: CACHE / "synthetic" / n for n in SYNTH}}
 ESIZE = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1}
@@ -91,6 +91,10 @@ def test_safetensors_and_shapes_follow_config(fixtures, name):
     if (d / "model.safetensors.index.json").exists():
         wm = json.loads((d / "model.safetensors.index.json").read_text())["weight_map"]
         assert wm == {k: f for k, (f, _) in t.items()}
+    if "text_config" in cfg:  # a multimodal wrapper: its text model under language_model.*
+        assert any(k.startswith("vision_tower.") for k in t)
+        t = {k[len("language_model."):]: v for k, v in t.items() if k.startswith("language_model.")}
+        cfg = dict(cfg["text_config"], tie_word_embeddings=cfg.get("tie_word_embeddings", True))
     h, nh, nkv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd, ff, V = cfg.get("head_dim") or h // nh, cfg["intermediate_size"], cfg["vocab_size"]
     shape = {k: v["shape"] for k, (_, v) in t.items()}
@@ -105,12 +109,26 @@ def test_safetensors_and_shapes_follow_config(fixtures, name):
             assert shape[p + "self_attn.q_proj.weight"] == [nh * hd, h]
             assert shape[p + "self_attn.k_proj.weight"] == [nkv * hd, h]
             assert shape[p + "self_attn.v_proj.weight"] == [nkv * hd, h]
-            assert shape[p + "mlp.gate_proj.weight"] == [ff, h]
+            if p + "mlp.gate_proj.weight" in shape:
+                assert shape[p + "mlp.gate_proj.weight"] == [ff, h]
         assert shape[p + "self_attn.o_proj.weight"] == [h, nh * hd]
-        assert shape[p + "mlp.down_proj.weight"] == [h, ff]
-        if cfg["model_type"] == "qwen3":
+        n_exp = cfg.get("num_local_experts") or cfg.get("num_experts") or 0
+        if n_exp and i not in cfg.get("mlp_only_layers", []):  # a MoE layer: router + every expert
+            mix = cfg["model_type"] == "mixtral"
+            fe = cfg.get("moe_intermediate_size") or ff
+            blk = p + ("block_sparse_moe." if mix else "mlp.")
+            assert shape[blk + "gate.weight"] == [n_exp, h]
+            names = ("w1", "w3", "w2") if mix else ("gate_proj", "up_proj", "down_proj")
+            for e in range(n_exp):
+                assert shape[f"{blk}experts.{e}.{names[0]}.weight"] == [fe, h]
+                assert shape[f"{blk}experts.{e}.{names[1]}.weight"] == [fe, h]
+                assert shape[f"{blk}experts.{e}.{names[2]}.weight"] == [h, fe]
+            assert (p + "mlp.gate_proj.weight" not in shape) and (p + "mlp.down_proj.weight" not in shape)
+        else:
+            assert shape[p + "mlp.down_proj.weight"] == [h, ff]
+        if cfg["model_type"] in ("qwen3", "qwen3_moe", "gemma3_text"):
             assert shape[p + "self_attn.q_norm.weight"] == shape[p + "self_attn.k_norm.weight"] == [hd]
-        assert (p + "self_attn.q_proj.bias" in shape) == (cfg["model_type"] == "qwen2")
+        assert (p + "self_attn.q_proj.bias" in shape) == (cfg["model_type"] in ("qwen2", "qwen2_moe"))
     tc = json.loads((d / "tokenizer_config.json").read_text())
     # transformers 5 writes the template to chat_template.jinja
     assert tc.get("chat_template") or (d / "chat_template.jinja").read_text()

@@ -87,6 +87,8 @@ Status check_weight(const Weight& w, const char* what) {
     if (w.scale_cols != 0 && w.scale_cols < need) return bad("scale_cols smaller than ceil(cols/block_cols)");
   }
   if (w.input_scale < 0 || !std::isfinite(w.input_scale)) return bad("input_scale must be finite and >= 0");
+  if (w.n_mats < 1) return bad("n_mats must be >= 1");
+  if (w.n_mats > 1 && w.mat_stride < w.rows * w.stride()) return bad("mat_stride smaller than one matrix");
   return Status::Ok();
 }
 

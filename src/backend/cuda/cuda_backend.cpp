@@ -204,6 +204,9 @@ Status CudaBackend::staged_copy(void* dst, size_t n_rows, size_t row_bytes, Fill
 
 Status CudaBackend::upload(const Weight& h, Weight* out) {
   if (Status s = cpu::check_weight(h, "upload"); !s.ok()) return s;
+  if (h.n_mats > 1)
+    return Status::Error(Code::Unsupported, "upload: stacked expert weights (mixture of experts) are not "
+                                            "implemented on the CUDA backend yet");
   if (is_fp8(h.dtype) && h.scale_kind == ScaleKind::Block && (h.block_rows % 16 || h.block_cols % 64))
     return Status::Error(Code::Unsupported, "block scales of " + std::to_string(h.block_rows) + "x" +
                                                 std::to_string(h.block_cols) +

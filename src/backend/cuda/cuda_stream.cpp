@@ -200,6 +200,14 @@ class CudaStream final : public Stream {
   void argmax(const float* x, int32_t T, int32_t n, int32_t* out) override {
     if (!bad()) launched(f8k::argmax(x, T, n, out, s_), "argmax");
   }
+  // MoE: the grouped FP8 expert GEMM is not in the CUDA backend yet; a MoE
+  // model on --backend cuda stops with this error at its first MoE layer.
+  void sigmoid_scale_rows(float*, const float*, int32_t, int32_t) override { moe_unsupported(); }
+  void moe_route(const float*, int32_t, const MoeRoute&, int32_t*, float*) override { moe_unsupported(); }
+  void moe_ffn(const float*, int32_t, const MoeExperts&, const int32_t*, const float*, int32_t, float*,
+               ActQuant) override {
+    moe_unsupported();
+  }
 
   void kv_store(KVCache& cache, int32_t layer, const float* k, const float* v, const int32_t* cells,
                 int32_t T) override {
@@ -281,6 +289,9 @@ class CudaStream final : public Stream {
 
  private:
   bool bad() const { return !err_.ok(); }
+  void moe_unsupported() {
+    if (!bad()) fail(Status::Error(Code::Unsupported, "mixture-of-experts layers are not implemented on the CUDA backend yet"));
+  }
   void fail(Status s) {
     if (err_.ok()) err_ = std::move(s);
   }

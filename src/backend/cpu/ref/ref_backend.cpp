@@ -8,6 +8,7 @@
 #include "backend/cpu/cpu_common.h"
 #include "backend/cpu/fmha_emul.h"
 #include "backend/cpu/ref/ref_backend.h"
+#include "backend/cpu/ref/ref_moe.h"
 
 namespace f8backend::cpu {
 namespace {
@@ -101,6 +102,16 @@ class RefStream final : public Stream {
   }
   void get_rows(const float* x, const int32_t* idx, int32_t M, int32_t dim, float* out) override {
     for (int32_t i = 0; i < M; ++i) std::memmove(out + i * dim, x + static_cast<int64_t>(idx[i]) * dim, dim * 4);
+  }
+  void sigmoid_scale_rows(float* x, const float* g, int32_t T, int32_t dim) override {
+    ref_sigmoid_scale_rows(x, g, T, dim);
+  }
+  void moe_route(const float* logits, int32_t T, const MoeRoute& r, int32_t* ids, float* w) override {
+    ref_moe_route(logits, T, r, ids, w);
+  }
+  void moe_ffn(const float* x, int32_t T, const MoeExperts& e, const int32_t* ids, const float* w, int32_t k,
+               float* y, ActQuant act) override {
+    ref_moe_ffn(*this, x, T, e, ids, w, k, y, act);
   }
 
   void kv_store(KVCache& cache, int32_t layer, const float* k, const float* v, const int32_t* cells,

@@ -12,6 +12,8 @@
 #include "backend/cpu/fmha_emul.h"
 #include "backend/cpu/simd/kernels.h"
 #include "backend/cpu/simd/simd_backend.h"
+#include "backend/cpu/simd/simd_moe.h"
+#include "backend/moe_route.h"
 #include "backend/threadpool.h"
 
 namespace f8backend::cpu {
@@ -179,6 +181,20 @@ class SimdStream final : public Stream {
   void get_rows(const float* x, const int32_t* idx, int32_t M, int32_t dim, float* out) override {
     for (int32_t i = 0; i < M; ++i) std::memmove(out + i * dim, x + static_cast<int64_t>(idx[i]) * dim, dim * 4);
   }
+  void sigmoid_scale_rows(float* x, const float* g, int32_t T, int32_t dim) override {
+    run_items(T, int64_t(T) * dim, [&](int64_t t) {
+      const float sg = 1.0f / (1.0f + std::exp(-g[t]));
+      for (int32_t i = 0; i < dim; ++i) x[t * dim + i] *= sg;
+    });
+  }
+  void moe_route(const float* logits, int32_t T, const MoeRoute& r, int32_t* ids, float* w) override {
+    for (int32_t t = 0; t < T; ++t)
+      moe_route_token(logits + int64_t(t) * r.n_expert, r, ids + int64_t(t) * r.k, w + int64_t(t) * r.k);
+  }
+  void moe_ffn(const float* x, int32_t T, const MoeExperts& e, const int32_t* ids, const float* w, int32_t k,
+               float* y, ActQuant act) override {
+    moe_.ffn(pool_, *k_, scratch_, x, T, e, ids, w, k, y, act);
+  }
 
   void kv_store(KVCache& cache, int32_t layer, const float* k, const float* v, const int32_t* cells,
                 int32_t T) override {
@@ -288,6 +304,7 @@ class SimdStream final : public Stream {
   const Kernels* k_;
   ThreadPool pool_;
   FmhaLayerValues fmha_kv_;  // fp8_fmha: the layer's K/V values (capacity reused)
+  simd::GroupedMoe moe_;     // MoE experts: grouping and gathered rows (capacity reused)
   std::vector<std::unique_ptr<Buffer>> scratch_;  // per thread: kScratchPerDim * max_dim floats
   std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
   std::vector<float> sx_;                         // [max_tokens] activation scales
