@@ -25,14 +25,15 @@ STASH=${STASH:-/tmp/f8gpu}
 GPU=.gpu
 CACHE=${F8_CACHE:-$HOME/.cache/f8}
 SMOL_NAME=smollm2-135m-instruct-e4m3.f8
+MOE_NAME=mixtral-synthetic-e4m3.f8   # scripts/synthetic_moe.py's Mixtral (9 MB): the MoE path end to end
 
 say() { echo "gpu_check: $*" >&2; }
 die() { echo "gpu_check: error: $*" >&2; exit 1; }
 
 # Binaries to ship: required ones fail the pack when missing.
 REQUIRED_BINS=(f8)
-TEST_BINS=(test_cuda_backend test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1)
-BENCH_BINS=(bench_cuda_gemm bench_cuda_attn bench_cuda_fmha)
+TEST_BINS=(test_cuda_backend test_cuda_moe test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1)
+BENCH_BINS=(bench_cuda_gemm bench_cuda_attn bench_cuda_fmha bench_cuda_moe)
 
 # ================================================================ pack
 find_exe() {  # find_exe NAME: path of the executable NAME under $BUILD
@@ -106,6 +107,12 @@ pack() {
     done < <(ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }')
   done
   cp "$smol" "$B/models/$SMOL_NAME" || die "copy $smol"
+  local moe_hf="$CACHE/synthetic/mixtral"
+  if [ -f "$moe_hf/config.json" ]; then
+    "$BUILD/bin/f8" convert "$moe_hf" -o "$B/models/$MOE_NAME" -q --force || die "f8 convert of $moe_hf failed"
+  else
+    say "note: $moe_hf missing (scripts/fixtures.sh): no MoE end-to-end step"
+  fi
   for f in tokenizer.json tokenizer_config.json special_tokens_map.json generation_config.json config.json; do
     [ -f "$hf/$f" ] && cp "$hf/$f" "$B/models/smollm2-tok/"
   done
@@ -296,6 +303,30 @@ run_all() {
     fi
     grep -h '^\[ info \]' "$OUT/tests.log" | sed 's/^/    /' >>"$OUT/run.log"
   else SUMMARY+=("test_cuda_backend|MISSING|0|not in the bundle"); fi
+  if [ -x "$B/bin/test_cuda_moe" ]; then  # MoE ops (issue 20) vs cpu-ref
+    step "test_cuda_moe" 180 "$OUT/tests.log" "${fx[@]}" "$B/bin/test_cuda_moe"
+    grep -h '^\[ info \] moe' "$OUT/tests.log" | sed 's/^/    /' >>"$OUT/run.log"
+  else SUMMARY+=("test_cuda_moe|MISSING|0|not in the bundle"); fi
+  if [ -f "$B/models/$MOE_NAME" ]; then
+    # MoE end to end (issue 20): the synthetic Mixtral's perplexity on a text
+    # on CUDA against the CPU's --emulate-gpu run (KL and same top token):
+    # 64-token chunks (CUDA graphs) and 256-token chunks (prefill); then a
+    # decode benchmark (one graph per step).
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    step "MoE e2e: synthetic Mixtral, cuda vs cpu --emulate-gpu" 120 "$OUT/tests.log" bash -c '
+      set -e; m=$1; w=$2; txt=$3; f8=$4; export LD_LIBRARY_PATH="$F8_LIBPATH"
+      "$f8" perplexity -m "$m" -f "$txt" --backend cpu --emulate-gpu --chunk 256 --chunks 4 --save-logits "$w/moe-emu.bin"
+      for b in 64 256; do
+        "$f8" perplexity -m "$m" -f "$txt" --backend cuda -b $b --chunk 256 --chunks 4 \
+          --kl-base "$w/moe-emu.bin" 2>&1 | tee "$w/moe-kl-$b.txt"
+        kl=$(sed -n "s/^KL(base || model) = \([0-9.e+-]*\).*/\1/p" "$w/moe-kl-$b.txt")
+        echo "MoE e2e -b $b: KL $kl (bound 0.01)"
+        awk -v k="$kl" "BEGIN { exit !(k != \"\" && k < 0.01) }"
+      done
+      "$f8" bench -m "$m" --backend cuda -p 64 -n 64 -r 2 -t 1' \
+      _ "$B/models/$MOE_NAME" "$WORK" "$ROOT/docs/cuda.md" "$B/bin/f8"
+    note "$(grep -h '^MoE e2e' "$OUT/tests.log" | tr '\n' ' ')"
+  else SUMMARY+=("MoE e2e|MISSING|0|no synthetic Mixtral in the bundle"); fi
   if [ -x "$B/bin/test_cuda_e2e" ]; then
     step "test_cuda_e2e (SmolLM2)" 180 "$OUT/tests.log" env F8_E2E_MODEL="$SMOL" LD_LIBRARY_PATH="$F8_LIBPATH" \
       "$B/bin/test_cuda_e2e"
@@ -320,6 +351,15 @@ run_all() {
     note "$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
     step "racecheck bench_cuda_fmha check" 120 "$OUT/sanitizer.log" env LD_LIBRARY_PATH="$F8_LIBPATH" \
       "$SAN" --tool racecheck --error-exitcode 3 "$B/bin/bench_cuda_fmha" check
+    note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
+  fi
+
+  if [ -x "$B/bin/bench_cuda_moe" ]; then  # MoE kernels (issue 20): their self-check under both tools
+    step "memcheck bench_cuda_moe check" 120 "$OUT/sanitizer.log" env LD_LIBRARY_PATH="$F8_LIBPATH" \
+      "$SAN" --tool memcheck --error-exitcode 3 "$B/bin/bench_cuda_moe" check
+    note "$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
+    step "racecheck bench_cuda_moe check" 120 "$OUT/sanitizer.log" env LD_LIBRARY_PATH="$F8_LIBPATH" \
+      "$SAN" --tool racecheck --error-exitcode 3 "$B/bin/bench_cuda_moe" check
     note "$(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUT/sanitizer.log" | tail -n 1)"
   fi
 

@@ -282,6 +282,15 @@ struct StreamParams {
   int64_t max_dim = 0;          // largest K or N of any gemm (vocab included)
   int64_t max_attn_dim = 0;     // largest n_heads * head_dim attention sees; 0 = max_dim
                                 // (a device backend sizes its attention workspace from it)
+  // Mixture of experts (all 0 when no moe_ffn runs on this stream): the
+  // largest k (experts per token), expert count, expert FFN width (rows of a
+  // gate matrix) and hidden size (its columns) any moe_ffn call sees. A
+  // device backend sizes its MoE scratch from them at creation (a CUDA graph
+  // cannot allocate); the CPU backends ignore them.
+  int32_t moe_k = 0;
+  int32_t moe_experts = 0;
+  int64_t moe_ff = 0;
+  int64_t moe_hidden = 0;
 };
 
 class Stream {

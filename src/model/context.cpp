@@ -50,7 +50,9 @@ Status fit_device_ctx(f8backend::Backend& be, const HParams& hp, int32_t n_kv_he
   const double T = std::min(p->n_batch, p->n_ctx);
   const double scratch = 4.0 * T * (2.0 * hp.n_embd + 2.0 * hp.q_dim() + 2.0 * hp.kv_dim() + 2.0 * hp.n_ff) +
                          4.0 * double(kLogitsChunkFloats) + T * double(hp.n_vocab > hp.n_ff ? hp.n_vocab : hp.n_ff) +
-                         double(64ull << 20);  // quantized activations, attention partials, cuBLASLt workspace
+                         double(64ull << 20) +  // quantized activations, attention partials, cuBLASLt workspace
+                         // MoE: per (token, expert) pair the activated row (F32 + E4M3), the expert's output
+                         T * hp.n_expert_used * (5.0 * hp.n_ff_exp + 5.0 * hp.n_embd + 32.0);
   const double budget = double(fr) - (1.0 - double(p->gpu_mem)) * double(tot) - scratch;
   const double per_cell = 2.0 * hp.n_layer * n_kv_heads * hp.head_dim * ggf8::dtype_size(p->kv_type);
   const int64_t fit = budget > 0 ? int64_t(budget / per_cell) : 0;
@@ -211,6 +213,12 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   sp.max_dim = std::max<int64_t>({int64_t(hp.n_embd), t.q_dim, t.kv_dim, ffw, t.n_ff_exp, int64_t(hp.n_expert),
                                   t.n_vocab});
   sp.max_attn_dim = t.q_dim;
+  if (hp.n_expert) {  // the device MoE scratch (cuda_moe.h)
+    sp.moe_k = int32_t(hp.n_expert_used);
+    sp.moe_experts = int32_t(hp.n_expert);
+    sp.moe_ff = t.n_ff_exp;
+    sp.moe_hidden = int64_t(hp.n_embd);
+  }
   f8backend::Status bs = be.create_stream(sp, &R->stream);
   if (!bs.ok()) return Status::Error(from_backend(bs.code), std::string("stream: ") + bs.message);
 

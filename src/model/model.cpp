@@ -2,6 +2,7 @@
 // default backend; nothing is copied on the CPU.
 #include "model/model.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 #include <vector>
@@ -40,6 +41,8 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
                                        &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.post_ffw_norm})
       add(*w);
     for (const auto& [w, name] : moe_weights(L)) add(*w);
+    for (const f8backend::Bias* b : {&L.experts.gate_b, &L.experts.up_b, &L.experts.down_b})  // per-expert biases
+      if (b->data) need += 4 * size_t(L.experts.gate.n_mats) * size_t(std::max(L.experts.gate.rows, L.experts.gate.cols)) + 256;
     for (const f8backend::Bias* b : {&L.bq, &L.bk, &L.bv})
       if (b->data) need += 4 * size_t(L.wq.rows) + 256;
   }
@@ -91,12 +94,33 @@ Status upload_all(f8backend::Backend& be, const ModelWeights& host, ModelWeights
       const auto hm = moe_weights(h), dm = moe_weights(d);
       for (size_t i = 0; i < hm.size(); ++i)
         if (!(st = up(*hm[i].first, const_cast<f8backend::Weight*>(dm[i].first), hm[i].second, li)).ok()) return st;
-      if (h.experts.gate_b.data || h.experts.up_b.data || h.experts.down_b.data) {
-        // Per-expert biases stay host views here; a device backend that runs
-        // MoE uploads them with the stacks (none does yet).
-        if (!be.host_memory())
-          return Status::Error(Code::Unsupported, std::string("backend ") + be.name() + ": blk." + std::to_string(l) +
-                                                      ": per-expert biases are not supported on this backend yet");
+      if (!be.host_memory() && (h.experts.gate_b.data || h.experts.up_b.data || h.experts.down_b.data)) {
+        // Per-expert biases [E, N] (a tensor-parallel slice keeps the full
+        // row stride fb_stride) go up as a stack of E one-row vectors; the
+        // uploaded stack's mat_stride is the device's stride between experts
+        // (CUDA: compact F32, expert e's at e * N).
+        const f8backend::MoeExperts& hx = h.experts;
+        const int64_t F = hx.gate.rows, H = hx.gate.cols, FB = hx.fb_stride ? hx.fb_stride : F;
+        auto up_bias = [&](const f8backend::Bias& hb, f8backend::Bias* db, int64_t n, int64_t stride,
+                           const char* what, bool gate_up) -> Status {
+          if (!hb.data) return Status::Ok();
+          f8backend::Weight hw, dw;
+          hw.data = hb.data;
+          hw.dtype = hb.dtype;
+          hw.rows = 1;
+          hw.cols = n;
+          hw.n_mats = hx.gate.n_mats;
+          hw.mat_stride = stride;
+          if (Status bs = up(hw, &dw, what, li); !bs.ok()) return bs;
+          db->data = dw.data;
+          db->dtype = dw.dtype;
+          if (gate_up && dw.mat_stride) d.experts.fb_stride = dw.mat_stride;
+          return Status::Ok();
+        };
+        f8backend::MoeExperts& dx = d.experts;
+        if (!(st = up_bias(hx.gate_b, &dx.gate_b, F, FB, "ffn_gate_exps.bias", true)).ok()) return st;
+        if (!(st = up_bias(hx.up_b, &dx.up_b, F, FB, "ffn_up_exps.bias", true)).ok()) return st;
+        if (!(st = up_bias(hx.down_b, &dx.down_b, H, H, "ffn_down_exps.bias", false)).ok()) return st;
       }
     }
     // Biases are small vectors; upload them as 1-row weights.

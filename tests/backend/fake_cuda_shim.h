@@ -60,6 +60,19 @@ class FakeCudaStream : public f8backend::Stream {
   void get_rows(const float* x, const int32_t* idx, int32_t M, int32_t dim, float* out) override {
     op([=, this] { s_->get_rows(x, idx, M, dim, out); });
   }
+  void sigmoid_scale_rows(float* x, const float* g, int32_t T, int32_t dim) override {
+    op([=, this] { s_->sigmoid_scale_rows(x, g, T, dim); });
+  }
+  void moe_route(const float* logits, int32_t T, const f8backend::MoeRoute& r, int32_t* ids, float* w) override {
+    op([=, this] { s_->moe_route(logits, T, r, ids, w); });
+  }
+  // FP8 experts always quantize their activations on the GPU.
+  void moe_ffn(const float* x, int32_t T, const f8backend::MoeExperts& e, const int32_t* ids, const float* w,
+               int32_t k, float* y, f8backend::ActQuant act) override {
+    const bool fp8 = e.gate.dtype == f8backend::DType::E4M3 || e.gate.dtype == f8backend::DType::E5M2;
+    const f8backend::ActQuant a = fp8 ? f8backend::ActQuant::DynamicToken : act;
+    op([=, this] { s_->moe_ffn(x, T, e, ids, w, k, y, a); });
+  }
   void kv_store(f8backend::KVCache& c, int32_t l, const float* k, const float* v, const int32_t* cells,
                 int32_t T) override {
     f8backend::KVCache* cp = &c;

@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <vector>
 
 #include "backend/cpu/cpu_common.h"
+#include "backend/cuda/weight_image.h"
 #include "kernels/fp8_codec.cuh"
+#include "kernels/moe_math.h"
 
 namespace f8backend::cuda {
 
@@ -15,37 +18,6 @@ namespace {
 constexpr size_t kStagingBytes = size_t{16} << 20;  // per pinned staging buffer (x2)
 
 bool is_fp8(DType d) { return d == DType::E4M3 || d == DType::E5M2; }
-
-// The device image of a weight: element size, row stride (elements), bytes.
-struct Layout {
-  bool vec = false;       // 1-row F32/F16/BF16 vector, stored as F32
-  size_t esz = 0;         // element bytes on the device
-  int64_t stride = 0;     // elements per device row
-  size_t bytes = 0;       // weight bytes
-  size_t scale_n = 0;     // scale floats
-  int64_t scale_cols = 0; // Block: scale row stride
-};
-
-Layout layout_of(const Weight& w) {
-  Layout L;
-  const bool fp8 = is_fp8(w.dtype);
-  L.vec = w.rows == 1 && !fp8 && w.scale_kind == ScaleKind::None;
-  L.esz = L.vec ? 4 : cpu::elem_size(w.dtype);
-  if (L.vec) L.stride = w.cols;
-  else if (fp8) L.stride = static_cast<int64_t>(round_up(size_t(w.cols), 64));
-  else L.stride = static_cast<int64_t>(round_up(size_t(w.cols), 16 / L.esz));
-  L.bytes = size_t(w.rows) * size_t(L.stride) * L.esz;
-  switch (w.scale_kind) {
-    case ScaleKind::Tensor: L.scale_n = 1; break;
-    case ScaleKind::Channel: L.scale_n = size_t(w.rows); break;
-    case ScaleKind::Block:
-      L.scale_cols = w.scale_cols ? w.scale_cols : (w.cols + w.block_cols - 1) / w.block_cols;
-      L.scale_n = size_t((w.rows + w.block_rows - 1) / w.block_rows) * size_t(L.scale_cols);
-      break;
-    default: break;
-  }
-  return L;
-}
 
 }  // namespace
 
@@ -173,7 +145,7 @@ void CudaBackend::memory(size_t* free_bytes, size_t* total_bytes) const {
 }
 
 size_t CudaBackend::upload_bytes(const Weight& w) const {
-  const Layout L = layout_of(w);
+  const WeightLayout L = weight_layout(w);
   return round_up(L.bytes, 256) + round_up(L.scale_n * 4, 256);
 }
 
@@ -204,50 +176,37 @@ Status CudaBackend::staged_copy(void* dst, size_t n_rows, size_t row_bytes, Fill
 
 Status CudaBackend::upload(const Weight& h, Weight* out) {
   if (Status s = cpu::check_weight(h, "upload"); !s.ok()) return s;
-  if (h.n_mats > 1)
-    return Status::Error(Code::Unsupported, "upload: stacked expert weights (mixture of experts) are not "
-                                            "implemented on the CUDA backend yet");
   if (is_fp8(h.dtype) && h.scale_kind == ScaleKind::Block && (h.block_rows % 16 || h.block_cols % 64))
     return Status::Error(Code::Unsupported, "block scales of " + std::to_string(h.block_rows) + "x" +
                                                 std::to_string(h.block_cols) +
                                                 ": the CUDA backend needs block rows % 16 == 0 and block "
                                                 "columns % 64 == 0 (128x128 is the usual shape)");
-  const Layout L = layout_of(h);
-  const size_t src_esz = cpu::elem_size(h.dtype);
-  const size_t row_bytes = size_t(L.stride) * L.esz;
-  if (row_bytes > kStagingBytes)
-    return Status::Error(Code::Unsupported, "upload: a row of " + mib(row_bytes) + " exceeds the staging buffer (" +
+  if (h.n_mats > f8k::moe::kMaxExperts)
+    return Status::Error(Code::Unsupported, "a stack of " + std::to_string(h.n_mats) +
+                                                " experts: the CUDA backend's MoE kernels take at most " +
+                                                std::to_string(f8k::moe::kMaxExperts));
+  if (h.n_mats > 1 && !is_fp8(h.dtype) && h.scale_kind == ScaleKind::Block && h.block_cols % 8)
+    return Status::Error(Code::Unsupported, "block scales of " + std::to_string(h.block_rows) + "x" +
+                                                std::to_string(h.block_cols) +
+                                                " on a 16-bit expert stack: the CUDA backend needs block "
+                                                "columns % 8 == 0");
+  const WeightLayout L = weight_layout(h);
+  if (L.row_bytes > kStagingBytes)
+    return Status::Error(Code::Unsupported, "upload: a row of " + mib(L.row_bytes) + " exceeds the staging buffer (" +
                                                 mib(kStagingBytes) + ")");
   std::lock_guard<std::mutex> lock(upload_mu_);
   if (Status s = use(); !s.ok()) return s;
   std::unique_ptr<DeviceBuffer> wbuf, sbuf;
   if (Status s = DeviceBuffer::create(dev_.index, L.bytes, &wbuf); !s.ok()) return s;
-  const auto* src = static_cast<const uint8_t*>(h.data);
-  const int64_t src_stride = h.stride();
-  Status st = staged_copy(wbuf->data(), size_t(h.rows), row_bytes, [&](uint8_t* dst, size_t r0, size_t nr) {
-    std::memset(dst, 0, nr * row_bytes);  // row padding must be zero
-    for (size_t r = 0; r < nr; ++r) {
-      const uint8_t* s = src + (r0 + r) * size_t(src_stride) * src_esz;
-      uint8_t* d = dst + r * row_bytes;
-      if (L.vec) {
-        float* df = reinterpret_cast<float*>(d);
-        for (int64_t k = 0; k < h.cols; ++k) df[k] = cpu::load_elem(s, h.dtype, k);
-      } else {
-        std::memcpy(d, s, size_t(h.cols) * src_esz);
-      }
-    }
-  });
+  Status st = staged_copy(wbuf->data(), size_t(L.n_mats * L.mat_rows), L.row_bytes,
+                          [&](uint8_t* dst, size_t r0, size_t nr) { fill_image_rows(h, L, dst, r0, nr); });
   if (!st.ok()) return st;
-  Weight d = h;
-  d.data = wbuf->data();
-  d.dtype = L.vec ? DType::F32 : h.dtype;
-  d.row_stride = L.stride;
   if (L.scale_n) {
+    const std::vector<float> sc = image_scales(h, L);
     if (Status s = DeviceBuffer::create(dev_.index, L.scale_n * 4, &sbuf); !s.ok()) return s;
-    F8_CUDA_TRY(cudaMemcpy(sbuf->data(), h.scale, L.scale_n * 4, cudaMemcpyHostToDevice), "upload: scales");
-    d.scale = static_cast<const float*>(sbuf->data());
-    d.scale_cols = L.scale_cols;
+    F8_CUDA_TRY(cudaMemcpy(sbuf->data(), sc.data(), L.scale_n * 4, cudaMemcpyHostToDevice), "upload: scales");
   }
+  const Weight d = image_weight(h, L, wbuf->data(), sbuf ? static_cast<const float*>(sbuf->data()) : nullptr);
   weights_.push_back(std::move(wbuf));
   if (sbuf) weights_.push_back(std::move(sbuf));
   *out = d;

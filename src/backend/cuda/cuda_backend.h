@@ -10,7 +10,13 @@
 //     block_rows % 16 == 0 and block_cols % 64 == 0 (128x128 is the norm).
 //   - F32/F16/BF16 matrices: rows padded to 16 bytes, pad zero.
 //   - vectors (rows == 1: norm weights, biases): converted to F32.
-//   - scales: copied as they are (FP32 multipliers).
+//   - scales: FP32 multipliers, compacted per matrix (a block-scaled
+//     tensor-parallel slice keeps only its own scale columns).
+//   - stacks (n_mats > 1: MoE experts, and per-expert biases as stacks of
+//     1-row vectors): every matrix in the layout above, matrix e at
+//     e * mat_stride elements (each 256-byte aligned), its scales at
+//     e * mat_scale_stride; at most 1024 matrices. weight_image.h has the
+//     exact image (pure C++, so the CPU tests replay the kernels on it).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -22,6 +22,7 @@
 #include "backend/cpu/cpu_common.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_kv.h"
+#include "backend/cuda/cuda_moe.h"
 #include "backend/cuda/lt_gemm.h"
 #include "kernels/attention.cuh"
 #include "kernels/fmha.cuh"
@@ -76,6 +77,8 @@ class CudaStream final : public Stream {
     if (Status s = DeviceBuffer::create(dev, ws_floats_ * 4, &attn_ws_); !s.ok()) return s;
     if (Status s = lt_.init(dev, kLtWorkspace); !s.ok()) return s;
     if (Status s = stage_.alloc(kStagingBytes); !s.ok()) return s;
+    moe_ = std::make_unique<CudaMoe>(dev, p_);
+    if (Status s = moe_->init(); !s.ok()) return s;
     lt_min_ = lt_min_tokens();
     graphs_on_ = graphs_enabled();
     return Status::Ok();
@@ -200,13 +203,18 @@ class CudaStream final : public Stream {
   void argmax(const float* x, int32_t T, int32_t n, int32_t* out) override {
     if (!bad()) launched(f8k::argmax(x, T, n, out, s_), "argmax");
   }
-  // MoE: the grouped FP8 expert GEMM is not in the CUDA backend yet; a MoE
-  // model on --backend cuda stops with this error at its first MoE layer.
-  void sigmoid_scale_rows(float*, const float*, int32_t, int32_t) override { moe_unsupported(); }
-  void moe_route(const float*, int32_t, const MoeRoute&, int32_t*, float*) override { moe_unsupported(); }
-  void moe_ffn(const float*, int32_t, const MoeExperts&, const int32_t*, const float*, int32_t, float*,
+  // MoE (cuda_moe.cpp): routing, grouping by expert, the grouped expert
+  // GEMMs and the weighted sum, all on the device (graph-capturable).
+  void sigmoid_scale_rows(float* x, const float* g, int32_t T, int32_t dim) override {
+    if (!bad()) moe_status(moe_->sigmoid_scale_rows(x, g, T, dim, s_));
+  }
+  void moe_route(const float* logits, int32_t T, const MoeRoute& r, int32_t* ids, float* w) override {
+    if (!bad()) moe_status(moe_->route(logits, T, r, ids, w, s_));
+  }
+  // FP8 experts always quantize their activations (as gemm); `act` is not read.
+  void moe_ffn(const float* x, int32_t T, const MoeExperts& e, const int32_t* ids, const float* w, int32_t k, float* y,
                ActQuant) override {
-    moe_unsupported();
+    if (!bad()) moe_status(moe_->ffn(x, T, e, ids, w, k, y, s_, capturing_));
   }
 
   void kv_store(KVCache& cache, int32_t layer, const float* k, const float* v, const int32_t* cells,
@@ -289,8 +297,8 @@ class CudaStream final : public Stream {
 
  private:
   bool bad() const { return !err_.ok(); }
-  void moe_unsupported() {
-    if (!bad()) fail(Status::Error(Code::Unsupported, "mixture-of-experts layers are not implemented on the CUDA backend yet"));
+  void moe_status(Status s) {
+    if (!s.ok()) fail(std::move(s));
   }
   void fail(Status s) {
     if (err_.ok()) err_ = std::move(s);
@@ -354,6 +362,7 @@ class CudaStream final : public Stream {
   bool graphs_on_ = true, capturing_ = false;
   uint64_t capture_key_ = 0;
   std::map<uint64_t, cudaGraphExec_t> graphs_;
+  std::unique_ptr<CudaMoe> moe_;  // MoE ops and their scratch
   PinnedBuffer stage_;     // from_host staging ring
   size_t stage_off_ = 0;   // next free byte of stage_ (0 when the stream is drained)
 };
