@@ -16,6 +16,7 @@
 #include "command.h"
 #include "f8.h"
 #include "util_gen.h"
+#include "util_pull.h"
 #include "util_run.h"
 
 namespace f8cli {
@@ -67,6 +68,7 @@ int run(int argc, char** argv) {
            "  f8 generate -m smollm2.f8 --chat -p 'Write a haiku about FP8.'");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
+  if (int e = resolve_model_flag(&rf.model)) return e;  // -m ORG/NAME: the pulled .f8
   if (int(!prompt.empty()) + int(!file.empty()) + int(!prompt_ids.empty()) != 1)
     return fail(2, "give exactly one of -p/--prompt, -f/--file or --prompt-ids");
   if (!prompt_ids.empty() && chat) return fail(2, "--prompt-ids cannot be combined with --chat");

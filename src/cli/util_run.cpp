@@ -13,7 +13,9 @@
 namespace f8cli {
 
 void add_run_flags(ArgParser& p, RunFlags* f) {
-  p.option("-m,--model", &f->model, "FILE", "the .f8 model", true);
+  p.option("-m,--model", &f->model, "FILE|ORG/NAME",
+           "the .f8 model, or a Hub repo ORG/NAME[@REV]: the .f8 `f8 pull` made of it (pulled first when missing)",
+           true);
   p.option("-c,--ctx", &f->ctx, "N",
            "context length in tokens (0 = the model's, capped at 4096 on the CPU and at what fits in "
            "--gpu-mem on a GPU)");
