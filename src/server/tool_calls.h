@@ -59,6 +59,10 @@ struct ToolSpec {
 // What parsing needs besides the text.
 struct ToolParseOptions {
   bool parallel = true;  // false: at most the first call
+  // The output was forced into calls by a grammar (tool_choice required or
+  // named): it has no content; what is left of a call cut off by max_tokens
+  // is dropped.
+  bool forced = false;
   // For formats whose arguments are not JSON (qwen3-coder, glm): parameter
   // name -> JSON type of each function ("string" values stay strings).
   std::map<std::string, std::map<std::string, std::string>> param_types;

@@ -863,6 +863,7 @@ ToolParse parse_tool_output(ToolFormat f, const std::string& text, bool final, c
   }
   if (!reasoning.empty()) r.reasoning = reasoning + (r.reasoning.empty() ? "" : "\n" + r.reasoning);
   if (!opt.parallel && r.calls.size() > 1) r.calls.resize(1);
+  if (opt.forced) r.content.clear();
   if (final && !r.calls.empty()) r.content = trim(r.content);
   return r;
 }

@@ -65,7 +65,7 @@ class FakeRuntime : public Runtime {
     };
     return std::make_unique<Greedy>();
   }
-  std::unique_ptr<TextStream> new_text_stream() override {
+  std::unique_ptr<TextStream> new_text_stream(bool) override {
     struct S : TextStream {
       std::string push(int32_t t) override { return "<" + std::to_string(t) + ">"; }
       std::string flush() override { return ""; }
