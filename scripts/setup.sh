@@ -22,7 +22,8 @@ DEB_PKGS=(
   chromium chromium-driver           # headless browser test of the `f8 serve` chat page (selenium)
 )
 PY_PKGS=(numpy pytest jinja2 tokenizers sentencepiece safetensors gguf openai requests selenium
-         setuptools wheel)  # setuptools + wheel: `pip install --no-build-isolation ./python` in the tests
+         setuptools wheel   # setuptools + wheel: `pip install --no-build-isolation ./python` in the tests
+         jsonschema rfc3339-validator)  # structured outputs validated (rfc3339-validator: its date-time check)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -39,7 +40,7 @@ fi
 PY=${PYTHON:-python3}
 pymissing=()
 for p in "${PY_PKGS[@]}"; do
-  mod=$p
+  mod=${p//-/_}  # import name: rfc3339-validator -> rfc3339_validator
   "$PY" -c "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('$mod') else 1)" 2>/dev/null || pymissing+=("$p")
 done
 if [ ${#pymissing[@]} -gt 0 ]; then
