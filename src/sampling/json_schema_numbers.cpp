@@ -24,9 +24,24 @@ namespace {
 constexpr int kMaxIntDigits = 16;   // unbounded integer parts (as the plain number rule)
 constexpr int kMaxFracDigits = 16;  // fraction digits (more when a bound needs them)
 
+// A GBNF literal of digits (built by appending: GCC 12 misreads
+// "literal" + std::string temporaries as overlapping copies, -Wrestrict).
+std::string quoted(const std::string& digits) {
+  std::string s(1, '"');
+  s += digits;
+  s += '"';
+  return s;
+}
+
 std::string digit_class(int lo, int hi) {
-  if (lo == hi) return "\"" + std::to_string(lo) + "\"";
-  return "[" + std::to_string(lo) + "-" + std::to_string(hi) + "]";
+  std::string s(1, lo == hi ? '"' : '[');
+  s += char('0' + lo);
+  if (lo != hi) {
+    s += '-';
+    s += char('0' + hi);
+  }
+  s += lo == hi ? '"' : ']';
+  return s;
 }
 
 std::string any_digits(int n) {
@@ -55,7 +70,7 @@ bool all_char(const std::string& s, char c) { return std::all_of(s.begin(), s.en
 std::string ge_digits(const std::string& x) {
   if (x.empty() || all_char(x, '0')) return any_digits(int(x.size()));
   int d = x[0] - '0';
-  std::vector<std::string> alts = {cat("\"" + x.substr(0, 1) + "\"", ge_digits(x.substr(1)))};
+  std::vector<std::string> alts = {cat(quoted(x.substr(0, 1)), ge_digits(x.substr(1)))};
   if (d < 9) alts.push_back(cat(digit_class(d + 1, 9), any_digits(int(x.size()) - 1)));
   return join_alts(alts);
 }
@@ -64,17 +79,17 @@ std::string ge_digits(const std::string& x) {
 std::string le_digits(const std::string& x) {
   if (x.empty() || all_char(x, '9')) return any_digits(int(x.size()));
   int d = x[0] - '0';
-  std::vector<std::string> alts = {cat("\"" + x.substr(0, 1) + "\"", le_digits(x.substr(1)))};
+  std::vector<std::string> alts = {cat(quoted(x.substr(0, 1)), le_digits(x.substr(1)))};
   if (d > 0) alts.push_back(cat(digit_class(0, d - 1), any_digits(int(x.size()) - 1)));
   return join_alts(alts);
 }
 
 // a <= n <= b, both the same length.
 std::string same_len_range(const std::string& a, const std::string& b) {
-  if (a == b) return "\"" + a + "\"";
+  if (a == b) return quoted(a);
   size_t i = 0;
   while (a[i] == b[i]) ++i;
-  std::string prefix = i ? "\"" + a.substr(0, i) + "\"" : "";
+  std::string prefix = i ? quoted(a.substr(0, i)) : "";
   int da = a[i] - '0', db = b[i] - '0';
   std::string ra = a.substr(i + 1), rb = b.substr(i + 1);
   int r = int(ra.size());
@@ -95,7 +110,8 @@ std::string uint_range(uint64_t a, int64_t b_or_neg) {
   if (b_or_neg >= 0 && uint64_t(b_or_neg) < a) return "";
   std::vector<std::string> alts;
   for (size_t len = sa.size(); len <= sb.size(); ++len) {
-    std::string lo = len == sa.size() ? sa : "1" + std::string(len - 1, '0');
+    std::string lo = sa;
+    if (len != sa.size()) lo = std::string(1, '1').append(len - 1, '0');
     std::string hi = len == sb.size() ? sb : std::string(len, '9');
     alts.push_back(same_len_range(lo, hi));
   }
@@ -176,19 +192,19 @@ std::string magnitude_range(const NumBound& lo, const std::optional<NumBound>& h
     if (!ip.empty() && !fr.empty()) alts.push_back(cat(ip, fr == "\"\"" ? "" : fr));
   };
   if (!hi) {
-    add("\"" + lo.value.int_part + "\"", frac_range(fa, lo.inclusive, std::nullopt, true));
+    add(quoted(lo.value.int_part), frac_range(fa, lo.inclusive, std::nullopt, true));
     add(uint_range(A + 1, -1), free_frac);
     return join_alts(alts);
   }
   uint64_t B = to_u64(hi->value.int_part);
   if (A > B) return "";
   if (A == B) {
-    add("\"" + lo.value.int_part + "\"", frac_range(fa, lo.inclusive, hi->value.frac, hi->inclusive));
+    add(quoted(lo.value.int_part), frac_range(fa, lo.inclusive, hi->value.frac, hi->inclusive));
     return join_alts(alts);
   }
-  add("\"" + lo.value.int_part + "\"", frac_range(fa, lo.inclusive, std::nullopt, true));
+  add(quoted(lo.value.int_part), frac_range(fa, lo.inclusive, std::nullopt, true));
   if (A + 1 <= B - 1) add(uint_range(A + 1, int64_t(B - 1)), free_frac);
-  add("\"" + hi->value.int_part + "\"", frac_range(std::nullopt, true, hi->value.frac, hi->inclusive));
+  add(quoted(hi->value.int_part), frac_range(std::nullopt, true, hi->value.frac, hi->inclusive));
   return join_alts(alts);
 }
 

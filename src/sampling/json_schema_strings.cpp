@@ -436,7 +436,10 @@ std::string json_char_gbnf(const CodeRanges& set_in) {
   std::vector<std::string> alts;
   if (!raw.empty()) {
     std::string c = "[";
-    for (auto [a, b] : raw) c += class_char(a) + (a == b ? "" : "-" + class_char(b));
+    for (auto [a, b] : raw) {
+      c += class_char(a);
+      if (a != b) c.append(1, '-').append(class_char(b));
+    }
     alts.push_back(c + "]");
   }
   for (auto [a, b] : set) {

@@ -174,7 +174,8 @@ bool ModelText::chat_prompt(const std::vector<ChatMessage>& msgs, const std::str
           std::string content = m.content;
           for (const json& c : calls) {
             json call = {{"name", c["function"]["name"]}, {"arguments", c["function"]["arguments"]}};
-            content += (content.empty() ? "" : "\n") + std::string("<tool_call>\n") + dump(call) + "\n</tool_call>";
+            if (!content.empty()) content += '\n';
+            content += "<tool_call>\n" + dump(call) + "\n</tool_call>";
           }
           jm["content"] = content;
         }

@@ -26,6 +26,7 @@ struct JsonSyntax {
   std::vector<std::string> starts;  // markers that open the calls (any of them)
   std::string end;                  // closes a block / the list ("" = none)
   bool array = false;               // the block holds a JSON array of calls
+  bool array_or_object = false;     // hermes: an object, or an array of them (as SmolLM2 writes)
   bool repeat_blocks = false;       // several blocks, each start..end
   std::vector<std::string> name_keys = {"name"}, arg_keys = {"arguments"};
   bool at_text_start = false;       // llama3: the call is the whole output (or after <|python_tag|>)
@@ -67,7 +68,8 @@ ToolParse parse_json_calls(const JsonSyntax& g, const std::string& t, bool final
     }
   };
   for (;;) {
-    if (g.array) {
+    size_t v = skip_ws(t, p);
+    if (g.array || (g.array_or_object && v < t.size() && t[v] == '[')) {
       p = skip_ws(t, p);
       if (g.starts.size() && g.starts[0] == "Action:") {  // command-r: ```json fence
         for (const char* f : {"```json", "```"})
@@ -355,6 +357,7 @@ ToolParse parse_tool_output(ToolFormat f, const std::string& text, bool final, c
       g.starts = {"<tool_call>"};
       g.end = "</tool_call>";
       g.repeat_blocks = true;
+      g.array_or_object = true;
       r = parse_json_calls(g, t, final);
       break;
     }

@@ -274,6 +274,13 @@ TEST(ToolCalls, MalformedCallsStayContentAndMarkersAreHeld) {
                         true, opt);
   ASSERT_EQ(p.calls.size(), 1u);
   EXPECT_EQ(p.calls[0].name, "a");
+  // SmolLM2 writes a list inside <tool_call>.
+  p = parse_tool_output(ToolFormat::Hermes,
+                        "<tool_call>[{\"name\": \"a\", \"arguments\": {\"x\": 1}}, {\"name\": \"b\", \"arguments\": {}}]</tool_call>",
+                        true, ToolParseOptions{});
+  ASSERT_EQ(p.calls.size(), 2u);
+  EXPECT_EQ(p.calls[1].name, "b");
+  EXPECT_EQ(p.content, "");
   // Quoted arguments are decoded.
   p = parse_tool_output(ToolFormat::Llama3, "{\"name\": \"f\", \"parameters\": \"{\\\"q\\\": 1}\"}", true, opt);
   ASSERT_EQ(p.calls.size(), 1u);
