@@ -104,7 +104,10 @@ void TokenTrie::walk(GrammarMatcher& m, int32_t state, uint64_t* bits) const {
 }
 
 GrammarConstraint::GrammarConstraint(std::shared_ptr<const Grammar> g, std::shared_ptr<const TokenTrie> trie)
-    : m_(std::move(g)), trie_(std::move(trie)), words_((size_t(trie_->n_logits()) + 63) / 64) {}
+    : m_(std::move(g)),
+      trie_(std::move(trie)),
+      words_((size_t(trie_->n_logits()) + 63) / 64),
+      max_masks_(std::max<size_t>(64, kCacheBytes / (words_ * sizeof(uint64_t)))) {}
 
 const uint64_t* GrammarConstraint::mask() {
   if (epoch_ != m_.epoch()) {
@@ -119,7 +122,7 @@ const uint64_t* GrammarConstraint::mask() {
     return lru_.front().second.data();
   }
   std::vector<uint64_t> bits;
-  if (lru_.size() >= kCacheMasks) {
+  if (lru_.size() >= max_masks_) {
     bits = std::move(lru_.back().second);
     index_.erase(lru_.back().first);
     lru_.pop_back();

@@ -14,8 +14,8 @@
 //
 // GrammarConstraint (one per sampler): the matcher, the mask of the current
 // state (n_logits bits, bit set = allowed) and a small cache of masks by
-// state, since generation keeps coming back to the same states (inside a
-// string, between array items, ...).
+// state (up to 8 MiB of them), since generation keeps coming back to the
+// same states (inside a string, between array items, ...).
 //
 // Cost of one mask: one DFA lookup per trie node the walk does not skip
 // (SmolLM2's 49,152 tokens make ~110k nodes), memoized transitions after the
@@ -87,10 +87,14 @@ class GrammarConstraint {
   const TokenTrie& trie() const { return *trie_; }
 
  private:
-  static constexpr size_t kCacheMasks = 64;
+  // Masks kept: as many as fit in 8 MiB (1,365 for a 49,152-token
+  // vocabulary), at least 64. A JSON schema visits a few hundred states
+  // (string positions under maxLength, array items, ...), so most steps hit.
+  static constexpr size_t kCacheBytes = size_t(8) << 20;
   GrammarMatcher m_;
   std::shared_ptr<const TokenTrie> trie_;
   size_t words_;
+  size_t max_masks_;
   // LRU of masks keyed by state (cleared when the matcher compacts).
   std::list<std::pair<int32_t, std::vector<uint64_t>>> lru_;
   std::unordered_map<int32_t, decltype(lru_)::iterator> index_;

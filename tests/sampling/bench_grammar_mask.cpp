@@ -5,9 +5,14 @@
 // whenever it completes.
 //
 //   bench_grammar_mask MODEL.f8 SCHEMA.json [STEPS [TEMPERATURE]]
+//   bench_grammar_mask MODEL.f8 SCHEMA.json --replay TEXT_FILE [ROUNDS]
 //
 // Prints microseconds per step for both and the difference; the first use
 // of the model's vocabulary trie (built once per model) is reported apart.
+// --replay: the steps of a real output instead (a text the schema accepts,
+// e.g. what `f8 generate --json-schema` wrote): its tokens are sampled one by
+// one from logits that favour them, so the grammar walks the states a real
+// generation visits; ROUNDS (default 3) replays, the first one cold.
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -32,8 +37,9 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: bench_grammar_mask MODEL.f8 SCHEMA.json [STEPS]\n");
     return 2;
   }
-  int steps = argc > 3 ? atoi(argv[3]) : 2000;
-  float temp = argc > 4 ? float(atof(argv[4])) : 1.0f;
+  bool replay = argc > 4 && std::string(argv[3]) == "--replay";
+  int steps = argc > 3 && !replay ? atoi(argv[3]) : 2000;
+  float temp = argc > 4 && !replay ? float(atof(argv[4])) : 1.0f;
   f8_model_params mp = f8_model_default_params();
   mp.vocab_only = true;
   f8_model* model = nullptr;
@@ -62,6 +68,46 @@ int main(int argc, char** argv) {
   std::vector<std::vector<float>> logits(16, std::vector<float>(size_t(V)));
   for (auto& l : logits)
     for (float& x : l) x = nd(rng);
+
+  if (replay) {
+    std::ifstream tf(argv[4], std::ios::binary);
+    std::stringstream ts;
+    ts << tf.rdbuf();
+    std::string text = ts.str();
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    size_t n = 0;
+    f8_tokenize(model, text.data(), text.size(), false, false, nullptr, 0, &n);
+    std::vector<int32_t> ids(n);
+    f8_tokenize(model, text.data(), text.size(), false, false, ids.data(), n, &n);
+    int rounds = argc > 5 ? atoi(argv[5]) : 3;
+    std::vector<float> l(size_t(V), 0.0f);
+    for (int constrained = 0; constrained < 2; ++constrained) {
+      f8_sampler_params sp = f8_sampler_default_params();
+      sp.temperature = 0;
+      f8_sampler* s = nullptr;
+      f8_sampler_new(&sp, V, &s);
+      for (int r = 0; r < rounds; ++r) {
+        if (constrained) f8_sampler_set_grammar(s, g);  // a fresh matcher each round: the first round is cold
+        double t = now_us();
+        for (int32_t id : ids) {
+          l[size_t(id)] = 50.0f;
+          int32_t tok;
+          if (f8_sampler_sample(s, l.data(), V, &tok) != F8_OK || tok != id) {
+            fprintf(stderr, "error: token %d of the text is not allowed by the schema (%s)\n", id, f8_last_error());
+            return 1;
+          }
+          l[size_t(id)] = 0.0f;
+        }
+        double us = (now_us() - t) / double(ids.size());
+        printf("%s round %d: %.1f us per token over %zu tokens\n", constrained ? "schema" : "plain ", r + 1, us,
+               ids.size());
+      }
+      f8_sampler_free(s);
+    }
+    f8_grammar_free(g);
+    f8_model_free(model);
+    return 0;
+  }
 
   auto run = [&](bool constrained, double* us, int* restarts) {
     f8_sampler_params sp = f8_sampler_default_params();
