@@ -120,7 +120,9 @@ std::vector<json> stream_chunks(Job& j, ChoiceChunk& ch) {
     if (!ch.text.empty()) delta["content"] = ch.text;
     piece(j.chat ? delta : json(ch.text));
   }
-  if (ch.finished) {
+  // A choice that ended with the request ("error", "cancelled") gets no
+  // finish chunk: the in-band error event of stream_step follows.
+  if (ch.finished && (ch.finish_reason == "stop" || ch.finish_reason == "length")) {
     std::string reason = ch.finish_reason;
     if (j.tools && j.parsers[size_t(i)]->n_calls() > 0 && reason == "stop") reason = "tool_calls";
     json c = {{"index", i}, {"logprobs", nullptr}, {"finish_reason", reason}};
