@@ -25,7 +25,8 @@ DEB_PKGS=(
 )
 PY_PKGS=(numpy pytest jinja2 tokenizers sentencepiece safetensors gguf openai requests selenium
          huggingface_hub    # tests/py/test_pull.py: fills and reads the Hub cache f8 pull shares
-         setuptools wheel)  # setuptools + wheel: `pip install --no-build-isolation ./python` in the tests
+         setuptools wheel   # setuptools + wheel: `pip install --no-build-isolation ./python` in the tests
+         jsonschema rfc3339-validator)  # structured outputs validated (rfc3339-validator: its date-time check)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -42,7 +43,7 @@ fi
 PY=${PYTHON:-python3}
 pymissing=()
 for p in "${PY_PKGS[@]}"; do
-  mod=$p
+  mod=${p//-/_}  # import name: rfc3339-validator -> rfc3339_validator
   "$PY" -c "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('$mod') else 1)" 2>/dev/null || pymissing+=("$p")
 done
 if [ ${#pymissing[@]} -gt 0 ]; then
