@@ -46,6 +46,9 @@ class SimdStream final : public Stream {
       void* q = std::aligned_alloc(64, n);
       if (!q) return Status::Error(Code::OutOfMemory, "alloc: cannot allocate " + std::to_string(n) + " bytes");
       xq_ = std::make_unique<HostBuffer>(q, n);
+      void* l = std::aligned_alloc(64, n);  // lane-major x for the x86 prefill gemm, same terms
+      if (!l) return Status::Error(Code::OutOfMemory, "alloc: cannot allocate " + std::to_string(n) + " bytes");
+      xl_ = std::make_unique<HostBuffer>(l, n);
     }
     sx_.assign(p_.max_tokens, 1.0f);
     return Status::Ok();
@@ -108,6 +111,7 @@ class SimdStream final : public Stream {
       a.x = xq;
       a.tok_scale = sx_.data();
     }
+    a.xl = lanes_x(a.x, T, K);
     const int64_t bytes = N * K * static_cast<int64_t>(elem_size(w.dtype));
     const int max_threads = bytes < kMinParallelBytes ? 1 : pool_.size();
     const int64_t align = row_align(T);
@@ -133,9 +137,10 @@ class SimdStream final : public Stream {
     simd::GemmArgs a[kMaxJobs];
     int64_t start[kMaxJobs + 1] = {0};
     int64_t bytes = 0;
+    const float* xl = lanes_x(x, T, jobs[0].w->cols);  // every job reads the same x [T, K]
     for (int32_t i = 0; i < n_jobs; ++i) {
       const Weight& w = *jobs[i].w;
-      a[i] = simd::GemmArgs{x, T, &w, nullptr, jobs[i].opts.bias, jobs[i].y};
+      a[i] = simd::GemmArgs{x, T, &w, nullptr, jobs[i].opts.bias, jobs[i].y, xl};
       // Each job's rows start on a kScratchRows boundary of the joint range.
       const int64_t rows = (w.rows + simd::kScratchRows - 1) / simd::kScratchRows * simd::kScratchRows;
       start[i + 1] = start[i] + rows;
@@ -247,9 +252,19 @@ class SimdStream final : public Stream {
       k_->decode_row(row + k0 * es, w.dtype, len, weight_scale(w, n, k0), dst + k0);
     }
   }
+  // The lane-major copy of x [T, K] (Kernels::lanes_x) when the kernels
+  // want one for this gemm, else nullptr.
+  const float* lanes_x(const float* x, int32_t T, int64_t K) {
+    if (!k_->lanes_x || T <= simd::kLanesXMinT || K % 32 != 0) return nullptr;
+    float* xl = xl_->f32();
+    run_items(T, int64_t(T) * K, [&](int64_t t) { k_->lanes_x(x + t * K, K, xl + t * K); });
+    return xl;
+  }
   // Rows per gemm chunk are multiples of this: whole decoded panels for the
-  // prefill kernel, kScratchRows tiles for small T.
-  static int64_t row_align(int32_t T) { return T > simd::kScratchRows ? simd::kPanelRows : simd::kScratchRows; }
+  // x86 prefill kernel, whole passes of its streaming kernel (1-4 rows) and
+  // of the generic kernel's 8-row tiles. Speed only: a row is computed the
+  // same wherever a chunk starts.
+  static int64_t row_align(int32_t) { return simd::kPanelRows; }
   // Chunks for a gemm over `rows` rows (`bytes` of weights): more than
   // threads, so a descheduled or slow thread holds up at most one chunk, but
   // none under kMinChunkBytes of weights (each chunk costs a shared-counter
@@ -290,6 +305,7 @@ class SimdStream final : public Stream {
   FmhaLayerValues fmha_kv_;  // fp8_fmha: the layer's K/V values (capacity reused)
   std::vector<std::unique_ptr<Buffer>> scratch_;  // per thread: kScratchPerDim * max_dim floats
   std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
+  std::unique_ptr<Buffer> xl_;                    // [max_tokens, max_dim] lane-major x (lanes_x)
   std::vector<float> sx_;                         // [max_tokens] activation scales
   RopeParams rope_p_;
   std::vector<float> rope_inv_;
