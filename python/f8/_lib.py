@@ -1,4 +1,4 @@
-"""Low-level ctypes declarations of include/f8.h (F8_API_VERSION 2).
+"""Low-level ctypes declarations of include/f8.h (F8_API_VERSION 3).
 
 Everything here mirrors the C header one to one. `lib()` loads libf8 once and
 returns the ctypes.CDLL with argtypes/restype set; the high-level API in
@@ -24,7 +24,7 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p, c_f
 
 from ._errors import F8AbiError, F8LibraryNotFound
 
-API_VERSION = 2          # F8_API_VERSION of the header these declarations copy
+API_VERSION = 3          # F8_API_VERSION of the header these declarations copy
 SONAME = "libf8.so.0"    # the ABI this binding speaks
 SEED_RANDOM = 0xFFFFFFFFFFFFFFFF
 MAX_SEQ = 64
@@ -87,7 +87,7 @@ class ContextParams(Structure):
     _fields_ = [("struct_size", c_size_t), ("n_ctx", c_uint32), ("n_batch", c_uint32), ("n_threads", c_int32),
                 ("kv_type", c_int), ("emulate_gpu", c_bool), ("backend", c_char_p), ("kv_calibrate", c_bool),
                 ("gpu_mem", c_float), ("tp", c_int32), ("tp_devices", c_char_p), ("tp_nodes", c_int32),
-                ("tp_node", c_int32), ("rendezvous", c_char_p)]
+                ("tp_node", c_int32), ("rendezvous", c_char_p), ("deterministic", c_bool)]
 
 
 class Batch(Structure):

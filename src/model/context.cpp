@@ -202,6 +202,7 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   sp.max_tokens = p.n_batch;
   sp.max_dim = std::max<int64_t>({int64_t(hp.n_embd), t.q_dim, t.kv_dim, t.n_ff, t.n_vocab});
   sp.max_attn_dim = t.q_dim;
+  sp.deterministic = p.deterministic;
   f8backend::Status bs = be.create_stream(sp, &R->stream);
   if (!bs.ok()) return Status::Error(from_backend(bs.code), std::string("stream: ") + bs.message);
 
@@ -212,6 +213,7 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   kp.n_kv_heads = t.n_head_kv;
   kp.head_dim = static_cast<int32_t>(hp.head_dim);
   kp.dtype = p.kv_type;
+  kp.position_lists = p.deterministic;
   if (fp8) {
     const ModelWeights& w = model_.host_weights();
     if (!p.k_scale.empty()) {
