@@ -92,6 +92,15 @@ std::vector<float> wide_x(size_t rows, int64_t K, uint32_t seed) {
 }
 
 bool same_bits(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
+std::string first_diff(const float* a, const float* b, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (std::memcmp(a + i, b + i, 4) != 0) {
+      char m[96];
+      std::snprintf(m, sizeof m, " (column %zu: %.9g vs %.9g)", i, double(a[i]), double(b[i]));
+      return m;
+    }
+  return "";
+}
 
 struct GemmCase {
   int64_t n, k;
@@ -148,7 +157,8 @@ void check_gemm(const Target& tg, const GemmCase& gc, ActQuant act, DType bias_d
       const std::vector<float> got = d.get(y, size_t(T) * gc.n);
       for (int i = 0; i < T; ++i)
         ASSERT_TRUE(same_bits(got.data() + i * gc.n, full.data() + rows[i] * gc.n, size_t(gc.n)))
-            << what << ": row " << rows[i] << " at T " << T << " on " << th << " threads differs from T " << Tall;
+            << what << ": row " << rows[i] << " at T " << T << " on " << th << " threads differs from T " << Tall
+            << first_diff(got.data() + i * gc.n, full.data() + rows[i] * gc.n, size_t(gc.n));
     }
   }
 }
