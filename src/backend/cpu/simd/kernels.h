@@ -62,7 +62,7 @@ struct Kernels {
   // row, wanted when T > kLanesXMinT and K % 32 == 0; nullptr: not used.
   void (*lanes_x)(const float* x, int64_t K, float* out);
 };
-constexpr int kLanesXMinT = 8;  // the x86 gemm's streaming kernel takes T <= 8, the panel kernel more
+constexpr int kLanesXMinT = 16;  // the x86 gemm's streaming kernel takes T <= 16, the panel kernel more
 
 constexpr int kScratchRows = 8;   // rows of decoded weights per generic gemm tile; the
                                   // unit the threads split a gemm's rows in
