@@ -31,6 +31,7 @@ Status check_kv_params(const KVCacheParams& p) {
 KvCells::KvCells(int32_t n_cells)
     : cells_(n_cells > 0 ? n_cells : 0), pages_((std::max(n_cells, 0) + kPage - 1) / kPage) {
   for (auto& o : open_) o = -1;
+  for (auto& d : order_dirty_) d = 0;
   free_pages_ = n_pages();
 }
 
@@ -52,14 +53,17 @@ void KvCells::add_to_list(int32_t seq, int32_t page) {
 void KvCells::add_to_order(int32_t seq, int32_t cell) {
   auto& o = order_[seq];
   const int32_t p = cells_[cell].pos;
+  int32_t at = static_cast<int32_t>(o.size());
   if (o.empty() || cells_[o.back()].pos < p || (cells_[o.back()].pos == p && o.back() < cell)) {
     o.push_back(cell);
   } else {
     auto it = std::upper_bound(o.begin(), o.end(), cell, [&](int32_t a, int32_t b) {
       return cells_[a].pos != cells_[b].pos ? cells_[a].pos < cells_[b].pos : a < b;
     });
+    at = static_cast<int32_t>(it - o.begin());
     o.insert(it, cell);
   }
+  order_dirty_[seq] = std::min(order_dirty_[seq], at);
   ++order_version_;
 }
 
@@ -154,6 +158,7 @@ void KvCells::recount() {
   auto by_pos = [&](int32_t a, int32_t b) { return cells_[a].pos < cells_[b].pos; };
   for (auto& o : order_)
     if (!std::is_sorted(o.begin(), o.end(), by_pos)) std::stable_sort(o.begin(), o.end(), by_pos);
+  for (auto& d : order_dirty_) d = 0;
   ++order_version_;
   if (n_used_ == 0) head_ = page_head_ = 0;
 }

@@ -27,6 +27,7 @@
 // lists' version tell what changed).
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <vector>
 
@@ -79,6 +80,13 @@ class KvCells {
   const std::vector<int32_t>& seq_cells(int32_t s) const { return order_[s]; }
   // Changes whenever any seq_cells list changes.
   uint64_t order_version() const { return order_version_; }
+  // The first index of seq_cells(s) that changed since the last call for s
+  // (>= its size: none); a device mirror uploads from there.
+  int32_t take_order_dirty(int32_t s) {
+    const int32_t d = order_dirty_[s];
+    order_dirty_[s] = INT32_MAX;
+    return d;
+  }
   // Cells [page_begin(p), page_end(p)) form page p.
   int32_t page_begin(int32_t p) const { return p * kPage; }
   int32_t page_end(int32_t p) const { return p * kPage + kPage < size() ? p * kPage + kPage : size(); }
@@ -110,6 +118,7 @@ class KvCells {
   std::vector<Page> pages_;
   std::vector<int32_t> lists_[kMaxSeq];
   std::vector<int32_t> order_[kMaxSeq];  // seq_cells
+  int32_t order_dirty_[kMaxSeq];        // take_order_dirty
   uint64_t order_version_ = 0;
   int32_t open_[kMaxSeq];         // next cell to try in the sequence's open page, -1: none
   uint64_t lists_version_ = 0;

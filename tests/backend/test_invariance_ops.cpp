@@ -235,6 +235,7 @@ KVCacheParams attn_kvp(const AttnCase& ac, int cells) {
   p.n_kv_heads = kKvHeads;
   p.head_dim = ac.D;
   p.dtype = ac.dt;
+  p.position_lists = true;  // a device backend's deterministic attention reads them
   if (ac.dt == DType::E4M3) p.k_scale = {0.05f}, p.v_scale = {0.03f};
   return p;
 }
@@ -307,7 +308,7 @@ std::vector<std::pair<int, int>> positions(int seq, int p0, int p1) {
 
 // Builds layout `which` of A (and others) into a fresh pool.
 void build_layout(int which, Backend& be, Stream& s, const AttnCase& ac, Pool* pool, std::mt19937& rng) {
-  const int cells = which == 2 ? 320 : 512;
+  const int cells = which == 2 ? 320 : which == 5 ? 320 : 512;
   ASSERT_TRUE(be.create_kv_cache(attn_kvp(ac, cells), &pool->kv).ok());
   Dev d{be, s};
   switch (which) {
@@ -344,11 +345,21 @@ void build_layout(int which, Backend& be, Stream& s, const AttnCase& ac, Pool* p
       pool->alloc(s, d, positions(0, 80, kLen), ac.D);
       break;
     }
-    default: {  // A's tail removed and written again (a chat turn regenerated)
+    case 4: {  // A's tail removed and written again (a chat turn regenerated)
       pool->alloc(s, d, positions(0, 0, 120), ac.D);
       pool->alloc(s, d, positions(5, 0, 20), ac.D);
       pool->kv->seq_rm(0, 97, -1);
       pool->alloc(s, d, positions(0, 97, kLen), ac.D);
+      break;
+    }
+    default: {  // 5 pages: A's later positions wrap into pages freed before its earlier ones
+      pool->alloc(s, d, positions(1, 0, 64), ac.D);    // page 0
+      pool->alloc(s, d, positions(2, 0, 64), ac.D);    // page 1
+      pool->alloc(s, d, positions(0, 0, 100), ac.D);   // pages 2, 3
+      pool->alloc(s, d, positions(3, 0, 64), ac.D);    // page 4
+      pool->kv->seq_rm(1, 0, -1);
+      pool->kv->seq_rm(2, 0, -1);
+      pool->alloc(s, d, positions(0, 100, kLen), ac.D);  // the rest of page 3, then pages 0, 1
       break;
     }
   }
@@ -371,7 +382,7 @@ void check_attention(const Target& tg, const AttnCase& ac) {
   }
   const size_t row = size_t(kHeads) * ac.D;
   const std::vector<int> thread_counts = tg.threads ? std::vector<int>{1, 2, 3} : std::vector<int>{1};
-  for (int layout = 0; layout <= 4; ++layout)
+  for (int layout = 0; layout <= 5; ++layout)
     for (int th : thread_counts) {
       auto s = det_stream(*be, th, 64, 4096);
       Pool pool;
