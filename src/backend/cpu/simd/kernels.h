@@ -38,6 +38,14 @@ struct AttnArgs {
   const void* cache;       // CpuKVCache*
   int32_t layer;
   int32_t heads_per_item = 1;
+  // K and V rows decoded once for the call (prefill-sized batches), or null:
+  // the rows of entry e of sequence s's position list (KvCells::seq_cells)
+  // are at kdec / vdec + (row0[s] + e) * n_kv_heads * D, for e < rows[s]
+  // (rows[s] = 0: decode on the fly). The same values decode_row gives.
+  const float* kdec = nullptr;
+  const float* vdec = nullptr;
+  const int64_t* row0 = nullptr;  // [kMaxSeq]
+  const int32_t* rows = nullptr;  // [kMaxSeq]
 };
 
 struct Kernels {

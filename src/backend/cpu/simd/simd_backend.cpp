@@ -222,6 +222,7 @@ class SimdStream final : public Stream {
       }
     simd::AttnArgs a{q, out, &b, &cache, layer};
     a.heads_per_item = g;
+    predecode_kv(static_cast<CpuKVCache&>(cache), layer, b, &a);
     const int64_t items = static_cast<int64_t>(b.n_tokens) * (b.n_heads / g);
     const int64_t nc = ThreadPool::chunks_for(items, pool_.size());
     pool_.for_chunks(nc, [&](int, int64_t c) {
@@ -251,6 +252,55 @@ class SimdStream final : public Stream {
       const int64_t len = std::min<int64_t>(w.block_cols, w.cols - k0);
       k_->decode_row(row + k0 * es, w.dtype, len, weight_scale(w, n, k0), dst + k0);
     }
+  }
+  // Prefill-sized batches: the K and V rows of every sequence with >= 4
+  // queries in the call, decoded once (row by row over all KV heads: the same
+  // values the kernel's per-head decode gives, elementwise exact) instead of
+  // once per query token. Entries [0, rows[s]) of its position list: up to
+  // the last one its queries see. (Halved prefill attention's decode work.)
+  void predecode_kv(CpuKVCache& c, int32_t layer, const AttnBatch& b, simd::AttnArgs* a) {
+    constexpr int32_t kMinQueries = 4;
+    if (b.n_tokens < kMinQueries) return;
+    int32_t count[kMaxSeq] = {}, maxpos[kMaxSeq];
+    for (int32_t t = 0; t < b.n_tokens; ++t) {
+      const int32_t s = b.seq[t];
+      if (s < 0 || s >= kMaxSeq) continue;
+      maxpos[s] = count[s]++ ? std::max(maxpos[s], b.pos[t]) : b.pos[t];
+    }
+    const KvCells& kc = c.bookkeeping();
+    int64_t total = 0;
+    for (int32_t s = 0; s < kMaxSeq; ++s) {
+      pre_rows_[s] = 0;
+      pre_row0_[s] = total;
+      if (count[s] < kMinQueries) continue;
+      const std::vector<int32_t>& o = kc.seq_cells(s);
+      const int32_t mp = maxpos[s];
+      pre_rows_[s] = static_cast<int32_t>(
+          std::upper_bound(o.begin(), o.end(), mp, [&](int32_t v, int32_t cell) { return v < c.cells()[cell].pos; }) -
+          o.begin());
+      total += pre_rows_[s];
+    }
+    if (total == 0) return;
+    const int64_t re = static_cast<int64_t>(c.row_elems());
+    if (kdec_.size() < size_t(total * re)) kdec_.resize(size_t(total * re)), vdec_.resize(size_t(total * re));
+    const DType dt = c.params().dtype;
+    const bool fp8 = dt == DType::E4M3 || dt == DType::E5M2;
+    const float ks = fp8 ? c.k_scale(layer) : 1.0f, vs = fp8 ? c.v_scale(layer) : 1.0f;
+    std::vector<std::pair<int32_t, int32_t>>& jobs = pre_jobs_;  // (seq, entry)
+    jobs.clear();
+    for (int32_t s = 0; s < kMaxSeq; ++s)
+      for (int32_t e = 0; e < pre_rows_[s]; ++e) jobs.push_back({s, e});
+    run_items(int64_t(jobs.size()), int64_t(jobs.size()) * re * 2, [&](int64_t i) {
+      const auto [s, e] = jobs[size_t(i)];
+      const int32_t cell = kc.seq_cells(s)[e];
+      const int64_t at = (pre_row0_[s] + e) * re;
+      k_->decode_row(c.k_row(layer, cell), dt, re, ks, kdec_.data() + at);
+      k_->decode_row(c.v_row(layer, cell), dt, re, vs, vdec_.data() + at);
+    });
+    a->kdec = kdec_.data();
+    a->vdec = vdec_.data();
+    a->row0 = pre_row0_;
+    a->rows = pre_rows_;
   }
   // The lane-major copy of x [T, K] (Kernels::lanes_x) when the kernels
   // want one for this gemm, else nullptr.
@@ -306,6 +356,10 @@ class SimdStream final : public Stream {
   std::vector<std::unique_ptr<Buffer>> scratch_;  // per thread: kScratchPerDim * max_dim floats
   std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
   std::unique_ptr<Buffer> xl_;                    // [max_tokens, max_dim] lane-major x (lanes_x)
+  std::vector<float> kdec_, vdec_;                // predecode_kv: decoded K/V rows
+  int64_t pre_row0_[kMaxSeq] = {};
+  int32_t pre_rows_[kMaxSeq] = {};
+  std::vector<std::pair<int32_t, int32_t>> pre_jobs_;
   std::vector<float> sx_;                         // [max_tokens] activation scales
   RopeParams rope_p_;
   std::vector<float> rope_inv_;
