@@ -32,7 +32,7 @@ extern "C" {
 /* Bumped when a struct grows, a signature changes or functions are added
  * (2: f8_model_params.backend; f8_context_params.gpu_mem, tp, tp_devices,
  * tp_nodes, tp_node, rendezvous. 3: grammars and f8_sampler_set_grammar,
- * f8_sampler_grammar_state, f8_sampler_last_logprobs).
+ * f8_sampler_grammar_state, f8_sampler_last_logprobs; f8_context_params.deterministic).
  * Model params carry their own size, so older callers of f8_model_load keep
  * working; f8_context_new takes only this header's f8_context_params (start
  * from f8_context_default_params()); docs/embedding.md has the ABI policy. */
@@ -488,6 +488,16 @@ typedef struct f8_context_params {
   int32_t tp_nodes;
   int32_t tp_node;
   const char *rendezvous;
+  /* Batch-invariant numerics (F8_API_VERSION >= 3; docs/runtime.md
+   * "Determinism"): a token's logits depend only on its own sequence, not
+   * on what else shares a decode call, how its prompt is chunked (n_batch),
+   * n_threads or the KV pool's layout. The CPU backends always are; true
+   * there only turns FP8 FMHA off under emulate_gpu (it runs for long
+   * chunks only). "cuda" is not by default (default false: the cost on a
+   * GPU is unmeasured); true makes it invariant (no cuBLASLt, fixed
+   * attention order). A caller built against API 2 (struct_size ending
+   * before this field) gets false. */
+  bool deterministic;
 } f8_context_params;
 
 /* [any] */

@@ -87,7 +87,7 @@ class ContextParams(Structure):
     _fields_ = [("struct_size", c_size_t), ("n_ctx", c_uint32), ("n_batch", c_uint32), ("n_threads", c_int32),
                 ("kv_type", c_int), ("emulate_gpu", c_bool), ("backend", c_char_p), ("kv_calibrate", c_bool),
                 ("gpu_mem", c_float), ("tp", c_int32), ("tp_devices", c_char_p), ("tp_nodes", c_int32),
-                ("tp_node", c_int32), ("rendezvous", c_char_p)]
+                ("tp_node", c_int32), ("rendezvous", c_char_p), ("deterministic", c_bool)]
 
 
 class Batch(Structure):

@@ -124,6 +124,7 @@ class F8:
     gpu_mem      GPU backends: fraction of the GPU's memory to use (default 0.9)
     tp           tensor-parallel ranks (default 1); on "cuda" rank r uses GPU r or the r-th of
                  tp_devices ("2,3"); on the CPU the ranks are thread groups
+    deterministic  batch-invariant numerics on "cuda" (the CPU always is; docs/runtime.md)
     kv_type      "fp8" (default), "bf16", "f16", "f32", "e5m2"
     kv_calibrate FP8 KV without file scales: measure per-layer scales at start-up (default True)
     seed         default sampling seed (None = a fresh random seed per call)
@@ -134,7 +135,7 @@ class F8:
 
     def __init__(self, model_path: Union[str, os.PathLike], *, n_ctx: int = 0, n_batch: int = 512,
                  n_threads: Optional[int] = None, backend: Optional[str] = None, gpu_mem: Optional[float] = None,
-                 tp: int = 1, tp_devices: Optional[str] = None,
+                 tp: int = 1, tp_devices: Optional[str] = None, deterministic: bool = False,
                  kv_type: str = "fp8", kv_calibrate: bool = True, seed: Optional[int] = None,
                  vocab_only: bool = False, progress: Optional[Callable[[float], Optional[bool]]] = None,
                  verbose: bool = False):
@@ -195,6 +196,7 @@ class F8:
             cp.tp = int(tp)
             self._tp_devices_b = _b(tp_devices) if tp_devices else None
             cp.tp_devices = self._tp_devices_b
+            cp.deterministic = bool(deterministic)
             ctx = c_void_p()
             st = L.f8_context_new(self._model, byref(cp), byref(ctx))
             if st != C.OK:
