@@ -18,6 +18,10 @@ inline constexpr const char* kSourceConfigUnread = "general.source.config_unread
 inline constexpr const char* kSourceConfigIgnored = "general.source.config_ignored";  // array<str>, optional
 inline constexpr const char* kConverter = "general.converter";        // str: "f8 <version>"
 inline constexpr const char* kLicense = "general.license";            // str, optional
+// Written by `f8 pull` (docs/pull.md): where on the Hub the checkpoint came from.
+inline constexpr const char* kSourceRepo = "general.source.repo";          // str: "ORG/NAME"
+inline constexpr const char* kSourceRevision = "general.source.revision";  // str: the revision asked for ("main", a tag, ...)
+inline constexpr const char* kSourceCommit = "general.source.commit";      // str: the 40-hex commit it resolved to
 
 // ---- llm: hyperparameters (all from config.json) ---------------------------
 inline constexpr const char* kContextLength = "llm.context_length";          // u64: max_position_embeddings

@@ -29,12 +29,14 @@ extern "C" {
 #  define F8_API __attribute__((visibility("default")))
 #endif
 
-/* Bumped when a struct grows or a signature changes (2: f8_model_params.backend;
- * f8_context_params.gpu_mem, tp, tp_devices, tp_nodes, tp_node, rendezvous).
+/* Bumped when a struct grows, a signature changes or functions are added
+ * (2: f8_model_params.backend; f8_context_params.gpu_mem, tp, tp_devices,
+ * tp_nodes, tp_node, rendezvous. 3: grammars and f8_sampler_set_grammar,
+ * f8_sampler_grammar_state, f8_sampler_last_logprobs; f8_context_params.deterministic).
  * Model params carry their own size, so older callers of f8_model_load keep
  * working; f8_context_new takes only this header's f8_context_params (start
  * from f8_context_default_params()); docs/embedding.md has the ABI policy. */
-#define F8_API_VERSION 2
+#define F8_API_VERSION 3
 
 typedef enum f8_status {
   F8_OK = 0,
@@ -298,6 +300,80 @@ F8_API void f8_sampler_reset(f8_sampler *sampler);
 /* [ctx: one thread] The seed in use (the drawn one for F8_SEED_RANDOM). */
 F8_API uint64_t f8_sampler_seed(const f8_sampler *sampler);
 
+/* ------------------------------------------------- constrained decoding */
+/* F8_SECTION_GRAMMAR */
+/* A grammar restricts which tokens a sampler may choose: before each draw
+ * every token whose text cannot continue a match of the grammar gets -inf
+ * (after logit bias and penalties; then top-k, top-p, min-p and temperature
+ * work on what is left), and end-of-generation tokens are allowed exactly
+ * when the text so far is a complete match. Grammars are GBNF text (the
+ * format llama.cpp uses; docs/grammar.md), or JSON Schema converted to GBNF.
+ * Matching is on bytes: a token may end inside a UTF-8 character. Control
+ * tokens (no text, e.g. Mistral's [TOOL_CALLS]) are written <[ID]>.
+ * Cost: one walk of a trie of the vocabulary per new grammar state; states
+ * recur (inside a string, between items), so most steps reuse a cached mask
+ * (docs/server.md has measurements). */
+typedef struct f8_grammar f8_grammar;
+
+/* [model: shared] Compiles GBNF text for the model's vocabulary; `root` is
+ * the start rule (NULL = "root"). F8_ERR_INVALID_ARGUMENT with the line and
+ * column of the problem (undefined rule, left recursion, bad escape, ...).
+ * The first grammar of a model also builds its vocabulary trie (once; ~0.1 s
+ * for a 150k-token vocabulary). The result is immutable: [any] thread may
+ * use it, e.g. to attach it to several samplers. */
+F8_API f8_status f8_grammar_new(const f8_model *model, const char *grammar, const char *root,
+                                f8_grammar **out);
+/* [model: shared] f8_json_schema_to_grammar + f8_grammar_new: output that is
+ * JSON text valid against the schema. Errors as f8_json_schema_to_grammar. */
+F8_API f8_status f8_grammar_new_json_schema(const f8_model *model, const char *schema_json,
+                                            f8_grammar **out);
+/* [any] JSON Schema (UTF-8 JSON text) -> GBNF. Rules are named `root` (NULL =
+ * "root") and root-... / root.... so several can share one grammar text.
+ * F8_ERR_UNSUPPORTED for valid schemas using what f8 cannot enforce, and
+ * F8_ERR_INVALID_ARGUMENT for malformed ones; the message names the keyword
+ * and its location (e.g. "schema at '/properties/age': 'multipleOf' is not
+ * supported"). Buffer protocol as f8_detokenize. */
+F8_API f8_status f8_json_schema_to_grammar(const char *schema_json, const char *root, char *buf,
+                                           size_t capacity, size_t *len);
+/* [any] NULL is a no-op. Samplers keep what they need: a grammar may be freed
+ * while samplers that use it live on. */
+F8_API void f8_grammar_free(f8_grammar *grammar);
+
+/* [ctx: one thread] Constrains the sampler with `grammar` from the start (a
+ * copy of its matching state; NULL removes the constraint). The sampler's
+ * n_vocab must not exceed the model's logits width. f8_sampler_reset also
+ * restarts the grammar. f8_sampler_accept does not advance it: only sampled
+ * tokens do. f8_sampler_sample then fails (F8_ERR_INVALID_ARGUMENT, "no token
+ * is allowed by the grammar") only if logit bias banned every allowed token. */
+F8_API f8_status f8_sampler_set_grammar(f8_sampler *sampler, const f8_grammar *grammar);
+
+typedef enum f8_grammar_state {
+  F8_GRAMMAR_NONE = 0,    /* the sampler has no grammar                          */
+  F8_GRAMMAR_RUNNING = 1, /* the text so far is not a complete match yet          */
+  F8_GRAMMAR_CAN_END = 2, /* a complete match that may go on (EOG tokens allowed) */
+  F8_GRAMMAR_DONE = 3,    /* a complete match nothing can extend: the next sample
+                             is an end-of-generation token                        */
+} f8_grammar_state;
+/* [ctx: one thread] Where the sampler's grammar stands (NONE for NULL). */
+F8_API f8_grammar_state f8_sampler_grammar_state(const f8_sampler *sampler);
+
+/* Log-probabilities of the last f8_sampler_sample call, of the distribution
+ * the token was drawn from: after logit bias, penalties, grammar, top-k,
+ * top-p, min-p and temperature; with temperature 0 (greedy) the
+ * temperature-1 softmax after bias, penalties and grammar (what the argmax
+ * was taken over). */
+typedef struct f8_token_logprob {
+  int32_t token;
+  float logprob; /* natural log */
+} f8_token_logprob;
+/* [ctx: one thread] *chosen = the sampled token's log-probability; top
+ * receives up to n entries, most likely first (ties: lower id) and *n_top
+ * their count: fewer than n when the chain kept fewer tokens (removed tokens
+ * have probability 0 and are never listed). top may be NULL when n is 0.
+ * F8_ERR_INVALID_ARGUMENT before the first sample. */
+F8_API f8_status f8_sampler_last_logprobs(const f8_sampler *sampler, float *chosen, f8_token_logprob *top,
+                                          size_t n, size_t *n_top);
+
 /* Stopping. Per generated token, in this order: an end-of-generation id
  * (its text is not emitted) -> a stop string completed anywhere in the text
  * so far, also across token boundaries (text before it is emitted, the rest
@@ -412,6 +488,16 @@ typedef struct f8_context_params {
   int32_t tp_nodes;
   int32_t tp_node;
   const char *rendezvous;
+  /* Batch-invariant numerics (F8_API_VERSION >= 3; docs/runtime.md
+   * "Determinism"): a token's logits depend only on its own sequence, not
+   * on what else shares a decode call, how its prompt is chunked (n_batch),
+   * n_threads or the KV pool's layout. The CPU backends always are; true
+   * there only turns FP8 FMHA off under emulate_gpu (it runs for long
+   * chunks only). "cuda" is not by default (default false: the cost on a
+   * GPU is unmeasured); true makes it invariant (no cuBLASLt, fixed
+   * attention order). A caller built against API 2 (struct_size ending
+   * before this field) gets false. */
+  bool deterministic;
 } f8_context_params;
 
 /* [any] */

@@ -35,6 +35,10 @@
 //   to work.
 // Kernel 2, attn_merge_kernel (S > 1): grid (n_heads, T), merges the S
 //   partials by log-sum-exp (attn::merge_weight) and writes out.
+// attn_det_kernel (attention_det, --deterministic): grid (n_heads, T), the
+//   order of kernels/attn_det.h: the token's cells in position order through
+//   its sequence's list, position blocks computed by warps and folded in
+//   block order; no split, no workspace, no dependence on T or the layout.
 //
 // Bytes moved (decode, per layer): every visible K/V row of each kv head is
 // read by one warp of each of the n_heads / n_kv_heads blocks of its group
@@ -51,6 +55,7 @@
 #include <cuda_runtime.h>
 
 #include "ggf8/fp8.h"
+#include "kernels/attn_det.h"
 #include "kernels/attn_math.h"
 
 namespace f8k {
@@ -385,6 +390,173 @@ __global__ void __launch_bounds__(kThreads) attn_merge_kernel(const float* __res
   }
 }
 
+// ---- deterministic attention (kernels/attn_det.h) --------------------------------
+// Block (h, t), kWarps warps. The token's visible cells are the range
+// [lo, hi) of its sequence's position-ordered list; in rounds, warp w
+// computes position block b0 + round * kWarps + w whole (its runs of <= 64
+// cells: scores one cell at a time, lane j % 32 keeping cell j's score, then
+// the probabilities and sums in list order), the round's block partials go
+// to shared memory, and every thread folds them in block order into the
+// running state of its head-dim elements (thread i owns d = i, i + 128).
+// Explicit fmaf / __fmul_rn where a sum of products appears, so the
+// arithmetic is the one written here whatever nvcc contracts.
+template <Elem T, int E, bool VEC>
+__global__ void __launch_bounds__(kThreads) attn_det_kernel(const AttnArgs a) {
+  using LR = LaneRow<T, E, VEC>;
+  using S = typename LR::S;
+  constexpr float kNegInf = -__builtin_huge_valf();
+  constexpr int kOwn = (kMaxHeadDim + kThreads - 1) / kThreads;  // head-dim elements a thread folds
+  constexpr unsigned kAll = 0xFFFFFFFFu;
+
+  const int h = blockIdx.x;
+  const int t = blockIdx.y + a.t0;
+  const int lane = threadIdx.x & 31;
+  const int w = threadIdx.x >> 5;
+  const int D = a.kv.head_dim;
+  const int kvh = h / a.qb.group;
+  const int sq = a.qb.seq[t];
+  const int qp = a.qb.pos[t];
+
+  const int32_t* list = nullptr;
+  int32_t n = 0;
+  if (sq >= 0 && sq < kKvMaxSeq) {
+    list = a.kv.order_cells + static_cast<size_t>(sq) * a.kv.n_cells;
+    n = a.kv.order_len[sq];
+  }
+  auto pos_at = [&](int32_t i) { return a.kv.cell_pos[list[i]]; };
+  const int32_t hi = attn_det::upper_bound(0, n, qp, pos_at);
+  const int32_t lo =
+      a.qb.window > 0 ? attn_det::upper_bound(0, hi, static_cast<int64_t>(qp) - a.qb.window, pos_at) : 0;
+
+  constexpr bool kFp8 = T == Elem::E4M3 || T == Elem::E5M2;  // scales apply to FP8 only (as on the CPU)
+  const float qmul = a.qb.scale * (kFp8 ? a.kv.k_scale[0] : 1.0f) * attn::kLog2e;
+  const float* qrow = a.qb.q + (static_cast<size_t>(t) * a.qb.n_heads + h) * D;
+  float qf[E];
+#pragma unroll
+  for (int j = 0; j < E; ++j) qf[j] = LR::valid(lane, j, D) ? qrow[LR::dim(lane, j)] * qmul : 0.0f;
+
+  const size_t row_stride = static_cast<size_t>(a.kv.n_kv_heads) * D;
+  const S* kb = reinterpret_cast<const S*>(a.kv.k) + static_cast<size_t>(kvh) * D;
+  const S* vb = reinterpret_cast<const S*>(a.kv.v) + static_cast<size_t>(kvh) * D;
+
+  __shared__ float sm_m[kWarps], sm_l[kWarps];
+  __shared__ int sm_has[kWarps];
+  __shared__ float sm_acc[kWarps][kMaxHeadDim];
+
+  float run_m = kNegInf, run_l = 0.0f, run_a[kOwn];
+#pragma unroll
+  for (int i = 0; i < kOwn; ++i) run_a[i] = 0.0f;
+  bool have = false;
+
+  if (lo < hi) {
+    const int32_t b0 = attn_det::block_of(pos_at(lo)), b1 = attn_det::block_of(pos_at(hi - 1));
+    for (int32_t base = b0; base <= b1; base += kWarps) {
+      const int32_t b = base + w;
+      float bm = kNegInf, bl = 0.0f, bacc[E];
+#pragma unroll
+      for (int j = 0; j < E; ++j) bacc[j] = 0.0f;
+      bool bhas = false;
+      if (b <= b1) {
+        int32_t e = attn_det::upper_bound(lo, hi, static_cast<int64_t>(b) * attn_det::kBlock - 1, pos_at);
+        const int32_t e_end =
+            attn_det::upper_bound(e, hi, static_cast<int64_t>(b) * attn_det::kBlock + attn_det::kBlock - 1, pos_at);
+        while (e < e_end) {  // runs of <= kRun cells
+          const int nr = e_end - e < attn_det::kRun ? e_end - e : attn_det::kRun;
+          float sc0 = kNegInf, sc1 = kNegInf, rm = kNegInf;
+          for (int j = 0; j < nr; ++j) {
+            typename LR::Raw kr;
+            LR::load(kb + static_cast<size_t>(list[e + j]) * row_stride, lane, D, kr);
+            float kf[E];
+            LR::decode(kr, kf);
+            float d = 0.0f;
+#pragma unroll
+            for (int jj = 0; jj < E; ++jj) d = fmaf(qf[jj], kf[jj], d);
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) d = __fadd_rn(d, __shfl_xor_sync(kAll, d, off));
+            d = attn::softcap_log2(d, a.qb.softcap);
+            if (lane == (j & 31)) {
+              if (j < 32) sc0 = d;
+              else sc1 = d;
+            }
+            rm = fmaxf(rm, d);
+          }
+          float rl = 0.0f, racc[E];
+#pragma unroll
+          for (int jj = 0; jj < E; ++jj) racc[jj] = 0.0f;
+          for (int j = 0; j < nr; ++j) {
+            const float s = __shfl_sync(kAll, j < 32 ? sc0 : sc1, j & 31);
+            const float p = attn::fexp2(s - rm);
+            rl = __fadd_rn(rl, p);
+            typename LR::Raw vr;
+            LR::load(vb + static_cast<size_t>(list[e + j]) * row_stride, lane, D, vr);
+            float vf[E];
+            LR::decode(vr, vf);
+#pragma unroll
+            for (int jj = 0; jj < E; ++jj) racc[jj] = fmaf(p, vf[jj], racc[jj]);
+          }
+          if (!bhas) {
+            bm = rm;
+            bl = rl;
+#pragma unroll
+            for (int jj = 0; jj < E; ++jj) bacc[jj] = racc[jj];
+            bhas = true;
+          } else {
+            float M, ca, cb;
+            attn_det::fold_coeffs(bm, rm, &M, &ca, &cb);
+            bl = fmaf(bl, ca, __fmul_rn(rl, cb));
+#pragma unroll
+            for (int jj = 0; jj < E; ++jj) bacc[jj] = fmaf(bacc[jj], ca, __fmul_rn(racc[jj], cb));
+            bm = M;
+          }
+          e += nr;
+        }
+      }
+      if (lane == 0) {
+        sm_m[w] = bm;
+        sm_l[w] = bl;
+        sm_has[w] = bhas ? 1 : 0;
+      }
+#pragma unroll
+      for (int j = 0; j < E; ++j)
+        if (LR::valid(lane, j, D)) sm_acc[w][LR::dim(lane, j)] = bacc[j];
+      __syncthreads();
+      // The round's blocks in ascending order (warp i holds block base + i).
+      for (int i = 0; i < kWarps; ++i) {
+        if (!sm_has[i]) continue;
+        const float mb = sm_m[i], lb = sm_l[i];
+        if (!have) {
+          run_m = mb;
+          run_l = lb;
+#pragma unroll
+          for (int k = 0; k < kOwn; ++k) {
+            const int d = threadIdx.x + k * kThreads;
+            if (d < D) run_a[k] = sm_acc[i][d];
+          }
+          have = true;
+          continue;
+        }
+        float M, ca, cb;
+        attn_det::fold_coeffs(run_m, mb, &M, &ca, &cb);
+        run_l = fmaf(run_l, ca, __fmul_rn(lb, cb));
+#pragma unroll
+        for (int k = 0; k < kOwn; ++k) {
+          const int d = threadIdx.x + k * kThreads;
+          if (d < D) run_a[k] = fmaf(run_a[k], ca, __fmul_rn(sm_acc[i][d], cb));
+        }
+        run_m = M;
+      }
+      __syncthreads();
+    }
+  }
+  const float vs = kFp8 ? a.kv.v_scale[0] : 1.0f;
+  float* o = a.out + (static_cast<size_t>(t) * a.qb.n_heads + h) * D;
+#pragma unroll
+  for (int k = 0; k < kOwn; ++k) {
+    const int d = threadIdx.x + k * kThreads;
+    if (d < D) o[d] = have ? attn::finalize(run_a[k], run_l, vs) : 0.0f;
+  }
+}
+
 using SplitKernel = void (*)(AttnArgs);
 
 template <Elem T>
@@ -407,6 +579,30 @@ SplitKernel pick_kernel(Elem type, int D) {
     case Elem::BF16: return pick_kernel<Elem::BF16>(D);
     case Elem::E4M3: return pick_kernel<Elem::E4M3>(D);
     case Elem::E5M2: return pick_kernel<Elem::E5M2>(D);
+  }
+  return nullptr;
+}
+
+template <Elem T>
+SplitKernel pick_det_kernel(int D) {
+  switch (D) {
+    case 64: return attn_det_kernel<T, 2, true>;
+    case 128: return attn_det_kernel<T, 4, true>;
+    case 256: return attn_det_kernel<T, 8, true>;
+    default: break;
+  }
+  if (D <= 64) return attn_det_kernel<T, 2, false>;
+  if (D <= 128) return attn_det_kernel<T, 4, false>;
+  return attn_det_kernel<T, 8, false>;
+}
+
+SplitKernel pick_det_kernel(Elem type, int D) {
+  switch (type) {
+    case Elem::F32: return pick_det_kernel<Elem::F32>(D);
+    case Elem::F16: return pick_det_kernel<Elem::F16>(D);
+    case Elem::BF16: return pick_det_kernel<Elem::BF16>(D);
+    case Elem::E4M3: return pick_det_kernel<Elem::E4M3>(D);
+    case Elem::E5M2: return pick_det_kernel<Elem::E5M2>(D);
   }
   return nullptr;
 }
@@ -468,6 +664,41 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
     if (n_splits > 1)
       attn_merge_kernel<<<dim3(n_heads, tn), kThreads, 0, st>>>(a.work_acc, a.work_ml, n_splits, D, n_heads, t0,
                                                                 a.kv.v_scale, fp8, sinks, out);
+  }
+  return static_cast<int>(cudaGetLastError());
+}
+
+int attention_det(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq,
+                  const int32_t* pos, int32_t n_heads, float scale, float* out, void* stream,
+                  int32_t window, float softcap) {
+  if (T <= 0) return static_cast<int>(cudaSuccess);
+  const int D = kv.head_dim;
+  if (D <= 0 || D > kMaxHeadDim || n_heads <= 0 || kv.n_kv_heads <= 0 || n_heads % kv.n_kv_heads != 0 ||
+      layer < 0 || layer >= kv.n_layers || !kv.order_cells || !kv.order_len)
+    return static_cast<int>(cudaErrorInvalidValue);
+  const SplitKernel kern = pick_det_kernel(kv.type, D);
+  if (!kern) return static_cast<int>(cudaErrorInvalidValue);
+  const bool vec = D == 64 || D == 128 || D == 256;
+  const size_t eb = elem_bytes(kv.type);
+  const size_t layer_bytes = static_cast<size_t>(kv.n_cells) * kv.n_kv_heads * D * eb;
+  if (vec) {
+    const size_t al = static_cast<size_t>(D / 32) * eb;
+    const size_t align = al >= 16 ? 16 : al;
+    if ((reinterpret_cast<uintptr_t>(kv.k) | reinterpret_cast<uintptr_t>(kv.v) | layer_bytes) % align != 0)
+      return static_cast<int>(cudaErrorMisalignedAddress);
+  }
+  AttnArgs a;
+  a.kv = kv_layer(kv, layer, eb);
+  a.qb = attn_query(q, seq, pos, n_heads, kv.n_kv_heads, scale, window, softcap);
+  a.n_splits = 1;
+  a.work_acc = nullptr;
+  a.work_ml = nullptr;
+  a.out = out;
+  cudaStream_t st = static_cast<cudaStream_t>(stream);
+  for (int32_t t0 = 0; t0 < T; t0 += kMaxGridY) {
+    a.t0 = t0;
+    const int32_t tn = T - t0 < kMaxGridY ? T - t0 : kMaxGridY;
+    kern<<<dim3(n_heads, tn), kThreads, 0, st>>>(a);
   }
   return static_cast<int>(cudaGetLastError());
 }

@@ -36,4 +36,15 @@ int attention(const DevKv& kv, int32_t layer, const float* q, int32_t T, const i
               float* out, void* stream, int32_t window = 0, float softcap = 0.0f,
               const float* sinks = nullptr);
 
+// The same attention, batch-invariant (kernels/attn_det.h has the order of
+// every sum): one thread block per (token, head), the token's visible cells
+// walked through its sequence's position-ordered list (kv.order_cells: a
+// cache with position lists, else cudaErrorInvalidValue), position blocks of
+// 64 computed by the warps and folded in block order. No workspace, no split
+// of the context: slower than attention() when few (token, head) pairs must
+// cover a long context (unmeasured).
+int attention_det(const DevKv& kv, int32_t layer, const float* q, int32_t T, const int32_t* seq,
+                  const int32_t* pos, int32_t n_heads, float scale, float* out, void* stream,
+                  int32_t window = 0, float softcap = 0.0f);
+
 }  // namespace f8k

@@ -80,6 +80,12 @@ struct DevKv {
   const int32_t* list_pages = nullptr;  // [list_off[kKvMaxSeq]] (capacity n_pages * kKvMaxSeq)
   const int32_t* page_pos_min = nullptr;  // [n_pages]
   const int32_t* page_pos_max = nullptr;  // [n_pages]
+  // Position order (KVCacheParams::position_lists; null otherwise): the cells
+  // sequence s sees, ascending by position, are order_cells[s * n_cells + i]
+  // for i < order_len[s] (KvCells::seq_cells). The deterministic attention
+  // walks them (kernels/attn_det.h).
+  const int32_t* order_len = nullptr;    // [kKvMaxSeq]
+  const int32_t* order_cells = nullptr;  // [kKvMaxSeq * n_cells]
 };
 
 // One layer of the KV cache as the attention kernels read it (attention.cu,
@@ -93,6 +99,8 @@ struct KvLayer {
   const int32_t* list_pages = nullptr;
   const int32_t* page_pos_min = nullptr;
   const int32_t* page_pos_max = nullptr;
+  const int32_t* order_len = nullptr;    // DevKv::order_len (may be null)
+  const int32_t* order_cells = nullptr;  // DevKv::order_cells
   const float* k_scale = nullptr;  // &DevKv::k_scale[layer]
   const float* v_scale = nullptr;
   int32_t n_cells = 0, n_kv_heads = 0, head_dim = 0;
@@ -109,6 +117,8 @@ inline KvLayer kv_layer(const DevKv& kv, int32_t layer, size_t elem_bytes) {
   l.list_pages = kv.list_pages;
   l.page_pos_min = kv.page_pos_min;
   l.page_pos_max = kv.page_pos_max;
+  l.order_len = kv.order_len;
+  l.order_cells = kv.order_cells;
   l.k_scale = kv.k_scale + layer;
   l.v_scale = kv.v_scale + layer;
   l.n_cells = kv.n_cells;

@@ -32,7 +32,7 @@ die() { echo "gpu_check: error: $*" >&2; exit 1; }
 
 # Binaries to ship: required ones fail the pack when missing.
 REQUIRED_BINS=(f8)
-TEST_BINS=(test_cuda_backend test_cuda_moe test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1)
+TEST_BINS=(test_cuda_backend test_cuda_moe test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1 test_invariance_ops)
 BENCH_BINS=(bench_cuda_gemm bench_cuda_attn bench_cuda_fmha bench_cuda_moe)
 
 # ================================================================ pack
@@ -327,6 +327,9 @@ run_all() {
       _ "$B/models/$MOE_NAME" "$WORK" "$ROOT/docs/cuda.md" "$B/bin/f8"
     note "$(grep -h '^MoE e2e' "$OUT/tests.log" | tr '\n' ' ')"
   else SUMMARY+=("MoE e2e|MISSING|0|no synthetic Mixtral in the bundle"); fi
+  if [ -x "$B/bin/test_invariance_ops" ]; then  # --deterministic streams on cuda, bit for bit
+    step "test_invariance_ops (cuda --deterministic)" 240 "$OUT/tests.log" "${fx[@]}" "$B/bin/test_invariance_ops"
+  else SUMMARY+=("test_invariance_ops|MISSING|0|not in the bundle"); fi
   if [ -x "$B/bin/test_cuda_e2e" ]; then
     step "test_cuda_e2e (SmolLM2)" 180 "$OUT/tests.log" env F8_E2E_MODEL="$SMOL" LD_LIBRARY_PATH="$F8_LIBPATH" \
       "$B/bin/test_cuda_e2e"
@@ -383,6 +386,10 @@ run_all() {
   "${fx[@]}" "$B/bin/f8" bench --help 2>&1 | grep -q -- '--parallel' && NP=(-np "8,64")
   bench_step "f8 bench SmolLM2 (cuda)" 90 "$WORK/smol.json" \
     env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$SMOL" --backend cuda -p 512 -n 128 -r 3 -t 1 "${NP[@]}" --json
+  if "${fx[@]}" "$B/bin/f8" bench --help 2>&1 | grep -q -- '--deterministic'; then  # docs/cuda.md "Deterministic mode"
+    bench_step "f8 bench SmolLM2 (cuda --deterministic)" 90 "$WORK/smol-det.json" \
+      env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$SMOL" --backend cuda --deterministic -p 512 -n 128 -r 3 -t 1 "${NP[@]}" --json
+  fi
   if [ -f "$F8B" ]; then
     bench_step "f8 bench Llama-3-8B random (cuda)" 180 "$WORK/l8b.json" \
       env LD_LIBRARY_PATH="$F8_LIBPATH" "$B/bin/f8" bench -m "$F8B" --backend cuda -p 512 -n 128 -r 3 -t 1 "${NP[@]}" --json

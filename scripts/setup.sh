@@ -14,6 +14,8 @@ DEB_PKGS=(
   libicu-dev                         # NFC/NFKC normalizers (Qwen2's tokenizer.json)
   nlohmann-json3-dev                 # JSON (config.json, safetensors header, server)
   libcpp-httplib-dev                 # HTTP server
+  libcurl4-openssl-dev libssl-dev    # `f8 pull`: HTTPS client (libcurl) and SHA-256 (libcrypto)
+  openssl ca-certificates            # the system CA store; `openssl req` makes the TLS test's certificate
   libedit-dev                        # line editing for `f8 chat`
   time                               # /usr/bin/time -v for benchmarks (peak RSS)
   bible-kjv-text                     # public-domain text for perplexity
@@ -22,7 +24,9 @@ DEB_PKGS=(
   chromium chromium-driver           # headless browser test of the `f8 serve` chat page (selenium)
 )
 PY_PKGS=(numpy pytest jinja2 tokenizers sentencepiece safetensors gguf openai requests selenium
-         setuptools wheel)  # setuptools + wheel: `pip install --no-build-isolation ./python` in the tests
+         huggingface_hub    # tests/py/test_pull.py: fills and reads the Hub cache f8 pull shares
+         setuptools wheel   # setuptools + wheel: `pip install --no-build-isolation ./python` in the tests
+         jsonschema rfc3339-validator)  # structured outputs validated (rfc3339-validator: its date-time check)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -39,7 +43,7 @@ fi
 PY=${PYTHON:-python3}
 pymissing=()
 for p in "${PY_PKGS[@]}"; do
-  mod=$p
+  mod=${p//-/_}  # import name: rfc3339-validator -> rfc3339_validator
   "$PY" -c "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('$mod') else 1)" 2>/dev/null || pymissing+=("$p")
 done
 if [ ${#pymissing[@]} -gt 0 ]; then

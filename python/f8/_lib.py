@@ -1,4 +1,4 @@
-"""Low-level ctypes declarations of include/f8.h (F8_API_VERSION 2).
+"""Low-level ctypes declarations of include/f8.h (F8_API_VERSION 3).
 
 Everything here mirrors the C header one to one. `lib()` loads libf8 once and
 returns the ctypes.CDLL with argtypes/restype set; the high-level API in
@@ -24,7 +24,7 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char, c_char_p, c_f
 
 from ._errors import F8AbiError, F8LibraryNotFound
 
-API_VERSION = 2          # F8_API_VERSION of the header these declarations copy
+API_VERSION = 3          # F8_API_VERSION of the header these declarations copy
 SONAME = "libf8.so.0"    # the ABI this binding speaks
 SEED_RANDOM = 0xFFFFFFFFFFFFFFFF
 MAX_SEQ = 64
@@ -87,7 +87,7 @@ class ContextParams(Structure):
     _fields_ = [("struct_size", c_size_t), ("n_ctx", c_uint32), ("n_batch", c_uint32), ("n_threads", c_int32),
                 ("kv_type", c_int), ("emulate_gpu", c_bool), ("backend", c_char_p), ("kv_calibrate", c_bool),
                 ("gpu_mem", c_float), ("tp", c_int32), ("tp_devices", c_char_p), ("tp_nodes", c_int32),
-                ("tp_node", c_int32), ("rendezvous", c_char_p)]
+                ("tp_node", c_int32), ("rendezvous", c_char_p), ("deterministic", c_bool)]
 
 
 class Batch(Structure):
@@ -149,6 +149,13 @@ _PROTOS = {
     "f8_sampler_accept": (c_int, [c_void_p, c_int32]),
     "f8_sampler_reset": (None, [c_void_p]),
     "f8_sampler_seed": (c_uint64, [c_void_p]),
+    "f8_grammar_new": (c_int, [c_void_p, c_char_p, c_char_p, POINTER(c_void_p)]),
+    "f8_grammar_new_json_schema": (c_int, [c_void_p, c_char_p, POINTER(c_void_p)]),
+    "f8_json_schema_to_grammar": (c_int, [c_char_p, c_char_p, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "f8_grammar_free": (None, [c_void_p]),
+    "f8_sampler_set_grammar": (c_int, [c_void_p, c_void_p]),
+    "f8_sampler_grammar_state": (c_int, [c_void_p]),
+    "f8_sampler_last_logprobs": (c_int, [c_void_p, POINTER(c_float), c_void_p, c_size_t, POINTER(c_size_t)]),
     "f8_stopper_new": (c_int, [c_void_p, POINTER(c_char_p), c_size_t, POINTER(c_int32), c_size_t, ctypes.c_int64,
                                POINTER(c_void_p)]),
     "f8_stopper_push": (c_int, [c_void_p, c_int32, c_void_p, c_size_t, POINTER(c_void_p), POINTER(c_size_t),

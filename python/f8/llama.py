@@ -25,7 +25,7 @@ from ctypes import byref, c_bool, c_char_p, c_float, c_int, c_int32, c_size_t, c
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 from . import _lib as C
-from ._errors import BY_STATUS, F8Error
+from ._errors import BY_STATUS, F8Error, F8InvalidArgumentError
 
 Message = Dict[str, Any]
 
@@ -124,6 +124,7 @@ class F8:
     gpu_mem      GPU backends: fraction of the GPU's memory to use (default 0.9)
     tp           tensor-parallel ranks (default 1); on "cuda" rank r uses GPU r or the r-th of
                  tp_devices ("2,3"); on the CPU the ranks are thread groups
+    deterministic  batch-invariant numerics on "cuda" (the CPU always is; docs/runtime.md)
     kv_type      "fp8" (default), "bf16", "f16", "f32", "e5m2"
     kv_calibrate FP8 KV without file scales: measure per-layer scales at start-up (default True)
     seed         default sampling seed (None = a fresh random seed per call)
@@ -134,7 +135,7 @@ class F8:
 
     def __init__(self, model_path: Union[str, os.PathLike], *, n_ctx: int = 0, n_batch: int = 512,
                  n_threads: Optional[int] = None, backend: Optional[str] = None, gpu_mem: Optional[float] = None,
-                 tp: int = 1, tp_devices: Optional[str] = None,
+                 tp: int = 1, tp_devices: Optional[str] = None, deterministic: bool = False,
                  kv_type: str = "fp8", kv_calibrate: bool = True, seed: Optional[int] = None,
                  vocab_only: bool = False, progress: Optional[Callable[[float], Optional[bool]]] = None,
                  verbose: bool = False):
@@ -195,6 +196,7 @@ class F8:
             cp.tp = int(tp)
             self._tp_devices_b = _b(tp_devices) if tp_devices else None
             cp.tp_devices = self._tp_devices_b
+            cp.deterministic = bool(deterministic)
             ctx = c_void_p()
             st = L.f8_context_new(self._model, byref(cp), byref(ctx))
             if st != C.OK:
@@ -363,7 +365,7 @@ class F8:
 
     # ----------------------------------------------------------- generation
     def _sampler(self, temperature, top_k, top_p, min_p, repeat_penalty, frequency_penalty, presence_penalty,
-                 penalty_last_n, seed, logit_bias):
+                 penalty_last_n, seed, logit_bias, grammar=None, json_schema=None):
         L = self._L
         sp = L.f8_sampler_default_params().v
         sp.temperature = float(temperature)
@@ -385,6 +387,24 @@ class F8:
             sp.n_logit_bias = len(items)
         h = c_void_p()
         _check(L.f8_sampler_new(byref(sp), self._n_vocab, byref(h)), "f8_sampler_new")
+        if grammar is not None or json_schema is not None:
+            # The output constrained to a GBNF grammar or to JSON valid against a
+            # JSON Schema (docs/grammar.md); the sampler keeps its own copy.
+            g = c_void_p()
+            try:
+                if grammar is not None and json_schema is not None:
+                    raise F8Error("give grammar or json_schema, not both")
+                if json_schema is not None:
+                    text = json_schema if isinstance(json_schema, (str, bytes)) else json.dumps(json_schema)
+                    _check(L.f8_grammar_new_json_schema(self._model, _b(text), byref(g)), "f8_grammar_new_json_schema")
+                else:
+                    _check(L.f8_grammar_new(self._model, _b(grammar), b"root", byref(g)), "f8_grammar_new")
+                _check(L.f8_sampler_set_grammar(h, g), "f8_sampler_set_grammar")
+            except BaseException:
+                L.f8_sampler_free(h)
+                raise
+            finally:
+                L.f8_grammar_free(g)
         return h
 
     def _start(self, prompt: Sequence[int], *, max_tokens, stop, ignore_eos=False, **sampling):
@@ -512,15 +532,16 @@ class F8:
                  min_p: float = 0.05, repeat_penalty: float = 1.0, frequency_penalty: float = 0.0,
                  presence_penalty: float = 0.0, penalty_last_n: int = 64, seed: Optional[int] = None,
                  logit_bias: Optional[Dict[int, float]] = None, max_tokens: Optional[int] = None,
-                 stop_at_eos: bool = True) -> Iterator[int]:
+                 stop_at_eos: bool = True, grammar: Optional[str] = None,
+                 json_schema: Optional[Union[dict, str]] = None) -> Iterator[int]:
         """Token ids sampled after `tokens`, until an end-of-generation token
         (not yielded; stop_at_eos=False goes on past it), max_tokens, or a
-        full context."""
+        full context. grammar (GBNF) / json_schema constrain the output."""
         it, _ = self._start(list(tokens), max_tokens=max_tokens, stop=None, ignore_eos=not stop_at_eos,
                             temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
                             repeat_penalty=repeat_penalty, frequency_penalty=frequency_penalty,
                             presence_penalty=presence_penalty, penalty_last_n=penalty_last_n, seed=seed,
-                            logit_bias=logit_bias)
+                            logit_bias=logit_bias, grammar=grammar, json_schema=json_schema)
         return self._token_ids(it)
 
     def _token_ids(self, it):
@@ -540,11 +561,14 @@ class F8:
                           frequency_penalty: float = 0.0, presence_penalty: float = 0.0,
                           repeat_penalty: float = 1.0, top_k: int = 40, stream: bool = False,
                           seed: Optional[int] = None, logit_bias: Optional[Dict[int, float]] = None,
-                          penalty_last_n: int = 64, model: Optional[str] = None):
+                          penalty_last_n: int = 64, model: Optional[str] = None, grammar: Optional[str] = None,
+                          json_schema: Optional[Union[dict, str]] = None):
         """A text completion: an OpenAI "text_completion" dict, or with
         stream=True an iterator of chunks of the same shape. max_tokens None
         or <= 0: until end of generation or a full context. temperature 0 is
-        greedy. Errors (a prompt over the context, bad values) raise F8Error
+        greedy. grammar (GBNF text) or json_schema (a dict or its JSON text)
+        constrain the output (docs/grammar.md). Errors (a prompt over the
+        context, bad values, an unsupported schema keyword) raise F8Error
         subclasses before anything is generated."""
         if suffix:
             raise F8Error("suffix (fill-in-the-middle) is not supported")
@@ -552,7 +576,8 @@ class F8:
         it, state = self._start(toks, max_tokens=max_tokens, stop=stop, temperature=temperature, top_k=top_k,
                                 top_p=top_p, min_p=min_p, repeat_penalty=repeat_penalty,
                                 frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
-                                penalty_last_n=penalty_last_n, seed=seed, logit_bias=logit_bias)
+                                penalty_last_n=penalty_last_n, seed=seed, logit_bias=logit_bias, grammar=grammar,
+                                json_schema=json_schema)
         cid, created, name = f"cmpl-{uuid.uuid4().hex}", int(time.time()), model or self.model_path
         prefix = ""
         if echo:
@@ -589,17 +614,35 @@ class F8:
                                seed: Optional[int] = None, frequency_penalty: float = 0.0,
                                presence_penalty: float = 0.0, repeat_penalty: float = 1.0,
                                logit_bias: Optional[Dict[int, float]] = None, penalty_last_n: int = 64,
-                               chat_template: Optional[str] = None, model: Optional[str] = None):
+                               chat_template: Optional[str] = None, model: Optional[str] = None,
+                               response_format: Optional[Dict[str, Any]] = None, grammar: Optional[str] = None):
         """A chat answer with the model's chat template (or `chat_template`):
         an OpenAI "chat.completion" dict, or with stream=True an iterator of
         "chat.completion.chunk" dicts (first delta {"role": "assistant"}, then
-        {"content": ...}, last {} with finish_reason)."""
+        {"content": ...}, last {} with finish_reason). response_format as
+        OpenAI's ({"type": "json_object"} or {"type": "json_schema",
+        "json_schema": {"schema": ...}}; llama-cpp-python's {"type":
+        "json_object", "schema": ...} too) or a GBNF grammar constrain the
+        answer."""
+        json_schema = None
+        if response_format:
+            kind = response_format.get("type", "text")
+            if kind == "json_object":
+                json_schema = response_format.get("schema") or {"type": "object"}
+            elif kind == "json_schema":
+                js = response_format.get("json_schema") or {}
+                if "schema" not in js:
+                    raise F8InvalidArgumentError("response_format: json_schema.schema is required")
+                json_schema = js["schema"]
+            elif kind != "text":
+                raise F8InvalidArgumentError(f"response_format: unknown type {kind!r}")
         prompt = self.apply_chat_template(messages, add_generation_prompt=True, chat_template=chat_template)
         toks = self.tokenize(prompt, add_bos=False, special=True)
         it, state = self._start(toks, max_tokens=max_tokens, stop=stop, temperature=temperature, top_k=top_k,
                                 top_p=top_p, min_p=min_p, repeat_penalty=repeat_penalty,
                                 frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,
-                                penalty_last_n=penalty_last_n, seed=seed, logit_bias=logit_bias)
+                                penalty_last_n=penalty_last_n, seed=seed, logit_bias=logit_bias, grammar=grammar,
+                                json_schema=json_schema)
         cid, created, name = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), model or self.model_path
 
         def usage():

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -166,6 +167,7 @@ f8_context_params f8_context_default_params(void) {
   p.tp_nodes = 1;
   p.tp_node = 0;
   p.rendezvous = nullptr;
+  p.deterministic = false;
   return p;
 }
 
@@ -176,11 +178,18 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     if (!model->runtime)
       return set_error(F8_ERR_INVALID_ARGUMENT,
                        "f8_context_new: the model was loaded with vocab_only (no weights)");
-    f8_context_params p = params ? *params : f8_context_default_params();
-    if (params && params->struct_size != sizeof(f8_context_params))
+    // The whole struct, or API 2's (everything before `deterministic`):
+    // the missing field keeps its default.
+    constexpr size_t kApi2Size = offsetof(f8_context_params, deterministic);
+    if (params && params->struct_size != sizeof(f8_context_params) && params->struct_size != kApi2Size)
       return set_error(F8_ERR_INVALID_ARGUMENT,
                        "f8_context_new: params->struct_size must be sizeof(f8_context_params) "
                        "(start from f8_context_default_params())");
+    f8_context_params p = f8_context_default_params();
+    if (params) {
+      std::memcpy(&p, params, params->struct_size);
+      p.struct_size = sizeof p;
+    }
     if (p.n_ctx > (1u << 24))
       return set_error(F8_ERR_INVALID_ARGUMENT, "f8_context_new: n_ctx " + std::to_string(p.n_ctx) +
                                                     " too large (max 16777216)");
@@ -195,6 +204,7 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     cp.n_batch = static_cast<int32_t>(p.n_batch);
     cp.n_threads = p.n_threads;
     cp.emulate_gpu = p.emulate_gpu;
+    cp.deterministic = p.deterministic;
     if (const char* e = std::getenv("F8_FP8_ATTENTION")) cp.fp8_attention = std::string(e) != "0";
     if (const char* e = std::getenv("F8_MLA"); e && *e) {  // DeepSeek's attention form (docs/runtime.md)
       const std::string v = e;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "api/api_error.h"
+#include "api/grammar_handle.h"
 #include "api/model_handle.h"
 #include "sampling/sampler.h"
 #include "sampling/stop.h"
@@ -14,6 +15,8 @@ using f8api::set_error;
 struct f8_sampler {
   f8::sampling::Sampler impl;
   uint64_t seed;
+  std::unique_ptr<f8::sampling::GrammarConstraint> grammar;  // null: unconstrained
+  bool sampled = false;                                       // last_logprobs has data
 };
 
 struct f8_stopper {
@@ -77,7 +80,7 @@ f8_status f8_sampler_new(const f8_sampler_params* params, int32_t n_vocab, f8_sa
     for (size_t i = 0; i < c.n_logit_bias; ++i) p.logit_bias.push_back({c.logit_bias[i].token, c.logit_bias[i].bias});
     std::string err = f8::sampling::Sampler::validate(p, n_vocab);
     if (!err.empty()) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_sampler_new: " + err);
-    *out = new f8_sampler{f8::sampling::Sampler(p, n_vocab), p.seed};
+    *out = new f8_sampler{f8::sampling::Sampler(p, n_vocab), p.seed, nullptr, false};
     return F8_OK;
   });
 }
@@ -90,8 +93,12 @@ f8_status f8_sampler_sample(f8_sampler* s, const float* logits, int32_t n_vocab,
     if (n_vocab != s->impl.n_vocab())
       return set_error(F8_ERR_INVALID_ARGUMENT, "f8_sampler_sample: n_vocab " + std::to_string(n_vocab) +
                                                     " does not match the sampler's " + std::to_string(s->impl.n_vocab()));
-    std::string err = s->impl.sample(logits, token);
+    const uint64_t* mask = s->grammar ? s->grammar->mask() : nullptr;
+    std::string err = s->impl.sample(logits, token, mask);
     if (!err.empty()) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_sampler_sample: " + err);
+    s->sampled = true;
+    if (s->grammar && !s->grammar->accept(*token))  // cannot happen: the mask allowed it
+      return set_error(F8_ERR_INTERNAL, "f8_sampler_sample: the grammar refused token " + std::to_string(*token));
     return F8_OK;
   });
 }
@@ -108,7 +115,45 @@ f8_status f8_sampler_accept(f8_sampler* s, int32_t token) {
 }
 
 void f8_sampler_reset(f8_sampler* s) {
-  if (s) s->impl.reset();
+  if (!s) return;
+  s->impl.reset();
+  if (s->grammar) s->grammar->reset();
+}
+
+f8_status f8_sampler_set_grammar(f8_sampler* s, const f8_grammar* g) {
+  return guarded("f8_sampler_set_grammar", [&]() -> f8_status {
+    if (!s) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_sampler_set_grammar: sampler is NULL");
+    if (!g) {
+      s->grammar.reset();
+      return F8_OK;
+    }
+    if (s->impl.n_vocab() > g->trie->n_logits())
+      return set_error(F8_ERR_INVALID_ARGUMENT, "f8_sampler_set_grammar: the sampler's n_vocab " +
+                                                    std::to_string(s->impl.n_vocab()) + " exceeds the model's " +
+                                                    std::to_string(g->trie->n_logits()) + " logits");
+    s->grammar = std::make_unique<f8::sampling::GrammarConstraint>(g->grammar, g->trie);
+    return F8_OK;
+  });
+}
+
+f8_grammar_state f8_sampler_grammar_state(const f8_sampler* s) {
+  if (!s || !s->grammar) return F8_GRAMMAR_NONE;
+  if (s->grammar->done()) return F8_GRAMMAR_DONE;
+  return s->grammar->accepting() ? F8_GRAMMAR_CAN_END : F8_GRAMMAR_RUNNING;
+}
+
+f8_status f8_sampler_last_logprobs(const f8_sampler* s, float* chosen, f8_token_logprob* top, size_t n, size_t* n_top) {
+  return guarded("f8_sampler_last_logprobs", [&]() -> f8_status {
+    if (!s || !chosen || !n_top || (!top && n))
+      return set_error(F8_ERR_INVALID_ARGUMENT, "f8_sampler_last_logprobs: NULL argument");
+    *n_top = 0;
+    if (!s->sampled) return set_error(F8_ERR_INVALID_ARGUMENT, "f8_sampler_last_logprobs: nothing sampled yet");
+    std::vector<std::pair<int32_t, float>> t;
+    s->impl.last_logprobs(int32_t(std::min<size_t>(n, size_t(1) << 20)), chosen, &t);
+    for (size_t i = 0; i < t.size(); ++i) top[i] = {t[i].first, t[i].second};
+    *n_top = t.size();
+    return F8_OK;
+  });
 }
 
 uint64_t f8_sampler_seed(const f8_sampler* s) { return s ? s->seed : 0; }

@@ -182,6 +182,9 @@ struct KVCacheParams {
   int32_t n_kv_heads = 0;
   int32_t head_dim = 0;
   DType dtype = DType::E4M3;    // E4M3 (default), E5M2, BF16, F16, F32
+  // Device backends: mirror KvCells::seq_cells (the position-ordered cell
+  // lists) to the device for the deterministic attention kernel.
+  bool position_lists = false;
   // Per-layer dequantization multipliers for what is stored (after RoPE):
   // stored = satfinite(rne(k / k_scale[l])). [n_layers] each; empty = all 1.0.
   // Used for E4M3/E5M2 only; ignored for BF16/F16/F32.
@@ -342,6 +345,12 @@ constexpr int32_t kMlaExpandedMinTokens = 65;
 // ---- the ops table -------------------------------------------------------------------
 struct StreamParams {
   int32_t n_threads = 1;        // CPU worker threads incl. the caller (>= 1)
+  // Batch-invariant numerics (docs/backend.md "Invariance"): every output
+  // row depends only on its own inputs, not on T, the thread split or the
+  // KV pool's layout. The CPU backends always are; a device backend that is
+  // not by default switches to kernels that are (CUDA: no cuBLASLt, no
+  // T-dependent attention splits).
+  bool deterministic = false;
   int32_t max_tokens = 1;       // largest T any op on this stream sees (batch size)
   int64_t max_dim = 0;          // largest K or N of any gemm (vocab included)
   int64_t max_attn_dim = 0;     // largest n_heads * head_dim attention sees; 0 = max_dim
@@ -535,7 +544,8 @@ class Backend {
 };
 
 // ---- registry (registry.cpp) ---------------------------------------------------------
-// Names: "cpu" (= cpu-simd), "cpu-simd", "cpu-ref"; "cuda" (= "cuda:0") and
+// Names: "cpu" (= cpu-simd), "cpu-simd", "cpu-simd:ISA" (one kernel table:
+// avx512, avx2, generic; BackendParams::isa ignored), "cpu-ref"; "cuda" (= "cuda:0") and
 // "cuda:N" when the build has the CUDA backend (creating one fails with a
 // one-line reason when no driver, no device or a GPU older than sm_89).
 Status create_backend(std::string_view name, const BackendParams& p,

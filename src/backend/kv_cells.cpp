@@ -33,6 +33,7 @@ Status check_kv_params(const KVCacheParams& p) {
 KvCells::KvCells(int32_t n_cells)
     : cells_(n_cells > 0 ? n_cells : 0), pages_((std::max(n_cells, 0) + kPage - 1) / kPage) {
   for (auto& o : open_) o = -1;
+  for (auto& d : order_dirty_) d = 0;
   free_pages_ = n_pages();
 }
 
@@ -47,6 +48,25 @@ void KvCells::add_to_list(int32_t seq, int32_t page) {
     l.insert(it, page);
   }
   ++lists_version_;
+}
+
+// Inserts cell into seq's position order: appended in the usual case (a
+// position after every other of the sequence).
+void KvCells::add_to_order(int32_t seq, int32_t cell) {
+  auto& o = order_[seq];
+  const int32_t p = cells_[cell].pos;
+  int32_t at = static_cast<int32_t>(o.size());
+  if (o.empty() || cells_[o.back()].pos < p || (cells_[o.back()].pos == p && o.back() < cell)) {
+    o.push_back(cell);
+  } else {
+    auto it = std::upper_bound(o.begin(), o.end(), cell, [&](int32_t a, int32_t b) {
+      return cells_[a].pos != cells_[b].pos ? cells_[a].pos < cells_[b].pos : a < b;
+    });
+    at = static_cast<int32_t>(it - o.begin());
+    o.insert(it, cell);
+  }
+  order_dirty_[seq] = std::min(order_dirty_[seq], at);
+  ++order_version_;
 }
 
 // The sequence's open page first (the next cell after its last token, while
@@ -100,6 +120,7 @@ Status KvCells::alloc(int32_t n, const int32_t* seq, const int32_t* pos, int32_t
       pg.seqs |= bit;
       add_to_list(s, c / kPage);
     }
+    add_to_order(s, c);
     touch(c);
     hi_ = std::max(hi_, c + 1);
   }
@@ -132,6 +153,15 @@ void KvCells::recount() {
     for (uint64_t m = pages_[p].seqs; m; m &= m - 1) lists_[__builtin_ctzll(m)].push_back(p);
   }
   ++lists_version_;
+  // Position order: cells in index order, then a stable sort by position.
+  for (auto& o : order_) o.clear();
+  for (int32_t c = 0; c < hi_; ++c)
+    for (uint64_t m = cells_[c].seqs; m; m &= m - 1) order_[__builtin_ctzll(m)].push_back(c);
+  auto by_pos = [&](int32_t a, int32_t b) { return cells_[a].pos < cells_[b].pos; };
+  for (auto& o : order_)
+    if (!std::is_sorted(o.begin(), o.end(), by_pos)) std::stable_sort(o.begin(), o.end(), by_pos);
+  for (auto& d : order_dirty_) d = 0;
+  ++order_version_;
   if (n_used_ == 0) head_ = page_head_ = 0;
 }
 

@@ -15,11 +15,19 @@
 // no wholly free page is left, allocation takes any free cell (pages then
 // mix sequences: still correct, since visibility is checked per cell).
 //
+// Position order. Per sequence the bookkeeping also keeps the cells it sees
+// sorted by position (seq_cells): attention walks them in position order,
+// so its result depends on which (position, K, V) a token sees and not on
+// where in the pool they are (docs/backend.md "Invariance"). A decode or
+// prefill appends at the end of the list (positions of a sequence only
+// grow, f8model::Context checks it); seq_rm / seq_cp / seq_keep rebuild.
+//
 // Host memory only; a device backend mirrors cells [0, hi), the page
 // summaries and the page lists to the device (the dirty ranges and the
 // lists' version tell what changed).
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <vector>
 
@@ -66,6 +74,19 @@ class KvCells {
   const std::vector<int32_t>& seq_pages(int32_t s) const { return lists_[s]; }
   // Changes whenever any page list changes (a device mirror re-uploads them).
   uint64_t lists_version() const { return lists_version_; }
+  // Cells that sequence s (0..kMaxSeq-1) sees, ascending by position (equal
+  // positions, which only seq_cp onto a sequence that already holds them can
+  // make, by cell index).
+  const std::vector<int32_t>& seq_cells(int32_t s) const { return order_[s]; }
+  // Changes whenever any seq_cells list changes.
+  uint64_t order_version() const { return order_version_; }
+  // The first index of seq_cells(s) that changed since the last call for s
+  // (>= its size: none); a device mirror uploads from there.
+  int32_t take_order_dirty(int32_t s) {
+    const int32_t d = order_dirty_[s];
+    order_dirty_[s] = INT32_MAX;
+    return d;
+  }
   // Cells [page_begin(p), page_end(p)) form page p.
   int32_t page_begin(int32_t p) const { return p * kPage; }
   int32_t page_end(int32_t p) const { return p * kPage + kPage < size() ? p * kPage + kPage : size(); }
@@ -83,6 +104,7 @@ class KvCells {
   void recount();                 // cells -> n_used, hi, every page summary and list
   int32_t take_cell(int32_t seq); // the cell the next token of seq goes to (one is free)
   void add_to_list(int32_t seq, int32_t page);
+  void add_to_order(int32_t seq, int32_t cell);
   void touch(int32_t c) {
     if (c < dirty_lo_) dirty_lo_ = c;
     if (c + 1 > dirty_hi_) dirty_hi_ = c + 1;
@@ -95,6 +117,9 @@ class KvCells {
   std::vector<Cell> cells_;
   std::vector<Page> pages_;
   std::vector<int32_t> lists_[kMaxSeq];
+  std::vector<int32_t> order_[kMaxSeq];  // seq_cells
+  int32_t order_dirty_[kMaxSeq];        // take_order_dirty
+  uint64_t order_version_ = 0;
   int32_t open_[kMaxSeq];         // next cell to try in the sequence's open page, -1: none
   uint64_t lists_version_ = 0;
   int32_t n_used_ = 0, hi_ = 0, head_ = 0, page_head_ = 0;

@@ -14,6 +14,8 @@ Status create_backend(std::string_view name, const BackendParams& p, std::unique
     return Status::Ok();
   }
   if (name == "cpu" || name == "cpu-simd") return cpu::make_simd_backend(p.isa, out);
+  // cpu-simd with one kernel table (tests and comparisons): cpu-simd:avx2, ...
+  if (name.substr(0, 9) == "cpu-simd:") return cpu::make_simd_backend(std::string(name.substr(9)), out);
   if (name == "cuda" || name.substr(0, 5) == "cuda:") {
 #if F8_HAVE_CUDA
     return cuda::CudaBackend::create(name, out);
@@ -30,9 +32,9 @@ Status create_backend(std::string_view name, const BackendParams& p, std::unique
 
 std::vector<std::string> backend_names() {
 #if F8_HAVE_CUDA
-  return {"cpu", "cpu-simd", "cpu-ref", "cuda", "cuda:N"};
+  return {"cpu", "cpu-simd", "cpu-simd:ISA", "cpu-ref", "cuda", "cuda:N"};
 #else
-  return {"cpu", "cpu-simd", "cpu-ref"};
+  return {"cpu", "cpu-simd", "cpu-simd:ISA", "cpu-ref"};
 #endif
 }
 

@@ -14,8 +14,18 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 static inline void cpu_relax() { _mm_pause(); }
+// MXCSR's control bits (DAZ, exception masks, rounding, FTZ), not the
+// sticky exception flags (bits 0-5) every FP instruction may set.
+constexpr uint32_t kCsrControl = 0xFFC0u;
+static inline uint32_t fp_csr() { return _mm_getcsr() & kCsrControl; }
+static inline void set_fp_csr(uint32_t v) {
+  const uint32_t cur = _mm_getcsr();
+  if ((cur & kCsrControl) != v) _mm_setcsr((cur & ~kCsrControl) | v);
+}
 #else
 static inline void cpu_relax() {}
+static inline uint32_t fp_csr() { return 0; }
+static inline void set_fp_csr(uint32_t) {}
 #endif
 
 namespace f8backend {
@@ -135,6 +145,7 @@ void ThreadPool::run_raw(Fn fn, void* ctx, int64_t n_chunks, int max_threads) {
   ctx_.store(ctx, std::memory_order_relaxed);
   n_chunks_.store(total, std::memory_order_relaxed);
   active_.store(n, std::memory_order_relaxed);
+  fpcsr_.store(fp_csr(), std::memory_order_relaxed);
   ctl_.store(static_cast<uint64_t>(g) << 32, std::memory_order_seq_cst);  // publishes the job
   gen_.store(g, std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(&gen_);
@@ -175,12 +186,14 @@ void ThreadPool::drain(int tid) {
     void* ctx = ctx_.load(std::memory_order_relaxed);
     const uint32_t total = n_chunks_.load(std::memory_order_relaxed);
     const int active = active_.load(std::memory_order_relaxed);
+    const uint32_t csr = fpcsr_.load(std::memory_order_relaxed);
     if (tid >= active) return;
     uint32_t done = 0;
     for (;;) {
       const uint32_t c = static_cast<uint32_t>(v);
       if (c >= total) return;
       if (ctl_.compare_exchange_weak(v, v + 1, std::memory_order_seq_cst, std::memory_order_seq_cst)) {
+        set_fp_csr(csr);  // the CAS took a chunk of job g: csr is that job's
         fn(ctx, tid, c);
         ++done;
         fin_[tid].v.store((static_cast<uint64_t>(g) << 32) | done, std::memory_order_seq_cst);

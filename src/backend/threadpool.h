@@ -41,7 +41,10 @@ class ThreadPool {
   // the calling thread and up to max_threads - 1 workers; tid in [0, size())
   // names the thread running the call (for per-thread scratch: no two calls
   // with the same tid run at once). Chunks are handed out in increasing
-  // order. Returns when all calls have returned. Not reentrant.
+  // order. Returns when all calls have returned. Not reentrant. Workers run
+  // the chunks with the caller's floating-point control state (x86 MXCSR:
+  // DAZ/FTZ, rounding), so a result never depends on which thread computed
+  // it (batch and thread-count invariance, docs/backend.md).
   template <class F>
   void for_chunks(int64_t n_chunks, F&& fn, int max_threads = 1 << 30) {
     auto thunk = [](void* ctx, int tid, int64_t c) { (*static_cast<F*>(ctx))(tid, c); };
@@ -102,6 +105,7 @@ class ThreadPool {
   std::atomic<void*> ctx_{nullptr};
   std::atomic<uint32_t> n_chunks_{0};
   std::atomic<int> active_{0};  // threads with tid < active_ take part
+  std::atomic<uint32_t> fpcsr_{0};  // the caller's MXCSR (x86), set per job
   std::atomic<bool> stop_{false};
   // Per worker, its own cache line: (generation << 32) | chunks of that job
   // it has finished. A plain store per chunk, summed by the waiting caller.

@@ -14,6 +14,7 @@
 #include "args.h"
 #include "command.h"
 #include "f8.h"
+#include "util_pull.h"
 #include "util_run.h"
 
 namespace f8cli {
@@ -51,6 +52,7 @@ int run(int argc, char** argv) {
            "         f8 bench -m llama.f8 --backend cuda -p 512 -n 128 -np 8,64 -d 32768");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
+  if (int e = resolve_model_flag(&rf.model)) return e;  // -m ORG/NAME: the pulled .f8
   std::vector<int64_t> pp, tg, th;
   if (!parse_int_list(prompts, &pp)) return fail(2, "--n-prompt '" + prompts + "': expected a list like 128,512");
   if (!parse_int_list(gens, &tg)) return fail(2, "--n-gen '" + gens + "': expected a list like 64,128");

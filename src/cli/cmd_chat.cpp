@@ -28,6 +28,7 @@
 #include "command.h"
 #include "f8.h"
 #include "util_gen.h"
+#include "util_pull.h"
 #include "util_run.h"
 
 namespace f8cli {
@@ -98,6 +99,7 @@ int run(int argc, char** argv) {
   p.epilog("in the chat: /system TEXT, /reset, /save FILE, /load FILE, /help, /quit; Ctrl-C stops an answer");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
+  if (int e = resolve_model_flag(&rf.model)) return e;  // -m ORG/NAME: the pulled .f8
   if (n_predict < -1) return fail(2, "--n-predict: expected -1 or a value >= 0");
   std::string tmpl_text, err;
   if (!tmpl.empty() && !resolve_template(tmpl, &tmpl_text, &err)) return fail(2, err);

@@ -2,8 +2,9 @@
 // The prompt is one batched decode; generated text streams to stdout; the
 // summary line (prompt tok/s, gen tok/s, GB/s of weights, load time) goes to
 // stderr. --chat wraps the prompt as a user message with the model's chat
-// template. --dump-logits writes the prompt's logits as .npy (for checks
-// against reference implementations).
+// template. --json-schema / --grammar constrain the output (f8_grammar).
+// --dump-logits writes the prompt's logits as .npy (for checks against
+// reference implementations).
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "command.h"
 #include "f8.h"
 #include "util_gen.h"
+#include "util_pull.h"
 #include "util_run.h"
 
 namespace f8cli {
@@ -42,7 +44,7 @@ bool write_npy(const std::string& path, const std::vector<float>& data, size_t r
 int run(int argc, char** argv) {
   RunFlags rf;
   SamplingFlags sf;
-  std::string prompt, file, system, tmpl, dump_logits, dump_tokens, prompt_ids;
+  std::string prompt, file, system, tmpl, dump_logits, dump_tokens, prompt_ids, schema_file, grammar_file;
   std::vector<std::string> stops;
   int64_t n_predict = 256;
   bool chat = false, ignore_eos = false, quiet = false, echo = false;
@@ -54,6 +56,9 @@ int run(int argc, char** argv) {
   p.option("--prompt-ids", &prompt_ids, "LIST", "the prompt as token ids (comma-separated), not tokenized");
   p.option("-n,--n-predict", &n_predict, "N", "tokens to generate (-1 = until EOS or the context is full)");
   add_sampling_flags(p, &sf);
+  p.option("--json-schema", &schema_file, "FILE",
+           "constrain the output to JSON valid against this JSON Schema (docs/grammar.md lists what is supported)");
+  p.option("--grammar", &grammar_file, "FILE", "constrain the output to this GBNF grammar (start rule 'root')");
   p.flag("--ignore-eos", &ignore_eos, "keep generating past end-of-generation tokens");
   p.option("--stop", &stops, "TEXT", "stop when TEXT is generated (repeatable)");
   p.flag("--chat", &chat, "format the prompt as a user message with the chat template");
@@ -64,9 +69,11 @@ int run(int argc, char** argv) {
   p.option("--dump-tokens", &dump_tokens, "FILE", "write prompt and generated token ids (one line each)");
   p.flag("-q,--quiet", &quiet, "no summary line");
   p.epilog("examples:\n  f8 generate -m smollm2.f8 -p 'The capital of France is' -n 32 --temp 0\n"
-           "  f8 generate -m smollm2.f8 --chat -p 'Write a haiku about FP8.'");
+           "  f8 generate -m smollm2.f8 --chat -p 'Write a haiku about FP8.'\n"
+           "  f8 generate -m smollm2.f8 --chat -p 'Describe a cat as JSON.' --json-schema cat.schema.json");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
+  if (int e = resolve_model_flag(&rf.model)) return e;  // -m ORG/NAME: the pulled .f8
   if (int(!prompt.empty()) + int(!file.empty()) + int(!prompt_ids.empty()) != 1)
     return fail(2, "give exactly one of -p/--prompt, -f/--file or --prompt-ids");
   if (!prompt_ids.empty() && chat) return fail(2, "--prompt-ids cannot be combined with --chat");
@@ -77,6 +84,14 @@ int run(int argc, char** argv) {
   }
   if (n_predict < -1) return fail(2, "--n-predict: expected -1 or a value >= 0");
   if (!system.empty() && !chat) return fail(2, "--system needs --chat");
+  if (!schema_file.empty() && !grammar_file.empty()) return fail(2, "give at most one of --json-schema and --grammar");
+  std::string constraint;
+  const std::string& cfile = schema_file.empty() ? grammar_file : schema_file;
+  if (!cfile.empty()) {
+    std::ifstream in(cfile, std::ios::binary);
+    if (!in) return fail(1, "cannot read " + cfile);
+    constraint.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
 
   Loaded L;
   int e = load_model_and_context(rf, p, &L, quiet);
@@ -139,6 +154,18 @@ int run(int argc, char** argv) {
   f8_sampler* sampler = nullptr;
   if ((e = make_sampler(sf, V, &sampler))) return e;
   for (int32_t t : toks) f8_sampler_accept(sampler, t);
+  if (!constraint.empty()) {
+    f8_grammar* g = nullptr;
+    f8_status gs = schema_file.empty() ? f8_grammar_new(L.model, constraint.c_str(), "root", &g)
+                                       : f8_grammar_new_json_schema(L.model, constraint.c_str(), &g);
+    if (gs == F8_OK) gs = f8_sampler_set_grammar(sampler, g);
+    f8_grammar_free(g);
+    if (gs != F8_OK) {
+      std::string msg = cfile + ": " + f8_last_error();
+      f8_sampler_free(sampler);
+      return fail(gs == F8_ERR_INVALID_ARGUMENT || gs == F8_ERR_UNSUPPORTED ? 2 : 1, msg);
+    }
+  }
   std::vector<const char*> stop_ptrs;
   for (auto& s : stops) stop_ptrs.push_back(s.c_str());
   f8_stopper* stopper = nullptr;

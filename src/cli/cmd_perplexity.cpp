@@ -26,6 +26,7 @@
 #include "args.h"
 #include "command.h"
 #include "f8.h"
+#include "util_pull.h"
 #include "util_run.h"
 #include "util_io.h"
 
@@ -79,6 +80,7 @@ int run(int argc, char** argv) {
   p.epilog("example: f8 perplexity -m smollm2-fp8.f8 -f kjv.txt --kl-base smollm2-bf16.f8 --chunks 8");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
+  if (int e = resolve_model_flag(&rf.model)) return e;  // -m ORG/NAME: the pulled .f8
   if (chunk < 16 || chunk > 65536) return fail(2, "--chunk " + std::to_string(chunk) + ": expected 16..65536");
   if (max_chunks < 0) return fail(2, "--chunks: expected >= 0");
   if (!p.given("--ctx")) rf.ctx = chunk;

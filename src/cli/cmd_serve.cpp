@@ -8,6 +8,7 @@
 #include "args.h"
 #include "command.h"
 #include "server/server.h"
+#include "util_pull.h"
 #include "util_run.h"
 
 namespace {
@@ -51,6 +52,9 @@ int cmd_serve(int argc, char** argv) {
       "       -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":true}'");
   int rc = 0;
   if (!p.parse(argc, argv, &rc)) return rc;
+  std::string repo;
+  if (int e = resolve_model_flag(&rf.model, &repo)) return e;  // -m ORG/NAME: the pulled .f8
+  if (name.empty()) name = repo;  // served under the repo's name, as vLLM does
 
   if (port < 0 || port > 65535) return fail(2, "--port " + std::to_string(port) + ": expected 0..65535");
   if (slots < 1 || slots > F8_MAX_SEQ)

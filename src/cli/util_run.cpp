@@ -13,7 +13,9 @@
 namespace f8cli {
 
 void add_run_flags(ArgParser& p, RunFlags* f) {
-  p.option("-m,--model", &f->model, "FILE", "the .f8 model", true);
+  p.option("-m,--model", &f->model, "FILE|ORG/NAME",
+           "the .f8 model, or a Hub repo ORG/NAME[@REV]: the .f8 `f8 pull` made of it (pulled first when missing)",
+           true);
   p.option("-c,--ctx", &f->ctx, "N",
            "context length in tokens (0 = the model's, capped at 4096 on the CPU and at what fits in "
            "--gpu-mem on a GPU)");
@@ -36,6 +38,9 @@ void add_run_flags(ArgParser& p, RunFlags* f) {
            "GPU backends: fraction of the GPU's memory to use for weights, KV cache and scratch");
   p.flag("--emulate-gpu", &f->emulate_gpu,
          "quantize activations to E4M3 exactly as the GPU path does (CPU as the GPU's reference)");
+  p.flag("--deterministic", &f->deterministic,
+         "batch-invariant numerics on the GPU too (a token's logits depend only on its own sequence, "
+         "whatever runs beside it; no cuBLASLt, no FP8 FMHA). The CPU always is (docs/runtime.md)");
   p.flag("--no-kv-calibrate", &f->no_kv_calibrate,
          "FP8 KV without file scales: use 1.0 instead of measuring per-layer scales at start-up");
 }
@@ -86,6 +91,7 @@ bool context_params_from(const RunFlags& f, ArgParser& p, f8_context_params* out
   cp.rendezvous = f.rendezvous.empty() ? nullptr : f.rendezvous.c_str();
   cp.tp_devices = f.tp_devices.empty() ? nullptr : f.tp_devices.c_str();
   cp.emulate_gpu = f.emulate_gpu;
+  cp.deterministic = f.deterministic;
   cp.backend = f.backend.c_str();
   cp.kv_calibrate = !f.no_kv_calibrate;
   *out = cp;

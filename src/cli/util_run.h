@@ -25,10 +25,12 @@ struct RunFlags {
   int64_t tp_nodes = 1, tp_node = 0;
   std::string rendezvous;   // file:PATH or HOST:PORT
   bool emulate_gpu = false;
+  bool deterministic = false;
   bool no_kv_calibrate = false;
 };
 
-// Registers -m, -c, -b, -t, --kv-type, --backend/--device, --gpu-mem, --emulate-gpu, --no-kv-calibrate.
+// Registers -m, -c, -b, -t, --kv-type, --backend/--device, --tp*, --gpu-mem, --emulate-gpu,
+// --deterministic, --no-kv-calibrate.
 void add_run_flags(ArgParser& p, RunFlags* f);
 
 // Turns flags into context params; returns false with *err on a bad value.

@@ -252,6 +252,7 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
     sp.moe_ff = t.n_ff_exp;
     sp.moe_hidden = int64_t(hp.n_embd);
   }
+  sp.deterministic = p.deterministic;
   f8backend::Status bs = be.create_stream(sp, &R->stream);
   if (!bs.ok()) return Status::Error(from_backend(bs.code), std::string("stream: ") + bs.message);
 
@@ -267,6 +268,7 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
     kp.mla_kv_lora = int32_t(hp.mla_kv_lora);
   }
   kp.dtype = p.kv_type;
+  kp.position_lists = p.deterministic;
   if (fp8) {
     const ModelWeights& w = model_.host_weights();
     if (!p.k_scale.empty()) {

@@ -29,6 +29,12 @@ struct ContextParams {
   // activations are FP8 and the cache is E4M3 (the GPU; emulate_gpu on the
   // CPU). The C API sets it from F8_FP8_ATTENTION (0 = FP32 attention).
   bool fp8_attention = true;
+  // Batch-invariant numerics on backends where they are not the default
+  // (CUDA; the CPU backends always are): a token's logits then depend only
+  // on its own sequence. Also turns FP8 FMHA off (it runs only for chunks of
+  // >= kFmhaMinTokens tokens, so it would make a token's result depend on
+  // how its prompt was chunked). docs/runtime.md "Determinism".
+  bool deterministic = false;
   std::string backend = "cpu";
   // Device backends: the fraction of the GPU's memory this process may fill
   // (weights, KV cache, scratch). The KV cache must fit in what is left of

@@ -82,7 +82,7 @@ void Sampler::reset() {
 
 static inline float clamp_finite(float x) { return std::clamp(x, -FLT_MAX, FLT_MAX); }
 
-std::string Sampler::sample(const float* logits, int32_t* out) {
+std::string Sampler::sample(const float* logits, int32_t* out, const uint64_t* allow) {
   const size_t n = size_t(n_vocab_);
   // 1. input check
   bool any_finite = false;
@@ -106,11 +106,16 @@ std::string Sampler::sample(const float* logits, int32_t* out) {
       x = clamp_finite(x);
     }
   }
+  // 3b. allow mask (grammar)
+  if (allow)
+    for (size_t i = 0; i < n; ++i)
+      if (!((allow[i >> 6] >> (i & 63)) & 1)) work_[i] = -INFINITY;
   // Candidates: every token not banned by -inf.
   idx_.clear();
   for (size_t i = 0; i < n; ++i)
     if (work_[i] != -INFINITY) idx_.push_back(int32_t(i));
-  if (idx_.empty()) return "every token is banned (-inf) after logit bias";
+  if (idx_.empty())
+    return allow ? "no token is allowed by the grammar after logit bias" : "every token is banned (-inf) after logit bias";
   auto better = [this](int32_t a, int32_t b) {
     return work_[size_t(a)] > work_[size_t(b)] || (work_[size_t(a)] == work_[size_t(b)] && a < b);
   };
@@ -120,6 +125,9 @@ std::string Sampler::sample(const float* logits, int32_t* out) {
     for (int32_t i : idx_)
       if (better(i, best)) best = i;
     *out = best;
+    last_greedy_ = true;
+    last_token_ = best;
+    last_max_ = work_[size_t(best)];
     accept(best);
     return "";
   }
@@ -178,6 +186,9 @@ std::string Sampler::sample(const float* logits, int32_t* out) {
     for (int32_t i : idx_)
       if (better(i, best)) best = i;
     *out = best;
+    last_greedy_ = true;
+    last_token_ = best;
+    last_max_ = work_[size_t(best)];
     accept(best);
     return "";
   }
@@ -191,8 +202,40 @@ std::string Sampler::sample(const float* logits, int32_t* out) {
     }
   }
   *out = pick;
+  last_greedy_ = false;
+  last_token_ = pick;
+  last_max_ = maxv;
+  last_total_ = total;
   accept(pick);
   return "";
+}
+
+void Sampler::last_logprobs(int32_t n, float* chosen, std::vector<std::pair<int32_t, float>>* top) const {
+  top->clear();
+  *chosen = 0.0f;
+  if (last_token_ < 0) return;
+  // (token, log-probability) of every candidate of the last draw.
+  std::vector<std::pair<int32_t, double>> lp;
+  lp.reserve(idx_.size());
+  if (last_greedy_) {
+    // Temperature-1 softmax over the candidates (bias, penalties, mask applied).
+    double z = 0;
+    for (int32_t i : idx_) z += std::exp(double(work_[size_t(i)]) - double(last_max_));
+    double lz = std::log(z) + double(last_max_);
+    for (int32_t i : idx_) lp.push_back({i, double(work_[size_t(i)]) - lz});
+  } else {
+    double lt = std::log(last_total_);
+    for (size_t k = 0; k < idx_.size(); ++k)
+      if (prob_[k] > 0) lp.push_back({idx_[k], std::log(prob_[k]) - lt});  // underflowed weights: not candidates
+  }
+  for (const auto& [t, l] : lp)
+    if (t == last_token_) *chosen = float(l);
+  size_t k = std::min(lp.size(), size_t(std::max<int32_t>(n, 0)));
+  auto better = [](const std::pair<int32_t, double>& a, const std::pair<int32_t, double>& b) {
+    return a.second > b.second || (a.second == b.second && a.first < b.first);
+  };
+  std::partial_sort(lp.begin(), lp.begin() + long(k), lp.end(), better);
+  for (size_t i = 0; i < k; ++i) top->push_back({lp[i].first, float(lp[i].second)});
 }
 
 }  // namespace f8::sampling

@@ -6,6 +6,8 @@
 //   3. penalties        over the last `penalty_last_n` accepted tokens:
 //                       repetition (llama.cpp/CTRL form: logit>0 ? logit/r : logit*r),
 //                       frequency  (logit -= count * f), presence (logit -= p if count>0)
+//   3b. allow mask      (constrained decoding) tokens outside the mask become -inf;
+//                       after bias and penalties, so neither can bring one back
 //   4. greedy           temperature <= 0: argmax (lowest id wins ties), done
 //   5. top-k            keep the k largest (k <= 0 or k >= n: off)
 //   6. top-p            keep the smallest prefix (by descending prob) with mass >= p
@@ -75,7 +77,16 @@ class Sampler {
 
   // Chooses a token from logits[0..n_vocab) and accepts it into the penalty
   // history. Returns "" on success, else the error (logits unusable).
-  std::string sample(const float* logits, int32_t* out_token);
+  // allow: optional bit mask (n_vocab bits, bit set = may be chosen).
+  std::string sample(const float* logits, int32_t* out_token, const uint64_t* allow = nullptr);
+
+  // Log-probabilities from the last sample() call, of the distribution the
+  // token was drawn from: after bias, penalties, mask, top-k, top-p, min-p
+  // and temperature (greedy: the temperature-1 softmax after bias, penalties
+  // and mask, i.e. what the argmax was taken of). *chosen: the sampled
+  // token's; *top: the n most likely tokens, most likely first (ties: lower
+  // id), never tokens the chain removed (so possibly fewer than n).
+  void last_logprobs(int32_t n, float* chosen, std::vector<std::pair<int32_t, float>>* top) const;
   // Adds a token (prompt or forced) to the penalty history.
   void accept(int32_t token);
   // Clears the history and reseeds the generator.
@@ -97,6 +108,12 @@ class Sampler {
   std::vector<float> work_;                       // logits after bias/penalties
   std::vector<int32_t> idx_;                      // candidate ids
   std::vector<double> prob_;
+  // What the last sample() drew from (for last_logprobs): greedy or not,
+  // the chosen token, the max logit and, when not greedy, total weight.
+  bool last_greedy_ = true;
+  int32_t last_token_ = -1;
+  float last_max_ = 0;
+  double last_total_ = 0;
 };
 
 }  // namespace f8::sampling

@@ -2,13 +2,14 @@
 #include "server/request.h"
 
 #include <cmath>
-#include <nlohmann/json.hpp>
+
+#include "server/request_json.h"
 
 namespace f8srv {
 
-using nlohmann::json;
+using reqjson::json;
 
-namespace {
+namespace reqjson {
 
 // nlohmann's parser recurses once per nesting level; a body of a million
 // '[' would overflow the stack. Bodies nested deeper than this are rejected
@@ -67,7 +68,6 @@ bool parse_object(const std::string& body, json* out, ApiError* err) {
   return true;
 }
 
-// A field that is absent or null keeps its default.
 const json* field(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return nullptr;
@@ -142,6 +142,12 @@ bool get_string(const json& j, const char* key, std::string* out, ApiError* err)
   return true;
 }
 
+}  // namespace reqjson
+
+namespace {
+
+using namespace reqjson;
+
 bool parse_stop(const json& j, std::vector<std::string>* out, ApiError* err) {
   const json* v = field(j, "stop");
   if (!v) return true;
@@ -184,15 +190,10 @@ bool parse_stop(const json& j, std::vector<std::string>* out, ApiError* err) {
 // Fields f8 does not implement: accepted only in their "off" form so a
 // client never silently gets something other than it asked for.
 bool reject_unsupported(const json& j, bool chat, ApiError* err) {
-  int64_t n = 1;
-  if (!get_int(j, "n", 1, 1, &n, nullptr, err)) {
-    err->message = "'n' must be 1 (one choice per request is supported)";
-    return false;
-  }
   if (!chat) {
     int64_t best_of = 1;
     if (!get_int(j, "best_of", 1, 1, &best_of, nullptr, err)) {
-      err->message = "'best_of' must be 1";
+      err->message = "'best_of' must be 1 (use 'n' for several choices)";
       return false;
     }
     bool echo = false;
@@ -208,53 +209,62 @@ bool reject_unsupported(const json& j, bool chat, ApiError* err) {
       return false;
     }
   }
-  if (const json* v = field(j, "logprobs")) {
-    bool on = chat ? (v->is_boolean() && v->get<bool>()) : !v->is_null();
-    if (chat && !v->is_boolean()) {
-      *err = type_error("logprobs", "a boolean", *v);
-      return false;
-    }
-    if (!chat && !v->is_number_integer()) {
-      *err = type_error("logprobs", "an integer", *v);
-      return false;
-    }
-    if (on) {
-      *err = bad_request("'logprobs' is not supported", "logprobs");
-      return false;
-    }
-  }
-  if (const json* v = field(j, "logit_bias")) {
-    if (!v->is_object()) {
-      *err = type_error("logit_bias", "an object", *v);
+  if (const json* v = field(j, "functions")) {
+    if (!v->is_array()) {
+      *err = type_error("functions", "an array", *v);
       return false;
     }
     if (!v->empty()) {
-      *err = bad_request("'logit_bias' is not supported", "logit_bias");
+      *err = bad_request("'functions' (the deprecated form of tool calling) is not supported; use 'tools'", "functions");
       return false;
     }
   }
-  for (const char* key : {"tools", "functions"}) {
-    if (const json* v = field(j, key)) {
-      if (!v->is_array()) {
-        *err = type_error(key, "an array", *v);
-        return false;
-      }
-      if (!v->empty()) {
-        *err = bad_request(std::string("'") + key + "' (tool calling) is not supported", key);
-        return false;
-      }
+  return true;
+}
+
+// n, logprobs / top_logprobs, logit_bias.
+bool parse_choices_and_logprobs(const json& j, bool chat, ParsedRequest* out, ApiError* err) {
+  int64_t n = 1;
+  if (!get_int(j, "n", 1, kMaxChoices, &n, nullptr, err)) return false;
+  out->n = int32_t(n);
+  if (chat) {
+    bool lp = false;
+    if (!get_bool(j, "logprobs", &lp, err)) return false;
+    int64_t top = 0;
+    bool has_top = false;
+    if (!get_int(j, "top_logprobs", 0, kMaxTopLogprobs, &top, &has_top, err)) return false;
+    if (has_top && !lp) {
+      *err = bad_request("'top_logprobs' needs 'logprobs': true", "top_logprobs");
+      return false;
     }
+    out->gen.top_logprobs = lp ? int32_t(top) : -1;
+  } else {
+    int64_t lp = -1;
+    bool has = false;
+    if (!get_int(j, "logprobs", 0, kMaxTopLogprobs, &lp, &has, err)) return false;
+    out->gen.top_logprobs = has ? int32_t(lp) : -1;
   }
-  if (const json* v = field(j, "response_format")) {
-    if (!v->is_object() || !v->contains("type") || !(*v)["type"].is_string()) {
-      *err = bad_request("'response_format' must be an object with a string 'type'", "response_format");
+  if (const json* v = field(j, "logit_bias")) {
+    if (!v->is_object()) {
+      *err = type_error("logit_bias", "an object mapping token ids to biases", *v);
       return false;
     }
-    if ((*v)["type"].get<std::string>() != "text") {
-      *err = bad_request("'response_format' type '" + (*v)["type"].get<std::string>() +
-                             "' is not supported (only 'text')",
-                         "response_format");
+    if (v->size() > kMaxLogitBias) {
+      *err = bad_request("'logit_bias' may hold at most " + std::to_string(kMaxLogitBias) + " entries", "logit_bias");
       return false;
+    }
+    for (auto it = v->begin(); it != v->end(); ++it) {
+      const std::string& k = it.key();
+      bool digits = !k.empty() && k.size() <= 9 && k.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits) {
+        *err = bad_request("'logit_bias' keys must be token ids (decimal integers), got '" + k + "'", "logit_bias");
+        return false;
+      }
+      if (!it->is_number() || !std::isfinite(it->get<double>()) || it->get<double>() < -100 || it->get<double>() > 100) {
+        *err = bad_request("'logit_bias' values must be numbers in [-100, 100] (token " + k + ")", "logit_bias");
+        return false;
+      }
+      out->gen.logit_bias.push_back({int32_t(std::stol(k)), float(it->get<double>())});
     }
   }
   return true;
@@ -288,7 +298,10 @@ bool parse_content(const json& m, size_t i, ChatMessage* out, ApiError* err) {
   std::string where = "messages[" + std::to_string(i) + "]";
   auto it = m.find("content");
   if (it == m.end() || it->is_null()) {
-    if (out->role == "assistant") return true;  // assistant turns may carry only tool_calls
+    if (out->role == "assistant") {  // assistant turns may carry only tool_calls
+      out->content_null = true;
+      return true;
+    }
     *err = bad_request("'" + where + ".content' is required", "messages");
     return false;
   }
@@ -360,6 +373,7 @@ bool parse_messages(const json& j, std::vector<ChatMessage>* out, ApiError* err)
       return false;
     }
     if (!parse_content(m, i, &cm, err)) return false;
+    if (!parse_message_tools(m, i, &cm, err)) return false;
     if (cm.role == "developer") cm.role = "system";  // chat templates know "system"
     out->push_back(std::move(cm));
   }
@@ -456,6 +470,9 @@ bool parse_generation_request(const std::string& body, bool chat, ParsedRequest*
   }
   if (!parse_gen_params(j, &out->gen, err)) return false;
   if (!reject_unsupported(j, chat, err)) return false;
+  if (!parse_choices_and_logprobs(j, chat, out, err)) return false;
+  if (!parse_response_format(j, out, err)) return false;
+  if (chat && !parse_tools(j, out, err)) return false;
   if (!get_bool(j, "stream", &out->stream, err)) return false;
   if (const json* so = field(j, "stream_options")) {
     if (!so->is_object()) {

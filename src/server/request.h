@@ -8,11 +8,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "server/api_error.h"
+#include "server/tool_calls.h"
+
+struct f8_grammar;  // include/f8.h
 
 namespace f8srv {
 
@@ -29,12 +33,24 @@ struct GenParams {
   std::optional<uint64_t> seed;     // none: a fresh seed per request
   std::vector<std::string> stop;    // up to kMaxStop non-empty strings
   bool ignore_eos = false;          // (extension) keep going past EOS
+  std::vector<std::pair<int32_t, float>> logit_bias;  // token id, bias in [-100, 100]
+  int32_t top_logprobs = -1;        // -1: no logprobs; k >= 0: the chosen token's and k alternatives
+  // Constrained decoding (response_format, required tool calls): a grammar
+  // compiled for the model by the HTTP handler; null = unconstrained.
+  std::shared_ptr<f8_grammar> grammar;
+  bool special_text = false;        // render control tokens in the text (tool-call markers)
 };
 
 struct ChatMessage {
   std::string role;     // system, developer, user, assistant, tool
   std::string content;  // text parts joined
+  bool content_null = false;    // assistant turn with tool_calls and no content
+  std::string tool_calls_json;  // assistant: its tool_calls (JSON array; arguments as objects when they parse)
+  std::string tool_call_id;     // tool: the call it answers
+  std::string name;             // tool: the function's name (optional)
 };
+
+enum class ToolChoice { Auto, None, Required, Named };
 
 struct ParsedRequest {
   bool chat = false;                  // /v1/chat/completions vs /v1/completions
@@ -47,9 +63,24 @@ struct ParsedRequest {
   GenParams gen;
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
+  int32_t n = 1;                      // choices, 1..kMaxChoices
+  // response_format: "" (text), "json_object" or "json_schema" (schema in json_schema).
+  std::string response_format;
+  std::string json_schema;
+  // Tools (chat): the functions, the array as sent (for the chat template),
+  // tool_choice and parallel_tool_calls.
+  std::vector<ToolSpec> tools;
+  std::string tools_json;
+  ToolChoice tool_choice = ToolChoice::Auto;
+  std::string tool_choice_name;       // ToolChoice::Named
+  bool parallel_tool_calls = true;
 };
 
 constexpr size_t kMaxStop = 16;
+constexpr int64_t kMaxChoices = 16;
+constexpr int64_t kMaxTopLogprobs = 20;
+constexpr size_t kMaxLogitBias = 1024;
+constexpr size_t kMaxTools = 128;
 constexpr size_t kMaxStopBytes = 256;
 constexpr int64_t kMaxTokensCap = 1 << 20;
 

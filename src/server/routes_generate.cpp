@@ -1,59 +1,20 @@
 // routes_generate.cpp — POST /v1/chat/completions and /v1/completions:
-// validate, tokenize, check the context, queue a Task, then answer with one
-// JSON body or an SSE stream of chunks ending in "data: [DONE]".
+// validate, build the prompt (and the grammar of a response_format or a
+// required tool call), check the context, queue a Task, then answer with
+// one JSON body or an SSE stream of chunks ending in "data: [DONE]".
+// Response bodies (choices, tool_calls, logprobs) are in response_json.cpp.
 #include <httplib.h>
 
 #include <chrono>
 #include <ctime>
-#include <nlohmann/json.hpp>
+#include <random>
 
+#include "server/response_json.h"
 #include "server/server_state.h"
 
 namespace f8srv {
 
-using nlohmann::json;
-
 namespace {
-
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// Everything one response needs after the handler returns (the SSE provider
-// runs later, on the same connection thread).
-struct Job {
-  ServerState* st;
-  std::shared_ptr<Task> task;
-  bool chat;
-  bool include_usage;
-  std::string id;
-  std::string model;
-  int64_t created;
-  bool sent_role = false;
-  bool finished = false;
-};
-
-json usage_json(const Task& t) {
-  return {{"prompt_tokens", t.n_prompt},
-          {"completion_tokens", t.n_gen},
-          {"total_tokens", t.n_prompt + t.n_gen}};
-}
-
-json chunk(const Job& j, const json& choice) {
-  return {{"id", j.id},
-          {"object", j.chat ? "chat.completion.chunk" : "text_completion"},
-          {"created", j.created},
-          {"model", j.model},
-          {"system_fingerprint", std::string("f8-") + f8_version()},
-          {"choices", json::array({choice})}};
-}
-
-json text_choice(const Job& j, const std::string& text, const json& finish) {
-  if (j.chat) {
-    json delta = json::object();
-    if (!text.empty()) delta["content"] = text;
-    return {{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish}};
-  }
-  return {{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}};
-}
 
 bool write_event(httplib::DataSink& sink, const std::string& data) {
   std::string ev = "data: " + data + "\n\n";
@@ -66,42 +27,87 @@ bool stream_step(Job& j, httplib::DataSink& sink) {
   if (j.finished) return false;
   if (j.chat && !j.sent_role) {
     j.sent_role = true;
-    json c = chunk(j, {{"index", 0},
-                       {"delta", {{"role", "assistant"}, {"content", ""}}},
-                       {"logprobs", nullptr},
-                       {"finish_reason", nullptr}});
-    if (!write_event(sink, dump(c))) return false;
+    for (int32_t i = 0; i < j.n; ++i)
+      if (!write_event(sink, dump(role_chunk(j, i)))) return false;
     return true;
   }
-  std::string text;
-  bool done = j.task->wait(&text, 200);
-  if (!text.empty() && !write_event(sink, dump(chunk(j, text_choice(j, text, nullptr))))) return false;
+  std::vector<ChoiceChunk> chunks;
+  bool done = j.task->wait_choices(&chunks, 200);
+  for (ChoiceChunk& ch : chunks)
+    for (const json& c : stream_chunks(j, ch))
+      if (!write_event(sink, dump(c))) return false;
   if (!done) return true;
 
   j.finished = true;
-  std::string reason;
+  std::string reason, error;
   {
     std::lock_guard<std::mutex> lk(j.task->mu);
     reason = j.task->finish_reason;
+    error = j.task->error;
   }
-  if (reason == "stop" || reason == "length") {
-    if (!write_event(sink, dump(chunk(j, text_choice(j, "", reason))))) return false;
-    if (j.include_usage) {
-      json u = chunk(j, json());
-      u["choices"] = json::array();
-      std::lock_guard<std::mutex> lk(j.task->mu);
-      u["usage"] = usage_json(*j.task);
-      if (!write_event(sink, dump(u))) return false;
-    }
-  } else {
+  if (reason == "error" || reason == "cancelled") {
     // Headers are gone: report the failure in-band, as OpenAI does.
-    std::string msg = reason == "error" ? j.task->error : "request cancelled: server shutting down";
+    std::string msg = reason == "error" ? error : "request cancelled: server shutting down";
     ApiError e{reason == "error" ? 500 : 503, msg, "server_error", "", ""};
     if (!write_event(sink, error_json(e))) return false;
+  } else if (j.include_usage) {
+    json u = chunk(j, json());
+    u["choices"] = json::array();
+    std::lock_guard<std::mutex> lk(j.task->mu);
+    u["usage"] = usage_json(*j.task);
+    if (!write_event(sink, dump(u))) return false;
   }
   if (!write_event(sink, "[DONE]")) return false;
   sink.done();
   return true;
+}
+
+// The grammar a request asks for (response_format, tool_choice required or
+// named), as GBNF; "" = none. False with *err (400, naming the field).
+bool constraint_gbnf(ServerState& st, const ParsedRequest& pr, bool tools_on, ToolFormat fmt, std::string* gbnf,
+                     ApiError* err) {
+  auto schema = [&](const std::string& s, const std::string& root, std::string* g, std::string* e) {
+    return st.text->schema_gbnf(s, root, g, e);
+  };
+  auto marker = [&](const std::string& m) { return st.text->marker(m); };
+  std::string e;
+  bool forced = tools_on && (pr.tool_choice == ToolChoice::Required || pr.tool_choice == ToolChoice::Named);
+  if (forced) {
+    if (!tool_call_grammar(fmt, pr.tools, pr.tool_choice == ToolChoice::Named ? pr.tool_choice_name : "",
+                           pr.parallel_tool_calls, marker, schema, gbnf, &e)) {
+      *err = bad_request(e, "tools");
+      return false;
+    }
+    return true;
+  }
+  if (pr.response_format.empty()) return true;
+  std::string s = pr.response_format == "json_object" ? "{\"type\": \"object\"}" : pr.json_schema;
+  std::string resp;
+  if (!schema(s, tools_on ? "resp" : "root", &resp, &e)) {
+    *err = bad_request("response_format.json_schema.schema: " + e, "response_format");
+    return false;
+  }
+  if (!tools_on) {
+    *gbnf = resp;
+    return true;
+  }
+  // tool_choice auto with a response format: the answer is either JSON of
+  // the format or tool calls.
+  std::string calls;
+  if (!tool_call_grammar(fmt, pr.tools, "", pr.parallel_tool_calls, marker, schema, &calls, &e)) {
+    *err = bad_request(e, "tools");
+    return false;
+  }
+  calls.replace(0, 4, "calls");  // "root ::= ..." -> "calls ::= ..."
+  *gbnf = "root ::= resp | calls\n" + resp + calls;
+  return true;
+}
+
+std::string random_id(std::mt19937_64& rng, size_t n) {
+  static const char* a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += a[rng() % 62];
+  return s;
 }
 
 }  // namespace
@@ -112,9 +118,14 @@ void handle_generate(ServerState& st, const httplib::Request& req, httplib::Resp
   if (!parse_generation_request(req.body, chat, &pr, &err)) return reply_error(res, err);
   if (!st.ready) return reply_error(res, {503, "model is loading", "server_error", "", "model_loading"});
 
+  bool tools_on = chat && !pr.tools.empty() && pr.tool_choice != ToolChoice::None;
+  ToolFormat fmt = tools_on ? st.text->tool_format() : ToolFormat::Hermes;
   std::vector<int32_t> prompt;
   if (chat) {
-    if (!st.text->chat_prompt(pr.messages, pr.chat_template_kwargs, &prompt, &err)) return reply_error(res, err);
+    static const std::vector<ToolSpec> none;
+    if (!st.text->chat_prompt(pr.messages, pr.chat_template_kwargs, tools_on ? pr.tools : none,
+                              tools_on ? pr.tools_json : "", &prompt, &err))
+      return reply_error(res, err);
   } else if (pr.prompt_is_tokens) {
     int32_t nv = st.text->n_vocab();
     for (size_t i = 0; i < pr.prompt_tokens.size(); ++i)
@@ -136,11 +147,21 @@ void handle_generate(ServerState& st, const httplib::Request& req, httplib::Resp
                                             " tokens but the context is " + std::to_string(st.slot_ctx) +
                                             " tokens (prompt and completion must fit)",
                                         chat ? "messages" : "prompt", "context_length_exceeded"));
+  for (const auto& [tok, bias] : pr.gen.logit_bias)
+    if (tok >= st.text->n_logits())
+      return reply_error(res, bad_request("'logit_bias' token " + std::to_string(tok) + " is outside the vocabulary [0, " +
+                                              std::to_string(st.text->n_logits()) + ")",
+                                          "logit_bias"));
+  std::string gbnf;
+  if (!constraint_gbnf(st, pr, tools_on, fmt, &gbnf, &err)) return reply_error(res, err);
+  if (!gbnf.empty() && !st.text->compile_grammar(gbnf, &pr.gen.grammar, &err)) return reply_error(res, err);
+  pr.gen.special_text = tools_on;
 
   auto task = std::make_shared<Task>();
   task->prompt = std::move(prompt);
   task->params = pr.gen;
   task->seed = pr.gen.seed ? *pr.gen.seed : F8_SEED_RANDOM;
+  task->n = pr.n;
   switch (st.sched->submit(task)) {
     case Scheduler::Submit::Ok: break;
     case Scheduler::Submit::QueueFull:
@@ -156,11 +177,30 @@ void handle_generate(ServerState& st, const httplib::Request& req, httplib::Resp
   job->task = task;
   job->chat = chat;
   job->include_usage = pr.include_usage;
+  uint64_t serial = st.next_id++;
   char idbuf[32];
-  snprintf(idbuf, sizeof idbuf, "%016llx", static_cast<unsigned long long>(st.next_id++));
+  snprintf(idbuf, sizeof idbuf, "%016llx", static_cast<unsigned long long>(serial));
   job->id = std::string(chat ? "chatcmpl-" : "cmpl-") + idbuf;
   job->model = st.model_name;
   job->created = static_cast<int64_t>(std::time(nullptr));
+  job->n = pr.n;
+  job->top_logprobs = pr.gen.top_logprobs;
+  job->tools = tools_on;
+  job->format = fmt;
+  job->topt.parallel = pr.parallel_tool_calls;
+  job->topt.forced = tools_on && (pr.tool_choice == ToolChoice::Required || pr.tool_choice == ToolChoice::Named);
+  for (const ToolSpec& t : pr.tools) {
+    json params = json::parse(t.parameters.empty() ? "{}" : t.parameters, nullptr, false);
+    if (params.is_object() && params.contains("properties") && params["properties"].is_object())
+      for (auto it = params["properties"].begin(); it != params["properties"].end(); ++it)
+        if (it.value().is_object() && it.value().contains("type") && it.value()["type"].is_string())
+          job->topt.param_types[t.name][it.key()] = it.value()["type"].get<std::string>();
+  }
+  auto rng = std::make_shared<std::mt19937_64>(serial * 0x9E3779B97F4A7C15ull ^ uint64_t(job->created));
+  job->make_id = [rng](int) { return "call_" + random_id(*rng, 24); };
+  job->text_offset.assign(size_t(pr.n), 0);
+  if (tools_on)
+    for (int32_t i = 0; i < pr.n; ++i) job->parsers.push_back(std::make_unique<ToolStreamParser>(fmt, job->topt, job->make_id));
 
   if (pr.stream) {
     st.in_flight++;
@@ -178,29 +218,33 @@ void handle_generate(ServerState& st, const httplib::Request& req, httplib::Resp
   }
 
   st.in_flight++;
-  std::string text;
-  while (!task->wait(&text, 1000)) {
+  std::vector<std::string> texts(size_t(pr.n));
+  std::vector<std::vector<TokenLogprob>> lps(size_t(pr.n));
+  std::vector<std::string> reasons(size_t(pr.n));
+  for (bool done = false; !done;) {
+    std::vector<ChoiceChunk> chunks;
+    done = task->wait_choices(&chunks, 1000);
+    for (ChoiceChunk& ch : chunks) {
+      texts[size_t(ch.index)] += ch.text;
+      for (TokenLogprob& lp : ch.logprobs) lps[size_t(ch.index)].push_back(std::move(lp));
+      if (ch.finished) reasons[size_t(ch.index)] = ch.finish_reason;
+    }
   }
   st.in_flight--;
   std::lock_guard<std::mutex> lk(task->mu);
   if (task->finish_reason == "error")
     return reply_error(res, {500, task->error, "server_error", "", ""});
-  if (task->finish_reason != "stop" && task->finish_reason != "length")
+  if (task->finish_reason == "cancelled")
     return reply_error(res, {503, "request cancelled: server shutting down", "server_error", "", ""});
-  json choice;
-  if (chat)
-    choice = {{"index", 0},
-              {"message", {{"role", "assistant"}, {"content", text}}},
-              {"logprobs", nullptr},
-              {"finish_reason", task->finish_reason}};
-  else
-    choice = {{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", task->finish_reason}};
+  json choices = json::array();
+  for (int32_t i = 0; i < pr.n; ++i)
+    choices.push_back(full_choice(*job, i, texts[size_t(i)], lps[size_t(i)], reasons[size_t(i)]));
   json body = {{"id", job->id},
                {"object", chat ? "chat.completion" : "text_completion"},
                {"created", job->created},
                {"model", job->model},
                {"system_fingerprint", std::string("f8-") + f8_version()},
-               {"choices", json::array({choice})},
+               {"choices", choices},
                {"usage", usage_json(*task)}};
   res.set_content(dump(body), "application/json");
 }

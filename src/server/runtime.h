@@ -26,6 +26,13 @@ struct BatchEntry {
   bool logits;     // want the logits of this entry
 };
 
+// One sampled token's log-probability and the most likely alternatives.
+struct TokenLogprob {
+  int32_t token = -1;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;  // most likely first
+};
+
 // Chooses the next token of one sequence.
 class TokenSampler {
  public:
@@ -34,6 +41,12 @@ class TokenSampler {
   virtual bool sample(const float* logits, int32_t* token, std::string* err) = 0;
   // Adds a prompt token to the penalty history (as `f8 generate` does).
   virtual void accept(int32_t token) = 0;
+  // Log-probabilities of the last sample (the distribution it was drawn
+  // from) with n alternatives; false when unavailable.
+  virtual bool logprobs(int32_t /*n*/, TokenLogprob* /*out*/) { return false; }
+  // The output is a complete match of the sampler's grammar that nothing
+  // can extend (the next token would be end-of-generation).
+  virtual bool grammar_done() const { return false; }
 };
 
 // Generated ids -> complete UTF-8 text (held back inside a character).
@@ -54,10 +67,14 @@ class Runtime {
   virtual const float* logits(int32_t i) = 0;
   // Forgets every position of a sequence.
   virtual void seq_clear(int32_t seq) = 0;
+  // Makes src's positions [p0, p1) visible to dst too (shared cells, no
+  // copy); false when the runtime cannot (then dst decodes them itself).
+  virtual bool seq_cp(int32_t /*src*/, int32_t /*dst*/, int32_t /*p0*/, int32_t /*p1*/) { return false; }
   virtual bool is_eog(int32_t token) const = 0;
   virtual std::unique_ptr<TokenSampler> new_sampler(const GenParams& p, uint64_t seed,
                                                     std::string* err) = 0;
-  virtual std::unique_ptr<TextStream> new_text_stream() = 0;
+  // special: control tokens print their text (tool-call markers).
+  virtual std::unique_ptr<TextStream> new_text_stream(bool special) = 0;
 };
 
 }  // namespace f8srv

@@ -18,12 +18,26 @@ class F8Sampler : public TokenSampler {
       *err = f8_last_error();
       return false;
     }
+    last_ = *token;
     return true;
   }
+  bool logprobs(int32_t n, TokenLogprob* out) override {
+    std::vector<f8_token_logprob> top(size_t(std::max(n, 0)));
+    size_t got = 0;
+    float chosen = 0;
+    if (f8_sampler_last_logprobs(s_, &chosen, top.data(), top.size(), &got) != F8_OK) return false;
+    out->token = last_;
+    out->logprob = chosen;
+    out->top.clear();
+    for (size_t i = 0; i < got; ++i) out->top.push_back({top[i].token, top[i].logprob});
+    return true;
+  }
+  bool grammar_done() const override { return f8_sampler_grammar_state(s_) == F8_GRAMMAR_DONE; }
 
  private:
   f8_sampler* s_;
   int32_t n_vocab_;
+  int32_t last_ = -1;
 };
 
 class F8TextStream : public TextStream {
@@ -86,6 +100,10 @@ const float* F8Runtime::logits(int32_t i) {
 
 void F8Runtime::seq_clear(int32_t seq) { f8_kv_seq_rm(ctx_, seq, 0, -1); }
 
+bool F8Runtime::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+  return f8_kv_seq_cp(ctx_, src, dst, p0, p1) == F8_OK;
+}
+
 bool F8Runtime::is_eog(int32_t token) const { return f8_token_is_eog(model_, token); }
 
 std::unique_ptr<TokenSampler> F8Runtime::new_sampler(const GenParams& p, uint64_t seed, std::string* err) {
@@ -98,25 +116,87 @@ std::unique_ptr<TokenSampler> F8Runtime::new_sampler(const GenParams& p, uint64_
   sp.frequency_penalty = p.frequency_penalty;
   sp.presence_penalty = p.presence_penalty;
   sp.seed = seed;
+  std::vector<f8_logit_bias> bias;
+  for (const auto& [tok, b] : p.logit_bias) bias.push_back({tok, b});
+  sp.logit_bias = bias.data();
+  sp.n_logit_bias = bias.size();
   f8_sampler* s = nullptr;
   if (f8_sampler_new(&sp, n_vocab_, &s) != F8_OK) {
     *err = f8_last_error();
     return nullptr;
   }
+  if (p.grammar && f8_sampler_set_grammar(s, p.grammar.get()) != F8_OK) {
+    *err = f8_last_error();
+    f8_sampler_free(s);
+    return nullptr;
+  }
   return std::make_unique<F8Sampler>(s, n_vocab_);
 }
 
-std::unique_ptr<TextStream> F8Runtime::new_text_stream() {
+std::unique_ptr<TextStream> F8Runtime::new_text_stream(bool special) {
   f8_detok_stream* s = nullptr;
   // A completion continues the prompt: keep SentencePiece's leading space.
-  if (f8_detok_stream_new(model_, /*render_special=*/false, /*strip_leading_space=*/false, &s) != F8_OK)
+  if (f8_detok_stream_new(model_, /*render_special=*/special, /*strip_leading_space=*/false, &s) != F8_OK)
     s = nullptr;
   return std::make_unique<F8TextStream>(s);
 }
 
-ModelText::ModelText(const f8_model* model) : model_(model) {}
+ModelText::ModelText(const f8_model* model) : model_(model), n_logits_(f8_vocab_size(model)) {
+  f8_model_info info{};
+  info.struct_size = sizeof info;
+  if (f8_model_get_info(model, &info) == F8_OK && info.n_vocab > n_logits_) n_logits_ = info.n_vocab;
+}
 
 int32_t ModelText::n_vocab() const { return f8_vocab_size(model_); }
+int32_t ModelText::n_logits() const { return n_logits_; }
+
+std::string ModelText::token_bytes(int32_t id) const { return piece(id); }
+
+std::string ModelText::marker(const std::string& text) const {
+  std::vector<int32_t> ids;
+  ApiError err;
+  if (tokenize(text, /*add_special=*/false, /*parse_special=*/true, &ids, &err) && ids.size() == 1 &&
+      f8_token_is_control(model_, ids[0]))
+    return "<[" + std::to_string(ids[0]) + "]>";
+  std::string s = "\"";
+  for (char c : text) {
+    if (c == '"') s += "\\\"";
+    else if (c == '\\') s += "\\\\";
+    else if (c == '\n') s += "\\n";
+    else s += c;
+  }
+  return s + "\"";
+}
+
+bool ModelText::schema_gbnf(const std::string& schema, const std::string& root, std::string* gbnf,
+                            std::string* err) const {
+  size_t len = 0;
+  f8_status st = f8_json_schema_to_grammar(schema.c_str(), root.c_str(), nullptr, 0, &len);
+  if (st == F8_ERR_BUFFER_TOO_SMALL) {
+    std::string buf(len + 1, '\0');
+    st = f8_json_schema_to_grammar(schema.c_str(), root.c_str(), buf.data(), buf.size(), &len);
+    buf.resize(len);
+    *gbnf = std::move(buf);
+  }
+  if (st != F8_OK) {
+    *err = f8_last_error();
+    // "f8_json_schema_to_grammar: schema at ...": the caller names the field.
+    const std::string prefix = "f8_json_schema_to_grammar: ";
+    if (err->rfind(prefix, 0) == 0) *err = err->substr(prefix.size());
+    return false;
+  }
+  return true;
+}
+
+bool ModelText::compile_grammar(const std::string& gbnf, std::shared_ptr<f8_grammar>* out, ApiError* err) const {
+  f8_grammar* g = nullptr;
+  if (f8_grammar_new(model_, gbnf.c_str(), "root", &g) != F8_OK) {
+    *err = internal("grammar");
+    return false;
+  }
+  out->reset(g, f8_grammar_free);
+  return true;
+}
 
 bool ModelText::tokenize(const std::string& text, bool add_special, bool parse_special,
                          std::vector<int32_t>* out, ApiError* err) const {
@@ -169,53 +249,6 @@ std::string ModelText::piece(int32_t id) const {
   size_t len = 0;
   if (f8_token_to_piece(model_, id, true, buf, sizeof buf, &len) != F8_OK) return {};
   return std::string(buf, len);
-}
-
-bool ModelText::chat_prompt(const std::vector<ChatMessage>& msgs, const std::string& kwargs_json,
-                            std::vector<int32_t>* out, ApiError* err) const {
-  std::vector<f8_chat_message> cm;
-  cm.reserve(msgs.size());
-  for (const ChatMessage& m : msgs) cm.push_back({m.role.c_str(), m.content.c_str()});
-  f8_chat_params cp = f8_chat_default_params();
-  const char* own = f8_model_chat_template(model_);
-  const char* tmpl = (own && *own) ? nullptr : f8_chat_builtin_template("chatml");
-  // Template variables travel in the JSON form of the conversation.
-  std::string conv;
-  if (!kwargs_json.empty()) {
-    nlohmann::json j = {{"messages", nlohmann::json::array()}};
-    for (const ChatMessage& m : msgs) j["messages"].push_back({{"role", m.role}, {"content", m.content}});
-    j["chat_template_kwargs"] = nlohmann::json::parse(kwargs_json);  // validated by the request parser
-    conv = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-  auto render = [&](char* buf, size_t cap, size_t* len) {
-    if (!conv.empty()) return f8_chat_render_json(model_, tmpl, conv.c_str(), &cp, buf, cap, len);
-    return tmpl ? f8_chat_template_render(tmpl, cm.data(), cm.size(), &cp, buf, cap, len)
-                : f8_chat_apply_template(model_, cm.data(), cm.size(), &cp, buf, cap, len);
-  };
-  size_t len = 0;
-  f8_status st = render(nullptr, 0, &len);
-  std::string text;
-  if (st == F8_OK || st == F8_ERR_BUFFER_TOO_SMALL) {
-    text.assign(len + 1, '\0');
-    st = render(text.data(), text.size(), &len);
-    text.resize(len);
-  }
-  if (st == F8_ERR_INVALID_ARGUMENT && !conv.empty()) {
-    // Only the kwargs can be wrong here (e.g. one sets `messages`).
-    *err = bad_request(f8_last_error(), "chat_template_kwargs");
-    return false;
-  }
-  if (st == F8_ERR_TEMPLATE || st == F8_ERR_INVALID_ARGUMENT) {
-    // The conversation does not fit the template (e.g. roles must alternate).
-    *err = bad_request(std::string("chat template: ") + f8_last_error(), "messages");
-    return false;
-  }
-  if (st != F8_OK) {
-    *err = internal("chat template");
-    return false;
-  }
-  // As `f8 generate --chat`: the template writes its own BOS text.
-  return tokenize(text, /*add_special=*/false, /*parse_special=*/true, out, err);
 }
 
 }  // namespace f8srv

@@ -13,11 +13,40 @@ double now_s() {
 }
 }  // namespace
 
-bool Task::wait(std::string* out, int timeout_ms) {
+bool Task::wait(std::string* text, int timeout_ms) {
   std::unique_lock<std::mutex> lk(mu);
-  cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return done || !text.empty(); });
-  out->append(text);
-  text.clear();
+  cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return done || (!out.empty() && !out[0].text.empty()); });
+  if (!out.empty()) {
+    text->append(out[0].text);
+    out[0].text.clear();
+    out[0].logprobs.clear();
+  }
+  return done;
+}
+
+bool Task::wait_choices(std::vector<ChoiceChunk>* chunks, int timeout_ms) {
+  std::unique_lock<std::mutex> lk(mu);
+  auto pending = [&] {
+    for (const ChoiceOut& c : out)
+      if (!c.text.empty() || !c.logprobs.empty() || (c.done && !c.reported)) return true;
+    return false;
+  };
+  cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return done || pending(); });
+  for (size_t i = 0; i < out.size(); ++i) {
+    ChoiceOut& c = out[i];
+    bool ends = c.done && !c.reported;
+    if (c.text.empty() && c.logprobs.empty() && !ends) continue;
+    ChoiceChunk ch;
+    ch.index = int32_t(i);
+    ch.text.swap(c.text);
+    ch.logprobs.swap(c.logprobs);
+    if (ends) {
+      ch.finished = true;
+      ch.finish_reason = c.finish_reason;
+      c.reported = true;
+    }
+    chunks->push_back(std::move(ch));
+  }
   return done;
 }
 
@@ -29,6 +58,11 @@ Scheduler::Scheduler(Runtime* rt, SchedulerConfig cfg, Metrics* metrics)
 Scheduler::~Scheduler() { stop(); }
 
 Scheduler::Submit Scheduler::submit(std::shared_ptr<Task> t) {
+  {
+    std::lock_guard<std::mutex> tl(t->mu);
+    t->n = std::max<int32_t>(t->n, 1);
+    t->out.assign(size_t(t->n), ChoiceOut{});
+  }
   {
     std::lock_guard<std::mutex> lk(qmu_);
     if (draining_ || stop_) return Submit::Draining;
@@ -113,6 +147,7 @@ int32_t Scheduler::cells_committed() const {
   for (const Slot& s : slots_) {
     if (s.state == State::Prefill) n += static_cast<int32_t>(s.feed.size() - s.prompt_done);
     if (s.state == State::Gen) n += 1;  // its next token
+    if (s.state == State::Follow) n += static_cast<int32_t>(s.task->prompt.size()) + 1;
   }
   return n;
 }
@@ -151,6 +186,7 @@ void Scheduler::admit() {
     Slot& s = slots_[i];
     if (s.state != State::Idle) continue;
     std::shared_ptr<Task> t;
+    int32_t choice = 0;
     {
       std::lock_guard<std::mutex> lk(qmu_);
       // A new request waits while the pool cannot hold its prompt next to
@@ -159,23 +195,34 @@ void Scheduler::admit() {
           cells_committed() + static_cast<int32_t>(queue_.front()->prompt.size()) + 1 > pool())
         return;
       while (!queue_.empty() && !t) {
-        t = std::move(queue_.front());
-        queue_.pop_front();
-        if (t->cancel) {  // client left while queued
-          std::lock_guard<std::mutex> tl(t->mu);
-          t->done = true;
-          t->finish_reason = "cancelled";
-          t->cv.notify_all();
-          if (metrics_) metrics_->count_finish("cancelled");
+        t = queue_.front();
+        if (t->cancel) {  // client left while queued: its unstarted choices end here
+          queue_.pop_front();
+          t->queued = false;
+          if (t->finished == t->admitted) {  // else its running choices close it
+            std::lock_guard<std::mutex> tl(t->mu);
+            t->done = true;
+            if (t->finish_reason.empty()) t->finish_reason = "cancelled";
+            t->cv.notify_all();
+            if (metrics_ && t->admitted == 0) metrics_->count_finish("cancelled");
+          }
           t.reset();
+          continue;
+        }
+        choice = t->admitted++;
+        if (t->admitted >= t->n) {  // every choice has a slot now
+          queue_.pop_front();
+          t->queued = false;
         }
       }
       if (!t) return;
       ++busy_;
     }
     std::string err;
-    s.sampler = rt_->new_sampler(t->params, t->seed, &err);
+    uint64_t seed = t->seed == UINT64_MAX ? t->seed : t->seed + uint64_t(choice);
+    s.sampler = rt_->new_sampler(t->params, seed, &err);
     s.task = t;
+    s.choice = choice;
     s.state = State::Prefill;
     s.n_past = 0;
     s.feed = t->prompt;
@@ -190,21 +237,50 @@ void Scheduler::admit() {
       continue;
     }
     for (int32_t tok : t->prompt) s.sampler->accept(tok);
-    s.stream = rt_->new_text_stream();
+    s.stream = rt_->new_text_stream(t->params.special_text);
     s.stop = std::make_unique<StopText>(t->params.stop);
     {
       std::lock_guard<std::mutex> tl(t->mu);
       t->started = true;
       t->n_prompt = static_cast<int32_t>(t->prompt.size());
     }
-    if (metrics_) metrics_->add_prompt_tokens(static_cast<int64_t>(t->prompt.size()));
+    if (choice == 0 && metrics_) metrics_->add_prompt_tokens(static_cast<int64_t>(t->prompt.size()));
+    start_choice(s, i);
   }
+}
+
+// A choice's prompt: shared from a sibling that holds its positions (all but
+// the last, whose logits this choice needs for itself), waited for while a
+// sibling is still decoding it, else decoded here.
+void Scheduler::start_choice(Slot& s, size_t index) {
+  const int32_t share = static_cast<int32_t>(s.task->prompt.size()) - 1;
+  if (share < 1 || s.task->n < 2) {
+    s.state = State::Prefill;
+    return;
+  }
+  bool sibling_prefilling = false;
+  for (size_t j = 0; j < slots_.size(); ++j) {
+    Slot& o = slots_[j];
+    if (j == index || o.task != s.task) continue;
+    if ((o.state == State::Prefill || o.state == State::Gen) && o.n_past >= share) {
+      if (rt_->seq_cp(static_cast<int32_t>(j), static_cast<int32_t>(index), 0, share)) {
+        s.state = State::Prefill;
+        s.n_past = share;
+        s.prompt_done = size_t(share);
+        return;
+      }
+    }
+    if (o.state == State::Prefill) sibling_prefilling = true;
+  }
+  s.state = sibling_prefilling ? State::Follow : State::Prefill;
 }
 
 void Scheduler::emit(Slot& s, const std::string& text) {
   std::lock_guard<std::mutex> lk(s.task->mu);
-  s.task->text += text;
-  s.task->n_gen = s.n_gen;
+  ChoiceOut& c = s.task->out[size_t(s.choice)];
+  s.task->n_gen += s.n_gen - c.n_gen;
+  c.n_gen = s.n_gen;
+  c.text += text;
   s.task->cv.notify_all();
 }
 
@@ -212,16 +288,32 @@ void Scheduler::finish(Slot& s, const std::string& reason, const std::string& er
   if (s.state == State::Idle) return;
   rt_->seq_clear(static_cast<int32_t>(&s - slots_.data()));
   std::shared_ptr<Task> t = std::move(s.task);
+  bool task_done = false;
   {
     std::lock_guard<std::mutex> lk(t->mu);
-    t->text += tail;
-    t->n_gen = s.n_gen;
-    t->done = true;
-    t->finish_reason = reason;
-    t->error = error;
+    ChoiceOut& c = t->out[size_t(s.choice)];
+    c.text += tail;
+    t->n_gen += s.n_gen - c.n_gen;
+    c.n_gen = s.n_gen;
+    c.done = true;
+    c.finish_reason = reason;
+    ++t->finished;
+    if (reason == "error" || reason == "cancelled") {
+      // One failed or cancelled choice ends the request: the others stop too.
+      if (t->finish_reason != "error") t->finish_reason = reason;
+      if (reason == "error") t->error = error;
+      t->cancel = true;
+    } else if (s.choice == 0 && t->finish_reason.empty()) {
+      t->finish_reason = reason;
+    }
+    if (!t->queued && t->finished >= t->admitted) {
+      t->done = task_done = true;
+      if (t->finish_reason.empty()) t->finish_reason = reason;
+    }
     t->cv.notify_all();
   }
   if (metrics_) metrics_->count_finish(reason);
+  (void)task_done;
   s = Slot{};
   {
     std::lock_guard<std::mutex> lk(qmu_);
@@ -235,6 +327,9 @@ bool Scheduler::step() {
   for (Slot& s : slots_)
     if (s.state != State::Idle && s.task->cancel) finish(s, "cancelled", "", "");
   admit();
+  // Choices waiting for a sibling's prompt: share it once it is decoded.
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].state == State::Follow) start_choice(slots_[i], i);
   // Every generating slot needs one cell this step: preempt the newest
   // running requests until they fit (one request alone always fits: the
   // pool is at least one slot context).
@@ -318,7 +413,15 @@ bool Scheduler::step() {
     s.last = tok;
     s.gen.push_back(tok);
     const GenParams& p = s.task->params;
-    if (!p.ignore_eos && rt_->is_eog(tok)) {
+    bool eog = rt_->is_eog(tok);
+    if (p.top_logprobs >= 0 && !(eog && !p.ignore_eos)) {
+      TokenLogprob lp;
+      if (s.sampler->logprobs(p.top_logprobs, &lp)) {
+        std::lock_guard<std::mutex> lk(s.task->mu);
+        s.task->out[size_t(s.choice)].logprobs.push_back(std::move(lp));
+      }
+    }
+    if (!p.ignore_eos && eog) {
       bool hit = false;
       std::string tail = s.stop->feed(s.stream->flush(), &hit);
       tail += s.stop->flush();
@@ -329,6 +432,14 @@ bool Scheduler::step() {
     std::string text = s.stop->feed(s.stream->push(tok), &hit);
     if (hit) {
       finish(s, "stop", "", text);
+      continue;
+    }
+    // A grammar that nothing can extend would only allow end-of-generation
+    // next: stop now instead of decoding one more token for it.
+    if (s.sampler->grammar_done()) {
+      std::string tail = s.stop->feed(s.stream->flush(), &hit);
+      if (!hit) tail += s.stop->flush();
+      finish(s, "stop", "", text + tail);
       continue;
     }
     bool at_max = p.max_tokens > 0 && s.n_gen >= p.max_tokens;

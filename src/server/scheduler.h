@@ -21,6 +21,16 @@
 // again, then they are decoded again (recomputation, vLLM's default) and it
 // continues where it stopped. The client sees only a pause: the text already
 // sent stays, sampling state is kept.
+//
+// Choices (n > 1). Each choice is a sequence in a slot of its own, with its
+// own sampler seed (seed + index). The first choice admitted decodes the
+// prompt; another choice of the same request admitted while a sibling holds
+// the prompt's positions shares them (Runtime::seq_cp: the pool's cells are
+// shared, not copied) and decodes only the last prompt token, for its own
+// logits; admitted while the prompt is still being decoded, it waits for it
+// (Follow) instead of decoding it again. The pool's count charges each
+// choice its full length (an overestimate of shared cells: never an
+// overflow). Choices that do not find a free slot wait in the queue.
 #pragma once
 
 #include <atomic>
@@ -40,26 +50,53 @@
 
 namespace f8srv {
 
+// What one choice has produced and the HTTP side has not taken yet.
+struct ChoiceOut {
+  std::string text;
+  std::vector<TokenLogprob> logprobs;  // per sampled token (when asked for), not yet taken
+  bool done = false;
+  bool reported = false;               // the HTTP side has seen `done`
+  std::string finish_reason;           // "stop", "length"
+  int32_t n_gen = 0;
+};
+
+// A piece of one choice's output (Task::wait_choices).
+struct ChoiceChunk {
+  int32_t index = 0;
+  std::string text;
+  std::vector<TokenLogprob> logprobs;
+  bool finished = false;  // the choice ended (with finish_reason)
+  std::string finish_reason;
+};
+
 // One generation request, shared by the HTTP thread (reader) and the
 // scheduler (writer). Fields below `mu` are guarded by it.
 struct Task {
   std::vector<int32_t> prompt;  // tokens, 1 <= size < slot context
   GenParams params;
-  uint64_t seed = 0;
+  uint64_t seed = 0;            // choice i uses seed + i (F8_SEED_RANDOM: each its own)
+  int32_t n = 1;                // choices
   std::atomic<bool> cancel{false};  // set by the HTTP side: client gone
 
   std::mutex mu;
   std::condition_variable cv;
-  std::string text;           // generated text not yet taken by the HTTP side
+  std::vector<ChoiceOut> out; // per choice (sized n by Scheduler::submit)
   bool started = false;       // admitted into a slot
   bool done = false;
-  std::string finish_reason;  // "stop", "length"; "cancelled"/"error" internally
+  std::string finish_reason;  // choice 0's "stop"/"length"; "cancelled"/"error" for the task
   std::string error;          // when finish_reason == "error"
-  int32_t n_prompt = 0, n_gen = 0;
+  int32_t n_prompt = 0, n_gen = 0;  // n_gen: all choices together
 
-  // Waits until there is text or the task is done (or timeout). Moves the
-  // pending text to *out. Returns done.
+  // Scheduler thread only: choices given a slot / ended; still in the queue.
+  int32_t admitted = 0, finished = 0;
+  bool queued = true;
+
+  // Waits until there is text or the task is done (or timeout). Moves
+  // choice 0's pending text to *out. Returns done.
   bool wait(std::string* out, int timeout_ms);
+  // Waits until some choice has output or an unreported end (or timeout);
+  // moves it to *out. Returns done (every choice ended).
+  bool wait_choices(std::vector<ChoiceChunk>* out, int timeout_ms);
 };
 
 struct SchedulerConfig {
@@ -96,10 +133,11 @@ class Scheduler {
   const SchedulerConfig& config() const { return cfg_; }
 
  private:
-  enum class State { Idle, Prefill, Gen, Preempted };
+  enum class State { Idle, Prefill, Gen, Preempted, Follow };
   struct Slot {
     State state = State::Idle;
     std::shared_ptr<Task> task;
+    int32_t choice = 0;       // which of the task's choices
     int32_t n_past = 0;       // positions in the cache (= its cells in the pool)
     std::vector<int32_t> feed;  // tokens to prefill: the prompt, or after a
                                 // preemption the prompt + generated tokens but the last
@@ -114,6 +152,7 @@ class Scheduler {
     std::unique_ptr<StopText> stop;
   };
   void admit();
+  void start_choice(Slot& s, size_t index);  // prompt sharing with a sibling, or a prefill of its own
   int32_t pool() const;
   int32_t cells_used() const;       // cells the slots hold now
   int32_t cells_committed() const;  // ... plus what prefilling slots still add

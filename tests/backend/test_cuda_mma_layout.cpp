@@ -4,7 +4,9 @@
 // mma.sync.m16n8k32 per the PTX ISA fragment layouts, the chunk schedule
 // across warps, the block-scale lookup, the shared-memory reduction and the
 // epilogue — all through the functions of kernels/mma_fp8.h that the kernel
-// itself calls — against a direct double-precision dot product.
+// itself calls — against a direct double-precision dot product; and a
+// token's outputs bit-identical in launches of T = 1, 7, 64, 70 (what
+// --deterministic relies on when it keeps every FP8 GEMM on this kernel).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -313,6 +315,47 @@ TEST(CudaMmaLayout, KernelReplayMatchesDotBlockScale) {
   uint32_t seed = 200;
   for (int32_t T : {1, 12, 30, 65})
     check_problem(make_problem(70, 64 * 11 + 3, T, T % 2 == 0, 3, T % 3 == 0, seed++));
+}
+
+// Batch invariance (--deterministic keeps every FP8 GEMM on this kernel): a
+// token's outputs, replayed in launches of T = 1, 7, 64 and 70 (two passes:
+// another tile count) tokens with the token at any index, are bit-identical.
+// The schedule per output (which warp takes which chunk, the MMA calls, the
+// fixed-order cross-warp sum, the epilogue) depends on the weights' shape
+// only; T picks how many token tiles a block carries, and tiles do not mix.
+Problem subset(const Problem& all, const std::vector<int32_t>& toks) {
+  Problem p = all;
+  p.T = int32_t(toks.size());
+  p.xq.assign(size_t(p.T) * p.ldx, 0);
+  p.sx.clear();
+  for (int32_t i = 0; i < p.T; ++i) {
+    std::memcpy(&p.xq[size_t(i) * p.ldx], &all.xq[size_t(toks[i]) * all.ldx], size_t(all.ldx));
+    p.sx.push_back(all.sx[toks[i]]);
+  }
+  return p;
+}
+
+TEST(CudaMmaLayout, KernelReplayIsBatchInvariant) {
+  std::mt19937 rng(11);
+  for (int mode : {2, 3}) {
+    const Problem all = make_problem(45, 64 * 9 + 17, 70, false, mode, true, 300 + mode);
+    std::vector<float> alone(size_t(all.T) * all.N);
+    for (int32_t t : {0, 5, 33, 69}) {
+      const std::vector<float> y = replay_gemm(subset(all, {t}));
+      std::memcpy(&alone[size_t(t) * all.N], y.data(), size_t(all.N) * 4);
+    }
+    for (int32_t T : {7, 64, 70})
+      for (int32_t t : {0, 5, 33, 69}) {
+        std::vector<int32_t> toks(T);
+        for (auto& x : toks) x = int32_t(rng() % uint32_t(all.T));
+        const int32_t at = int32_t(rng() % uint32_t(T));
+        toks[at] = t;
+        const std::vector<float> y = replay_gemm(subset(all, toks));
+        ASSERT_EQ(std::memcmp(&y[size_t(at) * all.N], &alone[size_t(t) * all.N], size_t(all.N) * 4), 0)
+            << "mode " << mode << ": token " << t << " at index " << at << " of T " << T
+            << " differs from the token alone";
+      }
+  }
 }
 
 // Every (n, k) of a (row tile, chunk) gets the block scale of its own element.

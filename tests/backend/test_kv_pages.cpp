@@ -1,7 +1,7 @@
 // test_kv_pages.cpp — the paged KV bookkeeping (backend/kv_cells.h): page
 // summaries and per-sequence page lists always equal what a brute-force
-// scan of the cells gives, through random alloc / seq_rm / seq_cp /
-// seq_keep / clear; allocation keeps sequences in pages of their own while
+// scan of the cells gives, and so do the per-sequence position orders
+// (seq_cells), through random alloc / seq_rm / seq_cp / seq_keep / clear; allocation keeps sequences in pages of their own while
 // free pages last; a pool shared by many sequences only ever holds what
 // they use.
 #include <gtest/gtest.h>
@@ -46,6 +46,16 @@ void expect_consistent(const KvCells& kc, const std::string& where) {
   }
   ASSERT_EQ(used, kc.n_used()) << where;
   for (int s = 0; s < kMaxSeq; ++s) ASSERT_EQ(kc.seq_pages(s), lists[s]) << where << " seq " << s;
+  // Position order (seq_cells): every cell the sequence sees, by (position, cell).
+  for (int s = 0; s < kMaxSeq; ++s) {
+    std::vector<std::pair<int32_t, int32_t>> want;
+    for (int32_t c = 0; c < kc.size(); ++c)
+      if ((kc.cells()[c].seqs >> s) & 1) want.push_back({kc.cells()[c].pos, c});
+    std::sort(want.begin(), want.end());
+    std::vector<int32_t> want_cells;
+    for (auto [p, c] : want) want_cells.push_back(c);
+    ASSERT_EQ(kc.seq_cells(s), want_cells) << where << " seq " << s << " position order";
+  }
 }
 
 TEST(KvPages, SummariesAndListsFollowEveryOperation) {

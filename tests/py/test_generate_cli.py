@@ -94,6 +94,40 @@ def test_seeded_sampling_is_reproducible(model):
     assert a.returncode == 0 and a.stdout == b.stdout
 
 
+def test_json_schema_and_grammar_constrain_the_output(model, tmp_path):
+    """--json-schema: the random-weight model's output is JSON valid against
+    the schema (checked with `jsonschema`); --grammar: a GBNF language.
+    Bad constraints are usage errors naming the file and the problem."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = {"type": "object", "properties": {
+        "id": {"type": "integer", "minimum": 1, "maximum": 999},
+        "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "minItems": 1, "maxItems": 3},
+        "when": {"type": "string", "format": "date"}},
+        "required": ["id", "tags", "when"], "additionalProperties": False}
+    sf = tmp_path / "s.json"
+    sf.write_text(json.dumps(schema))
+    for seed in (1, 2, 3):
+        r = f8("generate", "-m", model, "--chat", "-p", "json", "--json-schema", sf, "--seed", seed, "--temp", "1",
+               "-n", "200", "-q")
+        assert r.returncode == 0, r.stderr.decode()
+        jsonschema.validate(json.loads(r.stdout.decode()), schema)
+    gf = tmp_path / "g.gbnf"
+    gf.write_text('root ::= ("yes" | "no") "!"{1,3}\n')
+    r = f8("generate", "-m", model, "-p", "x", "--grammar", gf, "-n", "50", "-q")
+    assert r.returncode == 0 and r.stdout.decode().strip() in {a + "!" * k for a in ("yes", "no") for k in (1, 2, 3)}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"type": "number", "multipleOf": 3}))
+    r = f8("generate", "-m", model, "-p", "x", "--json-schema", bad)
+    assert r.returncode == 2 and "bad.json" in one_error_line(r) and "'multipleOf' is not supported" in one_error_line(r)
+    gf.write_text("root ::= nope")
+    r = f8("generate", "-m", model, "-p", "x", "--grammar", gf)
+    assert r.returncode == 2 and "undefined rule 'nope'" in one_error_line(r)
+    r = f8("generate", "-m", model, "-p", "x", "--json-schema", tmp_path / "missing.json")
+    assert r.returncode == 1 and "missing.json" in one_error_line(r)
+    r = f8("generate", "-m", model, "-p", "x", "--json-schema", sf, "--grammar", gf)
+    assert r.returncode == 2
+
+
 def test_prompt_longer_than_context(model):
     r = f8("generate", "-m", model, "-p", "word " * 200, "-c", "64", "-n", "4")
     assert r.returncode == 1

@@ -3,6 +3,7 @@ into a temporary prefix with `cmake --install`, the package installed with pip
 from a copy of python/, imported from there; checked on SmolLM2-135M-Instruct
 (scripts/fixtures.sh) against the f8 CLI and the model's own tokenizer.json.
 """
+import json
 import os
 import pathlib
 import shutil
@@ -264,6 +265,33 @@ def test_sampling_parameters(llm, f8):
         llm(PROMPT, max_tokens=4, repeat_penalty=0.0)
     ids = list(llm.generate(llm.tokenize(PROMPT), temperature=0, max_tokens=5))
     assert llm.detokenize(ids).decode() == llm(PROMPT, max_tokens=5, temperature=0)["choices"][0]["text"]
+
+
+def test_structured_output(llm, f8):
+    """json_schema / response_format / grammar reach f8_sampler_set_grammar:
+    the answer validates (jsonschema); unsupported keywords raise."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 20},
+                                               "age": {"type": "integer", "minimum": 0, "maximum": 120}},
+              "required": ["name", "age"], "additionalProperties": False}
+    msgs = [{"role": "user", "content": "Describe a person as JSON."}]
+    r = llm.create_chat_completion(msgs, max_tokens=100, temperature=0,
+                                   response_format={"type": "json_schema", "json_schema": {"schema": schema}})
+    assert r["choices"][0]["finish_reason"] == "stop"
+    jsonschema.validate(json.loads(r["choices"][0]["message"]["content"]), schema)
+    r = llm.create_chat_completion(msgs, max_tokens=100, temperature=0.8, seed=3,
+                                   response_format={"type": "json_object", "schema": schema})
+    jsonschema.validate(json.loads(r["choices"][0]["message"]["content"]), schema)
+    out = llm("Is FP8 fast?", max_tokens=8, temperature=0, grammar='root ::= "yes" | "no" | "maybe"')
+    assert out["choices"][0]["text"] in ("yes", "no", "maybe") and out["choices"][0]["finish_reason"] == "stop"
+    ids = list(llm.generate(llm.tokenize(PROMPT), temperature=0, max_tokens=20, json_schema=json.dumps(schema)))
+    jsonschema.validate(json.loads(llm.detokenize(ids).decode()), schema)
+    with pytest.raises(f8.F8UnsupportedError) as e:
+        llm(PROMPT, max_tokens=4, json_schema={"type": "number", "multipleOf": 3})
+    assert "multipleOf" in e.value.message
+    with pytest.raises(f8.F8InvalidArgumentError) as e:
+        llm(PROMPT, max_tokens=4, grammar="root ::= undefined-rule")
+    assert "undefined rule" in e.value.message
 
 
 def test_prompt_over_the_context(f8):

@@ -72,11 +72,40 @@ TEST(Request, ChatValidAndInvalid) {
       {R"({"messages":[{"role":"user","content":"x"}],"stop":[1]})", false, "stop"},
       {R"({"messages":[{"role":"user","content":"x"}],"stream":"yes"})", false, "stream"},
       {R"({"messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}})", false, "stream_options"},
-      {R"({"messages":[{"role":"user","content":"x"}],"n":2})", false, "n"},
-      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true})", false, "logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"n":16})", true, ""},
+      {R"({"messages":[{"role":"user","content":"x"}],"n":17})", false, "n"},
+      {R"({"messages":[{"role":"user","content":"x"}],"n":0})", false, "n"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":20})", true, ""},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21})", false, "top_logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"top_logprobs":2})", false, "top_logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logprobs":1})", false, "logprobs"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"1":5,"22":-100}})", true, ""},
+      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"a":5}})", false, "logit_bias"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"1":101}})", false, "logit_bias"},
+      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":[1]})", false, "logit_bias"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})", true, ""},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"p","schema":{"type":"object"},"strict":true}}})", true, ""},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"p"}}})", false, "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"a b","schema":{}}}})", false, "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}})", false, "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"response_format":"json"})", false, "response_format"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":"required","parallel_tool_calls":false})", true, ""},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"f"}}})", true, ""},
       {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]})", false, "tools"},
-      {R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})", false, "response_format"},
-      {R"({"messages":[{"role":"user","content":"x"}],"logit_bias":{"1":5}})", false, "logit_bias"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"retrieval","function":{"name":"f"}}]})", false, "tools"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"has space"}}]})", false, "tools"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}},{"type":"function","function":{"name":"f"}}]})", false, "tools"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":[]}}]})", false, "tools"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}})", false, "tool_choice"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"always"})", false, "tool_choice"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"required"})", false, "tool_choice"},
+      {R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"none"})", true, ""},
+      {R"({"messages":[{"role":"user","content":"x"}],"parallel_tool_calls":"no"})", false, "parallel_tool_calls"},
+      {R"({"messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}]})", false, "functions"},
+      {R"({"messages":[{"role":"user","content":"x"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"ok"}]})", true, ""},
+      {R"({"messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"function":{"arguments":"{}"}}]}]})", false, "messages"},
+      {R"({"messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":{}}]})", false, "messages"},
+      {R"({"messages":[{"role":"user","content":"x"},{"role":"tool","content":"r","tool_call_id":5}]})", false, "messages"},
       {R"({"messages":[{"role":"user","content":"x"}],"model":5})", false, "model"},
   };
   for (const Case& c : cases) check(true, c);
@@ -98,7 +127,10 @@ TEST(Request, CompletionPromptForms) {
       {R"({"prompt":[1,4294967296]})", false, "prompt"},
       {R"({"prompt":"x","echo":true})", false, "echo"},
       {R"({"prompt":"x","best_of":3})", false, "best_of"},
-      {R"({"prompt":"x","logprobs":2})", false, "logprobs"},
+      {R"({"prompt":"x","logprobs":2})", true, ""},
+      {R"({"prompt":"x","logprobs":21})", false, "logprobs"},
+      {R"({"prompt":"x","logprobs":true})", false, "logprobs"},
+      {R"({"prompt":"x","n":3,"response_format":{"type":"json_object"}})", true, ""},
       {R"({"prompt":"x","suffix":"y"})", false, "suffix"},
   };
   for (const Case& c : cases) check(false, c);
@@ -111,6 +143,39 @@ TEST(Request, CompletionPromptForms) {
   EXPECT_EQ(r.gen.stop, (std::vector<std::string>{"x"}));
   ASSERT_TRUE(r.gen.seed.has_value());
   EXPECT_EQ(*r.gen.seed, 3u);
+}
+
+TEST(Request, ToolsAndFormatsAreParsed) {
+  ParsedRequest r;
+  ApiError e;
+  ASSERT_TRUE(parse_generation_request(
+      R"({"messages":[{"role":"user","content":"x"},
+          {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"b\":1,\"a\":2}"}}]},
+          {"role":"tool","tool_call_id":"c1","content":"ok"}],
+          "tools":[{"type":"function","function":{"name":"f","description":"d","parameters":{"type":"object","properties":{"z":{},"a":{}}}}}],
+          "tool_choice":"required","parallel_tool_calls":false,"n":3,"logprobs":true,"top_logprobs":4,
+          "response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"properties":{"y":{},"x":{}}}}},
+          "logit_bias":{"7":-100}})",
+      true, &r, &e))
+      << e.message;
+  ASSERT_EQ(r.tools.size(), 1u);
+  EXPECT_EQ(r.tools[0].name, "f");
+  // Property order survives (it is the order the grammar writes them in).
+  EXPECT_EQ(r.tools[0].parameters, R"({"type":"object","properties":{"z":{},"a":{}}})");
+  EXPECT_EQ(r.json_schema, R"({"properties":{"y":{},"x":{}}})");
+  EXPECT_EQ(r.tool_choice, ToolChoice::Required);
+  EXPECT_FALSE(r.parallel_tool_calls);
+  EXPECT_EQ(r.n, 3);
+  EXPECT_EQ(r.gen.top_logprobs, 4);
+  ASSERT_EQ(r.gen.logit_bias.size(), 1u);
+  EXPECT_EQ(r.gen.logit_bias[0].first, 7);
+  EXPECT_EQ(r.response_format, "json_schema");
+  ASSERT_EQ(r.messages.size(), 3u);
+  EXPECT_TRUE(r.messages[1].content_null);
+  // Arguments reach the template as an object, in their order.
+  EXPECT_EQ(r.messages[1].tool_calls_json,
+            R"([{"id":"c1","type":"function","function":{"name":"f","arguments":{"b":1,"a":2}}}])");
+  EXPECT_EQ(r.messages[2].tool_call_id, "c1");
 }
 
 TEST(Request, DeepNestingIsRejectedNotCrashing) {

@@ -3,6 +3,7 @@
 // cancelled slots are freed within one step, positions stay contiguous.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 
 #include "server/scheduler.h"
@@ -65,7 +66,7 @@ class FakeRuntime : public Runtime {
     };
     return std::make_unique<Greedy>();
   }
-  std::unique_ptr<TextStream> new_text_stream() override {
+  std::unique_ptr<TextStream> new_text_stream(bool) override {
     struct S : TextStream {
       std::string push(int32_t t) override { return "<" + std::to_string(t) + ">"; }
       std::string flush() override { return ""; }
@@ -326,4 +327,124 @@ TEST(Scheduler, AdmissionWaitsForPoolRoom) {
   for (const auto& batch : rt.batches)
     for (const auto& e : batch) EXPECT_EQ(e.seq, batch.front().seq);
   EXPECT_NE(m.prometheus(2, true, false, 0.0).find("f8_preemptions_total 0\n"), std::string::npos);
+}
+
+namespace {
+
+// A runtime that can share a sequence's cells (as f8_kv_seq_cp does).
+class SharingRuntime : public FakeRuntime {
+ public:
+  std::vector<std::array<int32_t, 4>> copies;  // src, dst, p0, p1
+  bool seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override {
+    copies.push_back({src, dst, p0, p1});
+    if (next_pos[src] < p1 && position_error.empty()) position_error = "seq_cp of positions the source does not hold";
+    next_pos[dst] = p1;
+    return true;
+  }
+};
+
+size_t prompt_entries(const FakeRuntime& rt, const std::vector<int32_t>& prompt) {
+  size_t n = 0;
+  for (const auto& b : rt.batches)
+    for (const BatchEntry& e : b)
+      if (e.pos < int32_t(prompt.size()) && e.token == prompt[size_t(e.pos)]) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(Scheduler, ChoicesShareThePrompt) {
+  SharingRuntime rt;
+  Scheduler s(&rt, {4, 64, 8, 32}, nullptr);
+  std::vector<int32_t> prompt = {1, 2, 3, 4, 5};
+  auto t = make_task(prompt, 3);
+  t->n = 3;
+  s.submit(t);
+  run_until_idle(s);
+  ASSERT_TRUE(t->done);
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  // The prompt was decoded once; each other choice shared all but its last
+  // token and decoded only that one.
+  ASSERT_EQ(rt.copies.size(), 2u);
+  for (const auto& c : rt.copies) {
+    EXPECT_EQ(c[0], 0);
+    EXPECT_EQ(c[2], 0);
+    EXPECT_EQ(c[3], 4);
+  }
+  EXPECT_EQ(prompt_entries(rt, prompt), 5u + 2u);
+  std::vector<ChoiceChunk> chunks;
+  t->wait_choices(&chunks, 0);
+  std::map<int32_t, std::string> text, reason;
+  for (auto& ch : chunks) {
+    text[ch.index] += ch.text;
+    if (ch.finished) reason[ch.index] = ch.finish_reason;
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(text[i], "<6><7><8>") << i;
+    EXPECT_EQ(reason[i], "length") << i;
+  }
+  EXPECT_EQ(t->n_gen, 9);
+  EXPECT_EQ(t->finish_reason, "length");
+}
+
+TEST(Scheduler, MoreChoicesThanSlots) {
+  SharingRuntime rt;
+  Scheduler s(&rt, {2, 64, 8, 32}, nullptr);
+  auto t = make_task({7, 8, 9}, 4);
+  t->n = 5;
+  auto other = make_task({20}, 2);
+  s.submit(t);
+  s.submit(other);  // waits behind the choices that have no slot yet
+  run_until_idle(s);
+  ASSERT_TRUE(t->done && other->done);
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  std::vector<ChoiceChunk> chunks;
+  t->wait_choices(&chunks, 0);
+  std::map<int32_t, std::string> text;
+  int ended = 0;
+  for (auto& ch : chunks) {
+    text[ch.index] += ch.text;
+    ended += ch.finished;
+  }
+  EXPECT_EQ(ended, 5);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(text[i], "<10><11><12><13>") << i;
+  EXPECT_EQ(t->n_gen, 20);
+  EXPECT_EQ(take(*other), "<21><22>");
+  EXPECT_TRUE(s.idle());
+}
+
+TEST(Scheduler, CancelWithChoicesStillQueued) {
+  SharingRuntime rt;
+  Scheduler s(&rt, {1, 64, 8, 32}, nullptr);
+  auto t = make_task({1, 2}, 50);
+  t->n = 3;
+  s.submit(t);
+  s.step();
+  s.step();
+  t->cancel = true;
+  run_until_idle(s);
+  EXPECT_TRUE(t->done);
+  EXPECT_EQ(t->finish_reason, "cancelled");
+  EXPECT_TRUE(s.idle());
+}
+
+TEST(Scheduler, ChoicesInASmallPoolArePreemptedAndMatch) {
+  SharingRuntime rt;
+  rt.pool = 24;
+  Metrics m;
+  Scheduler s(&rt, {3, 20, 8, 32, 24}, &m);
+  auto t = make_task({1, 2, 3, 4, 5}, 10);
+  t->n = 3;
+  s.submit(t);
+  run_until_idle(s, 5000);
+  ASSERT_TRUE(t->done);
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  std::vector<ChoiceChunk> chunks;
+  t->wait_choices(&chunks, 0);
+  std::map<int32_t, std::string> text;
+  for (auto& ch : chunks) text[ch.index] += ch.text;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(text[i], "<6><7><8><9><10><11><12><13><14><15>") << i;
+  EXPECT_LE(rt.max_held, 24);
+  EXPECT_EQ(m.prometheus(3, true, false, 0.0).find("f8_preemptions_total 0\n"), std::string::npos)
+      << "no preemption happened";
 }

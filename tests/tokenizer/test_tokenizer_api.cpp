@@ -164,6 +164,100 @@ TEST_P(Api, CliTokenize) {
   EXPECT_EQ(json::parse(out)["ids"].get<std::vector<int32_t>>(), c["ids"].get<std::vector<int32_t>>()) << out;
 }
 
+// Constrained decoding through the C API on real vocabularies (byte-level
+// BPE and SentencePiece with byte fallback): the grammar's view of each
+// token's text must agree with the tokenizer, so a grammar that is exactly
+// a text allows the text's own tokens, one by one, and then only EOS.
+TEST_P(Api, GrammarAllowsTheTokensOfItsText) {
+  const int32_t V = f8_vocab_size(m_);
+  const std::vector<std::string> texts = {"Hello, world!", "{\"a\": [1, 2.5, null]}\n  \"x\"", "naïve café 日本 😀",
+                                          "  leading spaces\tand\ttabs"};
+  for (const std::string& text : texts) {
+    std::vector<int32_t> ids = tokenize(text, false, false);
+    ASSERT_FALSE(ids.empty());
+    // The grammar is the text as these ids decode (SentencePiece's leading space included).
+    size_t len = 0;
+    std::vector<char> buf(text.size() * 4 + 16);
+    ASSERT_EQ(f8_detokenize(m_, ids.data(), ids.size(), false, false, buf.data(), buf.size(), &len), F8_OK);
+    std::string decoded(buf.data(), len);
+    std::string lit = "root ::= \"";
+    for (char c : decoded) lit += c == '"' ? std::string("\\\"") : c == '\\' ? std::string("\\\\") : c == '\n' ? std::string("\\n") : c == '\t' ? std::string("\\t") : std::string(1, c);
+    lit += "\"";
+    f8_grammar* g = nullptr;
+    ASSERT_EQ(f8_grammar_new(m_, lit.c_str(), nullptr, &g), F8_OK) << f8_last_error() << "\n" << lit;
+    f8_sampler_params sp = f8_sampler_default_params();
+    sp.temperature = 0;
+    f8_sampler* s = nullptr;
+    ASSERT_EQ(f8_sampler_new(&sp, V, &s), F8_OK);
+    ASSERT_EQ(f8_sampler_set_grammar(s, g), F8_OK);
+    f8_grammar_free(g);  // the sampler keeps what it needs
+    EXPECT_EQ(f8_sampler_grammar_state(s), F8_GRAMMAR_RUNNING);
+    std::vector<float> logits(static_cast<size_t>(V), 0.0f);
+    for (int32_t id : ids) {
+      std::fill(logits.begin(), logits.end(), 0.0f);
+      logits[static_cast<size_t>(id)] = 100.0f;  // the wanted token, if the grammar allows it
+      int32_t tok = -1;
+      ASSERT_EQ(f8_sampler_sample(s, logits.data(), V, &tok), F8_OK) << f8_last_error();
+      EXPECT_EQ(tok, id) << "token " << id << " of " << text;
+    }
+    EXPECT_EQ(f8_sampler_grammar_state(s), F8_GRAMMAR_DONE);
+    // Nothing but end of generation is left, whatever the logits say.
+    std::fill(logits.begin(), logits.end(), 0.0f);
+    logits[static_cast<size_t>(ids[0])] = 100.0f;
+    int32_t tok = -1;
+    ASSERT_EQ(f8_sampler_sample(s, logits.data(), V, &tok), F8_OK);
+    EXPECT_TRUE(f8_token_is_eog(m_, tok)) << tok;
+    // Log-probabilities of that last draw: EOS is the only candidate.
+    f8_token_logprob top[4];
+    size_t n_top = 0;
+    float chosen = -1;
+    ASSERT_EQ(f8_sampler_last_logprobs(s, &chosen, top, 4, &n_top), F8_OK);
+    EXPECT_GE(n_top, 1u);
+    EXPECT_EQ(top[0].token, tok);
+    f8_sampler_free(s);
+  }
+}
+
+TEST_P(Api, JsonSchemaGrammarErrorsAndBuffers) {
+  const char* schema = R"({"type":"object","properties":{"n":{"type":"integer","minimum":0}},"required":["n"]})";
+  size_t len = 0;
+  EXPECT_EQ(f8_json_schema_to_grammar(schema, "args", nullptr, 0, &len), F8_ERR_BUFFER_TOO_SMALL);
+  std::string text(len + 1, '\0');
+  ASSERT_EQ(f8_json_schema_to_grammar(schema, "args", text.data(), text.size(), &len), F8_OK);
+  text.resize(len);
+  EXPECT_EQ(text.rfind("args ::= ", 0), 0u) << text;
+  EXPECT_EQ(f8_json_schema_to_grammar(R"({"type":"number","multipleOf":2})", nullptr, nullptr, 0, &len), F8_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(f8_last_error()).find("'multipleOf' is not supported"), std::string::npos) << f8_last_error();
+  EXPECT_EQ(f8_json_schema_to_grammar("{oops", nullptr, nullptr, 0, &len), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(f8_json_schema_to_grammar(schema, "bad name", nullptr, 0, &len), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(f8_json_schema_to_grammar(nullptr, nullptr, nullptr, 0, &len), F8_ERR_INVALID_ARGUMENT);
+  f8_grammar* g = nullptr;
+  EXPECT_EQ(f8_grammar_new(m_, "root ::= missing", nullptr, &g), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(g, nullptr);
+  EXPECT_NE(std::string(f8_last_error()).find("undefined rule 'missing'"), std::string::npos);
+  EXPECT_EQ(f8_grammar_new(nullptr, "root ::= \"x\"", nullptr, &g), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(f8_grammar_new_json_schema(m_, R"({"$ref":"#/nowhere"})", &g), F8_ERR_INVALID_ARGUMENT);
+  ASSERT_EQ(f8_grammar_new_json_schema(m_, schema, &g), F8_OK);
+  // A sampler wider than the model's logits cannot take it; NULL removes a grammar.
+  f8_sampler_params sp = f8_sampler_default_params();
+  f8_sampler* s = nullptr;
+  ASSERT_EQ(f8_sampler_new(&sp, f8_vocab_size(m_) + 1000000, &s), F8_OK);
+  EXPECT_EQ(f8_sampler_set_grammar(s, g), F8_ERR_INVALID_ARGUMENT);
+  f8_sampler_free(s);
+  ASSERT_EQ(f8_sampler_new(&sp, f8_vocab_size(m_), &s), F8_OK);
+  float chosen;
+  size_t n_top;
+  EXPECT_EQ(f8_sampler_last_logprobs(s, &chosen, nullptr, 0, &n_top), F8_ERR_INVALID_ARGUMENT);  // nothing sampled
+  EXPECT_EQ(f8_sampler_set_grammar(s, g), F8_OK);
+  EXPECT_EQ(f8_sampler_grammar_state(s), F8_GRAMMAR_RUNNING);
+  EXPECT_EQ(f8_sampler_set_grammar(s, nullptr), F8_OK);
+  EXPECT_EQ(f8_sampler_grammar_state(s), F8_GRAMMAR_NONE);
+  EXPECT_EQ(f8_sampler_grammar_state(nullptr), F8_GRAMMAR_NONE);
+  f8_sampler_free(s);
+  f8_grammar_free(g);
+  f8_grammar_free(nullptr);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, Api, ::testing::Values("smollm2", "mistral-v3"),
                          [](const auto& info) {
                            std::string s = info.param;

@@ -83,6 +83,22 @@ static inline float gelu_tanh_ref(float x) {
 
 static inline float bias_at(const Bias& b, int64_t n) { return b.data ? load_elem(b.data, b.dtype, n) : 0.0f; }
 
+// Returns v unchanged but opaque to the optimizer, so `fp_barrier(a * b) + c`
+// is two roundings everywhere: GCC and Clang otherwise fuse a * b + c into
+// one fma where FMA is available, and may do so at one call site and not at
+// another (the same output computed by two kernels must round the same).
+static inline float fp_barrier(float v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __asm__("" : "+x"(v));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  __asm__("" : "+w"(v));
+#else
+  volatile float t = v;
+  v = t;
+#endif
+  return v;
+}
+
 // Checks what a CPU backend can run: dtype, scale kind and its fields.
 Status check_weight(const Weight& w, const char* what);
 

@@ -1,7 +1,9 @@
 // cuda_kv.cpp — CudaKVCache (see cuda_kv.h).
 #include "backend/cuda/cuda_kv.h"
 
+#include <algorithm>
 #include <climits>
+#include <cstring>
 #include <vector>
 
 #include "backend/cpu/cpu_common.h"
@@ -28,8 +30,13 @@ size_t storage_bytes(const KVCacheParams& p) {
 }
 }  // namespace
 
+// order_ (position lists): lengths [64] then one row of n_cells per sequence.
+size_t order_ints(const KVCacheParams& p) {
+  return p.position_lists ? size_t(f8k::kKvMaxSeq) * (1 + size_t(p.n_cells)) : 0;
+}
+
 size_t CudaKVCache::device_bytes(const KVCacheParams& p) {
-  return storage_bytes(p) + meta_bytes(p) + pages_ints(p) * 4;
+  return storage_bytes(p) + meta_bytes(p) + pages_ints(p) * 4 + order_ints(p) * 4;
 }
 
 Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::unique_ptr<KVCache>* out) {
@@ -109,6 +116,15 @@ Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::u
   d.page_pos_max = pg + np;
   d.list_off = pg + 2 * np;
   d.list_pages = pg + 2 * np + f8k::kKvMaxSeq + 1;
+  if (p.position_lists) {  // empty lists; sync() uploads each sequence's from its first change
+    if (Status s = DeviceBuffer::create(dev, order_ints(p) * 4, &c->order_); !s.ok()) return s;
+    if (Status s = c->order_mirror_.alloc(order_ints(p) * 4); !s.ok()) return s;
+    std::memset(c->order_mirror_.data(), 0, size_t(f8k::kKvMaxSeq) * 4);
+    F8_CUDA_TRY(cudaMemset(c->order_->data(), 0, size_t(f8k::kKvMaxSeq) * 4), "kv cache: cudaMemset(order)");
+    const auto* o = static_cast<const int32_t*>(c->order_->data());
+    d.order_len = o;
+    d.order_cells = o + f8k::kKvMaxSeq;
+  }
   *out = std::move(c);
   return Status::Ok();
 }
@@ -176,6 +192,34 @@ Status CudaKVCache::sync(cudaStream_t stream) {
                                 cudaMemcpyHostToDevice, stream),
                 "kv sync: cudaMemcpyAsync(page lists)");
     lists_version_ = cells_.lists_version();
+  }
+  // Position lists: each sequence's list from its first changed entry (a
+  // decode step appends one per sequence), then the 64 lengths if any moved.
+  if (order_) {
+    auto* olen = static_cast<int32_t*>(order_mirror_.data());
+    int32_t* ocells = olen + f8k::kKvMaxSeq;
+    auto* dlen = static_cast<int32_t*>(order_->data());
+    int32_t* dcells = dlen + f8k::kKvMaxSeq;
+    bool lens = false;
+    for (int32_t sq = 0; sq < f8k::kKvMaxSeq; ++sq) {
+      const int32_t from = cells_.take_order_dirty(sq);
+      const std::vector<int32_t>& l = cells_.seq_cells(sq);
+      const int32_t n = static_cast<int32_t>(l.size());
+      if (from < n) {
+        int32_t* m = ocells + size_t(sq) * size_t(p_.n_cells);
+        std::copy(l.begin() + from, l.end(), m + from);
+        F8_CUDA_TRY(cudaMemcpyAsync(dcells + size_t(sq) * size_t(p_.n_cells) + from, m + from,
+                                    size_t(n - from) * 4, cudaMemcpyHostToDevice, stream),
+                    "kv sync: cudaMemcpyAsync(position list)");
+      }
+      if (olen[sq] != n) {
+        olen[sq] = n;
+        lens = true;
+      }
+    }
+    if (lens)
+      F8_CUDA_TRY(cudaMemcpyAsync(dlen, olen, size_t(f8k::kKvMaxSeq) * 4, cudaMemcpyHostToDevice, stream),
+                  "kv sync: cudaMemcpyAsync(position list lengths)");
   }
   F8_CUDA_TRY(cudaEventRecord(copied_, stream), "kv sync: cudaEventRecord");
   return Status::Ok();

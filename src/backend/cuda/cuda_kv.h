@@ -42,6 +42,10 @@ class CudaKVCache final : public KvCacheBase {
   std::unique_ptr<DeviceBuffer> pages_;
   PinnedBuffer pages_mirror_;
   uint64_t lists_version_ = ~uint64_t{0};       // the version on the device (none yet)
+  // Position lists (KVCacheParams::position_lists): order_len int32[64] |
+  // order_cells int32[64 * n_cells] (KvCells::seq_cells, one row per sequence).
+  std::unique_ptr<DeviceBuffer> order_;
+  PinnedBuffer order_mirror_;
   cudaEvent_t copied_ = nullptr;                // the last mirror copy finished
   f8k::DevKv dev_;
   size_t seqs_off_ = 0;                         // byte offset of seqs in meta_/mirror_

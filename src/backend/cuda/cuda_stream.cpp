@@ -10,6 +10,11 @@
 //            each weight byte read once per 64 tokens);
 //       else cuBLASLt FP8 (E4M3 with tensor/channel/no scale) + our epilogue.
 //   F32/F16/BF16 weights: kernels/gemm_wonly.cu (FP32 activations).
+// StreamParams::deterministic (docs/cuda.md "Deterministic mode"): no
+// cuBLASLt (its algorithm, tiling and split-K follow T; gemm_fp8 and
+// gemm_wonly sum every output in an order that does not depend on T), and
+// attention through attention_det (position order, no context split)
+// instead of the split kernel whose split count follows T.
 // Errors: every launch's status is checked; the first failure is kept
 // (error()) and every later op is skipped, so a failed step never reads
 // garbage silently — the model turns error() into a status.
@@ -243,6 +248,17 @@ class CudaStream final : public Stream {
                "fmha_fp8");
       return;
     }
+    if (p_.deterministic) {
+      if (!kv.order_cells) {
+        fail(Status::Error(Code::InvalidArgument,
+                           "attention: a deterministic stream needs a KV cache made with position_lists"));
+        return;
+      }
+      launched(f8k::attention_det(kv, layer, q, b.n_tokens, b.seq, b.pos, b.n_heads, b.scale, out, s_, b.window,
+                                  b.softcap),
+               "attention_det");
+      return;
+    }
     int32_t splits = f8k::attention_splits(b.n_tokens, b.n_heads, be_.device().n_sm);
     while (splits > 1 &&
            f8k::attention_workspace_floats(b.n_tokens, b.n_heads, kv.head_dim, splits) > ws_floats_)
@@ -338,7 +354,7 @@ class CudaStream final : public Stream {
     if (bad()) return;
     const f8k::DevWeight dw = dev_weight(w);
     f8k::DevActQ a{static_cast<uint8_t*>(xq_->data()), sx_->f32(), ldx_};
-    if (T >= lt_min_ && w.dtype == DType::E4M3 && w.scale_kind != ScaleKind::Block) {
+    if (!p_.deterministic && T >= lt_min_ && w.dtype == DType::E4M3 && w.scale_kind != ScaleKind::Block) {
       bool done = false;
       Status st = lt_.run(a.xq, ldx_, T, w.data, w.stride(), w.rows, w.cols, y, s_, &done);
       if (!st.ok()) {

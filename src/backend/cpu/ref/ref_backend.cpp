@@ -136,41 +136,49 @@ class RefStream final : public Stream {
     const DType dt = kp.dtype;
     const bool fp8 = is_fp8(dt);
     const float ks = fp8 ? c.k_scale(layer) : 1.0f, vs = fp8 ? c.v_scale(layer) : 1.0f;
-    std::vector<float> sc(c.hi());
-    for (int32_t t = 0; t < b.n_tokens; ++t)
+    std::vector<std::pair<int32_t, int32_t>> vis;  // (position, cell) the token sees
+    std::vector<double> sc;
+    for (int32_t t = 0; t < b.n_tokens; ++t) {
+      // Every cell, checked directly (no page table), then in position
+      // order: the sums below follow positions, never the pool's layout
+      // (batch invariance, docs/backend.md).
+      vis.clear();
+      for (int32_t cell = 0; cell < c.hi(); ++cell) {
+        const auto& ce = c.cells()[cell];
+        if (b.seq[t] < 0 || b.seq[t] >= kMaxSeq || !((ce.seqs >> b.seq[t]) & 1) || ce.pos > b.pos[t] ||
+            (b.window > 0 && int64_t(ce.pos) <= int64_t(b.pos[t]) - b.window))
+          continue;
+        vis.push_back({ce.pos, cell});
+      }
+      std::sort(vis.begin(), vis.end());
       for (int32_t h = 0; h < b.n_heads; ++h) {
         const float* qh = q + (static_cast<int64_t>(t) * b.n_heads + h) * D;
         float* oh = out + (static_cast<int64_t>(t) * b.n_heads + h) * D;
         const int32_t kvh = h / group;
-        float mx = -INFINITY;
-        for (int32_t cell = 0; cell < c.hi(); ++cell) {
-          const auto& ce = c.cells()[cell];
-          if (!((ce.seqs >> b.seq[t]) & 1) || ce.pos > b.pos[t] ||
-              (b.window > 0 && int64_t(ce.pos) <= int64_t(b.pos[t]) - b.window)) {
-            sc[cell] = -INFINITY;
-            continue;
-          }
-          const uint8_t* kr = c.k_row(layer, cell) + kvh * D * elem_size(dt);
+        sc.assign(vis.size(), 0.0);
+        double mx = -INFINITY;
+        for (size_t j = 0; j < vis.size(); ++j) {
+          const uint8_t* kr = c.k_row(layer, vis[j].second) + kvh * D * elem_size(dt);
           double d = 0;
           for (int32_t i = 0; i < D; ++i) d += static_cast<double>(qh[i]) * (load_elem(kr, dt, i) * ks);
-          sc[cell] = static_cast<float>(d) * b.scale;
-          if (b.softcap > 0) sc[cell] = b.softcap * std::tanh(sc[cell] / b.softcap);
-          mx = std::max(mx, sc[cell]);
+          float s = static_cast<float>(d) * b.scale;
+          if (b.softcap > 0) s = b.softcap * std::tanh(s / b.softcap);
+          sc[j] = s;
+          mx = std::max(mx, sc[j]);
         }
         // gpt-oss: the head's sink joins the denominator (and the max), adds no value.
-        if (b.sinks) mx = std::max(mx, b.sinks[h]);
+        if (b.sinks) mx = std::max(mx, static_cast<double>(b.sinks[h]));
         std::vector<double> acc(D, 0.0);
         double sum = b.sinks ? std::exp(static_cast<double>(b.sinks[h]) - mx) : 0.0;
-        if (mx != -INFINITY)
-          for (int32_t cell = 0; cell < c.hi(); ++cell) {
-            if (sc[cell] == -INFINITY) continue;
-            const double pr = std::exp(static_cast<double>(sc[cell]) - mx);
-            sum += pr;
-            const uint8_t* vr = c.v_row(layer, cell) + kvh * D * elem_size(dt);
-            for (int32_t i = 0; i < D; ++i) acc[i] += pr * (load_elem(vr, dt, i) * vs);
-          }
+        for (size_t j = 0; j < vis.size(); ++j) {
+          const double pr = std::exp(sc[j] - mx);
+          sum += pr;
+          const uint8_t* vr = c.v_row(layer, vis[j].second) + kvh * D * elem_size(dt);
+          for (int32_t i = 0; i < D; ++i) acc[i] += pr * (load_elem(vr, dt, i) * vs);
+        }
         for (int32_t i = 0; i < D; ++i) oh[i] = sum > 0 ? static_cast<float>(acc[i] / sum) : 0.0f;
       }
+    }
   }
 
   void mla_kv_store(KVCache& cache, int32_t layer, const float* c, const float* kpe, const int32_t* cells,

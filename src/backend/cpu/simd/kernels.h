@@ -22,6 +22,9 @@ struct GemmArgs {
   const float* tok_scale;  // [T] or nullptr (= 1): emulate-GPU activation scales
   Bias bias;
   float* y;                // [T, N]
+  // x regrouped by k mod 8 (Kernels::lanes_x), [T][8][K / 8], or nullptr:
+  // the x86 prefill kernel reads one k class at a time, contiguously.
+  const float* xl = nullptr;
 };
 
 // Attention work: item i = t * (n_heads / g) + j covers query token t and
@@ -35,6 +38,14 @@ struct AttnArgs {
   const void* cache;       // CpuKVCache*
   int32_t layer;
   int32_t heads_per_item = 1;
+  // K and V rows decoded once for the call (prefill-sized batches), or null:
+  // the rows of entry e of sequence s's position list (KvCells::seq_cells)
+  // are at kdec / vdec + (row0[s] + e) * n_kv_heads * D, for e < rows[s]
+  // (rows[s] = 0: decode on the fly). The same values decode_row gives.
+  const float* kdec = nullptr;
+  const float* vdec = nullptr;
+  const int64_t* row0 = nullptr;  // [kMaxSeq]
+  const int32_t* rows = nullptr;  // [kMaxSeq]
 };
 
 struct Kernels {
@@ -55,11 +66,15 @@ struct Kernels {
   void (*add)(float* x, const float* y, int64_t n);
   // Attention for work items [i0, i1) (see AttnArgs); head_dim <= kMaxHeadDim.
   void (*attention)(const AttnArgs& a, int64_t i0, int64_t i1);
+  // out[l * K/8 + c] = x[8c + l] (K % 8 == 0): GemmArgs::xl for one token
+  // row, wanted when T > kLanesXMinT and K % 32 == 0; nullptr: not used.
+  void (*lanes_x)(const float* x, int64_t K, float* out);
 };
+constexpr int kLanesXMinT = 16;  // the x86 gemm's streaming kernel takes T <= 16, the panel kernel more
 
 constexpr int kScratchRows = 8;   // rows of decoded weights per generic gemm tile; the
                                   // unit the threads split a gemm's rows in
-constexpr int kPanelRows = 16;    // x86 prefill gemm: rows per k-major decoded panel
+constexpr int kPanelRows = 16;    // x86 prefill gemm: rows per decoded (row-major) panel
 constexpr int kScratchPerDim = kPanelRows + 8;  // per-thread gemm scratch, floats per K
 constexpr int kMaxHeadDim = 512;  // attention keeps a head in stack arrays
 constexpr int kMaxAttnHeads = 8;  // query heads per attention work item (stack arrays)

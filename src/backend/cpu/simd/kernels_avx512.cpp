@@ -24,13 +24,16 @@
 namespace f8backend::cpu::simd {
 namespace avx512_isa {
 #include "backend/cpu/simd/kernels_portable.inc"
+#include "backend/cpu/simd/attention_portable.inc"
+#include "backend/cpu/simd/x86_codec.inc"
 #include "backend/cpu/simd/gemm_x86.inc"
 }  // namespace avx512_isa
 
 const Kernels* kernels_avx512() {
   using namespace avx512_isa;
   static const Kernels k = {"avx512",     x86_gemm_rows, x86_quantize_row, x86_decode_row, x86_encode_row,
-                            p_rms_scale, p_mul_rows,    p_swiglu,         p_add,          x86_attention};
+                            p_rms_scale, p_mul_rows,    p_swiglu,         p_add,          x86_attention,
+                            x86_lanes_x};
   return &k;
 }
 

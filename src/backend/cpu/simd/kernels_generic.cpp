@@ -9,13 +9,15 @@
 namespace f8backend::cpu::simd {
 namespace generic_isa {
 #include "backend/cpu/simd/kernels_portable.inc"
+#include "backend/cpu/simd/attention_portable.inc"
 static void attention(const AttnArgs& a, int64_t i0, int64_t i1) { p_attention_dec(a, i0, i1, p_decode_row); }
 }  // namespace generic_isa
 
 const Kernels* kernels_generic() {
   using namespace generic_isa;
   static const Kernels k = {"generic", p_gemm_rows, p_quantize_row, p_decode_row, p_encode_row,
-                            p_rms_scale, p_mul_rows,  p_swiglu,       p_add,        attention};
+                            p_rms_scale, p_mul_rows,  p_swiglu,       p_add,        attention,
+                            nullptr};
   return &k;
 }
 

@@ -49,6 +49,9 @@ class SimdStream final : public Stream {
       void* q = std::aligned_alloc(64, n);
       if (!q) return Status::Error(Code::OutOfMemory, "alloc: cannot allocate " + std::to_string(n) + " bytes");
       xq_ = std::make_unique<HostBuffer>(q, n);
+      void* l = std::aligned_alloc(64, n);  // lane-major x for the x86 prefill gemm, same terms
+      if (!l) return Status::Error(Code::OutOfMemory, "alloc: cannot allocate " + std::to_string(n) + " bytes");
+      xl_ = std::make_unique<HostBuffer>(l, n);
     }
     sx_.assign(p_.max_tokens, 1.0f);
     mla_.init(p_, pool_.size());
@@ -112,6 +115,7 @@ class SimdStream final : public Stream {
       a.x = xq;
       a.tok_scale = sx_.data();
     }
+    a.xl = lanes_x(a.x, T, K);
     const int64_t bytes = N * K * static_cast<int64_t>(elem_size(w.dtype));
     const int max_threads = bytes < kMinParallelBytes ? 1 : pool_.size();
     const int64_t align = row_align(T);
@@ -137,9 +141,10 @@ class SimdStream final : public Stream {
     simd::GemmArgs a[kMaxJobs];
     int64_t start[kMaxJobs + 1] = {0};
     int64_t bytes = 0;
+    const float* xl = lanes_x(x, T, jobs[0].w->cols);  // every job reads the same x [T, K]
     for (int32_t i = 0; i < n_jobs; ++i) {
       const Weight& w = *jobs[i].w;
-      a[i] = simd::GemmArgs{x, T, &w, nullptr, jobs[i].opts.bias, jobs[i].y};
+      a[i] = simd::GemmArgs{x, T, &w, nullptr, jobs[i].opts.bias, jobs[i].y, xl};
       // Each job's rows start on a kScratchRows boundary of the joint range.
       const int64_t rows = (w.rows + simd::kScratchRows - 1) / simd::kScratchRows * simd::kScratchRows;
       start[i + 1] = start[i] + rows;
@@ -235,6 +240,7 @@ class SimdStream final : public Stream {
       }
     simd::AttnArgs a{q, out, &b, &cache, layer};
     a.heads_per_item = g;
+    predecode_kv(static_cast<CpuKVCache&>(cache), layer, b, &a);
     const int64_t items = static_cast<int64_t>(b.n_tokens) * (b.n_heads / g);
     const int64_t nc = ThreadPool::chunks_for(items, pool_.size());
     pool_.for_chunks(nc, [&](int, int64_t c) {
@@ -282,9 +288,68 @@ class SimdStream final : public Stream {
       k_->decode_row(row + k0 * es, w.dtype, len, weight_scale(w, n, k0), dst + k0);
     }
   }
+  // Prefill-sized batches: the K and V rows of every sequence with >= 4
+  // queries in the call, decoded once (row by row over all KV heads: the same
+  // values the kernel's per-head decode gives, elementwise exact) instead of
+  // once per query token. Entries [0, rows[s]) of its position list: up to
+  // the last one its queries see. (Halved prefill attention's decode work.)
+  void predecode_kv(CpuKVCache& c, int32_t layer, const AttnBatch& b, simd::AttnArgs* a) {
+    constexpr int32_t kMinQueries = 4;
+    if (b.n_tokens < kMinQueries) return;
+    int32_t count[kMaxSeq] = {}, maxpos[kMaxSeq];
+    for (int32_t t = 0; t < b.n_tokens; ++t) {
+      const int32_t s = b.seq[t];
+      if (s < 0 || s >= kMaxSeq) continue;
+      maxpos[s] = count[s]++ ? std::max(maxpos[s], b.pos[t]) : b.pos[t];
+    }
+    const KvCells& kc = c.bookkeeping();
+    int64_t total = 0;
+    for (int32_t s = 0; s < kMaxSeq; ++s) {
+      pre_rows_[s] = 0;
+      pre_row0_[s] = total;
+      if (count[s] < kMinQueries) continue;
+      const std::vector<int32_t>& o = kc.seq_cells(s);
+      const int32_t mp = maxpos[s];
+      pre_rows_[s] = static_cast<int32_t>(
+          std::upper_bound(o.begin(), o.end(), mp, [&](int32_t v, int32_t cell) { return v < c.cells()[cell].pos; }) -
+          o.begin());
+      total += pre_rows_[s];
+    }
+    if (total == 0) return;
+    const int64_t re = static_cast<int64_t>(c.row_elems());
+    if (kdec_.size() < size_t(total * re)) kdec_.resize(size_t(total * re)), vdec_.resize(size_t(total * re));
+    const DType dt = c.params().dtype;
+    const bool fp8 = dt == DType::E4M3 || dt == DType::E5M2;
+    const float ks = fp8 ? c.k_scale(layer) : 1.0f, vs = fp8 ? c.v_scale(layer) : 1.0f;
+    std::vector<std::pair<int32_t, int32_t>>& jobs = pre_jobs_;  // (seq, entry)
+    jobs.clear();
+    for (int32_t s = 0; s < kMaxSeq; ++s)
+      for (int32_t e = 0; e < pre_rows_[s]; ++e) jobs.push_back({s, e});
+    run_items(int64_t(jobs.size()), int64_t(jobs.size()) * re * 2, [&](int64_t i) {
+      const auto [s, e] = jobs[size_t(i)];
+      const int32_t cell = kc.seq_cells(s)[e];
+      const int64_t at = (pre_row0_[s] + e) * re;
+      k_->decode_row(c.k_row(layer, cell), dt, re, ks, kdec_.data() + at);
+      k_->decode_row(c.v_row(layer, cell), dt, re, vs, vdec_.data() + at);
+    });
+    a->kdec = kdec_.data();
+    a->vdec = vdec_.data();
+    a->row0 = pre_row0_;
+    a->rows = pre_rows_;
+  }
+  // The lane-major copy of x [T, K] (Kernels::lanes_x) when the kernels
+  // want one for this gemm, else nullptr.
+  const float* lanes_x(const float* x, int32_t T, int64_t K) {
+    if (!k_->lanes_x || T <= simd::kLanesXMinT || K % 32 != 0) return nullptr;
+    float* xl = xl_->f32();
+    run_items(T, int64_t(T) * K, [&](int64_t t) { k_->lanes_x(x + t * K, K, xl + t * K); });
+    return xl;
+  }
   // Rows per gemm chunk are multiples of this: whole decoded panels for the
-  // prefill kernel, kScratchRows tiles for small T.
-  static int64_t row_align(int32_t T) { return T > simd::kScratchRows ? simd::kPanelRows : simd::kScratchRows; }
+  // x86 prefill kernel, whole passes of its streaming kernel (1-4 rows) and
+  // of the generic kernel's 8-row tiles. Speed only: a row is computed the
+  // same wherever a chunk starts.
+  static int64_t row_align(int32_t) { return simd::kPanelRows; }
   // Chunks for a gemm over `rows` rows (`bytes` of weights): more than
   // threads, so a descheduled or slow thread holds up at most one chunk, but
   // none under kMinChunkBytes of weights (each chunk costs a shared-counter
@@ -327,6 +392,11 @@ class SimdStream final : public Stream {
   simd::SimdMla mla_;        // multi-head latent attention: its scratch
   std::vector<std::unique_ptr<Buffer>> scratch_;  // per thread: kScratchPerDim * max_dim floats
   std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
+  std::unique_ptr<Buffer> xl_;                    // [max_tokens, max_dim] lane-major x (lanes_x)
+  std::vector<float> kdec_, vdec_;                // predecode_kv: decoded K/V rows
+  int64_t pre_row0_[kMaxSeq] = {};
+  int32_t pre_rows_[kMaxSeq] = {};
+  std::vector<std::pair<int32_t, int32_t>> pre_jobs_;
   std::vector<float> sx_;                         // [max_tokens] activation scales
   RopeParams rope_p_;
   std::vector<float> rope_inv_;
