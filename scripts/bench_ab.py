@@ -10,15 +10,28 @@ number to read, not the two medians).
 
 Everything after `--` is passed to `f8 bench` (--json is added). Used for
 docs/runtime.md "What it costs on the CPU" (issue 26). Not part of CI.
+
+--cpu-time: also the CPU seconds (user + sys) each `f8 bench` process used,
+and the median of the per-round A/B ratios of them (> 1: B needs less CPU).
+On a machine that other work keeps busy, wall-clock tok/s measures the
+scheduler; at -t 1 the CPU time of the same work does not (memory-bandwidth
+contention remains), so give one test per call (e.g. -p 512 -n 0).
 """
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
 
 
-def run(binary, args):
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(binary, args, cpu):
+    c0 = cpu_seconds()
     p = subprocess.run([binary, "bench", *args, "--json"], capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"bench_ab: error: {binary} bench failed (exit {p.returncode}): {p.stderr.strip()[-400:]}")
@@ -26,7 +39,9 @@ def run(binary, args):
         rows = json.loads(p.stdout)["results"]
     except (ValueError, KeyError) as e:
         sys.exit(f"bench_ab: error: {binary} bench printed no JSON results ({e})")
-    return {(r["threads"], r["test"]): r["tok_s"] for r in rows}
+    out = {(r["threads"], r["test"]): r["tok_s"] for r in rows}
+    cpu.append(cpu_seconds() - c0)
+    return out
 
 
 def main():
@@ -35,16 +50,17 @@ def main():
     ap.add_argument("--b", required=True, help="the f8 binary under test")
     ap.add_argument("--rounds", type=int, default=5, help="ABBA rounds (each runs A and B once; default 5)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--cpu-time", action="store_true", help="also compare the CPU seconds of each run (see above)")
     ap.add_argument("bench_args", nargs=argparse.REMAINDER, help="-- then the f8 bench arguments")
     o = ap.parse_args()
     args = o.bench_args[1:] if o.bench_args[:1] == ["--"] else o.bench_args
     if o.rounds < 1:
         ap.error("--rounds must be >= 1")
-    a_runs, b_runs = [], []
+    a_runs, b_runs, a_cpu, b_cpu = [], [], [], []
     for r in range(o.rounds):
         order = [("a", o.a), ("b", o.b)] if r % 2 == 0 else [("b", o.b), ("a", o.a)]
         for tag, binary in order:
-            (a_runs if tag == "a" else b_runs).append(run(binary, args))
+            (a_runs if tag == "a" else b_runs).append(run(binary, args, a_cpu if tag == "a" else b_cpu))
         print(f"bench_ab: round {r + 1}/{o.rounds} done", file=sys.stderr)
     keys = [k for k in a_runs[0] if all(k in x for x in a_runs + b_runs)]
     if o.markdown:
@@ -61,6 +77,10 @@ def main():
             print(f"| {k[0]} | {k[1]} | {ma:.1f} | {mb:.1f} | {mr:.3f} | {lo:.3f}–{hi:.3f} |")
         else:
             print(f"t{k[0]} {k[1]:>10}: A {ma:8.1f}  B {mb:8.1f} tok/s  B/A {mr:.3f} ({lo:.3f}-{hi:.3f})")
+    if o.cpu_time:
+        cr = [a / b for a, b in zip(a_cpu, b_cpu) if b > 0]
+        print(f"CPU seconds per run: A {statistics.median(a_cpu):.2f}  B {statistics.median(b_cpu):.2f}  "
+              f"A/B {statistics.median(cr):.3f} ({min(cr):.3f}-{max(cr):.3f})")
 
 
 if __name__ == "__main__":
