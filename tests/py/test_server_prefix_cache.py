@@ -130,23 +130,28 @@ def stream_all(url, prompts, n):
 
 
 def test_interleaved_preemption_eviction_match_no_cache(model):
-    # 3 slots x 640 positions in a 704-token pool: the prompts (~330 tokens
-    # each, sharing ~256) plus 48 generated tokens cannot all be held, so
-    # requests are preempted and recomputed, and kept blocks are evicted.
-    questions = ["When are you open?", "Is there a lift?", "Can I bring my dog?", "Are tours in Dutch?",
-                 "How many steps?", "Is it free for kids?"]
-    prompts = [SYSTEM[:1200] + "\nQuestion: " + q + "\nAnswer:" for q in questions]
+    # 3 slots x 640 positions in a 704-token pool. First three unrelated
+    # ~300-token prompts one after another: each one's kept blocks leave less
+    # room, so the next evicts. Then four streams whose prompts (~280 tokens,
+    # sharing ~256) fit two at a time, but not with their 110 generated
+    # tokens each: requests are preempted and recomputed, mapping the cache
+    # when they resume.
+    warm = [(w + " ") * 40 for w in ("lantern harbour", "granite quay", "copper bell")]
+    questions = ["When are you open?", "Is there a lift?", "Can I bring my dog?", "Are tours in Dutch?"]
+    prompts = [SYSTEM[:1150] + "\nQuestion: " + q + "\nAnswer:" for q in questions]
     args = ["--slots", 3, "-c", 640, "--kv-pool", 704]
     texts = {}
     for name, extra in (("on", []), ("off", ["--no-prefix-cache"])):
         s = Server(model, *args, *extra, threads=1).wait_ready()
         try:
-            stream_all(s.url, prompts[:1], 4)  # something cached before the burst
-            texts[name] = stream_all(s.url, prompts, 48)
+            for w in warm:
+                stream_all(s.url, [w], 4)
+            texts[name] = stream_all(s.url, prompts, 110)
             if name == "on":
-                assert metric(s.url, "f8_prefix_cache_hits_total") >= 3
-                assert metric(s.url, "f8_prefix_cache_evictions_total") >= 1
-                assert metric(s.url, "f8_preemptions_total") >= 1
+                got = {k: metric(s.url, "f8_" + k) for k in
+                       ("prefix_cache_hits_total", "prefix_cache_evictions_total", "preemptions_total")}
+                assert got["prefix_cache_hits_total"] >= 2 and got["prefix_cache_evictions_total"] >= 1, got
+                assert got["preemptions_total"] >= 1, got
         finally:
             assert s.stop() == 0, "".join(s.log)
     assert texts["on"] == texts["off"]
