@@ -386,6 +386,9 @@ bool Scheduler::step() {
   }
   publish_gauges();
   if (metrics_) metrics_->set_kv(cells_used(), pool());  // slots_ is this thread's only
+  if (metrics_ && cache_)  // as of the last step (entries kept at its end show at the next)
+    metrics_->set_prefix_cache(cache_->entries(), int64_t(cache_->cached_blocks()) * PrefixCache::kBlock,
+                               cache_->stats().evictions);
 
   // Batch: every generating slot's next token first, then prompt chunks
   // (as many as the pool's free cells allow).
@@ -422,9 +425,6 @@ bool Scheduler::step() {
   }
   if (batch.empty()) return false;
   make_room(static_cast<int32_t>(batch.size()));
-  if (metrics_ && cache_)
-    metrics_->set_prefix_cache(cache_->entries(), int64_t(cache_->cached_blocks()) * PrefixCache::kBlock,
-                               cache_->stats().evictions);
 
   double t0 = now_s();
   std::string err;
