@@ -32,11 +32,12 @@ extern "C" {
 /* Bumped when a struct grows, a signature changes or functions are added
  * (2: f8_model_params.backend; f8_context_params.gpu_mem, tp, tp_devices,
  * tp_nodes, tp_node, rendezvous. 3: grammars and f8_sampler_set_grammar,
- * f8_sampler_grammar_state, f8_sampler_last_logprobs; f8_context_params.deterministic).
+ * f8_sampler_grammar_state, f8_sampler_last_logprobs; f8_context_params.deterministic.
+ * 4: f8_kv_seq_common_prefix).
  * Model params carry their own size, so older callers of f8_model_load keep
  * working; f8_context_new takes only this header's f8_context_params (start
  * from f8_context_default_params()); docs/embedding.md has the ABI policy. */
-#define F8_API_VERSION 3
+#define F8_API_VERSION 4
 
 typedef enum f8_status {
   F8_OK = 0,
@@ -556,6 +557,17 @@ F8_API void f8_kv_clear(f8_context *ctx);
 F8_API int32_t f8_kv_seq_pos_max(const f8_context *ctx, int32_t seq_id);
 /* Cells in use (all sequences). */
 F8_API int32_t f8_kv_n_used(const f8_context *ctx);
+/* Prefix reuse (F8_API_VERSION >= 4): the number k <= n_tokens of leading
+ * tokens that seq_id already holds, i.e. positions 0..k-1 decoded (or shared
+ * with f8_kv_seq_cp) with exactly tokens[0..k). To continue with a new
+ * prompt, keep those and decode only the rest:
+ *   k = f8_kv_seq_common_prefix(ctx, seq, prompt, n);
+ *   if (k == n) k--;                     // the last token again, for its logits
+ *   f8_kv_seq_rm(ctx, seq, k, -1);       // drop what differs
+ *   decode prompt[k..n) at positions k..n-1
+ * 0 for a NULL context or tokens, or a seq_id outside 0..F8_MAX_SEQ-1. */
+F8_API int32_t f8_kv_seq_common_prefix(const f8_context *ctx, int32_t seq_id, const int32_t *tokens,
+                                       size_t n_tokens);
 
 /* [ctx: one thread] NULL fn removes the callback. */
 F8_API void f8_set_abort_callback(f8_context *ctx, f8_abort_cb fn, void *user_data);

@@ -396,6 +396,11 @@ int32_t f8_kv_seq_pos_max(const f8_context* ctx, int32_t seq_id) {
 
 int32_t f8_kv_n_used(const f8_context* ctx) { return ctx ? ctx->ctx->n_used() : 0; }
 
+int32_t f8_kv_seq_common_prefix(const f8_context* ctx, int32_t seq_id, const int32_t* tokens, size_t n_tokens) {
+  if (!ctx || !tokens) return 0;
+  return static_cast<int32_t>(std::min<size_t>(ctx->ctx->seq_common_prefix(seq_id, tokens, n_tokens), INT32_MAX));
+}
+
 void f8_set_abort_callback(f8_context* ctx, f8_abort_cb fn, void* user_data) {
   if (ctx) ctx->ctx->set_abort(fn, user_data);
 }

@@ -25,12 +25,16 @@ int cmd_serve(int argc, char** argv) {
   std::string host = "127.0.0.1", api_key, api_key_file, name;
   int64_t port = 8080, slots = 4, max_queue = 64, max_body = 4 << 20, kv_pool = 0;
   double timeout = 600;
+  bool no_prefix_cache = false;
   p.option("--host", &host, "ADDR", "address to listen on (non-loopback without a key warns)");
   p.option("--port", &port, "N", "TCP port (0 = any free port, printed at start)");
   p.option("--slots", &slots, "N", "concurrent sequences; --ctx is per slot");
   p.option("--kv-pool", &kv_pool, "TOKENS",
            "KV cache tokens shared by all slots (0 = slots x ctx: every request can always reach --ctx; "
            "smaller: more slots per GiB, and when it runs out the newest request pauses and is recomputed)");
+  p.flag("--no-prefix-cache", &no_prefix_cache,
+         "do not keep ended requests' KV for reuse (default: a prompt starting with what an earlier request "
+         "decoded reuses it in whole 64-token blocks; kept blocks are evicted least-recently-used)");
   p.option("--api-key", &api_key, "KEY", "require 'Authorization: Bearer KEY' (except /health and /)");
   p.option("--api-key-file", &api_key_file, "FILE", "read the key from the first line of FILE");
   p.option("--max-queue", &max_queue, "N", "requests waiting for a slot before 503 + Retry-After");
@@ -44,6 +48,10 @@ int cmd_serve(int argc, char** argv) {
       "and when running ones outgrow the pool the newest pauses (its cache is dropped and\n"
       "recomputed when room returns). -b/--batch is the most tokens one batched step decodes: a longer\n"
       "prompt is prefilled over several steps so running streams keep flowing.\n"
+      "Prefix cache: what a request decoded stays in the pool after it ends (64-token blocks, by a\n"
+      "hash chain of the token ids); a later prompt with the same start (the next turn of a chat,\n"
+      "the same system prompt) maps those blocks read-only and decodes only the rest. Kept blocks\n"
+      "use no room a running request needs: they are evicted least-recently-used first.\n"
       "SIGTERM/SIGINT: new requests get 503, in-flight ones finish (up to --timeout), exit 0.\n\n"
       "examples:\n"
       "  f8 serve -m smollm2.f8 --slots 4 -c 2048\n"
@@ -92,6 +100,7 @@ int cmd_serve(int argc, char** argv) {
   o.timeout_s = timeout;
   o.max_body = static_cast<size_t>(max_body);
   o.step_tokens = static_cast<int>(rf.batch);
+  o.prefix_cache = !no_prefix_cache;
   o.ctx_params = cp;  // cp.backend points into rf, which outlives the server
   return f8srv::run_server(o);
 }

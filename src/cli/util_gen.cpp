@@ -63,12 +63,13 @@ f8_status Sequence::sync(const std::vector<int32_t>& want, bool all_logits) {
     clear();
     return F8_OK;
   }
-  size_t common = 0;
-  while (common < toks_.size() && common < want.size() && toks_[common] == want[common]) ++common;
+  // What the context's sequence 0 already holds of `want` (the C API's
+  // prefix reuse): only the rest is decoded.
+  size_t common = size_t(f8_kv_seq_common_prefix(ctx_, 0, want.data(), want.size()));
   if (common == want.size()) --common;  // re-decode the last token for fresh logits
   f8_status st = f8_kv_seq_rm(ctx_, 0, int32_t(common), -1);
   if (st != F8_OK) return st;
-  toks_.resize(common);
+  toks_.assign(want.begin(), want.begin() + std::ptrdiff_t(common));
   st = decode_range(want, common, all_logits);
   if (st != F8_OK) return st;
   toks_ = want;

@@ -363,6 +363,7 @@ Status Context::seq_rm(int32_t seq, int32_t p0, int32_t p1) {
   if (p0 < 0) p0 = 0;
   if (p1 >= 0 && p1 < p0) return Status::Error(Code::InvalidArgument, "seq_rm: p1 < p0");
   for (auto& R : ranks_) R->kv->seq_rm(seq, p0, p1);
+  seq_tokens_.rm(seq, p0, p1);
   return Status::Ok();
 }
 
@@ -374,6 +375,7 @@ Status Context::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
   if (p1 >= 0 && p1 < p0) return Status::Error(Code::InvalidArgument, "seq_cp: p1 < p0");
   if (src != dst)
     for (auto& R : ranks_) R->kv->seq_cp(src, dst, p0, p1);
+  seq_tokens_.cp(src, dst, p0, p1);
   return Status::Ok();
 }
 
@@ -381,11 +383,13 @@ Status Context::seq_keep(int32_t seq) {
   Status st = check_seq(seq, "seq_id");
   if (!st.ok()) return st;
   for (auto& R : ranks_) R->kv->seq_keep(seq);
+  seq_tokens_.keep(seq);
   return Status::Ok();
 }
 
 void Context::clear() {
   for (auto& R : ranks_) R->kv->clear();
+  seq_tokens_.clear();
 }
 
 int32_t Context::seq_pos_max(int32_t seq) const {

@@ -15,6 +15,7 @@
 #include "backend/comm.h"
 #include "model/act_stats.h"
 #include "model/model.h"
+#include "model/seq_tokens.h"
 #include "model/status.h"
 
 namespace f8model {
@@ -102,6 +103,11 @@ class Context {
   void clear();
   int32_t seq_pos_max(int32_t seq) const;
   int32_t n_used() const;
+  // k such that seq holds tokens[0..k) at positions 0..k-1: what a new
+  // prompt for seq need not decode again (seq_tokens.h).
+  size_t seq_common_prefix(int32_t seq, const int32_t* tokens, size_t n) const {
+    return seq_tokens_.common_prefix(seq, tokens, n);
+  }
 
   void set_abort(AbortFn fn, void* ud) { abort_fn_ = fn; abort_ud_ = ud; }
 
@@ -175,6 +181,7 @@ class Context {
   std::vector<float> logits_;        // [n_out, V] host
   std::vector<int32_t> out_index_;   // batch entry -> row of logits_, -1 = none
   int32_t n_out_ = 0;
+  SeqTokens seq_tokens_{f8backend::kMaxSeq};  // token id per sequence and position
   AbortFn abort_fn_ = nullptr;
   void* abort_ud_ = nullptr;
   std::vector<float>* k_amax_ = nullptr;

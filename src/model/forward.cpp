@@ -134,6 +134,7 @@ Status Context::decode(const BatchView& b) {
   }
   out_index_ = std::move(out_index);
   n_out_ = n_out;
+  for (int32_t i = 0; i < b.n; ++i) seq_tokens_.set(b.seq[i], b.pos[i], b.token[i]);
   return Status::Ok();
 }
 

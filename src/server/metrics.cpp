@@ -64,6 +64,24 @@ std::string Metrics::prometheus(int64_t n_slots, bool ready, bool draining, doub
   line("f8_kv_cells_total %lld\n", (long long)kv_pool_.load());
   o += "# HELP f8_prompt_tokens_total Prompt tokens processed.\n# TYPE f8_prompt_tokens_total counter\n";
   line("f8_prompt_tokens_total %lld\n", (long long)prompt_tokens_.load());
+  o += "# HELP f8_prompt_tokens_cached_total Prompt tokens taken from the prefix cache (not decoded).\n"
+       "# TYPE f8_prompt_tokens_cached_total counter\n";
+  line("f8_prompt_tokens_cached_total %lld\n", (long long)prompt_tokens_cached_.load());
+  o += "# HELP f8_prefix_cache_lookups_total New prompts looked up in the prefix cache.\n"
+       "# TYPE f8_prefix_cache_lookups_total counter\n";
+  line("f8_prefix_cache_lookups_total %lld\n", (long long)prefix_lookups_.load());
+  o += "# HELP f8_prefix_cache_hits_total New prompts that found a cached prefix of at least one 64-token block.\n"
+       "# TYPE f8_prefix_cache_hits_total counter\n";
+  line("f8_prefix_cache_hits_total %lld\n", (long long)prefix_hits_.load());
+  o += "# HELP f8_prefix_cache_evictions_total Prefix cache entries dropped to make room.\n"
+       "# TYPE f8_prefix_cache_evictions_total counter\n";
+  line("f8_prefix_cache_evictions_total %lld\n", (long long)prefix_evictions_.load());
+  o += "# HELP f8_prefix_cache_entries Cached prefixes (ended requests' sequences) in the KV pool.\n"
+       "# TYPE f8_prefix_cache_entries gauge\n";
+  line("f8_prefix_cache_entries %lld\n", (long long)prefix_entries_.load());
+  o += "# HELP f8_prefix_cache_tokens Positions held by cache entries (a block shared by entries counts once per entry).\n"
+       "# TYPE f8_prefix_cache_tokens gauge\n";
+  line("f8_prefix_cache_tokens %lld\n", (long long)prefix_tokens_.load());
   o += "# HELP f8_generated_tokens_total Tokens generated.\n# TYPE f8_generated_tokens_total counter\n";
   line("f8_generated_tokens_total %lld\n", (long long)gen_tokens_.load());
   o += "# HELP f8_queue_length Requests waiting for a slot.\n# TYPE f8_queue_length gauge\n";

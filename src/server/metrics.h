@@ -32,6 +32,17 @@ class Metrics {
   void count_finish(const std::string& reason);
   // A running request paused because the KV pool ran out (recomputed later).
   void count_preemption() { preemptions_ += 1; }
+  // A new prompt looked up in the prefix cache; cached: positions mapped.
+  void add_prefix_lookup(int64_t cached) {
+    prefix_lookups_ += 1;
+    if (cached > 0) prefix_hits_ += 1;
+    prompt_tokens_cached_ += cached;
+  }
+  void set_prefix_cache(int64_t entries, int64_t tokens, int64_t evictions) {
+    prefix_entries_ = entries;
+    prefix_tokens_ = tokens;
+    prefix_evictions_ = evictions;
+  }
   void set_kv(int64_t used, int64_t pool) {
     kv_used_ = used;
     kv_pool_ = pool;
@@ -52,6 +63,8 @@ class Metrics {
   double step_seconds_ = 0;
   std::atomic<int64_t> prompt_tokens_{0}, gen_tokens_{0}, queue_len_{0}, busy_slots_{0}, steps_{0};
   std::atomic<int64_t> preemptions_{0}, kv_used_{0}, kv_pool_{0};
+  std::atomic<int64_t> prefix_lookups_{0}, prefix_hits_{0}, prompt_tokens_cached_{0};
+  std::atomic<int64_t> prefix_entries_{0}, prefix_tokens_{0}, prefix_evictions_{0};
 };
 
 }  // namespace f8srv

@@ -73,7 +73,12 @@ json tool_call_delta(const ToolDelta& d) {
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 json usage_json(const Task& t) {
-  return {{"prompt_tokens", t.n_prompt}, {"completion_tokens", t.n_gen}, {"total_tokens", t.n_prompt + t.n_gen}};
+  // prompt_tokens_details.cached_tokens as OpenAI reports it: the prompt
+  // tokens whose KV came from the prefix cache instead of being computed.
+  return {{"prompt_tokens", t.n_prompt},
+          {"completion_tokens", t.n_gen},
+          {"total_tokens", t.n_prompt + t.n_gen},
+          {"prompt_tokens_details", {{"cached_tokens", t.n_cached}}}};
 }
 
 json chunk(const Job& j, const json& choice) {

@@ -70,6 +70,9 @@ class Runtime {
   // Makes src's positions [p0, p1) visible to dst too (shared cells, no
   // copy); false when the runtime cannot (then dst decodes them itself).
   virtual bool seq_cp(int32_t /*src*/, int32_t /*dst*/, int32_t /*p0*/, int32_t /*p1*/) { return false; }
+  // Cells of the KV pool no sequence sees (-1: unknown). The prefix cache
+  // drops entries while this is below what the next batch needs.
+  virtual int32_t kv_free() const { return -1; }
   virtual bool is_eog(int32_t token) const = 0;
   virtual std::unique_ptr<TokenSampler> new_sampler(const GenParams& p, uint64_t seed,
                                                     std::string* err) = 0;

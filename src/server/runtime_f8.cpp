@@ -104,6 +104,10 @@ bool F8Runtime::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
   return f8_kv_seq_cp(ctx_, src, dst, p0, p1) == F8_OK;
 }
 
+int32_t F8Runtime::kv_free() const {
+  return int32_t(f8_context_get_params(ctx_).n_ctx) - f8_kv_n_used(ctx_);
+}
+
 bool F8Runtime::is_eog(int32_t token) const { return f8_token_is_eog(model_, token); }
 
 std::unique_ptr<TokenSampler> F8Runtime::new_sampler(const GenParams& p, uint64_t seed, std::string* err) {

@@ -53,6 +53,9 @@ bool Task::wait_choices(std::vector<ChoiceChunk>* chunks, int timeout_ms) {
 Scheduler::Scheduler(Runtime* rt, SchedulerConfig cfg, Metrics* metrics)
     : rt_(rt), cfg_(cfg), metrics_(metrics), slots_(static_cast<size_t>(std::max(cfg.n_slots, 1))) {
   cfg_.step_tokens = std::max(cfg_.step_tokens, cfg_.n_slots + 1);
+  std::vector<int32_t> ids;
+  for (int32_t id = int32_t(slots_.size()); id < cfg_.max_seq; ++id) ids.push_back(id);
+  if (cfg_.prefix_cache && !ids.empty()) cache_ = std::make_unique<PrefixCache>(rt_, std::move(ids));
 }
 
 Scheduler::~Scheduler() { stop(); }
@@ -156,7 +159,7 @@ int32_t Scheduler::cells_committed() const {
 // tokens generated so far again. The last generated token is still to be
 // decoded (s.last), so it is not part of the replay.
 void Scheduler::preempt(Slot& s) {
-  rt_->seq_clear(static_cast<int32_t>(&s - slots_.data()));
+  release(s, true);  // kept: the replay maps what eviction has not taken by then
   s.feed = s.task->prompt;
   if (!s.gen.empty()) s.feed.insert(s.feed.end(), s.gen.begin(), s.gen.end() - 1);
   // Whatever state it was in (generating, or itself replaying after an
@@ -180,6 +183,7 @@ void Scheduler::admit() {
     if (cells_committed() + static_cast<int32_t>(s.feed.size()) + 1 > pool()) return;  // keep the order
     s.state = s.feed.empty() ? State::Gen : State::Prefill;
     if (s.feed.empty()) s.resume = false;
+    if (s.state == State::Prefill) map_prefix(s, i, /*fresh=*/false);
   }
   if (!waiting.empty() && slots_[waiting.back()].state == State::Preempted) return;
   for (size_t i = 0; i < slots_.size(); ++i) {
@@ -256,6 +260,7 @@ void Scheduler::start_choice(Slot& s, size_t index) {
   const int32_t share = static_cast<int32_t>(s.task->prompt.size()) - 1;
   if (share < 1 || s.task->n < 2) {
     s.state = State::Prefill;
+    map_prefix(s, index, /*fresh=*/true);
     return;
   }
   bool sibling_prefilling = false;
@@ -273,6 +278,41 @@ void Scheduler::start_choice(Slot& s, size_t index) {
     if (o.state == State::Prefill) sibling_prefilling = true;
   }
   s.state = sibling_prefilling ? State::Follow : State::Prefill;
+  if (s.state == State::Prefill) map_prefix(s, index, /*fresh=*/true);
+}
+
+void Scheduler::map_prefix(Slot& s, size_t index, bool fresh) {
+  if (!cache_ || s.n_past != 0 || s.feed.size() < 2) return;
+  // The last feed token is always decoded: its logits (or, for a replay,
+  // the positions up to the pending s.last) come from this slot's own step.
+  const int32_t m = cache_->map(s.feed, static_cast<int32_t>(s.feed.size()) - 1, static_cast<int32_t>(index));
+  s.n_past = m;
+  s.prompt_done = size_t(m);
+  if (!fresh) return;  // a replay: its prompt was counted when it was admitted
+  if (metrics_) metrics_->add_prefix_lookup(m);
+  if (s.choice == 0) {
+    std::lock_guard<std::mutex> lk(s.task->mu);
+    s.task->n_cached = m;
+  }
+}
+
+void Scheduler::release(Slot& s, bool keep) {
+  const int32_t seq = static_cast<int32_t>(&s - slots_.data());
+  if (!cache_ || !keep || s.n_past <= 0 || !s.task) {
+    rt_->seq_clear(seq);
+    return;
+  }
+  // What the slot's positions hold: the prompt, then the generated tokens
+  // (a replay's feed is the same sequence).
+  std::vector<int32_t> held = s.task->prompt;
+  held.insert(held.end(), s.gen.begin(), s.gen.end());
+  cache_->keep(seq, held, s.n_past);
+}
+
+void Scheduler::make_room(int32_t cells) {
+  if (!cache_) return;
+  for (int32_t f = rt_->kv_free(); f >= 0 && f < cells; f = rt_->kv_free())
+    if (!cache_->evict_lru()) break;
 }
 
 void Scheduler::emit(Slot& s, const std::string& text) {
@@ -286,7 +326,8 @@ void Scheduler::emit(Slot& s, const std::string& text) {
 
 void Scheduler::finish(Slot& s, const std::string& reason, const std::string& error, std::string tail) {
   if (s.state == State::Idle) return;
-  rt_->seq_clear(static_cast<int32_t>(&s - slots_.data()));
+  // An error may leave the slot's last positions undefined: drop them.
+  release(s, reason != "error");
   std::shared_ptr<Task> t = std::move(s.task);
   bool task_done = false;
   {
@@ -345,6 +386,9 @@ bool Scheduler::step() {
   }
   publish_gauges();
   if (metrics_) metrics_->set_kv(cells_used(), pool());  // slots_ is this thread's only
+  if (metrics_ && cache_)  // as of the last step (entries kept at its end show at the next)
+    metrics_->set_prefix_cache(cache_->entries(), int64_t(cache_->cached_blocks()) * PrefixCache::kBlock,
+                               cache_->stats().evictions);
 
   // Batch: every generating slot's next token first, then prompt chunks
   // (as many as the pool's free cells allow).
@@ -380,6 +424,7 @@ bool Scheduler::step() {
     free_cells -= static_cast<int32_t>(k);
   }
   if (batch.empty()) return false;
+  make_room(static_cast<int32_t>(batch.size()));
 
   double t0 = now_s();
   std::string err;

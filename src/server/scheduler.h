@@ -31,6 +31,15 @@
 // (Follow) instead of decoding it again. The pool's count charges each
 // choice its full length (an overestimate of shared cells: never an
 // overflow). Choices that do not find a free slot wait in the queue.
+//
+// Prefix cache (prefix_cache.h, on unless SchedulerConfig::prefix_cache is
+// false). A slot that ends (finished, cancelled or preempted) leaves its
+// whole 64-position blocks in the pool as a cache entry; a slot that starts
+// decoding a prompt (a new request, or a preempted one resuming) first maps
+// the longest cached prefix and decodes only the rest. Entries are not
+// charged to anyone: before each decode the least recently used entries are
+// dropped until the pool has a free cell for every batch entry, which always
+// succeeds since the slots' own counts keep them within the pool.
 #pragma once
 
 #include <atomic>
@@ -44,6 +53,7 @@
 #include <vector>
 
 #include "server/metrics.h"
+#include "server/prefix_cache.h"
 #include "server/request.h"
 #include "server/runtime.h"
 #include "server/stop_text.h"
@@ -86,6 +96,7 @@ struct Task {
   std::string finish_reason;  // choice 0's "stop"/"length"; "cancelled"/"error" for the task
   std::string error;          // when finish_reason == "error"
   int32_t n_prompt = 0, n_gen = 0;  // n_gen: all choices together
+  int32_t n_cached = 0;             // prompt tokens choice 0 took from the prefix cache
 
   // Scheduler thread only: choices given a slot / ended; still in the queue.
   int32_t admitted = 0, finished = 0;
@@ -105,6 +116,8 @@ struct SchedulerConfig {
   int32_t max_queue = 64;      // tasks waiting for a slot
   int32_t step_tokens = 256;   // batch entries per step (prefill chunk budget)
   int32_t kv_cells = 0;        // KV pool shared by all slots (tokens); 0 = n_slots * slot_ctx
+  bool prefix_cache = true;    // keep ended requests' blocks for reuse (prefix_cache.h)
+  int32_t max_seq = 64;        // sequence ids of the context (F8_MAX_SEQ); ids >= n_slots hold cache entries
 };
 
 class Scheduler {
@@ -131,6 +144,8 @@ class Scheduler {
   int32_t busy_slots();
   int32_t queued();
   const SchedulerConfig& config() const { return cfg_; }
+  // Null when prefix caching is off (or no sequence id is left for it).
+  const PrefixCache* prefix_cache() const { return cache_.get(); }
 
  private:
   enum class State { Idle, Prefill, Gen, Preempted, Follow };
@@ -157,6 +172,11 @@ class Scheduler {
   int32_t cells_used() const;       // cells the slots hold now
   int32_t cells_committed() const;  // ... plus what prefilling slots still add
   void preempt(Slot& s);
+  // A Prefill slot with nothing decoded takes the cached prefix; fresh: a
+  // new prompt (counted in /metrics and usage), not a preempted one's replay.
+  void map_prefix(Slot& s, size_t index, bool fresh);
+  void release(Slot& s, bool keep);        // the slot's cells: kept as a cache entry, or dropped
+  void make_room(int32_t cells);           // evicts cache entries until `cells` are free
   void finish(Slot& s, const std::string& reason, const std::string& error, std::string tail);
   void emit(Slot& s, const std::string& text);
   void publish_gauges();
@@ -166,6 +186,7 @@ class Scheduler {
   SchedulerConfig cfg_;
   Metrics* metrics_;
   std::vector<Slot> slots_;
+  std::unique_ptr<PrefixCache> cache_;
   uint64_t admitted_ = 0;
 
   std::mutex qmu_;

@@ -124,6 +124,8 @@ int run_server(const ServerOptions& opt) {
   sc.max_queue = opt.max_queue;
   sc.step_tokens = opt.step_tokens;
   sc.kv_cells = static_cast<int32_t>(pool);
+  sc.prefix_cache = opt.prefix_cache;
+  sc.max_seq = F8_MAX_SEQ;
   Scheduler sched(&rt, sc, &st.metrics);
   sched.start();
   st.sched = &sched;
@@ -132,9 +134,9 @@ int run_server(const ServerOptions& opt) {
   if (!opt.quiet)
     std::fprintf(stderr,
                  "f8 serve: ready: model %s (%s, %d layers), %d slots x %d tokens, KV pool %lld tokens "
-                 "(%.1f MiB), load %.0f ms\n",
+                 "(%.1f MiB), prefix cache %s, load %.0f ms\n",
                  st.model_name.c_str(), info.arch, info.n_layer, opt.slots, slot_ctx, (long long)pool,
-                 f8_context_kv_bytes(ctx) / 1048576.0, load_ms);
+                 f8_context_kv_bytes(ctx) / 1048576.0, sched.prefix_cache() ? "on" : "off", load_ms);
 
   // ---- serve until SIGTERM / SIGINT
   int sig = 0;

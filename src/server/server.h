@@ -22,6 +22,7 @@ struct ServerOptions {
   double timeout_s = 600;          // socket read/write timeout and SIGTERM drain limit
   size_t max_body = 4u << 20;      // bytes; larger bodies get 413
   int step_tokens = 256;           // batch entries per scheduler step (prefill chunk)
+  bool prefix_cache = true;        // keep ended requests' KV blocks for reuse (--no-prefix-cache)
   f8_context_params ctx_params{};  // n_ctx is set to the pool (kv_pool or slots * slot_ctx)
   bool quiet = false;
 };
