@@ -117,7 +117,7 @@ int run(int argc, char** argv) {
     return fail(1, rf.model + " has no chat template; pass --chat-template NAME|FILE (e.g. chatml)");
   const int32_t V = L.info.n_vocab;
   Drafter drafter;
-  if (spf.enabled() && (e = drafter.init(spf, rf, p, sf, L.model, false))) return e;
+  if ((e = drafter.init(spf, rf, p, sf, L.model, false))) return e;
   const uint32_t n_ctx = f8_context_get_params(L.ctx).n_ctx;
   f8_sampler* sampler = nullptr;
   if ((e = make_sampler(sf, V, &sampler))) return e;

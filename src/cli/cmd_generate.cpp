@@ -102,7 +102,7 @@ int run(int argc, char** argv) {
   if (e) return e;
   const int32_t V = L.info.n_vocab;
   Drafter drafter;
-  if (spf.enabled() && (e = drafter.init(spf, rf, p, sf, L.model, quiet))) return e;
+  if ((e = drafter.init(spf, rf, p, sf, L.model, quiet))) return e;
   const f8_context_params cp = f8_context_get_params(L.ctx);
 
   // Prompt text -> tokens.

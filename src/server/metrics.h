@@ -32,6 +32,11 @@ class Metrics {
   void count_finish(const std::string& reason);
   // A running request paused because the KV pool ran out (recomputed later).
   void count_preemption() { preemptions_ += 1; }
+  // Speculative decoding: tokens drafted and accepted in one verification.
+  void add_speculative(int64_t drafted, int64_t accepted) {
+    spec_drafted_ += drafted;
+    spec_accepted_ += accepted;
+  }
   void set_kv(int64_t used, int64_t pool) {
     kv_used_ = used;
     kv_pool_ = pool;
@@ -52,6 +57,7 @@ class Metrics {
   double step_seconds_ = 0;
   std::atomic<int64_t> prompt_tokens_{0}, gen_tokens_{0}, queue_len_{0}, busy_slots_{0}, steps_{0};
   std::atomic<int64_t> preemptions_{0}, kv_used_{0}, kv_pool_{0};
+  std::atomic<int64_t> spec_drafted_{0}, spec_accepted_{0};
 };
 
 }  // namespace f8srv

@@ -124,6 +124,9 @@ int run_server(const ServerOptions& opt) {
   sc.max_queue = opt.max_queue;
   sc.step_tokens = opt.step_tokens;
   sc.kv_cells = static_cast<int32_t>(pool);
+  sc.spec_lookup = opt.spec_lookup;
+  sc.spec_ngram_min = opt.spec_ngram_min;
+  sc.draft_max = opt.draft_max;
   Scheduler sched(&rt, sc, &st.metrics);
   sched.start();
   st.sched = &sched;
