@@ -40,7 +40,7 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m), $(nproc) CPUs, model $MODEL, $T
 echo "| task | options | gen tok | plain tok/s | spec tok/s | speed-up | accepted | tok/forward | same output |"
 echo "|:-----|:--------|--------:|------------:|-----------:|---------:|---------:|------------:|:------------|"
 for task in rewrite story; do
-  for opts in "--spec-lookup 3 --draft-max 8" "--spec-lookup 2 --draft-max 4" "--spec-lookup 4 --spec-ngram-min 2 --draft-max 16"; do
+  for opts in "--spec-lookup 3" "--spec-lookup 3 --draft-max 8" "--spec-lookup 4 --spec-ngram-min 2 --draft-max 16"; do
     # shellcheck disable=SC2086
     "$F8" bench -m "$MODEL" -p 8 -n "$N_GEN" -r "$REPS" --threads-list "$THREADS" --json \
         --spec-prompt "$WORK/$task.txt" $opts > "$WORK/out.json"

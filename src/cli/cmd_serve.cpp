@@ -25,7 +25,7 @@ int cmd_serve(int argc, char** argv) {
   std::string host = "127.0.0.1", api_key, api_key_file, name;
   int64_t port = 8080, slots = 4, max_queue = 64, max_body = 4 << 20, kv_pool = 0;
   double timeout = 600;
-  int64_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 8;
+  int64_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 4;
   p.option("--host", &host, "ADDR", "address to listen on (non-loopback without a key warns)");
   p.option("--port", &port, "N", "TCP port (0 = any free port, printed at start)");
   p.option("--slots", &slots, "N", "concurrent sequences; --ctx is per slot");

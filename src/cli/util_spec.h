@@ -25,7 +25,7 @@ struct SpecFlags {
   int64_t lookup = 0;         // prompt lookup: longest n-gram matched (0 = off)
   int64_t ngram_min = 1;      // shortest n-gram matched
   std::string draft_model;    // a .f8 with the same tokenizer ("" = none)
-  int64_t draft_max = 8;      // tokens drafted per target forward
+  int64_t draft_max = 4;      // tokens drafted per target forward (4: the best measured on the CPU, docs/runtime.md)
   bool enabled() const { return lookup > 0 || !draft_model.empty(); }
 };
 // --spec-lookup --spec-ngram-min --draft-model --draft-max

@@ -119,7 +119,7 @@ struct SchedulerConfig {
   // Speculative decoding defaults for requests that do not say
   // (GenParams::spec_*): prompt lookup's longest n-gram (0 = off), shortest,
   // tokens drafted per step.
-  int32_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 8;
+  int32_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 4;
 };
 
 class Scheduler {

@@ -24,7 +24,7 @@ struct ServerOptions {
   int step_tokens = 256;           // batch entries per scheduler step (prefill chunk)
   // Speculative decoding default for requests without "speculative":
   // prompt lookup's longest / shortest n-gram (0 = off), drafts per step.
-  int spec_lookup = 0, spec_ngram_min = 1, draft_max = 8;
+  int spec_lookup = 0, spec_ngram_min = 1, draft_max = 4;
   f8_context_params ctx_params{};  // n_ctx is set to the pool (kv_pool or slots * slot_ctx)
   bool quiet = false;
 };
