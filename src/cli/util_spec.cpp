@@ -127,6 +127,10 @@ f8_status generate_speculative(f8_model* model, int32_t n_vocab, Sequence& seq, 
   std::vector<const float*> rows, qrows;
   // The first token comes from the prompt's logits, as in generate().
   int32_t pending = 0;
+  // Draft length adapts (1 .. --draft-max): halved after a step that took
+  // none of its drafts, doubled after one that took them all, so text with
+  // little to copy pays for short drafts only.
+  int64_t cur_k = drafter.draft_max();
   const float* lg = nullptr;
   bool done = (st = f8_get_logits_ith(seq.ctx(), -1, &lg)) != F8_OK ||
               (st = f8_sampler_sample(sampler, lg, n_vocab, &pending)) != F8_OK || emit(pending);
@@ -142,7 +146,7 @@ f8_status generate_speculative(f8_model* model, int32_t n_vocab, Sequence& seq, 
       g.context_full = true;
       break;
     }
-    int64_t k = std::min<int64_t>(drafter.draft_max(), room - 1);
+    int64_t k = std::min<int64_t>(cur_k, room - 1);
     if (max_tokens > 0) k = std::min<int64_t>(k, std::max<int64_t>(0, max_tokens - g.n_gen - 1));
     std::vector<int32_t> hist = seq.tokens();
     hist.push_back(pending);
@@ -176,6 +180,8 @@ f8_status generate_speculative(f8_model* model, int32_t n_vocab, Sequence& seq, 
     if (st != F8_OK) break;
     const size_t accepted = n_out - 1;
     g.n_accepted += int64_t(accepted);
+    if (!draft.empty() && accepted == 0) cur_k = std::max<int64_t>(1, cur_k / 2);
+    if (!draft.empty() && accepted == draft.size()) cur_k = std::min<int64_t>(drafter.draft_max(), cur_k * 2);
     // Keep the pending token and the accepted drafts; the cells of the
     // rejected drafts go.
     if ((st = seq.truncate(base + 1 + accepted)) != F8_OK) break;

@@ -245,6 +245,7 @@ void Scheduler::admit() {
       // logprobs are per sampled row: such requests decode without drafts.
       if (s.spec_lookup <= 0 || gp.top_logprobs >= 0) s.draft_max = 0;
       s.spec_ngram_min = std::min(s.spec_ngram_min, std::max(s.spec_lookup, 1));
+      s.draft_len = s.draft_max;
     }
     s.stream = rt_->new_text_stream(t->params.special_text);
     s.stop = std::make_unique<StopText>(t->params.stop);
@@ -430,7 +431,7 @@ bool Scheduler::step() {
     --free_cells;
     if (s.draft_max > 0 && spare > 0) {
       // Within the slot's context and max_tokens: a step yields at most k + 1 tokens.
-      int32_t k = std::min({s.draft_max, spare, cfg_.slot_ctx - s.n_past - 2});
+      int32_t k = std::min({s.draft_len, spare, cfg_.slot_ctx - s.n_past - 2});
       const GenParams& p = s.task->params;
       if (p.max_tokens > 0) k = std::min(k, p.max_tokens - s.n_gen - 1);
       if (k > 0) drafts[i] = draft_for(s, k);
@@ -495,6 +496,8 @@ bool Scheduler::step() {
       const int32_t base = s.n_past;
       const size_t accepted = outs.size() - 1;
       if (metrics_) metrics_->add_speculative(static_cast<int64_t>(d.size()), static_cast<int64_t>(accepted));
+      if (accepted == 0) s.draft_len = std::max(1, s.draft_len / 2);
+      if (accepted == d.size()) s.draft_len = std::min(s.draft_max, s.draft_len * 2);
       bool ended = false;
       for (size_t r = 0; r < outs.size() && !ended; ++r) {
         s.n_past = base + 1 + static_cast<int32_t>(r);  // row r's entry is in the cache

@@ -166,6 +166,7 @@ class Scheduler {
     std::unique_ptr<TextStream> stream;
     std::unique_ptr<StopText> stop;
     int32_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 0;  // resolved at admission (0: no drafts)
+    int32_t draft_len = 0;  // adaptive 1..draft_max: halved when no draft was taken, doubled when all were
   };
   void admit();
   void start_choice(Slot& s, size_t index);  // prompt sharing with a sibling, or a prefill of its own
