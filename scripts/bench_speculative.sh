@@ -7,9 +7,11 @@
 #   bash scripts/bench_speculative.sh [BUILD_DIR=build]
 # Env: F8_CACHE (~/.cache/f8), F8_MODEL (default
 #      $F8_CACHE/smollm2-135m-instruct-e4m3.f8, converted from the HF
-#      fixture when missing), N_GEN (128), REPS (3), THREADS (2).
+#      fixture when missing), N_GEN (128), REPS (5), THREADS (2).
 # Each row of `f8 bench --spec-prompt` alternates plain and speculative runs
-# (REPS of each, mean); the two run in the same process on the same context.
+# (REPS pairs; tok/s = mean, speed-up = median of the pairs' ratios, which
+# cancels the load drifts of a shared machine); both run in one process on
+# one context.
 # Not part of CI (a minute or two of CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,7 @@ F8="$BUILD/bin/f8"
 CACHE=${F8_CACHE:-$HOME/.cache/f8}
 MODEL=${F8_MODEL:-$CACHE/smollm2-135m-instruct-e4m3.f8}
 N_GEN=${N_GEN:-128}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 THREADS=${THREADS:-2}
 [ -x "$F8" ] || { echo "f8: error: $F8 not built (make build)" >&2; exit 1; }
 if [ ! -f "$MODEL" ]; then

@@ -17,6 +17,7 @@ struct SpecBenchResult {
   int64_t n_gen = 0;                      // tokens generated per run (the last run's)
   double plain_tok_s = 0, plain_sd = 0;   // greedy, one token per forward
   double spec_tok_s = 0, spec_sd = 0;     // greedy, speculative
+  double speedup = 0;                     // median over reps of spec/plain of each alternating pair
   double accept_rate = 0;                 // accepted / drafted, over all runs
   double tok_per_forward = 0;             // generated / target forwards
   bool same = true;                       // every run's tokens equal plain

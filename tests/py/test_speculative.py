@@ -117,13 +117,17 @@ def test_bad_options(smol, args, code, needle):
     assert len(lines) == 1 and needle in lines[0], r.stderr
 
 
-def test_draft_model_with_another_tokenizer_is_refused(smol):
-    tiny = CACHE / "synthetic" / "llama-tiny"
-    if not (tiny / "config.json").exists():
-        pytest.skip("synthetic llama-tiny fixture missing")
-    r = run("generate", "-m", smol, "-p", "hi", "-n", "4", "--draft-model", tiny)
-    assert r.returncode in (1, 2)
-    assert "f8: error:" in r.stderr
+def test_draft_model_with_another_tokenizer_is_refused(smol, tmp_path):
+    other = CACHE / "synthetic" / "llama-spm"
+    if not (other / "config.json").exists():
+        pytest.skip(f"{other} missing (scripts/fixtures.sh)")
+    draft = tmp_path / "llama-spm.f8"
+    r = run("convert", other, "-o", draft, "-q")
+    assert r.returncode == 0, r.stderr
+    r = run("generate", "-m", smol, "-p", "hi", "-n", "4", "--draft-model", draft)
+    assert r.returncode == 2, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("f8: error:")]
+    assert len(lines) == 1 and str(draft) in lines[0] and "same tokenizer" in lines[0], r.stderr
 
 
 # ------------------------------------------------------------------ server
