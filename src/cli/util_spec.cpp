@@ -14,7 +14,9 @@ void add_spec_flags(ArgParser& p, SpecFlags* f) {
   p.option("--draft-model", &f->draft_model, "FILE",
            "speculative decoding with a small draft model with the same tokenizer (after prompt lookup when both "
            "are on)");
-  p.option("--draft-max", &f->draft_max, "N", "tokens drafted per target forward");
+  p.option("--draft-max", &f->draft_max, "N",
+           "most tokens drafted per target forward (the length adapts: halved after a step that took no draft, "
+           "doubled after one that took all)");
 }
 
 Drafter::~Drafter() {
