@@ -32,7 +32,8 @@ extern "C" {
 /* Bumped when a struct grows, a signature changes or functions are added
  * (2: f8_model_params.backend; f8_context_params.gpu_mem, tp, tp_devices,
  * tp_nodes, tp_node, rendezvous. 3: grammars and f8_sampler_set_grammar,
- * f8_sampler_grammar_state, f8_sampler_last_logprobs; f8_context_params.deterministic.
+ * f8_sampler_grammar_state, f8_sampler_last_logprobs; f8_context_params.deterministic;
+ * speculative decoding: f8_draft_lookup, f8_sampler_sample_probs, f8_sampler_verify.
  * 4: f8_kv_seq_common_prefix).
  * Model params carry their own size, so older callers of f8_model_load keep
  * working; f8_context_new takes only this header's f8_context_params (start
@@ -374,6 +375,52 @@ typedef struct f8_token_logprob {
  * F8_ERR_INVALID_ARGUMENT before the first sample. */
 F8_API f8_status f8_sampler_last_logprobs(const f8_sampler *sampler, float *chosen, f8_token_logprob *top,
                                           size_t n, size_t *n_top);
+
+/* --------------------------------------------- speculative decoding */
+/* F8_SECTION_SPECULATIVE (F8_API_VERSION >= 3; docs/runtime.md has the
+ * loop and measured acceptance rates). A drafter proposes tokens d1..dk
+ * after the pending token t; the target decodes t, d1..dk in one batch with
+ * logits for every entry; f8_sampler_verify walks those k+1 rows with the
+ * standard acceptance rule and returns the accepted drafts plus one token
+ * drawn by the target, so every output token has exactly the distribution
+ * f8_sampler_sample would have drawn it from (with a greedy sampler: the
+ * same tokens, given the same logits — the CPU backends' logits do not
+ * depend on the batch). The caller then removes the rejected drafts' cells
+ * with f8_kv_seq_rm(ctx, seq, first_rejected_pos, -1). */
+
+/* [any] Prompt-lookup (n-gram) draft: for n = ngram_max down to ngram_min,
+ * the last n of tokens[0..n_tokens) are looked for at earlier positions,
+ * most recent first; the up to `capacity` tokens that followed the first
+ * match found are written to draft, *n_draft their count (0: no match).
+ * 1 <= ngram_min <= ngram_max <= 64, else F8_ERR_INVALID_ARGUMENT. */
+F8_API f8_status f8_draft_lookup(const int32_t *tokens, size_t n_tokens, int32_t ngram_min,
+                                 int32_t ngram_max, int32_t *draft, size_t capacity,
+                                 size_t *n_draft);
+
+/* [ctx: one thread] f8_sampler_sample, and the distribution the token was
+ * drawn from into probs[0..n_vocab) (zeros outside what the chain kept; a
+ * greedy sampler's is a point mass). For a draft model's sampler: these
+ * are the q rows f8_sampler_verify takes. */
+F8_API f8_status f8_sampler_sample_probs(f8_sampler *sampler, const float *logits, int32_t n_vocab,
+                                         int32_t *token, float *probs);
+
+/* [ctx: one thread] Verifies n_draft drafted tokens. logits[i] (i = 0..
+ * n_draft) are the target's logits rows: row i is the one that predicts
+ * draft[i] (the batch entry before it), row n_draft the one after the last
+ * draft. draft_probs NULL: each draft is a point mass (prompt lookup, a
+ * greedy draft model); else draft_probs[i] is the distribution draft[i] was
+ * drawn from (n_vocab floats, f8_sampler_sample_probs). Row by row, with
+ * the target's chain p (bias, penalties, grammar, top-k/p, min-p,
+ * temperature): draft[i] is accepted with probability min(1, p/q), else a
+ * token is drawn from norm(max(0, p - q)) and the walk stops; when all are
+ * accepted row n_draft gives one more token. out (capacity n_draft + 1)
+ * receives the accepted drafts then that token; *n_out = accepted + 1.
+ * Every output token is accepted into the penalty history and advances the
+ * grammar (a draft the grammar forbids has p = 0: it is rejected). A greedy
+ * sampler draws no random numbers here. */
+F8_API f8_status f8_sampler_verify(f8_sampler *sampler, const float *const *logits, int32_t n_vocab,
+                                   const int32_t *draft, const float *const *draft_probs,
+                                   size_t n_draft, int32_t *out, size_t *n_out);
 
 /* Stopping. Per generated token, in this order: an end-of-generation id
  * (its text is not emitted) -> a stop string completed anywhere in the text

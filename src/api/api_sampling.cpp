@@ -6,18 +6,13 @@
 #include "api/api_error.h"
 #include "api/grammar_handle.h"
 #include "api/model_handle.h"
+#include "api/sampler_handle.h"
 #include "sampling/sampler.h"
 #include "sampling/stop.h"
 
 using f8api::guarded;
 using f8api::set_error;
 
-struct f8_sampler {
-  f8::sampling::Sampler impl;
-  uint64_t seed;
-  std::unique_ptr<f8::sampling::GrammarConstraint> grammar;  // null: unconstrained
-  bool sampled = false;                                       // last_logprobs has data
-};
 
 struct f8_stopper {
   f8::sampling::Stopper impl;

@@ -4,8 +4,11 @@
 // decodes from an empty cache; with -d D also after a D-token context:
 // tgN@dD). Also load time, RSS and GB/s read per decoded token (weights, and
 // for tgN@dD the KV cache of the mean context D + N/2 too). Table to stdout,
-// or JSON with --json.
+// or JSON with --json. --spec-prompt FILE adds greedy generation from a real
+// prompt, plain vs speculative (--spec-lookup / --draft-model), with the
+// acceptance rate (util_spec_bench.h).
 #include <algorithm>
+#include <fstream>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -16,6 +19,7 @@
 #include "f8.h"
 #include "util_pull.h"
 #include "util_run.h"
+#include "util_spec_bench.h"
 
 namespace f8cli {
 namespace {
@@ -35,6 +39,8 @@ int run(int argc, char** argv) {
   std::string prompts = "128,512", gens = "64", threads_s, parallel_s, depths_s;
   int64_t reps = 2;
   bool json = false;
+  SpecFlags spf;
+  std::string spec_prompt;
   ArgParser p("f8 bench", "-m MODEL [options]", "Prefill and decode speed (tok/s, GB/s), load time and RSS.");
   add_run_flags(p, &rf);
   p.option("-p,--n-prompt", &prompts, "LIST", "prompt lengths for prefill tests (comma-separated)");
@@ -48,8 +54,14 @@ int run(int argc, char** argv) {
            "prefill is not timed; GB/s counts weights + the KV cache read)");
   p.option("-r,--repetitions", &reps, "N", "repetitions per test (mean and std dev reported)");
   p.flag("--json", &json, "print JSON instead of a table");
+  p.option("--spec-prompt", &spec_prompt, "FILE",
+           "speculative decoding test: greedy generation of --n-gen tokens from this text (a user message when the "
+           "model has a chat template), plain and with --spec-lookup / --draft-model, alternating runs; reports "
+           "both tok/s, the acceptance rate and whether the outputs are the same");
+  add_spec_flags(p, &spf);
   p.epilog("example: f8 bench -m smollm2.f8 -p 64,256 -n 32 --threads-list 1,2 --json\n"
-           "         f8 bench -m llama.f8 --backend cuda -p 512 -n 128 -np 8,64 -d 32768");
+           "         f8 bench -m llama.f8 --backend cuda -p 512 -n 128 -np 8,64 -d 32768\n"
+           "         f8 bench -m smollm2.f8 -p 16 -n 128 --spec-prompt rewrite.txt --spec-lookup 3");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
   if (int e = resolve_model_flag(&rf.model)) return e;  // -m ORG/NAME: the pulled .f8
@@ -80,6 +92,17 @@ int run(int argc, char** argv) {
   int64_t need = *std::max_element(pp.begin(), pp.end()) + max_tg;
   for (int64_t n : np) need = std::max(need, n * max_tg);
   for (int64_t d : depths) need = std::max(need, d + max_tg);
+  std::string spec_text;
+  if (!spec_prompt.empty()) {
+    if (!spf.enabled()) return fail(2, "--spec-prompt needs --spec-lookup N or --draft-model FILE");
+    std::ifstream in(spec_prompt, std::ios::binary);
+    if (!in) return fail(1, "cannot read " + spec_prompt);
+    spec_text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    // Tokens <= bytes; + the chat template's framing, the drafts of the last step.
+    need = std::max<int64_t>(need, int64_t(spec_text.size()) + 256 + max_tg + spf.draft_max + 1);
+  } else if (spf.enabled()) {
+    return fail(2, "--spec-lookup / --draft-model need --spec-prompt FILE (the text to generate from)");
+  }
   if (!p.given("--ctx")) rf.ctx = std::max<int64_t>(need, 16);
   if (rf.ctx < need) return fail(2, "--ctx " + std::to_string(rf.ctx) + " is smaller than the longest test (" +
                                         std::to_string(need) + " tokens)");
@@ -87,6 +110,11 @@ int run(int argc, char** argv) {
 
   const double rss0 = rss_mib();
   std::vector<Result> results;
+  struct SpecRow {
+    int64_t threads, n;
+    SpecBenchResult r;
+  };
+  std::vector<SpecRow> spec_rows;
   double load_ms = 0, rss_loaded = 0;
   size_t kv_bytes = 0;
   f8_model_info info{};
@@ -197,6 +225,17 @@ int run(int argc, char** argv) {
                          m / double(P) * double(info.weight_bytes) / 1e9});
     }
     f8_batch_free(&b);
+    if (!spec_text.empty()) {
+      Drafter drafter;
+      SamplingFlags greedy;
+      greedy.temp = 0;
+      if ((e = drafter.init(spf, rf, p, greedy, L.model, true))) return e;
+      for (int64_t n : tg) {
+        SpecRow row{th[ti], n, {}};
+        if ((e = bench_speculative(L.model, L.ctx, drafter, spec_text, n, reps, &row.r))) return e;
+        spec_rows.push_back(row);
+      }
+    }
   }
   const double peak = rss_peak_mib();
   if (json) {
@@ -214,7 +253,24 @@ int run(int argc, char** argv) {
                   (long long)r.threads, r.test.c_str(), (long long)r.n, r.tok_s, r.tok_s_sd, r.gb_s,
                   i + 1 < results.size() ? "," : "");
     }
-    std::printf("  ]\n}\n");
+    std::printf("  ]%s\n", spec_rows.empty() ? "" : ",");
+    if (!spec_rows.empty()) {
+      std::printf("  \"speculative\": {\"spec_lookup\": %lld, \"draft_model\": \"%s\", \"draft_max\": %lld, "
+                  "\"runs\": [\n",
+                  (long long)spf.lookup, spf.draft_model.c_str(), (long long)spf.draft_max);
+      for (size_t i = 0; i < spec_rows.size(); ++i) {
+        const SpecRow& s = spec_rows[i];
+        std::printf("    {\"threads\": %lld, \"n\": %lld, \"n_gen\": %lld, \"plain_tok_s\": %.3f, "
+                    "\"plain_tok_s_sd\": %.3f, \"spec_tok_s\": %.3f, \"spec_tok_s_sd\": %.3f, \"speedup\": %.3f, "
+                    "\"acceptance\": %.4f, \"tok_per_forward\": %.3f, \"same_output\": %s}%s\n",
+                    (long long)s.threads, (long long)s.n, (long long)s.r.n_gen, s.r.plain_tok_s, s.r.plain_sd,
+                    s.r.spec_tok_s, s.r.spec_sd, s.r.speedup,
+                    s.r.accept_rate, s.r.tok_per_forward, s.r.same ? "true" : "false",
+                    i + 1 < spec_rows.size() ? "," : "");
+      }
+      std::printf("  ]}\n");
+    }
+    std::printf("}\n");
     return 0;
   }
   std::printf("model %s: %s, %s weights, %.1f M params, file %.1f MiB, %.1f MiB read per token\n",
@@ -228,6 +284,18 @@ int run(int argc, char** argv) {
     if (r.gb_s > 0) std::snprintf(gb, sizeof gb, "%6.2f", r.gb_s);
     std::printf("| %7lld | %-9s | %7.1f | %-6.1f | %6s |\n", (long long)r.threads, r.test.c_str(), r.tok_s,
                 r.tok_s_sd, gb);
+  }
+  if (!spec_rows.empty()) {
+    std::printf("\nspeculative decoding (greedy, --spec-prompt %s; lookup %lld, draft model %s, draft max %lld):\n",
+                spec_prompt.c_str(), (long long)spf.lookup, spf.draft_model.empty() ? "-" : spf.draft_model.c_str(),
+                (long long)spf.draft_max);
+    std::printf("| threads | gen tok | plain tok/s | spec tok/s | speed-up | accepted | tok/forward | same output |\n"
+                "|--------:|--------:|------------:|-----------:|---------:|---------:|------------:|:------------|\n");
+    for (const SpecRow& s : spec_rows)
+      std::printf("| %7lld | %7lld | %11.1f | %10.1f | %7.2fx | %7.1f%% | %11.2f | %-11s |\n", (long long)s.threads,
+                  (long long)s.r.n_gen, s.r.plain_tok_s, s.r.spec_tok_s,
+                  s.r.speedup, 100.0 * s.r.accept_rate,
+                  s.r.tok_per_forward, s.r.same ? "yes" : "NO");
   }
   return 0;
 }

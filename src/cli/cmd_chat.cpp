@@ -28,6 +28,7 @@
 #include "command.h"
 #include "f8.h"
 #include "util_gen.h"
+#include "util_spec.h"
 #include "util_pull.h"
 #include "util_run.h"
 
@@ -86,11 +87,13 @@ bool read_input(std::string* out) {
 int run(int argc, char** argv) {
   RunFlags rf;
   SamplingFlags sf;
+  SpecFlags spf;
   std::string system, tmpl, kwargs;
   int64_t n_predict = -1;
   ArgParser p("f8 chat", "-m MODEL [options]", "Interactive chat with the model's chat template.");
   add_run_flags(p, &rf);
   add_sampling_flags(p, &sf);
+  add_spec_flags(p, &spf);
   p.option("-n,--n-predict", &n_predict, "N", "max tokens per answer (-1 = until EOS or the context is full)");
   p.option("-sys,--system", &system, "TEXT", "system message");
   p.option("--chat-template", &tmpl, "NAME|FILE", "override the model's chat template");
@@ -113,6 +116,8 @@ int run(int argc, char** argv) {
   if (tmpl.empty() && !*f8_model_chat_template(L.model))
     return fail(1, rf.model + " has no chat template; pass --chat-template NAME|FILE (e.g. chatml)");
   const int32_t V = L.info.n_vocab;
+  Drafter drafter;
+  if ((e = drafter.init(spf, rf, p, sf, L.model, false))) return e;
   const uint32_t n_ctx = f8_context_get_params(L.ctx).n_ctx;
   f8_sampler* sampler = nullptr;
   if ((e = make_sampler(sf, V, &sampler))) return e;
@@ -250,13 +255,14 @@ int run(int argc, char** argv) {
     std::string answer;
     GenStats g;
     g_stop = 0;
-    st = generate(L.model, V, seq, sampler, stopper,
-                  [&](const char* t, size_t len) {
-                    answer.append(t, len);
-                    std::fwrite(t, 1, len, stdout);
-                    std::fflush(stdout);
-                  },
-                  &g_stop, &g);
+    auto print = [&](const char* t, size_t len) {
+      answer.append(t, len);
+      std::fwrite(t, 1, len, stdout);
+      std::fflush(stdout);
+    };
+    st = drafter.enabled()
+             ? generate_speculative(L.model, V, seq, sampler, stopper, drafter, n_predict, print, &g_stop, &g)
+             : generate(L.model, V, seq, sampler, stopper, print, &g_stop, &g);
     f8_stopper_free(stopper);
     std::printf("\n");
     if (st != F8_OK) std::printf("(%s)\n", f8_last_error());

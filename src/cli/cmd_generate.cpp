@@ -19,6 +19,7 @@
 #include "util_gen.h"
 #include "util_pull.h"
 #include "util_run.h"
+#include "util_spec.h"
 
 namespace f8cli {
 namespace {
@@ -44,6 +45,7 @@ bool write_npy(const std::string& path, const std::vector<float>& data, size_t r
 int run(int argc, char** argv) {
   RunFlags rf;
   SamplingFlags sf;
+  SpecFlags spf;
   std::string prompt, file, system, tmpl, dump_logits, dump_tokens, prompt_ids, schema_file, grammar_file;
   std::vector<std::string> stops;
   int64_t n_predict = 256;
@@ -56,6 +58,7 @@ int run(int argc, char** argv) {
   p.option("--prompt-ids", &prompt_ids, "LIST", "the prompt as token ids (comma-separated), not tokenized");
   p.option("-n,--n-predict", &n_predict, "N", "tokens to generate (-1 = until EOS or the context is full)");
   add_sampling_flags(p, &sf);
+  add_spec_flags(p, &spf);
   p.option("--json-schema", &schema_file, "FILE",
            "constrain the output to JSON valid against this JSON Schema (docs/grammar.md lists what is supported)");
   p.option("--grammar", &grammar_file, "FILE", "constrain the output to this GBNF grammar (start rule 'root')");
@@ -70,7 +73,8 @@ int run(int argc, char** argv) {
   p.flag("-q,--quiet", &quiet, "no summary line");
   p.epilog("examples:\n  f8 generate -m smollm2.f8 -p 'The capital of France is' -n 32 --temp 0\n"
            "  f8 generate -m smollm2.f8 --chat -p 'Write a haiku about FP8.'\n"
-           "  f8 generate -m smollm2.f8 --chat -p 'Describe a cat as JSON.' --json-schema cat.schema.json");
+           "  f8 generate -m smollm2.f8 --chat -p 'Describe a cat as JSON.' --json-schema cat.schema.json\n"
+           "  f8 generate -m smollm2.f8 --chat -f rewrite.txt --temp 0 --spec-lookup 3   # speculative decoding");
   int rc;
   if (!p.parse(argc, argv, &rc)) return rc;
   if (int e = resolve_model_flag(&rf.model)) return e;  // -m ORG/NAME: the pulled .f8
@@ -97,6 +101,8 @@ int run(int argc, char** argv) {
   int e = load_model_and_context(rf, p, &L, quiet);
   if (e) return e;
   const int32_t V = L.info.n_vocab;
+  Drafter drafter;
+  if ((e = drafter.init(spf, rf, p, sf, L.model, quiet))) return e;
   const f8_context_params cp = f8_context_get_params(L.ctx);
 
   // Prompt text -> tokens.
@@ -202,12 +208,12 @@ int run(int argc, char** argv) {
   }
   GenStats g;
   if (n_predict != 0) {
-    st = generate(L.model, V, seq, sampler, stopper,
-                  [](const char* t, size_t n) {
-                    std::fwrite(t, 1, n, stdout);
-                    std::fflush(stdout);
-                  },
-                  &g_stop, &g);
+    auto print = [](const char* t, size_t n) {
+      std::fwrite(t, 1, n, stdout);
+      std::fflush(stdout);
+    };
+    st = drafter.enabled() ? generate_speculative(L.model, V, seq, sampler, stopper, drafter, n_predict, print, &g_stop, &g)
+                           : generate(L.model, V, seq, sampler, stopper, print, &g_stop, &g);
   }
   std::fputc('\n', stdout);
   std::fflush(stdout);

@@ -26,6 +26,7 @@ int cmd_serve(int argc, char** argv) {
   int64_t port = 8080, slots = 4, max_queue = 64, max_body = 4 << 20, kv_pool = 0;
   double timeout = 600;
   bool no_prefix_cache = false;
+  int64_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 4;
   p.option("--host", &host, "ADDR", "address to listen on (non-loopback without a key warns)");
   p.option("--port", &port, "N", "TCP port (0 = any free port, printed at start)");
   p.option("--slots", &slots, "N", "concurrent sequences; --ctx is per slot");
@@ -41,6 +42,12 @@ int cmd_serve(int argc, char** argv) {
   p.option("--timeout", &timeout, "S", "socket read/write timeout and SIGTERM drain limit, seconds");
   p.option("--max-body", &max_body, "BYTES", "largest request body (larger: 413)");
   p.option("--name", &name, "ID", "model id in /v1/models and responses (default: file name)");
+  p.option("--spec-lookup", &spec_lookup, "N",
+           "speculative decoding with prompt lookup for every request (0 = off; a request's "
+           "\"speculative\": {\"lookup\": N, \"ngram_min\": M, \"draft_max\": K} overrides): drafts what followed "
+           "the last earlier occurrence of the last N..--spec-ngram-min tokens");
+  p.option("--spec-ngram-min", &spec_ngram_min, "N", "shortest n-gram prompt lookup matches");
+  p.option("--draft-max", &draft_max, "N", "tokens drafted per step and request");
   p.epilog(
       "-c/--ctx is the context of ONE request (prompt + completion). The KV cache is one pool of\n"
       "--kv-pool tokens (default slots x ctx) in 64-token pages shared by all slots: a request\n"
@@ -78,6 +85,10 @@ int cmd_serve(int argc, char** argv) {
     while (!api_key.empty() && (api_key.back() == '\r' || api_key.back() == ' ')) api_key.pop_back();
     if (api_key.empty()) return fail(1, "--api-key-file " + api_key_file + ": the first line is empty");
   }
+  if (spec_lookup < 0 || spec_lookup > 64) return fail(2, "--spec-lookup " + std::to_string(spec_lookup) + ": expected 0..64");
+  if (spec_ngram_min < 1 || spec_ngram_min > 64)
+    return fail(2, "--spec-ngram-min " + std::to_string(spec_ngram_min) + ": expected 1..64");
+  if (draft_max < 1 || draft_max > 64) return fail(2, "--draft-max " + std::to_string(draft_max) + ": expected 1..64");
   f8_context_params cp;
   std::string err;
   if (!context_params_from(rf, p, &cp, &err)) return fail(2, err);
@@ -101,6 +112,9 @@ int cmd_serve(int argc, char** argv) {
   o.max_body = static_cast<size_t>(max_body);
   o.step_tokens = static_cast<int>(rf.batch);
   o.prefix_cache = !no_prefix_cache;
+  o.spec_lookup = static_cast<int>(spec_lookup);
+  o.spec_ngram_min = static_cast<int>(spec_ngram_min);
+  o.draft_max = static_cast<int>(draft_max);
   o.ctx_params = cp;  // cp.backend points into rf, which outlives the server
   return f8srv::run_server(o);
 }

@@ -88,6 +88,21 @@ f8_status Sequence::push(int32_t token) {
   return st;
 }
 
+f8_status Sequence::push_all(const std::vector<int32_t>& t) {
+  std::vector<int32_t> all = toks_;
+  all.insert(all.end(), t.begin(), t.end());
+  f8_status st = decode_range(all, toks_.size(), true);
+  if (st == F8_OK) toks_ = std::move(all);
+  return st;
+}
+
+f8_status Sequence::truncate(size_t n) {
+  if (n >= toks_.size()) return F8_OK;
+  f8_status st = f8_kv_seq_rm(ctx_, 0, int32_t(n), -1);
+  if (st == F8_OK) toks_.resize(n);
+  return st;
+}
+
 void Sequence::clear() {
   f8_kv_seq_rm(ctx_, 0, 0, -1);
   toks_.clear();
@@ -157,6 +172,10 @@ void print_summary(int64_t n_prompt, double prompt_ms, const GenStats& g, const 
   const double gps = g.ms > 0 ? double(g.n_gen) * 1000.0 / g.ms : 0;
   std::fprintf(stderr, "prompt %lld tok %.0f tok/s | gen %lld tok %.1f tok/s %.1f GB/s | load %.0f ms\n",
                (long long)n_prompt, pps, (long long)g.n_gen, gps, gps * double(info.weight_bytes) / 1e9, load_ms);
+  if (g.n_steps > 0)
+    std::fprintf(stderr, "speculative: %lld forwards, %.2f tok/forward | drafted %lld, accepted %lld (%.1f%%)\n",
+                 (long long)g.n_steps, double(g.n_gen) / double(g.n_steps), (long long)g.n_drafted,
+                 (long long)g.n_accepted, g.n_drafted ? 100.0 * double(g.n_accepted) / double(g.n_drafted) : 0.0);
 }
 
 bool resolve_template(const std::string& name_or_file, std::string* out, std::string* err) {

@@ -43,6 +43,11 @@ class Sequence {
   f8_status sync(const std::vector<int32_t>& want, bool all_logits = false);
   // Appends one token (decode of a single entry with logits).
   f8_status push(int32_t token);
+  // Appends tokens in one batched decode with logits for every entry
+  // (speculative verification: row i of the last decode predicts after t[i]).
+  f8_status push_all(const std::vector<int32_t>& t);
+  // Keeps the first n tokens, removing the rest from the KV cache.
+  f8_status truncate(size_t n);
   void clear();
 
  private:
@@ -59,6 +64,9 @@ struct GenStats {
   bool context_full = false;       // stopped because the context has no room
   bool interrupted = false;        // *stop_flag was raised
   std::vector<int32_t> tokens;     // generated ids (incl. the final EOS if any)
+  // Speculative decoding (util_spec.h): target forwards, drafted tokens,
+  // drafted tokens accepted. Acceptance rate = n_accepted / n_drafted.
+  int64_t n_steps = 0, n_drafted = 0, n_accepted = 0;
 };
 
 // Samples from the last logits, streams text through on_text, decodes each

@@ -5,6 +5,8 @@
 #include <cfloat>
 #include <cmath>
 
+#include "sampling/speculative.h"
+
 namespace f8::sampling {
 
 // ---------------------------------------------------------------- Rng
@@ -82,7 +84,7 @@ void Sampler::reset() {
 
 static inline float clamp_finite(float x) { return std::clamp(x, -FLT_MAX, FLT_MAX); }
 
-std::string Sampler::sample(const float* logits, int32_t* out, const uint64_t* allow) {
+std::string Sampler::prepare(const float* logits, const uint64_t* allow) {
   const size_t n = size_t(n_vocab_);
   // 1. input check
   bool any_finite = false;
@@ -119,18 +121,17 @@ std::string Sampler::sample(const float* logits, int32_t* out, const uint64_t* a
   auto better = [this](int32_t a, int32_t b) {
     return work_[size_t(a)] > work_[size_t(b)] || (work_[size_t(a)] == work_[size_t(b)] && a < b);
   };
-  // 4. greedy
-  if (p_.temperature <= 0.0f) {
+  auto argmax = [&]() {
     int32_t best = idx_[0];
     for (int32_t i : idx_)
       if (better(i, best)) best = i;
-    *out = best;
     last_greedy_ = true;
     last_token_ = best;
     last_max_ = work_[size_t(best)];
-    accept(best);
     return "";
-  }
+  };
+  // 4. greedy
+  if (p_.temperature <= 0.0f) return argmax();
   // 5. top-k
   bool sorted = false;
   if (p_.top_k > 0 && size_t(p_.top_k) < idx_.size()) {
@@ -169,7 +170,7 @@ std::string Sampler::sample(const float* logits, int32_t* out, const uint64_t* a
       idx_.resize(std::max<size_t>(keep, 1));
     }
   }
-  // 8. temperature and 9. draw, over the candidates in ascending id order.
+  // 8. temperature, over the candidates in ascending id order.
   if (sorted) std::sort(idx_.begin(), idx_.end());
   prob_.resize(idx_.size());
   double total = 0;
@@ -179,34 +180,81 @@ std::string Sampler::sample(const float* logits, int32_t* out, const uint64_t* a
     prob_[k] = e;
     total += e;
   }
-  if (!(total > 0) || !std::isfinite(total)) {
-    // Only reachable when every weight underflows, which the max-subtracted
-    // form rules out (the max contributes exp(0) = 1); keep greedy as a guard.
-    int32_t best = idx_[0];
-    for (int32_t i : idx_)
-      if (better(i, best)) best = i;
-    *out = best;
-    last_greedy_ = true;
-    last_token_ = best;
-    last_max_ = work_[size_t(best)];
-    accept(best);
-    return "";
-  }
-  double u = rng_.uniform() * total, cum = 0;
-  int32_t pick = idx_.back();
-  for (size_t k = 0; k < idx_.size(); ++k) {
-    cum += prob_[k];
-    if (u < cum) {
-      pick = idx_[k];
-      break;
-    }
-  }
-  *out = pick;
+  // Only reachable when every weight underflows, which the max-subtracted
+  // form rules out (the max contributes exp(0) = 1); keep greedy as a guard.
+  if (!(total > 0) || !std::isfinite(total)) return argmax();
   last_greedy_ = false;
-  last_token_ = pick;
+  last_token_ = -1;
   last_max_ = maxv;
   last_total_ = total;
-  accept(pick);
+  return "";
+}
+
+int32_t Sampler::draw(const std::vector<double>& w, double total) {
+  // 9. one uniform draw over the candidates (ascending id order).
+  double u = rng_.uniform() * total, cum = 0;
+  for (size_t k = 0; k < w.size(); ++k) {
+    cum += w[k];
+    if (u < cum) return idx_[k];
+  }
+  return idx_.back();
+}
+
+std::string Sampler::sample(const float* logits, int32_t* out, const uint64_t* allow) {
+  std::string err = prepare(logits, allow);
+  if (!err.empty()) return err;
+  if (!last_greedy_) last_token_ = draw(prob_, last_total_);
+  *out = last_token_;
+  accept(last_token_);
+  return "";
+}
+
+std::string Sampler::sample_probs(const float* logits, int32_t* out, float* probs, const uint64_t* allow) {
+  std::string err = sample(logits, out, allow);
+  if (!err.empty()) return err;
+  std::fill(probs, probs + n_vocab_, 0.0f);
+  if (last_greedy_) probs[size_t(*out)] = 1.0f;
+  else
+    for (size_t k = 0; k < idx_.size(); ++k) probs[size_t(idx_[k])] = float(prob_[k] / last_total_);
+  return "";
+}
+
+std::string Sampler::verify(const float* logits, int32_t draft, const float* q, int32_t* out, bool* accepted,
+                            const uint64_t* allow) {
+  std::string err = prepare(logits, allow);
+  if (!err.empty()) return err;
+  *accepted = false;
+  if (last_greedy_) {
+    // The target is a point mass on its argmax: p/q = 1 there and 0 elsewhere
+    // for any q with q(draft) > 0, and the residual is that point mass again.
+    *accepted = last_token_ == draft;
+  } else {
+    // p(draft) of the chain's distribution; q(draft) = 1 for a point mass
+    // (prompt lookup, a greedy draft model).
+    double p_d = 0;
+    for (size_t k = 0; k < idx_.size(); ++k)
+      if (idx_[k] == draft) p_d = prob_[k] / last_total_;
+    const double q_d = q ? double(q[size_t(draft)]) : 1.0;
+    std::vector<double> resid;
+    if (accept_draft(p_d, q_d, rng_)) {
+      *accepted = true;
+      last_token_ = draft;
+    } else {
+      // Rejected: draw from norm(max(0, p - q)) over the chain's candidates.
+      resid.resize(idx_.size());
+      double rt = 0;
+      for (size_t k = 0; k < idx_.size(); ++k) {
+        const double qk = q ? double(q[size_t(idx_[k])]) : (idx_[k] == draft ? 1.0 : 0.0);
+        resid[k] = std::max(0.0, prob_[k] / last_total_ - qk);
+        rt += resid[k];
+      }
+      // rt == 0 only when p <= q everywhere, i.e. p == q, where every draft
+      // is accepted; rounding can still get here: draw from p itself.
+      last_token_ = rt > 0 ? draw(resid, rt) : draw(prob_, last_total_);
+    }
+  }
+  *out = last_token_;
+  accept(last_token_);
   return "";
 }
 

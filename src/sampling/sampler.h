@@ -80,6 +80,21 @@ class Sampler {
   // allow: optional bit mask (n_vocab bits, bit set = may be chosen).
   std::string sample(const float* logits, int32_t* out_token, const uint64_t* allow = nullptr);
 
+  // sample() that also writes the distribution the token was drawn from to
+  // probs[0..n_vocab) (zeros outside the candidates; greedy: a point mass).
+  // For a draft model: its q in the speculative acceptance rule.
+  std::string sample_probs(const float* logits, int32_t* out_token, float* probs, const uint64_t* allow = nullptr);
+  // Speculative decoding: checks a drafted token against this chain's
+  // distribution p for `logits` with the standard rule (accept_draft in
+  // speculative.h): accepted with probability min(1, p(draft)/q(draft)),
+  // otherwise a token drawn from norm(max(0, p - q)). q: the draft's
+  // distribution (n_vocab floats), NULL = a point mass on `draft` (prompt
+  // lookup, greedy drafts). Greedy chains accept exactly their argmax and
+  // otherwise return it. The token returned in *out is accepted into the
+  // penalty history, like sample().
+  std::string verify(const float* logits, int32_t draft, const float* q, int32_t* out, bool* accepted,
+                     const uint64_t* allow = nullptr);
+
   // Log-probabilities from the last sample() call, of the distribution the
   // token was drawn from: after bias, penalties, mask, top-k, top-p, min-p
   // and temperature (greedy: the temperature-1 softmax after bias, penalties
@@ -99,6 +114,12 @@ class Sampler {
   int32_t n_vocab() const { return n_vocab_; }
 
  private:
+  // Steps 1-8 of the chain: fills work_, idx_ and (not greedy) prob_ and
+  // last_total_; greedy sets last_token_ to the argmax.
+  std::string prepare(const float* logits, const uint64_t* allow);
+  // Step 9: a draw over idx_ with weights w (sum total).
+  int32_t draw(const std::vector<double>& w, double total);
+
   Params p_;
   int32_t n_vocab_;
   size_t window_;

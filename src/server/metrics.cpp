@@ -58,6 +58,12 @@ std::string Metrics::prometheus(int64_t n_slots, bool ready, bool draining, doub
   o += "# HELP f8_preemptions_total Requests paused (KV pool full) and recomputed later.\n"
        "# TYPE f8_preemptions_total counter\n";
   line("f8_preemptions_total %lld\n", (long long)preemptions_.load());
+  o += "# HELP f8_spec_draft_tokens_total Tokens drafted for speculative decoding (prompt lookup).\n"
+       "# TYPE f8_spec_draft_tokens_total counter\n";
+  line("f8_spec_draft_tokens_total %lld\n", (long long)spec_drafted_.load());
+  o += "# HELP f8_spec_accepted_tokens_total Drafted tokens the model accepted.\n"
+       "# TYPE f8_spec_accepted_tokens_total counter\n";
+  line("f8_spec_accepted_tokens_total %lld\n", (long long)spec_accepted_.load());
   o += "# HELP f8_kv_cells_used KV cache cells held by running requests.\n# TYPE f8_kv_cells_used gauge\n";
   line("f8_kv_cells_used %lld\n", (long long)kv_used_.load());
   o += "# HELP f8_kv_cells_total KV cache cells in the pool shared by all slots.\n# TYPE f8_kv_cells_total gauge\n";

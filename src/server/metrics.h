@@ -43,6 +43,11 @@ class Metrics {
     prefix_tokens_ = tokens;
     prefix_evictions_ = evictions;
   }
+  // Speculative decoding: tokens drafted and accepted in one verification.
+  void add_speculative(int64_t drafted, int64_t accepted) {
+    spec_drafted_ += drafted;
+    spec_accepted_ += accepted;
+  }
   void set_kv(int64_t used, int64_t pool) {
     kv_used_ = used;
     kv_pool_ = pool;
@@ -65,6 +70,7 @@ class Metrics {
   std::atomic<int64_t> preemptions_{0}, kv_used_{0}, kv_pool_{0};
   std::atomic<int64_t> prefix_lookups_{0}, prefix_hits_{0}, prompt_tokens_cached_{0};
   std::atomic<int64_t> prefix_entries_{0}, prefix_tokens_{0}, prefix_evictions_{0};
+  std::atomic<int64_t> spec_drafted_{0}, spec_accepted_{0};
 };
 
 }  // namespace f8srv

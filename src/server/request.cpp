@@ -291,6 +291,32 @@ bool parse_gen_params(const json& j, GenParams* g, ApiError* err) {
   if (has_seed) g->seed = static_cast<uint64_t>(seed);
   if (!parse_stop(j, &g->stop, err)) return false;
   if (!get_bool(j, "ignore_eos", &g->ignore_eos, err)) return false;
+  if (auto it = j.find("speculative"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) {
+      *err = bad_request(std::string("'speculative' must be an object like {\"lookup\": 3, \"draft_max\": 8}, got ") +
+                             type_name(*it),
+                         "speculative");
+      return false;
+    }
+    for (auto k = it->begin(); k != it->end(); ++k)
+      if (k.key() != "lookup" && k.key() != "ngram_min" && k.key() != "draft_max") {
+        *err = bad_request("'speculative." + k.key() + "' is not an option (lookup, ngram_min, draft_max)",
+                           "speculative");
+        return false;
+      }
+    int64_t lookup = -1, nmin = -1, dmax = -1;
+    bool has = false;
+    auto sub = [&](const char* key, int64_t lo, int64_t* v) {
+      if (get_int(*it, key, lo, 64, v, &has, err)) return true;
+      if (!err->message.empty() && err->message[0] == '\'') err->message.insert(1, "speculative.");
+      err->param = "speculative";
+      return false;
+    };
+    if (!sub("lookup", 0, &lookup) || !sub("ngram_min", 1, &nmin) || !sub("draft_max", 1, &dmax)) return false;
+    g->spec_lookup = int32_t(lookup);
+    g->spec_ngram_min = int32_t(nmin);
+    g->draft_max = int32_t(dmax);
+  }
   return true;
 }
 

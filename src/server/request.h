@@ -39,6 +39,10 @@ struct GenParams {
   // compiled for the model by the HTTP handler; null = unconstrained.
   std::shared_ptr<f8_grammar> grammar;
   bool special_text = false;        // render control tokens in the text (tool-call markers)
+  // (extension) "speculative": {"lookup": N, "ngram_min": M, "draft_max": K}:
+  // prompt-lookup speculative decoding for this request; -1 = the server's
+  // default (f8 serve --spec-lookup / --spec-ngram-min / --draft-max).
+  int32_t spec_lookup = -1, spec_ngram_min = -1, draft_max = -1;
 };
 
 struct ChatMessage {

@@ -47,6 +47,15 @@ class TokenSampler {
   // The output is a complete match of the sampler's grammar that nothing
   // can extend (the next token would be end-of-generation).
   virtual bool grammar_done() const { return false; }
+  // Speculative decoding (f8_sampler_verify): rows[i] are the logits that
+  // predict draft[i], rows[draft.size()] the row after the last draft;
+  // *out = the accepted drafts and one token drawn by the target (each
+  // accepted into the history and grammar). False with *err when unusable.
+  virtual bool verify(const std::vector<const float*>& /*rows*/, const std::vector<int32_t>& /*draft*/,
+                      std::vector<int32_t>* /*out*/, std::string* err) {
+    *err = "this runtime cannot verify drafts";
+    return false;
+  }
 };
 
 // Generated ids -> complete UTF-8 text (held back inside a character).
@@ -73,6 +82,15 @@ class Runtime {
   // Cells of the KV pool no sequence sees (-1: unknown). The prefix cache
   // drops entries while this is below what the next batch needs.
   virtual int32_t kv_free() const { return -1; }
+  // Forgets positions >= p0 of a sequence (rejected drafts); false when the
+  // runtime cannot.
+  virtual bool seq_trim(int32_t /*seq*/, int32_t /*p0*/) { return false; }
+  // Prompt-lookup draft (f8_draft_lookup): up to n tokens to follow
+  // `history`; empty when nothing matches.
+  virtual std::vector<int32_t> draft_lookup(const std::vector<int32_t>& /*history*/, int32_t /*ngram_min*/,
+                                            int32_t /*ngram_max*/, int32_t /*n*/) {
+    return {};
+  }
   virtual bool is_eog(int32_t token) const = 0;
   virtual std::unique_ptr<TokenSampler> new_sampler(const GenParams& p, uint64_t seed,
                                                     std::string* err) = 0;

@@ -33,6 +33,19 @@ class F8Sampler : public TokenSampler {
     return true;
   }
   bool grammar_done() const override { return f8_sampler_grammar_state(s_) == F8_GRAMMAR_DONE; }
+  bool verify(const std::vector<const float*>& rows, const std::vector<int32_t>& draft, std::vector<int32_t>* out,
+              std::string* err) override {
+    out->resize(draft.size() + 1);
+    size_t n = 0;
+    if (rows.size() != draft.size() + 1 ||
+        f8_sampler_verify(s_, rows.data(), n_vocab_, draft.data(), nullptr, draft.size(), out->data(), &n) != F8_OK) {
+      *err = rows.size() != draft.size() + 1 ? "verify: rows and drafts do not match" : f8_last_error();
+      return false;
+    }
+    out->resize(n);
+    last_ = out->back();
+    return true;
+  }
 
  private:
   f8_sampler* s_;
@@ -106,6 +119,18 @@ bool F8Runtime::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
 
 int32_t F8Runtime::kv_free() const {
   return int32_t(f8_context_get_params(ctx_).n_ctx) - f8_kv_n_used(ctx_);
+}
+
+bool F8Runtime::seq_trim(int32_t seq, int32_t p0) { return f8_kv_seq_rm(ctx_, seq, p0, -1) == F8_OK; }
+
+std::vector<int32_t> F8Runtime::draft_lookup(const std::vector<int32_t>& history, int32_t ngram_min,
+                                             int32_t ngram_max, int32_t n) {
+  std::vector<int32_t> d(size_t(std::max(n, 0)));
+  size_t got = 0;
+  if (f8_draft_lookup(history.data(), history.size(), ngram_min, ngram_max, d.data(), d.size(), &got) != F8_OK)
+    got = 0;
+  d.resize(got);
+  return d;
 }
 
 bool F8Runtime::is_eog(int32_t token) const { return f8_token_is_eog(model_, token); }

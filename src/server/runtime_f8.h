@@ -30,6 +30,9 @@ class F8Runtime : public Runtime {
   bool is_eog(int32_t token) const override;
   bool seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override;
   int32_t kv_free() const override;
+  bool seq_trim(int32_t seq, int32_t p0) override;
+  std::vector<int32_t> draft_lookup(const std::vector<int32_t>& history, int32_t ngram_min, int32_t ngram_max,
+                                    int32_t n) override;
   std::unique_ptr<TokenSampler> new_sampler(const GenParams& p, uint64_t seed, std::string* err) override;
   std::unique_ptr<TextStream> new_text_stream(bool special) override;
 

@@ -241,6 +241,16 @@ void Scheduler::admit() {
       continue;
     }
     for (int32_t tok : t->prompt) s.sampler->accept(tok);
+    {
+      const GenParams& gp = t->params;
+      s.spec_lookup = gp.spec_lookup >= 0 ? gp.spec_lookup : cfg_.spec_lookup;
+      s.spec_ngram_min = gp.spec_ngram_min >= 0 ? gp.spec_ngram_min : cfg_.spec_ngram_min;
+      s.draft_max = gp.draft_max >= 0 ? gp.draft_max : cfg_.draft_max;
+      // logprobs are per sampled row: such requests decode without drafts.
+      if (s.spec_lookup <= 0 || gp.top_logprobs >= 0) s.draft_max = 0;
+      s.spec_ngram_min = std::min(s.spec_ngram_min, std::max(s.spec_lookup, 1));
+      s.draft_len = s.draft_max;
+    }
     s.stream = rt_->new_text_stream(t->params.special_text);
     s.stop = std::make_unique<StopText>(t->params.stop);
     {
@@ -362,6 +372,59 @@ void Scheduler::finish(Slot& s, const std::string& reason, const std::string& er
   }
 }
 
+std::vector<int32_t> Scheduler::draft_for(const Slot& s, int32_t n) {
+  // History = prompt + generated (the last of which, s.last, is pending).
+  std::vector<int32_t> hist = s.task->prompt;
+  hist.insert(hist.end(), s.gen.begin(), s.gen.end());
+  return rt_->draft_lookup(hist, s.spec_ngram_min, s.spec_lookup, n);
+}
+
+bool Scheduler::on_token(Slot& s, int32_t tok) {
+  ++s.n_gen;
+  s.last = tok;
+  s.gen.push_back(tok);
+  const GenParams& p = s.task->params;
+  bool eog = rt_->is_eog(tok);
+  if (p.top_logprobs >= 0 && !(eog && !p.ignore_eos)) {
+    TokenLogprob lp;
+    if (s.sampler->logprobs(p.top_logprobs, &lp)) {
+      std::lock_guard<std::mutex> lk(s.task->mu);
+      s.task->out[size_t(s.choice)].logprobs.push_back(std::move(lp));
+    }
+  }
+  if (!p.ignore_eos && eog) {
+    bool hit = false;
+    std::string tail = s.stop->feed(s.stream->flush(), &hit);
+    tail += s.stop->flush();
+    finish(s, "stop", "", tail);
+    return true;
+  }
+  bool hit = false;
+  std::string text = s.stop->feed(s.stream->push(tok), &hit);
+  if (hit) {
+    finish(s, "stop", "", text);
+    return true;
+  }
+  // A grammar that nothing can extend would only allow end-of-generation
+  // next: stop now instead of decoding one more token for it.
+  if (s.sampler->grammar_done()) {
+    std::string tail = s.stop->feed(s.stream->flush(), &hit);
+    if (!hit) tail += s.stop->flush();
+    finish(s, "stop", "", text + tail);
+    return true;
+  }
+  bool at_max = p.max_tokens > 0 && s.n_gen >= p.max_tokens;
+  bool ctx_full = s.n_past + 1 >= cfg_.slot_ctx;
+  if (at_max || ctx_full) {
+    std::string tail = s.stop->feed(s.stream->flush(), &hit);
+    if (!hit) tail += s.stop->flush();
+    finish(s, hit ? "stop" : "length", "", text + tail);
+    return true;
+  }
+  if (!text.empty()) emit(s, text);
+  return false;
+}
+
 bool Scheduler::step() {
   // Free the slots of clients that left first, so a waiting request can
   // take one in this same step.
@@ -396,13 +459,35 @@ bool Scheduler::step() {
   std::vector<int32_t> owner;  // slot index per entry
   int32_t budget = cfg_.step_tokens;
   int32_t free_cells = pool() - cells_used();
+  // Drafts take what is left after every generating slot's one token.
+  int32_t n_gen_slots = 0;
+  for (const Slot& s : slots_) n_gen_slots += s.state == State::Gen;
+  int32_t spare = std::min(budget, free_cells) - n_gen_slots;
+  std::vector<std::vector<int32_t>> drafts(slots_.size());
+  std::vector<size_t> first_entry(slots_.size(), 0);
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
     if (s.state != State::Gen) continue;
+    first_entry[i] = batch.size();
     batch.push_back({s.last, s.n_past, static_cast<int32_t>(i), true});
     owner.push_back(static_cast<int32_t>(i));
     --budget;
     --free_cells;
+    if (s.draft_max > 0 && spare > 0) {
+      // Within the slot's context and max_tokens: a step yields at most k + 1 tokens.
+      int32_t k = std::min({s.draft_len, spare, cfg_.slot_ctx - s.n_past - 2});
+      const GenParams& p = s.task->params;
+      if (p.max_tokens > 0) k = std::min(k, p.max_tokens - s.n_gen - 1);
+      if (k > 0) drafts[i] = draft_for(s, k);
+      for (size_t j = 0; j < drafts[i].size(); ++j) {
+        batch.push_back({drafts[i][j], s.n_past + 1 + static_cast<int32_t>(j), static_cast<int32_t>(i), true});
+        owner.push_back(static_cast<int32_t>(i));
+      }
+      const int32_t used = static_cast<int32_t>(drafts[i].size());
+      spare -= used;
+      budget -= used;
+      free_cells -= used;
+    }
   }
   std::vector<size_t> pre;
   for (size_t i = 0; i < slots_.size(); ++i)
@@ -439,10 +524,39 @@ bool Scheduler::step() {
   int64_t generated = 0;
   for (size_t e = 0; e < batch.size(); ++e) {
     if (!batch[e].logits) continue;
-    Slot& s = slots_[static_cast<size_t>(owner[e])];
+    const size_t si = static_cast<size_t>(owner[e]);
+    Slot& s = slots_[si];
+    if (s.state == State::Idle) continue;  // finished by an earlier entry of this step
+    if (s.state == State::Gen && !drafts[si].empty()) {
+      if (e != first_entry[si]) continue;  // a draft's row: verified with the slot's first entry
+      // Speculative: rows e .. e + k verify the k drafts.
+      const std::vector<int32_t>& d = drafts[si];
+      std::vector<const float*> rows(d.size() + 1);
+      for (size_t r = 0; r < rows.size(); ++r) rows[r] = rt_->logits(static_cast<int32_t>(e + r));
+      std::vector<int32_t> outs;
+      if (std::find(rows.begin(), rows.end(), nullptr) != rows.end() || !s.sampler->verify(rows, d, &outs, &err)) {
+        finish(s, "error", "speculative verification failed: " + err, "");
+        continue;
+      }
+      const int32_t base = s.n_past;
+      const size_t accepted = outs.size() - 1;
+      if (metrics_) metrics_->add_speculative(static_cast<int64_t>(d.size()), static_cast<int64_t>(accepted));
+      if (accepted == 0) s.draft_len = std::max(1, s.draft_len / 2);
+      if (accepted == d.size()) s.draft_len = std::min(s.draft_max, s.draft_len * 2);
+      bool ended = false;
+      for (size_t r = 0; r < outs.size() && !ended; ++r) {
+        s.n_past = base + 1 + static_cast<int32_t>(r);  // row r's entry is in the cache
+        ++generated;
+        ended = on_token(s, outs[r]);
+      }
+      if (ended) continue;
+      // The accepted drafts stay; the rejected ones' cells go.
+      if (!rt_->seq_trim(static_cast<int32_t>(si), s.n_past)) finish(s, "error", "cannot drop rejected drafts", "");
+      continue;
+    }
     if (s.state == State::Prefill) {
-      s.prompt_done += chunk_len[static_cast<size_t>(owner[e])];
-      s.n_past += static_cast<int32_t>(chunk_len[static_cast<size_t>(owner[e])]);
+      s.prompt_done += chunk_len[si];
+      s.n_past += static_cast<int32_t>(chunk_len[si]);
       s.state = State::Gen;
     } else {
       s.n_past += 1;
@@ -454,48 +568,7 @@ bool Scheduler::step() {
       continue;
     }
     ++generated;
-    ++s.n_gen;
-    s.last = tok;
-    s.gen.push_back(tok);
-    const GenParams& p = s.task->params;
-    bool eog = rt_->is_eog(tok);
-    if (p.top_logprobs >= 0 && !(eog && !p.ignore_eos)) {
-      TokenLogprob lp;
-      if (s.sampler->logprobs(p.top_logprobs, &lp)) {
-        std::lock_guard<std::mutex> lk(s.task->mu);
-        s.task->out[size_t(s.choice)].logprobs.push_back(std::move(lp));
-      }
-    }
-    if (!p.ignore_eos && eog) {
-      bool hit = false;
-      std::string tail = s.stop->feed(s.stream->flush(), &hit);
-      tail += s.stop->flush();
-      finish(s, "stop", "", tail);
-      continue;
-    }
-    bool hit = false;
-    std::string text = s.stop->feed(s.stream->push(tok), &hit);
-    if (hit) {
-      finish(s, "stop", "", text);
-      continue;
-    }
-    // A grammar that nothing can extend would only allow end-of-generation
-    // next: stop now instead of decoding one more token for it.
-    if (s.sampler->grammar_done()) {
-      std::string tail = s.stop->feed(s.stream->flush(), &hit);
-      if (!hit) tail += s.stop->flush();
-      finish(s, "stop", "", text + tail);
-      continue;
-    }
-    bool at_max = p.max_tokens > 0 && s.n_gen >= p.max_tokens;
-    bool ctx_full = s.n_past + 1 >= cfg_.slot_ctx;
-    if (at_max || ctx_full) {
-      std::string tail = s.stop->feed(s.stream->flush(), &hit);
-      if (!hit) tail += s.stop->flush();
-      finish(s, hit ? "stop" : "length", "", text + tail);
-      continue;
-    }
-    if (!text.empty()) emit(s, text);
+    on_token(s, tok);
   }
   // Prefill slots whose prompt is not complete yet advance by their chunk.
   for (size_t i : pre) {

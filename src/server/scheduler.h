@@ -12,6 +12,17 @@
 //      text to the task (Task::mu/cv), which an HTTP thread is waiting on.
 // The scheduler thread is the only user of the Runtime.
 //
+// Speculative decoding (prompt lookup; per request "speculative" or the
+// server's --spec-lookup): a generating slot's entry in the batch is
+// followed by up to draft_max tokens drafted from its own prompt and output
+// (Runtime::draft_lookup), all with logits, within the step's budget and
+// the pool's free cells left after every generating slot's one token. The
+// slot's sampler verifies them (TokenSampler::verify: the standard
+// acceptance rule), the accepted ones and the target's own next token are
+// handled one by one exactly like sampled tokens (stop strings, EOS,
+// max_tokens, context), and the rejected drafts' cells are dropped
+// (Runtime::seq_trim). Requests asking for logprobs decode without drafts.
+//
 // KV pool. The slots share one cache of `kv_cells` tokens (a position of a
 // slot holds one cell); no slot reserves its --ctx. A request is admitted
 // when the pool has room for its prompt next to what the running ones will
@@ -118,6 +129,10 @@ struct SchedulerConfig {
   int32_t kv_cells = 0;        // KV pool shared by all slots (tokens); 0 = n_slots * slot_ctx
   bool prefix_cache = true;    // keep ended requests' blocks for reuse (prefix_cache.h)
   int32_t max_seq = 64;        // sequence ids of the context (F8_MAX_SEQ); ids >= n_slots hold cache entries
+  // Speculative decoding defaults for requests that do not say
+  // (GenParams::spec_*): prompt lookup's longest n-gram (0 = off), shortest,
+  // tokens drafted per step.
+  int32_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 4;
 };
 
 class Scheduler {
@@ -165,6 +180,8 @@ class Scheduler {
     std::unique_ptr<TokenSampler> sampler;
     std::unique_ptr<TextStream> stream;
     std::unique_ptr<StopText> stop;
+    int32_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 0;  // resolved at admission (0: no drafts)
+    int32_t draft_len = 0;  // adaptive 1..draft_max: halved when no draft was taken, doubled when all were
   };
   void admit();
   void start_choice(Slot& s, size_t index);  // prompt sharing with a sibling, or a prefill of its own
@@ -179,6 +196,11 @@ class Scheduler {
   void make_room(int32_t cells);           // evicts cache entries until `cells` are free
   void finish(Slot& s, const std::string& reason, const std::string& error, std::string tail);
   void emit(Slot& s, const std::string& text);
+  // A token chosen for the slot (sampled or verified): history, logprobs,
+  // stop/EOS/limits, text. Returns true when the slot finished with it.
+  bool on_token(Slot& s, int32_t tok);
+  // Up to n drafted tokens for a generating slot (prompt lookup).
+  std::vector<int32_t> draft_for(const Slot& s, int32_t n);
   void publish_gauges();
   void loop();
 

@@ -126,6 +126,9 @@ int run_server(const ServerOptions& opt) {
   sc.kv_cells = static_cast<int32_t>(pool);
   sc.prefix_cache = opt.prefix_cache;
   sc.max_seq = F8_MAX_SEQ;
+  sc.spec_lookup = opt.spec_lookup;
+  sc.spec_ngram_min = opt.spec_ngram_min;
+  sc.draft_max = opt.draft_max;
   Scheduler sched(&rt, sc, &st.metrics);
   sched.start();
   st.sched = &sched;

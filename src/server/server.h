@@ -23,6 +23,9 @@ struct ServerOptions {
   size_t max_body = 4u << 20;      // bytes; larger bodies get 413
   int step_tokens = 256;           // batch entries per scheduler step (prefill chunk)
   bool prefix_cache = true;        // keep ended requests' KV blocks for reuse (--no-prefix-cache)
+  // Speculative decoding default for requests without "speculative":
+  // prompt lookup's longest / shortest n-gram (0 = off), drafts per step.
+  int spec_lookup = 0, spec_ngram_min = 1, draft_max = 4;
   f8_context_params ctx_params{};  // n_ctx is set to the pool (kv_pool or slots * slot_ctx)
   bool quiet = false;
 };

@@ -448,3 +448,92 @@ TEST(Scheduler, ChoicesInASmallPoolArePreemptedAndMatch) {
   EXPECT_EQ(m.prometheus(3, true, false, 0.0).find("f8_preemptions_total 0\n"), std::string::npos)
       << "no preemption happened";
 }
+
+// Speculative decoding in the batch: a runtime whose drafter proposes the
+// next two tokens right and the third wrong; the output is the plain one,
+// in fewer steps, with contiguous positions (the rejected drafts' cells are
+// trimmed) and never beyond max_tokens.
+namespace {
+class SpecRuntime : public FakeRuntime {
+ public:
+  int32_t trims = 0;
+  std::vector<int32_t> draft_lookup(const std::vector<int32_t>& h, int32_t, int32_t, int32_t n) override {
+    std::vector<int32_t> d;
+    for (int32_t i = 1; i <= n; ++i) d.push_back(i == 3 ? 42 : (h.back() + i) % kVocab);
+    return d;
+  }
+  bool seq_trim(int32_t seq, int32_t p0) override {
+    ++trims;
+    held[seq] -= next_pos[seq] - p0;
+    next_pos[seq] = p0;
+    return true;
+  }
+  std::unique_ptr<TokenSampler> new_sampler(const GenParams&, uint64_t, std::string*) override {
+    struct Greedy : TokenSampler {
+      static int32_t argmax(const float* l) { return static_cast<int32_t>(std::max_element(l, l + kVocab) - l); }
+      bool sample(const float* l, int32_t* t, std::string*) override {
+        *t = argmax(l);
+        return true;
+      }
+      void accept(int32_t) override {}
+      bool verify(const std::vector<const float*>& rows, const std::vector<int32_t>& d, std::vector<int32_t>* out,
+                  std::string*) override {
+        out->clear();
+        for (size_t i = 0; i < rows.size(); ++i) {
+          out->push_back(argmax(rows[i]));
+          if (i == d.size() || out->back() != d[i]) break;
+        }
+        return true;
+      }
+    };
+    return std::make_unique<Greedy>();
+  }
+};
+}  // namespace
+
+TEST(Scheduler, SpeculativeDraftsAreVerifiedInTheBatch) {
+  SpecRuntime rt;
+  rt.pool = 64;
+  Metrics m;
+  SchedulerConfig cfg{2, 32, 4, 16, 64};
+  cfg.spec_lookup = 3;
+  cfg.draft_max = 3;
+  Scheduler s(&rt, cfg, &m);
+  auto a = make_task({1, 2, 3}, 8);
+  auto b = make_task({50}, 5);
+  b->params.spec_lookup = 0;  // this request: no drafts
+  s.submit(a);
+  s.submit(b);
+  run_until_idle(s);
+  EXPECT_EQ(take(*a), "<4><5><6><7><8><9><10><11>");
+  EXPECT_EQ(a->finish_reason, "length");
+  EXPECT_EQ(take(*b), "<51><52><53><54><55>");
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  EXPECT_GT(rt.trims, 0);
+  // Prefill step + 3 tokens per later step for `a` (2 drafts accepted + the
+  // model's own), while `b` takes one per step: at most 1 + 5 batches.
+  EXPECT_LE(rt.batches.size(), 6u);
+  size_t drafts_of_b = 0;
+  for (const auto& batch : rt.batches)
+    for (const auto& e : batch) drafts_of_b += e.seq == 1 && e.pos > 1;
+  EXPECT_LE(drafts_of_b, 4u);  // b's entries: its own tokens only
+  // Context limit: a 12-position slot ends with "length" at the same token
+  // as without drafts.
+  std::string texts[2];
+  for (int spec = 0; spec < 2; ++spec) {
+    SpecRuntime rt2;
+    rt2.pool = 12;
+    SchedulerConfig c2{1, 12, 4, 16, 12};
+    c2.spec_lookup = spec ? 3 : 0;
+    c2.draft_max = 3;
+    Scheduler s2(&rt2, c2, nullptr);
+    auto c = make_task({1, 2, 3}, -1);
+    s2.submit(c);
+    run_until_idle(s2);
+    texts[spec] = take(*c);
+    EXPECT_EQ(c->finish_reason, "length");
+    EXPECT_TRUE(rt2.position_error.empty()) << rt2.position_error;
+  }
+  EXPECT_EQ(texts[1], texts[0]);
+  EXPECT_EQ(texts[0], "<4><5><6><7><8><9><10><11><12>");
+}

@@ -258,6 +258,78 @@ TEST_P(Api, JsonSchemaGrammarErrorsAndBuffers) {
   f8_grammar_free(nullptr);
 }
 
+// Speculative verification (f8_sampler_verify) composes with a grammar: a
+// drafted token the grammar forbids is rejected (p = 0) even when the
+// logits favour it, the target's allowed choice replaces it, and the
+// grammar has advanced over exactly the output tokens.
+TEST_P(Api, SpeculativeVerifyRejectsDraftsTheGrammarForbids) {
+  const int32_t V = f8_vocab_size(m_);
+  std::vector<int32_t> ids = tokenize("Hello, world! Hello again.", false, false);
+  ASSERT_GE(ids.size(), 4u);
+  size_t len = 0;
+  std::vector<char> buf(256);
+  ASSERT_EQ(f8_detokenize(m_, ids.data(), ids.size(), false, false, buf.data(), buf.size(), &len), F8_OK);
+  std::string lit = "root ::= \"" + std::string(buf.data(), len) + "\"";
+  f8_grammar* g = nullptr;
+  ASSERT_EQ(f8_grammar_new(m_, lit.c_str(), nullptr, &g), F8_OK) << f8_last_error();
+  f8_sampler_params sp = f8_sampler_default_params();
+  sp.temperature = 0;
+  f8_sampler* s = nullptr;
+  ASSERT_EQ(f8_sampler_new(&sp, V, &s), F8_OK);
+  ASSERT_EQ(f8_sampler_set_grammar(s, g), F8_OK);
+  f8_grammar_free(g);
+  // Token that spells something else: ids[0] never continues after ids[1].
+  int32_t bad = ids[0] == ids[2] ? ids[1] : ids[0];
+  const std::vector<int32_t> draft = {ids[0], ids[1], bad};
+  std::vector<std::vector<float>> rows(4, std::vector<float>(size_t(V), 0.0f));
+  rows[0][size_t(ids[0])] = 100.0f;
+  rows[1][size_t(ids[1])] = 100.0f;
+  rows[2][size_t(bad)] = 100.0f;  // the logits want the draft...
+  rows[2][size_t(ids[2])] = 50.0f;  // ...the grammar allows only this
+  rows[3][size_t(ids[3])] = 100.0f;
+  std::vector<const float*> ptrs = {rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data()};
+  int32_t out[4] = {-1, -1, -1, -1};
+  size_t n_out = 0;
+  ASSERT_EQ(f8_sampler_verify(s, ptrs.data(), V, draft.data(), nullptr, draft.size(), out, &n_out), F8_OK)
+      << f8_last_error();
+  ASSERT_EQ(n_out, 3u);
+  EXPECT_EQ(out[0], ids[0]);
+  EXPECT_EQ(out[1], ids[1]);
+  EXPECT_EQ(out[2], ids[2]);
+  // The grammar stands after ids[0..2]: the rest of the text completes it.
+  std::vector<float> logits(size_t(V), 0.0f);
+  for (size_t i = 3; i < ids.size(); ++i) {
+    std::fill(logits.begin(), logits.end(), 0.0f);
+    logits[size_t(ids[i])] = 100.0f;
+    int32_t tok = -1;
+    ASSERT_EQ(f8_sampler_sample(s, logits.data(), V, &tok), F8_OK);
+    EXPECT_EQ(tok, ids[i]);
+  }
+  EXPECT_EQ(f8_sampler_grammar_state(s), F8_GRAMMAR_DONE);
+  // Bad arguments: one-line errors, nothing written.
+  EXPECT_EQ(f8_sampler_verify(s, ptrs.data(), V + 1, draft.data(), nullptr, 3, out, &n_out), F8_ERR_INVALID_ARGUMENT);
+  const float* holes[2] = {rows[0].data(), nullptr};
+  EXPECT_EQ(f8_sampler_verify(s, holes, V, draft.data(), nullptr, 1, out, &n_out), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(f8_last_error()).find("logits[1]"), std::string::npos) << f8_last_error();
+  const int32_t oob = V;
+  EXPECT_EQ(f8_sampler_verify(s, ptrs.data(), V, &oob, nullptr, 1, out, &n_out), F8_ERR_INVALID_ARGUMENT);
+  f8_sampler_free(s);
+  int32_t d[4];
+  size_t nd = 7;
+  EXPECT_EQ(f8_draft_lookup(ids.data(), ids.size(), 0, 2, d, 4, &nd), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(f8_draft_lookup(ids.data(), ids.size(), 3, 2, d, 4, &nd), F8_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(f8_draft_lookup(nullptr, 3, 1, 2, d, 4, &nd), F8_ERR_INVALID_ARGUMENT);
+  // " the cat" recurs: the draft is what followed its earlier occurrence.
+  std::vector<int32_t> hist = tokenize("one the cat sat, the cat", false, false);
+  size_t k = 0;
+  while (hist[k] != hist.back()) ++k;
+  ASSERT_LT(k + 2, hist.size());
+  ASSERT_EQ(f8_draft_lookup(hist.data(), hist.size(), 1, 3, d, 2, &nd), F8_OK);
+  ASSERT_EQ(nd, 2u);
+  EXPECT_EQ(d[0], hist[k + 1]);
+  EXPECT_EQ(d[1], hist[k + 2]);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, Api, ::testing::Values("smollm2", "mistral-v3"),
                          [](const auto& info) {
                            std::string s = info.param;
