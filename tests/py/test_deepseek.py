@@ -11,7 +11,10 @@ through the CLI, beside the transformers goldens of test_generate_goldens.py:
   precision, BF16 < E4M3 < E5M2, E4M3's below a bound (this fixture's weights
   are drawn for sharp attention: see the numbers in docs/cuda.md);
 - `f8 bench -d`: the KV bytes are the latent rows (kv_lora_rank +
-  qk_rope_head_dim values per token per layer) and the tg@d GB/s counts them.
+  qk_rope_head_dim values per token per layer) and the tg@d GB/s counts them;
+- scripts/deepseek_tp_memory.py (docs/tensor-parallel.md's per-rank numbers)
+  counts exactly the converted file's bytes and refuses the block cuts f8
+  refuses.
 """
 import json
 import os
@@ -180,3 +183,27 @@ def test_bench_depth_counts_the_latent_cache(models):
         t = next(x for x in j["results"] if x["test"] == "tg4@d64")
         want = t["tok_s"] * (j["weight_bytes_per_token"] + (64 + 2) * per_cell) / 1e9
         assert abs(t["gb_s"] - want) <= 1e-3 + 1e-3 * want, (kv, t, want)
+
+
+def test_memory_script_counts_what_the_file_holds(models):
+    """scripts/deepseek_tp_memory.py (the per-rank numbers of
+    docs/tensor-parallel.md) on the V3 fixture's config: at TP 1 exactly the
+    bytes of the converted file's tensors; at TP 2 it refuses the block cut
+    f8 refuses; on the published V3 config TP 8 and 16 split cleanly and 32
+    cuts the experts' 128-row blocks."""
+    script = ROOT / "scripts" / "deepseek_tp_memory.py"
+    cfg = CACHE / "synthetic" / "deepseek-v3" / "config.json"
+    r = subprocess.run(["python3", str(script), str(cfg), "--tp", "1,2", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    info = json.loads(f8("inspect", models["deepseek-v3"], "--json").stdout)
+    assert plan[0]["rank_bytes"] == info["totals"]["bytes"]
+    assert plan[0]["errors"] == []
+    assert any("attn_q_b" in e and "scale blocks" in e for e in plan[1]["errors"])
+    assert plan[0]["kv_bytes_per_token"] == info["kv_cache"]["bytes_per_token"]
+    r = subprocess.run(["python3", str(script), "--tp", "8,16,32", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    p8, p16, p32 = json.loads(r.stdout)
+    assert p8["errors"] == [] and p16["errors"] == []
+    assert any("routed experts" in e for e in p32["errors"])
+    assert p8["kv_bytes_per_token"] == 61 * (512 + 64)
