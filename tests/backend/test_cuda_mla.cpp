@@ -1,21 +1,26 @@
 // test_cuda_mla.cpp — the CUDA multi-head latent attention ops (kernels/
 // mla.cu through CudaStream::mla_kv_store / mla_attention) against cpu-ref
 // on a GPU: a latent cache filled alike on both (E4M3 with per-layer
-// scales, and F32), kv_b E4M3 with 16 x 64 block scales (uploaded), several
+// scales, and F32), kv_b E4M3 with 128 x 128 block scales (uploaded), several
 // sequences, a fork and a token that sees nothing; the outputs within FP32
 // rounding of cpu-ref's absorbed form, and a query's output bit-identical
 // alone (T = 1) and in a batch of 7 (the kernels' order does not follow T).
-// Without a usable device every test GTEST_SKIPs with the reason; the
-// kernels' data flow is checked on the CPU by test_cuda_mla_replay.
+// Without a usable device every test GTEST_SKIPs with the reason (with
+// F8_CUDA_TEST_FAKE=1 it runs against fake_cuda_shim.h's cpu-simd: the
+// test's own logic); the kernels' data flow is checked on the CPU by
+// test_cuda_mla_replay.
 #include <cstring>
 
+#include <cstdlib>
+
 #include "backend_test_util.h"
+#include "fake_cuda_shim.h"
 
 using namespace f8test;
 
 namespace {
 
-constexpr int32_t kH = 4, kN = 16, kP = 16, kV = 16, kR = 128, kCells = 256;
+constexpr int32_t kH = 8, kN = 16, kP = 16, kV = 16, kR = 128, kCells = 256;
 
 MlaDims dims() {
   MlaDims d;
@@ -43,8 +48,15 @@ KVCacheParams latent_params(DType dt) {
 class CudaMla : public testing::Test {
  protected:
   void SetUp() override {
-    const Status s = create_backend("cuda", {}, &cu_);
-    if (!s.ok()) GTEST_SKIP() << "create_backend(\"cuda\"): " << s.message;
+    const char* fk = std::getenv("F8_CUDA_TEST_FAKE");
+    if (fk && std::string(fk) == "1") {
+      std::unique_ptr<Backend> b;
+      ASSERT_TRUE(create_backend("cpu-simd", {}, &b).ok());
+      cu_ = std::make_unique<FakeCudaBackend>(std::move(b));
+    } else {
+      const Status s = create_backend("cuda", {}, &cu_);
+      if (!s.ok()) GTEST_SKIP() << "create_backend(\"cuda\"): " << s.message;
+    }
     ref_ = make("cpu-ref");
     StreamParams p;
     p.max_tokens = 128;
@@ -117,7 +129,7 @@ class CudaMla : public testing::Test {
 }  // namespace
 
 TEST_F(CudaMla, MatchesCpuRefAndBatchInvariant) {
-  TestWeight w = make_weight(int64_t(kH) * (kN + kV), kR, DType::E4M3, ScaleKind::Block, 21, 16, 64);
+  TestWeight w = make_weight(int64_t(kH) * (kN + kV), kR, DType::E4M3, ScaleKind::Block, 21, 128, 128);
   for (float& x : w.scale) x *= 0.01f;
   Weight dw;
   ASSERT_TRUE(cu_->upload(w.w(), &dw).ok());
