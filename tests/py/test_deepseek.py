@@ -196,11 +196,19 @@ def test_memory_script_counts_what_the_file_holds(models):
     r = subprocess.run(["python3", str(script), str(cfg), "--tp", "1,2", "--json"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
-    info = json.loads(f8("inspect", models["deepseek-v3"], "--json").stdout)
-    assert plan[0]["rank_bytes"] == info["totals"]["bytes"]
+    info = json.loads(f8("inspect", models["deepseek-v3"], "--tp", "1", "--json").stdout)
+    assert plan[0]["rank_bytes"] == info["totals"]["bytes"] == info["tp_rank_bytes"][0]
     assert plan[0]["errors"] == []
     assert any("attn_q_b" in e and "scale blocks" in e for e in plan[1]["errors"])
     assert plan[0]["kv_bytes_per_token"] == info["kv_cache"]["bytes_per_token"]
+    # f8's own per-rank bytes (src/model/tp.cpp, every expert's slice): the
+    # script's split equals it on the V3-Lite fixture (per-channel E4M3).
+    lite = CACHE / "synthetic" / "deepseek-v3-lite" / "config.json"
+    r = subprocess.run(["python3", str(script), str(lite), "--tp", "1,2,4", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for p in json.loads(r.stdout):
+        got = json.loads(f8("inspect", models["deepseek-v3-lite"], "--tp", p["tp"], "--json").stdout)["tp_rank_bytes"]
+        assert got == [p["rank_bytes"]] * p["tp"], (p["tp"], got, p["rank_bytes"])
     r = subprocess.run(["python3", str(script), "--tp", "8,16,32", "--json"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     p8, p16, p32 = json.loads(r.stdout)
