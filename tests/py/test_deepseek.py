@@ -137,8 +137,9 @@ def test_tensor_parallel_2_and_4_give_tp1_logits(models, name):
     for tp in ("2", "4"):
         got = logits(models[name], "--tp", tp)
         assert got.shape == base.shape
+        print(f"{name} tp {tp}: max |dlogit| vs tp 1 = {np.abs(got - base).max():.3g}")
         # Row-parallel sums split per rank (a different rounding order):
-        # seen 2.6e-5 on logits of magnitude ~25.
+        # seen 2.6e-5 (V3-Lite), 4.2e-5 (V3 per channel) on logits of magnitude ~25.
         assert np.abs(got - base).max() < 2e-4, (name, tp)
         assert (got.argmax(-1) == base.argmax(-1)).all()
 
