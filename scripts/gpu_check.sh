@@ -32,7 +32,7 @@ die() { echo "gpu_check: error: $*" >&2; exit 1; }
 
 # Binaries to ship: required ones fail the pack when missing.
 REQUIRED_BINS=(f8)
-TEST_BINS=(test_cuda_backend test_cuda_moe test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1 test_invariance_ops)
+TEST_BINS=(test_cuda_backend test_cuda_moe test_cuda_mla test_cuda_e2e test_fp8_codec_cuda test_nccl_tp1 test_invariance_ops)
 BENCH_BINS=(bench_cuda_gemm bench_cuda_attn bench_cuda_fmha bench_cuda_moe)
 
 # ================================================================ pack
@@ -307,6 +307,9 @@ run_all() {
     step "test_cuda_moe" 180 "$OUT/tests.log" "${fx[@]}" "$B/bin/test_cuda_moe"
     grep -h '^\[ info \] moe' "$OUT/tests.log" | sed 's/^/    /' >>"$OUT/run.log"
   else SUMMARY+=("test_cuda_moe|MISSING|0|not in the bundle"); fi
+  if [ -x "$B/bin/test_cuda_mla" ]; then  # multi-head latent attention (issue 24) vs cpu-ref
+    step "test_cuda_mla" 120 "$OUT/tests.log" "${fx[@]}" "$B/bin/test_cuda_mla"
+  else SUMMARY+=("test_cuda_mla|MISSING|0|not in the bundle"); fi
   if [ -f "$B/models/$MOE_NAME" ]; then
     # MoE end to end (issue 20): the synthetic Mixtral's perplexity on a text
     # on CUDA against the CPU's --emulate-gpu run (KL and same top token):

@@ -268,7 +268,9 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
     kp.mla_kv_lora = int32_t(hp.mla_kv_lora);
   }
   kp.dtype = p.kv_type;
-  kp.position_lists = p.deterministic;
+  // The position lists: the deterministic attention, and every MLA kernel
+  // (a device backend's latent attention walks them; the CPU keeps them anyway).
+  kp.position_lists = p.deterministic || hp.is_mla();
   if (fp8) {
     const ModelWeights& w = model_.host_weights();
     if (!p.k_scale.empty()) {

@@ -63,9 +63,13 @@ Status Context::mla_attention(Rank& R, int32_t li, int32_t n, const f8backend::A
   d.rope = P;
   d.v = int32_t(hp.mla_v);
   d.kv_lora = KR;
+  // --deterministic: the absorbed form for every chunk size (the two forms
+  // differ in the last bits, so a token's numerics would otherwise depend on
+  // how many tokens its chunk had).
   const f8backend::MlaForm form =
       p_.mla_form == 1   ? f8backend::MlaForm::Expanded
       : p_.mla_form == 2 ? f8backend::MlaForm::Absorbed
+      : p_.deterministic ? f8backend::MlaForm::Absorbed
       : n >= f8backend::kMlaExpandedMinTokens ? f8backend::MlaForm::Expanded : f8backend::MlaForm::Absorbed;
   s.mla_attention(*R.kv, li, q, M.wkv_b, d, form, ab, att);
   s.gemm(att, n, L.wo, h, opts(L.wo));

@@ -227,6 +227,12 @@ Status tp_rank_bytes(const ModelWeights& full, const HParams& hp, int32_t tp, st
     if (!(st = tp_slice(full, hp, tr, &w)).ok()) return st;
     uint64_t b = w.bytes;
     if (w.output.data != w.token_embd.data) b += weight_bytes(w.token_embd);
+    // w.bytes counts the n_expert_used experts a token reads; a rank holds
+    // its slice of every expert (weight_bytes counts one matrix of a stack).
+    if (hp.n_expert > hp.n_expert_used)
+      for (const LayerWeights& L : w.layers)
+        for (const Weight* x : {&L.experts.gate, &L.experts.up, &L.experts.down})
+          b += weight_bytes(*x) * (hp.n_expert - hp.n_expert_used);
     (*out)[size_t(r)] = b;
   }
   return Status::Ok();

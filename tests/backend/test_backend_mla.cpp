@@ -11,6 +11,7 @@
 //     not depend on the batch it runs in; the latent cache's bytes.
 #include <cmath>
 
+#include "backend/cpu/cpu_common.h"
 #include "backend_test_util.h"
 
 using namespace f8test;
@@ -318,4 +319,78 @@ TEST(Mla, LatentCacheParamsAreChecked) {
   p.head_dim = 576;
   EXPECT_TRUE(be->create_kv_cache(p, &c).ok());
   EXPECT_EQ(c->bytes(), size_t(kLayers) * 8 * 576);
+}
+
+// The pool layout does not change a token's bits (docs/backend.md
+// "Invariance"): sequence 2's 70 positions stored contiguously, or wrapped
+// so that positions 64..69 sit in cells below positions 0..63 (a filler's
+// pages freed in between) — its query at position 69, alone or beside
+// others, is bit-identical, on cpu-ref and cpu-simd (every ISA, 1 and 3
+// threads), in both forms. (Walking cells in pool order, as an online
+// softmax over the cells of the call would, fails this.)
+TEST(Mla, PoolLayoutDoesNotChangeTheBits) {
+  auto layout = [](Backend& be, Stream& s, bool wrapped, std::unique_ptr<KVCache>* c) {
+    ASSERT_TRUE(be.create_kv_cache(latent_params(DType::E4M3, 256), c).ok());
+    auto put = [&](int seq, int p0, int p1) {
+      std::vector<int32_t> sq(size_t(p1 - p0), seq), ps(size_t(p1 - p0)), cells(size_t(p1 - p0));
+      for (int p = p0; p < p1; ++p) ps[size_t(p - p0)] = p;
+      ASSERT_TRUE((*c)->alloc_cells(p1 - p0, sq.data(), ps.data(), cells.data()).ok());
+      if (seq != 2) return;
+      for (int l = 0; l < kLayers; ++l) {
+        std::vector<float> cc, kpe;
+        for (int p = p0; p < p1; ++p) {  // each row a function of its position only
+          const auto a = randn(kR, uint32_t(700 + 3 * p + l)), b = randn(kP, uint32_t(900 + 3 * p + l), 2.0f);
+          cc.insert(cc.end(), a.begin(), a.end());
+          kpe.insert(kpe.end(), b.begin(), b.end());
+        }
+        s.mla_kv_store(**c, l, cc.data(), kpe.data(), cells.data(), p1 - p0);
+      }
+    };
+    if (wrapped) {
+      put(9, 0, 128);  // a filler takes pages 0 and 1
+      put(2, 0, 64);   // page 2
+      put(8, 0, 64);   // another filler, page 3: the allocator's page head wraps to 0
+      (*c)->seq_rm(9, 0, -1);
+      put(2, 64, 70);  // page 0: below the rest
+      const auto& cl = static_cast<cpu::CpuKVCache&>(**c).cells();
+      ASSERT_EQ(cl[0].pos, 64);  // the layout this test is about
+      ASSERT_EQ(cl[128].pos, 0);
+    } else {
+      put(2, 0, 70);
+    }
+  };
+  std::vector<std::pair<std::string, std::string>> bes = {{"cpu-ref", "auto"}};
+  for (const std::string& isa : cpu_isas()) bes.push_back({"cpu-simd", isa});
+  const TestWeight kvb = kv_b_weight(DType::E4M3, 41);
+  const size_t qd = size_t(kH) * (kN + kP), od = size_t(kH) * kV;
+  const auto q = randn(5 * qd, 42);
+  const Queries alone{{2}, {69}}, batch{{2, 2, 2, 2, 2}, {3, 69, 64, 40, 68}};  // the query is token 1 of batch
+  const std::vector<float> q1(q.begin() + long(qd), q.begin() + long(2 * qd));
+  for (const auto& [name, isa] : bes)
+    for (int threads : {1, 3}) {
+      if (name == "cpu-ref" && threads > 1) continue;
+      auto be = make(name, isa);
+      StreamParams sp;
+      sp.n_threads = threads;
+      sp.max_tokens = 128;
+      sp.max_dim = 256;
+      sp.mla = dims();
+      std::unique_ptr<Stream> s;
+      ASSERT_TRUE(be->create_stream(sp, &s).ok());
+      std::unique_ptr<KVCache> flat, wrap;
+      layout(*be, *s, false, &flat);
+      layout(*be, *s, true, &wrap);
+      for (MlaForm form : {MlaForm::Absorbed, MlaForm::Expanded}) {
+        const std::string what = name + ":" + isa + " x" + std::to_string(threads) +
+                                 (form == MlaForm::Expanded ? " expanded" : " absorbed");
+        const auto a = run_op(*s, *flat, 1, q1, kvb.w(), dims(), form, alone, 0.2f);
+        for (KVCache* c : {flat.get(), wrap.get()}) {
+          const auto o1 = run_op(*s, *c, 1, q1, kvb.w(), dims(), form, alone, 0.2f);
+          const auto ob = run_op(*s, *c, 1, q, kvb.w(), dims(), form, batch, 0.2f);
+          EXPECT_EQ(std::memcmp(o1.data(), a.data(), od * 4), 0) << what << (c == wrap.get() ? " wrapped" : "");
+          EXPECT_EQ(std::memcmp(ob.data() + od, a.data(), od * 4), 0)
+              << what << " in a batch" << (c == wrap.get() ? ", wrapped" : "");
+        }
+      }
+    }
 }

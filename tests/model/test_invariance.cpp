@@ -19,12 +19,18 @@
 // On cpu-ref and on cpu-simd with each kernel table this machine runs
 // (cpu-simd:ISA for ISA in cpu_isas()), over synthetic Llama (E4M3 channel
 // weights, FP8 KV), Qwen2 (biases, tied embeddings, odd K: the other gemm
-// path) and Mistral (sliding window) models. A kernel change that breaks the
-// order of a sum fails here.
+// path) and Mistral (sliding window) models, and the DeepSeek-V3 fixture
+// (converted from ~/.cache/f8/synthetic/deepseek-v3: multi-head latent
+// attention over an FP8 latent cache, noaux_tc experts) in each MLA form
+// alone and with --deterministic (the absorbed form for every chunk size: a
+// prompt of 70 tokens in one chunk or in pieces). A kernel change that breaks
+// the order of a sum fails here.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -32,6 +38,7 @@
 #include <string>
 
 #include "backend/backend.h"
+#include "convert/converter.h"
 #include "model/context.h"
 #include "model/model.h"
 #include "model_test_util.h"
@@ -70,6 +77,7 @@ struct RunSetup {
   int threads = 1, n_batch = 512, n_ctx = 512, tp = 1;
   ggf8::DType kv = ggf8::DType::E4M3;
   bool emulate = false, deterministic = false;
+  int mla_form = 0;  // ContextParams::mla_form (0: by chunk size)
 };
 
 std::unique_ptr<f8model::Context> context(Rig& r, const RunSetup& su) {
@@ -82,6 +90,7 @@ std::unique_ptr<f8model::Context> context(Rig& r, const RunSetup& su) {
   cp.kv_type = su.kv;
   cp.emulate_gpu = su.emulate;
   cp.deterministic = su.deterministic;
+  cp.mla_form = su.mla_form;
   // FP8 KV: fixed per-layer scales, the same in every run.
   cp.k_scale.assign(r.model->hparams().n_layer, 0.05f);
   cp.v_scale.assign(r.model->hparams().n_layer, 0.04f);
@@ -254,13 +263,13 @@ Logits recomputed(Rig& r, const RunSetup& su, const std::vector<int32_t>& toks, 
   return out;
 }
 
-void check_model(const tiny::Spec& s, const std::string& name, int prompt, int gen) {
-  auto r = make(s, name);
-  ASSERT_TRUE(r);
+void check_rig(Rig& rr, const std::string& name, int prompt, int gen, const RunSetup& proto = {}) {
+  Rig* r = &rr;
+  const tiny::Spec& s = rr.spec;
   const std::vector<int32_t> toks = f8test::tokens(prompt + gen, int(s.vocab), 11);
   const int n = prompt + gen;
   for (const std::string& be : backends()) {
-    RunSetup base;
+    RunSetup base = proto;
     base.backend = be;
     const Logits ref = reference(*r, base, toks, prompt);
     ASSERT_EQ(int(ref.size()), n) << name << " " << be;
@@ -287,6 +296,44 @@ void check_model(const tiny::Spec& s, const std::string& name, int prompt, int g
       if (testing::Test::HasFatalFailure()) return;
     }
   }
+}
+
+void check_model(const tiny::Spec& s, const std::string& name, int prompt, int gen) {
+  auto r = make(s, name);
+  ASSERT_TRUE(r);
+  check_rig(*r, name, prompt, gen);
+}
+
+// A synthetic HF checkpoint of ~/.cache/f8/synthetic (scripts/fixtures.sh)
+// converted as published; null (and the reason in *why) when it is missing.
+std::unique_ptr<Rig> converted(const std::string& fixture, std::string* why) {
+  const char* fc = std::getenv("F8_CACHE");
+  const char* home = std::getenv("HOME");
+  const std::string cache = fc && *fc ? fc : std::string(home ? home : "") + "/.cache/f8";
+  const std::string src = cache + "/synthetic/" + fixture;
+  if (!std::filesystem::exists(src + "/config.json")) {
+    *why = "fixture " + src + " missing (bash scripts/fixtures.sh)";
+    return nullptr;
+  }
+  f8conv::ConvertOptions o;
+  o.model_dir = src;
+  o.output = std::string(F8_BINARY_DIR) + "/tests_inv_" + fixture + ".f8";
+  o.overwrite = true;
+  o.threads = 1;
+  f8conv::ConvertReport rep;
+  ggf8::Status cs = f8conv::convert_checkpoint(o, &rep);
+  EXPECT_TRUE(cs.ok()) << cs.message;
+  if (!cs.ok()) return nullptr;
+  auto r = std::make_unique<Rig>();
+  ggf8::Status os = ggf8::File::open(o.output, &r->file);
+  EXPECT_TRUE(os.ok()) << os.message;
+  if (!os.ok()) return nullptr;
+  f8model::LoadOptions lo;
+  f8model::Status st = f8model::Model::load(*r->file, lo, &r->model);
+  EXPECT_TRUE(st.ok()) << st.message;
+  if (!st.ok()) return nullptr;
+  r->spec.vocab = r->model->hparams().n_vocab;
+  return r;
 }
 
 tiny::Spec llama_e4m3() {
@@ -369,6 +416,38 @@ TEST(Invariance, EmulateGpuDeterministic) {
       su.threads = be == "cpu-ref" ? 1 : 2;
       expect_same(ref, mixed(*r, su, toks, prompt, 2, uint32_t(nb), false), n,
                   be + " emulate-gpu deterministic n_batch " + std::to_string(nb));
+    }
+  }
+}
+
+// DeepSeek-V3 (multi-head latent attention over the FP8 latent cache): each
+// MLA form invariant on its own (forced for every chunk size), and
+// --deterministic (the absorbed form whatever the chunk's size) with a
+// prompt of 70 tokens: one chunk of >= 65 tokens or pieces.
+TEST(Invariance, DeepseekV3LatentAttention) {
+  std::string why;
+  auto r = converted("deepseek-v3", &why);
+  if (!r && !HasFailure()) GTEST_SKIP() << why;
+  ASSERT_TRUE(r);
+  RunSetup su;
+  su.mla_form = 2;
+  check_rig(*r, "deepseek-v3 absorbed", 24, 8, su);  // (vocab 151936: kept short)
+  if (HasFatalFailure()) return;
+  su.mla_form = 1;
+  check_rig(*r, "deepseek-v3 expanded", 24, 8, su);
+  if (HasFatalFailure()) return;
+  const int prompt = 70, n = 76;
+  const auto toks = f8test::tokens(n, int(r->spec.vocab), 9);
+  for (const std::string& be : backends()) {
+    RunSetup d;
+    d.backend = be;
+    d.deterministic = true;
+    const Logits ref = reference(*r, d, toks, prompt);  // the prompt in one chunk of 80
+    for (int nb : {7, 64}) {
+      d.n_batch = nb;
+      d.threads = be == "cpu-ref" ? 1 : 2;
+      expect_same(ref, mixed(*r, d, toks, prompt, 2, uint32_t(nb), false), n,
+                  be + " deepseek-v3 deterministic n_batch " + std::to_string(nb));
     }
   }
 }

@@ -2,7 +2,9 @@
 // form is computed as backend.h defines it, with double accumulation for
 // every sum (each materialized FP32 value — k, v, q_lat, o_lat — rounded to
 // float once, as a float pipeline would hold it) and the softmax in double
-// as RefStream::attention does. Slow by design: the up-projections of the
+// as RefStream::attention does, every sum over cells in position order (the
+// token's sequence's seq_cells: docs/backend.md "Invariance"; one global
+// max, no blocks, as cpu-ref's attention). Slow by design: the up-projections of the
 // expanded form are recomputed per query token and head.
 #include <algorithm>
 #include <cmath>
@@ -56,10 +58,11 @@ void ref_mla_kv_store(CpuKVCache& cache, int32_t layer, const float* c, const fl
 void ref_mla_attention(CpuKVCache& cache, int32_t layer, const float* q, const Weight& kv_b, const MlaDims& d,
                        MlaForm form, const AttnBatch& b, float* out) {
   const int32_t H = d.n_heads, N = d.nope, P = d.rope, V = d.v, R = d.kv_lora, QD = N + P;
-  const int32_t hi = cache.hi();
+  const KvCells& kc = cache.bookkeeping();
+  const auto& cl = cache.cells();
   std::vector<float> row(static_cast<size_t>(R + P)), k(static_cast<size_t>(N)), v(static_cast<size_t>(V));
   std::vector<float> q_lat(static_cast<size_t>(R)), o_lat(static_cast<size_t>(R));
-  std::vector<float> sc(static_cast<size_t>(std::max(hi, 1)));
+  std::vector<float> sc;
   std::vector<double> acc;
   for (int32_t t = 0; t < b.n_tokens; ++t)
     for (int32_t h = 0; h < H; ++h) {
@@ -72,11 +75,15 @@ void ref_mla_attention(CpuKVCache& cache, int32_t layer, const float* q, const W
           for (int32_t i = 0; i < N; ++i) a += double(qh[i]) * wval(kv_b, uk + i, j);
           q_lat[size_t(j)] = float(a);
         }
-      // Scores of the visible cells.
+      // Scores of the visible cells (a prefix of the position order).
+      std::vector<int32_t> vis;
+      if (b.seq[t] >= 0 && b.seq[t] < kMaxSeq)
+        for (int32_t cell : kc.seq_cells(b.seq[t]))
+          if (mla_visible(cl[size_t(cell)], b.seq[t], b.pos[t])) vis.push_back(cell);
+      sc.assign(vis.size(), -INFINITY);
       float mx = -INFINITY;
-      for (int32_t cell = 0; cell < hi; ++cell) {
-        sc[size_t(cell)] = -INFINITY;
-        if (!mla_visible(cache.cells()[size_t(cell)], b.seq[t], b.pos[t])) continue;
+      for (size_t e = 0; e < vis.size(); ++e) {
+        const int32_t cell = vis[e];
         mla_load_row(cache, layer, cell, row.data());
         double s = 0;
         if (form == MlaForm::Expanded) {
@@ -86,17 +93,17 @@ void ref_mla_attention(CpuKVCache& cache, int32_t layer, const float* q, const W
           for (int32_t j = 0; j < R; ++j) s += double(q_lat[size_t(j)]) * double(row[size_t(j)]);
         }
         for (int32_t i = 0; i < P; ++i) s += double(qh[N + i]) * double(row[size_t(R + i)]);
-        sc[size_t(cell)] = float(s) * b.scale;
-        mx = std::max(mx, sc[size_t(cell)]);
+        sc[e] = float(s) * b.scale;
+        mx = std::max(mx, sc[e]);
       }
       // Softmax-weighted sum: of the expanded v (V), or of the latent c (R).
       const int32_t AW = form == MlaForm::Expanded ? V : R;
       acc.assign(size_t(AW), 0.0);
       double sum = 0;
       if (mx != -INFINITY)
-        for (int32_t cell = 0; cell < hi; ++cell) {
-          if (sc[size_t(cell)] == -INFINITY) continue;
-          const double pr = std::exp(double(sc[size_t(cell)]) - mx);
+        for (size_t e = 0; e < vis.size(); ++e) {
+          const int32_t cell = vis[e];
+          const double pr = std::exp(double(sc[e]) - mx);
           sum += pr;
           mla_load_row(cache, layer, cell, row.data());
           if (form == MlaForm::Expanded) {

@@ -24,8 +24,9 @@ size_t pages_ints(const KVCacheParams& p) {
   const size_t np = n_pages_of(p);
   return 2 * np + f8k::kKvMaxSeq + 1 + np * f8k::kKvMaxSeq;
 }
+// K and V; a latent (MLA) cache has its rows in K and no V.
 size_t storage_bytes(const KVCacheParams& p) {
-  return 2 * size_t(p.n_layers) * size_t(p.n_cells) * size_t(p.n_kv_heads) * size_t(p.head_dim) *
+  return (p.mla_kv_lora ? 1 : 2) * size_t(p.n_layers) * size_t(p.n_cells) * size_t(p.n_kv_heads) * size_t(p.head_dim) *
          cpu::elem_size(p.dtype);
 }
 }  // namespace
@@ -41,10 +42,12 @@ size_t CudaKVCache::device_bytes(const KVCacheParams& p) {
 
 Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::unique_ptr<KVCache>* out) {
   if (Status s = check_kv_params(p); !s.ok()) return s;
-  if (p.head_dim > 2 * f8k::kMaxRopeHalf || p.head_dim % 2)
+  // (A latent cache's rows, R + P = 576 for DeepSeek-V3, are read by the
+  // MLA kernels only, which have no head_dim limit.)
+  if (!p.mla_kv_lora && (p.head_dim > 2 * f8k::kMaxRopeHalf || p.head_dim % 2))
     return Status::Error(Code::Unsupported, "kv cache: head_dim " + std::to_string(p.head_dim) +
                                                 ": the CUDA backend needs an even head_dim <= 512");
-  const size_t half = storage_bytes(p) / 2;
+  const size_t half = storage_bytes(p) / (p.mla_kv_lora ? 1 : 2);  // K's bytes (V's the same, or none)
   if (half / size_t(p.n_layers) / size_t(p.n_cells) != size_t(p.n_kv_heads) * p.head_dim * cpu::elem_size(p.dtype))
     return Status::Error(Code::OutOfMemory, "kv cache: size overflow");
   if (Status s = be.use(); !s.ok()) return s;
@@ -58,11 +61,11 @@ Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::u
   std::unique_ptr<CudaKVCache> c(new CudaKVCache());
   c->p_ = p;
   c->cells_ = KvCells(p.n_cells);
-  c->kv_bytes_ = 2 * half;
+  c->kv_bytes_ = storage_bytes(p);
   c->seqs_off_ = seqs_offset(p.n_cells);
   const int dev = be.device().index;
   if (Status s = DeviceBuffer::create(dev, half, &c->k_); !s.ok()) return s;
-  if (Status s = DeviceBuffer::create(dev, half, &c->v_); !s.ok()) return s;
+  if (Status s = DeviceBuffer::create(dev, p.mla_kv_lora ? 256 : half, &c->v_); !s.ok()) return s;
   if (Status s = DeviceBuffer::create(dev, meta_bytes(p), &c->meta_); !s.ok()) return s;
   if (Status s = c->mirror_.alloc(c->seqs_off_ + size_t(p.n_cells) * 8); !s.ok()) return s;
   if (Status s = DeviceBuffer::create(dev, pages_ints(p) * 4, &c->pages_); !s.ok()) return s;

@@ -15,6 +15,9 @@
 // gemm_wonly sum every output in an order that does not depend on T), and
 // attention through attention_det (position order, no context split)
 // instead of the split kernel whose split count follows T.
+// Multi-head latent attention (kernels/mla.cu): the absorbed form for every
+// chunk size (the model's Expanded request included: one form, so a
+// token's numerics do not depend on its chunk), over the latent cache.
 // Errors: every launch's status is checked; the first failure is kept
 // (error()) and every later op is skipped, so a failed step never reads
 // garbage silently — the model turns error() into a status.
@@ -32,6 +35,7 @@
 #include "kernels/attention.cuh"
 #include "kernels/fmha.cuh"
 #include "kernels/gemm.cuh"
+#include "kernels/mla.cuh"
 #include "kernels/ops.cuh"
 
 namespace f8backend::cuda {
@@ -82,6 +86,10 @@ class CudaStream final : public Stream {
     if (Status s = DeviceBuffer::create(dev, ws_floats_ * 4, &attn_ws_); !s.ok()) return s;
     if (Status s = lt_.init(dev, kLtWorkspace); !s.ok()) return s;
     if (Status s = stage_.alloc(kStagingBytes); !s.ok()) return s;
+    if (p_.mla.n_heads > 0 && p_.mla.kv_lora > 0) {  // q_lat and o_lat: [max_tokens, H, R] each
+      const size_t n = size_t(p_.max_tokens) * size_t(p_.mla.n_heads) * size_t(p_.mla.kv_lora);
+      if (Status s = DeviceBuffer::create(dev, 2 * n * 4, &mla_ws_); !s.ok()) return s;
+    }
     moe_ = std::make_unique<CudaMoe>(dev, p_);
     if (Status s = moe_->init(); !s.ok()) return s;
     lt_min_ = lt_min_tokens();
@@ -223,14 +231,38 @@ class CudaStream final : public Stream {
     if (!bad()) moe_status(moe_->ffn(x, T, e, ids, w, k, y, s_, capturing_));
   }
 
-  // Multi-head latent attention: not on the GPU yet (the model refuses a
-  // DeepSeek model on cuda before it gets here; this keeps a stray call loud).
-  void mla_kv_store(KVCache&, int32_t, const float*, const float*, const int32_t*, int32_t) override {
-    fail(Status::Error(Code::Unsupported, "mla_kv_store: multi-head latent attention is not implemented on cuda"));
+  // Multi-head latent attention (kernels/mla.cu; docs/cuda.md).
+  void mla_kv_store(KVCache& cache, int32_t layer, const float* c, const float* kpe, const int32_t* cells,
+                    int32_t T) override {
+    if (bad()) return;
+    const auto& kc = static_cast<CudaKVCache&>(cache);
+    launched(f8k::mla_kv_store(kc.dev(), layer, c, kpe, cells, T, kc.params().mla_kv_lora, s_), "mla_kv_store");
   }
-  void mla_attention(KVCache&, int32_t, const float*, const Weight&, const MlaDims&, MlaForm, const AttnBatch&,
-                     float*) override {
-    fail(Status::Error(Code::Unsupported, "mla_attention: multi-head latent attention is not implemented on cuda"));
+  void mla_attention(KVCache& cache, int32_t layer, const float* q, const Weight& kv_b, const MlaDims& d, MlaForm,
+                     const AttnBatch& b, float* out) override {
+    if (bad()) return;
+    const f8k::DevKv& kv = static_cast<CudaKVCache&>(cache).dev();
+    if (!kv.order_cells) {
+      fail(Status::Error(Code::InvalidArgument, "mla_attention: the latent cache needs position_lists"));
+      return;
+    }
+    const size_t n = size_t(b.n_tokens) * size_t(d.n_heads) * size_t(d.kv_lora);
+    if (!mla_ws_ || 2 * n * 4 > mla_ws_->size()) {
+      fail(Status::Error(Code::InvalidArgument, "mla_attention: " + std::to_string(b.n_tokens) + " tokens x " +
+                                                    std::to_string(d.n_heads) +
+                                                    " heads exceed the stream's StreamParams::mla scratch"));
+      return;
+    }
+    f8k::mla::Shape sh;
+    sh.H = d.n_heads;
+    sh.N = d.nope;
+    sh.P = d.rope;
+    sh.V = d.v;
+    sh.R = d.kv_lora;
+    float* qlat = mla_ws_->f32();
+    launched(f8k::mla_attention(kv, layer, q, dev_weight(kv_b), b.n_tokens, b.seq, b.pos, sh, b.scale, qlat,
+                                qlat + n, out, s_),
+             "mla_attention");
   }
 
   void kv_store(KVCache& cache, int32_t layer, const float* k, const float* v, const int32_t* cells,
@@ -373,7 +405,7 @@ class CudaStream final : public Stream {
   StreamParams p_;
   cudaStream_t s_ = nullptr;
   Status err_;
-  std::unique_ptr<DeviceBuffer> xq_, sx_, attn_ws_;
+  std::unique_ptr<DeviceBuffer> xq_, sx_, attn_ws_, mla_ws_;
   int64_t ldx_ = 64;
   size_t ws_floats_ = 0;
   LtGemm lt_;

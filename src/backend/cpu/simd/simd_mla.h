@@ -2,21 +2,29 @@
 // Stream::mla_attention; the definitions are in backend.h, the oracle in
 // cpu/mla_ref.cpp).
 //
-// Expanded (prefill): the cells any query of the call sees, in chunks of
-// kCellChunk: their latent rows decoded once, c up-projected by the stream's
-// own gemm (c [n, R] . kv_b^T -> [n, H (N + V)]: every head's k_nope and v),
-// then one thread-pool pass over (token, head) items updating an online
-// softmax (m, l, acc[V]) per item. Cost per call: n_visible x H (N + V) x R
-// multiply-adds for the up-projection, T x H x n_visible x (N + P + V) for
-// the attention.
+// Both forms follow the attention rule of docs/backend.md "Invariance": a
+// token's visible cells in its sequence's position order (seq_cells), cut
+// into runs of one position block (pos / 64, at most 64 cells), a partial
+// (max, sum, acc) per run from nothing, the partials folded in ascending
+// order: a token's output does not depend on the batch, the threads or the
+// pool layout. (The two forms differ from each other in the last bits:
+// --deterministic runs the absorbed one for every chunk size.)
+// Expanded (prefill): per sequence of the call, its runs up to the last
+// position its tokens see: a run's latent rows decoded once, c up-projected
+// by the stream's own gemm (c [n, R] . kv_b^T -> [n, H (N + V)]: every
+// head's k_nope and v; the gemm is batch-invariant), then one thread-pool
+// pass over the sequence's (token, head) items, each folding its partial
+// over the run's cells it sees. Cost per call: n_visible x H (N + V) x R
+// multiply-adds for the up-projection (per sequence), T x H x n_visible x
+// (N + P + V) for the attention.
 // Absorbed (decode): q_lat = W_UK^T q_nope per head (a pass over heads: each
 // W_UK row decoded once, applied to every token), attention over the latent
-// rows with items of (token, up to kHeadsPerItem heads) so a decoded row
-// serves several heads, then out = W_UV o_lat per head. Tokens go in
+// rows with items of (token, up to kHeadsPerItem heads) so a run's decoded
+// rows serve several heads, then out = W_UV o_lat per head. Tokens go in
 // chunks of kTokChunk (the scratch's size). Reads: the latent rows of the
 // visible cells (once per item) and kv_b once.
-// Sums use kLanes independent partial sums (vectorizable without
-// reassociation, fixed order: results do not depend on threads).
+// Dot products use kLanes independent partial sums (vectorizable without
+// reassociation); every order is fixed by the shapes and positions alone.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +39,7 @@ namespace f8backend::cpu::simd {
 
 class SimdMla {
  public:
-  static constexpr int32_t kCellChunk = 64;    // cells up-projected per pass (expanded)
+  static constexpr int32_t kCellChunk = 64;    // cells up-projected per pass (expanded: one run)
   static constexpr int32_t kTokChunk = 64;     // tokens per pass (absorbed)
   static constexpr int32_t kHeadsPerItem = 16; // heads per attention item (absorbed)
 
@@ -52,13 +60,12 @@ class SimdMla {
   void reserve(const MlaDims& d, int32_t T, int n_threads);
 
   // Expanded
-  std::vector<int32_t> cells_;                    // visible cells of the call
+  std::vector<int32_t> cells_;                    // the tokens of one sequence of the call
   std::vector<float> cbuf_, pbuf_, kv_;           // [kCellChunk, R], [kCellChunk, P], [kCellChunk, H (N + V)]
   std::vector<float> m_, l_, acc_;                // per (token, head): max, sum, acc[V]
   // Absorbed
   std::vector<float> qlat_, olat_;                // [kTokChunk, H, R]
-  // Per thread: a decoded weight row (R), a latent row (R + P), an item's
-  // state (kHeadsPerItem x (R + 2)).
+  // Per thread scratch (sizes in reserve()).
   std::vector<std::vector<float>> tw_;
 };
 
