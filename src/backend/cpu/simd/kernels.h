@@ -66,8 +66,9 @@ struct Kernels {
   void (*add)(float* x, const float* y, int64_t n);
   // Attention for work items [i0, i1) (see AttnArgs); head_dim <= kMaxHeadDim.
   void (*attention)(const AttnArgs& a, int64_t i0, int64_t i1);
-  // out[l * K/8 + c] = x[8c + l] (K % 8 == 0): GemmArgs::xl for one token
-  // row, wanted when T > kLanesXMinT and K % 32 == 0; nullptr: not used.
+  // GemmArgs::xl for one token row, in the table's own layout, wanted when
+  // T > kLanesXMinT and K % 32 == 0; nullptr: not used. avx2: out[l * K/8
+  // + c] = x[8c + l]; avx512: out[l * K/16 + c] = x[16c + l].
   void (*lanes_x)(const float* x, int64_t K, float* out);
 };
 constexpr int kLanesXMinT = 16;  // the x86 gemm's streaming kernel takes T <= 16, the panel kernel more
