@@ -5,8 +5,7 @@
 // invariance (every token's row bit-identical whatever T and the row
 // split), and — where the CPU has AVX-512 — bit for bit against the real
 // avx512 table (the same source, the same operations in the same order).
-// The three conversions SIMDe 0.7.4 lacks are defined below from Intel's
-// documented semantics.
+// The emulated build is in x86_tables_emul.h.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -22,141 +21,14 @@
 #include "backend_test_util.h"
 #include "ggf8/fp8.h"
 
-// As the kernel files do: target flags after every shared header, so no
-// inline library function is compiled for AVX2 here.
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include <immintrin.h>  // the native AVX2/FMA/F16C the avx2 code uses
-#define SIMDE_ENABLE_NATIVE_ALIASES
-#include <simde/x86/avx512.h>
+#include "x86_tables_emul.h"
 
-namespace emu {
-// vpmovsxbd zmm, xmm: 16 int8 -> 16 int32 (sign-extended).
-static inline simde__m512i cvtepi8_epi32(simde__m128i v) {
-  int8_t b[16];
-  int32_t o[16];
-  std::memcpy(b, &v, 16);
-  for (int i = 0; i < 16; ++i) o[i] = b[i];
-  simde__m512i r;
-  std::memcpy(&r, o, 64);
-  return r;
-}
-// vpmovzxwd zmm, ymm: 16 uint16 -> 16 int32 (zero-extended).
-static inline simde__m512i cvtepu16_epi32(simde__m256i v) {
-  uint16_t b[16];
-  int32_t o[16];
-  std::memcpy(b, &v, 32);
-  for (int i = 0; i < 16; ++i) o[i] = b[i];
-  simde__m512i r;
-  std::memcpy(&r, o, 64);
-  return r;
-}
-// vcvtph2ps zmm, ymm: 16 FP16 -> 16 FP32 (exact), via F16C on each half.
-static inline simde__m512 cvtph_ps(simde__m256i v) {
-  __m128i h[2];
-  std::memcpy(h, &v, 32);
-  float o[16];
-  _mm256_storeu_ps(o, _mm256_cvtph_ps(h[0]));
-  _mm256_storeu_ps(o + 8, _mm256_cvtph_ps(h[1]));
-  simde__m512 r;
-  std::memcpy(&r, o, 64);
-  return r;
-}
-}  // namespace emu
-#define _mm512_cvtepi8_epi32(v) emu::cvtepi8_epi32(v)
-#define _mm512_cvtepu16_epi32(v) emu::cvtepu16_epi32(v)
-#define _mm512_cvtph_ps(v) emu::cvtph_ps(v)
-// The barrier keeps (h * sc) * ts and + bias two roundings; this file is
-// compiled with -ffp-contract=off, so nothing is fused without one.
-#define F8_ZMM_BARRIER(v) ((void)0)
-
-namespace f8backend::cpu::simd {
-namespace avx512_emul {
-#include "backend/cpu/simd/kernels_portable.inc"
-#include "backend/cpu/simd/attention_portable.inc"
-#include "backend/cpu/simd/x86_codec.inc"
-#include "backend/cpu/simd/gemm_x86.inc"
-#include "backend/cpu/simd/gemm_avx512.inc"
-
-// Every byte code through Z<Dec>::dec16 against the avx2 decoder.
-template <class Dec>
-static bool dec16_matches(const uint8_t* p) {
-  for (int j = 0; j < 2; ++j) {
-    alignas(64) float z[16], a[16];
-    _mm512_storeu_ps(z, Z<Dec>::dec16(p, j));
-    _mm256_storeu_ps(a, Dec::dec8(p, 2 * j));
-    _mm256_storeu_ps(a + 8, Dec::dec8(p, 2 * j + 1));
-    if (std::memcmp(z, a, sizeof z) != 0) return false;
-  }
-  return true;
-}
-static unsigned get_csr() { return _mm_getcsr(); }
-static void set_csr(unsigned v) { _mm_setcsr(v); }
-}  // namespace avx512_emul
-}  // namespace f8backend::cpu::simd
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
 
 namespace {
 using namespace f8backend;
 using namespace f8test;
 namespace sd = f8backend::cpu::simd;
-
-bool have_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
-
-// One gemm through a kernel table's gemm_rows, the way simd_backend.cpp
-// calls it: the lane-major x for T > kLanesXMinT (K % 32 == 0), rows split
-// at `split` (two "threads"; -1: one call).
-std::vector<float> run_table(void (*gemm_rows)(const sd::GemmArgs&, int64_t, int64_t, float*),
-                             void (*lanes_x)(const float*, int64_t, float*), const Weight& w, const float* x, int T,
-                             Bias bias, int64_t split = -1) {
-  const int64_t K = w.cols, N = w.rows;
-  std::vector<float> y(size_t(T) * N, -1.0f), xl, scratch(size_t(sd::kScratchPerDim) * K);
-  sd::GemmArgs a;
-  a.x = x;
-  a.T = T;
-  a.w = &w;
-  a.tok_scale = nullptr;
-  a.bias = bias;
-  a.y = y.data();
-  if (lanes_x && T > sd::kLanesXMinT && K % 32 == 0) {
-    xl.resize(size_t(T) * K);
-    for (int t = 0; t < T; ++t) lanes_x(x + int64_t(t) * K, K, xl.data() + int64_t(t) * K);
-    a.xl = xl.data();
-  }
-  if (split < 0) {
-    gemm_rows(a, 0, N, scratch.data());
-  } else {
-    gemm_rows(a, 0, split, scratch.data());
-    gemm_rows(a, split, N, scratch.data());
-  }
-  return y;
-}
-
-std::vector<float> run_emul(const Weight& w, const float* x, int T, Bias bias, int64_t split = -1) {
-  return run_table(sd::avx512_emul::z_gemm_rows, sd::avx512_emul::z_lanes_x, w, x, T, bias, split);
-}
-
-std::vector<float> run_ref(const Weight& w, const float* x, int T, Bias bias) {
-  std::unique_ptr<Backend> ref;
-  EXPECT_TRUE(create_backend("cpu-ref", {}, &ref).ok());
-  StreamParams sp;
-  sp.max_tokens = T;
-  sp.max_dim = std::max(w.rows, w.cols);
-  std::unique_ptr<Stream> s;
-  EXPECT_TRUE(ref->create_stream(sp, &s).ok());
-  std::vector<float> y(size_t(T) * w.rows);
-  GemmOpts o;
-  o.bias = bias;
-  s->gemm(x, T, w, y.data(), o);
-  return y;
-}
+using namespace f8emul;
 
 struct Case {
   DType dt;
