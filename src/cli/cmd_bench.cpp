@@ -199,9 +199,11 @@ int run(int argc, char** argv) {
     f8_batch_free(&b);
   }
   const double peak = rss_peak_mib();
-  // The backend as it describes itself: for the CPU, the kernel tier that ran.
+  // The CPU backend as it describes itself: the kernel tier that ran (not
+  // probed for a GPU: that would open a second device context).
   char desc_buf[256] = "";
-  if (f8_backend_probe(rf.backend.c_str(), desc_buf, sizeof desc_buf) != F8_OK) desc_buf[0] = 0;
+  if (rf.backend.rfind("cpu", 0) == 0 && f8_backend_probe(rf.backend.c_str(), desc_buf, sizeof desc_buf) != F8_OK)
+    desc_buf[0] = 0;
   const std::string desc = desc_buf;
   if (json) {
     std::printf("{\n  \"model\": \"%s\",\n  \"arch\": \"%s\",\n  \"weight_type\": \"%s\",\n  \"n_params\": %llu,\n"
