@@ -9,8 +9,15 @@
 # The llama.cpp peer (llama-cpp-python, see docs/performance.md) is optional:
 # without it the f8 rows are printed and the peer is reported as skipped.
 # Not part of CI (minutes of CPU, a pip download of the llama-cpp-python sdist).
+#
+# LLAMA_BENCH=1 bash scripts/bench_vs_llamacpp.sh [BUILD] [THREADS=2]: issue
+# 22's table instead (scripts/bench_cpu_tiers.sh): llama.cpp's llama-bench
+# built natively and — on a CPU with AMX — a second time with AMX off, f8 on
+# every cpu-simd tier the CPU has, SmolLM2-135M and a random-weight model in
+# SmolLM2-1.7B's shape, prefill 512 and decode, alternating rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${LLAMA_BENCH:-0}" = 1 ]; then exec bash scripts/bench_cpu_tiers.sh "${1:-build}" "${2:-2}"; fi
 BUILD=${1:-build}
 THREADS=${2:-1,2}
 N_PROMPT=${N_PROMPT:-128}

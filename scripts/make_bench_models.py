@@ -11,11 +11,15 @@ speed benchmarks (weights do not change the speed; no hub needed):
                       depth and a dense FFN as wide as the 8 routed experts
                       together (3072): the same bytes read per token, so decode
                       GB/s of the two compare the expert path with a dense one
+  smollm2-1.7b-shape  LlamaForCausalLM in SmolLM2-1.7B's shape: hidden 2048, 24
+                      layers, 32 heads x 64 (no GQA), FFN 8192, vocab 49152 tied;
+                      ~1.7B parameters, BF16 (3.4 GB); SmolLM2's tokenizer
+                      (scripts/fixtures.sh smollm2) — issue 22's CPU benchmark
 
 Weights ~N(0, 0.02) BF16, one safetensors shard per 4 layers with an index;
 the Qwen2 BPE tokenizer files are copied from the qwen3moe fixture
 (scripts/fixtures.sh synthetic qwen3moe). Idempotent (a .complete marker).
-usage: make_bench_models.py [--out DIR] [NAME...]
+usage: make_bench_models.py [--out DIR] [NAME...]   (default: the two Qwen3 models)
 """
 from __future__ import annotations
 
@@ -41,7 +45,15 @@ MODELS = {
                               num_experts_per_tok=8, norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[]),
     "qwen3-dense-twin": dict(COMMON, architectures=["Qwen3ForCausalLM"], model_type="qwen3",
                              intermediate_size=3072, max_window_layers=16),
+    "smollm2-1.7b-shape": dict(architectures=["LlamaForCausalLM"], model_type="llama", hidden_size=2048,
+                               num_hidden_layers=24, num_attention_heads=32, num_key_value_heads=32, head_dim=64,
+                               intermediate_size=8192, max_position_embeddings=8192, rms_norm_eps=1e-5,
+                               rope_theta=130000.0, vocab_size=49152, tie_word_embeddings=True, hidden_act="silu",
+                               attention_bias=False, mlp_bias=False, bos_token_id=1, eos_token_id=2,
+                               torch_dtype="bfloat16"),
 }
+# Tokenizer files per model (default: the qwen3moe fixture's Qwen2 BPE).
+TOKENIZER = {"smollm2-1.7b-shape": "smollm2-135m-instruct"}
 
 
 def layer(rng, cfg: dict, i: int) -> dict:
@@ -51,8 +63,10 @@ def layer(rng, cfg: dict, i: int) -> dict:
     p = f"model.layers.{i}."
     t = {p + "input_layernorm.weight": np.ones(h, np.float32), p + "post_attention_layernorm.weight": np.ones(h, np.float32),
          p + "self_attn.q_proj.weight": lin(q, h), p + "self_attn.k_proj.weight": lin(kv, h),
-         p + "self_attn.v_proj.weight": lin(kv, h), p + "self_attn.o_proj.weight": lin(h, q),
-         p + "self_attn.q_norm.weight": np.ones(hd, np.float32), p + "self_attn.k_norm.weight": np.ones(hd, np.float32)}
+         p + "self_attn.v_proj.weight": lin(kv, h), p + "self_attn.o_proj.weight": lin(h, q)}
+    if cfg["model_type"].startswith("qwen3"):  # per-head q/k RMSNorm
+        t[p + "self_attn.q_norm.weight"] = np.ones(hd, np.float32)
+        t[p + "self_attn.k_norm.weight"] = np.ones(hd, np.float32)
     if "num_experts" in cfg:
         E, F = cfg["num_experts"], cfg["moe_intermediate_size"]
         t[p + "mlp.gate.weight"] = rng.standard_normal((E, h), dtype=np.float32) * np.float32(0.5)
@@ -83,8 +97,9 @@ def make(name: str, out: Path, tok_src: Path) -> None:
         if g is None:
             h, V = cfg["hidden_size"], cfg["vocab_size"]
             t = {"model.embed_tokens.weight": rng.standard_normal((V, h), dtype=np.float32) * np.float32(0.02),
-                 "lm_head.weight": rng.standard_normal((V, h), dtype=np.float32) * np.float32(0.02),
                  "model.norm.weight": np.ones(h, np.float32)}
+            if not cfg["tie_word_embeddings"]:
+                t["lm_head.weight"] = rng.standard_normal((V, h), dtype=np.float32) * np.float32(0.02)
         else:
             t = {}
             for i in g:
@@ -111,11 +126,15 @@ def main() -> int:
     ap.add_argument("names", nargs="*")
     ap.add_argument("--out", type=Path, default=cache_root() / "bench" / "models")
     a = ap.parse_args()
-    tok = cache_root() / "synthetic" / "qwen3moe"
-    if not (tok / "tokenizer.json").exists():
-        print("make_bench_models: run scripts/fixtures.sh synthetic qwen3moe first", file=sys.stderr)
-        return 1
-    for n in a.names or list(MODELS):
+    for n in a.names or ["qwen3moe-a3b-half", "qwen3-dense-twin"]:  # the 1.7B shape only when named
+        if n not in MODELS:
+            print(f"make_bench_models: unknown model '{n}' (have: {', '.join(MODELS)})", file=sys.stderr)
+            return 2
+        tok = cache_root() / TOKENIZER[n] if n in TOKENIZER else cache_root() / "synthetic" / "qwen3moe"
+        if not (tok / "tokenizer.json").exists():
+            print(f"make_bench_models: no tokenizer at {tok} (scripts/fixtures.sh smollm2 / synthetic qwen3moe)",
+                  file=sys.stderr)
+            return 1
         make(n, a.out, tok)
         print(a.out / n)
     return 0

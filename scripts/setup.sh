@@ -9,6 +9,7 @@ DEB_PKGS=(
   clang libclang-rt-14-dev          # libFuzzer + sanitizers
   libgtest-dev libgmock-dev          # unit tests
   libhwy-dev                         # SIMD dispatch (CPU backend)
+  libsimde-dev                       # SIMD Everywhere: runs the AVX-512 kernels emulated on any x86 (tests)
   libsentencepiece-dev               # SentencePiece tokenizer
   libpcre2-dev                       # Unicode-aware pre-tokenizer regexes
   libicu-dev                         # NFC/NFKC normalizers (Qwen2's tokenizer.json)

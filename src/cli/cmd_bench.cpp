@@ -238,14 +238,20 @@ int run(int argc, char** argv) {
     }
   }
   const double peak = rss_peak_mib();
+  // The CPU backend as it describes itself: the kernel tier that ran (not
+  // probed for a GPU: that would open a second device context).
+  char desc_buf[256] = "";
+  if (rf.backend.rfind("cpu", 0) == 0 && f8_backend_probe(rf.backend.c_str(), desc_buf, sizeof desc_buf) != F8_OK)
+    desc_buf[0] = 0;
+  const std::string desc = desc_buf;
   if (json) {
     std::printf("{\n  \"model\": \"%s\",\n  \"arch\": \"%s\",\n  \"weight_type\": \"%s\",\n  \"n_params\": %llu,\n"
                 "  \"file_bytes\": %llu,\n  \"weight_bytes_per_token\": %llu,\n  \"kv_type\": \"%s\",\n"
-                "  \"kv_bytes\": %zu,\n  \"backend\": \"%s\",\n  \"load_ms\": %.2f,\n  \"rss_start_mib\": %.1f,\n"
+                "  \"kv_bytes\": %zu,\n  \"backend\": \"%s\",\n  \"backend_desc\": \"%s\",\n  \"load_ms\": %.2f,\n  \"rss_start_mib\": %.1f,\n"
                 "  \"rss_after_load_mib\": %.1f,\n  \"rss_peak_mib\": %.1f,\n  \"results\": [\n",
                 rf.model.c_str(), info.arch, info.weight_type, (unsigned long long)info.n_params,
                 (unsigned long long)info.file_bytes, (unsigned long long)info.weight_bytes, kv_name.c_str(),
-                kv_bytes, rf.backend.c_str(), load_ms, rss0, rss_loaded, peak);
+                kv_bytes, rf.backend.c_str(), desc.c_str(), load_ms, rss0, rss_loaded, peak);
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
       std::printf("    {\"threads\": %lld, \"test\": \"%s\", \"n\": %lld, \"tok_s\": %.3f, \"tok_s_sd\": %.3f, "
@@ -276,8 +282,9 @@ int run(int argc, char** argv) {
   std::printf("model %s: %s, %s weights, %.1f M params, file %.1f MiB, %.1f MiB read per token\n",
               rf.model.c_str(), info.arch, info.weight_type, double(info.n_params) / 1e6,
               double(info.file_bytes) / 1048576.0, double(info.weight_bytes) / 1048576.0);
-  std::printf("backend %s, kv %s (%.1f MiB), load %.1f ms, RSS %.1f MiB after load, peak %.1f MiB\n\n",
-              rf.backend.c_str(), kv_name.c_str(), double(kv_bytes) / 1048576.0, load_ms, rss_loaded, peak);
+  std::printf("backend %s%s%s%s, kv %s (%.1f MiB), load %.1f ms, RSS %.1f MiB after load, peak %.1f MiB\n\n",
+              rf.backend.c_str(), desc.empty() ? "" : " [", desc.c_str(), desc.empty() ? "" : "]", kv_name.c_str(),
+              double(kv_bytes) / 1048576.0, load_ms, rss_loaded, peak);
   std::printf("| threads | test      |   tok/s | +/-    |   GB/s |\n|--------:|:----------|--------:|:-------|-------:|\n");
   for (const Result& r : results) {
     char gb[32] = "";

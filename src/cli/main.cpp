@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
   }
   if (cmd == "--version" || cmd == "version") {
     std::printf("f8 %s\n", f8_version());
+    // Which CPU kernels run (the cpu-simd tier "auto" picks; F8_CPU_ISA caps it).
+    char desc[256];
+    if (f8_backend_probe("cpu", desc, sizeof desc) == F8_OK) std::printf("cpu kernels: %s\n", desc);
+    else std::printf("cpu kernels: unavailable (%s)\n", f8_last_error());
     return 0;
   }
   for (const auto& c : commands()) {

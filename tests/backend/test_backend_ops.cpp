@@ -1,6 +1,7 @@
 // test_backend_ops.cpp — every cpu/simd op against cpu/ref (the oracle), on
 // every ISA this CPU supports, with 1..4 threads, odd shapes (K not a
 // multiple of 32, N = 1), every weight dtype and scale kind.
+#include <cstdlib>
 #include <algorithm>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -349,6 +350,47 @@ TEST(Registry, NamesAndErrors) {
   EXPECT_FALSE(b->upload(w, &out).ok());  // no data
   EXPECT_FALSE(cpu_isas().empty());
   EXPECT_EQ(cpu_isas().back(), "generic");
+}
+
+// "auto" runs the best tier the CPU has (CPUID read here independently of
+// isa.cpp): on an AVX2-only CPU (Zen 2/3) that is the avx2 tier. The
+// backend's description names it; F8_CPU_ISA caps it at a lower tier;
+// a tier that is not batch-invariant names the one deterministic streams run.
+TEST(Registry, TierDispatchAndCap) {
+  namespace sd = f8backend::cpu::simd;
+  const std::vector<std::string> isas = cpu_isas();
+  ASSERT_FALSE(isas.empty());
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  if (avx2 && !avx512) EXPECT_EQ(isas.front(), "avx2");
+  if (avx512) EXPECT_TRUE(isas.front() == "avx512" || isas.front() == "avx512-amx") << isas.front();
+  if (!avx2) EXPECT_EQ(isas.front(), "generic");
+#endif
+  ::unsetenv("F8_CPU_ISA");
+  const sd::Kernels* k = sd::select_kernels("auto");
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(std::string(k->isa), isas.front());
+  std::unique_ptr<Backend> b;
+  ASSERT_TRUE(create_backend("cpu", {}, &b).ok());
+  EXPECT_NE(b->description().find("(" + isas.front() + ")"), std::string::npos) << b->description();
+  for (const std::string& isa : isas) {  // capped at each tier the CPU has: that tier
+    ::setenv("F8_CPU_ISA", isa.c_str(), 1);
+    k = sd::select_kernels("auto");
+    ASSERT_NE(k, nullptr) << isa;
+    EXPECT_EQ(std::string(k->isa), isa);
+    if (k->deterministic) EXPECT_STREQ(k->deterministic->isa, "avx512") << isa;
+  }
+  ::setenv("F8_CPU_ISA", "avx512-amx", 1);  // the top: whatever is best
+  EXPECT_EQ(std::string(sd::select_kernels("auto")->isa), isas.front());
+  ::setenv("F8_CPU_ISA", "sse9", 1);
+  EXPECT_EQ(sd::select_kernels("auto"), nullptr);
+  const Status st = create_backend("cpu", {}, &b);
+  EXPECT_EQ(st.code, Code::InvalidArgument);
+  EXPECT_NE(st.message.find("F8_CPU_ISA"), std::string::npos) << st.message;
+  ::unsetenv("F8_CPU_ISA");
 }
 
 }  // namespace

@@ -89,7 +89,9 @@ std::unique_ptr<f8model::Context> context(Rig& r, const RunSetup& su) {
   cp.tp = su.tp;
   cp.kv_type = su.kv;
   cp.emulate_gpu = su.emulate;
-  cp.deterministic = su.deterministic;
+  // avx512-amx is batch-invariant only as a deterministic stream (which
+  // runs the avx512 table; docs/backend.md "Tiers").
+  cp.deterministic = su.deterministic || su.backend.find("amx") != std::string::npos;
   cp.mla_form = su.mla_form;
   // FP8 KV: fixed per-layer scales, the same in every run.
   cp.k_scale.assign(r.model->hparams().n_layer, 0.05f);

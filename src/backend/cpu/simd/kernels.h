@@ -49,7 +49,7 @@ struct AttnArgs {
 };
 
 struct Kernels {
-  const char* isa;  // "generic", "avx2", "avx512"
+  const char* isa;  // "generic", "avx2", "avx512", "avx512-amx"
   // Rows [n0, n1) of a gemm, all T tokens. scratch: kScratchPerDim * K floats.
   void (*gemm_rows)(const GemmArgs& a, int64_t n0, int64_t n1, float* scratch);
   // Emulate-GPU activation quantization of one token row x[K]: sx = given
@@ -66,9 +66,14 @@ struct Kernels {
   void (*add)(float* x, const float* y, int64_t n);
   // Attention for work items [i0, i1) (see AttnArgs); head_dim <= kMaxHeadDim.
   void (*attention)(const AttnArgs& a, int64_t i0, int64_t i1);
-  // out[l * K/8 + c] = x[8c + l] (K % 8 == 0): GemmArgs::xl for one token
-  // row, wanted when T > kLanesXMinT and K % 32 == 0; nullptr: not used.
+  // GemmArgs::xl for one token row, in the table's own layout, wanted when
+  // T > kLanesXMinT and K % 32 == 0; nullptr: not used. avx2: out[l * K/8
+  // + c] = x[8c + l]; avx512: out[l * K/16 + c] = x[16c + l].
   void (*lanes_x)(const float* x, int64_t K, float* out);
+  // The table a deterministic stream (StreamParams::deterministic) runs
+  // instead, or nullptr: this one is batch-invariant (avx512-amx is not
+  // across its AMX threshold; it names avx512).
+  const Kernels* deterministic = nullptr;
 };
 constexpr int kLanesXMinT = 16;  // the x86 gemm's streaming kernel takes T <= 16, the panel kernel more
 
@@ -86,10 +91,19 @@ const Kernels* kernels_avx2();
 #if defined(F8_HAVE_AVX512_KERNELS)
 const Kernels* kernels_avx512();
 #endif
+#if defined(F8_HAVE_AMX_KERNELS)
+const Kernels* kernels_avx512_amx();
+#endif
 
-// Best supported table for "auto", or the named one; nullptr if the CPU or
-// this build lacks it.
+// Best supported table for "auto" (at most the tier F8_CPU_ISA names, when
+// set: avx512-amx, avx512, avx2 or generic), or the named one; nullptr if
+// the CPU or this build lacks it (or F8_CPU_ISA names no tier).
 const Kernels* select_kernels(const std::string& isa);
+// Tiers this CPU and build run, best first (the order of kTiers).
 std::vector<std::string> supported_isas();
+// Whether Linux granted this process the AMX tile state
+// (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)); asked once, and
+// only when CPUID reports AMX.
+bool amx_permitted();
 
 }  // namespace f8backend::cpu::simd

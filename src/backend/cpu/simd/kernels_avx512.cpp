@@ -1,7 +1,9 @@
-// kernels_avx512.cpp — the AVX-512 (F/BW/VL/DQ) table: the same hand-written
-// 256-bit gemm code plus the portable ops auto-vectorized for AVX-512.
-// Selected only when CPUID and XCR0 report AVX-512; NOT run on the
-// development machine (AVX2 only) — see docs/backend.md.
+// kernels_avx512.cpp — the AVX-512 (F/BW/VL/DQ) table: the 512-bit gemm
+// (gemm_avx512.inc: 16-lane chains, FP32 activations) plus the portable ops
+// auto-vectorized for AVX-512. Selected only when CPUID and XCR0 report
+// AVX-512. The development machine has no AVX-512: this code was validated
+// by compiling the same gemm source against SIMDe's emulated intrinsics
+// (tests/backend/test_avx512_emul.cpp) — see docs/backend.md "Tiers".
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -19,6 +21,10 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
 #endif
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*: false
+// -W(maybe-)uninitialized reports (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 namespace f8backend::cpu::simd {
@@ -27,13 +33,14 @@ namespace avx512_isa {
 #include "backend/cpu/simd/attention_portable.inc"
 #include "backend/cpu/simd/x86_codec.inc"
 #include "backend/cpu/simd/gemm_x86.inc"
+#include "backend/cpu/simd/gemm_avx512.inc"
 }  // namespace avx512_isa
 
 const Kernels* kernels_avx512() {
   using namespace avx512_isa;
-  static const Kernels k = {"avx512",     x86_gemm_rows, x86_quantize_row, x86_decode_row, x86_encode_row,
-                            p_rms_scale, p_mul_rows,    p_swiglu,         p_add,          x86_attention,
-                            x86_lanes_x};
+  static const Kernels k = {"avx512",    z_gemm_rows, x86_quantize_row, x86_decode_row, x86_encode_row,
+                            p_rms_scale, p_mul_rows,  p_swiglu,         p_add,          x86_attention,
+                            z_lanes_x};
   return &k;
 }
 

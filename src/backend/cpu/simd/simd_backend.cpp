@@ -420,7 +420,9 @@ class SimdBackend final : public Backend {
                                                       std::to_string(p.n_threads));
     if (p.max_tokens < 1) return Status::Error(Code::InvalidArgument, "stream: max_tokens must be >= 1");
     if (p.max_dim < 1) return Status::Error(Code::InvalidArgument, "stream: max_dim must be >= 1");
-    auto s = std::make_unique<SimdStream>(p, k_);
+    // avx512-amx is not batch-invariant across its AMX threshold: a
+    // deterministic stream runs the table it names (avx512).
+    auto s = std::make_unique<SimdStream>(p, p.deterministic && k_->deterministic ? k_->deterministic : k_);
     if (Status st = s->init(); !st.ok()) return st;
     *out = std::move(s);
     return Status::Ok();
@@ -443,6 +445,10 @@ Status make_simd_backend(const std::string& isa, std::unique_ptr<Backend>* out) 
   if (!k) {
     std::string have;
     for (const auto& s : simd::supported_isas()) have += (have.empty() ? "" : ", ") + s;
+    const char* cap = std::getenv("F8_CPU_ISA");
+    if ((isa == "auto" || isa.empty()) && cap && *cap)
+      return Status::Error(Code::InvalidArgument, std::string("F8_CPU_ISA: '") + cap +
+                                                      "' is not a cpu-simd tier (avx512-amx, avx512, avx2, generic)");
     return Status::Error(Code::InvalidArgument,
                          "cpu-simd: ISA '" + isa + "' is not available on this CPU/build (have: auto, " + have + ")");
   }
