@@ -136,8 +136,9 @@ void run_attention(const std::string& isa, int threads, DType dt, bool token = f
     if (window == 0) {
       EXPECT_NE(a, full);
     }
-    for (int t = 0; t < T; ++t)
-      for (int i = 0; i < 40; ++i) ASSERT_LT(std::fabs(a[(t * H + 5) * 40 + i]), 1e-12f);  // head 5: sink 60
+    if (!token)  // (token: the rows scaled up to 2^6 give scores above the sink)
+      for (int t = 0; t < T; ++t)
+        for (int i = 0; i < 40; ++i) ASSERT_LT(std::fabs(a[(t * H + 5) * 40 + i]), 1e-12f);  // head 5: sink 60
   }
   ab.sinks = nullptr;
   ab.window = 0;
