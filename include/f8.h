@@ -490,11 +490,13 @@ F8_API f8_status f8_model_get_info(const f8_model *model, f8_model_info *info);
 F8_API f8_status f8_model_tp_bytes(const f8_model *model, int32_t tp, uint64_t *bytes);
 
 typedef enum f8_kv_type {
-  F8_KV_FP8 = 0,   /* E4M3 with per-layer scales (default) */
+  F8_KV_FP8 = 0,   /* E4M3, one power-of-two scale per token and KV head written
+                      with each cell (default; MLA models: per-layer scales) */
   F8_KV_BF16 = 1,
   F8_KV_F32 = 2,
   F8_KV_F16 = 3,
-  F8_KV_E5M2 = 4,
+  F8_KV_E5M2 = 4,  /* E5M2 with per-layer scales */
+  F8_KV_FP8_LAYER = 5, /* E4M3 with per-layer scales (file, measured at load, or 1.0) */
 } f8_kv_type;
 
 /* Called between layers during f8_decode; return true to stop (f8_decode

@@ -10,7 +10,10 @@
 // head's sink logit joins the softmax denominator (attn::fold_sink, once, on
 // the final state: the S = 1 epilogue or the merge kernel). K/V are decoded on load and
 // multiplied by k_scale[layer] / v_scale[layer] (FP8 caches only: F32/F16/BF16
-// ignore the scales, as the CPU does);
+// ignore the scales, as the CPU does); with per-token scales (kv.k_exp set,
+// kernels/kv_scale.h) the layer scales are 1 and each cell's score is
+// multiplied by its K row's 2^e and its probability by its V row's 2^e
+// before the P.V product (powers of two: the same as decoding code * 2^e);
 // all arithmetic is FP32.
 //
 // Shapes: q, out [T, n_heads * D] F32 (D = head_dim <= 256); K, V
@@ -57,6 +60,7 @@
 #include "ggf8/fp8.h"
 #include "kernels/attn_det.h"
 #include "kernels/attn_math.h"
+#include "kernels/kv_scale.h"
 
 namespace f8k {
 namespace {
@@ -264,11 +268,18 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
     const size_t off0 = static_cast<size_t>(c0) * row_stride;
     const S* kp = kb + off0;
     const S* vp = vb + off0;
+    float kx[U], vx[U];  // per-token scales of the chunk's rows (1 without)
 #pragma unroll
     for (int u = 0; u < U; ++u, kp += row_stride, vp += row_stride) {
+      kx[u] = vx[u] = 1.0f;
       if ((vmask >> u) & 1u) {
         LR::load(kp, lane, D, kr[u]);
         LR::load(vp, lane, D, vr[u]);
+        if (a.kv.k_exp) {
+          const size_t ei = static_cast<size_t>(c0 + u) * a.kv.n_kv_heads + kvh;
+          kx[u] = kvs::exp_scale(a.kv.k_exp[ei]);
+          vx[u] = kvs::exp_scale(a.kv.v_exp[ei]);
+        }
       } else {
         LR::zero(kr[u]);
         LR::zero(vr[u]);
@@ -293,7 +304,7 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
     float mb = kNegInf;
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      sc[u] = ((vmask >> u) & 1u) ? attn::softcap_log2(sc[u], a.qb.softcap) : kNegInf;
+      sc[u] = ((vmask >> u) & 1u) ? attn::softcap_log2(sc[u] * kx[u], a.qb.softcap) : kNegInf;
       mb = fmaxf(mb, sc[u]);
     }
     const float mn = fmaxf(m, mb);
@@ -305,10 +316,11 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
     for (int u = 0; u < U; ++u) {
       const float p = attn::prob(sc[u], mn);
       l += p;
+      const float pv = p * vx[u];
       float vf[E];
       LR::decode(vr[u], vf);
 #pragma unroll
-      for (int j = 0; j < E; ++j) acc[j] = fmaf(p, vf[j], acc[j]);
+      for (int j = 0; j < E; ++j) acc[j] = fmaf(pv, vf[j], acc[j]);
     }
     m = mn;
   }
@@ -473,6 +485,8 @@ __global__ void __launch_bounds__(kThreads) attn_det_kernel(const AttnArgs a) {
             for (int jj = 0; jj < E; ++jj) d = fmaf(qf[jj], kf[jj], d);
 #pragma unroll
             for (int off = 16; off > 0; off >>= 1) d = __fadd_rn(d, __shfl_xor_sync(kAll, d, off));
+            if (a.kv.k_exp)  // per-token K scale 2^e (exact)
+              d = __fmul_rn(d, kvs::exp_scale(a.kv.k_exp[static_cast<size_t>(list[e + j]) * a.kv.n_kv_heads + kvh]));
             d = attn::softcap_log2(d, a.qb.softcap);
             if (lane == (j & 31)) {
               if (j < 32) sc0 = d;
@@ -491,8 +505,12 @@ __global__ void __launch_bounds__(kThreads) attn_det_kernel(const AttnArgs a) {
             LR::load(vb + static_cast<size_t>(list[e + j]) * row_stride, lane, D, vr);
             float vf[E];
             LR::decode(vr, vf);
+            // per-token V scale 2^e folded into p (exact): p * (code * 2^e)
+            const float pv = a.kv.v_exp ? __fmul_rn(p, kvs::exp_scale(
+                                                           a.kv.v_exp[static_cast<size_t>(list[e + j]) * a.kv.n_kv_heads + kvh]))
+                                        : p;
 #pragma unroll
-            for (int jj = 0; jj < E; ++jj) racc[jj] = fmaf(p, vf[jj], racc[jj]);
+            for (int jj = 0; jj < E; ++jj) racc[jj] = fmaf(pv, vf[jj], racc[jj]);
           }
           if (!bhas) {
             bm = rm;

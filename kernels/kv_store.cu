@@ -22,12 +22,20 @@
 // and the pointers allow it; otherwise the same grid with one element per
 // thread and 4 strided steps.
 // Bytes: reads 2 * T * n * 4, writes 2 * T * n * elem_size.
+//
+// Per-token scales (E4M3 with DevKv k_exp/v_exp set; CPU reference:
+// store_row_token_scaled): each (token, kv head) row of K and of V gets
+// e = kvs::exp_for_amax(max finite |x|) written to k_exp/v_exp and codes
+// e4m3_from_f32(x / 2^e). Grid (T, n_kv_heads), one warp per block: lane i
+// takes elements i, i + 32, ... of the head's K and V rows (amax by warp
+// shuffles), so each row's scale is known before any of its codes.
 #include "kernels/attention.cuh"
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "ggf8/fp8.h"
+#include "kernels/kv_scale.h"
 
 namespace f8k {
 namespace {
@@ -125,6 +133,52 @@ __global__ void __launch_bounds__(kThreads) kv_store_kernel(const StoreArgs a) {
   }
 }
 
+// Per-token scales: block (t, h) stores head h of token t's K and V rows.
+struct TokenStoreArgs {
+  uint8_t* k;  // layer base
+  uint8_t* v;
+  int8_t* k_exp;  // layer base, [n_cells][n_kv_heads]
+  int8_t* v_exp;
+  int32_t n_cells, n_kv_heads, head_dim;
+  const float* src_k;
+  const float* src_v;
+  const int32_t* cells;
+};
+
+__device__ __forceinline__ float warp_max(float x) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) x = fmaxf(x, __shfl_xor_sync(0xFFFFFFFFu, x, off));
+  return x;
+}
+
+__global__ void __launch_bounds__(32) kv_store_token_kernel(const TokenStoreArgs a) {
+  const int t = blockIdx.x, h = blockIdx.y, lane = threadIdx.x;
+  const int cell = a.cells[t];
+  if (cell < 0 || cell >= a.n_cells) return;
+  const int D = a.head_dim;
+  const size_t n = static_cast<size_t>(a.n_kv_heads) * D;
+  const float* xk = a.src_k + static_cast<size_t>(t) * n + static_cast<size_t>(h) * D;
+  const float* xv = a.src_v + static_cast<size_t>(t) * n + static_cast<size_t>(h) * D;
+  float ka = 0.0f, va = 0.0f;
+  for (int i = lane; i < D; i += 32) {
+    ka = fmaxf(ka, kvs::finite_abs(xk[i]));
+    va = fmaxf(va, kvs::finite_abs(xv[i]));
+  }
+  const int ek = kvs::exp_for_amax(warp_max(ka)), ev = kvs::exp_for_amax(warp_max(va));
+  const float ks = kvs::exp_scale(ek), vs = kvs::exp_scale(ev);
+  uint8_t* dk = a.k + static_cast<size_t>(cell) * n + static_cast<size_t>(h) * D;
+  uint8_t* dv = a.v + static_cast<size_t>(cell) * n + static_cast<size_t>(h) * D;
+  for (int i = lane; i < D; i += 32) {
+    dk[i] = static_cast<uint8_t>(encode<Elem::E4M3>(xk[i], ks));
+    dv[i] = static_cast<uint8_t>(encode<Elem::E4M3>(xv[i], vs));
+  }
+  if (lane == 0) {
+    const size_t ei = static_cast<size_t>(cell) * a.n_kv_heads + h;
+    a.k_exp[ei] = static_cast<int8_t>(ek);
+    a.v_exp[ei] = static_cast<int8_t>(ev);
+  }
+}
+
 template <Elem T>
 int launch(const StoreArgs& a, int32_t T_, bool vec, cudaStream_t st) {
   const unsigned by = static_cast<unsigned>((a.n + kPerBlock - 1) / kPerBlock);
@@ -147,6 +201,25 @@ int kv_store(const DevKv& kv, int32_t layer, const float* k, const float* v, con
     case Elem::F16: case Elem::BF16: eb = 2; break;
     case Elem::E4M3: case Elem::E5M2: eb = 1; break;
     default: return static_cast<int>(cudaErrorInvalidValue);
+  }
+  if (kv.k_exp) {  // per-token scales (E4M3 only)
+    if (kv.type != Elem::E4M3 || !kv.v_exp) return static_cast<int>(cudaErrorInvalidValue);
+    TokenStoreArgs ta;
+    const size_t row = static_cast<size_t>(kv.n_kv_heads) * kv.head_dim;
+    const size_t exp_layer = static_cast<size_t>(kv.n_cells) * kv.n_kv_heads;
+    ta.k = kv.k + size_t(layer) * kv.n_cells * row;
+    ta.v = kv.v + size_t(layer) * kv.n_cells * row;
+    ta.k_exp = kv.k_exp + size_t(layer) * exp_layer;
+    ta.v_exp = kv.v_exp + size_t(layer) * exp_layer;
+    ta.n_cells = kv.n_cells;
+    ta.n_kv_heads = kv.n_kv_heads;
+    ta.head_dim = kv.head_dim;
+    ta.src_k = k;
+    ta.src_v = v;
+    ta.cells = cells;
+    const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(kv.n_kv_heads));
+    kv_store_token_kernel<<<grid, 32, 0, static_cast<cudaStream_t>(stream)>>>(ta);
+    return static_cast<int>(cudaGetLastError());
   }
   StoreArgs a;
   a.n = static_cast<int64_t>(kv.n_kv_heads) * kv.head_dim;

@@ -59,6 +59,7 @@ bool kv_dtype(f8_kv_type t, ggf8::DType* out) {
     case F8_KV_F32: *out = ggf8::DType::F32; return true;
     case F8_KV_F16: *out = ggf8::DType::F16; return true;
     case F8_KV_E5M2: *out = ggf8::DType::E5M2; return true;
+    case F8_KV_FP8_LAYER: *out = ggf8::DType::E4M3; return true;
   }
   return false;
 }
@@ -244,8 +245,14 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
       return set_error(F8_ERR_INVALID_ARGUMENT,
                        "f8_context_new: kv_type " + std::to_string(int(p.kv_type)) + " is not an f8_kv_type");
     f8model::Model& m = *model->runtime;
+    // F8_KV_FP8: scales per token and KV head, made as cells are stored;
+    // nothing to calibrate then. Per-layer scales instead for a latent (MLA)
+    // cache, and on CUDA, whose attention kernels read per-layer scales only
+    // so far (docs/runtime.md "KV cache").
+    const bool cpu_backend = cp.backend.rfind("cpu", 0) == 0;
+    cp.kv_token_scales = p.kv_type == F8_KV_FP8 && !m.hparams().is_mla() && cpu_backend;
     const bool fp8 = cp.kv_type == ggf8::DType::E4M3 || cp.kv_type == ggf8::DType::E5M2;
-    if (fp8 && !m.host_weights().has_kv_scales) {
+    if (fp8 && !cp.kv_token_scales && !m.host_weights().has_kv_scales) {
       std::vector<float> ks, vs;
       if (p.kv_calibrate && !m.kv_calibrated(&ks, &vs)) {
         std::vector<int32_t> toks;

@@ -189,6 +189,12 @@ struct KVCacheParams {
   // stored = satfinite(rne(k / k_scale[l])). [n_layers] each; empty = all 1.0.
   // Used for E4M3/E5M2 only; ignored for BF16/F16/F32.
   std::vector<float> k_scale, v_scale;
+  // E4M3 only (not MLA): per-token, per-KV-head scales instead of k_scale /
+  // v_scale. kv_store gives each (cell, KV head) row of K and of V its own
+  // power-of-two scale 2^e (e an int8 stored with the cell, the rule in
+  // kernels/kv_scale.h) and every reader decodes code * 2^e. The default
+  // for --kv-type fp8 (docs/runtime.md "KV cache").
+  bool token_scales = false;
   // Multi-head latent attention (DeepSeek-V3): > 0 makes a LATENT cache.
   // Each cell then holds one row per layer of head_dim values (n_kv_heads
   // must be 1): c_kv (the first mla_kv_lora values, after kv_a_layernorm)
@@ -239,7 +245,8 @@ struct AttnBatch {
   // FP8 fused attention (FMHA): Q quantized to E4M3 per (token, head), Q.K
   // and P.V as FP8 x FP8 products, P quantized to E4M3 with the fixed scale
   // 256 (kernels/fmha_math.h has the exact data flow). Only with an E4M3
-  // cache and a head_dim f8k::fmha::head_dim_ok accepts; the model sets it
+  // cache with per-layer scales (not token_scales: the backends then run the
+  // FP32 path) and a head_dim f8k::fmha::head_dim_ok accepts; the model sets it
   // through use_fp8_fmha(). The CPU backends emulate it (cpu/fmha_emul.h).
   bool fp8_fmha = false;
   // Attention sinks (gpt-oss `self_attn.sinks`): device float[n_heads], one

@@ -20,6 +20,8 @@ Status check_kv_params(const KVCacheParams& p) {
       return Status::Error(Code::Unsupported, std::string("kv cache: dtype ") +
                                                   ggf8::dtype_name(p.dtype) + " (want e4m3/e5m2/bf16/f16/f32)");
   }
+  if (p.token_scales && (p.dtype != DType::E4M3 || p.mla_kv_lora > 0))
+    return bad("per-token scales (token_scales) need an E4M3 cache of K and V heads (not e5m2/16/32-bit, not MLA)");
   for (const auto* v : {&p.k_scale, &p.v_scale}) {
     if (!v->empty() && static_cast<int32_t>(v->size()) != p.n_layers)
       return bad("k_scale/v_scale must have n_layers (" + std::to_string(p.n_layers) + ") entries, got " +

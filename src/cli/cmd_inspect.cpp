@@ -236,14 +236,17 @@ std::string fmt_num(double x, const char* f) {
 }
 
 // The KV cache a context of this model keeps per token, in the default
-// --kv-type (E4M3: one byte per value; two f32 scales per layer on top, not
-// per token). Multi-head latent attention (llm.attention.kv_lora_rank): one
-// latent row of kv_lora_rank + qk_rope_head_dim values; else K and V:
-// 2 x head_count_kv x head_dim values. known = false when the metadata does
-// not say.
+// --kv-type (E4M3: one byte per value). K and V (2 x head_count_kv x
+// head_dim values) carry one int8 scale exponent per KV head each
+// (kernels/kv_scale.h): 2 x head_count_kv bytes more per token and layer.
+// Multi-head latent attention (llm.attention.kv_lora_rank): one latent row
+// of kv_lora_rank + qk_rope_head_dim values and two f32 scales per layer
+// (not per token). known = false when the metadata does not say.
 struct KvFootprint {
   bool known = false, latent = false;
   uint64_t layers = 0, values = 0;  // values per token per layer
+  uint64_t scale_bytes = 0;         // scale bytes per token per layer (per-token exponents)
+  uint64_t bytes() const { return values + scale_bytes; }  // per token per layer
   std::string what;                 // how `values` is made up
 };
 KvFootprint kv_footprint(const ggf8::File& f) {
@@ -264,6 +267,7 @@ KvFootprint kv_footprint(const ggf8::File& f) {
       hd = embd / heads;
     }
     r.values = 2 * kv * hd;
+    r.scale_bytes = 2 * kv;
     r.what = "K and V: 2 x " + std::to_string(kv) + " KV heads x head_dim " + std::to_string(hd);
   }
   r.known = true;
@@ -345,10 +349,11 @@ int run_inspect(int argc, char** argv) {
       j["kv_cache"] = {{"dtype", "e4m3"},
                        {"latent", kv.latent},
                        {"values_per_token_per_layer", kv.values},
-                       {"bytes_per_token_per_layer", kv.values},
+                       {"bytes_per_token_per_layer", kv.bytes()},
+                       {"scale_bytes_per_token_per_layer", kv.scale_bytes},
                        {"layers", kv.layers},
-                       {"bytes_per_token", kv.values * kv.layers},
-                       {"scale_bytes_per_layer", 8}};
+                       {"bytes_per_token", kv.bytes() * kv.layers},
+                       {"scale_bytes_per_layer", kv.latent ? 8 : 0}};
     json ts = json::array();
     for (const auto& t : f->tensors()) {
       json e;
@@ -391,10 +396,14 @@ int run_inspect(int argc, char** argv) {
               human_bytes(f->data_size()).c_str(), f->data_offset());
   std::printf("contents:  %zu tensors (%zu with checksums), %zu metadata keys\n", f->tensors().size(),
               size_t(with_sum), f->metadata().size());
-  if (const KvFootprint kv = kv_footprint(*f); kv.known)
-    std::printf("kv cache:  %s bytes per token per layer in E4M3 (%s values; + 2 f32 scales per layer), %s bytes "
-                "per token over %" PRIu64 " layers\n",
-                with_commas(kv.values).c_str(), kv.what.c_str(), with_commas(kv.values * kv.layers).c_str(), kv.layers);
+  if (const KvFootprint kv = kv_footprint(*f); kv.known) {
+    const std::string scales = kv.latent ? "; + 2 f32 scales per layer"
+                                         : " + " + with_commas(kv.scale_bytes) + " scale exponents, one per KV head";
+    std::printf("kv cache:  %s bytes per token per layer in E4M3 (%s values%s), %s bytes per token over %" PRIu64
+                " layers\n",
+                with_commas(kv.bytes()).c_str(), kv.what.c_str(), scales.c_str(),
+                with_commas(kv.bytes() * kv.layers).c_str(), kv.layers);
+  }
 
   std::printf("\nmetadata:\n");
   size_t kw = 0;

@@ -21,7 +21,10 @@ void add_run_flags(ArgParser& p, RunFlags* f) {
            "--gpu-mem on a GPU)");
   p.option("-b,--batch", &f->batch, "N", "max tokens per forward chunk");
   p.option("-t,--threads", &f->threads, "N", "CPU threads (0 = the default: physical cores this process may use, capped by its cgroup CPU quota; docs/backend.md)");
-  p.option("--kv-type", &f->kv_type, "fp8|bf16|f32|f16|e5m2", "KV cache precision");
+  p.option("--kv-type", &f->kv_type, "fp8|fp8-layer|bf16|f32|f16|e5m2",
+           "KV cache precision: fp8 = E4M3 with a power-of-two scale per token and KV head stored with each "
+           "cell (1 byte per head_dim values); fp8-layer = E4M3 with one scale per layer (file or measured at "
+           "start-up); e5m2 per-layer scales (docs/runtime.md)");
   static const std::string backend_help =
       "compute backend: cpu (= cpu-simd), cpu-simd, cpu-ref; cuda (= cuda:0) or cuda:N where the build has "
       "CUDA (this build: " + std::string(f8_backends()) + ")";
@@ -67,8 +70,9 @@ bool context_params_from(const RunFlags& f, ArgParser& p, f8_context_params* out
   else if (f.kv_type == "f32") cp.kv_type = F8_KV_F32;
   else if (f.kv_type == "f16") cp.kv_type = F8_KV_F16;
   else if (f.kv_type == "e5m2") cp.kv_type = F8_KV_E5M2;
+  else if (f.kv_type == "fp8-layer") cp.kv_type = F8_KV_FP8_LAYER;
   else {
-    *err = "--kv-type '" + f.kv_type + "': expected fp8, bf16, f32, f16 or e5m2";
+    *err = "--kv-type '" + f.kv_type + "': expected fp8, fp8-layer, bf16, f32, f16 or e5m2";
     return false;
   }
   if (!(f.gpu_mem > 0.0 && f.gpu_mem <= 1.0)) {
@@ -148,7 +152,7 @@ int load_model_and_context(const RunFlags& f, ArgParser& p, Loaded* out, bool qu
   if (st != F8_OK) return fail(st == F8_ERR_INVALID_ARGUMENT ? 2 : 1, f8_last_error());
   out->info.struct_size = sizeof(out->info);
   if (f8_model_get_info(out->model, &out->info) != F8_OK) return fail(1, f8_last_error());
-  if (!quiet && cp.kv_type == F8_KV_FP8 && !out->info.has_kv_scales)
+  if (!quiet && cp.kv_type == F8_KV_FP8_LAYER && !out->info.has_kv_scales)
     std::fprintf(stderr, "f8: %s has no KV cache scales; %s\n", f.model.c_str(),
                  cp.kv_calibrate ? "measuring per-layer FP8 KV scales on a built-in text"
                                  : "using scale 1.0 (--no-kv-calibrate): expect larger KV error");

@@ -55,7 +55,9 @@ Status fit_device_ctx(f8backend::Backend& be, const HParams& hp, int32_t n_kv_he
                          T * hp.n_expert_used * (5.0 * hp.n_ff_exp + 5.0 * hp.n_embd + 32.0);
   const double budget = double(fr) - (1.0 - double(p->gpu_mem)) * double(tot) - scratch;
   const double per_cell = hp.is_mla() ? double(hp.n_layer) * (hp.mla_kv_lora + hp.mla_rope) * ggf8::dtype_size(p->kv_type)
-                                      : 2.0 * hp.n_layer * n_kv_heads * hp.head_dim * ggf8::dtype_size(p->kv_type);
+                                      : 2.0 * hp.n_layer * n_kv_heads *
+                                            (hp.head_dim * ggf8::dtype_size(p->kv_type) +
+                                             (p->kv_token_scales ? 1.0 : 0.0));  // + one exponent per KV head
   const int64_t fit = budget > 0 ? int64_t(budget / per_cell) : 0;
   const std::string where = std::string(be.description()) + ": " + gib(double(fr)) + " free of " +
                             gib(double(tot)) + ", --gpu-mem " + std::to_string(p->gpu_mem).substr(0, 4);
@@ -268,6 +270,7 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
     kp.mla_kv_lora = int32_t(hp.mla_kv_lora);
   }
   kp.dtype = p.kv_type;
+  kp.token_scales = p.kv_token_scales && p.kv_type == ggf8::DType::E4M3 && !hp.is_mla();
   // The position lists: the deterministic attention, and every MLA kernel
   // (a device backend's latent attention walks them; the CPU keeps them anyway).
   kp.position_lists = p.deterministic || hp.is_mla();

@@ -25,6 +25,10 @@ struct ContextParams {
   int32_t n_batch = 512;         // tokens per forward chunk (a bigger batch is split)
   int32_t n_threads = 1;         // >= 1
   ggf8::DType kv_type = ggf8::DType::E4M3;
+  // E4M3 cache: one power-of-two scale per (token, KV head) written with each
+  // cell (KVCacheParams::token_scales) instead of k_scale / v_scale. Ignored
+  // (per-layer scales) for a latent (MLA) cache and other dtypes.
+  bool kv_token_scales = false;
   bool emulate_gpu = false;      // quantize activations to E4M3 (GPU data flow)
   // Prefill chunks (>= f8backend::kFmhaMinTokens tokens) run FP8 FMHA when
   // activations are FP8 and the cache is E4M3 (the GPU; emulate_gpu on the

@@ -290,7 +290,10 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
         s.kv_store(*R.kv, li, k, v, d_cells, n);
         ab.window = windowed ? int32_t(hp.sliding_window) : 0;
         ab.sinks = static_cast<const float*>(L.sinks.data);  // gpt-oss: this rank's heads' sinks (null elsewhere)
-        ab.fp8_fmha = f8backend::use_fp8_fmha(p_.fp8_attention && !p_.deterministic, quant_act,
+        // Per-token KV scales (the fp8 default) have no FMHA path yet: the
+        // kernel folds one K and one V scale per layer into its multipliers.
+        ab.fp8_fmha = f8backend::use_fp8_fmha(p_.fp8_attention && !p_.deterministic && !R.kv->params().token_scales,
+                                              quant_act,
                                               R.kv->params().dtype, int32_t(hp.head_dim), n);
         s.attention(*R.kv, li, q, ab, att);
         if (act_) act_into(R, att, n, int64_t(tp.n_head) * hp.head_dim, &act_->site[l][kSiteAttnOut]);

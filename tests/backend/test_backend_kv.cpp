@@ -7,8 +7,9 @@ using namespace f8test;
 
 namespace {
 
-KVCacheParams kvp(DType dt, int cells) {
+KVCacheParams kvp(DType dt, int cells, bool token = false) {
   KVCacheParams p;
+  p.token_scales = token;
   p.n_layers = 2;
   p.n_cells = cells;
   p.n_kv_heads = 2;
@@ -53,13 +54,13 @@ TEST(KvCells, AllocRemoveCopyFull) {
 
 // Fills a cache on each backend with the same tokens of 3 sequences, then
 // checks kv_store + attention of a decode batch and a causal prefill batch.
-void run_attention(const std::string& isa, int threads, DType dt) {
+void run_attention(const std::string& isa, int threads, DType dt, bool token = false) {
   auto ref = make("cpu-ref");
   auto sim = make("cpu-simd", isa);
   auto rs = stream(*ref, 1, 16, 1024), ss = stream(*sim, threads, 16, 1024);
   std::unique_ptr<KVCache> rc, sc;
-  ASSERT_TRUE(ref->create_kv_cache(kvp(dt, 64), &rc).ok());
-  ASSERT_TRUE(sim->create_kv_cache(kvp(dt, 64), &sc).ok());
+  ASSERT_TRUE(ref->create_kv_cache(kvp(dt, 64, token), &rc).ok());
+  ASSERT_TRUE(sim->create_kv_cache(kvp(dt, 64, token), &sc).ok());
   const int KD = 2 * 40, H = 6;  // GQA: 6 query heads over 2 kv heads
   // 3 sequences with 9, 5 and 12 tokens already in the cache, interleaved.
   std::vector<int32_t> seq, pos;
@@ -73,14 +74,21 @@ void run_attention(const std::string& isa, int threads, DType dt) {
   ASSERT_TRUE(sc->alloc_cells(n, seq.data(), pos.data(), cs.data()).ok());
   ASSERT_EQ(cr, cs);
   for (int layer = 0; layer < 2; ++layer) {
-    const auto k = randn(n * KD, 100 + layer, 2.0f), v = randn(n * KD, 200 + layer);
+    auto k = randn(n * KD, 100 + layer, 2.0f), v = randn(n * KD, 200 + layer);
+    if (token)  // per-token scales: rows of very different sizes (token i, kv head h)
+      for (int i = 0; i < n * KD; ++i) {
+        const int r = i / 40;
+        k[i] *= std::ldexp(1.0f, (r * 5) % 13 - 6);
+        v[i] *= std::ldexp(1.0f, (r * 3) % 11 - 5);
+      }
     rs->kv_store(*rc, layer, k.data(), v.data(), cr.data(), n);
     ss->kv_store(*sc, layer, k.data(), v.data(), cs.data(), n);
   }
   rc->seq_cp(2, 3, 0, 6);  // seq 3 = a fork of seq 2's first 6 tokens
   sc->seq_cp(2, 3, 0, 6);
-  // query batch: decode tokens for seqs 0, 1, 3 and a causal block of seq 2.
-  std::vector<int32_t> qseq = {0, 1, 3, 2, 2, 2}, qpos = {9, 5, 6, 3, 7, 11};
+  // query batch: decode tokens for seqs 0, 1, 3 and a causal block of seq 2
+  // (4 queries: cpu-simd decodes its rows once for the call).
+  std::vector<int32_t> qseq = {0, 1, 3, 2, 2, 2, 2}, qpos = {9, 5, 6, 3, 7, 10, 11};
   const int T = static_cast<int>(qseq.size());
   const auto q = randn(T * H * 40, 300);
   AttnBatch ab;
@@ -98,7 +106,8 @@ void run_attention(const std::string& isa, int threads, DType dt) {
       rs->attention(*rc, layer, q.data(), ab, a.data());
       ss->attention(*sc, layer, q.data(), ab, b.data());
       expect_close(b, a, 1e-5f, 1e-4f,
-                   isa + " attention " + ggf8::dtype_name(dt) + " window " + std::to_string(window));
+                   isa + " attention " + ggf8::dtype_name(dt) + (token ? " token scales" : "") + " window " +
+                       std::to_string(window));
       if (layer == 0 && window == 0) full = a;
       if (layer == 0 && window == 3) EXPECT_NE(a, full);  // the window changes what is seen
     }
@@ -127,8 +136,9 @@ void run_attention(const std::string& isa, int threads, DType dt) {
     if (window == 0) {
       EXPECT_NE(a, full);
     }
-    for (int t = 0; t < T; ++t)
-      for (int i = 0; i < 40; ++i) ASSERT_LT(std::fabs(a[(t * H + 5) * 40 + i]), 1e-12f);  // head 5: sink 60
+    if (!token)  // (token: the rows scaled up to 2^6 give scores above the sink)
+      for (int t = 0; t < T; ++t)
+        for (int i = 0; i < 40; ++i) ASSERT_LT(std::fabs(a[(t * H + 5) * 40 + i]), 1e-12f);  // head 5: sink 60
   }
   ab.sinks = nullptr;
   ab.window = 0;
@@ -146,6 +156,11 @@ TEST(Attention, SimdMatchesRef) {
   for (const auto& isa : cpu_isas())
     for (int t : {1, 3})
       for (DType dt : {DType::E4M3, DType::E5M2, DType::BF16, DType::F16, DType::F32}) run_attention(isa, t, dt);
+}
+
+TEST(Attention, TokenScalesSimdMatchesRef) {
+  for (const auto& isa : cpu_isas())
+    for (int t : {1, 3}) run_attention(isa, t, DType::E4M3, true);
 }
 
 // A sink is one more softmax term with no value: with one visible cell of

@@ -23,6 +23,7 @@
 #include "ggf8/fp8.h"
 #include "kernels/attn_det.h"
 #include "kernels/attn_math.h"
+#include "kernels/kv_scale.h"
 
 namespace {
 
@@ -39,15 +40,32 @@ struct Pool {
   KvCells kc;
   int D;
   std::vector<float> k, v;  // [cell][kKv][D]
-  Pool(int cells, int d) : kc(cells), D(d), k(size_t(cells) * kKv * d), v(k.size()) {}
+  std::vector<float> kx, vx;  // per-token scales 2^e [cell][kKv] (1 without: kernel's k_exp null)
+  Pool(int cells, int d)
+      : kc(cells), D(d), k(size_t(cells) * kKv * d), v(k.size()), kx(size_t(cells) * kKv, 1.0f), vx(kx.size(), 1.0f) {}
 };
 
 // Stored rows of (seq, pos): sequence 0's (and 7's, its prefix donor) depend
 // on the position only, so every layout holds the same values for it.
-void rows(int seq, int pos, int D, bool fp8, float* k, float* v) {
+// fp8: 0 = F32, 1 = E4M3 with the layer scales (Args ks, vs), 2 = E4M3 with
+// per-token scales: each head's row its own size, coded with 2^e (kx, vx).
+void rows(int seq, int pos, int D, int fp8, float* k, float* v, float* kx, float* vx) {
   if (seq == 7) seq = 0;
   std::mt19937 rng(uint32_t(seq * 1000003 + pos * 31 + 1));
   std::normal_distribution<float> nd(0.0f, seq == 0 ? 1.0f : 2.5f);
+  if (fp8 == 2) {
+    for (int h = 0; h < kKv; ++h)
+      for (int which = 0; which < 2; ++which) {
+        float* dst = (which ? v : k) + h * D;
+        const float sz = std::ldexp(1.0f, int(rng() % 9) - (which ? 4 : 2));
+        float amax = 0.0f;
+        for (int i = 0; i < D; ++i) amax = std::max(amax, f8k::kvs::finite_abs(dst[i] = sz * nd(rng)));
+        const float s = f8k::kvs::exp_scale(f8k::kvs::exp_for_amax(amax));
+        for (int i = 0; i < D; ++i) dst[i] = ggf8::e4m3_to_f32(ggf8::e4m3_from_f32(dst[i] / s));
+        (which ? vx : kx)[h] = s;
+      }
+    return;
+  }
   for (int i = 0; i < kKv * D; ++i) {
     float a = nd(rng) / 0.05f, b = nd(rng) / 0.04f;  // stored = value / scale
     if (fp8) a = ggf8::e4m3_to_f32(ggf8::e4m3_from_f32(a)), b = ggf8::e4m3_to_f32(ggf8::e4m3_from_f32(b));
@@ -56,13 +74,13 @@ void rows(int seq, int pos, int D, bool fp8, float* k, float* v) {
   }
 }
 
-void alloc(Pool& pl, const std::vector<std::pair<int, int>>& toks, bool fp8) {
+void alloc(Pool& pl, const std::vector<std::pair<int, int>>& toks, int fp8) {
   std::vector<int32_t> seq, pos, cells(toks.size());
   for (auto [s, p] : toks) seq.push_back(s), pos.push_back(p);
   ASSERT_TRUE(pl.kc.alloc(int32_t(toks.size()), seq.data(), pos.data(), cells.data()).ok());
   for (size_t i = 0; i < toks.size(); ++i)
     rows(toks[i].first, toks[i].second, pl.D, fp8, &pl.k[size_t(cells[i]) * kKv * pl.D],
-         &pl.v[size_t(cells[i]) * kKv * pl.D]);
+         &pl.v[size_t(cells[i]) * kKv * pl.D], &pl.kx[size_t(cells[i]) * kKv], &pl.vx[size_t(cells[i]) * kKv]);
 }
 
 std::vector<std::pair<int, int>> span(int s, int p0, int p1) {
@@ -73,7 +91,7 @@ std::vector<std::pair<int, int>> span(int s, int p0, int p1) {
 
 constexpr int kLen = 200;  // sequence 0: positions 0..199 (4 blocks)
 
-void layout(int which, Pool& pl, bool fp8) {
+void layout(int which, Pool& pl, int fp8) {
   std::mt19937 rng(uint32_t(which + 1));
   switch (which) {
     case 0: alloc(pl, span(0, 0, kLen), fp8); break;
@@ -190,7 +208,8 @@ void replay_block(const Pool& pl, const Args& a, const Query& qy, const std::vec
               for (int lane = 0; lane < 32; ++lane) nx[lane] = lanes[lane] + lanes[lane ^ off];
               std::copy(nx, nx + 32, lanes);
             }
-            sc[j] = am::softcap_log2(lanes[0], a.softcap);
+            // kernel: d = __fmul_rn(d, 2^e) with per-token scales (x 1 here without)
+            sc[j] = am::softcap_log2(lanes[0] * pl.kx[size_t(list[e + j]) * kKv + kvh], a.softcap);
             rm = std::fmax(rm, sc[j]);
           }
           float rl = 0.0f;
@@ -198,10 +217,11 @@ void replay_block(const Pool& pl, const Args& a, const Query& qy, const std::vec
           for (int j = 0; j < nr; ++j) {
             const float p = am::fexp2(sc[j] - rm);
             rl = rl + p;
+            const float pv = p * pl.vx[size_t(list[e + j]) * kKv + kvh];  // kernel: p * 2^e (per-token scales)
             const float* vr = row(pl.v, list[e + j]);
             for (int lane = 0; lane < 32; ++lane)
               for (int jj = 0; jj < E; ++jj)
-                racc[lane * E + jj] = std::fma(p, valid(lane, jj) ? vr[dim(lane, jj)] : 0.0f, racc[lane * E + jj]);
+                racc[lane * E + jj] = std::fma(pv, valid(lane, jj) ? vr[dim(lane, jj)] : 0.0f, racc[lane * E + jj]);
           }
           if (!P.has) {
             P.m = rm, P.l = rl, P.acc = racc, P.has = true;
@@ -262,7 +282,8 @@ std::vector<double> reference(const Pool& pl, const Args& a, const Query& qy) {
       if (!am::visible(ce.seqs, ce.pos, qy.seq, qy.pos, a.window)) continue;
       double d = 0;
       for (int i = 0; i < D; ++i)
-        d += double(q[size_t(h) * D + i]) * pl.k[(size_t(c) * kKv + h / group) * D + i] * a.ks;
+        d += double(q[size_t(h) * D + i]) * pl.k[(size_t(c) * kKv + h / group) * D + i] * a.ks *
+             pl.kx[size_t(c) * kKv + h / group];
       d *= a.scale;
       if (a.softcap > 0) d = a.softcap * std::tanh(d / a.softcap);
       sc.push_back(d);
@@ -275,13 +296,14 @@ std::vector<double> reference(const Pool& pl, const Args& a, const Query& qy) {
     for (size_t j = 0; j < cells.size(); ++j) {
       const double p = std::exp(sc[j] - mx) / l;
       for (int i = 0; i < D; ++i)
-        out[size_t(h) * D + i] += p * pl.v[(size_t(cells[j]) * kKv + h / group) * D + i] * a.vs;
+        out[size_t(h) * D + i] +=
+            p * pl.v[(size_t(cells[j]) * kKv + h / group) * D + i] * a.vs * pl.vx[size_t(cells[j]) * kKv + h / group];
     }
   }
   return out;
 }
 
-void check(const Args& a, bool fp8, const char* what) {
+void check(const Args& a, int fp8, const char* what) {
   const std::vector<int> probes = {0, 1, 63, 64, 100, 127, 128, 150, 199};
   // Reference outputs: each probe alone (T = 1) in layout 0.
   Pool p0(1024, a.D);
@@ -291,7 +313,7 @@ void check(const Args& a, bool fp8, const char* what) {
     ref.push_back(replay(p0, a, {{0, p}}));
     const std::vector<double> r = reference(p0, a, {0, p});
     double vmax = 0;
-    for (float x : p0.v) vmax = std::max(vmax, std::fabs(double(x) * a.vs));
+    for (size_t i = 0; i < p0.v.size(); ++i) vmax = std::max(vmax, std::fabs(double(p0.v[i]) * a.vs * p0.vx[i / a.D]));
     for (size_t i = 0; i < r.size(); ++i)
       ASSERT_NEAR(ref.back()[i], r[i], 3e-5 * vmax + 1e-4 * std::fabs(r[i])) << what << " probe " << p << " [" << i << "]";
   }
@@ -326,6 +348,9 @@ TEST(CudaAttnDet, ReplayIsBitIdenticalAtT1T7T64AndAnyLayout) {
   check({128, 0, 0.0884f, 0.0f, 1.0f, 1.0f, true}, false, "f32 d128");
   check({40, 37, 0.158f, 0.0f, 0.05f, 0.04f, false}, true, "e4m3 d40 window 37");
   check({64, 90, 0.125f, 30.0f, 0.05f, 0.04f, true}, true, "e4m3 d64 window 90 softcap 30");
+  // Per-token scales (the fp8 default): layer scales 1, a 2^e per (cell, kv head).
+  check({64, 0, 0.125f, 0.0f, 1.0f, 1.0f, true}, 2, "e4m3-token d64");
+  check({40, 37, 0.158f, 0.0f, 1.0f, 1.0f, false}, 2, "e4m3-token d40 window 37");
 }
 
 TEST(CudaAttnDet, Pieces) {

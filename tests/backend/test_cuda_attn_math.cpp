@@ -21,12 +21,13 @@
 #include "ggf8/fp8.h"
 #include "kernels/act_math.h"
 #include "kernels/attn_math.h"
+#include "kernels/kv_scale.h"
 
 namespace {
 
 using f8k::attn::SplitRange;
 
-enum class Store { F32, E4M3, E5M2 };
+enum class Store { F32, E4M3, E5M2, E4M3Token };
 
 // A KV cache of one layer as the kernel sees it: raw decoded values (before
 // the scale), cell metadata, hi.
@@ -34,6 +35,11 @@ struct Cache {
   int n_cells = 0, n_kv = 0, D = 0;
   std::vector<float> k, v;  // [n_cells][n_kv][D] decoded stored values
   float ks = 1.0f, vs = 1.0f;
+  // Per-token scales (DevKv k_exp/v_exp): 2^e per (cell, kv head), [n_cells][n_kv];
+  // empty = none (ks, vs are then 1 as CudaKVCache sets them).
+  std::vector<float> kx, vx;
+  float kmul(int cell, int kvh) const { return kx.empty() ? 1.0f : kx[size_t(cell) * n_kv + kvh]; }
+  float vmul(int cell, int kvh) const { return vx.empty() ? 1.0f : vx[size_t(cell) * n_kv + kvh]; }
   std::vector<int32_t> pos;
   std::vector<unsigned long long> seqs;
   int32_t hi = 0;
@@ -71,7 +77,8 @@ std::vector<double> reference(const Cache& c, const Query& qy) {
         if (!f8k::attn::visible(c.seqs[cell], c.pos[cell], qy.seq[t], qy.pos[t], qy.window)) continue;
         const float* kr = &c.k[(static_cast<size_t>(cell) * c.n_kv + kvh) * D];
         double d = 0;
-        for (int i = 0; i < D; ++i) d += static_cast<double>(q[i]) * (static_cast<double>(kr[i]) * c.ks);
+        for (int i = 0; i < D; ++i)
+          d += static_cast<double>(q[i]) * (static_cast<double>(kr[i]) * c.ks * c.kmul(cell, kvh));
         d *= qy.scale;
         sc.push_back(d);
         cells.push_back(cell);
@@ -85,7 +92,7 @@ std::vector<double> reference(const Cache& c, const Query& qy) {
         const double p = std::exp(sc[i] - mx);
         sum += p;
         const float* vr = &c.v[(static_cast<size_t>(cells[i]) * c.n_kv + kvh) * D];
-        for (int d = 0; d < D; ++d) acc[d] += p * (static_cast<double>(vr[d]) * c.vs);
+        for (int d = 0; d < D; ++d) acc[d] += p * (static_cast<double>(vr[d]) * c.vs * c.vmul(cells[i], kvh));
       }
       for (int d = 0; d < D; ++d)
         out[(static_cast<size_t>(t) * qy.H + h) * D + d] = sum > 0 ? acc[d] / sum : 0.0;
@@ -151,7 +158,7 @@ std::vector<float> emulate(const Cache& c, const Query& qy, int n_splits, const 
                 std::copy(nx, nx + 32, lanes);
               }
               for (int lane = 1; lane < 32; ++lane) EXPECT_EQ(lanes[lane], lanes[0]);  // butterfly: all equal
-              sc[u] = vis ? lanes[0] : -INFINITY;
+              sc[u] = vis ? lanes[0] * c.kmul(c0 + u, kvh) : -INFINITY;  // kernel: sc * kx[u]
             }
             float mb = -INFINITY;
             for (int u = 0; u < ks.U; ++u) mb = std::fmax(mb, sc[u]);
@@ -163,8 +170,9 @@ std::vector<float> emulate(const Cache& c, const Query& qy, int n_splits, const 
               const float p = prob(sc[u], mn);
               P.l += p;
               const bool vis = (vmask >> u) & 1u;
+              const float pv = p * (vis ? c.vmul(c0 + u, kvh) : 1.0f);  // kernel: p * vx[u]
               const float* vr = &c.v[(static_cast<size_t>(c0 + u) * c.n_kv + kvh) * D];
-              for (int d = 0; d < D; ++d) P.acc[d] = std::fma(p, vis ? vr[d] : 0.0f, P.acc[d]);
+              for (int d = 0; d < D; ++d) P.acc[d] = std::fma(pv, vis ? vr[d] : 0.0f, P.acc[d]);
             }
             P.m = mn;
           }
@@ -233,13 +241,33 @@ Scenario make_scenario(std::mt19937& rng, int n_cells, int n_kv, int H, int D, i
   c.D = D;
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::uniform_real_distribution<float> ud(0.0f, 1.0f);
-  c.ks = st == Store::F32 ? 1.0f : 0.02f;
-  c.vs = st == Store::F32 ? 1.0f : 0.01f;
+  c.ks = st == Store::F32 || st == Store::E4M3Token ? 1.0f : 0.02f;
+  c.vs = st == Store::F32 || st == Store::E4M3Token ? 1.0f : 0.01f;
   c.k.resize(static_cast<size_t>(n_cells) * n_kv * D);
   c.v.resize(c.k.size());
-  // Stored values: real / scale quantized (FP8) as kv_store would write them.
-  for (auto& x : c.k) x = quantize(spread * nd(rng) / c.ks, st);
-  for (auto& x : c.v) x = quantize(3.0f * nd(rng) / c.vs, st);
+  if (st == Store::E4M3Token) {
+    // Per-token scales: each (cell, kv head) row with its own size (K 2^-4 ..
+    // 2^4, V 2^-8 .. 2^8 times the spread: heads and tokens differ in real models),
+    // coded as the store kernel does (kernels/kv_scale.h).
+    std::uniform_int_distribution<int> mag(-8, 8);
+    c.kx.resize(static_cast<size_t>(n_cells) * n_kv);
+    c.vx.resize(c.kx.size());
+    for (size_t r = 0; r < c.kx.size(); ++r)
+      for (int which = 0; which < 2; ++which) {
+        std::vector<float>& vals = which ? c.v : c.k;
+        const float sz = (which ? 3.0f : spread) * std::ldexp(1.0f, which ? mag(rng) : mag(rng) / 2);
+        float row[512], amax = 0.0f;
+        for (int i = 0; i < D; ++i) amax = std::max(amax, f8k::kvs::finite_abs(row[i] = sz * nd(rng)));
+        const int e = f8k::kvs::exp_for_amax(amax);
+        const float s = f8k::kvs::exp_scale(e);
+        for (int i = 0; i < D; ++i) vals[r * D + i] = ggf8::e4m3_to_f32(ggf8::e4m3_from_f32(row[i] / s));
+        (which ? c.vx : c.kx)[r] = s;
+      }
+  } else {
+    // Stored values: real / scale quantized (FP8) as kv_store would write them.
+    for (auto& x : c.k) x = quantize(spread * nd(rng) / c.ks, st);
+    for (auto& x : c.v) x = quantize(3.0f * nd(rng) / c.vs, st);
+  }
   c.pos.assign(n_cells, -1);
   c.seqs.assign(n_cells, 0);
   const int n_seq = 5;  // seq 5 exists only as a query (sees nothing); seq 63 too
@@ -413,6 +441,10 @@ TEST(CudaAttnMath, EmulationMatchesDoubleSoftmax) {
       {"e4m3 d18 strided", 150, 1, 8, 18, 8, Store::E4M3, 1.0f, {4, 2, false}},
       // Prefill-like: many tokens.
       {"e4m3 d128 prefill", 400, 2, 4, 128, 64, Store::E4M3, 1.0f, {4, 16, true}},
+      // Per-token scales (the fp8 default): a 2^e per (cell, kv head) row.
+      {"e4m3-token d64 gqa3", 500, 2, 6, 64, 16, Store::E4M3Token, 1.0f, {4, 16, true}},
+      {"e4m3-token d128", 300, 1, 1, 128, 8, Store::E4M3Token, 1.0f, {4, 16, true}},
+      {"e4m3-token d18 strided", 150, 1, 8, 18, 8, Store::E4M3Token, 1.0f, {4, 2, false}},
   };
   std::mt19937 rng(1234);
   for (const Config& cf : cfgs) {
@@ -494,7 +526,7 @@ TEST(CudaAttnMath, SlidingWindowMatchesDoubleSoftmax) {
 // shrinks toward 0 but stays the reference's).
 TEST(CudaAttnMath, SinksMatchDoubleSoftmax) {
   std::mt19937 rng(2024);
-  for (Store st : {Store::F32, Store::E4M3}) {
+  for (Store st : {Store::F32, Store::E4M3, Store::E4M3Token}) {
     Scenario sc = make_scenario(rng, 300, 2, 8, 64, 24, st, 1.0f);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     for (int h = 0; h < sc.q.H; ++h) sc.q.sinks.push_back(h == 0 ? 30.0f : h == 1 ? -30.0f : 2.0f * nd(rng));

@@ -735,6 +735,48 @@ TEST_F(CudaKv, SeveralSequencesSharedCellsMaskedEveryDtype) {
     }
 }
 
+// Per-token KV scales (KVCacheParams::token_scales, the CPU's fp8 default):
+// the store kernel writes the same codes and exponents as cpu-ref (compared
+// through attention, which reads both), over decode, a causal block, a fork
+// and a window. Rows of very
+// different sizes per token and head, as kv_scale.h is for.
+TEST_F(CudaKv, TokenScalesMatchRef) {
+  for (const AttnShape& a : {AttnShape{9, 3, 64}, AttnShape{32, 8, 128}, AttnShape{6, 2, 40}}) {
+    KVCacheParams p = kvp(DType::E4M3, 256, a);
+    p.k_scale.clear();
+    p.v_scale.clear();
+    p.token_scales = true;
+    const std::string base = "token scales D=" + std::to_string(a.head_dim);
+    KvPair k = make_pair(p);
+    if (HasFailure()) return;
+    EXPECT_EQ(k.cu->bytes(), k.ref->bytes()) << base;
+    std::vector<int32_t> seq, pos;
+    for (int q = 0; q < 70; ++q)
+      for (int s = 0; s < 3; ++s) seq.push_back(s), pos.push_back(q);
+    const int n = int(seq.size()), KD = a.n_kv_heads * a.head_dim;
+    std::vector<int32_t> cr(n), cc(n);
+    ASSERT_TRUE(k.ref->alloc_cells(n, seq.data(), pos.data(), cr.data()).ok());
+    ASSERT_TRUE(k.cu->alloc_cells(n, seq.data(), pos.data(), cc.data()).ok());
+    cs_->kv_sync(*k.cu);
+    for (int layer = 0; layer < p.n_layers; ++layer) {
+      auto kk = randn(size_t(n) * KD, 40 + layer, 2.0f), vv = randn(size_t(n) * KD, 50 + layer);
+      for (size_t i = 0; i < kk.size(); ++i) {
+        const int r = int(i / a.head_dim);
+        kk[i] *= std::ldexp(1.0f, (r * 5) % 13 - 6);
+        vv[i] *= std::ldexp(1.0f, (r * 3) % 11 - 5);
+      }
+      rs_->kv_store(*k.ref, layer, kk.data(), vv.data(), cr.data(), n);
+      cs_->kv_store(*k.cu, layer, dev_->put(kk), dev_->put(vv), dev_->put(cc), n);
+    }
+    k.ref->seq_cp(2, 3, 0, 30);
+    k.cu->seq_cp(2, 3, 0, 30);
+    attend(k, a, {0, 1, 3, 2, 2, 2, 5}, {69, 40, 29, 3, 64, 69, 0}, 60, base, 1e-4f, 5e-4f);
+    AttnBatch w;
+    w.window = 17;
+    attend(k, a, {0, 1, 2}, {69, 66, 20}, 61, base + " window", 1e-4f, 5e-4f, &w);
+  }
+}
+
 // A causal prefill block of 65 and 200 tokens on an empty sequence next to
 // other sequences (the prefill attention path).
 TEST_F(CudaKv, CausalPrefillBlocks) {

@@ -224,6 +224,7 @@ struct AttnCase {
   int D;
   int window;
   float softcap;
+  bool token_scales = false;  // E4M3 with per-token, per-head scales (the fp8 default)
 };
 
 constexpr int kHeads = 4, kKvHeads = 2, kLen = 150;  // sequence A: positions 0..149 (3 blocks of 64)
@@ -236,7 +237,8 @@ KVCacheParams attn_kvp(const AttnCase& ac, int cells) {
   p.head_dim = ac.D;
   p.dtype = ac.dt;
   p.position_lists = true;  // a device backend's deterministic attention reads them
-  if (ac.dt == DType::E4M3) p.k_scale = {0.05f}, p.v_scale = {0.03f};
+  if (ac.dt == DType::E4M3 && !ac.token_scales) p.k_scale = {0.05f}, p.v_scale = {0.03f};
+  p.token_scales = ac.token_scales;
   return p;
 }
 
@@ -368,7 +370,8 @@ void build_layout(int which, Backend& be, Stream& s, const AttnCase& ac, Pool* p
 void check_attention(const Target& tg, const AttnCase& ac) {
   auto be = make(tg.name);
   ASSERT_TRUE(be);
-  const std::string what = tg.name + " " + ggf8::dtype_name(ac.dt) + " D " + std::to_string(ac.D) + " window " +
+  const std::string what = tg.name + " " + ggf8::dtype_name(ac.dt) + (ac.token_scales ? " token scales" : "") +
+                           " D " + std::to_string(ac.D) + " window " +
                            std::to_string(ac.window) + " softcap " + std::to_string(ac.softcap);
   const std::vector<int> qpos = {0, 1, 5, 63, 64, 65, 100, 127, 128, 149};
   std::mt19937 rng(uint32_t(ac.D * 3 + ac.window));
@@ -409,6 +412,8 @@ TEST(Invariance, AttentionDoesNotDependOnBatchThreadsOrPoolLayout) {
       {DType::E4M3, 64, 0, 0.0f},
       {DType::BF16, 40, 7, 0.0f},
       {DType::E4M3, 16, 70, 20.0f},
+      {DType::E4M3, 64, 0, 0.0f, true},
+      {DType::E4M3, 40, 70, 0.0f, true},
   };
   for (const Target& tg : targets())
     for (const AttnCase& ac : cases) check_attention(tg, ac);

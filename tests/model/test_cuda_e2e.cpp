@@ -117,7 +117,9 @@ class CudaE2E : public testing::Test {
     f8_context_free(base_);
     f8_model_free(model_);
   }
-  f8_context* context(const char* backend, bool emulate, f8_kv_type kv = F8_KV_FP8) {
+  // F8_KV_FP8_LAYER: the scheme F8_KV_FP8 gives on CUDA (per-layer scales;
+  // the CPU backends' F8_KV_FP8 is per-token), so both sides run the same one.
+  f8_context* context(const char* backend, bool emulate, f8_kv_type kv = F8_KV_FP8_LAYER) {
     f8_context_params cp = f8_context_default_params();
     cp.kv_type = kv;
     cp.n_ctx = 1024;

@@ -58,8 +58,9 @@ std::unique_ptr<Rig> make(const tiny::Spec& s, const std::string& name) {
 }
 
 std::unique_ptr<f8model::Context> ctx(Rig& r, int tp, bool emulate = false, int n_ctx = 128,
-                                      ggf8::DType kv = ggf8::DType::F32) {
+                                      ggf8::DType kv = ggf8::DType::F32, bool kv_token_scales = false) {
   f8model::ContextParams cp;
+  cp.kv_token_scales = kv_token_scales;
   cp.n_ctx = n_ctx;
   cp.n_batch = 64;
   cp.n_threads = 2 * tp;  // tp thread groups of 2
@@ -260,12 +261,16 @@ TEST(TensorParallel, EmulateGpuStaysClose) {
   EXPECT_LT(d, 1.5 * quant + 1e-3);
 }
 
+// E4M3 cache with per-layer scales, then with per-token scales (each rank
+// holds its heads' rows and their exponents: the split moves nothing).
 TEST(TensorParallel, SeveralSequencesAndCacheOps) {
+  for (bool token : {false, true}) {
+  SCOPED_TRACE(token ? "per-token KV scales" : "per-layer KV scales");
   tiny::Spec s;
   auto r = make(s, "seqs");
   ASSERT_TRUE(r);
   auto run = [&](int tp) {
-    auto c = ctx(*r, tp, false, 256, ggf8::DType::E4M3);
+    auto c = ctx(*r, tp, false, 256, ggf8::DType::E4M3, token);
     std::vector<float> out;
     EXPECT_TRUE(c);
     if (!c) return out;
@@ -289,6 +294,7 @@ TEST(TensorParallel, SeveralSequencesAndCacheOps) {
   const std::vector<float> a = run(1), b = run(2), d = run(4);
   EXPECT_LT(max_abs_diff(a, b), 1e-4);
   EXPECT_LT(max_abs_diff(a, d), 1e-4);
+  }
 }
 
 TEST(TensorParallel, RefusesDegreesThatDoNotDivide) {

@@ -18,6 +18,11 @@ Status CpuKVCache::create(const KVCacheParams& p, std::unique_ptr<KVCache>* out)
   if (Status s = host_alloc(total, &c->k_); !s.ok()) return s;
   if (p.mla_kv_lora == 0)  // a latent (MLA) cache has its rows in k_ and no V
     if (Status s = host_alloc(total, &c->v_); !s.ok()) return s;
+  if (p.token_scales) {  // one int8 exponent per (layer, cell, KV head), for K and V
+    c->exp_layer_bytes_ = size_t(p.n_cells) * p.n_kv_heads;
+    if (Status s = host_alloc(c->exp_layer_bytes_ * p.n_layers, &c->k_exp_); !s.ok()) return s;
+    if (Status s = host_alloc(c->exp_layer_bytes_ * p.n_layers, &c->v_exp_); !s.ok()) return s;
+  }
   c->cells_ = KvCells(p.n_cells);
   *out = std::move(c);
   return Status::Ok();

@@ -119,7 +119,15 @@ class RefStream final : public Stream {
                 int32_t T) override {
     auto& c = static_cast<CpuKVCache&>(cache);
     const int64_t n = c.row_elems();
+    const auto& kp = c.params();
     for (int32_t t = 0; t < T; ++t) {
+      if (kp.token_scales) {  // each head's K and V row with its own exponent
+        store_row_token_scaled(k + t * n, kp.n_kv_heads, kp.head_dim, c.k_row(layer, cells[t]),
+                               c.k_exp(layer, cells[t]), store_row_scalar);
+        store_row_token_scaled(v + t * n, kp.n_kv_heads, kp.head_dim, c.v_row(layer, cells[t]),
+                               c.v_exp(layer, cells[t]), store_row_scalar);
+        continue;
+      }
       store_row_scalar(k + t * n, n, c.params().dtype, c.k_scale(layer), c.k_row(layer, cells[t]));
       store_row_scalar(v + t * n, n, c.params().dtype, c.v_scale(layer), c.v_row(layer, cells[t]));
     }
@@ -127,7 +135,7 @@ class RefStream final : public Stream {
 
   void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
     auto& c = static_cast<CpuKVCache&>(cache);
-    if (b.fp8_fmha) {
+    if (b.fp8_fmha && !c.token_scales()) {
       fmha_decode_layer(c, layer, &fmha_kv_);
       return fmha_fp8_emulate(c, fmha_kv_, layer, q, b, out, 0, int64_t(b.n_tokens) * b.n_heads);
     }
@@ -135,7 +143,6 @@ class RefStream final : public Stream {
     const int32_t D = kp.head_dim, group = b.n_heads / kp.n_kv_heads;
     const DType dt = kp.dtype;
     const bool fp8 = is_fp8(dt);
-    const float ks = fp8 ? c.k_scale(layer) : 1.0f, vs = fp8 ? c.v_scale(layer) : 1.0f;
     std::vector<std::pair<int32_t, int32_t>> vis;  // (position, cell) the token sees
     std::vector<double> sc;
     for (int32_t t = 0; t < b.n_tokens; ++t) {
@@ -159,6 +166,7 @@ class RefStream final : public Stream {
         double mx = -INFINITY;
         for (size_t j = 0; j < vis.size(); ++j) {
           const uint8_t* kr = c.k_row(layer, vis[j].second) + kvh * D * elem_size(dt);
+          const float ks = fp8 ? c.k_mul(layer, vis[j].second, kvh) : 1.0f;
           double d = 0;
           for (int32_t i = 0; i < D; ++i) d += static_cast<double>(qh[i]) * (load_elem(kr, dt, i) * ks);
           float s = static_cast<float>(d) * b.scale;
@@ -174,6 +182,7 @@ class RefStream final : public Stream {
           const double pr = std::exp(sc[j] - mx);
           sum += pr;
           const uint8_t* vr = c.v_row(layer, vis[j].second) + kvh * D * elem_size(dt);
+          const float vs = fp8 ? c.v_mul(layer, vis[j].second, kvh) : 1.0f;
           for (int32_t i = 0; i < D; ++i) acc[i] += pr * (load_elem(vr, dt, i) * vs);
         }
         for (int32_t i = 0; i < D; ++i) oh[i] = sum > 0 ? static_cast<float>(acc[i] / sum) : 0.0f;

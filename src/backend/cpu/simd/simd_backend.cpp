@@ -209,13 +209,19 @@ class SimdStream final : public Stream {
     const int64_t n = c.row_elems();
     const DType dt = c.params().dtype;
     for (int32_t t = 0; t < T; ++t) {
+      if (c.token_scales()) {  // each head's K and V row with its own exponent
+        const int32_t H = c.params().n_kv_heads, D = c.params().head_dim;
+        store_row_token_scaled(k + t * n, H, D, c.k_row(layer, cells[t]), c.k_exp(layer, cells[t]), k_->encode_row);
+        store_row_token_scaled(v + t * n, H, D, c.v_row(layer, cells[t]), c.v_exp(layer, cells[t]), k_->encode_row);
+        continue;
+      }
       k_->encode_row(k + t * n, n, dt, c.k_scale(layer), c.k_row(layer, cells[t]));
       k_->encode_row(v + t * n, n, dt, c.v_scale(layer), c.v_row(layer, cells[t]));
     }
   }
 
   void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
-    if (b.fp8_fmha) {  // the GPU's FP8 FMHA, emulated (one item per token and head)
+    if (b.fp8_fmha && !static_cast<const CpuKVCache&>(cache).token_scales()) {  // the GPU's FP8 FMHA, emulated
       const auto& c = static_cast<const CpuKVCache&>(cache);
       fmha_decode_layer(c, layer, &fmha_kv_);  // once, for every thread
       const int64_t items = int64_t(b.n_tokens) * b.n_heads;
@@ -329,6 +335,16 @@ class SimdStream final : public Stream {
       const auto [s, e] = jobs[size_t(i)];
       const int32_t cell = kc.seq_cells(s)[e];
       const int64_t at = (pre_row0_[s] + e) * re;
+      if (c.token_scales()) {  // each head with its own exponent
+        const int32_t D = c.params().head_dim;
+        for (int32_t h = 0; h < c.params().n_kv_heads; ++h) {
+          k_->decode_row(c.k_row(layer, cell) + int64_t(h) * D, dt, D, c.k_mul(layer, cell, h),
+                         kdec_.data() + at + int64_t(h) * D);
+          k_->decode_row(c.v_row(layer, cell) + int64_t(h) * D, dt, D, c.v_mul(layer, cell, h),
+                         vdec_.data() + at + int64_t(h) * D);
+        }
+        return;
+      }
       k_->decode_row(c.k_row(layer, cell), dt, re, ks, kdec_.data() + at);
       k_->decode_row(c.v_row(layer, cell), dt, re, vs, vdec_.data() + at);
     });

@@ -1,0 +1,166 @@
+// test_kv_token_scales.cpp — the per-token, per-KV-head scales of the E4M3
+// cache (kernels/kv_scale.h, the --kv-type fp8 default): the exponent rule
+// against a brute-force search, what kv_store writes (every CPU backend and
+// ISA the same bytes: each head's codes = e4m3(x / 2^e) with its own e),
+// exact decoding through attention, the bytes a cell takes, and the
+// parameters it refuses. Attention against cpu-ref is in test_backend_kv.cpp
+// (TokenScalesSimdMatchesRef); the CUDA kernels' replays in
+// test_cuda_attn_math.cpp / test_cuda_attn_det.cpp.
+#include <cfloat>
+#include <cstring>
+
+#include "backend/cpu/cpu_common.h"
+#include "backend_test_util.h"
+#include "kernels/kv_scale.h"
+
+using namespace f8test;
+namespace kvs = f8k::kvs;
+
+namespace {
+
+constexpr int kHeads = 3, kD = 64;
+
+KVCacheParams token_params(int cells) {
+  KVCacheParams p;
+  p.n_layers = 2;
+  p.n_cells = cells;
+  p.n_kv_heads = kHeads;
+  p.head_dim = kD;
+  p.dtype = DType::E4M3;
+  p.token_scales = true;
+  return p;
+}
+
+// The smallest e in [-126, 127] with amax <= 448 * 2^e, by search in double.
+int brute_exp(float amax) {
+  for (int e = kvs::kExpMin; e <= kvs::kExpMax; ++e)
+    if (double(amax) <= 448.0 * std::ldexp(1.0, e)) return e;
+  return kvs::kExpMax;
+}
+
+TEST(KvTokenScales, ExponentRuleMatchesSearch) {
+  std::vector<float> xs = {0.0f, FLT_MIN, FLT_MIN / 8, 1e-45f, 1.0f, 448.0f, 448.0001f, 447.9999f, 896.0f,
+                           224.0f, 224.00002f, 3.5f, 1.75f, 1.7500001f, FLT_MAX, 1e30f, 1e-30f};
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> mant(1.0f, 2.0f);
+  std::uniform_int_distribution<int> ex(-140, 127);
+  for (int i = 0; i < 20000; ++i) xs.push_back(std::ldexp(mant(rng), ex(rng)));
+  for (int k = -120; k <= 120; ++k) {  // the binade edges of 448 * 2^k
+    const float b = std::ldexp(448.0f, k);
+    xs.push_back(b);
+    xs.push_back(std::nextafter(b, 0.0f));
+    xs.push_back(std::nextafter(b, INFINITY));
+  }
+  for (float a : xs) {
+    if (!(a > 0) || !std::isfinite(a)) continue;
+    const int e = kvs::exp_for_amax(a);
+    ASSERT_EQ(e, brute_exp(a)) << a;
+    ASSERT_EQ(kvs::exp_scale(e), std::ldexp(1.0f, e)) << e;
+  }
+  EXPECT_EQ(kvs::exp_for_amax(0.0f), kvs::kExpMin);
+  EXPECT_EQ(kvs::finite_abs(-3.0f), 3.0f);
+  EXPECT_EQ(kvs::finite_abs(INFINITY), 0.0f);
+  EXPECT_EQ(kvs::finite_abs(NAN), 0.0f);
+}
+
+// Rows whose heads differ by 2^40 and tokens by 2^20: every backend/ISA
+// writes the same bytes, each head coded with its own exponent.
+TEST(KvTokenScales, StoreCodesEachHeadWithItsExponent) {
+  const int n = 6;
+  std::vector<float> k = randn(size_t(n) * kHeads * kD, 11), v = randn(k.size(), 12);
+  for (size_t i = 0; i < k.size(); ++i) {
+    const int t = int(i / (kHeads * kD)), h = int(i / kD) % kHeads;
+    k[i] *= std::ldexp(1.0f, 20 * h - 20 + 4 * t);
+    v[i] *= std::ldexp(1.0f, -20 * h + 10 - 3 * t);
+  }
+  k[5] = INFINITY;  // a non-finite value saturates and does not set the scale
+  v[7] = NAN;
+  std::vector<std::string> names = {"cpu-ref"};
+  std::vector<std::string> isas = {"auto"};
+  for (const auto& isa : cpu_isas()) names.push_back("cpu-simd"), isas.push_back(isa);
+  std::vector<uint8_t> first;
+  for (size_t b = 0; b < names.size(); ++b) {
+    auto be = make(names[b], isas[b]);
+    auto st = stream(*be, 2, 8, 1024);
+    std::unique_ptr<KVCache> c;
+    ASSERT_TRUE(be->create_kv_cache(token_params(16), &c).ok());
+    EXPECT_EQ(c->bytes(), size_t(2) * 2 * 16 * (kHeads * kD + kHeads));  // 1 + 1/64 bytes per value
+    std::vector<int32_t> seq(n, 0), pos(n), cells(n);
+    for (int i = 0; i < n; ++i) pos[i] = i;
+    ASSERT_TRUE(c->alloc_cells(n, seq.data(), pos.data(), cells.data()).ok());
+    st->kv_store(*c, 1, k.data(), v.data(), cells.data(), n);
+    auto& cc = static_cast<f8backend::cpu::CpuKVCache&>(*c);
+    std::vector<uint8_t> bytes;
+    for (int t = 0; t < n; ++t)
+      for (int which = 0; which < 2; ++which) {
+        const float* x = (which ? v.data() : k.data()) + size_t(t) * kHeads * kD;
+        const uint8_t* row = which ? cc.v_row(1, cells[t]) : cc.k_row(1, cells[t]);
+        const int8_t* ex = which ? cc.v_exp(1, cells[t]) : cc.k_exp(1, cells[t]);
+        for (int h = 0; h < kHeads; ++h) {
+          float amax = 0.0f;
+          for (int i = 0; i < kD; ++i) amax = std::max(amax, kvs::finite_abs(x[h * kD + i]));
+          ASSERT_EQ(ex[h], brute_exp(amax)) << names[b] << " t " << t << " h " << h;
+          const float s = std::ldexp(1.0f, ex[h]);
+          for (int i = 0; i < kD; ++i) {
+            const uint8_t want = ggf8::e4m3_from_f32(x[h * kD + i] / s);
+            ASSERT_EQ(row[h * kD + i], want) << names[b] << " " << isas[b] << " t " << t << " h " << h << " i " << i;
+            const float got = ggf8::e4m3_to_f32(row[h * kD + i]) * s;
+            // Every finite value within E4M3's relative step (or its subnormal
+            // step 2^-9 * s) of itself, whatever its head's size.
+            if (std::isfinite(x[h * kD + i]))
+              ASSERT_LE(std::fabs(got - x[h * kD + i]), std::max(std::fabs(x[h * kD + i]) / 16, std::ldexp(s, -10)));
+          }
+          bytes.insert(bytes.end(), row + h * kD, row + h * kD + kD);
+          bytes.push_back(uint8_t(ex[h]));
+        }
+      }
+    if (b == 0) first = bytes;
+    else EXPECT_EQ(bytes, first) << names[b] << " " << isas[b] << " writes other bytes than cpu-ref";
+  }
+}
+
+// One visible cell: attention returns that cell's V decoded exactly (code * 2^e).
+TEST(KvTokenScales, AttentionDecodesExactly) {
+  for (const std::string name : {"cpu-ref", "cpu-simd"}) {
+    auto be = make(name);
+    auto st = stream(*be, 2, 4, 1024);
+    std::unique_ptr<KVCache> c;
+    ASSERT_TRUE(be->create_kv_cache(token_params(4), &c).ok());
+    std::vector<int32_t> s = {0}, p = {0}, cell(1);
+    ASSERT_TRUE(c->alloc_cells(1, s.data(), p.data(), cell.data()).ok());
+    auto k = randn(kHeads * kD, 1), v = randn(kHeads * kD, 2);
+    for (int i = 0; i < kHeads * kD; ++i) v[i] *= std::ldexp(1.0f, 12 * (i / kD) - 12);
+    st->kv_store(*c, 0, k.data(), v.data(), cell.data(), 1);
+    const auto q = randn(kHeads * kD, 3);
+    AttnBatch ab;
+    ab.n_tokens = 1;
+    ab.seq = s.data();
+    ab.pos = p.data();
+    ab.n_heads = kHeads;
+    ab.scale = 0.125f;
+    std::vector<float> out(kHeads * kD);
+    st->attention(*c, 0, q.data(), ab, out.data());
+    auto& cc = static_cast<f8backend::cpu::CpuKVCache&>(*c);
+    for (int i = 0; i < kHeads * kD; ++i)
+      ASSERT_EQ(out[i], ggf8::e4m3_to_f32(cc.v_row(0, cell[0])[i]) * std::ldexp(1.0f, cc.v_exp(0, cell[0])[i / kD]))
+          << name << " " << i;
+  }
+}
+
+TEST(KvTokenScales, RefusesWhatItCannotStore) {
+  auto be = make("cpu");
+  std::unique_ptr<KVCache> c;
+  for (DType dt : {DType::E5M2, DType::BF16, DType::F16, DType::F32}) {
+    KVCacheParams p = token_params(8);
+    p.dtype = dt;
+    const Status s = be->create_kv_cache(p, &c);
+    EXPECT_EQ(s.code, Code::InvalidArgument) << ggf8::dtype_name(dt);
+    EXPECT_NE(s.message.find("token_scales"), std::string::npos) << s.message;
+  }
+  KVCacheParams mla = token_params(8);
+  mla.n_kv_heads = 1;
+  mla.mla_kv_lora = 32;
+  EXPECT_EQ(be->create_kv_cache(mla, &c).code, Code::InvalidArgument);
+}
+
+}  // namespace
