@@ -365,9 +365,15 @@ TEST(Registry, TierDispatchAndCap) {
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-  if (avx2 && !avx512) EXPECT_EQ(isas.front(), "avx2");
-  if (avx512) EXPECT_TRUE(isas.front() == "avx512" || isas.front() == "avx512-amx") << isas.front();
-  if (!avx2) EXPECT_EQ(isas.front(), "generic");
+  if (avx2 && !avx512) {
+    EXPECT_EQ(isas.front(), "avx2");
+  }
+  if (avx512) {
+    EXPECT_TRUE(isas.front() == "avx512" || isas.front() == "avx512-amx") << isas.front();
+  }
+  if (!avx2) {
+    EXPECT_EQ(isas.front(), "generic");
+  }
 #endif
   ::unsetenv("F8_CPU_ISA");
   const sd::Kernels* k = sd::select_kernels("auto");
@@ -381,7 +387,9 @@ TEST(Registry, TierDispatchAndCap) {
     k = sd::select_kernels("auto");
     ASSERT_NE(k, nullptr) << isa;
     EXPECT_EQ(std::string(k->isa), isa);
-    if (k->deterministic) EXPECT_STREQ(k->deterministic->isa, "avx512") << isa;
+    if (k->deterministic) {
+      EXPECT_STREQ(k->deterministic->isa, "avx512") << isa;
+    }
   }
   ::setenv("F8_CPU_ISA", "avx512-amx", 1);  // the top: whatever is best
   EXPECT_EQ(std::string(sd::select_kernels("auto")->isa), isas.front());
