@@ -108,6 +108,15 @@ void Sequence::clear() {
   toks_.clear();
 }
 
+bool push_ends_loop(f8_status* st, GenStats* g) {
+  const bool full = *st == F8_ERR_CONTEXT_FULL, aborted = *st == F8_ERR_ABORTED;
+  if (full) g->context_full = true;
+  if (aborted) g->interrupted = true;
+  if (!full && !aborted) return *st != F8_OK;
+  *st = F8_OK;
+  return true;
+}
+
 f8_status generate(f8_model* model, int32_t n_vocab, Sequence& seq, f8_sampler* sampler, f8_stopper* stopper,
                    const std::function<void(const char*, size_t)>& on_text, volatile std::sig_atomic_t* stop_flag,
                    GenStats* out) {
@@ -140,17 +149,7 @@ f8_status generate(f8_model* model, int32_t n_vocab, Sequence& seq, f8_sampler* 
     if (tlen) on_text(text, tlen);
     if (g.reason != F8_STOP_NONE) break;
     st = seq.push(tok);
-    if (st == F8_ERR_CONTEXT_FULL) {
-      g.context_full = true;
-      st = F8_OK;
-      break;
-    }
-    if (st == F8_ERR_ABORTED) {
-      g.interrupted = true;
-      st = F8_OK;
-      break;
-    }
-    if (st != F8_OK) break;
+    if (push_ends_loop(&st, &g)) break;
   }
   if (g.reason != F8_STOP_STRING && g.reason != F8_STOP_EOS) {
     // Release text held back for a possible stop string, then any bytes of

@@ -69,6 +69,11 @@ struct GenStats {
   int64_t n_steps = 0, n_drafted = 0, n_accepted = 0;
 };
 
+// A decode's status in a generation loop: a full context and an abort end
+// the loop as outcomes (g->context_full / g->interrupted, status F8_OK), not
+// errors. True when the loop must stop (those two, or a real error in *st).
+bool push_ends_loop(f8_status* st, GenStats* g);
+
 // Samples from the last logits, streams text through on_text, decodes each
 // accepted token, until the stopper says stop, the context is full, or
 // *stop_flag becomes non-zero. max_tokens < 0: no limit besides the context.

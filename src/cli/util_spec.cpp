@@ -157,17 +157,7 @@ f8_status generate_speculative(f8_model* model, int32_t n_vocab, Sequence& seq, 
     batch.insert(batch.end(), draft.begin(), draft.end());
     const size_t base = size_t(seq.n_past());
     st = seq.push_all(batch);
-    if (st == F8_ERR_CONTEXT_FULL) {
-      g.context_full = true;
-      st = F8_OK;
-      break;
-    }
-    if (st == F8_ERR_ABORTED) {
-      g.interrupted = true;
-      st = F8_OK;
-      break;
-    }
-    if (st != F8_OK) break;
+    if (push_ends_loop(&st, &g)) break;
     ++g.n_steps;
     g.n_drafted += int64_t(draft.size());
     rows.resize(batch.size());
