@@ -38,6 +38,11 @@ std::string Metrics::prometheus(int64_t n_slots, bool ready, bool draining, doub
     snprintf(buf, sizeof buf, fmt, a...);
     o += buf;
   };
+  // One unlabelled counter or gauge: its HELP and TYPE lines, then its value.
+  auto scalar = [&](const char* name, const char* type, const char* help, long long v) {
+    o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    line("%s %lld\n", name, v);
+  };
   o += "# HELP f8_requests_total HTTP requests by endpoint and status code.\n";
   o += "# TYPE f8_requests_total counter\n";
   {
@@ -53,49 +58,23 @@ std::string Metrics::prometheus(int64_t n_slots, bool ready, bool draining, doub
     o += "# TYPE f8_decode_seconds_total counter\n";
     line("f8_decode_seconds_total %.6f\n", step_seconds_);
   }
-  o += "# HELP f8_decode_steps_total Batched decode steps.\n# TYPE f8_decode_steps_total counter\n";
-  line("f8_decode_steps_total %lld\n", (long long)steps_.load());
-  o += "# HELP f8_preemptions_total Requests paused (KV pool full) and recomputed later.\n"
-       "# TYPE f8_preemptions_total counter\n";
-  line("f8_preemptions_total %lld\n", (long long)preemptions_.load());
-  o += "# HELP f8_spec_draft_tokens_total Tokens drafted for speculative decoding (prompt lookup).\n"
-       "# TYPE f8_spec_draft_tokens_total counter\n";
-  line("f8_spec_draft_tokens_total %lld\n", (long long)spec_drafted_.load());
-  o += "# HELP f8_spec_accepted_tokens_total Drafted tokens the model accepted.\n"
-       "# TYPE f8_spec_accepted_tokens_total counter\n";
-  line("f8_spec_accepted_tokens_total %lld\n", (long long)spec_accepted_.load());
-  o += "# HELP f8_kv_cells_used KV cache cells held by running requests.\n# TYPE f8_kv_cells_used gauge\n";
-  line("f8_kv_cells_used %lld\n", (long long)kv_used_.load());
-  o += "# HELP f8_kv_cells_total KV cache cells in the pool shared by all slots.\n# TYPE f8_kv_cells_total gauge\n";
-  line("f8_kv_cells_total %lld\n", (long long)kv_pool_.load());
-  o += "# HELP f8_prompt_tokens_total Prompt tokens processed.\n# TYPE f8_prompt_tokens_total counter\n";
-  line("f8_prompt_tokens_total %lld\n", (long long)prompt_tokens_.load());
-  o += "# HELP f8_prompt_tokens_cached_total Prompt tokens taken from the prefix cache (not decoded).\n"
-       "# TYPE f8_prompt_tokens_cached_total counter\n";
-  line("f8_prompt_tokens_cached_total %lld\n", (long long)prompt_tokens_cached_.load());
-  o += "# HELP f8_prefix_cache_lookups_total New prompts looked up in the prefix cache.\n"
-       "# TYPE f8_prefix_cache_lookups_total counter\n";
-  line("f8_prefix_cache_lookups_total %lld\n", (long long)prefix_lookups_.load());
-  o += "# HELP f8_prefix_cache_hits_total New prompts that found a cached prefix of at least one 64-token block.\n"
-       "# TYPE f8_prefix_cache_hits_total counter\n";
-  line("f8_prefix_cache_hits_total %lld\n", (long long)prefix_hits_.load());
-  o += "# HELP f8_prefix_cache_evictions_total Prefix cache entries dropped to make room.\n"
-       "# TYPE f8_prefix_cache_evictions_total counter\n";
-  line("f8_prefix_cache_evictions_total %lld\n", (long long)prefix_evictions_.load());
-  o += "# HELP f8_prefix_cache_entries Cached prefixes (ended requests' sequences) in the KV pool.\n"
-       "# TYPE f8_prefix_cache_entries gauge\n";
-  line("f8_prefix_cache_entries %lld\n", (long long)prefix_entries_.load());
-  o += "# HELP f8_prefix_cache_tokens Positions held by cache entries (a block shared by entries counts once per entry).\n"
-       "# TYPE f8_prefix_cache_tokens gauge\n";
-  line("f8_prefix_cache_tokens %lld\n", (long long)prefix_tokens_.load());
-  o += "# HELP f8_generated_tokens_total Tokens generated.\n# TYPE f8_generated_tokens_total counter\n";
-  line("f8_generated_tokens_total %lld\n", (long long)gen_tokens_.load());
-  o += "# HELP f8_queue_length Requests waiting for a slot.\n# TYPE f8_queue_length gauge\n";
-  line("f8_queue_length %lld\n", (long long)queue_len_.load());
-  o += "# HELP f8_slots_busy Slots running a request.\n# TYPE f8_slots_busy gauge\n";
-  line("f8_slots_busy %lld\n", (long long)busy_slots_.load());
-  o += "# HELP f8_slots_total Slots (concurrent sequences).\n# TYPE f8_slots_total gauge\n";
-  line("f8_slots_total %lld\n", (long long)n_slots);
+  scalar("f8_decode_steps_total", "counter", "Batched decode steps.", (long long)steps_.load());
+  scalar("f8_preemptions_total", "counter", "Requests paused (KV pool full) and recomputed later.", (long long)preemptions_.load());
+  scalar("f8_spec_draft_tokens_total", "counter", "Tokens drafted for speculative decoding (prompt lookup).", (long long)spec_drafted_.load());
+  scalar("f8_spec_accepted_tokens_total", "counter", "Drafted tokens the model accepted.", (long long)spec_accepted_.load());
+  scalar("f8_kv_cells_used", "gauge", "KV cache cells held by running requests.", (long long)kv_used_.load());
+  scalar("f8_kv_cells_total", "gauge", "KV cache cells in the pool shared by all slots.", (long long)kv_pool_.load());
+  scalar("f8_prompt_tokens_total", "counter", "Prompt tokens processed.", (long long)prompt_tokens_.load());
+  scalar("f8_prompt_tokens_cached_total", "counter", "Prompt tokens taken from the prefix cache (not decoded).", (long long)prompt_tokens_cached_.load());
+  scalar("f8_prefix_cache_lookups_total", "counter", "New prompts looked up in the prefix cache.", (long long)prefix_lookups_.load());
+  scalar("f8_prefix_cache_hits_total", "counter", "New prompts that found a cached prefix of at least one 64-token block.", (long long)prefix_hits_.load());
+  scalar("f8_prefix_cache_evictions_total", "counter", "Prefix cache entries dropped to make room.", (long long)prefix_evictions_.load());
+  scalar("f8_prefix_cache_entries", "gauge", "Cached prefixes (ended requests' sequences) in the KV pool.", (long long)prefix_entries_.load());
+  scalar("f8_prefix_cache_tokens", "gauge", "Positions held by cache entries (a block shared by entries counts once per entry).", (long long)prefix_tokens_.load());
+  scalar("f8_generated_tokens_total", "counter", "Tokens generated.", (long long)gen_tokens_.load());
+  scalar("f8_queue_length", "gauge", "Requests waiting for a slot.", (long long)queue_len_.load());
+  scalar("f8_slots_busy", "gauge", "Slots running a request.", (long long)busy_slots_.load());
+  scalar("f8_slots_total", "gauge", "Slots (concurrent sequences).", (long long)n_slots);
   o += "# HELP f8_tokens_per_second Generated tokens per second over the last 10 s.\n";
   o += "# TYPE f8_tokens_per_second gauge\n";
   line("f8_tokens_per_second %.3f\n", tps);
