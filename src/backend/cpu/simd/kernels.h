@@ -27,10 +27,35 @@ struct GemmArgs {
   const float* xl = nullptr;
 };
 
-// Attention work: item i = t * (n_heads / g) + j covers query token t and
-// query heads [j*g, j*g + g), g = heads_per_item (a divisor of the GQA group
-// size, <= kMaxAttnHeads; anything else is treated as 1): those heads share
-// one KV head, so each K/V row is decoded once for all g of them.
+// Attention work (attention_portable.inc has the arithmetic). A work item
+// covers query token t, query heads [h0, h0 + g) (g = heads_per_item, a
+// divisor of the GQA group <= kMaxAttnHeads: those heads share one KV head,
+// so each K/V row is decoded once for all g of them), the entries [e0, e1)
+// of its sequence's position list it sees (KvCells::seq_cells), and the
+// position blocks [k0, k1) it computes (block k = positions [64k, 64k + 64)).
+//   part < 0: the item covers every visible block of its token: it folds
+//     them in order and writes the output rows.
+//   part >= 0: block k's partial goes to slot part + (k - k0) of
+//     AttnArgs::parts and an AttnFold folds the token's slots afterwards
+//     (one long sequence split across the threads: decode at long context).
+// Either way the same block partials are folded in the same order, so the
+// output does not depend on how the planner split the work.
+struct AttnItem {
+  int32_t t = 0, h0 = 0;
+  int32_t e0 = 0, e1 = 0;  // e0 == e1: sees no cell (writes zeros; part < 0)
+  int32_t k0 = 0, k1 = 0;
+  int64_t part = -1;
+};
+// Folds slots [part, part + n) (ascending = position order) of token t,
+// heads [h0, h0 + g) and writes their output rows.
+struct AttnFold {
+  int32_t t = 0, h0 = 0, n = 0;
+  int64_t part = 0;
+};
+// Floats per partial slot per head: m, l, acc[D] (l < 0: the block had no
+// visible cell).
+inline int64_t attn_slot_floats(int32_t head_dim) { return int64_t(head_dim) + 2; }
+
 struct AttnArgs {
   const float* q;          // [T, n_heads, D]
   float* out;              // [T, n_heads, D]
@@ -38,6 +63,10 @@ struct AttnArgs {
   const void* cache;       // CpuKVCache*
   int32_t layer;
   int32_t heads_per_item = 1;
+  const AttnItem* items = nullptr;  // the kernel's [i0, i1) index these...
+  const AttnFold* folds = nullptr;  // ...or these, when fold_pass
+  bool fold_pass = false;
+  float* parts = nullptr;           // [slots][heads_per_item][D + 2]
   // K and V rows decoded once for the call (prefill-sized batches), or null:
   // the rows of entry e of sequence s's position list (KvCells::seq_cells)
   // are at kdec / vdec + (row0[s] + e) * n_kv_heads * D, for e < rows[s]
@@ -64,7 +93,8 @@ struct Kernels {
   void (*mul_rows)(const float* x, float r, const void* w, DType wdt, int64_t n, float* out);
   void (*swiglu)(const float* g, const float* u, int64_t n, float* out);
   void (*add)(float* x, const float* y, int64_t n);
-  // Attention for work items [i0, i1) (see AttnArgs); head_dim <= kMaxHeadDim.
+  // Attention for work items [i0, i1) of a.items, or of a.folds when
+  // a.fold_pass (see AttnItem); head_dim <= kMaxHeadDim.
   void (*attention)(const AttnArgs& a, int64_t i0, int64_t i1);
   // GemmArgs::xl for one token row, in the table's own layout, wanted when
   // T > kLanesXMinT and K % 32 == 0; nullptr: not used. avx2: out[l * K/8

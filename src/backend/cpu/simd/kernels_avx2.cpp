@@ -24,6 +24,7 @@ namespace avx2_isa {
 #include "backend/cpu/simd/kernels_portable.inc"
 #include "backend/cpu/simd/attention_portable.inc"
 #include "backend/cpu/simd/x86_codec.inc"
+#include "backend/cpu/simd/attention_x86.inc"
 #include "backend/cpu/simd/gemm_x86.inc"
 }  // namespace avx2_isa
 

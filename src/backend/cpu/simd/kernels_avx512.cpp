@@ -32,6 +32,7 @@ namespace avx512_isa {
 #include "backend/cpu/simd/kernels_portable.inc"
 #include "backend/cpu/simd/attention_portable.inc"
 #include "backend/cpu/simd/x86_codec.inc"
+#include "backend/cpu/simd/attention_x86.inc"
 #include "backend/cpu/simd/gemm_x86.inc"
 #include "backend/cpu/simd/gemm_avx512.inc"
 }  // namespace avx512_isa

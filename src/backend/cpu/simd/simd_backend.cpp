@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu_common.h"
 #include "backend/cpu/fmha_emul.h"
+#include "backend/cpu/simd/attention_plan.h"
 #include "backend/cpu/simd/kernels.h"
 #include "backend/cpu/simd/simd_backend.h"
 #include "backend/cpu/simd/simd_mla.h"
@@ -234,26 +235,39 @@ class SimdStream final : public Stream {
       return;
     }
     // Query heads per work item: the largest divisor g of the GQA group
-    // (<= kMaxAttnHeads) that still leaves >= 2 items per thread, so each
-    // decoded K/V row serves g heads and the threads stay balanced.
-    const int32_t n_kv = static_cast<CpuKVCache&>(cache).params().n_kv_heads;
+    // (<= kMaxAttnHeads), so each decoded K/V row serves g heads; the planner
+    // balances the threads by splitting long contexts into block ranges.
+    const auto& c = static_cast<CpuKVCache&>(cache);
+    const int32_t n_kv = c.params().n_kv_heads, D = c.params().head_dim;
     const int32_t group = (n_kv > 0 && b.n_heads % n_kv == 0) ? b.n_heads / n_kv : 1;
     int32_t g = 1;
     for (int32_t d = std::min(group, simd::kMaxAttnHeads); d > 1; --d)
-      if (group % d == 0 && int64_t(b.n_tokens) * (b.n_heads / d) >= 2 * int64_t(pool_.size())) {
+      if (group % d == 0) {
         g = d;
         break;
       }
     simd::AttnArgs a{q, out, &b, &cache, layer};
     a.heads_per_item = g;
     predecode_kv(static_cast<CpuKVCache&>(cache), layer, b, &a);
-    const int64_t items = static_cast<int64_t>(b.n_tokens) * (b.n_heads / g);
-    const int64_t nc = ThreadPool::chunks_for(items, pool_.size());
-    pool_.for_chunks(nc, [&](int, int64_t c) {
-      int64_t i0, i1;
-      ThreadPool::split(items, c, nc, 1, &i0, &i1);
-      if (i0 < i1) k_->attention(a, i0, i1);
-    });
+    simd::plan_attention(c, b, g, pool_.size(), &attn_plan_);
+    const int64_t part_floats = attn_plan_.slots * g * simd::attn_slot_floats(D);
+    if (int64_t(attn_parts_.size()) < part_floats) attn_parts_.resize(size_t(part_floats));
+    a.items = attn_plan_.items.data();
+    a.folds = attn_plan_.folds.data();
+    a.parts = attn_parts_.data();
+    auto run = [&](int64_t items) {
+      const int64_t nc = ThreadPool::chunks_for(items, pool_.size());
+      pool_.for_chunks(nc, [&](int, int64_t ch) {
+        int64_t i0, i1;
+        ThreadPool::split(items, ch, nc, 1, &i0, &i1);
+        if (i0 < i1) k_->attention(a, i0, i1);
+      });
+    };
+    run(int64_t(attn_plan_.items.size()));
+    if (!attn_plan_.folds.empty()) {  // the split tokens' slots, folded in position order
+      a.fold_pass = true;
+      run(int64_t(attn_plan_.folds.size()));
+    }
   }
 
   void mla_kv_store(KVCache& cache, int32_t layer, const float* c, const float* kpe, const int32_t* cells,
@@ -410,6 +424,8 @@ class SimdStream final : public Stream {
   std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
   std::unique_ptr<Buffer> xl_;                    // [max_tokens, max_dim] lane-major x (lanes_x)
   std::vector<float> kdec_, vdec_;                // predecode_kv: decoded K/V rows
+  simd::AttnPlan attn_plan_;                      // attention: this call's work items
+  std::vector<float> attn_parts_;                 // attention: split tokens' block partials
   int64_t pre_row0_[kMaxSeq] = {};
   int32_t pre_rows_[kMaxSeq] = {};
   std::vector<std::pair<int32_t, int32_t>> pre_jobs_;

@@ -1,0 +1,70 @@
+// attention_plan.cpp — see attention_plan.h.
+#include "backend/cpu/simd/attention_plan.h"
+
+#include <algorithm>
+
+namespace f8backend::cpu::simd {
+
+void plan_attention(const CpuKVCache& c, const AttnBatch& b, int32_t gs, int32_t threads, AttnPlan* plan) {
+  plan->items.clear();
+  plan->folds.clear();
+  plan->slots = 0;
+  const KvCells& kc = c.bookkeeping();
+  const auto& cells = c.cells();
+  const int32_t groups = b.n_heads / gs;
+  constexpr int32_t kBlock = 64;  // attention_portable.inc kAttnBlock
+  // Per token: its visible entries [e0, e1) (positions in (p - window, p])
+  // and its first / last position block.
+  struct Tok {
+    int32_t e0 = 0, e1 = 0, k0 = 0, k1 = 0;
+  };
+  thread_local std::vector<Tok> toks;
+  toks.assign(size_t(b.n_tokens), Tok{});
+  int64_t work = 0;  // blocks x head groups
+  for (int32_t t = 0; t < b.n_tokens; ++t) {
+    const int32_t s = b.seq[t], p = b.pos[t];
+    if (s < 0 || s >= kMaxSeq) continue;
+    const std::vector<int32_t>& order = kc.seq_cells(s);
+    auto pos_less = [&](int64_t v, int32_t cell) { return v < int64_t(cells[cell].pos); };
+    Tok& k = toks[size_t(t)];
+    k.e1 = int32_t(std::upper_bound(order.begin(), order.end(), int64_t(p), pos_less) - order.begin());
+    if (b.window > 0)
+      k.e0 = int32_t(std::upper_bound(order.begin(), order.begin() + k.e1, int64_t(p) - b.window, pos_less) -
+                     order.begin());
+    if (k.e0 >= k.e1) continue;
+    k.k0 = cells[order[size_t(k.e0)]].pos / kBlock;
+    k.k1 = cells[order[size_t(k.e1 - 1)]].pos / kBlock + 1;
+    work += int64_t(k.k1 - k.k0) * groups;
+  }
+  // Blocks per split item: the call's work over kItemsPerThread items per
+  // thread; a token with more blocks than that is split (one thread: never).
+  const int64_t per_item =
+      threads > 1 ? std::max<int64_t>(kMinBlocksPerItem, (work + int64_t(threads) * kItemsPerThread - 1) /
+                                                             (int64_t(threads) * kItemsPerThread))
+                  : INT64_MAX;
+  for (int32_t t = 0; t < b.n_tokens; ++t) {
+    const Tok& k = toks[size_t(t)];
+    const int64_t nb = k.k1 - k.k0;
+    for (int32_t g = 0; g < groups; ++g) {
+      AttnItem it;
+      it.t = t, it.h0 = g * gs, it.e0 = k.e0, it.e1 = k.e1, it.k0 = k.k0, it.k1 = k.k1;
+      if (nb <= per_item) {
+        plan->items.push_back(it);
+        continue;
+      }
+      const int64_t n = (nb + per_item - 1) / per_item;
+      for (int64_t i = 0; i < n; ++i) {
+        it.k0 = k.k0 + int32_t(nb * i / n);
+        it.k1 = k.k0 + int32_t(nb * (i + 1) / n);
+        it.part = plan->slots + (it.k0 - k.k0);
+        plan->items.push_back(it);
+      }
+      AttnFold f;
+      f.t = t, f.h0 = g * gs, f.n = int32_t(nb), f.part = plan->slots;
+      plan->folds.push_back(f);
+      plan->slots += nb;
+    }
+  }
+}
+
+}  // namespace f8backend::cpu::simd
