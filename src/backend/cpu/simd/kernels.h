@@ -28,9 +28,9 @@ struct GemmArgs {
 };
 
 // Attention work (attention_portable.inc has the arithmetic). A work item
-// covers query token t, query heads [h0, h0 + g) (g = heads_per_item, a
-// divisor of the GQA group <= kMaxAttnHeads: those heads share one KV head,
-// so each K/V row is decoded once for all g of them), the entries [e0, e1)
+// covers query token t, query heads [h0, h0 + g) (g = heads_per_item: whole
+// GQA groups of one or more KV heads, or a divisor of one group; each K/V
+// row is decoded once for all the heads that read it), the entries [e0, e1)
 // of its sequence's position list it sees (KvCells::seq_cells), and the
 // position blocks [k0, k1) it computes (block k = positions [64k, 64k + 64)).
 //   part < 0: the item covers every visible block of its token: it folds
@@ -112,7 +112,7 @@ constexpr int kScratchRows = 8;   // rows of decoded weights per generic gemm ti
 constexpr int kPanelRows = 16;    // x86 prefill gemm: rows per decoded (row-major) panel
 constexpr int kScratchPerDim = kPanelRows + 8;  // per-thread gemm scratch, floats per K
 constexpr int kMaxHeadDim = 512;  // attention keeps a head in stack arrays
-constexpr int kMaxAttnHeads = 8;  // query heads per attention work item (stack arrays)
+constexpr int kMaxAttnHeads = 8;  // query heads per attention block-kernel call (stack arrays)
 
 const Kernels* kernels_generic();
 #if defined(F8_HAVE_AVX2_KERNELS)

@@ -234,18 +234,20 @@ class SimdStream final : public Stream {
       });
       return;
     }
-    // Query heads per work item: the largest divisor g of the GQA group
-    // (<= kMaxAttnHeads), so each decoded K/V row serves g heads; the planner
+    // Query heads per work item: whole GQA groups of as many KV heads as
+    // keep a run's decoded rows small (<= 512 values per cell: each cache row
+    // is read in one contiguous span; kernels.h AttnItem); the planner
     // balances the threads by splitting long contexts into block ranges.
     const auto& c = static_cast<CpuKVCache&>(cache);
     const int32_t n_kv = c.params().n_kv_heads, D = c.params().head_dim;
     const int32_t group = (n_kv > 0 && b.n_heads % n_kv == 0) ? b.n_heads / n_kv : 1;
-    int32_t g = 1;
-    for (int32_t d = std::min(group, simd::kMaxAttnHeads); d > 1; --d)
-      if (group % d == 0) {
-        g = d;
+    int32_t nkv = 1;
+    for (int32_t d = n_kv; d > 1; --d)
+      if (n_kv % d == 0 && int64_t(d) * D <= kAttnSpan) {
+        nkv = d;
         break;
       }
+    const int32_t g = group * nkv;
     simd::AttnArgs a{q, out, &b, &cache, layer};
     a.heads_per_item = g;
     predecode_kv(static_cast<CpuKVCache&>(cache), layer, b, &a);
@@ -424,6 +426,7 @@ class SimdStream final : public Stream {
   std::unique_ptr<Buffer> xq_;                    // [max_tokens, max_dim] quantized activations
   std::unique_ptr<Buffer> xl_;                    // [max_tokens, max_dim] lane-major x (lanes_x)
   std::vector<float> kdec_, vdec_;                // predecode_kv: decoded K/V rows
+  static constexpr int64_t kAttnSpan = 512;       // attention: values per cell an item decodes
   simd::AttnPlan attn_plan_;                      // attention: this call's work items
   std::vector<float> attn_parts_;                 // attention: split tokens' block partials
   int64_t pre_row0_[kMaxSeq] = {};
