@@ -119,9 +119,11 @@ void check(const std::string& isa, const Case& c) {
   expect_close(got2, want, 2e-4f, 2e-4f, what + " decode vs cpu-ref");
   EXPECT_EQ(got1, got2) << what << ": 1 thread (no split) vs 2 threads";
   EXPECT_EQ(got3, got2) << what << ": 3 threads vs 2 threads";
-  // The first query alone (one long sequence: split over 3 threads) and
-  // inside a prefill-sized batch (40 queries of sequence 2: one item per
-  // head group, its rows decoded once for the call).
+  // The first query alone (one long sequence: split over 3 threads, the
+  // block kernel decoding the cache bytes in registers) and inside a
+  // prefill-sized batch (40 queries of sequence 2 and 4 of sequence 0: one
+  // item per token, both sequences' rows decoded to floats once for the
+  // call, the float block kernel).
   std::vector<int32_t> aseq = {0}, apos = {dpos[0]};
   std::vector<float> aq(dq.begin(), dq.begin() + HD);
   const auto alone = attend(s3, c, aseq, apos, aq, sinks);
@@ -133,9 +135,14 @@ void check(const std::string& isa, const Case& c) {
     bq.insert(bq.end(), r.begin(), r.end());
     if (i == 17) bseq.push_back(0), bpos.push_back(dpos[0]), bq.insert(bq.end(), aq.begin(), aq.end());
   }
+  for (int i = 0; i < 3; ++i) {  // 4 queries of sequence 0: its rows are predecoded
+    bseq.push_back(0), bpos.push_back(800 + 100 * i);
+    const auto r = randn(size_t(HD), 900 + uint32_t(i));
+    bq.insert(bq.end(), r.begin(), r.end());
+  }
   const auto batch = attend(s3, c, bseq, bpos, bq, sinks);
   const std::vector<float> in_batch(batch.begin() + 18 * HD, batch.begin() + 19 * HD);
-  EXPECT_EQ(alone, in_batch) << what << ": alone vs in a 41-token batch";
+  EXPECT_EQ(alone, in_batch) << what << ": alone vs in a 44-token batch";
   EXPECT_EQ(std::vector<float>(got2.begin(), got2.begin() + HD), alone) << what << ": alone vs the decode batch";
   const auto batch_ref = attend(ref, c, bseq, bpos, bq, sinks);
   expect_close(batch, batch_ref, 2e-4f, 2e-4f, what + " prefill batch vs cpu-ref");
