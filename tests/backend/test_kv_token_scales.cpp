@@ -107,8 +107,9 @@ TEST(KvTokenScales, StoreCodesEachHeadWithItsExponent) {
             const float got = ggf8::e4m3_to_f32(row[h * kD + i]) * s;
             // Every finite value within E4M3's relative step (or its subnormal
             // step 2^-9 * s) of itself, whatever its head's size.
-            if (std::isfinite(x[h * kD + i]))
+            if (std::isfinite(x[h * kD + i])) {
               ASSERT_LE(std::fabs(got - x[h * kD + i]), std::max(std::fabs(x[h * kD + i]) / 16, std::ldexp(s, -10)));
+            }
           }
           bytes.insert(bytes.end(), row + h * kD, row + h * kD + kD);
           bytes.push_back(uint8_t(ex[h]));

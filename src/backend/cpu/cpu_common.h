@@ -136,6 +136,7 @@ class CpuKVCache final : public KvCacheBase {
   const std::vector<Cell>& cells() const { return cells_.cells(); }
   int32_t hi() const { return cells_.hi(); }          // cells >= hi() are all free
   size_t row_elems() const { return static_cast<size_t>(p_.n_kv_heads) * p_.head_dim; }
+  size_t row_bytes() const { return row_bytes_; }  // one cell's K (or V) row, all KV heads
   uint8_t* k_row(int32_t layer, int32_t cell) { return row(k_.get(), layer, cell); }
   uint8_t* v_row(int32_t layer, int32_t cell) { return row(v_.get(), layer, cell); }
   float k_scale(int32_t l) const { return p_.k_scale.empty() ? 1.0f : p_.k_scale[l]; }
