@@ -93,6 +93,8 @@ def quant_rows(x, fmt, scale_mode, block, chan_scale=None):
             s = pow2_ceil(s)
         elif scale_mode == "fp16":
             s = s.to(torch.float16).to(torch.float32).clamp_min(6e-8)
+        elif scale_mode == "bf16":  # amax lands within 2^-8 of the format's max (saturating if above)
+            s = s.to(torch.bfloat16).to(torch.float32)
         y = (rnd(xb / s) * s).reshape(sh)
     if chan_scale is not None:
         y = y * chan_scale
@@ -124,7 +126,9 @@ class Side:
       amax, applied before the row scale)."""
 
     def __init__(self, fmt="e4m3", scale="pow2", block=None, scale_bytes=1, center=None, first=64, sinks=0,
-                 rot=None, chan=None):
+                 rot=None, chan=None, layers=None, raw_first=0):
+        self.raw_first = raw_first  # the first raw_first tokens are quantized uncentered (same format)
+        self.layers = layers  # None: every layer; else only these layers are quantized (ablation)
         self.fmt, self.scale, self.block, self.scale_bytes = fmt, scale, block, scale_bytes
         self.center, self.first, self.sinks, self.rot, self.chan = center, first, sinks, rot, chan
 
@@ -148,7 +152,7 @@ class Scheme:
 
 def apply_side(side, x, layer, kind, calib, rope):
     """x: [1, Hkv, T, D] post-RoPE (F32). Returns the dequantized cache."""
-    if side.fmt == "f32":
+    if side.fmt == "f32" or (side.layers is not None and layer not in side.layers):
         return x
     if side.fmt == "bf16":
         return x.to(torch.bfloat16).to(torch.float32)
@@ -162,6 +166,17 @@ def apply_side(side, x, layer, kind, calib, rope):
         cos, sin = rope  # [T, D]
         mp = calib["kpre_mean"][layer][None, :, None, :]  # [1, H, 1, D]
         m = mp * cos + rotate_half(mp) * sin  # R_t m, [1, H, T, D]
+    elif side.center == "first_pre":
+        # per-sequence: mean of pre-RoPE K over tokens [sinks or 1, first),
+        # re-rotated per position; tokens < first are stored uncentered.
+        assert kind == "k"
+        cos, sin = rope
+        a, n = max(side.sinks, 1), min(side.first, T)
+        kp = x * cos - rotate_half(x) * sin
+        mp = kp[:, :, a:n, :].mean(2, keepdim=True)
+        m = mp * cos + rotate_half(mp) * sin
+        m = m.clone()
+        m[:, :, :n, :] = 0
     elif side.center == "first":
         n = min(side.first, T)
         m = torch.zeros_like(x[:, :, :1, :]).expand_as(x).clone()
@@ -177,6 +192,10 @@ def apply_side(side, x, layer, kind, calib, rope):
         y = y @ R.T
     if m is not None:
         y = y + m
+    if side.raw_first and m is not None:
+        n = min(side.raw_first, T)
+        y = y.clone()
+        y[:, :, :n, :] = quant_rows(x[:, :, :n, :], side.fmt, side.scale, side.block or D)
     if side.sinks:
         n = min(side.sinks, T)
         y = y.clone()
@@ -228,6 +247,44 @@ def all_schemes():
         S(fmt="int8", scale="fp16", scale_bytes=2))
     add("INT8 /(tok,head) K centered(calib)", S(fmt="int8", scale="fp16", scale_bytes=2, center="calib"),
         S(fmt="int8", scale="fp16", scale_bytes=2))
+    # --- second round (after the 1k screen): combinations
+    X = dict(scale="bf16", scale_bytes=2)  # "exact" scale, stored as BF16
+    add("E4M3 bf16 scale amax/448", S(**X), S(**X))
+    add("E4M3 K centered(calib)+4 sinks, V plain", S(center="calib", sinks=4), S())
+    add("E4M3 K pre-RoPE calib mean+4 sinks, V plain", S(center="calib_pre", sinks=4), S())
+    add("E4M3 K first64-centered + 4 sinks, V plain", S(center="first", sinks=4), S())
+    add("E4M3 K centered(calib)+1 sink, V plain", S(center="calib", sinks=1), S())
+    add("E4M3 bf16 scale, K centered(calib)+4 sinks", S(center="calib", sinks=4, **X), S(sinks=4, **X))
+    add("E4M3 bf16 scale, K pre-RoPE mean+4 sinks", S(center="calib_pre", sinks=4, **X), S(sinks=4, **X))
+    add("E4M3 K centered(calib)+4 sinks+Hadamard, V Hadamard", S(center="calib", sinks=4, rot="hadamard"),
+        S(sinks=4, rot="hadamard"))
+    add("E4M3 bf16 scale, K centered(calib)+4 sinks+Hadamard, V Hadamard",
+        S(center="calib", sinks=4, rot="hadamard", **X), S(sinks=4, rot="hadamard", **X))
+    add("E4M3 V only, bf16 scale", F32, S(**X))
+    add("E4M3 V only, Hadamard", F32, S(rot="hadamard"))
+    add("E4M3 V only, bf16 scale+Hadamard", F32, S(rot="hadamard", **X))
+    add("E4M3 V only, centered(calib)+4 sinks", F32, S(center="calib", sinks=4))
+    add("E4M3 32-blocks bf16 scale (1.0625)", S(block=32, **X), S(block=32, **X))
+    add("E4M3 32-blocks bf16 scale, K centered(calib)+4 sinks", S(block=32, center="calib", sinks=4, **X),
+        S(block=32, sinks=4, **X))
+    add("INT8 K centered(calib)+4 sinks, V INT8", S(fmt="int8", scale="fp16", scale_bytes=2, center="calib", sinks=4),
+        S(fmt="int8", scale="fp16", scale_bytes=2, sinks=4))
+    # --- third round
+    P = dict(center="calib_pre", sinks=4)
+    I8 = dict(fmt="int8", scale="fp16", scale_bytes=2)
+    add("INT8 + 4 sinks", S(sinks=4, **I8), S(sinks=4, **I8))
+    add("INT8 K pre-RoPE mean + 4 sinks, V INT8 + 4 sinks", S(**P, **I8), S(sinks=4, **I8))
+    add("E4M3 bf16 scale, K pre-RoPE mean+4 sinks, V Hadamard+4 sinks", S(**P, **X), S(sinks=4, rot="hadamard", **X))
+    add("E4M3 bf16 scale, K pre-RoPE mean+4 sinks+Hadamard, V Hadamard+4 sinks", S(rot="hadamard", **P, **X),
+        S(sinks=4, rot="hadamard", **X))
+    add("E4M3 32-blocks bf16 scale, K pre-RoPE mean+4 sinks", S(block=32, **P, **X), S(block=32, sinks=4, **X))
+    add("E4M3 bf16 scale, K pre-RoPE mean+1 sink, V 1 sink", S(center="calib_pre", sinks=1, **X), S(sinks=1, **X))
+    add("E4M3 bf16 scale, K pre-RoPE mean (first 4 uncentered E4M3, no BF16)", S(center="calib_pre", raw_first=4, **X),
+        S(**X))
+    add("E4M3 bf16 scale, K pre-RoPE mean of tokens 4..63 of the sequence + 4 sinks",
+        S(center="first_pre", sinks=4, **X), S(sinks=4, **X))
+    add("E4M3 pow2 scale, K pre-RoPE mean+4 sinks, V 4 sinks", S(**P), S(sinks=4))
+    add("E3M4 bf16 scale, K pre-RoPE mean+4 sinks (not HW FP8)", S(fmt="e3m4", **P, **X), S(fmt="e3m4", sinks=4, **X))
     add("q8_0 sim (32-blocks, fp16 scale)", S(fmt="int8", scale="fp16", scale_bytes=2, block=32),
         S(fmt="int8", scale="fp16", scale_bytes=2, block=32))
     return L
