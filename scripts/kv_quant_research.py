@@ -126,7 +126,8 @@ class Side:
       amax, applied before the row scale)."""
 
     def __init__(self, fmt="e4m3", scale="pow2", block=None, scale_bytes=1, center=None, first=64, sinks=0,
-                 rot=None, chan=None, layers=None, raw_first=0):
+                 rot=None, chan=None, layers=None, raw_first=0, pairs=None):
+        self.pairs = pairs  # calib_pre: keep only the `pairs` RoPE pairs of largest |mean| (cheap add-back)
         self.raw_first = raw_first  # the first raw_first tokens are quantized uncentered (same format)
         self.layers = layers  # None: every layer; else only these layers are quantized (ablation)
         self.fmt, self.scale, self.block, self.scale_bytes = fmt, scale, block, scale_bytes
@@ -165,6 +166,11 @@ def apply_side(side, x, layer, kind, calib, rope):
         assert kind == "k"
         cos, sin = rope  # [T, D]
         mp = calib["kpre_mean"][layer][None, :, None, :]  # [1, H, 1, D]
+        if side.pairs is not None:  # RoPE pairs (j, j + D/2): keep the largest |m| pairs per head
+            h = D // 2
+            mag = mp[..., :h] ** 2 + mp[..., h:] ** 2
+            keep = torch.zeros_like(mag).scatter_(-1, mag.topk(side.pairs, -1).indices, 1.0)
+            mp = mp * torch.cat([keep, keep], -1)
         m = mp * cos + rotate_half(mp) * sin  # R_t m, [1, H, T, D]
     elif side.center == "first_pre":
         # per-sequence: mean of pre-RoPE K over tokens [sinks or 1, first),
@@ -285,6 +291,13 @@ def all_schemes():
         S(center="first_pre", sinks=4, **X), S(sinks=4, **X))
     add("E4M3 pow2 scale, K pre-RoPE mean+4 sinks, V 4 sinks", S(**P), S(sinks=4))
     add("E3M4 bf16 scale, K pre-RoPE mean+4 sinks (not HW FP8)", S(fmt="e3m4", **P, **X), S(fmt="e3m4", sinks=4, **X))
+    # --- fourth round: cheap add-back (only a few RoPE pairs centered)
+    for k in (4, 8):
+        add(f"E4M3 bf16 scale, K pre-RoPE mean of top {k} pairs + 4 sinks", S(center="calib_pre", pairs=k, sinks=4, **X),
+            S(sinks=4, **X))
+    add("INT8 K pre-RoPE mean top 8 pairs + 4 sinks", S(center="calib_pre", pairs=8, sinks=4, **I8), S(sinks=4, **I8))
+    add("E4M3 bf16 scale, Hadamard K+V", S(rot="hadamard", **X), S(rot="hadamard", **X))
+    add("E4M3 bf16 scale, Hadamard K+V + 4 sinks", S(rot="hadamard", sinks=4, **X), S(rot="hadamard", sinks=4, **X))
     add("q8_0 sim (32-blocks, fp16 scale)", S(fmt="int8", scale="fp16", scale_bytes=2, block=32),
         S(fmt="int8", scale="fp16", scale_bytes=2, block=32))
     return L
