@@ -117,6 +117,17 @@ bool push_ends_loop(f8_status* st, GenStats* g) {
   return true;
 }
 
+void finish_text(f8_stopper* stopper, f8_detok_stream* ds, f8_stop_reason reason,
+                 const std::function<void(const char*, size_t)>& on_text) {
+  if (reason != F8_STOP_STRING && reason != F8_STOP_EOS) {
+    const char* text = nullptr;
+    size_t tlen = 0;
+    if (f8_stopper_flush(stopper, &text, &tlen) == F8_OK && tlen) on_text(text, tlen);
+    if (f8_detok_stream_flush(ds, &text, &tlen) == F8_OK && tlen) on_text(text, tlen);
+  }
+  f8_detok_stream_free(ds);
+}
+
 f8_status generate(f8_model* model, int32_t n_vocab, Sequence& seq, f8_sampler* sampler, f8_stopper* stopper,
                    const std::function<void(const char*, size_t)>& on_text, volatile std::sig_atomic_t* stop_flag,
                    GenStats* out) {
@@ -151,15 +162,7 @@ f8_status generate(f8_model* model, int32_t n_vocab, Sequence& seq, f8_sampler* 
     st = seq.push(tok);
     if (push_ends_loop(&st, &g)) break;
   }
-  if (g.reason != F8_STOP_STRING && g.reason != F8_STOP_EOS) {
-    // Release text held back for a possible stop string, then any bytes of
-    // an unfinished character.
-    const char* text = nullptr;
-    size_t tlen = 0;
-    if (f8_stopper_flush(stopper, &text, &tlen) == F8_OK && tlen) on_text(text, tlen);
-    if (f8_detok_stream_flush(ds, &text, &tlen) == F8_OK && tlen) on_text(text, tlen);
-  }
-  f8_detok_stream_free(ds);
+  finish_text(stopper, ds, g.reason, on_text);
   g.ms = now_ms() - t0;
   *out = g;
   return st;

@@ -74,6 +74,12 @@ struct GenStats {
 // errors. True when the loop must stop (those two, or a real error in *st).
 bool push_ends_loop(f8_status* st, GenStats* g);
 
+// The end of a generation loop: unless it stopped on a stop string or end
+// of sequence, the text the stopper held back for a possible stop string,
+// then any bytes of an unfinished character, go to on_text; frees ds.
+void finish_text(f8_stopper* stopper, f8_detok_stream* ds, f8_stop_reason reason,
+                 const std::function<void(const char*, size_t)>& on_text);
+
 // Samples from the last logits, streams text through on_text, decodes each
 // accepted token, until the stopper says stop, the context is full, or
 // *stop_flag becomes non-zero. max_tokens < 0: no limit besides the context.

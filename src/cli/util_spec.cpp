@@ -180,13 +180,7 @@ f8_status generate_speculative(f8_model* model, int32_t n_vocab, Sequence& seq, 
     for (size_t i = 0; i < n_out && !done; ++i) done = emit(outs[i]);
     pending = outs[n_out - 1];
   }
-  if (g.reason != F8_STOP_STRING && g.reason != F8_STOP_EOS) {
-    const char* text = nullptr;
-    size_t tlen = 0;
-    if (f8_stopper_flush(stopper, &text, &tlen) == F8_OK && tlen) on_text(text, tlen);
-    if (f8_detok_stream_flush(ds, &text, &tlen) == F8_OK && tlen) on_text(text, tlen);
-  }
-  f8_detok_stream_free(ds);
+  finish_text(stopper, ds, g.reason, on_text);
   g.ms = now_ms() - t0;
   *out = g;
   return st;
