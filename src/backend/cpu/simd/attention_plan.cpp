@@ -12,7 +12,6 @@ void plan_attention(const CpuKVCache& c, const AttnBatch& b, int32_t gs, int32_t
   const KvCells& kc = c.bookkeeping();
   const auto& cells = c.cells();
   const int32_t groups = b.n_heads / gs;
-  constexpr int32_t kBlock = 64;  // attention_portable.inc kAttnBlock
   // Per token: its visible entries [e0, e1) (positions in (p - window, p])
   // and its first / last position block.
   struct Tok {
@@ -32,8 +31,8 @@ void plan_attention(const CpuKVCache& c, const AttnBatch& b, int32_t gs, int32_t
       k.e0 = int32_t(std::upper_bound(order.begin(), order.begin() + k.e1, int64_t(p) - b.window, pos_less) -
                      order.begin());
     if (k.e0 >= k.e1) continue;
-    k.k0 = cells[order[size_t(k.e0)]].pos / kBlock;
-    k.k1 = cells[order[size_t(k.e1 - 1)]].pos / kBlock + 1;
+    k.k0 = cells[order[size_t(k.e0)]].pos / kAttnBlock;
+    k.k1 = cells[order[size_t(k.e1 - 1)]].pos / kAttnBlock + 1;
     work += int64_t(k.k1 - k.k0) * groups;
   }
   // Blocks per split item: the call's work over kItemsPerThread items per

@@ -112,6 +112,7 @@ constexpr int kScratchRows = 8;   // rows of decoded weights per generic gemm ti
 constexpr int kPanelRows = 16;    // x86 prefill gemm: rows per decoded (row-major) panel
 constexpr int kScratchPerDim = kPanelRows + 8;  // per-thread gemm scratch, floats per K
 constexpr int kMaxHeadDim = 512;  // attention keeps a head in stack arrays
+constexpr int32_t kAttnBlock = 64;  // attention: positions per block (the fold's unit; = KvCells::kPage)
 constexpr int kMaxAttnHeads = 8;  // query heads per attention block-kernel call (stack arrays)
 
 const Kernels* kernels_generic();

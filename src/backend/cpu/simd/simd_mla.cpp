@@ -11,7 +11,6 @@ namespace f8backend::cpu::simd {
 namespace {
 
 constexpr int kLanes = 8;
-constexpr int32_t kAttnBlock = 64;  // positions per block (docs/backend.md "Invariance")
 
 // sum a[i] b[i]: kLanes interleaved partial sums, then the tail (fixed order).
 inline float dot(const float* a, const float* b, int32_t n) {
