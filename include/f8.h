@@ -490,7 +490,7 @@ F8_API f8_status f8_model_get_info(const f8_model *model, f8_model_info *info);
 F8_API f8_status f8_model_tp_bytes(const f8_model *model, int32_t tp, uint64_t *bytes);
 
 typedef enum f8_kv_type {
-  F8_KV_FP8 = 0,   /* E4M3, one power-of-two scale per token and KV head written
+  F8_KV_FP8 = 0,   /* E4M3, one BF16 scale per token and KV head written
                       with each cell (default; MLA models: per-layer scales) */
   F8_KV_BF16 = 1,
   F8_KV_F32 = 2,

@@ -10,10 +10,11 @@
 // head's sink logit joins the softmax denominator (attn::fold_sink, once, on
 // the final state: the S = 1 epilogue or the merge kernel). K/V are decoded on load and
 // multiplied by k_scale[layer] / v_scale[layer] (FP8 caches only: F32/F16/BF16
-// ignore the scales, as the CPU does); with per-token scales (kv.k_exp set,
+// ignore the scales, as the CPU does); with per-token scales (kv.k_ts set,
 // kernels/kv_scale.h) the layer scales are 1 and each cell's score is
-// multiplied by its K row's 2^e and its probability by its V row's 2^e
-// before the P.V product (powers of two: the same as decoding code * 2^e);
+// multiplied by its K row's scale s and its probability by its V row's s
+// before the P.V product (rounded: the CPU decodes code * s exactly first,
+// so these kernels match it to rounding, not bit for bit);
 // all arithmetic is FP32.
 //
 // Shapes: q, out [T, n_heads * D] F32 (D = head_dim <= 256); K, V
@@ -275,10 +276,10 @@ __global__ void __launch_bounds__(kThreads) attn_split_kernel(const AttnArgs a) 
       if ((vmask >> u) & 1u) {
         LR::load(kp, lane, D, kr[u]);
         LR::load(vp, lane, D, vr[u]);
-        if (a.kv.k_exp) {
+        if (a.kv.k_ts) {
           const size_t ei = static_cast<size_t>(c0 + u) * a.kv.n_kv_heads + kvh;
-          kx[u] = kvs::exp_scale(a.kv.k_exp[ei]);
-          vx[u] = kvs::exp_scale(a.kv.v_exp[ei]);
+          kx[u] = kvs::scale_value(a.kv.k_ts[ei]);
+          vx[u] = kvs::scale_value(a.kv.v_ts[ei]);
         }
       } else {
         LR::zero(kr[u]);
@@ -485,8 +486,8 @@ __global__ void __launch_bounds__(kThreads) attn_det_kernel(const AttnArgs a) {
             for (int jj = 0; jj < E; ++jj) d = fmaf(qf[jj], kf[jj], d);
 #pragma unroll
             for (int off = 16; off > 0; off >>= 1) d = __fadd_rn(d, __shfl_xor_sync(kAll, d, off));
-            if (a.kv.k_exp)  // per-token K scale 2^e (exact)
-              d = __fmul_rn(d, kvs::exp_scale(a.kv.k_exp[static_cast<size_t>(list[e + j]) * a.kv.n_kv_heads + kvh]));
+            if (a.kv.k_ts)  // per-token K scale s (one rounding)
+              d = __fmul_rn(d, kvs::scale_value(a.kv.k_ts[static_cast<size_t>(list[e + j]) * a.kv.n_kv_heads + kvh]));
             d = attn::softcap_log2(d, a.qb.softcap);
             if (lane == (j & 31)) {
               if (j < 32) sc0 = d;
@@ -505,9 +506,9 @@ __global__ void __launch_bounds__(kThreads) attn_det_kernel(const AttnArgs a) {
             LR::load(vb + static_cast<size_t>(list[e + j]) * row_stride, lane, D, vr);
             float vf[E];
             LR::decode(vr, vf);
-            // per-token V scale 2^e folded into p (exact): p * (code * 2^e)
-            const float pv = a.kv.v_exp ? __fmul_rn(p, kvs::exp_scale(
-                                                           a.kv.v_exp[static_cast<size_t>(list[e + j]) * a.kv.n_kv_heads + kvh]))
+            // per-token V scale s folded into p (one rounding): (p * s) * code
+            const float pv = a.kv.v_ts ? __fmul_rn(p, kvs::scale_value(
+                                                           a.kv.v_ts[static_cast<size_t>(list[e + j]) * a.kv.n_kv_heads + kvh]))
                                         : p;
 #pragma unroll
             for (int jj = 0; jj < E; ++jj) racc[jj] = fmaf(pv, vf[jj], racc[jj]);

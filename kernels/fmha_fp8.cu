@@ -333,9 +333,9 @@ int fmha_fp8(const DevKv& kv, int32_t layer, const float* q, int32_t T, const in
              const float* sinks) {
   if (T <= 0) return static_cast<int>(cudaSuccess);
   const int D = kv.head_dim;
-  // Per-layer scales only: per-token exponents (kv.k_exp) would have to be
+  // Per-layer scales only: per-token scales (kv.k_ts) would have to be
   // folded into the FP8 score and P tiles (the backends run the FP32 kernel).
-  if (kv.type != Elem::E4M3 || kv.k_exp || !head_dim_ok(D) || n_heads <= 0 || kv.n_kv_heads <= 0 ||
+  if (kv.type != Elem::E4M3 || kv.k_ts || !head_dim_ok(D) || n_heads <= 0 || kv.n_kv_heads <= 0 ||
       n_heads % kv.n_kv_heads != 0 || layer < 0 || layer >= kv.n_layers || n_heads > 65535 ||
       (T + kRows - 1) / kRows > 65535)
     return static_cast<int>(cudaErrorInvalidValue);

@@ -3,19 +3,25 @@
 // backends and the CUDA kernels so every writer and reader agrees bit for bit.
 //
 // When a cell is stored, each KV head's K row (head_dim values) and V row get
-// their own scale 2^e, e an int8 kept beside the cell ([n_cells][n_kv_heads]
-// per layer, for K and V each: 1 byte per head_dim values, 1.0156 bytes per
-// cached value at head_dim 64):
+// their own scale s, a BF16 value kept beside the cell as its 16 bits
+// ([n_cells][n_kv_heads] per layer, for K and V each: 2 bytes per head_dim
+// values, 1.031 bytes per cached value at head_dim 64):
 //   amax = max |x_i| over the row's finite values,
-//   e    = the smallest integer with amax <= 448 * 2^e, clamped to [-126, 127]
-//          (so 2^e is a normal float and the largest value codes in (224, 448]),
-//   code = e4m3_from_f32(x / 2^e)  (satfinite, RNE; dividing by 2^e is exact
-//          up to the final rounding, so this equals rne(x * 2^-e)).
-// Decoding is exact: value = e4m3_to_f32(code) * 2^e has no rounding. A
-// power of two loses nothing against amax / 448: E4M3's relative precision
-// does not depend on where the row's maximum falls in a binade, only the
-// range matters (keys whose heads differ by orders of magnitude, values whose
-// size changes along the context). A stored cell is never rewritten.
+//   s    = amax / 448 (one F32 division) rounded UP to BF16, clamped to
+//          [2^-117, 1.140625 * 2^119] (so the row's largest value codes
+//          within 2^-7 of 448, never saturating from the scale's rounding,
+//          and 448 * s stays finite),
+//   code = e4m3_from_f32(x / s)  (satfinite, RNE; x / s one IEEE division).
+// Decoding is exact: value = e4m3_to_f32(code) * s is a product of 4 and 8
+// significant bits (12 <= 24), at least 2^-9 * 2^-117 = 2^-126 when not 0:
+// a normal float, no rounding — in any order of the decode and the multiply.
+//
+// Why not a power of two (the previous rule, 1 byte per row): a pow2 scale
+// leaves the row's maximum anywhere in (224, 448] and E4M3 rounds it; an
+// exact scale keeps the largest K/V values — the ones q.k and P.V weigh
+// most — on E4M3's top code. Measured on SmolLM2 at 4k tokens: KL to an F32
+// cache 0.033 -> 0.015 (docs/kv-quant-research.md). A stored cell is never
+// rewritten.
 #pragma once
 
 #include <cstdint>
@@ -29,37 +35,30 @@
 namespace f8k {
 namespace kvs {
 
-constexpr int kExpMin = -126, kExpMax = 127;
+// BF16 bits of 2^-117 and of 1.140625 * 2^119 (the largest BF16 s with
+// 448 * s <= FLT_MAX): the range a row scale is clamped to. A row whose
+// amax / 448 exceeds the top (amax within 0.3% of FLT_MAX) saturates at 448.
+constexpr uint16_t kScaleMinBits = uint16_t((127 - 117) << 7), kScaleMaxBits = uint16_t(((127 + 119) << 7) | 18);
 
-// 2^e as a float (e in [kExpMin, kExpMax]: a normal float, built from bits).
-F8K_KVS_HD float exp_scale(int e) {
-  const uint32_t bits = uint32_t(e + 127) << 23;
+// The scale s (BF16 bits) as a float.
+F8K_KVS_HD float scale_value(uint16_t bits) {
+  const uint32_t b = uint32_t(bits) << 16;
   float f;
-  __builtin_memcpy(&f, &bits, 4);
+  __builtin_memcpy(&f, &b, 4);
   return f;
 }
 
-// The exponent e for a row whose largest finite |value| is amax (>= 0).
-F8K_KVS_HD int exp_for_amax(float amax) {
-  if (!(amax > 0.0f)) return kExpMin;  // all zero (or nothing finite): any e decodes 0
+// The scale's BF16 bits for a row whose largest finite |value| is amax (>= 0).
+F8K_KVS_HD uint16_t scale_for_amax(float amax) {
+  if (!(amax > 0.0f)) return kScaleMinBits;  // all zero (or nothing finite): any s decodes 0
+  const float q = amax / 448.0f;
   uint32_t bits;
-  __builtin_memcpy(&bits, &amax, 4);
-  // amax = 1.f * 2^x (normal) or 0.f * 2^-126 (subnormal); 448 = 1.75 * 2^8.
-  int x = int(bits >> 23) - 127;
-  uint32_t frac = bits & 0x7FFFFFu;
-  if (x == -127) {  // subnormal: normalize
-    x = -126;
-    while (!(frac & 0x800000u)) {
-      frac <<= 1;
-      --x;
-    }
-    frac &= 0x7FFFFFu;
-  }
-  // amax <= 1.75 * 2^(8 + e)  <=>  e >= x - 8 when 1.frac <= 1.75, else e >= x - 7.
-  int e = x - 8 + (frac > 0x600000u ? 1 : 0);
-  if (e < kExpMin) e = kExpMin;
-  if (e > kExpMax) e = kExpMax;
-  return e;
+  __builtin_memcpy(&bits, &q, 4);
+  uint32_t hi = bits >> 16;
+  if (bits & 0xFFFFu) ++hi;  // round up (q > 0 and finite: the next BF16 up)
+  if (hi < kScaleMinBits) hi = kScaleMinBits;
+  if (hi > kScaleMaxBits) hi = kScaleMaxBits;
+  return uint16_t(hi);
 }
 
 // |x| if finite, else 0 (a NaN or inf value does not set the row's scale;

@@ -23,10 +23,10 @@
 // thread and 4 strided steps.
 // Bytes: reads 2 * T * n * 4, writes 2 * T * n * elem_size.
 //
-// Per-token scales (E4M3 with DevKv k_exp/v_exp set; CPU reference:
+// Per-token scales (E4M3 with DevKv k_ts/v_ts set; CPU reference:
 // store_row_token_scaled): each (token, kv head) row of K and of V gets
-// e = kvs::exp_for_amax(max finite |x|) written to k_exp/v_exp and codes
-// e4m3_from_f32(x / 2^e). Grid (T, n_kv_heads), one warp per block: lane i
+// s = kvs::scale_for_amax(max finite |x|) (BF16 bits) written to k_ts/v_ts
+// and codes e4m3_from_f32(x / s). Grid (T, n_kv_heads), one warp per block: lane i
 // takes elements i, i + 32, ... of the head's K and V rows (amax by warp
 // shuffles), so each row's scale is known before any of its codes.
 #include "kernels/attention.cuh"
@@ -137,8 +137,8 @@ __global__ void __launch_bounds__(kThreads) kv_store_kernel(const StoreArgs a) {
 struct TokenStoreArgs {
   uint8_t* k;  // layer base
   uint8_t* v;
-  int8_t* k_exp;  // layer base, [n_cells][n_kv_heads]
-  int8_t* v_exp;
+  uint16_t* k_ts;  // layer base, [n_cells][n_kv_heads] BF16 bits
+  uint16_t* v_ts;
   int32_t n_cells, n_kv_heads, head_dim;
   const float* src_k;
   const float* src_v;
@@ -164,8 +164,8 @@ __global__ void __launch_bounds__(32) kv_store_token_kernel(const TokenStoreArgs
     ka = fmaxf(ka, kvs::finite_abs(xk[i]));
     va = fmaxf(va, kvs::finite_abs(xv[i]));
   }
-  const int ek = kvs::exp_for_amax(warp_max(ka)), ev = kvs::exp_for_amax(warp_max(va));
-  const float ks = kvs::exp_scale(ek), vs = kvs::exp_scale(ev);
+  const uint16_t ek = kvs::scale_for_amax(warp_max(ka)), ev = kvs::scale_for_amax(warp_max(va));
+  const float ks = kvs::scale_value(ek), vs = kvs::scale_value(ev);
   uint8_t* dk = a.k + static_cast<size_t>(cell) * n + static_cast<size_t>(h) * D;
   uint8_t* dv = a.v + static_cast<size_t>(cell) * n + static_cast<size_t>(h) * D;
   for (int i = lane; i < D; i += 32) {
@@ -174,8 +174,8 @@ __global__ void __launch_bounds__(32) kv_store_token_kernel(const TokenStoreArgs
   }
   if (lane == 0) {
     const size_t ei = static_cast<size_t>(cell) * a.n_kv_heads + h;
-    a.k_exp[ei] = static_cast<int8_t>(ek);
-    a.v_exp[ei] = static_cast<int8_t>(ev);
+    a.k_ts[ei] = ek;
+    a.v_ts[ei] = ev;
   }
 }
 
@@ -202,15 +202,15 @@ int kv_store(const DevKv& kv, int32_t layer, const float* k, const float* v, con
     case Elem::E4M3: case Elem::E5M2: eb = 1; break;
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
-  if (kv.k_exp) {  // per-token scales (E4M3 only)
-    if (kv.type != Elem::E4M3 || !kv.v_exp) return static_cast<int>(cudaErrorInvalidValue);
+  if (kv.k_ts) {  // per-token scales (E4M3 only)
+    if (kv.type != Elem::E4M3 || !kv.v_ts) return static_cast<int>(cudaErrorInvalidValue);
     TokenStoreArgs ta;
     const size_t row = static_cast<size_t>(kv.n_kv_heads) * kv.head_dim;
-    const size_t exp_layer = static_cast<size_t>(kv.n_cells) * kv.n_kv_heads;
+    const size_t ts_layer = static_cast<size_t>(kv.n_cells) * kv.n_kv_heads;
     ta.k = kv.k + size_t(layer) * kv.n_cells * row;
     ta.v = kv.v + size_t(layer) * kv.n_cells * row;
-    ta.k_exp = kv.k_exp + size_t(layer) * exp_layer;
-    ta.v_exp = kv.v_exp + size_t(layer) * exp_layer;
+    ta.k_ts = kv.k_ts + size_t(layer) * ts_layer;
+    ta.v_ts = kv.v_ts + size_t(layer) * ts_layer;
     ta.n_cells = kv.n_cells;
     ta.n_kv_heads = kv.n_kv_heads;
     ta.head_dim = kv.head_dim;

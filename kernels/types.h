@@ -76,11 +76,11 @@ struct DevKv {
   const float* k_scale = nullptr;  // [n_layers] multipliers (1.0 for non-FP8)
   const float* v_scale = nullptr;  // [n_layers]
   // Per-token scales (KVCacheParams::token_scales; null otherwise): the
-  // exponent e of each (layer, cell, kv head) row, K and V each
-  // [n_layers][n_cells][n_kv_heads] int8; the row decodes as code * 2^e
-  // (kernels/kv_scale.h) and k_scale / v_scale are then 1.
-  int8_t* k_exp = nullptr;
-  int8_t* v_exp = nullptr;
+  // BF16 scale s (bits) of each (layer, cell, kv head) row, K and V each
+  // [n_layers][n_cells][n_kv_heads] uint16; the row decodes as code * s
+  // (exact; kernels/kv_scale.h) and k_scale / v_scale are then 1.
+  uint16_t* k_ts = nullptr;
+  uint16_t* v_ts = nullptr;
   int32_t n_pages = 0;             // ceil(n_cells / kKvPage)
   const int32_t* list_off = nullptr;    // [kKvMaxSeq + 1]
   const int32_t* list_pages = nullptr;  // [list_off[kKvMaxSeq]] (capacity n_pages * kKvMaxSeq)
@@ -109,8 +109,8 @@ struct KvLayer {
   const int32_t* order_cells = nullptr;  // DevKv::order_cells
   const float* k_scale = nullptr;  // &DevKv::k_scale[layer]
   const float* v_scale = nullptr;
-  const int8_t* k_exp = nullptr;   // [n_cells][n_kv_heads] of the layer, or null (DevKv::k_exp)
-  const int8_t* v_exp = nullptr;
+  const uint16_t* k_ts = nullptr;  // [n_cells][n_kv_heads] of the layer, or null (DevKv::k_ts)
+  const uint16_t* v_ts = nullptr;
   int32_t n_cells = 0, n_kv_heads = 0, head_dim = 0;
 };
 // elem_bytes: bytes per element of kv.type; layer bytes = n_cells * n_kv_heads * head_dim * elem_bytes.
@@ -129,9 +129,9 @@ inline KvLayer kv_layer(const DevKv& kv, int32_t layer, size_t elem_bytes) {
   l.order_cells = kv.order_cells;
   l.k_scale = kv.k_scale + layer;
   l.v_scale = kv.v_scale + layer;
-  const size_t exp_layer = static_cast<size_t>(kv.n_cells) * kv.n_kv_heads;
-  l.k_exp = kv.k_exp ? kv.k_exp + layer * exp_layer : nullptr;
-  l.v_exp = kv.v_exp ? kv.v_exp + layer * exp_layer : nullptr;
+  const size_t ts_layer = static_cast<size_t>(kv.n_cells) * kv.n_kv_heads;
+  l.k_ts = kv.k_ts ? kv.k_ts + layer * ts_layer : nullptr;
+  l.v_ts = kv.v_ts ? kv.v_ts + layer * ts_layer : nullptr;
   l.n_cells = kv.n_cells;
   l.n_kv_heads = kv.n_kv_heads;
   l.head_dim = kv.head_dim;

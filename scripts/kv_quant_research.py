@@ -126,7 +126,9 @@ class Side:
       amax, applied before the row scale)."""
 
     def __init__(self, fmt="e4m3", scale="pow2", block=None, scale_bytes=1, center=None, first=64, sinks=0,
-                 rot=None, chan=None, layers=None, raw_first=0, pairs=None):
+                 rot=None, chan=None, layers=None, raw_first=0, pairs=None, block_rot=None, max_rot=None):
+        self.max_rot = max_rot
+        self.block_rot = block_rot  # calib_pre: rotate the mean to the start of each block_rot-position block
         self.pairs = pairs  # calib_pre: keep only the `pairs` RoPE pairs of largest |mean| (cheap add-back)
         self.raw_first = raw_first  # the first raw_first tokens are quantized uncentered (same format)
         self.layers = layers  # None: every layer; else only these layers are quantized (ablation)
@@ -171,6 +173,12 @@ def apply_side(side, x, layer, kind, calib, rope):
             mag = mp[..., :h] ** 2 + mp[..., h:] ** 2
             keep = torch.zeros_like(mag).scatter_(-1, mag.topk(side.pairs, -1).indices, 1.0)
             mp = mp * torch.cat([keep, keep], -1)
+        if side.max_rot is not None:  # only pairs turning at most max_rot radians over a block
+            theta = torch.atan2(sin[1], cos[1]).abs()  # [D], per pair (both halves)
+            mp = mp * (theta * side.block_rot <= side.max_rot).float()
+        if side.block_rot:  # rotate to each 64-position block's first position (one bias per block at read)
+            idx = (torch.arange(T) // side.block_rot) * side.block_rot
+            cos, sin = cos[idx], sin[idx]
         m = mp * cos + rotate_half(mp) * sin  # R_t m, [1, H, T, D]
     elif side.center == "first_pre":
         # per-sequence: mean of pre-RoPE K over tokens [sinks or 1, first),
@@ -300,6 +308,19 @@ def all_schemes():
     add("E4M3 bf16 scale, Hadamard K+V + 4 sinks", S(rot="hadamard", sinks=4, **X), S(rot="hadamard", sinks=4, **X))
     add("q8_0 sim (32-blocks, fp16 scale)", S(fmt="int8", scale="fp16", scale_bytes=2, block=32),
         S(fmt="int8", scale="fp16", scale_bytes=2, block=32))
+    # What the cache implements: the mean rotated to each 64-position block's
+    # first position (the reader adds q.R_p0 m once per block), the first 4
+    # positions stored uncentered in the same format.
+    B = dict(center="calib_pre", block_rot=64, raw_first=4)
+    add("E4M3 bf16 scale, K pre-RoPE mean rotated per 64-block, first 4 uncentered", S(**B, **X), S(**X))
+    add("E4M3 pow2 scale, K pre-RoPE mean rotated per 64-block, first 4 uncentered", S(**B), S())
+    B8 = dict(fmt="int8", scale="bf16", scale_bytes=2)
+    add("INT8 bf16 scale, K pre-RoPE mean rotated per 64-block, first 4 uncentered", S(**B, **B8), S(**B8))
+    add("E4M3 bf16 scale, K pre-RoPE mean rotated per 16-block, first 4 uncentered",
+        S(center="calib_pre", block_rot=16, raw_first=4, **X), S(**X))
+    for mr in (0.25, 1.0):
+        add(f"E4M3 bf16 scale, K pre-RoPE mean of pairs turning <= {mr} rad per 64-block, rotated per block, first 4 uncentered",
+            S(max_rot=mr, **B, **X), S(**X))
     return L
 
 

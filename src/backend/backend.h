@@ -191,8 +191,8 @@ struct KVCacheParams {
   std::vector<float> k_scale, v_scale;
   // E4M3 only (not MLA): per-token, per-KV-head scales instead of k_scale /
   // v_scale. kv_store gives each (cell, KV head) row of K and of V its own
-  // power-of-two scale 2^e (e an int8 stored with the cell, the rule in
-  // kernels/kv_scale.h) and every reader decodes code * 2^e. The default
+  // scale s (a BF16 value stored with the cell, the rule in
+  // kernels/kv_scale.h) and every reader decodes code * s (exact). The default
   // for --kv-type fp8 (docs/runtime.md "KV cache").
   bool token_scales = false;
   // Multi-head latent attention (DeepSeek-V3): > 0 makes a LATENT cache.

@@ -237,15 +237,15 @@ std::string fmt_num(double x, const char* f) {
 
 // The KV cache a context of this model keeps per token, in the default
 // --kv-type (E4M3: one byte per value). K and V (2 x head_count_kv x
-// head_dim values) carry one int8 scale exponent per KV head each
-// (kernels/kv_scale.h): 2 x head_count_kv bytes more per token and layer.
+// head_dim values) carry one BF16 scale per KV head each
+// (kernels/kv_scale.h): 4 x head_count_kv bytes more per token and layer.
 // Multi-head latent attention (llm.attention.kv_lora_rank): one latent row
 // of kv_lora_rank + qk_rope_head_dim values and two f32 scales per layer
 // (not per token). known = false when the metadata does not say.
 struct KvFootprint {
   bool known = false, latent = false;
   uint64_t layers = 0, values = 0;  // values per token per layer
-  uint64_t scale_bytes = 0;         // scale bytes per token per layer (per-token exponents)
+  uint64_t scale_bytes = 0;         // scale bytes per token per layer (per-token BF16 scales)
   uint64_t bytes() const { return values + scale_bytes; }  // per token per layer
   std::string what;                 // how `values` is made up
 };
@@ -267,7 +267,7 @@ KvFootprint kv_footprint(const ggf8::File& f) {
       hd = embd / heads;
     }
     r.values = 2 * kv * hd;
-    r.scale_bytes = 2 * kv;
+    r.scale_bytes = 4 * kv;  // K and V: one 2-byte BF16 scale per KV head each
     r.what = "K and V: 2 x " + std::to_string(kv) + " KV heads x head_dim " + std::to_string(hd);
   }
   r.known = true;
@@ -398,7 +398,7 @@ int run_inspect(int argc, char** argv) {
               size_t(with_sum), f->metadata().size());
   if (const KvFootprint kv = kv_footprint(*f); kv.known) {
     const std::string scales = kv.latent ? "; + 2 f32 scales per layer"
-                                         : " + " + with_commas(kv.scale_bytes) + " scale exponents, one per KV head";
+                                         : " + " + with_commas(kv.scale_bytes) + " scale bytes, one BF16 scale per KV head";
     std::printf("kv cache:  %s bytes per token per layer in E4M3 (%s values%s), %s bytes per token over %" PRIu64
                 " layers\n",
                 with_commas(kv.bytes()).c_str(), kv.what.c_str(), scales.c_str(),

@@ -22,8 +22,8 @@ void add_run_flags(ArgParser& p, RunFlags* f) {
   p.option("-b,--batch", &f->batch, "N", "max tokens per forward chunk");
   p.option("-t,--threads", &f->threads, "N", "CPU threads (0 = the default: physical cores this process may use, capped by its cgroup CPU quota; docs/backend.md)");
   p.option("--kv-type", &f->kv_type, "fp8|fp8-layer|bf16|f32|f16|e5m2",
-           "KV cache precision: fp8 = E4M3 with a power-of-two scale per token and KV head stored with each "
-           "cell (1 byte per head_dim values); fp8-layer = E4M3 with one scale per layer (file or measured at "
+           "KV cache precision: fp8 = E4M3 with a BF16 scale per token and KV head stored with each "
+           "cell (2 bytes per head_dim values); fp8-layer = E4M3 with one scale per layer (file or measured at "
            "start-up); e5m2 per-layer scales (docs/runtime.md)");
   static const std::string backend_help =
       "compute backend: cpu (= cpu-simd), cpu-simd, cpu-ref; cuda (= cuda:0) or cuda:N where the build has "

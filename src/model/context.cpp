@@ -57,7 +57,7 @@ Status fit_device_ctx(f8backend::Backend& be, const HParams& hp, int32_t n_kv_he
   const double per_cell = hp.is_mla() ? double(hp.n_layer) * (hp.mla_kv_lora + hp.mla_rope) * ggf8::dtype_size(p->kv_type)
                                       : 2.0 * hp.n_layer * n_kv_heads *
                                             (hp.head_dim * ggf8::dtype_size(p->kv_type) +
-                                             (p->kv_token_scales ? 1.0 : 0.0));  // + one exponent per KV head
+                                             (p->kv_token_scales ? 2.0 : 0.0));  // + one BF16 scale per KV head
   const int64_t fit = budget > 0 ? int64_t(budget / per_cell) : 0;
   const std::string where = std::string(be.description()) + ": " + gib(double(fr)) + " free of " +
                             gib(double(tot)) + ", --gpu-mem " + std::to_string(p->gpu_mem).substr(0, 4);

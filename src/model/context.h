@@ -25,7 +25,7 @@ struct ContextParams {
   int32_t n_batch = 512;         // tokens per forward chunk (a bigger batch is split)
   int32_t n_threads = 1;         // >= 1
   ggf8::DType kv_type = ggf8::DType::E4M3;
-  // E4M3 cache: one power-of-two scale per (token, KV head) written with each
+  // E4M3 cache: one BF16 scale per (token, KV head) written with each
   // cell (KVCacheParams::token_scales) instead of k_scale / v_scale. Ignored
   // (per-layer scales) for a latent (MLA) cache and other dtypes.
   bool kv_token_scales = false;

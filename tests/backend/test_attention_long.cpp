@@ -14,7 +14,7 @@ namespace {
 
 struct Case {
   DType dt = DType::E4M3;
-  bool token = true;  // per (cell, KV head) exponents (the fp8 default)
+  bool token = true;  // per (cell, KV head) BF16 scales (the fp8 default)
   int ratio = 3;      // query heads per KV head
   int D = 64;
   int window = 0;
@@ -70,7 +70,7 @@ Filled fill(const std::string& name, const std::string& isa, int threads, const 
       EXPECT_TRUE(f.kv->alloc_cells(n, seq.data(), pos.data(), cells.data()).ok());
       auto k = randn(size_t(n) * KD, 1000 + seed, 1.5f), v = randn(size_t(n) * KD, 2000 + seed);
       ++seed;
-      if (c.token)  // rows of very different sizes: each (token, KV head) needs its own exponent
+      if (c.token)  // rows of very different sizes: each (token, KV head) needs its own scale
         for (int i = 0; i < n * KD; ++i) {
           const int r = (done[s] + i / KD) * kKv + (i % KD) / c.D;
           k[i] *= std::ldexp(1.0f, (r * 5) % 13 - 6);
@@ -100,8 +100,11 @@ std::vector<float> attend(Filled& f, const Case& c, const std::vector<int32_t>& 
   return out;
 }
 
-// Tolerance: atol 2e-4 against V rows scaled up to 2^5 (token cases), a
-// few FP32 ulps of the terms a long weighted sum cancels between.
+// Tolerance: 5e-4 (abs + rel) against V rows scaled up to 2^5 and keys up
+// to 2^6 (token cases): scores reach ~1000, where one FP32 ulp (6e-5) moves
+// a probability by 6e-5 relative, and an output near 1 is a difference of
+// weighted V terms near 30 (1 element in 1536 of the generic tier lands at
+// 4.0e-4 with BF16 row scales).
 void check(const std::string& isa, const Case& c) {
   const std::string what = isa + " " + c.name();
   const int H = kKv * c.ratio, HD = H * c.D;
@@ -116,7 +119,7 @@ void check(const std::string& isa, const Case& c) {
   const auto want = attend(ref, c, dseq, dpos, dq, sinks);
   const auto got1 = attend(s1, c, dseq, dpos, dq, sinks), got2 = attend(s2, c, dseq, dpos, dq, sinks),
              got3 = attend(s3, c, dseq, dpos, dq, sinks);
-  expect_close(got2, want, 2e-4f, 2e-4f, what + " decode vs cpu-ref");
+  expect_close(got2, want, 5e-4f, 5e-4f, what + " decode vs cpu-ref");
   EXPECT_EQ(got1, got2) << what << ": 1 thread (no split) vs 2 threads";
   EXPECT_EQ(got3, got2) << what << ": 3 threads vs 2 threads";
   // The first query alone (one long sequence: split over 3 threads, the
@@ -145,7 +148,7 @@ void check(const std::string& isa, const Case& c) {
   EXPECT_EQ(alone, in_batch) << what << ": alone vs in a 44-token batch";
   EXPECT_EQ(std::vector<float>(got2.begin(), got2.begin() + HD), alone) << what << ": alone vs the decode batch";
   const auto batch_ref = attend(ref, c, bseq, bpos, bq, sinks);
-  expect_close(batch, batch_ref, 2e-4f, 2e-4f, what + " prefill batch vs cpu-ref");
+  expect_close(batch, batch_ref, 5e-4f, 5e-4f, what + " prefill batch vs cpu-ref");
 }
 
 TEST(AttentionLong, EveryDtypeAndScaleScheme) {

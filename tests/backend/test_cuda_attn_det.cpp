@@ -40,7 +40,7 @@ struct Pool {
   KvCells kc;
   int D;
   std::vector<float> k, v;  // [cell][kKv][D]
-  std::vector<float> kx, vx;  // per-token scales 2^e [cell][kKv] (1 without: kernel's k_exp null)
+  std::vector<float> kx, vx;  // per-token BF16 scales [cell][kKv] (1 without: kernel's k_ts null)
   Pool(int cells, int d)
       : kc(cells), D(d), k(size_t(cells) * kKv * d), v(k.size()), kx(size_t(cells) * kKv, 1.0f), vx(kx.size(), 1.0f) {}
 };
@@ -48,7 +48,7 @@ struct Pool {
 // Stored rows of (seq, pos): sequence 0's (and 7's, its prefix donor) depend
 // on the position only, so every layout holds the same values for it.
 // fp8: 0 = F32, 1 = E4M3 with the layer scales (Args ks, vs), 2 = E4M3 with
-// per-token scales: each head's row its own size, coded with 2^e (kx, vx).
+// per-token scales: each head's row its own size, coded with its BF16 scale (kx, vx).
 void rows(int seq, int pos, int D, int fp8, float* k, float* v, float* kx, float* vx) {
   if (seq == 7) seq = 0;
   std::mt19937 rng(uint32_t(seq * 1000003 + pos * 31 + 1));
@@ -60,7 +60,7 @@ void rows(int seq, int pos, int D, int fp8, float* k, float* v, float* kx, float
         const float sz = std::ldexp(1.0f, int(rng() % 9) - (which ? 4 : 2));
         float amax = 0.0f;
         for (int i = 0; i < D; ++i) amax = std::max(amax, f8k::kvs::finite_abs(dst[i] = sz * nd(rng)));
-        const float s = f8k::kvs::exp_scale(f8k::kvs::exp_for_amax(amax));
+        const float s = f8k::kvs::scale_value(f8k::kvs::scale_for_amax(amax));
         for (int i = 0; i < D; ++i) dst[i] = ggf8::e4m3_to_f32(ggf8::e4m3_from_f32(dst[i] / s));
         (which ? vx : kx)[h] = s;
       }
@@ -208,7 +208,7 @@ void replay_block(const Pool& pl, const Args& a, const Query& qy, const std::vec
               for (int lane = 0; lane < 32; ++lane) nx[lane] = lanes[lane] + lanes[lane ^ off];
               std::copy(nx, nx + 32, lanes);
             }
-            // kernel: d = __fmul_rn(d, 2^e) with per-token scales (x 1 here without)
+            // kernel: d = __fmul_rn(d, s) with per-token scales (x 1 here without)
             sc[j] = am::softcap_log2(lanes[0] * pl.kx[size_t(list[e + j]) * kKv + kvh], a.softcap);
             rm = std::fmax(rm, sc[j]);
           }
@@ -217,7 +217,7 @@ void replay_block(const Pool& pl, const Args& a, const Query& qy, const std::vec
           for (int j = 0; j < nr; ++j) {
             const float p = am::fexp2(sc[j] - rm);
             rl = rl + p;
-            const float pv = p * pl.vx[size_t(list[e + j]) * kKv + kvh];  // kernel: p * 2^e (per-token scales)
+            const float pv = p * pl.vx[size_t(list[e + j]) * kKv + kvh];  // kernel: p * s (per-token scales)
             const float* vr = row(pl.v, list[e + j]);
             for (int lane = 0; lane < 32; ++lane)
               for (int jj = 0; jj < E; ++jj)

@@ -35,7 +35,7 @@ struct Cache {
   int n_cells = 0, n_kv = 0, D = 0;
   std::vector<float> k, v;  // [n_cells][n_kv][D] decoded stored values
   float ks = 1.0f, vs = 1.0f;
-  // Per-token scales (DevKv k_exp/v_exp): 2^e per (cell, kv head), [n_cells][n_kv];
+  // Per-token scales (DevKv k_ts/v_ts): a BF16 s per (cell, kv head), [n_cells][n_kv];
   // empty = none (ks, vs are then 1 as CudaKVCache sets them).
   std::vector<float> kx, vx;
   float kmul(int cell, int kvh) const { return kx.empty() ? 1.0f : kx[size_t(cell) * n_kv + kvh]; }
@@ -258,8 +258,8 @@ Scenario make_scenario(std::mt19937& rng, int n_cells, int n_kv, int H, int D, i
         const float sz = (which ? 3.0f : spread) * std::ldexp(1.0f, which ? mag(rng) : mag(rng) / 2);
         float row[512], amax = 0.0f;
         for (int i = 0; i < D; ++i) amax = std::max(amax, f8k::kvs::finite_abs(row[i] = sz * nd(rng)));
-        const int e = f8k::kvs::exp_for_amax(amax);
-        const float s = f8k::kvs::exp_scale(e);
+        const uint16_t e = f8k::kvs::scale_for_amax(amax);
+        const float s = f8k::kvs::scale_value(e);
         for (int i = 0; i < D; ++i) vals[r * D + i] = ggf8::e4m3_to_f32(ggf8::e4m3_from_f32(row[i] / s));
         (which ? c.vx : c.kx)[r] = s;
       }
@@ -441,7 +441,7 @@ TEST(CudaAttnMath, EmulationMatchesDoubleSoftmax) {
       {"e4m3 d18 strided", 150, 1, 8, 18, 8, Store::E4M3, 1.0f, {4, 2, false}},
       // Prefill-like: many tokens.
       {"e4m3 d128 prefill", 400, 2, 4, 128, 64, Store::E4M3, 1.0f, {4, 16, true}},
-      // Per-token scales (the fp8 default): a 2^e per (cell, kv head) row.
+      // Per-token scales (the fp8 default): a BF16 s per (cell, kv head) row.
       {"e4m3-token d64 gqa3", 500, 2, 6, 64, 16, Store::E4M3Token, 1.0f, {4, 16, true}},
       {"e4m3-token d128", 300, 1, 1, 128, 8, Store::E4M3Token, 1.0f, {4, 16, true}},
       {"e4m3-token d18 strided", 150, 1, 8, 18, 8, Store::E4M3Token, 1.0f, {4, 2, false}},

@@ -1,7 +1,7 @@
 // test_kv_token_scales.cpp — the per-token, per-KV-head scales of the E4M3
-// cache (kernels/kv_scale.h, the --kv-type fp8 default): the exponent rule
-// against a brute-force search, what kv_store writes (every CPU backend and
-// ISA the same bytes: each head's codes = e4m3(x / 2^e) with its own e),
+// cache (kernels/kv_scale.h, the --kv-type fp8 default): the BF16 scale rule
+// against a brute-force search, exact decoding, what kv_store writes (every CPU backend and
+// ISA the same bytes: each head's codes = e4m3(x / s) with its own s),
 // exact decoding through attention, the bytes a cell takes, and the
 // parameters it refuses. Attention against cpu-ref is in test_backend_kv.cpp
 // (TokenScalesSimdMatchesRef); the CUDA kernels' replays in
@@ -31,14 +31,18 @@ KVCacheParams token_params(int cells) {
   return p;
 }
 
-// The smallest e in [-126, 127] with amax <= 448 * 2^e, by search in double.
-int brute_exp(float amax) {
-  for (int e = kvs::kExpMin; e <= kvs::kExpMax; ++e)
-    if (double(amax) <= 448.0 * std::ldexp(1.0, e)) return e;
-  return kvs::kExpMax;
+// The BF16 scale by the rule's definition, in double: the smallest BF16
+// value >= fl32(amax / 448), clamped to [2^-117, 2^127] (search over the
+// 2^15 positive BF16 values in order).
+uint16_t brute_scale(float amax) {
+  if (!(amax > 0)) return kvs::kScaleMinBits;
+  const double q = double(amax / 448.0f);
+  for (uint32_t b = kvs::kScaleMinBits; b <= kvs::kScaleMaxBits; ++b)
+    if (double(kvs::scale_value(uint16_t(b))) >= q) return uint16_t(b);
+  return kvs::kScaleMaxBits;
 }
 
-TEST(KvTokenScales, ExponentRuleMatchesSearch) {
+TEST(KvTokenScales, ScaleRuleMatchesSearch) {
   std::vector<float> xs = {0.0f, FLT_MIN, FLT_MIN / 8, 1e-45f, 1.0f, 448.0f, 448.0001f, 447.9999f, 896.0f,
                            224.0f, 224.00002f, 3.5f, 1.75f, 1.7500001f, FLT_MAX, 1e30f, 1e-30f};
   std::mt19937 rng(7);
@@ -53,19 +57,46 @@ TEST(KvTokenScales, ExponentRuleMatchesSearch) {
   }
   for (float a : xs) {
     if (!(a > 0) || !std::isfinite(a)) continue;
-    const int e = kvs::exp_for_amax(a);
-    ASSERT_EQ(e, brute_exp(a)) << a;
-    ASSERT_EQ(kvs::exp_scale(e), std::ldexp(1.0f, e)) << e;
+    const uint16_t s = kvs::scale_for_amax(a);
+    ASSERT_EQ(s, brute_scale(a)) << a;
+    const float sv = kvs::scale_value(s);
+    // The row's largest value codes at most at 448 (the scale rounds up) and
+    // within 2^-7 of it unless the clamp at 2^-117 holds it below.
+    if (a / 448.0f > std::ldexp(1.0f, -117) && a / 448.0f <= kvs::scale_value(kvs::kScaleMaxBits)) {
+      ASSERT_LE(double(a) / sv, 448.0 * (1 + 1e-7)) << a;
+      ASSERT_GE(double(a) / sv, 448.0 * (1 - 1.0 / 128)) << a;
+    }
   }
-  EXPECT_EQ(kvs::exp_for_amax(0.0f), kvs::kExpMin);
+  EXPECT_EQ(kvs::scale_for_amax(0.0f), kvs::kScaleMinBits);
+  EXPECT_EQ(kvs::scale_value(kvs::kScaleMinBits), std::ldexp(1.0f, -117));
+  EXPECT_EQ(kvs::scale_value(kvs::kScaleMaxBits), std::ldexp(1.140625f, 119));
+  EXPECT_EQ(kvs::scale_for_amax(448.0f), 0x3F80);  // exactly 1
   EXPECT_EQ(kvs::finite_abs(-3.0f), 3.0f);
   EXPECT_EQ(kvs::finite_abs(INFINITY), 0.0f);
   EXPECT_EQ(kvs::finite_abs(NAN), 0.0f);
 }
 
+// Every E4M3 code times every BF16 scale of the clamped range is exact in
+// F32 (4 x 8 significant bits, never below 2^-126, never above FLT_MAX): the
+// decode has no rounding, so any order of decode and multiply gives these
+// bits.
+TEST(KvTokenScales, DecodeIsExact) {
+  EXPECT_TRUE(std::isfinite(448.0f * kvs::scale_value(kvs::kScaleMaxBits)));
+  EXPECT_FALSE(std::isfinite(448.0f * kvs::scale_value(kvs::kScaleMaxBits + 1)));
+  for (uint32_t sb = kvs::kScaleMinBits; sb <= kvs::kScaleMaxBits; sb += (sb + 37 > kvs::kScaleMaxBits ? 1 : 37)) {
+    const double s = kvs::scale_value(uint16_t(sb));
+    for (int c = 0; c < 256; ++c) {
+      const float v = ggf8::e4m3_to_f32(uint8_t(c));
+      if (!std::isfinite(v)) continue;
+      const float got = v * float(s);
+      ASSERT_EQ(double(got), double(v) * s) << c << " " << sb;
+    }
+  }
+}
+
 // Rows whose heads differ by 2^40 and tokens by 2^20: every backend/ISA
-// writes the same bytes, each head coded with its own exponent.
-TEST(KvTokenScales, StoreCodesEachHeadWithItsExponent) {
+// writes the same bytes, each head coded with its own scale.
+TEST(KvTokenScales, StoreCodesEachHeadWithItsScale) {
   const int n = 6;
   std::vector<float> k = randn(size_t(n) * kHeads * kD, 11), v = randn(k.size(), 12);
   for (size_t i = 0; i < k.size(); ++i) {
@@ -84,7 +115,7 @@ TEST(KvTokenScales, StoreCodesEachHeadWithItsExponent) {
     auto st = stream(*be, 2, 8, 1024);
     std::unique_ptr<KVCache> c;
     ASSERT_TRUE(be->create_kv_cache(token_params(16), &c).ok());
-    EXPECT_EQ(c->bytes(), size_t(2) * 2 * 16 * (kHeads * kD + kHeads));  // 1 + 1/64 bytes per value
+    EXPECT_EQ(c->bytes(), size_t(2) * 2 * 16 * (kHeads * kD + 2 * kHeads));  // 1 + 2/64 bytes per value
     std::vector<int32_t> seq(n, 0), pos(n), cells(n);
     for (int i = 0; i < n; ++i) pos[i] = i;
     ASSERT_TRUE(c->alloc_cells(n, seq.data(), pos.data(), cells.data()).ok());
@@ -95,12 +126,12 @@ TEST(KvTokenScales, StoreCodesEachHeadWithItsExponent) {
       for (int which = 0; which < 2; ++which) {
         const float* x = (which ? v.data() : k.data()) + size_t(t) * kHeads * kD;
         const uint8_t* row = which ? cc.v_row(1, cells[t]) : cc.k_row(1, cells[t]);
-        const int8_t* ex = which ? cc.v_exp(1, cells[t]) : cc.k_exp(1, cells[t]);
+        const uint16_t* ts = which ? cc.v_ts(1, cells[t]) : cc.k_ts(1, cells[t]);
         for (int h = 0; h < kHeads; ++h) {
           float amax = 0.0f;
           for (int i = 0; i < kD; ++i) amax = std::max(amax, kvs::finite_abs(x[h * kD + i]));
-          ASSERT_EQ(ex[h], brute_exp(amax)) << names[b] << " t " << t << " h " << h;
-          const float s = std::ldexp(1.0f, ex[h]);
+          ASSERT_EQ(ts[h], brute_scale(amax)) << names[b] << " t " << t << " h " << h;
+          const float s = kvs::scale_value(ts[h]);
           for (int i = 0; i < kD; ++i) {
             const uint8_t want = ggf8::e4m3_from_f32(x[h * kD + i] / s);
             ASSERT_EQ(row[h * kD + i], want) << names[b] << " " << isas[b] << " t " << t << " h " << h << " i " << i;
@@ -112,7 +143,7 @@ TEST(KvTokenScales, StoreCodesEachHeadWithItsExponent) {
             }
           }
           bytes.insert(bytes.end(), row + h * kD, row + h * kD + kD);
-          bytes.push_back(uint8_t(ex[h]));
+          bytes.push_back(uint8_t(ts[h])), bytes.push_back(uint8_t(ts[h] >> 8));
         }
       }
     if (b == 0) first = bytes;
@@ -120,7 +151,7 @@ TEST(KvTokenScales, StoreCodesEachHeadWithItsExponent) {
   }
 }
 
-// One visible cell: attention returns that cell's V decoded exactly (code * 2^e).
+// One visible cell: attention returns that cell's V decoded exactly (code * s).
 TEST(KvTokenScales, AttentionDecodesExactly) {
   for (const std::string name : {"cpu-ref", "cpu-simd"}) {
     auto be = make(name);
@@ -143,7 +174,7 @@ TEST(KvTokenScales, AttentionDecodesExactly) {
     st->attention(*c, 0, q.data(), ab, out.data());
     auto& cc = static_cast<f8backend::cpu::CpuKVCache&>(*c);
     for (int i = 0; i < kHeads * kD; ++i)
-      ASSERT_EQ(out[i], ggf8::e4m3_to_f32(cc.v_row(0, cell[0])[i]) * std::ldexp(1.0f, cc.v_exp(0, cell[0])[i / kD]))
+      ASSERT_EQ(out[i], ggf8::e4m3_to_f32(cc.v_row(0, cell[0])[i]) * kvs::scale_value(cc.v_ts(0, cell[0])[i / kD]))
           << name << " " << i;
   }
 }

@@ -44,13 +44,13 @@ def test_inspect_bytes_per_token(model):
     cfg = json.loads((FIXTURE / "config.json").read_text())
     kv, hd = cfg["num_key_value_heads"], cfg["hidden_size"] // cfg["num_attention_heads"]
     assert j["values_per_token_per_layer"] == 2 * kv * hd
-    # one int8 exponent per KV head for K and for V
-    assert j["scale_bytes_per_token_per_layer"] == 2 * kv
-    assert j["bytes_per_token_per_layer"] == 2 * kv * hd + 2 * kv
+    # one 2-byte BF16 scale per KV head for K and for V
+    assert j["scale_bytes_per_token_per_layer"] == 4 * kv
+    assert j["bytes_per_token_per_layer"] == 2 * kv * hd + 4 * kv
     assert j["bytes_per_token"] == j["bytes_per_token_per_layer"] * cfg["num_hidden_layers"]
     out = run("inspect", m).stdout.decode()
-    assert re.search(r"kv cache:\s+%d bytes per token per layer in E4M3 .*%d scale exponents, one per KV head"
-                     % (2 * kv * hd + 2 * kv, 2 * kv), out), out
+    assert re.search(r"kv cache:\s+%d bytes per token per layer in E4M3 .*%d scale bytes, one BF16 scale per KV head"
+                     % (2 * kv * hd + 4 * kv, 4 * kv), out), out
 
 
 def ppl(m, text, kv, *extra):

@@ -184,15 +184,15 @@ void store_row_scalar(const float* x, int64_t n, DType dt, float scale, uint8_t*
   }
 }
 
-void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, uint8_t* dst, int8_t* exps,
+void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, uint8_t* dst, uint16_t* scales,
                             void (*encode)(const float*, int64_t, DType, float, uint8_t*)) {
   for (int32_t h = 0; h < n_kv_heads; ++h) {
     const float* xh = x + int64_t(h) * head_dim;
     float amax = 0.0f;
     for (int32_t i = 0; i < head_dim; ++i) amax = std::max(amax, f8k::kvs::finite_abs(xh[i]));
-    const int e = f8k::kvs::exp_for_amax(amax);
-    exps[h] = static_cast<int8_t>(e);
-    encode(xh, head_dim, DType::E4M3, f8k::kvs::exp_scale(e), dst + int64_t(h) * head_dim);
+    const uint16_t s = f8k::kvs::scale_for_amax(amax);
+    scales[h] = s;
+    encode(xh, head_dim, DType::E4M3, f8k::kvs::scale_value(s), dst + int64_t(h) * head_dim);
   }
 }
 

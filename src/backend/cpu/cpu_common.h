@@ -119,7 +119,7 @@ std::vector<float> rope_inv_freq(const RopeParams& p);
 // ---- KV cache ------------------------------------------------------------------------
 // Layout (both CPU backends): K and V each [n_layers][n_cells][n_kv_heads][head_dim]
 // elements of `dtype`; FP8 stores k / k_scale[layer], or with token_scales
-// k / 2^e, e an int8 per (cell, KV head) in K/V exponent arrays
+// k / s, s a BF16 scale per (cell, KV head) in K/V scale arrays
 // [n_layers][n_cells][n_kv_heads] beside the rows (kernels/kv_scale.h). A
 // latent (MLA) cache (p.mla_kv_lora > 0): only K, whose row is the latent [c ; k_pe].
 class CpuKVCache final : public KvCacheBase {
@@ -129,7 +129,7 @@ class CpuKVCache final : public KvCacheBase {
 
   const KVCacheParams& params() const override { return p_; }
   size_t bytes() const override {
-    return (p_.mla_kv_lora ? 1 : 2) * (layer_bytes_ + exp_layer_bytes_) * p_.n_layers;
+    return (p_.mla_kv_lora ? 1 : 2) * (layer_bytes_ + ts_layer_bytes_) * p_.n_layers;
   }
 
   // For the CPU ops.
@@ -141,22 +141,22 @@ class CpuKVCache final : public KvCacheBase {
   uint8_t* v_row(int32_t layer, int32_t cell) { return row(v_.get(), layer, cell); }
   float k_scale(int32_t l) const { return p_.k_scale.empty() ? 1.0f : p_.k_scale[l]; }
   float v_scale(int32_t l) const { return p_.v_scale.empty() ? 1.0f : p_.v_scale[l]; }
-  // token_scales: the exponents of a cell's rows, [n_kv_heads] each.
+  // token_scales: the BF16 scales (bits) of a cell's rows, [n_kv_heads] each.
   bool token_scales() const { return p_.token_scales; }
-  int8_t* k_exp(int32_t layer, int32_t cell) { return exps(k_exp_.get(), layer, cell); }
-  int8_t* v_exp(int32_t layer, int32_t cell) { return exps(v_exp_.get(), layer, cell); }
-  // The multiplier that decodes head kvh of a cell's K (V) row: 2^e with
-  // token_scales, else the layer's scale (1 for 16/32-bit caches).
+  uint16_t* k_ts(int32_t layer, int32_t cell) { return scales(k_ts_.get(), layer, cell); }
+  uint16_t* v_ts(int32_t layer, int32_t cell) { return scales(v_ts_.get(), layer, cell); }
+  // The multiplier that decodes head kvh of a cell's K (V) row: its scale
+  // with token_scales, else the layer's scale (1 for 16/32-bit caches).
   float k_mul(int32_t layer, int32_t cell, int32_t kvh) {
-    return p_.token_scales ? f8k::kvs::exp_scale(k_exp(layer, cell)[kvh]) : k_scale(layer);
+    return p_.token_scales ? f8k::kvs::scale_value(k_ts(layer, cell)[kvh]) : k_scale(layer);
   }
   float v_mul(int32_t layer, int32_t cell, int32_t kvh) {
-    return p_.token_scales ? f8k::kvs::exp_scale(v_exp(layer, cell)[kvh]) : v_scale(layer);
+    return p_.token_scales ? f8k::kvs::scale_value(v_ts(layer, cell)[kvh]) : v_scale(layer);
   }
 
  private:
-  int8_t* exps(Buffer* b, int32_t layer, int32_t cell) {
-    return static_cast<int8_t*>(b->data()) + (size_t(layer) * p_.n_cells + cell) * p_.n_kv_heads;
+  uint16_t* scales(Buffer* b, int32_t layer, int32_t cell) {
+    return static_cast<uint16_t*>(b->data()) + (size_t(layer) * p_.n_cells + cell) * p_.n_kv_heads;
   }
   uint8_t* row(Buffer* b, int32_t layer, int32_t cell) {
     return static_cast<uint8_t*>(b->data()) + layer * layer_bytes_ + cell * row_bytes_;
@@ -164,8 +164,8 @@ class CpuKVCache final : public KvCacheBase {
 
   KVCacheParams p_;
   size_t row_bytes_ = 0, layer_bytes_ = 0;
-  size_t exp_layer_bytes_ = 0;  // token_scales: n_cells * n_kv_heads
-  std::unique_ptr<Buffer> k_, v_, k_exp_, v_exp_;
+  size_t ts_layer_bytes_ = 0;  // token_scales: n_cells * n_kv_heads * 2
+  std::unique_ptr<Buffer> k_, v_, k_ts_, v_ts_;
 };
 
 // Stores one F32 row (n values) into a cache row of dtype dt, dividing by
@@ -173,10 +173,10 @@ class CpuKVCache final : public KvCacheBase {
 void store_row_scalar(const float* x, int64_t n, DType dt, float scale, uint8_t* dst);
 
 // token_scales: stores a token's K or V row (n_kv_heads x head_dim values)
-// as E4M3, each head with its own exponent (kernels/kv_scale.h) written to
-// exps[n_kv_heads]; `encode` codes one head's values (x / scale), either
+// as E4M3, each head with its own BF16 scale (kernels/kv_scale.h) written to
+// scales[n_kv_heads]; `encode` codes one head's values (x / scale), either
 // store_row_scalar or a SIMD encoder bit-exact with it.
-void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, uint8_t* dst, int8_t* exps,
+void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, uint8_t* dst, uint16_t* scales,
                             void (*encode)(const float*, int64_t, DType, float, uint8_t*));
 
 }  // namespace f8backend::cpu

@@ -18,10 +18,10 @@ Status CpuKVCache::create(const KVCacheParams& p, std::unique_ptr<KVCache>* out)
   if (Status s = host_alloc(total, &c->k_); !s.ok()) return s;
   if (p.mla_kv_lora == 0)  // a latent (MLA) cache has its rows in k_ and no V
     if (Status s = host_alloc(total, &c->v_); !s.ok()) return s;
-  if (p.token_scales) {  // one int8 exponent per (layer, cell, KV head), for K and V
-    c->exp_layer_bytes_ = size_t(p.n_cells) * p.n_kv_heads;
-    if (Status s = host_alloc(c->exp_layer_bytes_ * p.n_layers, &c->k_exp_); !s.ok()) return s;
-    if (Status s = host_alloc(c->exp_layer_bytes_ * p.n_layers, &c->v_exp_); !s.ok()) return s;
+  if (p.token_scales) {  // one BF16 scale per (layer, cell, KV head), for K and V
+    c->ts_layer_bytes_ = size_t(p.n_cells) * p.n_kv_heads * sizeof(uint16_t);
+    if (Status s = host_alloc(c->ts_layer_bytes_ * p.n_layers, &c->k_ts_); !s.ok()) return s;
+    if (Status s = host_alloc(c->ts_layer_bytes_ * p.n_layers, &c->v_ts_); !s.ok()) return s;
   }
   c->cells_ = KvCells(p.n_cells);
   *out = std::move(c);

@@ -29,9 +29,9 @@ size_t storage_bytes(const KVCacheParams& p) {
   return (p.mla_kv_lora ? 1 : 2) * size_t(p.n_layers) * size_t(p.n_cells) * size_t(p.n_kv_heads) * size_t(p.head_dim) *
          cpu::elem_size(p.dtype);
 }
-// token_scales: the int8 exponents of K and V, [n_layers][n_cells][n_kv_heads] each.
-size_t exp_bytes(const KVCacheParams& p) {
-  return p.token_scales ? size_t(p.n_layers) * size_t(p.n_cells) * size_t(p.n_kv_heads) : 0;
+// token_scales: the BF16 scales of K and V, [n_layers][n_cells][n_kv_heads] uint16 each.
+size_t ts_bytes(const KVCacheParams& p) {
+  return p.token_scales ? size_t(p.n_layers) * size_t(p.n_cells) * size_t(p.n_kv_heads) * sizeof(uint16_t) : 0;
 }
 }  // namespace
 
@@ -41,7 +41,7 @@ size_t order_ints(const KVCacheParams& p) {
 }
 
 size_t CudaKVCache::device_bytes(const KVCacheParams& p) {
-  return storage_bytes(p) + 2 * exp_bytes(p) + meta_bytes(p) + pages_ints(p) * 4 + order_ints(p) * 4;
+  return storage_bytes(p) + 2 * ts_bytes(p) + meta_bytes(p) + pages_ints(p) * 4 + order_ints(p) * 4;
 }
 
 Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::unique_ptr<KVCache>* out) {
@@ -65,17 +65,17 @@ Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::u
   std::unique_ptr<CudaKVCache> c(new CudaKVCache());
   c->p_ = p;
   c->cells_ = KvCells(p.n_cells);
-  c->kv_bytes_ = storage_bytes(p) + 2 * exp_bytes(p);
+  c->kv_bytes_ = storage_bytes(p) + 2 * ts_bytes(p);
   c->seqs_off_ = seqs_offset(p.n_cells);
   const int dev = be.device().index;
   if (Status s = DeviceBuffer::create(dev, half, &c->k_); !s.ok()) return s;
   if (Status s = DeviceBuffer::create(dev, p.mla_kv_lora ? 256 : half, &c->v_); !s.ok()) return s;
   if (Status s = DeviceBuffer::create(dev, meta_bytes(p), &c->meta_); !s.ok()) return s;
-  if (p.token_scales) {  // exponents start at 0 (a cell is read only after its store writes them)
-    if (Status s = DeviceBuffer::create(dev, exp_bytes(p), &c->k_exp_); !s.ok()) return s;
-    if (Status s = DeviceBuffer::create(dev, exp_bytes(p), &c->v_exp_); !s.ok()) return s;
-    F8_CUDA_TRY(cudaMemset(c->k_exp_->data(), 0, exp_bytes(p)), "kv cache: cudaMemset(k exponents)");
-    F8_CUDA_TRY(cudaMemset(c->v_exp_->data(), 0, exp_bytes(p)), "kv cache: cudaMemset(v exponents)");
+  if (p.token_scales) {  // scales start at 0 (a cell is read only after its store writes them)
+    if (Status s = DeviceBuffer::create(dev, ts_bytes(p), &c->k_ts_); !s.ok()) return s;
+    if (Status s = DeviceBuffer::create(dev, ts_bytes(p), &c->v_ts_); !s.ok()) return s;
+    F8_CUDA_TRY(cudaMemset(c->k_ts_->data(), 0, ts_bytes(p)), "kv cache: cudaMemset(k scales)");
+    F8_CUDA_TRY(cudaMemset(c->v_ts_->data(), 0, ts_bytes(p)), "kv cache: cudaMemset(v scales)");
   }
   if (Status s = c->mirror_.alloc(c->seqs_off_ + size_t(p.n_cells) * 8); !s.ok()) return s;
   if (Status s = DeviceBuffer::create(dev, pages_ints(p) * 4, &c->pages_); !s.ok()) return s;
@@ -92,7 +92,7 @@ Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::u
   }
 
   // Scales: 1.0 for non-FP8 caches (the kernels multiply unconditionally)
-  // and with per-token scales (the exponents carry them).
+  // and with per-token scales (the per-row scales carry them).
   const bool fp8 = (p.dtype == DType::E4M3 || p.dtype == DType::E5M2) && !p.token_scales;
   std::vector<float> sc(2 * size_t(p.n_layers), 1.0f);
   for (int32_t l = 0; l < p.n_layers; ++l) {
@@ -124,8 +124,8 @@ Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::u
   d.k_scale = reinterpret_cast<const float*>(meta + sc_off);
   d.v_scale = d.k_scale + p.n_layers;
   if (p.token_scales) {
-    d.k_exp = static_cast<int8_t*>(c->k_exp_->data());
-    d.v_exp = static_cast<int8_t*>(c->v_exp_->data());
+    d.k_ts = static_cast<uint16_t*>(c->k_ts_->data());
+    d.v_ts = static_cast<uint16_t*>(c->v_ts_->data());
   }
   const auto* pg = static_cast<const int32_t*>(c->pages_->data());
   const size_t np = n_pages_of(p);

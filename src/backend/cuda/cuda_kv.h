@@ -37,7 +37,7 @@ class CudaKVCache final : public KvCacheBase {
   KVCacheParams p_;
   size_t kv_bytes_ = 0;
   std::unique_ptr<DeviceBuffer> k_, v_, meta_;
-  std::unique_ptr<DeviceBuffer> k_exp_, v_exp_;  // token_scales: int8 exponents (kernels/kv_scale.h)  // meta: pos int32[n] | hi int32 | pad | seqs u64[n] | scales
+  std::unique_ptr<DeviceBuffer> k_ts_, v_ts_;  // token_scales: BF16 scales (kernels/kv_scale.h)  // meta: pos int32[n] | hi int32 | pad | seqs u64[n] | scales
   PinnedBuffer mirror_;                         // same layout as meta_ (pos, hi, seqs)
   // Pages: pos_min int32[np] | pos_max int32[np] | list_off int32[65] | list_pages int32[np * 64].
   std::unique_ptr<DeviceBuffer> pages_;

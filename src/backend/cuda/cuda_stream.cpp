@@ -274,7 +274,7 @@ class CudaStream final : public Stream {
   void attention(KVCache& cache, int32_t layer, const float* q, const AttnBatch& b, float* out) override {
     if (bad()) return;
     const f8k::DevKv& kv = static_cast<CudaKVCache&>(cache).dev();
-    if (b.fp8_fmha && !kv.k_exp) {  // prefill: FP8 FMHA on tensor cores (kernels/fmha_fp8.cu); per-layer scales only
+    if (b.fp8_fmha && !kv.k_ts) {  // prefill: FP8 FMHA on tensor cores (kernels/fmha_fp8.cu); per-layer scales only
       launched(f8k::fmha_fp8(kv, layer, q, b.n_tokens, b.seq, b.pos, b.n_heads, b.scale, out, s_, b.window,
                              b.softcap, b.sinks),
                "fmha_fp8");

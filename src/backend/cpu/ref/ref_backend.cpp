@@ -121,11 +121,11 @@ class RefStream final : public Stream {
     const int64_t n = c.row_elems();
     const auto& kp = c.params();
     for (int32_t t = 0; t < T; ++t) {
-      if (kp.token_scales) {  // each head's K and V row with its own exponent
+      if (kp.token_scales) {  // each head's K and V row with its own scale
         store_row_token_scaled(k + t * n, kp.n_kv_heads, kp.head_dim, c.k_row(layer, cells[t]),
-                               c.k_exp(layer, cells[t]), store_row_scalar);
+                               c.k_ts(layer, cells[t]), store_row_scalar);
         store_row_token_scaled(v + t * n, kp.n_kv_heads, kp.head_dim, c.v_row(layer, cells[t]),
-                               c.v_exp(layer, cells[t]), store_row_scalar);
+                               c.v_ts(layer, cells[t]), store_row_scalar);
         continue;
       }
       store_row_scalar(k + t * n, n, c.params().dtype, c.k_scale(layer), c.k_row(layer, cells[t]));

@@ -210,10 +210,10 @@ class SimdStream final : public Stream {
     const int64_t n = c.row_elems();
     const DType dt = c.params().dtype;
     for (int32_t t = 0; t < T; ++t) {
-      if (c.token_scales()) {  // each head's K and V row with its own exponent
+      if (c.token_scales()) {  // each head's K and V row with its own scale
         const int32_t H = c.params().n_kv_heads, D = c.params().head_dim;
-        store_row_token_scaled(k + t * n, H, D, c.k_row(layer, cells[t]), c.k_exp(layer, cells[t]), k_->encode_row);
-        store_row_token_scaled(v + t * n, H, D, c.v_row(layer, cells[t]), c.v_exp(layer, cells[t]), k_->encode_row);
+        store_row_token_scaled(k + t * n, H, D, c.k_row(layer, cells[t]), c.k_ts(layer, cells[t]), k_->encode_row);
+        store_row_token_scaled(v + t * n, H, D, c.v_row(layer, cells[t]), c.v_ts(layer, cells[t]), k_->encode_row);
         continue;
       }
       k_->encode_row(k + t * n, n, dt, c.k_scale(layer), c.k_row(layer, cells[t]));
@@ -351,7 +351,7 @@ class SimdStream final : public Stream {
       const auto [s, e] = jobs[size_t(i)];
       const int32_t cell = kc.seq_cells(s)[e];
       const int64_t at = (pre_row0_[s] + e) * re;
-      if (c.token_scales()) {  // each head with its own exponent
+      if (c.token_scales()) {  // each head with its own scale
         const int32_t D = c.params().head_dim;
         for (int32_t h = 0; h < c.params().n_kv_heads; ++h) {
           k_->decode_row(c.k_row(layer, cell) + int64_t(h) * D, dt, D, c.k_mul(layer, cell, h),
