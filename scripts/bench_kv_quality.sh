@@ -6,7 +6,7 @@
 #
 #   f8 rows: `f8 perplexity --kv-type T`, KL against the same model with an
 #     F32 cache (`--save-logits` / `--kl-base`). fp8 = E4M3 with per-token,
-#     per-KV-head power-of-two scales (the default); fp8-layer = E4M3 with
+#     per-KV-head BF16 scales (the default); fp8-layer = E4M3 with
 #     one scale per layer measured at start-up (the previous default).
 #   llama.cpp rows: `llama-perplexity --kl-divergence` (scripts/
 #     build_llama_perplexity.sh) on the same model converted to F16 GGUF by
@@ -14,7 +14,7 @@
 #     ~/.cache/f8/venv-peers/bin/python), flash attention on, q8_0 and q4_0
 #     K and V caches against its own F16 cache; tokenization checked equal
 #     to f8's.
-#   Bytes per cached value: f8 E4M3 1 + 1/head_dim (one int8 exponent per
+#   Bytes per cached value: f8 E4M3 1 + 2/head_dim (one BF16 scale per
 #     KV head row of head_dim values) or 1 (per-layer scales); q8_0 34/32;
 #     q4_0 18/32.
 #
@@ -65,7 +65,7 @@ for C in "${CTXS[@]}"; do
   }
   add "f8 BF16" 2 bf16
   add "f8 FP8 E4M3, per-token per-KV-head scales (default \`--kv-type fp8\`)" \
-    "$(echo "scale=4; 1 + 1 / $HD" | bc)" fp8
+    "$(echo "scale=4; 1 + 2 / $HD" | bc)" fp8
   add "f8 FP8 E4M3, per-layer scales measured at load (\`--kv-type fp8-layer\`)" 1 fp8-layer
   add "f8 FP8 E5M2, per-layer scales (\`--kv-type e5m2\`)" 1 e5m2
 

@@ -252,24 +252,38 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     const bool cpu_backend = cp.backend.rfind("cpu", 0) == 0;
     cp.kv_token_scales = p.kv_type == F8_KV_FP8 && !m.hparams().is_mla() && cpu_backend;
     const bool fp8 = cp.kv_type == ggf8::DType::E4M3 || cp.kv_type == ggf8::DType::E5M2;
+    // The built-in calibration text's ids (both calibrations below).
+    auto calibration_tokens = [&]() {
+      std::vector<int32_t> toks;
+      f8tok::EncodeOptions eo;
+      eo.parse_special = false;
+      ggf8::Status ts = model->tokenizer ? model->tokenizer->encode(kCalibrationText, eo, &toks)
+                                         : ggf8::Status::Error(ggf8::Code::NotFound, "no tokenizer");
+      const uint32_t nv = m.hparams().n_vocab;
+      toks.erase(std::remove_if(toks.begin(), toks.end(), [nv](int32_t t) { return t < 0 || uint32_t(t) >= nv; }),
+                 toks.end());
+      if (!ts.ok() || toks.size() < 8) {
+        // No usable tokenizer: a deterministic spread of ids still
+        // exercises every layer (worse than text; documented).
+        toks.clear();
+        for (uint32_t i = 0; i < 256; ++i) toks.push_back(int32_t((i * 2654435761u) % nv));
+      }
+      return toks;
+    };
+    // F8_KV_FP8 on the CPU: K centering (docs/runtime.md "KV cache"), its
+    // pre-RoPE K means measured once per model on the calibration text.
+    if (cp.kv_token_scales && p.kv_calibrate && m.hparams().attn_softcap == 0) {
+      if (!m.k_center(&cp.k_center)) {
+        f8model::Status cs = f8model::calibrate_k_center(m, calibration_tokens(), cp.n_threads, cp.backend,
+                                                         &cp.k_center);
+        if (!cs.ok()) return fail("f8_context_new: k centering calibration", cs);
+        m.set_k_center(cp.k_center);
+      }
+    }
     if (fp8 && !cp.kv_token_scales && !m.host_weights().has_kv_scales) {
       std::vector<float> ks, vs;
       if (p.kv_calibrate && !m.kv_calibrated(&ks, &vs)) {
-        std::vector<int32_t> toks;
-        f8tok::EncodeOptions eo;
-        eo.parse_special = false;
-        ggf8::Status ts = model->tokenizer ? model->tokenizer->encode(kCalibrationText, eo, &toks)
-                                           : ggf8::Status::Error(ggf8::Code::NotFound, "no tokenizer");
-        const uint32_t nv = m.hparams().n_vocab;
-        toks.erase(std::remove_if(toks.begin(), toks.end(),
-                                  [nv](int32_t t) { return t < 0 || uint32_t(t) >= nv; }),
-                   toks.end());
-        if (!ts.ok() || toks.size() < 8) {
-          // No usable tokenizer: a deterministic spread of ids still
-          // exercises every layer (worse than text; documented).
-          toks.clear();
-          for (uint32_t i = 0; i < 256; ++i) toks.push_back(int32_t((i * 2654435761u) % nv));
-        }
+        const std::vector<int32_t> toks = calibration_tokens();
         f8model::Status cs = f8model::calibrate_kv_scales(m, toks, cp.kv_type, cp.n_threads, cp.backend, &ks, &vs);
         if (!cs.ok()) return fail("f8_context_new: kv calibration", cs);
         m.set_kv_calibration(ks, vs);

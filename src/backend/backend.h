@@ -175,6 +175,8 @@ class Buffer {
 // prefill batch stores its K/V first and then attends), and, with a sliding
 // window W (AttnBatch::window > 0), c.pos > p - W.
 constexpr int kMaxSeq = 64;   // sequence ids are 0..63
+constexpr int32_t kKvCenterFrom = 4;   // KVCacheParams::k_center: first centered position
+constexpr int32_t kKvCenterBlock = 64;  // positions sharing one rotated mean (the attention block)
 
 struct KVCacheParams {
   int32_t n_layers = 0;
@@ -195,6 +197,22 @@ struct KVCacheParams {
   // kernels/kv_scale.h) and every reader decodes code * s (exact). The default
   // for --kv-type fp8 (docs/runtime.md "KV cache").
   bool token_scales = false;
+  // K centering (token_scales only; CPU backends): k_center [n_layers]
+  // [n_kv_heads * head_dim] is a per-layer mean of K BEFORE RoPE (measured by
+  // the model on a calibration text). For a token at position p >=
+  // kKvCenterFrom, kv_store subtracts c = rope(k_center[l], 64 * (p / 64))
+  // — the mean rotated to the first position of the token's 64-position
+  // block with k_center_rope[l] — from its K row before choosing the row's
+  // scale, and attention adds q . c * scale back to the scores of the
+  // block's cells (every cell of a block shares c, so the run's partial max
+  // takes it: no per-score work). Why: a few RoPE pairs of K carry a large
+  // constant offset where q is large too (docs/runtime.md, KV cache); E4M3's
+  // error is relative to the value, so the offset's rounding dominated the
+  // cache's error. Positions < kKvCenterFrom (BOS, attention sinks: far from
+  // the mean) are stored as they are. Empty = off. Not for soft-capped
+  // attention (the shift must pass through tanh; the model leaves it off).
+  std::vector<float> k_center;
+  std::vector<RopeParams> k_center_rope;  // [n_layers] the RoPE each layer's K got
   // Multi-head latent attention (DeepSeek-V3): > 0 makes a LATENT cache.
   // Each cell then holds one row per layer of head_dim values (n_kv_heads
   // must be 1): c_kv (the first mla_kv_lora values, after kv_a_layernorm)

@@ -22,6 +22,18 @@ Status check_kv_params(const KVCacheParams& p) {
   }
   if (p.token_scales && (p.dtype != DType::E4M3 || p.mla_kv_lora > 0))
     return bad("per-token scales (token_scales) need an E4M3 cache of K and V heads (not e5m2/16/32-bit, not MLA)");
+  if (!p.k_center.empty()) {
+    if (!p.token_scales) return bad("k_center (K centering) needs token_scales");
+    const size_t want = size_t(p.n_layers) * size_t(p.n_kv_heads) * size_t(p.head_dim);
+    if (p.k_center.size() != want || p.k_center_rope.size() != size_t(p.n_layers))
+      return bad("k_center must have n_layers * n_kv_heads * head_dim (" + std::to_string(want) +
+                 ") values and k_center_rope n_layers entries");
+    for (float x : p.k_center)
+      if (!std::isfinite(x)) return bad("k_center values must be finite");
+    for (const RopeParams& r : p.k_center_rope)
+      if (r.head_dim != p.head_dim || r.n_rot < 0 || r.n_rot > p.head_dim || r.n_rot % 2 != 0)
+        return bad("k_center_rope: head_dim must match the cache's and n_rot be even and <= head_dim");
+  }
   for (const auto* v : {&p.k_scale, &p.v_scale}) {
     if (!v->empty() && static_cast<int32_t>(v->size()) != p.n_layers)
       return bad("k_scale/v_scale must have n_layers (" + std::to_string(p.n_layers) + ") entries, got " +

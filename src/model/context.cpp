@@ -271,6 +271,19 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
   }
   kp.dtype = p.kv_type;
   kp.token_scales = p.kv_token_scales && p.kv_type == ggf8::DType::E4M3 && !hp.is_mla();
+  if (kp.token_scales && !p.k_center.empty() && hp.attn_softcap == 0) {
+    // This rank's KV heads' part of each layer's mean (rows [kv0, kv0 + kv_dim) of wk).
+    const size_t full = size_t(hp.n_head_kv) * hp.head_dim;
+    if (p.k_center.size() != size_t(hp.n_layer) * full)
+      return Status::Error(Code::InvalidArgument, "k_center: want n_layer * n_head_kv * head_dim = " +
+                                                      std::to_string(size_t(hp.n_layer) * full) + " values, got " +
+                                                      std::to_string(p.k_center.size()));
+    for (uint32_t l = 0; l < hp.n_layer; ++l) {
+      const float* m = p.k_center.data() + size_t(l) * full + size_t(t.kv0);
+      kp.k_center.insert(kp.k_center.end(), m, m + t.kv_dim);
+      kp.k_center_rope.push_back(hp.layer_windowed(l) ? rope_local_ : rope_);
+    }
+  }
   // The position lists: the deterministic attention, and every MLA kernel
   // (a device backend's latent attention walks them; the CPU keeps them anyway).
   kp.position_lists = p.deterministic || hp.is_mla();
@@ -437,6 +450,41 @@ Status calibrate_kv_scales(Model& model, const std::vector<int32_t>& tokens, ggf
   for (uint32_t l = 0; l < hp.n_layer; ++l) {
     if (ka[l] > 0 && std::isfinite(ka[l])) (*k_scale)[l] = ka[l] * headroom / maxf;
     if (va[l] > 0 && std::isfinite(va[l])) (*v_scale)[l] = va[l] * headroom / maxf;
+  }
+  return Status::Ok();
+}
+
+Status calibrate_k_center(Model& model, const std::vector<int32_t>& tokens, int32_t n_threads,
+                          const std::string& backend, std::vector<float>* mean) {
+  const HParams& hp = model.hparams();
+  if (tokens.size() <= size_t(f8backend::kKvCenterFrom))
+    return Status::Error(Code::InvalidArgument, "k centering calibration: want more than " +
+                                                    std::to_string(f8backend::kKvCenterFrom) + " tokens");
+  ContextParams cp;
+  cp.n_ctx = static_cast<int32_t>(std::min<size_t>(tokens.size(), default_n_ctx(hp)));
+  cp.n_batch = cp.n_ctx;
+  cp.n_threads = n_threads;
+  cp.kv_type = ggf8::DType::F32;
+  cp.backend = backend;
+  std::unique_ptr<Context> c;
+  Status st = Context::create(model, cp, &c);
+  if (!st.ok()) return st;
+  const size_t kv = size_t(hp.n_head_kv) * hp.head_dim;
+  std::vector<double> sum(size_t(hp.n_layer) * kv, 0.0);
+  int64_t cnt = 0;
+  c->record_k_sum(&sum, &cnt);
+  const int32_t n = cp.n_ctx;
+  std::vector<int32_t> pos(n), seq(n, 0);
+  std::vector<int8_t> lg(n, 0);
+  for (int32_t i = 0; i < n; ++i) pos[i] = i;
+  lg[n - 1] = 1;
+  st = c->decode({n, tokens.data(), pos.data(), seq.data(), lg.data()});
+  if (!st.ok()) return st;
+  if (cnt <= 0) return Status::Error(Code::Internal, "k centering calibration: no token recorded");
+  mean->resize(sum.size());
+  for (size_t i = 0; i < sum.size(); ++i) {
+    const double m = sum[i] / double(cnt);
+    (*mean)[i] = std::isfinite(m) ? float(m) : 0.0f;  // a non-finite mean centers nothing
   }
   return Status::Ok();
 }

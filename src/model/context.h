@@ -62,6 +62,11 @@ struct ContextParams {
   // calibrate_kv_scales); empty = 1.0 (caller warned). A latent (MLA) cache:
   // k_scale is the c_kv part's, v_scale the k_pe part's.
   std::vector<float> k_scale, v_scale;
+  // K centering of a token-scaled E4M3 cache (KVCacheParams::k_center):
+  // per-layer pre-RoPE K means [n_layer][n_head_kv * head_dim] (from
+  // calibrate_k_center); empty = off. Ignored without kv_token_scales and
+  // for soft-capped attention (Gemma 2).
+  std::vector<float> k_center;
   // Multi-head latent attention's data flow (DeepSeek-V3; backend.h MlaForm):
   // 0 = by chunk size (expanded from f8backend::kMlaExpandedMinTokens tokens,
   // absorbed below), 1 = always expanded, 2 = always absorbed. The C API sets
@@ -120,6 +125,14 @@ class Context {
   void record_kv_amax(std::vector<float>* k_amax, std::vector<float>* v_amax) {
     k_amax_ = k_amax;
     v_amax_ = v_amax;
+  }
+  // Calibration hook (tp = 1): when set, decode adds each token's K row
+  // BEFORE RoPE (after projection, bias and q/k norm) at positions >=
+  // f8backend::kKvCenterFrom into sum [n_layer][kv_dim] and counts them in
+  // *n (per layer the same count): the K means of calibrate_k_center.
+  void record_k_sum(std::vector<double>* sum, int64_t* n) {
+    k_sum_ = sum;
+    k_sum_n_ = n;
   }
   // Calibration hook (tp = 1): when set, decode records the inputs of every
   // linear layer and the post-RoPE K/V per head into *s (sized by the caller
@@ -190,6 +203,8 @@ class Context {
   void* abort_ud_ = nullptr;
   std::vector<float>* k_amax_ = nullptr;
   std::vector<float>* v_amax_ = nullptr;
+  std::vector<double>* k_sum_ = nullptr;
+  int64_t* k_sum_n_ = nullptr;
   ActStats* act_ = nullptr;
   void act_into(Rank& R, const float* dev, int64_t n_tok, int64_t dim, AbsHist* h);
   std::vector<float> host_tmp_;
@@ -197,6 +212,12 @@ class Context {
 
 // Per-layer KV scales from running `tokens` (one sequence) through a scratch
 // F32-cache context: scale = amax * headroom / max_finite(dtype).
+// Per-layer means of K before RoPE [n_layer][n_head_kv * head_dim] over
+// `tokens` (positions >= kKvCenterFrom) through an F32-KV context, tp = 1:
+// ContextParams::k_center (docs/runtime.md, KV cache).
+Status calibrate_k_center(Model& model, const std::vector<int32_t>& tokens, int32_t n_threads,
+                          const std::string& backend, std::vector<float>* mean);
+
 Status calibrate_kv_scales(Model& model, const std::vector<int32_t>& tokens, ggf8::DType kv_type,
                            int32_t n_threads, const std::string& backend, std::vector<float>* k_scale,
                            std::vector<float>* v_scale);

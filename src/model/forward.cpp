@@ -279,6 +279,15 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
         // gives them their own RoPE base.
         const bool windowed = hp.layer_windowed(l);
         const f8backend::RopeParams& rp = windowed ? rope_local_ : rope_;
+        if (k_sum_) {  // calibration: pre-RoPE K of the centered positions
+          const float* x = pull(R, k, n, KV);
+          double* acc = k_sum_->data() + size_t(l) * size_t(KV);
+          for (int32_t t = 0; t < n; ++t)
+            if (pos[t] >= f8backend::kKvCenterFrom)
+              for (int64_t i = 0; i < KV; ++i) acc[i] += x[int64_t(t) * KV + i];
+          if (l == 0)
+            for (int32_t t = 0; t < n; ++t) *k_sum_n_ += pos[t] >= f8backend::kKvCenterFrom ? 1 : 0;
+        }
         s.rope(q, n, tp.n_head, d_pos, rp);
         s.rope(k, n, tp.n_head_kv, d_pos, rp);
         if (k_amax_) amax_into(R, k, n, KV, &(*k_amax_)[l]);
@@ -351,7 +360,7 @@ Status Context::run_rank(Rank& R, int32_t n, const int32_t* tok, const int32_t* 
   // graph on the GPU; the CPU backends never record). The KV-scale
   // measurement reads activations back mid-step, so it always runs eagerly.
   // The in-process communicator synchronizes on the host: no recording.
-  const bool graphable = n <= kMaxGraphTokens && !k_amax_ && !v_amax_ && !act_ && (!comm_ || comm_->recordable());
+  const bool graphable = n <= kMaxGraphTokens && !k_amax_ && !v_amax_ && !k_sum_ && !act_ && (!comm_ || comm_->recordable());
   if (!multi && graphable && abort_fn_ && abort_fn_(abort_ud_))
     return Status::Error(Code::Aborted, "decode aborted by the abort callback");
   if (!(graphable && s.graph_replay(static_cast<uint64_t>(n)))) {

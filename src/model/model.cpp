@@ -255,6 +255,18 @@ bool Model::kv_calibrated(std::vector<float>* k, std::vector<float>* v) const {
   return true;
 }
 
+bool Model::k_center(std::vector<float>* mean) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (kcenter_.empty()) return false;
+  *mean = kcenter_;
+  return true;
+}
+
+void Model::set_k_center(std::vector<float> mean) {
+  std::lock_guard<std::mutex> lock(mu_);
+  kcenter_ = std::move(mean);
+}
+
 void Model::set_kv_calibration(std::vector<float> k, std::vector<float> v) {
   std::lock_guard<std::mutex> lock(mu_);
   kcal_ = std::move(k);

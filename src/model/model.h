@@ -58,6 +58,9 @@ class Model {
   // Per-layer KV scales measured by calibrate_kv() (empty until then).
   bool kv_calibrated(std::vector<float>* k, std::vector<float>* v) const;
   void set_kv_calibration(std::vector<float> k, std::vector<float> v);
+  // Per-layer pre-RoPE K means measured by calibrate_k_center (empty until then).
+  bool k_center(std::vector<float>* mean) const;
+  void set_k_center(std::vector<float> mean);
 
  private:
   explicit Model(const ggf8::File& f) : file_(f) {}
@@ -68,7 +71,7 @@ class Model {
   std::string load_backend_ = "cpu";
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<BackendWeights>> backends_;
-  std::vector<float> kcal_, vcal_;
+  std::vector<float> kcal_, vcal_, kcenter_;
 };
 
 }  // namespace f8model

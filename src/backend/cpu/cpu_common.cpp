@@ -184,6 +184,29 @@ void store_row_scalar(const float* x, int64_t n, DType dt, float scale, uint8_t*
   }
 }
 
+void store_token_scaled(CpuKVCache& c, int32_t layer, const float* k, const float* v, const int32_t* cells, int32_t T,
+                        void (*encode)(const float*, int64_t, DType, float, uint8_t*)) {
+  const auto& kp = c.params();
+  const int64_t n = c.row_elems();
+  std::vector<float> kc;
+  if (c.centered()) {
+    int32_t hi = -1;
+    for (int32_t t = 0; t < T; ++t) hi = std::max(hi, c.cells()[size_t(cells[t])].pos);
+    c.ensure_centers(hi);
+    kc.resize(size_t(n));
+  }
+  for (int32_t t = 0; t < T; ++t) {
+    const float* kt = k + t * n;
+    if (const float* m = c.k_center_row(layer, c.cells()[size_t(cells[t])].pos)) {
+      for (int64_t i = 0; i < n; ++i) kc[size_t(i)] = kt[i] - m[i];
+      kt = kc.data();
+    }
+    store_row_token_scaled(kt, kp.n_kv_heads, kp.head_dim, c.k_row(layer, cells[t]), c.k_ts(layer, cells[t]), encode);
+    store_row_token_scaled(v + t * n, kp.n_kv_heads, kp.head_dim, c.v_row(layer, cells[t]), c.v_ts(layer, cells[t]),
+                           encode);
+  }
+}
+
 void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, uint8_t* dst, uint16_t* scales,
                             void (*encode)(const float*, int64_t, DType, float, uint8_t*)) {
   for (int32_t h = 0; h < n_kv_heads; ++h) {

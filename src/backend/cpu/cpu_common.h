@@ -153,6 +153,18 @@ class CpuKVCache final : public KvCacheBase {
   float v_mul(int32_t layer, int32_t cell, int32_t kvh) {
     return p_.token_scales ? f8k::kvs::scale_value(v_ts(layer, cell)[kvh]) : v_scale(layer);
   }
+  // K centering (KVCacheParams::k_center): the row [n_kv_heads * head_dim]
+  // subtracted from the K of a token at position pos, rope(k_center[layer],
+  // 64 * (pos / 64)); null when centering is off or pos < kKvCenterFrom.
+  // Rows exist for the positions kv_store has seen (ensure_centers).
+  bool centered() const { return !p_.k_center.empty(); }
+  const float* k_center_row(int32_t layer, int32_t pos) const {
+    if (p_.k_center.empty() || pos < kKvCenterFrom) return nullptr;
+    return centers_[size_t(layer)].data() + size_t(pos / kKvCenterBlock) * row_elems();
+  }
+  // Computes the rows of every block up to max_pos's (kv_store, before its
+  // tokens are written, on the calling thread; readers only read them).
+  void ensure_centers(int32_t max_pos);
 
  private:
   uint16_t* scales(Buffer* b, int32_t layer, int32_t cell) {
@@ -166,6 +178,11 @@ class CpuKVCache final : public KvCacheBase {
   size_t row_bytes_ = 0, layer_bytes_ = 0;
   size_t ts_layer_bytes_ = 0;  // token_scales: n_cells * n_kv_heads * 2
   std::unique_ptr<Buffer> k_, v_, k_ts_, v_ts_;
+  // K centering: per layer the rotated mean of each block seen so far,
+  // [blocks][n_kv_heads * head_dim] (4 bytes per 64 positions per K value:
+  // 3% of the cache), and the layer's RoPE inverse frequencies.
+  std::vector<std::vector<float>> centers_, center_inv_;
+  int32_t center_blocks_ = 0;
 };
 
 // Stores one F32 row (n values) into a cache row of dtype dt, dividing by
@@ -178,5 +195,13 @@ void store_row_scalar(const float* x, int64_t n, DType dt, float scale, uint8_t*
 // store_row_scalar or a SIMD encoder bit-exact with it.
 void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, uint8_t* dst, uint16_t* scales,
                             void (*encode)(const float*, int64_t, DType, float, uint8_t*));
+
+// kv_store of a token_scales cache (both CPU backends): T tokens' K and V
+// rows [T][n_kv_heads * head_dim] into cells[T], each head with its own
+// scale; with K centering, a token's K row minus its block's rotated mean
+// (CpuKVCache::k_center_row; one F32 subtraction per value) is what is
+// scaled and coded.
+void store_token_scaled(CpuKVCache& c, int32_t layer, const float* k, const float* v, const int32_t* cells, int32_t T,
+                        void (*encode)(const float*, int64_t, DType, float, uint8_t*));
 
 }  // namespace f8backend::cpu

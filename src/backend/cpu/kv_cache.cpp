@@ -1,6 +1,7 @@
 // kv_cache.cpp — the CPU KV cache storage (bookkeeping: backend/kv_cells.h).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "backend/cpu/cpu_common.h"
@@ -24,8 +25,46 @@ Status CpuKVCache::create(const KVCacheParams& p, std::unique_ptr<KVCache>* out)
     if (Status s = host_alloc(c->ts_layer_bytes_ * p.n_layers, &c->v_ts_); !s.ok()) return s;
   }
   c->cells_ = KvCells(p.n_cells);
+  if (!p.k_center.empty()) {
+    c->centers_.resize(size_t(p.n_layers));
+    for (int32_t l = 0; l < p.n_layers; ++l) c->center_inv_.push_back(rope_inv_freq(p.k_center_rope[size_t(l)]));
+  }
   *out = std::move(c);
   return Status::Ok();
+}
+
+// rope(m, p0) per head as the rope op computes it (HF rotate_half pairs
+// (i, i + n_rot/2), cos and sin times attn_factor; dims >= n_rot as they are).
+void CpuKVCache::ensure_centers(int32_t max_pos) {
+  if (p_.k_center.empty() || max_pos < kKvCenterFrom) return;
+  const int32_t need = max_pos / kKvCenterBlock + 1;
+  if (need <= center_blocks_) return;
+  const int32_t D = p_.head_dim;
+  const size_t re = row_elems();
+  for (int32_t l = 0; l < p_.n_layers; ++l) {
+    const RopeParams& rp = p_.k_center_rope[size_t(l)];
+    const std::vector<float>& inv = center_inv_[size_t(l)];
+    const int half = static_cast<int>(inv.size());
+    const float* m = p_.k_center.data() + size_t(l) * re;
+    std::vector<float>& rows = centers_[size_t(l)];
+    rows.resize(size_t(need) * re);
+    for (int32_t b = center_blocks_; b < need; ++b) {
+      const int32_t p0 = b * kKvCenterBlock;
+      float* out = rows.data() + size_t(b) * re;
+      std::memcpy(out, m, re * sizeof(float));
+      for (int32_t h = 0; h < p_.n_kv_heads; ++h) {
+        const float* mh = m + size_t(h) * D;
+        float* oh = out + size_t(h) * D;
+        for (int i = 0; i < half; ++i) {
+          const float a = static_cast<float>(p0) * inv[size_t(i)];
+          const float c = std::cos(a) * rp.attn_factor, s = std::sin(a) * rp.attn_factor;
+          oh[i] = mh[i] * c - mh[i + half] * s;
+          oh[i + half] = mh[i + half] * c + mh[i] * s;
+        }
+      }
+    }
+  }
+  center_blocks_ = need;
 }
 
 }  // namespace f8backend::cpu

@@ -120,14 +120,8 @@ class RefStream final : public Stream {
     auto& c = static_cast<CpuKVCache&>(cache);
     const int64_t n = c.row_elems();
     const auto& kp = c.params();
+    if (kp.token_scales) return store_token_scaled(c, layer, k, v, cells, T, store_row_scalar);
     for (int32_t t = 0; t < T; ++t) {
-      if (kp.token_scales) {  // each head's K and V row with its own scale
-        store_row_token_scaled(k + t * n, kp.n_kv_heads, kp.head_dim, c.k_row(layer, cells[t]),
-                               c.k_ts(layer, cells[t]), store_row_scalar);
-        store_row_token_scaled(v + t * n, kp.n_kv_heads, kp.head_dim, c.v_row(layer, cells[t]),
-                               c.v_ts(layer, cells[t]), store_row_scalar);
-        continue;
-      }
       store_row_scalar(k + t * n, n, c.params().dtype, c.k_scale(layer), c.k_row(layer, cells[t]));
       store_row_scalar(v + t * n, n, c.params().dtype, c.v_scale(layer), c.v_row(layer, cells[t]));
     }
@@ -169,6 +163,8 @@ class RefStream final : public Stream {
           const float ks = fp8 ? c.k_mul(layer, vis[j].second, kvh) : 1.0f;
           double d = 0;
           for (int32_t i = 0; i < D; ++i) d += static_cast<double>(qh[i]) * (load_elem(kr, dt, i) * ks);
+          if (const float* m = c.k_center_row(layer, vis[j].first))  // K centering: the mean it stored without
+            for (int32_t i = 0; i < D; ++i) d += static_cast<double>(qh[i]) * m[kvh * D + i];
           float s = static_cast<float>(d) * b.scale;
           if (b.softcap > 0) s = b.softcap * std::tanh(s / b.softcap);
           sc[j] = s;

@@ -209,13 +209,8 @@ class SimdStream final : public Stream {
     auto& c = static_cast<CpuKVCache&>(cache);
     const int64_t n = c.row_elems();
     const DType dt = c.params().dtype;
+    if (c.token_scales()) return store_token_scaled(c, layer, k, v, cells, T, k_->encode_row);
     for (int32_t t = 0; t < T; ++t) {
-      if (c.token_scales()) {  // each head's K and V row with its own scale
-        const int32_t H = c.params().n_kv_heads, D = c.params().head_dim;
-        store_row_token_scaled(k + t * n, H, D, c.k_row(layer, cells[t]), c.k_ts(layer, cells[t]), k_->encode_row);
-        store_row_token_scaled(v + t * n, H, D, c.v_row(layer, cells[t]), c.v_ts(layer, cells[t]), k_->encode_row);
-        continue;
-      }
       k_->encode_row(k + t * n, n, dt, c.k_scale(layer), c.k_row(layer, cells[t]));
       k_->encode_row(v + t * n, n, dt, c.v_scale(layer), c.v_row(layer, cells[t]));
     }
