@@ -20,10 +20,11 @@ struct Case {
   int window = 0;
   float softcap = 0;
   bool sinks = false;
+  bool center = false;  // K centering (token scales): a mean rotated per 64-position block
   std::string name() const {
-    return std::string(ggf8::dtype_name(dt)) + (token ? " token" : "") + " ratio " + std::to_string(ratio) + " D " +
-           std::to_string(D) + " window " + std::to_string(window) + (softcap > 0 ? " softcap" : "") +
-           (sinks ? " sinks" : "");
+    return std::string(ggf8::dtype_name(dt)) + (token ? " token" : "") + (center ? " centered" : "") + " ratio " +
+           std::to_string(ratio) + " D " + std::to_string(D) + " window " + std::to_string(window) +
+           (softcap > 0 ? " softcap" : "") + (sinks ? " sinks" : "");
   }
 };
 
@@ -40,6 +41,14 @@ KVCacheParams params(const Case& c) {
   p.head_dim = c.D;
   p.dtype = c.dt;
   if (c.dt == DType::E4M3 || c.dt == DType::E5M2) p.k_scale = {0.02f}, p.v_scale = {0.01f};
+  if (c.center) {  // a mean as large as the keys (randn * 1.5), partial rotary on the first 3/4 of the dims
+    p.k_center = randn(size_t(kKv) * c.D, 4242, 3.0f);
+    RopeParams r;
+    r.head_dim = c.D;
+    r.n_rot = (c.D * 3 / 4) & ~1;
+    r.freq_base = 10000.0f;
+    p.k_center_rope = {r};
+  }
   return p;
 }
 
@@ -186,6 +195,25 @@ TEST(AttentionLong, WindowsSoftcapSinks) {
     Case c;
     c.softcap = 30.0f;
     check(isa, c);
+    c.softcap = 0;
+    c.center = true;  // K centering with a window that cuts blocks, sinks, odd head sizes, GQA 1 and 8
+    for (int w : {0, 257, 3}) {
+      c.window = w;
+      check(isa, c);
+    }
+    c.sinks = true;
+    check(isa, c);
+    c.sinks = false, c.window = 0;
+    for (int D : {36, 40, 128}) {
+      c.D = D;
+      check(isa, c);
+    }
+    c.D = 64;
+    for (int ratio : {1, 8}) {
+      c.ratio = ratio;
+      check(isa, c);
+    }
+    c = Case();
     c.softcap = 0;
     c.sinks = true;
     check(isa, c);
