@@ -58,9 +58,11 @@ std::unique_ptr<Rig> make(const tiny::Spec& s, const std::string& name) {
 }
 
 std::unique_ptr<f8model::Context> ctx(Rig& r, int tp, bool emulate = false, int n_ctx = 128,
-                                      ggf8::DType kv = ggf8::DType::F32, bool kv_token_scales = false) {
+                                      ggf8::DType kv = ggf8::DType::F32, bool kv_token_scales = false,
+                                      const std::vector<float>& k_center = {}) {
   f8model::ContextParams cp;
   cp.kv_token_scales = kv_token_scales;
+  cp.k_center = k_center;
   cp.n_ctx = n_ctx;
   cp.n_batch = 64;
   cp.n_threads = 2 * tp;  // tp thread groups of 2
@@ -262,15 +264,22 @@ TEST(TensorParallel, EmulateGpuStaysClose) {
 }
 
 // E4M3 cache with per-layer scales, then with per-token scales (each rank
-// holds its heads' rows and their exponents: the split moves nothing).
+// holds its heads' rows and their scales: the split moves nothing), then
+// with K centering too (each rank its heads' part of the measured means).
 TEST(TensorParallel, SeveralSequencesAndCacheOps) {
-  for (bool token : {false, true}) {
-  SCOPED_TRACE(token ? "per-token KV scales" : "per-layer KV scales");
+  for (int mode : {0, 1, 2}) {
+  const bool token = mode >= 1;
+  SCOPED_TRACE(mode == 0 ? "per-layer KV scales" : mode == 1 ? "per-token KV scales" : "per-token, K centered");
   tiny::Spec s;
   auto r = make(s, "seqs");
   ASSERT_TRUE(r);
+  std::vector<float> center;
+  if (mode == 2) {
+    ASSERT_TRUE(f8model::calibrate_k_center(*r->model, tokens(40, int(s.vocab), 7), 2, "cpu", &center).ok());
+    ASSERT_EQ(center.size(), size_t(s.layers) * s.kv_heads * s.head_dim);
+  }
   auto run = [&](int tp) {
-    auto c = ctx(*r, tp, false, 256, ggf8::DType::E4M3, token);
+    auto c = ctx(*r, tp, false, 256, ggf8::DType::E4M3, token, center);
     std::vector<float> out;
     EXPECT_TRUE(c);
     if (!c) return out;
