@@ -34,11 +34,11 @@ extern "C" {
  * tp_nodes, tp_node, rendezvous. 3: grammars and f8_sampler_set_grammar,
  * f8_sampler_grammar_state, f8_sampler_last_logprobs; f8_context_params.deterministic;
  * speculative decoding: f8_draft_lookup, f8_sampler_sample_probs, f8_sampler_verify.
- * 4: f8_kv_seq_common_prefix).
+ * 4: f8_kv_seq_common_prefix. 5: F8_KV_INT8).
  * Model params carry their own size, so older callers of f8_model_load keep
  * working; f8_context_new takes only this header's f8_context_params (start
  * from f8_context_default_params()); docs/embedding.md has the ABI policy. */
-#define F8_API_VERSION 4
+#define F8_API_VERSION 5
 
 typedef enum f8_status {
   F8_OK = 0,
@@ -491,12 +491,16 @@ F8_API f8_status f8_model_tp_bytes(const f8_model *model, int32_t tp, uint64_t *
 
 typedef enum f8_kv_type {
   F8_KV_FP8 = 0,   /* E4M3, one BF16 scale per token and KV head written
-                      with each cell (default; MLA models: per-layer scales) */
+                      with each cell, K centered on a per-layer mean measured
+                      at start-up (default; MLA models and GPU backends:
+                      per-layer scales) */
   F8_KV_BF16 = 1,
   F8_KV_F32 = 2,
   F8_KV_F16 = 3,
   F8_KV_E5M2 = 4,  /* E5M2 with per-layer scales */
   F8_KV_FP8_LAYER = 5, /* E4M3 with per-layer scales (file, measured at load, or 1.0) */
+  F8_KV_INT8 = 6,  /* INT8 codes, one BF16 scale per token and KV head, K
+                      centered as F8_KV_FP8 (CPU backends; not MLA) */
 } f8_kv_type;
 
 /* Called between layers during f8_decode; return true to stop (f8_decode
@@ -514,8 +518,10 @@ typedef struct f8_context_params {
   bool emulate_gpu;          /* quantize activations to E4M3 as the GPU path does */
   const char *backend;       /* "cpu" (= "cpu-simd"), "cpu-simd", "cpu-ref", "cuda" (= "cuda:0"),
                                 "cuda:N"; NULL = the backend the model was loaded into */
-  /* FP8 KV without scales in the file: true (default) measures per-layer
-   * scales once per model on a built-in text; false uses 1.0 (warned). */
+  /* true (default): measure once per model on a built-in text what the KV
+   * cache needs — per-layer scales for F8_KV_FP8_LAYER / F8_KV_E5M2 without
+   * scales in the file, K's per-layer mean for F8_KV_FP8 / F8_KV_INT8's
+   * centering; false: scale 1.0 (warned) and no centering. */
   bool kv_calibrate;
   /* GPU backends: the fraction (0, 1] of the GPU's memory this process may
    * fill (weights, KV cache, scratch); default 0.9. With n_ctx = 0 the

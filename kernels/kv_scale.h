@@ -48,10 +48,16 @@ F8K_KVS_HD float scale_value(uint16_t bits) {
   return f;
 }
 
-// The scale's BF16 bits for a row whose largest finite |value| is amax (>= 0).
-F8K_KVS_HD uint16_t scale_for_amax(float amax) {
+// The INT8 cache (--kv-type int8, CPU backends): the same rule with 127
+// for 448 and codes rne(x / s) clamped to [-127, 127] (NaN codes 0: INT8
+// has no NaN); decoding code * s multiplies 7 by 8 significant bits, exact.
+constexpr float kE4M3Max = 448.0f, kI8Max = 127.0f;
+
+// The scale's BF16 bits for a row whose largest finite |value| is amax (>= 0),
+// for codes up to qmax (kE4M3Max, or kI8Max for the INT8 cache).
+F8K_KVS_HD uint16_t scale_for_amax(float amax, float qmax = kE4M3Max) {
   if (!(amax > 0.0f)) return kScaleMinBits;  // all zero (or nothing finite): any s decodes 0
-  const float q = amax / 448.0f;
+  const float q = amax / qmax;
   uint32_t bits;
   __builtin_memcpy(&bits, &q, 4);
   uint32_t hi = bits >> 16;
@@ -59,6 +65,18 @@ F8K_KVS_HD uint16_t scale_for_amax(float amax) {
   if (hi < kScaleMinBits) hi = kScaleMinBits;
   if (hi > kScaleMaxBits) hi = kScaleMaxBits;
   return uint16_t(hi);
+}
+
+// The INT8 code of x (already divided by the row's scale): round to nearest,
+// ties to even, saturating at +-127; NaN codes 0.
+F8K_KVS_HD int8_t i8_from_f32(float x) {
+  if (!(x == x)) return 0;
+  if (x >= 127.0f) return 127;
+  if (x <= -127.0f) return -127;
+  // |x| < 127: adding and removing 1.5 * 2^23 rounds to an integer with
+  // ties to even under the default rounding mode, as IEEE RNE does.
+  const float r = (x + 12582912.0f) - 12582912.0f;
+  return static_cast<int8_t>(static_cast<int>(r));
 }
 
 // |x| if finite, else 0 (a NaN or inf value does not set the row's scale;

@@ -42,7 +42,7 @@ ERR_CONTEXT_FULL = 6
 # f8_stop_reason
 STOP_NONE, STOP_EOS, STOP_STRING, STOP_MAX_TOKENS = 0, 1, 2, 3
 # f8_kv_type
-KV_TYPES = {"fp8": 0, "e4m3": 0, "bf16": 1, "f32": 2, "f16": 3, "e5m2": 4, "fp8-layer": 5}
+KV_TYPES = {"fp8": 0, "e4m3": 0, "bf16": 1, "f32": 2, "f16": 3, "e5m2": 4, "fp8-layer": 5, "int8": 6}
 # f8_chat_engine
 CHAT_ENGINES = {"auto": 0, "builtin": 1, "jinja": 2}
 

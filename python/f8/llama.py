@@ -125,8 +125,10 @@ class F8:
     tp           tensor-parallel ranks (default 1); on "cuda" rank r uses GPU r or the r-th of
                  tp_devices ("2,3"); on the CPU the ranks are thread groups
     deterministic  batch-invariant numerics on "cuda" (the CPU always is; docs/runtime.md)
-    kv_type      "fp8" (default: scales per token and KV head), "fp8-layer" (per-layer scales), "bf16", "f16", "f32", "e5m2"
-    kv_calibrate fp8-layer/e5m2 KV without file scales: measure per-layer scales at start-up (default True)
+    kv_type      "fp8" (default: scales per token and KV head, K centered), "int8" (INT8 codes, the same scales
+                 and centering; CPU), "fp8-layer" (per-layer scales), "bf16", "f16", "f32", "e5m2"
+    kv_calibrate measure at start-up what the KV type needs (per-layer scales for fp8-layer/e5m2 without file
+                 scales, K's mean for fp8/int8 centering); False: scale 1.0, no centering (default True)
     seed         default sampling seed (None = a fresh random seed per call)
     vocab_only   tokenizer and chat template only: no weights, no context
     progress     callable(fraction) during the load; returning False cancels it (F8AbortedError)

@@ -60,6 +60,7 @@ bool kv_dtype(f8_kv_type t, ggf8::DType* out) {
     case F8_KV_F16: *out = ggf8::DType::F16; return true;
     case F8_KV_E5M2: *out = ggf8::DType::E5M2; return true;
     case F8_KV_FP8_LAYER: *out = ggf8::DType::E4M3; return true;
+    case F8_KV_INT8: *out = ggf8::DType::I8; return true;
   }
   return false;
 }
@@ -250,7 +251,12 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     // cache, and on CUDA, whose attention kernels read per-layer scales only
     // so far (docs/runtime.md "KV cache").
     const bool cpu_backend = cp.backend.rfind("cpu", 0) == 0;
-    cp.kv_token_scales = p.kv_type == F8_KV_FP8 && !m.hparams().is_mla() && cpu_backend;
+    cp.kv_token_scales = (p.kv_type == F8_KV_FP8 || p.kv_type == F8_KV_INT8) && !m.hparams().is_mla() && cpu_backend;
+    if (p.kv_type == F8_KV_INT8 && !cp.kv_token_scales)
+      return set_error(F8_ERR_UNSUPPORTED, std::string("f8_context_new: kv_type F8_KV_INT8 (--kv-type int8) runs on "
+                                                       "the CPU backends, for attention with K/V heads (not MLA); "
+                                                       "this context: backend '") +
+                                               cp.backend + "'" + (m.hparams().is_mla() ? ", an MLA model" : ""));
     const bool fp8 = cp.kv_type == ggf8::DType::E4M3 || cp.kv_type == ggf8::DType::E5M2;
     // The built-in calibration text's ids (both calibrations below).
     auto calibration_tokens = [&]() {

@@ -15,13 +15,15 @@ Status check_kv_params(const KVCacheParams& p) {
   if (p.mla_kv_lora < 0 || (p.mla_kv_lora > 0 && (p.n_kv_heads != 1 || p.head_dim <= p.mla_kv_lora)))
     return bad("a latent (MLA) cache needs n_kv_heads = 1 and head_dim = kv_lora_rank + rope dims > mla_kv_lora");
   switch (p.dtype) {
-    case DType::F32: case DType::F16: case DType::BF16: case DType::E4M3: case DType::E5M2: break;
+    case DType::F32: case DType::F16: case DType::BF16: case DType::E4M3: case DType::E5M2: case DType::I8: break;
     default:
       return Status::Error(Code::Unsupported, std::string("kv cache: dtype ") +
-                                                  ggf8::dtype_name(p.dtype) + " (want e4m3/e5m2/bf16/f16/f32)");
+                                                  ggf8::dtype_name(p.dtype) + " (want e4m3/e5m2/bf16/f16/f32/i8)");
   }
-  if (p.token_scales && (p.dtype != DType::E4M3 || p.mla_kv_lora > 0))
-    return bad("per-token scales (token_scales) need an E4M3 cache of K and V heads (not e5m2/16/32-bit, not MLA)");
+  if (p.token_scales && ((p.dtype != DType::E4M3 && p.dtype != DType::I8) || p.mla_kv_lora > 0))
+    return bad("per-token scales (token_scales) need an E4M3 or I8 cache of K and V heads (not e5m2/16/32-bit, not "
+               "MLA)");
+  if (p.dtype == DType::I8 && !p.token_scales) return bad("an I8 (INT8) cache needs token_scales");
   if (!p.k_center.empty()) {
     if (!p.token_scales) return bad("k_center (K centering) needs token_scales");
     const size_t want = size_t(p.n_layers) * size_t(p.n_kv_heads) * size_t(p.head_dim);

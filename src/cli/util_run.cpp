@@ -21,9 +21,10 @@ void add_run_flags(ArgParser& p, RunFlags* f) {
            "--gpu-mem on a GPU)");
   p.option("-b,--batch", &f->batch, "N", "max tokens per forward chunk");
   p.option("-t,--threads", &f->threads, "N", "CPU threads (0 = the default: physical cores this process may use, capped by its cgroup CPU quota; docs/backend.md)");
-  p.option("--kv-type", &f->kv_type, "fp8|fp8-layer|bf16|f32|f16|e5m2",
+  p.option("--kv-type", &f->kv_type, "fp8|fp8-layer|int8|bf16|f32|f16|e5m2",
            "KV cache precision: fp8 = E4M3 with a BF16 scale per token and KV head stored with each "
-           "cell (2 bytes per head_dim values); fp8-layer = E4M3 with one scale per layer (file or measured at "
+           "cell (2 bytes per head_dim values), K centered on a mean measured at start-up (CPU); int8 = INT8 "
+           "codes, the same scales and centering: llama.cpp q8_0's quality at 1.03 bytes per value (CPU); fp8-layer = E4M3 with one scale per layer (file or measured at "
            "start-up); e5m2 per-layer scales (docs/runtime.md)");
   static const std::string backend_help =
       "compute backend: cpu (= cpu-simd), cpu-simd, cpu-ref; cuda (= cuda:0) or cuda:N where the build has "
@@ -45,7 +46,8 @@ void add_run_flags(ArgParser& p, RunFlags* f) {
          "batch-invariant numerics on the GPU too (a token's logits depend only on its own sequence, "
          "whatever runs beside it; no cuBLASLt, no FP8 FMHA). The CPU always is (docs/runtime.md)");
   p.flag("--no-kv-calibrate", &f->no_kv_calibrate,
-         "FP8 KV without file scales: use 1.0 instead of measuring per-layer scales at start-up");
+         "measure nothing at start-up: fp8-layer/e5m2 KV without file scales use 1.0, and fp8/int8 do not "
+         "center K (docs/runtime.md)");
 }
 
 bool context_params_from(const RunFlags& f, ArgParser& p, f8_context_params* out, std::string* err) {
@@ -71,8 +73,9 @@ bool context_params_from(const RunFlags& f, ArgParser& p, f8_context_params* out
   else if (f.kv_type == "f16") cp.kv_type = F8_KV_F16;
   else if (f.kv_type == "e5m2") cp.kv_type = F8_KV_E5M2;
   else if (f.kv_type == "fp8-layer") cp.kv_type = F8_KV_FP8_LAYER;
+  else if (f.kv_type == "int8") cp.kv_type = F8_KV_INT8;
   else {
-    *err = "--kv-type '" + f.kv_type + "': expected fp8, fp8-layer, bf16, f32, f16 or e5m2";
+    *err = "--kv-type '" + f.kv_type + "': expected fp8, fp8-layer, int8, bf16, f32, f16 or e5m2";
     return false;
   }
   if (!(f.gpu_mem > 0.0 && f.gpu_mem <= 1.0)) {

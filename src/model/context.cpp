@@ -16,7 +16,7 @@ namespace {
 
 bool kv_dtype_ok(ggf8::DType t) {
   return t == ggf8::DType::E4M3 || t == ggf8::DType::E5M2 || t == ggf8::DType::BF16 ||
-         t == ggf8::DType::F16 || t == ggf8::DType::F32;
+         t == ggf8::DType::F16 || t == ggf8::DType::F32 || t == ggf8::DType::I8;
 }
 
 constexpr int32_t kMaxThreads = 512;
@@ -101,7 +101,10 @@ Status Context::create(Model& model, const ContextParams& pin, std::unique_ptr<C
   p.n_batch = std::min(p.n_batch, p.n_ctx);
   if (!kv_dtype_ok(p.kv_type))
     return Status::Error(Code::InvalidArgument, std::string("kv type ") + ggf8::dtype_name(p.kv_type) +
-                                                    ": expected e4m3, e5m2, bf16, f16 or f32");
+                                                    ": expected e4m3, e5m2, bf16, f16, f32 or i8");
+  if (p.kv_type == ggf8::DType::I8 && (!p.kv_token_scales || hp.is_mla()))
+    return Status::Error(Code::InvalidArgument, "kv type i8 (the INT8 cache) needs per-token scales "
+                                                "(kv_token_scales) and K/V heads (not an MLA model)");
   const bool fp8 = p.kv_type == ggf8::DType::E4M3 || p.kv_type == ggf8::DType::E5M2;
   if (fp8 && !p.k_scale.empty() &&
       (p.k_scale.size() != hp.n_layer || p.v_scale.size() != hp.n_layer))
@@ -270,7 +273,8 @@ Status Context::make_rank(int32_t r, const std::string& backend, Rank* R) {
     kp.mla_kv_lora = int32_t(hp.mla_kv_lora);
   }
   kp.dtype = p.kv_type;
-  kp.token_scales = p.kv_token_scales && p.kv_type == ggf8::DType::E4M3 && !hp.is_mla();
+  kp.token_scales = p.kv_token_scales && (p.kv_type == ggf8::DType::E4M3 || p.kv_type == ggf8::DType::I8) &&
+                    !hp.is_mla();
   if (kp.token_scales && !p.k_center.empty() && hp.attn_softcap == 0) {
     // This rank's KV heads' part of each layer's mean (rows [kv0, kv0 + kv_dim) of wk).
     const size_t full = size_t(hp.n_head_kv) * hp.head_dim;

@@ -180,6 +180,9 @@ void store_row_scalar(const float* x, int64_t n, DType dt, float scale, uint8_t*
     case DType::E5M2:
       for (int64_t i = 0; i < n; ++i) dst[i] = ggf8::e5m2_from_f32(x[i] / scale);
       break;
+    case DType::I8:  // the INT8 cache (token scales only)
+      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(f8k::kvs::i8_from_f32(x[i] / scale));
+      break;
     default: break;
   }
 }
@@ -201,21 +204,23 @@ void store_token_scaled(CpuKVCache& c, int32_t layer, const float* k, const floa
       for (int64_t i = 0; i < n; ++i) kc[size_t(i)] = kt[i] - m[i];
       kt = kc.data();
     }
-    store_row_token_scaled(kt, kp.n_kv_heads, kp.head_dim, c.k_row(layer, cells[t]), c.k_ts(layer, cells[t]), encode);
-    store_row_token_scaled(v + t * n, kp.n_kv_heads, kp.head_dim, c.v_row(layer, cells[t]), c.v_ts(layer, cells[t]),
+    store_row_token_scaled(kt, kp.n_kv_heads, kp.head_dim, kp.dtype, c.k_row(layer, cells[t]), c.k_ts(layer, cells[t]),
                            encode);
+    store_row_token_scaled(v + t * n, kp.n_kv_heads, kp.head_dim, kp.dtype, c.v_row(layer, cells[t]),
+                           c.v_ts(layer, cells[t]), encode);
   }
 }
 
-void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, uint8_t* dst, uint16_t* scales,
-                            void (*encode)(const float*, int64_t, DType, float, uint8_t*)) {
+void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, DType dt, uint8_t* dst,
+                            uint16_t* scales, void (*encode)(const float*, int64_t, DType, float, uint8_t*)) {
+  const float qmax = dt == DType::I8 ? f8k::kvs::kI8Max : f8k::kvs::kE4M3Max;
   for (int32_t h = 0; h < n_kv_heads; ++h) {
     const float* xh = x + int64_t(h) * head_dim;
     float amax = 0.0f;
     for (int32_t i = 0; i < head_dim; ++i) amax = std::max(amax, f8k::kvs::finite_abs(xh[i]));
-    const uint16_t s = f8k::kvs::scale_for_amax(amax);
+    const uint16_t s = f8k::kvs::scale_for_amax(amax, qmax);
     scales[h] = s;
-    encode(xh, head_dim, DType::E4M3, f8k::kvs::scale_value(s), dst + int64_t(h) * head_dim);
+    encode(xh, head_dim, dt, f8k::kvs::scale_value(s), dst + int64_t(h) * head_dim);
   }
 }
 

@@ -54,6 +54,7 @@ static inline float load_elem(const void* row, DType dt, int64_t i) {
     case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(row)[i]);
     case DType::E4M3: return ggf8::e4m3_to_f32(static_cast<const uint8_t*>(row)[i]);
     case DType::E5M2: return ggf8::e5m2_to_f32(static_cast<const uint8_t*>(row)[i]);
+    case DType::I8: return static_cast<float>(static_cast<const int8_t*>(row)[i]);  // the INT8 KV cache
     default: return 0.0f;
   }
 }
@@ -190,11 +191,12 @@ class CpuKVCache final : public KvCacheBase {
 void store_row_scalar(const float* x, int64_t n, DType dt, float scale, uint8_t* dst);
 
 // token_scales: stores a token's K or V row (n_kv_heads x head_dim values)
-// as E4M3, each head with its own BF16 scale (kernels/kv_scale.h) written to
-// scales[n_kv_heads]; `encode` codes one head's values (x / scale), either
-// store_row_scalar or a SIMD encoder bit-exact with it.
-void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, uint8_t* dst, uint16_t* scales,
-                            void (*encode)(const float*, int64_t, DType, float, uint8_t*));
+// as dt (E4M3, or I8: the INT8 cache), each head with its own BF16 scale
+// (kernels/kv_scale.h) written to scales[n_kv_heads]; `encode` codes one
+// head's values (x / scale), either store_row_scalar or a SIMD encoder
+// bit-exact with it.
+void store_row_token_scaled(const float* x, int32_t n_kv_heads, int32_t head_dim, DType dt, uint8_t* dst,
+                            uint16_t* scales, void (*encode)(const float*, int64_t, DType, float, uint8_t*));
 
 // kv_store of a token_scales cache (both CPU backends): T tokens' K and V
 // rows [T][n_kv_heads * head_dim] into cells[T], each head with its own

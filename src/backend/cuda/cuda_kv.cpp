@@ -46,6 +46,9 @@ size_t CudaKVCache::device_bytes(const KVCacheParams& p) {
 
 Status CudaKVCache::create(const CudaBackend& be, const KVCacheParams& p, std::unique_ptr<KVCache>* out) {
   if (Status s = check_kv_params(p); !s.ok()) return s;
+  if (p.dtype == DType::I8 || !p.k_center.empty())
+    return Status::Error(Code::Unsupported, "kv cache: the INT8 cache and K centering (--kv-type int8, the fp8 "
+                                            "default's centering) run on the CPU backends only");
   // (A latent cache's rows, R + P = 576 for DeepSeek-V3, are read by the
   // MLA kernels only, which have no head_dim limit.)
   if (!p.mla_kv_lora && (p.head_dim > 2 * f8k::kMaxRopeHalf || p.head_dim % 2))

@@ -136,7 +136,7 @@ class RefStream final : public Stream {
     const auto& kp = c.params();
     const int32_t D = kp.head_dim, group = b.n_heads / kp.n_kv_heads;
     const DType dt = kp.dtype;
-    const bool fp8 = is_fp8(dt);
+    const bool fp8 = is_fp8(dt) || kp.token_scales;  // rows decode as code * multiplier
     std::vector<std::pair<int32_t, int32_t>> vis;  // (position, cell) the token sees
     std::vector<double> sc;
     for (int32_t t = 0; t < b.n_tokens; ++t) {
