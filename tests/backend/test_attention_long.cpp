@@ -163,10 +163,16 @@ void check(const std::string& isa, const Case& c) {
 TEST(AttentionLong, EveryDtypeAndScaleScheme) {
   for (const auto& isa : cpu_isas())
     for (auto [dt, token] : {std::pair{DType::E4M3, true}, {DType::E4M3, false}, {DType::E5M2, false},
-                             {DType::BF16, false}, {DType::F16, false}, {DType::F32, false}}) {
+                             {DType::BF16, false}, {DType::F16, false}, {DType::F32, false}, {DType::I8, true}}) {
       Case c;
       c.dt = dt, c.token = token;
       check(isa, c);
+      if (dt == DType::I8) {  // the INT8 cache as --kv-type int8 runs it: K centered, GQA 8, D 40
+        c.center = true;
+        check(isa, c);
+        c.ratio = 8, c.D = 40;
+        check(isa, c);
+      }
     }
 }
 

@@ -34,9 +34,9 @@ KVCacheParams token_params(int cells) {
 // The BF16 scale by the rule's definition, in double: the smallest BF16
 // value >= fl32(amax / 448), clamped to [2^-117, 2^127] (search over the
 // 2^15 positive BF16 values in order).
-uint16_t brute_scale(float amax) {
+uint16_t brute_scale(float amax, float qmax = 448.0f) {
   if (!(amax > 0)) return kvs::kScaleMinBits;
-  const double q = double(amax / 448.0f);
+  const double q = double(amax / qmax);
   for (uint32_t b = kvs::kScaleMinBits; b <= kvs::kScaleMaxBits; ++b)
     if (double(kvs::scale_value(uint16_t(b))) >= q) return uint16_t(b);
   return kvs::kScaleMaxBits;
@@ -94,9 +94,34 @@ TEST(KvTokenScales, DecodeIsExact) {
   }
 }
 
+// INT8 codes: round to nearest, ties to even, +-127, NaN 0.
+TEST(KvTokenScales, Int8CodesRoundToNearestEven) {
+  const std::vector<std::pair<float, int>> fixed = {
+      {0.0f, 0},     {-0.0f, 0},    {0.5f, 0},      {-0.5f, 0},      {1.5f, 2},     {2.5f, 2},
+      {-2.5f, -2},   {0.49999997f, 0}, {126.5f, 126}, {-126.5f, -126}, {126.51f, 127}, {127.4f, 127},
+      {1e30f, 127},  {-1e30f, -127}, {INFINITY, 127}, {-INFINITY, -127}, {NAN, 0},     {3.7f, 4}};
+  for (auto [x, want] : fixed) EXPECT_EQ(int(kvs::i8_from_f32(x)), want) << x;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-127.0f, 127.0f);
+  for (int i = 0; i < 100000; ++i) {
+    const float x = u(rng);
+    ASSERT_EQ(int(kvs::i8_from_f32(x)), int(std::nearbyint(x))) << x;  // the default mode: nearest, ties even
+  }
+  // amax / 127 rounded up: the row's largest value codes at 127 (rarely 126).
+  for (int i = 0; i < 10000; ++i) {
+    const float a = std::ldexp(1.0f + float(i) / 10000, i % 60 - 30);
+    const uint16_t s = kvs::scale_for_amax(a, kvs::kI8Max);
+    ASSERT_EQ(s, brute_scale(a, 127.0f)) << a;
+    ASSERT_GE(int(kvs::i8_from_f32(a / kvs::scale_value(s))), 126) << a;
+  }
+}
+
 // Rows whose heads differ by 2^40 and tokens by 2^20: every backend/ISA
 // writes the same bytes, each head coded with its own scale.
 TEST(KvTokenScales, StoreCodesEachHeadWithItsScale) {
+  for (DType dt : {DType::E4M3, DType::I8}) {
+  SCOPED_TRACE(ggf8::dtype_name(dt));
+  const float qmax = dt == DType::I8 ? 127.0f : 448.0f;
   const int n = 6;
   std::vector<float> k = randn(size_t(n) * kHeads * kD, 11), v = randn(k.size(), 12);
   for (size_t i = 0; i < k.size(); ++i) {
@@ -114,7 +139,9 @@ TEST(KvTokenScales, StoreCodesEachHeadWithItsScale) {
     auto be = make(names[b], isas[b]);
     auto st = stream(*be, 2, 8, 1024);
     std::unique_ptr<KVCache> c;
-    ASSERT_TRUE(be->create_kv_cache(token_params(16), &c).ok());
+    KVCacheParams kp = token_params(16);
+    kp.dtype = dt;
+    ASSERT_TRUE(be->create_kv_cache(kp, &c).ok());
     EXPECT_EQ(c->bytes(), size_t(2) * 2 * 16 * (kHeads * kD + 2 * kHeads));  // 1 + 2/64 bytes per value
     std::vector<int32_t> seq(n, 0), pos(n), cells(n);
     for (int i = 0; i < n; ++i) pos[i] = i;
@@ -130,16 +157,21 @@ TEST(KvTokenScales, StoreCodesEachHeadWithItsScale) {
         for (int h = 0; h < kHeads; ++h) {
           float amax = 0.0f;
           for (int i = 0; i < kD; ++i) amax = std::max(amax, kvs::finite_abs(x[h * kD + i]));
-          ASSERT_EQ(ts[h], brute_scale(amax)) << names[b] << " t " << t << " h " << h;
+          ASSERT_EQ(ts[h], brute_scale(amax, qmax)) << names[b] << " t " << t << " h " << h;
           const float s = kvs::scale_value(ts[h]);
           for (int i = 0; i < kD; ++i) {
-            const uint8_t want = ggf8::e4m3_from_f32(x[h * kD + i] / s);
+            const float xi = x[h * kD + i];
+            const uint8_t want =
+                dt == DType::I8 ? uint8_t(kvs::i8_from_f32(xi / s)) : ggf8::e4m3_from_f32(xi / s);
             ASSERT_EQ(row[h * kD + i], want) << names[b] << " " << isas[b] << " t " << t << " h " << h << " i " << i;
-            const float got = ggf8::e4m3_to_f32(row[h * kD + i]) * s;
+            const float got = dt == DType::I8 ? float(int8_t(row[h * kD + i])) * s
+                                              : ggf8::e4m3_to_f32(row[h * kD + i]) * s;
             // Every finite value within E4M3's relative step (or its subnormal
-            // step 2^-9 * s) of itself, whatever its head's size.
-            if (std::isfinite(x[h * kD + i])) {
-              ASSERT_LE(std::fabs(got - x[h * kD + i]), std::max(std::fabs(x[h * kD + i]) / 16, std::ldexp(s, -10)));
+            // step 2^-9 * s) of itself, whatever its head's size; INT8: half
+            // a step s.
+            if (std::isfinite(xi)) {
+              if (dt == DType::I8) ASSERT_LE(std::fabs(got - xi), s * 0.5f * (1 + 1e-6f));
+              else ASSERT_LE(std::fabs(got - xi), std::max(std::fabs(xi) / 16, std::ldexp(s, -10)));
             }
           }
           bytes.insert(bytes.end(), row + h * kD, row + h * kD + kD);
@@ -148,6 +180,7 @@ TEST(KvTokenScales, StoreCodesEachHeadWithItsScale) {
       }
     if (b == 0) first = bytes;
     else EXPECT_EQ(bytes, first) << names[b] << " " << isas[b] << " writes other bytes than cpu-ref";
+  }
   }
 }
 
@@ -193,6 +226,25 @@ TEST(KvTokenScales, RefusesWhatItCannotStore) {
   mla.n_kv_heads = 1;
   mla.mla_kv_lora = 32;
   EXPECT_EQ(be->create_kv_cache(mla, &c).code, Code::InvalidArgument);
+  KVCacheParams i8 = token_params(8);  // INT8 codes only with per-token scales
+  i8.dtype = DType::I8;
+  i8.token_scales = false;
+  EXPECT_EQ(be->create_kv_cache(i8, &c).code, Code::InvalidArgument);
+  KVCacheParams cen = token_params(8);  // K centering: sizes, finite means, a RoPE per layer
+  cen.k_center.assign(size_t(2) * kHeads * kD, 0.5f);
+  EXPECT_EQ(be->create_kv_cache(cen, &c).code, Code::InvalidArgument);  // no k_center_rope
+  RopeParams r;
+  r.head_dim = kD;
+  cen.k_center_rope = {r, r};
+  EXPECT_TRUE(be->create_kv_cache(cen, &c).ok());
+  cen.k_center[5] = NAN;
+  EXPECT_EQ(be->create_kv_cache(cen, &c).code, Code::InvalidArgument);
+  cen.k_center[5] = 0.0f;
+  cen.k_center.pop_back();
+  EXPECT_EQ(be->create_kv_cache(cen, &c).code, Code::InvalidArgument);
+  cen.k_center.push_back(0.0f);
+  cen.token_scales = false;
+  EXPECT_EQ(be->create_kv_cache(cen, &c).code, Code::InvalidArgument);
 }
 
 }  // namespace
