@@ -6,7 +6,9 @@
 #
 #   f8 rows: `f8 perplexity --kv-type T`, KL against the same model with an
 #     F32 cache (`--save-logits` / `--kl-base`). fp8 = E4M3 with per-token,
-#     per-KV-head BF16 scales (the default); fp8-layer = E4M3 with
+#     per-KV-head BF16 scales and K centered on its measured pre-RoPE mean
+#     (the default; also without the centering: --no-kv-calibrate); int8 =
+#     INT8 codes with the same scales and centering; fp8-layer = E4M3 with
 #     one scale per layer measured at start-up (the previous default).
 #   llama.cpp rows: `llama-perplexity --kl-divergence` (scripts/
 #     build_llama_perplexity.sh) on the same model converted to F16 GGUF by
@@ -57,15 +59,18 @@ for C in "${CTXS[@]}"; do
   log "ctx $C: f8 F32 base"
   B=$(f8row "$C" f32 --save-logits "$WORK/base$C.logits")
   ROWS=("| f8 F32 (base) | 4 | $(echo "$B" | awk '{print $1}') | — | — |")
-  add() {  # label bytes kv-type
-    log "ctx $C: f8 $3"
+  add() {  # label bytes kv-type [extra f8 options]
+    log "ctx $C: f8 $3 ${*:4}"
     local r
-    r=$(f8row "$C" "$3" --kl-base "$WORK/base$C.logits")
+    r=$(f8row "$C" "$3" --kl-base "$WORK/base$C.logits" "${@:4}")
     ROWS+=("| $1 | $2 | $(echo "$r" | awk '{printf "%s | %s | %s", $1, $2, $3}') |")
   }
   add "f8 BF16" 2 bf16
-  add "f8 FP8 E4M3, per-token per-KV-head scales (default \`--kv-type fp8\`)" \
-    "$(echo "scale=4; 1 + 2 / $HD" | bc)" fp8
+  BPV=$(echo "scale=4; 1 + 2 / $HD" | bc)
+  add "f8 FP8 E4M3, BF16 scale per token and KV head, K centered (default \`--kv-type fp8\`)" "$BPV" fp8
+  add "f8 FP8 E4M3, BF16 scale per token and KV head, K not centered (\`--kv-type fp8 --no-kv-calibrate\`)" \
+    "$BPV" fp8 --no-kv-calibrate
+  add "f8 INT8, BF16 scale per token and KV head, K centered (\`--kv-type int8\`)" "$BPV" int8
   add "f8 FP8 E4M3, per-layer scales measured at load (\`--kv-type fp8-layer\`)" 1 fp8-layer
   add "f8 FP8 E5M2, per-layer scales (\`--kv-type e5m2\`)" 1 e5m2
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's quality table: perplexity, KL divergence and same-top-token
 # rate of SmolLM2-135M-Instruct on real text (Debian bible-kjv, Genesis 1-11
-# via scripts/kjv_text.sh), for BF16 / FP8 weights x F32 / FP8 KV, against
+# via scripts/kjv_text.sh), for BF16 / FP8 weights x F32 / FP8 / INT8 KV, against
 # the BF16-weights + F32-KV run as the base.
 #   scripts/bench_quality.sh            (BUILD=build, CHUNKS=8, THREADS=nproc)
 set -euo pipefail
@@ -20,7 +20,7 @@ ppl() {  # model kv [extra...] -> the perplexity tool's summary lines
 }
 echo "base: bf16 weights, f32 KV"
 ppl bf16 f32 --save-logits "$WORK/base.logits"
-for row in "bf16 bf16" "bf16 fp8" "e4m3 f32" "e4m3 fp8"; do
+for row in "bf16 bf16" "bf16 fp8" "bf16 int8" "e4m3 f32" "e4m3 fp8" "e4m3 int8"; do
   set -- $row
   echo "weights $1, KV $2"
   ppl "$1" "$2" --kl-base "$WORK/base.logits"

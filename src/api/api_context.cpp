@@ -280,7 +280,9 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     // pre-RoPE K means measured once per model on the calibration text.
     if (cp.kv_token_scales && p.kv_calibrate && m.hparams().attn_softcap == 0) {
       if (!m.k_center(&cp.k_center)) {
-        f8model::Status cs = f8model::calibrate_k_center(m, calibration_tokens(), cp.n_threads, cp.backend,
+        // On cpu (= cpu-simd) whatever CPU backend the context uses: the mean is a
+        // statistic, and one model gets one mean whichever context is first.
+        f8model::Status cs = f8model::calibrate_k_center(m, calibration_tokens(), cp.n_threads, "cpu",
                                                          &cp.k_center);
         if (!cs.ok()) return fail("f8_context_new: k centering calibration", cs);
         m.set_k_center(cp.k_center);

@@ -202,7 +202,8 @@ struct KVCacheParams {
   // the model on a calibration text). For a token at position p >=
   // kKvCenterFrom, kv_store subtracts c = rope(k_center[l], 64 * (p / 64))
   // — the mean rotated to the first position of the token's 64-position
-  // block with k_center_rope[l] — from its K row before choosing the row's
+  // block with k_center_rope[l]; RoPE pairs turning more than 1 radian per
+  // block are left at 0 (cpu/kv_cache.cpp) — from its K row before choosing the row's
   // scale, and attention adds q . c * scale back to the scores of the
   // block's cells (every cell of a block shares c, so the run's partial max
   // takes it: no per-score work). Why: a few RoPE pairs of K carry a large

@@ -277,7 +277,8 @@ int run_report(int argc, char** argv) {
   p.option("--chunk", &chunk, "N", "tokens per chunk (second half scored)");
   p.option("--chunks", &chunks, "N", "chunks for the PPL/KL summary");
   p.option("--layer-chunks", &layer_chunks, "N", "chunks for the per-layer KL (0 = skip it)");
-  p.option("--kv-type", &kv, "fp8|f32|bf16", "KV cache of M in the summary (the base always runs F32)");
+  p.option("--kv-type", &kv, "fp8|fp8-layer|int8|f32|bf16",
+           "KV cache of M in the summary, as f8 generate runs it (the base always runs F32)");
   p.flag("--emulate-gpu", &emulate, "run M's FP8 GEMMs with quantized activations, as the GPU does");
   p.option("-t,--threads", &threads, "N", "threads (0 = all cores)");
   p.epilog("example:\n  f8 quant-report smollm2-auto.f8 --base smollm2-bf16.f8 -f genesis.txt --html report.html");
@@ -287,11 +288,15 @@ int run_report(int argc, char** argv) {
   if (chunk < 16 || chunk > 65536) return fail(2, "--chunk: expected 16..65536");
   if (chunks < 1 || layer_chunks < 0) return fail(2, "--chunks must be >= 1 and --layer-chunks >= 0");
   ggf8::DType kv_type;
-  if (kv == "fp8" || kv == "e4m3") kv_type = ggf8::DType::E4M3;
+  if (kv == "fp8" || kv == "e4m3" || kv == "fp8-layer") kv_type = ggf8::DType::E4M3;
+  else if (kv == "int8") kv_type = ggf8::DType::I8;
   else if (kv == "f32") kv_type = ggf8::DType::F32;
   else if (kv == "bf16") kv_type = ggf8::DType::BF16;
   else if (kv == "f16") kv_type = ggf8::DType::F16;
-  else return fail(2, "--kv-type: expected fp8, f32, bf16 or f16");
+  else return fail(2, "--kv-type: expected fp8, fp8-layer, int8, f32, bf16 or f16");
+  // fp8 / int8: per-token scales and K centering, as the runtime's default
+  // (docs/runtime.md "KV cache"); not for MLA models (per-layer scales there).
+  const bool token_kv = (kv_type == ggf8::DType::E4M3 && kv != "fp8-layer") || kv_type == ggf8::DType::I8;
   if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
 
   Loaded M;
@@ -400,7 +405,14 @@ int run_report(int argc, char** argv) {
     f8model::ContextParams mp = bp;
     mp.kv_type = kv_type;
     mp.emulate_gpu = emulate;
-    const bool fp8kv = kv_type == ggf8::DType::E4M3;
+    mp.kv_token_scales = token_kv && !hp.is_mla();
+    if (kv_type == ggf8::DType::I8 && !mp.kv_token_scales) return fail(1, "--kv-type int8: not for an MLA model");
+    if (mp.kv_token_scales && hp.attn_softcap == 0) {
+      // The runtime measures K's mean on its built-in text; here the first chunk.
+      ms = f8model::calibrate_k_center(*M.model, chunk_tokens(0), int32_t(threads), "cpu", &mp.k_center);
+      if (!ms.ok()) return fail(1, "k centering: " + ms.message);
+    }
+    const bool fp8kv = kv_type == ggf8::DType::E4M3 && !mp.kv_token_scales;
     if (fp8kv && !M.model->host_weights().has_kv_scales) {
       // As the runtime does for a file without KV scales: measured at load.
       ms = f8model::calibrate_kv_scales(*M.model, chunk_tokens(0), kv_type, int32_t(threads), "cpu", &mp.k_scale,
@@ -409,8 +421,9 @@ int run_report(int argc, char** argv) {
     }
     ms = f8model::Context::create(*M.model, mp, &mc);
     if (!ms.ok()) return fail(1, "model context: " + ms.message);
-    S.kv = kv == "fp8" ? std::string("fp8 (") + (M.model->host_weights().has_kv_scales ? "file scales" : "measured") + ")"
-                       : kv;
+    S.kv = mp.kv_token_scales ? kv + " (per-token scales" + (mp.k_center.empty() ? ")" : ", K centered)")
+           : fp8kv        ? kv + " (" + (M.model->host_weights().has_kv_scales ? "file scales" : "measured") + ")"
+                          : kv;
     S.mode = emulate ? "--emulate-gpu (W8A8)" : "CPU (weight-only FP8)";
     std::vector<std::vector<double>> lb, lm;
     std::vector<double> kls;
@@ -549,7 +562,7 @@ int run_report(int argc, char** argv) {
   std::string act;
   f.get_str("quant.activations", &act);
   card("activations", act.empty() ? "dynamic per token" : act + " (calibrated)");
-  card("KV scales", M.model->host_weights().has_kv_scales ? "in the file" : "measured at load");
+  card("KV scales (fp8-layer)", M.model->host_weights().has_kv_scales ? "in the file" : "measured at load");
   if (S.have) {
     card("PPL (base)", num(S.ppl_m, "%.4f") + " (" + num(S.ppl_b, "%.4f") + ")", "ppl");
     card("mean KL", num(S.kl, "%.5f"), "kl");
