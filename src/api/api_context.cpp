@@ -69,6 +69,10 @@ bool kv_dtype(f8_kv_type t, ggf8::DType* out) {
 // (backend/cpu_count.h; the rule is in docs/backend.md).
 int32_t default_threads() { return static_cast<int32_t>(f8backend::default_thread_count()); }
 
+// Tokens of kCalibrationText that measure K's mean for centering (--kv-type
+// fp8 / int8): the forward pass over them is the start-up cost.
+constexpr size_t kCenterCalibrationTokens = 128;
+
 // Calibration text for FP8 KV scales when the file has none: varied prose,
 // dialogue, code and numbers so K/V see typical ranges (docs/runtime.md).
 const char* const kCalibrationText =
@@ -282,7 +286,12 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
       if (!m.k_center(&cp.k_center)) {
         // On cpu (= cpu-simd) whatever CPU backend the context uses: the mean is a
         // statistic, and one model gets one mean whichever context is first.
-        f8model::Status cs = f8model::calibrate_k_center(m, calibration_tokens(), cp.n_threads, "cpu",
+        // The text's first 128 tokens: SmolLM2 at 4k tokens, KL to an F32
+        // cache fp8 0.00451 / int8 0.000370 against 0.00439 / 0.000377 with
+        // all 266, 0.00475 / 0.000402 with 68; start-up +0.25 s instead of +0.55.
+        std::vector<int32_t> toks = calibration_tokens();
+        if (toks.size() > kCenterCalibrationTokens) toks.resize(kCenterCalibrationTokens);
+        f8model::Status cs = f8model::calibrate_k_center(m, toks, cp.n_threads, "cpu",
                                                          &cp.k_center);
         if (!cs.ok()) return fail("f8_context_new: k centering calibration", cs);
         m.set_k_center(cp.k_center);
