@@ -250,10 +250,10 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
       return set_error(F8_ERR_INVALID_ARGUMENT,
                        "f8_context_new: kv_type " + std::to_string(int(p.kv_type)) + " is not an f8_kv_type");
     f8model::Model& m = *model->runtime;
-    // F8_KV_FP8: scales per token and KV head, made as cells are stored;
-    // nothing to calibrate then. Per-layer scales instead for a latent (MLA)
-    // cache, and on CUDA, whose attention kernels read per-layer scales only
-    // so far (docs/runtime.md "KV cache").
+    // F8_KV_FP8 / F8_KV_INT8: scales per token and KV head, made as cells
+    // are stored (K centered on a mean measured below). Per-layer E4M3
+    // scales instead for a latent (MLA) cache, and on CUDA, whose cache has
+    // no K centering and no INT8 yet (docs/runtime.md "KV cache").
     const bool cpu_backend = cp.backend.rfind("cpu", 0) == 0;
     cp.kv_token_scales = (p.kv_type == F8_KV_FP8 || p.kv_type == F8_KV_INT8) && !m.hparams().is_mla() && cpu_backend;
     if (p.kv_type == F8_KV_INT8 && !cp.kv_token_scales)

@@ -11,10 +11,12 @@
 // h[i] = H(h[i-1], block i). Two sequences share their first k blocks iff
 // their h[k-1] are equal (the tokens are compared too, so a hash collision
 // can never map wrong cells). Nothing but the token ids changes what a cell
-// holds within one context: the FP8 KV scales are per layer and fixed when
-// the context is created (weights' kv_scale, or the calibration pass on a
-// fixed token set), never measured from a prompt, and RoPE depends only on
-// the position; so the chain hashes token ids only. The cache lives and dies
+// holds within one context: the KV scales are per layer and fixed when the
+// context is created (weights' kv_scale, or the calibration pass on a fixed
+// token set) or made from the cell's own values (per-token scales), K's
+// centering mean is measured once per model on a fixed text, never from a
+// prompt, and RoPE depends only on the position; so the chain hashes token
+// ids only. The cache lives and dies
 // with its context.
 //
 // Sharing without copying. Mapping an entry into a slot is Runtime::seq_cp
