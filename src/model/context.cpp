@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "backend/rendezvous.h"
@@ -421,13 +422,14 @@ int32_t Context::seq_pos_max(int32_t seq) const {
 
 int32_t Context::n_used() const { return ranks_[0]->kv->n_used(); }
 
-Status calibrate_kv_scales(Model& model, const std::vector<int32_t>& tokens, ggf8::DType kv_type,
-                           int32_t n_threads, const std::string& backend, std::vector<float>* k_scale,
-                           std::vector<float>* v_scale) {
-  const HParams& hp = model.hparams();
-  if (tokens.empty()) return Status::Error(Code::InvalidArgument, "kv calibration: no tokens");
+namespace {
+// One calibration pass: `tokens` (the first default_n_ctx of them) through
+// an F32-KV context of their size at positions 0.., tp = 1, one chunk, with
+// the recorders `arm` sets on the context.
+Status calibration_pass(Model& model, const std::vector<int32_t>& tokens, int32_t n_threads,
+                        const std::string& backend, const std::function<void(Context&)>& arm) {
   ContextParams cp;
-  cp.n_ctx = static_cast<int32_t>(std::min<size_t>(tokens.size(), default_n_ctx(hp)));
+  cp.n_ctx = static_cast<int32_t>(std::min<size_t>(tokens.size(), default_n_ctx(model.hparams())));
   cp.n_batch = cp.n_ctx;
   cp.n_threads = n_threads;
   cp.kv_type = ggf8::DType::F32;
@@ -435,14 +437,23 @@ Status calibrate_kv_scales(Model& model, const std::vector<int32_t>& tokens, ggf
   std::unique_ptr<Context> c;
   Status st = Context::create(model, cp, &c);
   if (!st.ok()) return st;
-  std::vector<float> ka(hp.n_layer, 0.0f), va(hp.n_layer, 0.0f);
-  c->record_kv_amax(&ka, &va);
+  arm(*c);
   const int32_t n = cp.n_ctx;
   std::vector<int32_t> pos(n), seq(n, 0);
   std::vector<int8_t> lg(n, 0);
   for (int32_t i = 0; i < n; ++i) pos[i] = i;
   lg[n - 1] = 1;
-  st = c->decode({n, tokens.data(), pos.data(), seq.data(), lg.data()});
+  return c->decode({n, tokens.data(), pos.data(), seq.data(), lg.data()});
+}
+}  // namespace
+
+Status calibrate_kv_scales(Model& model, const std::vector<int32_t>& tokens, ggf8::DType kv_type,
+                           int32_t n_threads, const std::string& backend, std::vector<float>* k_scale,
+                           std::vector<float>* v_scale) {
+  const HParams& hp = model.hparams();
+  if (tokens.empty()) return Status::Error(Code::InvalidArgument, "kv calibration: no tokens");
+  std::vector<float> ka(hp.n_layer, 0.0f), va(hp.n_layer, 0.0f);
+  Status st = calibration_pass(model, tokens, n_threads, backend, [&](Context& c) { c.record_kv_amax(&ka, &va); });
   if (!st.ok()) return st;
   // Headroom: unseen prompts may exceed the calibration amax; E4M3 keeps its
   // relative precision at any scale, so spending one binade of range on
@@ -464,25 +475,10 @@ Status calibrate_k_center(Model& model, const std::vector<int32_t>& tokens, int3
   if (tokens.size() <= size_t(f8backend::kKvCenterFrom))
     return Status::Error(Code::InvalidArgument, "k centering calibration: want more than " +
                                                     std::to_string(f8backend::kKvCenterFrom) + " tokens");
-  ContextParams cp;
-  cp.n_ctx = static_cast<int32_t>(std::min<size_t>(tokens.size(), default_n_ctx(hp)));
-  cp.n_batch = cp.n_ctx;
-  cp.n_threads = n_threads;
-  cp.kv_type = ggf8::DType::F32;
-  cp.backend = backend;
-  std::unique_ptr<Context> c;
-  Status st = Context::create(model, cp, &c);
-  if (!st.ok()) return st;
   const size_t kv = size_t(hp.n_head_kv) * hp.head_dim;
   std::vector<double> sum(size_t(hp.n_layer) * kv, 0.0);
   int64_t cnt = 0;
-  c->record_k_sum(&sum, &cnt);
-  const int32_t n = cp.n_ctx;
-  std::vector<int32_t> pos(n), seq(n, 0);
-  std::vector<int8_t> lg(n, 0);
-  for (int32_t i = 0; i < n; ++i) pos[i] = i;
-  lg[n - 1] = 1;
-  st = c->decode({n, tokens.data(), pos.data(), seq.data(), lg.data()});
+  Status st = calibration_pass(model, tokens, n_threads, backend, [&](Context& c) { c.record_k_sum(&sum, &cnt); });
   if (!st.ok()) return st;
   if (cnt <= 0) return Status::Error(Code::Internal, "k centering calibration: no token recorded");
   mean->resize(sum.size());
