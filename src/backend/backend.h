@@ -177,6 +177,11 @@ class Buffer {
 constexpr int kMaxSeq = 64;   // sequence ids are 0..63
 constexpr int32_t kKvCenterFrom = 4;   // KVCacheParams::k_center: first centered position
 constexpr int32_t kKvCenterBlock = 64;  // positions sharing one rotated mean (the attention block)
+// Positions >= this are stored uncentered: the rotated means are kept per
+// block up to the highest position seen, so an arbitrary position (up to
+// 2^30 through the API) must not size that table (at 2^20: 16,384 blocks,
+// 12 MB per layer for SmolLM2's 3 x 64 K values).
+constexpr int32_t kKvCenterMaxPos = 1 << 20;
 
 struct KVCacheParams {
   int32_t n_layers = 0;

@@ -212,6 +212,43 @@ TEST(KvTokenScales, AttentionDecodesExactly) {
   }
 }
 
+// K centering at the far end of the position range: positions >=
+// kKvCenterMaxPos are stored uncentered (the rotated-mean table is not
+// sized by them), and cpu-simd still matches cpu-ref there.
+TEST(KvTokenScales, CenteringFarPositions) {
+  std::vector<std::vector<float>> outs;
+  for (const std::string name : {"cpu-ref", "cpu-simd"}) {
+    auto be = make(name);
+    auto st = stream(*be, 2, 4, 1024);
+    KVCacheParams kp = token_params(8);
+    kp.k_center = randn(size_t(2) * kHeads * kD, 9, 2.0f);
+    RopeParams r;
+    r.head_dim = kD;
+    kp.k_center_rope = {r, r};
+    std::unique_ptr<KVCache> c;
+    ASSERT_TRUE(be->create_kv_cache(kp, &c).ok());
+    auto& cc = static_cast<f8backend::cpu::CpuKVCache&>(*c);
+    std::vector<int32_t> s = {0, 0, 0}, p = {5, f8backend::kKvCenterMaxPos - 1, (1 << 30) - 1}, cell(3);
+    ASSERT_TRUE(c->alloc_cells(3, s.data(), p.data(), cell.data()).ok());
+    EXPECT_NE(cc.k_center_row(0, p[1]), nullptr);
+    EXPECT_EQ(cc.k_center_row(0, p[2]), nullptr);
+    auto k = randn(3 * kHeads * kD, 1), v = randn(3 * kHeads * kD, 2);
+    st->kv_store(*c, 0, k.data(), v.data(), cell.data(), 3);
+    const auto q = randn(kHeads * kD, 3);
+    std::vector<int32_t> qs = {0}, qp = {(1 << 30) - 1};
+    AttnBatch ab;
+    ab.n_tokens = 1;
+    ab.seq = qs.data();
+    ab.pos = qp.data();
+    ab.n_heads = kHeads;
+    ab.scale = 0.125f;
+    std::vector<float> out(kHeads * kD);
+    st->attention(*c, 0, q.data(), ab, out.data());
+    outs.push_back(out);
+  }
+  expect_close(outs[1], outs[0], 1e-5f, 1e-5f, "cpu-simd vs cpu-ref, far positions");
+}
+
 TEST(KvTokenScales, RefusesWhatItCannotStore) {
   auto be = make("cpu");
   std::unique_ptr<KVCache> c;

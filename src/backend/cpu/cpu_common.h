@@ -160,7 +160,7 @@ class CpuKVCache final : public KvCacheBase {
   // Rows exist for the positions kv_store has seen (ensure_centers).
   bool centered() const { return !p_.k_center.empty(); }
   const float* k_center_row(int32_t layer, int32_t pos) const {
-    if (p_.k_center.empty() || pos < kKvCenterFrom) return nullptr;
+    if (p_.k_center.empty() || pos < kKvCenterFrom || pos >= kKvCenterMaxPos) return nullptr;
     return centers_[size_t(layer)].data() + size_t(pos / kKvCenterBlock) * row_elems();
   }
   // Computes the rows of every block up to max_pos's (kv_store, before its

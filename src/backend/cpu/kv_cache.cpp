@@ -42,7 +42,7 @@ Status CpuKVCache::create(const KVCacheParams& p, std::unique_ptr<KVCache>* out)
 constexpr float kCenterMaxTurn = 1.0f;
 void CpuKVCache::ensure_centers(int32_t max_pos) {
   if (p_.k_center.empty() || max_pos < kKvCenterFrom) return;
-  const int32_t need = max_pos / kKvCenterBlock + 1;
+  const int32_t need = std::min(max_pos, kKvCenterMaxPos - 1) / kKvCenterBlock + 1;
   if (need <= center_blocks_) return;
   const int32_t D = p_.head_dim;
   const size_t re = row_elems();
