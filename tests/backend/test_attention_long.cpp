@@ -6,226 +6,25 @@
 // in a fragmented pool; and the split of one long sequence across threads
 // (position-block items + the fold pass) bit-identical to one item per head
 // group (1 thread) and to the same query inside a prefill-sized batch.
-#include "backend_test_util.h"
+#include "attention_long_check.h"
 
 using namespace f8test;
 
 namespace {
 
-struct Case {
-  DType dt = DType::E4M3;
-  bool token = true;  // per (cell, KV head) BF16 scales (the fp8 default)
-  int ratio = 3;      // query heads per KV head
-  int D = 64;
-  int window = 0;
-  float softcap = 0;
-  bool sinks = false;
-  bool center = false;  // K centering (token scales): a mean rotated per 64-position block
-  std::string name() const {
-    return std::string(ggf8::dtype_name(dt)) + (token ? " token" : "") + (center ? " centered" : "") + " ratio " +
-           std::to_string(ratio) + " D " + std::to_string(D) + " window " + std::to_string(window) +
-           (softcap > 0 ? " softcap" : "") + (sinks ? " sinks" : "");
-  }
-};
-
-constexpr int kKv = 2;
-constexpr int kLens[3] = {1100, 333, 701};  // odd page fills (64-cell pages)
-constexpr int kCells = 2304;
-
-KVCacheParams params(const Case& c) {
-  KVCacheParams p;
-  p.token_scales = c.token;
-  p.n_layers = 1;
-  p.n_cells = kCells;
-  p.n_kv_heads = kKv;
-  p.head_dim = c.D;
-  p.dtype = c.dt;
-  if (c.dt == DType::E4M3 || c.dt == DType::E5M2) p.k_scale = {0.02f}, p.v_scale = {0.01f};
-  if (c.center) {  // a mean as large as the keys (randn * 1.5), partial rotary on the first 3/4 of the dims
-    p.k_center = randn(size_t(kKv) * c.D, 4242, 3.0f);
-    RopeParams r;
-    r.head_dim = c.D;
-    r.n_rot = (c.D * 3 / 4) & ~1;
-    r.freq_base = 10000.0f;
-    p.k_center_rope = {r};
-  }
-  return p;
-}
-
-// One backend's cache holding the 3 sequences, their cells allocated in
-// interleaved runs of 37 tokens (so a sequence's pages are scattered).
-struct Filled {
-  std::unique_ptr<Backend> be;
-  std::unique_ptr<Stream> st;
-  std::unique_ptr<KVCache> kv;
-};
-
-Filled fill(const std::string& name, const std::string& isa, int threads, const Case& c) {
-  Filled f;
-  f.be = make(name, isa);
-  f.st = stream(*f.be, threads, 512, int64_t(kKv) * c.ratio * c.D * 4);
-  EXPECT_TRUE(f.be->create_kv_cache(params(c), &f.kv).ok());
-  const int KD = kKv * c.D;
-  int done[3] = {0, 0, 0};
-  uint32_t seed = 1;
-  for (bool more = true; more;) {
-    more = false;
-    for (int s = 0; s < 3; ++s) {
-      const int n = std::min(37, kLens[s] - done[s]);
-      if (n <= 0) continue;
-      more = true;
-      std::vector<int32_t> seq(n, s), pos(n), cells(n);
-      for (int i = 0; i < n; ++i) pos[i] = done[s] + i;
-      EXPECT_TRUE(f.kv->alloc_cells(n, seq.data(), pos.data(), cells.data()).ok());
-      auto k = randn(size_t(n) * KD, 1000 + seed, 1.5f), v = randn(size_t(n) * KD, 2000 + seed);
-      ++seed;
-      if (c.token)  // rows of very different sizes: each (token, KV head) needs its own scale
-        for (int i = 0; i < n * KD; ++i) {
-          const int r = (done[s] + i / KD) * kKv + (i % KD) / c.D;
-          k[i] *= std::ldexp(1.0f, (r * 5) % 13 - 6);
-          v[i] *= std::ldexp(1.0f, (r * 3) % 11 - 5);
-        }
-      f.st->kv_store(*f.kv, 0, k.data(), v.data(), cells.data(), n);
-      done[s] += n;
-    }
-  }
-  return f;
-}
-
-std::vector<float> attend(Filled& f, const Case& c, const std::vector<int32_t>& seq, const std::vector<int32_t>& pos,
-                          const std::vector<float>& q, const std::vector<float>& sinks) {
-  const int H = kKv * c.ratio, T = int(seq.size());
-  AttnBatch b;
-  b.n_tokens = T;
-  b.seq = seq.data();
-  b.pos = pos.data();
-  b.n_heads = H;
-  b.scale = 1.0f / std::sqrt(float(c.D));
-  b.window = c.window;
-  b.softcap = c.softcap;
-  b.sinks = c.sinks ? sinks.data() : nullptr;
-  std::vector<float> out(size_t(T) * H * c.D, -7.0f);
-  f.st->attention(*f.kv, 0, q.data(), b, out.data());
-  return out;
-}
-
-// Tolerance: 5e-4 (abs + rel) against V rows scaled up to 2^5 and keys up
-// to 2^6 (token cases): scores reach ~1000, where one FP32 ulp (6e-5) moves
-// a probability by 6e-5 relative, and an output near 1 is a difference of
-// weighted V terms near 30 (1 element in 1536 of the generic tier lands at
-// 4.0e-4 with BF16 row scales).
-void check(const std::string& isa, const Case& c) {
-  const std::string what = isa + " " + c.name();
-  const int H = kKv * c.ratio, HD = H * c.D;
-  Filled ref = fill("cpu-ref", "auto", 1, c);
-  Filled s1 = fill("cpu-simd", isa, 1, c), s2 = fill("cpu-simd", isa, 2, c), s3 = fill("cpu-simd", isa, 3, c);
-  std::vector<float> sinks(static_cast<size_t>(H), 0.0f);
-  for (int h = 0; h < H; ++h) sinks[size_t(h)] = 0.5f * float(h % 5) - 1.0f;
-  // Decode: each sequence's last token (1100, 333 and 701 cells seen), plus
-  // a second query of sequence 0 in the middle of a page.
-  const std::vector<int32_t> dseq = {0, 1, 2, 0}, dpos = {kLens[0] - 1, kLens[1] - 1, kLens[2] - 1, 517};
-  const auto dq = randn(dseq.size() * HD, 77, 2.0f);
-  const auto want = attend(ref, c, dseq, dpos, dq, sinks);
-  const auto got1 = attend(s1, c, dseq, dpos, dq, sinks), got2 = attend(s2, c, dseq, dpos, dq, sinks),
-             got3 = attend(s3, c, dseq, dpos, dq, sinks);
-  expect_close(got2, want, 5e-4f, 5e-4f, what + " decode vs cpu-ref");
-  EXPECT_EQ(got1, got2) << what << ": 1 thread (no split) vs 2 threads";
-  EXPECT_EQ(got3, got2) << what << ": 3 threads vs 2 threads";
-  // The first query alone (one long sequence: split over 3 threads, the
-  // block kernel decoding the cache bytes in registers) and inside a
-  // prefill-sized batch (40 queries of sequence 2 and 4 of sequence 0: one
-  // item per token, both sequences' rows decoded to floats once for the
-  // call, the float block kernel).
-  std::vector<int32_t> aseq = {0}, apos = {dpos[0]};
-  std::vector<float> aq(dq.begin(), dq.begin() + HD);
-  const auto alone = attend(s3, c, aseq, apos, aq, sinks);
-  std::vector<int32_t> bseq, bpos;
-  std::vector<float> bq;
-  for (int i = 0; i < 40; ++i) {
-    bseq.push_back(2), bpos.push_back(300 + 10 * i);
-    const auto r = randn(size_t(HD), 500 + uint32_t(i));
-    bq.insert(bq.end(), r.begin(), r.end());
-    if (i == 17) bseq.push_back(0), bpos.push_back(dpos[0]), bq.insert(bq.end(), aq.begin(), aq.end());
-  }
-  for (int i = 0; i < 3; ++i) {  // 4 queries of sequence 0: its rows are predecoded
-    bseq.push_back(0), bpos.push_back(800 + 100 * i);
-    const auto r = randn(size_t(HD), 900 + uint32_t(i));
-    bq.insert(bq.end(), r.begin(), r.end());
-  }
-  const auto batch = attend(s3, c, bseq, bpos, bq, sinks);
-  const std::vector<float> in_batch(batch.begin() + 18 * HD, batch.begin() + 19 * HD);
-  EXPECT_EQ(alone, in_batch) << what << ": alone vs in a 44-token batch";
-  EXPECT_EQ(std::vector<float>(got2.begin(), got2.begin() + HD), alone) << what << ": alone vs the decode batch";
-  const auto batch_ref = attend(ref, c, bseq, bpos, bq, sinks);
-  expect_close(batch, batch_ref, 5e-4f, 5e-4f, what + " prefill batch vs cpu-ref");
-}
-
 TEST(AttentionLong, EveryDtypeAndScaleScheme) {
   for (const auto& isa : cpu_isas())
-    for (auto [dt, token] : {std::pair{DType::E4M3, true}, {DType::E4M3, false}, {DType::E5M2, false},
-                             {DType::BF16, false}, {DType::F16, false}, {DType::F32, false}, {DType::I8, true}}) {
-      Case c;
-      c.dt = dt, c.token = token;
-      check(isa, c);
-      if (dt == DType::I8) {  // the INT8 cache as --kv-type int8 runs it: K centered, GQA 8, D 40
-        c.center = true;
-        check(isa, c);
-        c.ratio = 8, c.D = 40;
-        check(isa, c);
-      }
-    }
+    for (const Case& c : dtype_cases()) check(isa, c);
 }
 
 TEST(AttentionLong, GqaRatiosAndHeadSizes) {
-  for (const auto& isa : cpu_isas()) {
-    for (int ratio : {1, 3, 4, 8}) {
-      Case c;
-      c.ratio = ratio;
-      check(isa, c);
-    }
-    for (int D : {40, 36, 128}) {  // 8-lane tail in P.V; D % 8 != 0 (scalar block); 128
-      Case c;
-      c.D = D;
-      check(isa, c);
-    }
-  }
+  for (const auto& isa : cpu_isas())
+    for (const Case& c : gqa_cases()) check(isa, c);
 }
 
 TEST(AttentionLong, WindowsSoftcapSinks) {
-  for (const auto& isa : cpu_isas()) {
-    for (int w : {200, 64, 1}) {
-      Case c;
-      c.window = w;
-      check(isa, c);
-    }
-    Case c;
-    c.softcap = 30.0f;
-    check(isa, c);
-    c.softcap = 0;
-    c.center = true;  // K centering with a window that cuts blocks, sinks, odd head sizes, GQA 1 and 8
-    for (int w : {0, 257, 3}) {
-      c.window = w;
-      check(isa, c);
-    }
-    c.sinks = true;
-    check(isa, c);
-    c.sinks = false, c.window = 0;
-    for (int D : {36, 40, 128}) {
-      c.D = D;
-      check(isa, c);
-    }
-    c.D = 64;
-    for (int ratio : {1, 8}) {
-      c.ratio = ratio;
-      check(isa, c);
-    }
-    c = Case();
-    c.softcap = 0;
-    c.sinks = true;
-    check(isa, c);
-    c.window = 257;
-    check(isa, c);
-  }
+  for (const auto& isa : cpu_isas())
+    for (const Case& c : window_cases()) check(isa, c);
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
-// x86_tables_emul.h — the x86 gemm sources (x86_codec.inc, gemm_x86.inc,
-// gemm_avx512.inc, amx_gemm.inc) compiled for AVX2 with the 512-bit
+// x86_tables_emul.h — the x86 gemm and attention sources (x86_codec.inc,
+// gemm_x86.inc, gemm_avx512.inc, amx_gemm.inc, attention_x86.inc,
+// attention_avx512.inc) compiled for AVX2 with the 512-bit
 // intrinsics from SIMDe (libsimde-dev, native aliases: each 512-bit
 // operation done on two AVX2 halves) and AMX tiles emulated in software
 // (EmuTiles: amx_math.h's TDPBF16PS), in namespace
 // f8backend::cpu::simd::avx512_emul. Included once by each emulation test
-// (test_avx512_emul.cpp, test_amx_emul.cpp); call only after checking
-// have_avx2(). The three conversions SIMDe 0.7.4 lacks are defined from
+// (test_avx512_emul.cpp, test_amx_emul.cpp, test_avx512_attn_emul.cpp); call
+// only after checking have_avx2(). The four conversions SIMDe 0.7.4 lacks are defined from
 // Intel's documented semantics.
 #pragma once
 
@@ -35,6 +36,19 @@ inline bool have_avx2() {
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include <immintrin.h>  // the native AVX2/FMA/F16C the avx2 code uses
+// SIMDe picks native code from the compiler's __AVX2__-style macros, which
+// GCC's target pragma does not define: without these it would replace every
+// _mm256_* call (the avx2 code's too) with its portable C, and _mm*_fmadd_ps
+// with a multiply and an add (two roundings: not what the hardware does).
+// With them, each 512-bit operation is two native 256-bit ones, FMAs fused.
+#define SIMDE_X86_SSE3_NATIVE
+#define SIMDE_X86_SSSE3_NATIVE
+#define SIMDE_X86_SSE4_1_NATIVE
+#define SIMDE_X86_SSE4_2_NATIVE
+#define SIMDE_X86_AVX_NATIVE
+#define SIMDE_X86_AVX2_NATIVE
+#define SIMDE_X86_FMA_NATIVE
+#define SIMDE_X86_F16C_NATIVE
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
 
@@ -70,7 +84,18 @@ static inline simde__m512 cvtph_ps(simde__m256i v) {
   std::memcpy(&r, o, 64);
   return r;
 }
+// vcvtdq2ps zmm, zmm: 16 int32 -> 16 FP32 (exact for the INT8 cache's codes).
+static inline simde__m512 cvtepi32_ps(simde__m512i v) {
+  int32_t b[16];
+  float o[16];
+  std::memcpy(b, &v, 64);
+  for (int i = 0; i < 16; ++i) o[i] = static_cast<float>(b[i]);
+  simde__m512 r;
+  std::memcpy(&r, o, 64);
+  return r;
+}
 }  // namespace emu
+#define _mm512_cvtepi32_ps(v) emu::cvtepi32_ps(v)
 #define _mm512_cvtepi8_epi32(v) emu::cvtepi8_epi32(v)
 #define _mm512_cvtepu16_epi32(v) emu::cvtepu16_epi32(v)
 #define _mm512_cvtph_ps(v) emu::cvtph_ps(v)
@@ -85,6 +110,8 @@ namespace avx512_emul {
 #include "backend/cpu/simd/x86_codec.inc"
 #include "backend/cpu/simd/gemm_x86.inc"
 #include "backend/cpu/simd/gemm_avx512.inc"
+#include "backend/cpu/simd/attention_x86.inc"
+#include "backend/cpu/simd/attention_avx512.inc"
 
 // The AMX tile register file in software, for amx_gemm.inc: tiles 0, 1 =
 // C_0, C_1 (m x 16 FP32), 2, 3 = A hi, lo (m x 32 BF16), 4, 5 = B_0, B_1
@@ -142,6 +169,16 @@ static bool dec16_matches(const uint8_t* p) {
     if (std::memcmp(z, a, sizeof z) != 0) return false;
   }
   return true;
+}
+// attention_avx512.inc's pair decoder (rows a and b's codes [8c, 8c + 8)
+// side by side) against the avx2 decoder of each row.
+template <class Dec>
+static bool pair_matches(const uint8_t* a, const uint8_t* b, int c) {
+  alignas(64) float z[16], w[16];
+  _mm512_storeu_ps(z, ZPair<Dec>::dec(a, b, c));
+  _mm256_storeu_ps(w, Dec::dec8(a, c));
+  _mm256_storeu_ps(w + 8, Dec::dec8(b, c));
+  return std::memcmp(z, w, sizeof z) == 0;
 }
 static unsigned get_csr() { return _mm_getcsr(); }
 static void set_csr(unsigned v) { _mm_setcsr(v); }

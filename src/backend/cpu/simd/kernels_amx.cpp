@@ -35,6 +35,7 @@ namespace amx_isa {
 #include "backend/cpu/simd/attention_x86.inc"
 #include "backend/cpu/simd/gemm_x86.inc"
 #include "backend/cpu/simd/gemm_avx512.inc"
+#include "backend/cpu/simd/attention_avx512.inc"
 #include "backend/cpu/simd/amx_gemm.inc"
 
 // The real tiles: tmm0, tmm1 = C_0, C_1; tmm2, tmm3 = A hi, lo; tmm4,
@@ -88,7 +89,7 @@ static void amx_gemm_rows(const GemmArgs& a, int64_t n0, int64_t n1, float* scra
 const Kernels* kernels_avx512_amx() {
   using namespace amx_isa;
   static const Kernels k = {"avx512-amx", amx_gemm_rows, x86_quantize_row, x86_decode_row, x86_encode_row,
-                            p_rms_scale,  p_mul_rows,    p_swiglu,         p_add,          x86_attention,
+                            p_rms_scale,  p_mul_rows,    p_swiglu,         p_add,          z_attention,
                             amx_lanes_x,  kernels_avx512()};
   return &k;
 }

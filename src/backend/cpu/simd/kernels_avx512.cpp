@@ -1,9 +1,11 @@
 // kernels_avx512.cpp — the AVX-512 (F/BW/VL/DQ) table: the 512-bit gemm
-// (gemm_avx512.inc: 16-lane chains, FP32 activations) plus the portable ops
-// auto-vectorized for AVX-512. Selected only when CPUID and XCR0 report
-// AVX-512. The development machine has no AVX-512: this code was validated
-// by compiling the same gemm source against SIMDe's emulated intrinsics
-// (tests/backend/test_avx512_emul.cpp) — see docs/backend.md "Tiers".
+// (gemm_avx512.inc: 16-lane chains, FP32 activations), the 512-bit
+// attention block kernels (attention_avx512.inc: the avx2 tier's bits),
+// plus the portable ops auto-vectorized for AVX-512. Selected only when
+// CPUID and XCR0 report AVX-512. The development machine has no AVX-512:
+// this code was validated by compiling the same sources against SIMDe's
+// emulated intrinsics (tests/backend/test_avx512_emul.cpp,
+// test_avx512_attn_emul.cpp) — see docs/backend.md "Tiers".
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -35,12 +37,13 @@ namespace avx512_isa {
 #include "backend/cpu/simd/attention_x86.inc"
 #include "backend/cpu/simd/gemm_x86.inc"
 #include "backend/cpu/simd/gemm_avx512.inc"
+#include "backend/cpu/simd/attention_avx512.inc"
 }  // namespace avx512_isa
 
 const Kernels* kernels_avx512() {
   using namespace avx512_isa;
   static const Kernels k = {"avx512",    z_gemm_rows, x86_quantize_row, x86_decode_row, x86_encode_row,
-                            p_rms_scale, p_mul_rows,  p_swiglu,         p_add,          x86_attention,
+                            p_rms_scale, p_mul_rows,  p_swiglu,         p_add,          z_attention,
                             z_lanes_x};
   return &k;
 }

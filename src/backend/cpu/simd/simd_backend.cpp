@@ -486,4 +486,10 @@ Status make_simd_backend(const std::string& isa, std::unique_ptr<Backend>* out) 
   return Status::Ok();
 }
 
+Status make_simd_backend_with(const simd::Kernels* k, std::unique_ptr<Backend>* out) {
+  if (!k) return Status::Error(Code::InvalidArgument, "cpu-simd: no kernel table");
+  *out = std::make_unique<SimdBackend>(k);
+  return Status::Ok();
+}
+
 }  // namespace f8backend::cpu
