@@ -3,9 +3,16 @@
 // (SmolLM2-135M by default: 9 query heads, 3 KV heads of 64), every layer
 // of the cache in turn (so the cache streams from memory as in a real
 // decode step, not from L2). Prints ns per (cell, KV head) and the cache
-// bytes read per second. Not a test; for comparing kernels.
+// bytes read per second. Not a test; for comparing kernels (e.g. --isa avx2
+// against --isa avx512 on an AVX-512 machine, alternating runs).
 //   bench_cpu_attn [--ctx 4096] [--layers 30] [--heads 9] [--kv-heads 3] [--head-dim 64]
-//                  [--threads 1] [--iters 20] [--kv fp8|bf16|f32] [--isa auto]
+//                  [--threads 1] [--iters 20] [--kv fp8|fp8-layer|int8|bf16|f32]
+//                  [--center 0|1] [--isa auto]
+// --kv as f8's --kv-type (fp8: E4M3 with per-(token, KV head) BF16 scales,
+// the default; fp8-layer: per-layer scales; int8: INT8 codes with row
+// scales); --center 1 (fp8/int8, the runtime's default there): K centering
+// with a random mean and SmolLM2's RoPE, so the readers' per-run shift is
+// timed too.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -23,6 +30,7 @@ using namespace f8backend;
 int main(int argc, char** argv) {
   int ctx = 4096, layers = 30, H = 9, KV = 3, D = 64, threads = 1, iters = 20;
   std::string kv = "fp8", isa = "auto";
+  int center = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     const char* v = argv[i + 1];
@@ -35,10 +43,19 @@ int main(int argc, char** argv) {
     else if (a == "--iters") iters = std::atoi(v);
     else if (a == "--kv") kv = v;
     else if (a == "--isa") isa = v;
+    else if (a == "--center") center = std::atoi(v);
     else {
       std::fprintf(stderr, "bench_cpu_attn: error: unknown option '%s'\n", a.c_str());
       return 2;
     }
+  }
+  if (kv != "fp8" && kv != "fp8-layer" && kv != "int8" && kv != "bf16" && kv != "f32") {
+    std::fprintf(stderr, "bench_cpu_attn: error: --kv '%s': expected fp8, fp8-layer, int8, bf16 or f32\n", kv.c_str());
+    return 2;
+  }
+  if (center && kv != "fp8" && kv != "int8") {
+    std::fprintf(stderr, "bench_cpu_attn: error: --center needs --kv fp8 or int8 (row scales)\n");
+    return 2;
   }
   if (ctx < 1 || layers < 1 || KV < 1 || H % KV != 0 || D < 1 || D > 512 || threads < 1 || iters < 1) {
     std::fprintf(stderr, "bench_cpu_attn: error: bad shape (heads must be a multiple of kv-heads, head-dim <= 512)\n");
@@ -62,8 +79,20 @@ int main(int argc, char** argv) {
   p.n_cells = ctx;
   p.n_kv_heads = KV;
   p.head_dim = D;
-  p.dtype = kv == "bf16" ? DType::BF16 : kv == "f32" ? DType::F32 : DType::E4M3;
-  p.token_scales = kv == "fp8";
+  p.dtype = kv == "bf16" ? DType::BF16 : kv == "f32" ? DType::F32 : kv == "int8" ? DType::I8 : DType::E4M3;
+  p.token_scales = kv == "fp8" || kv == "int8";
+  if (kv == "fp8-layer") p.k_scale.assign(size_t(layers), 0.02f), p.v_scale.assign(size_t(layers), 0.02f);
+  if (center) {  // a mean of the keys' size, RoPE on every pair (SmolLM2: theta 100000)
+    std::mt19937 crng(7);
+    std::normal_distribution<float> cd;
+    p.k_center.resize(size_t(layers) * KV * D);
+    for (auto& x : p.k_center) x = cd(crng);
+    RopeParams r;
+    r.head_dim = D;
+    r.n_rot = D & ~1;
+    r.freq_base = 100000.0f;
+    p.k_center_rope.assign(size_t(layers), r);
+  }
   std::unique_ptr<KVCache> cache;
   if (Status s = be->create_kv_cache(p, &cache); !s.ok()) return std::fprintf(stderr, "bench_cpu_attn: error: %s\n", s.message.c_str()), 1;
   std::mt19937 rng(1);
@@ -100,7 +129,8 @@ int main(int argc, char** argv) {
   const double rows = double(ctx) * KV * layers;
   const double bytes = double(cache->bytes()) * ctx / p.n_cells;
   std::printf("ctx %d, %d layers, %d heads / %d KV heads of %d, %s cache, %d threads: %.3f ms per token (best of %d), "
-              "%.2f ns per (cell, KV head), %.2f GB/s of cache\n",
-              ctx, layers, H, KV, D, kv.c_str(), threads, best * 1e3, iters, best * 1e9 / rows, bytes / best / 1e9);
+              "%.2f ns per (cell, KV head), %.2f GB/s of cache (%s)\n",
+              ctx, layers, H, KV, D, (kv + (center ? " centered" : "")).c_str(), threads, best * 1e3, iters, best * 1e9 / rows, bytes / best / 1e9,
+              be->description().c_str());
   return 0;
 }
