@@ -476,8 +476,8 @@ class SpecRuntime : public FakeRuntime {
         return true;
       }
       void accept(int32_t) override {}
-      bool verify(const std::vector<const float*>& rows, const std::vector<int32_t>& d, std::vector<int32_t>* out,
-                  std::string*) override {
+      bool verify(const std::vector<const float*>& rows, const std::vector<int32_t>& d,
+                  const std::vector<const float*>&, std::vector<int32_t>* out, std::string*) override {
         out->clear();
         for (size_t i = 0; i < rows.size(); ++i) {
           out->push_back(argmax(rows[i]));
