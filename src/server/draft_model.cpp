@@ -75,7 +75,7 @@ void DraftModel::draft(const std::vector<Request>& reqs, std::vector<Drafts>* ou
     if (rt_->decode(batch, &e)) return true;
     *err = "draft model decode: " + e;
     for (size_t o : owner) {
-      if (live[o]) drop(reqs[o].slot);
+      drop(reqs[o].slot);
       live[o] = 0;
     }
     return false;
@@ -83,35 +83,42 @@ void DraftModel::draft(const std::vector<Request>& reqs, std::vector<Drafts>* ou
 
   // 1. Catch-up: cut each sequence to what it shares with the history (the
   // last history token is always decoded again when held: its logits give
-  // draft 1), then decode the rest, all slots together.
-  struct Feed {
-    size_t r;
-    int32_t token, pos;
-    bool last;
-  };
-  std::vector<Feed> feed;
+  // draft 1), then decode the rest — ONE decode of at most batch_capacity
+  // entries per step for all slots, so a long prompt's catch-up is spread
+  // over steps like the target's prefill (running streams wait at most one
+  // chunk). Shortest catch-ups first: slots already in step draft now; a
+  // slot whose catch-up does not fit takes what is left and drafts later.
+  std::vector<size_t> order;
+  std::vector<size_t> from(reqs.size(), 0);
   for (size_t r = 0; r < reqs.size(); ++r) {
     const Request& rq = reqs[r];
     const std::vector<int32_t>& h = *rq.history;
     Seq& q = seqs_[size_t(rq.slot)];
     if (h.empty() || rq.n <= 0 || !q.sampler) continue;
-    live[r] = 1;
     const size_t n = std::min(q.held.size(), h.size() - 1);
     const size_t keep = size_t(std::mismatch(q.held.begin(), q.held.begin() + ptrdiff_t(n), h.begin()).first -
                                q.held.begin());
     trim(rq.slot, int32_t(keep));
-    for (size_t p = q.held.size(); p < h.size(); ++p) feed.push_back({r, h[p], int32_t(p), p + 1 == h.size()});
+    from[r] = q.held.size();
+    order.push_back(r);
   }
-  for (size_t at = 0; at < feed.size(); at += size_t(capacity_)) {
-    batch.clear();
-    owner.clear();
-    for (size_t i = at; i < std::min(feed.size(), at + size_t(capacity_)); ++i) {
-      const Feed& f = feed[i];
-      if (!live[f.r]) continue;  // dropped by a failed earlier chunk: positions no longer follow
-      batch.push_back({f.token, f.pos, reqs[f.r].slot, f.last});
-      owner.push_back(f.r);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return reqs[a].history->size() - from[a] < reqs[b].history->size() - from[b];
+  });
+  batch.clear();
+  owner.clear();
+  size_t budget = size_t(capacity_);
+  for (size_t r : order) {
+    const std::vector<int32_t>& h = *reqs[r].history;
+    const size_t need = h.size() - from[r], take_n = std::min(need, budget);
+    for (size_t p = from[r]; p < from[r] + take_n; ++p) {
+      batch.push_back({h[p], int32_t(p), reqs[r].slot, p + 1 == h.size()});
+      owner.push_back(r);
     }
-    if (batch.empty() || !decode()) continue;
+    budget -= take_n;
+    live[r] = take_n == need;  // caught up: drafts this step
+  }
+  if (!batch.empty() && decode()) {
     for (size_t i = 0; i < batch.size(); ++i) {
       seqs_[size_t(batch[i].seq)].held.push_back(batch[i].token);
       if (batch[i].logits && !take(reqs[owner[i]], int32_t(i), &(*out)[owner[i]], err)) live[owner[i]] = 0;

@@ -8,7 +8,10 @@
 //   1. catch-up: each slot's sequence is cut to the longest prefix it shares
 //      with the slot's history (what it drafted and the target rejected
 //      goes) and the rest of the history is decoded — all slots' catch-up
-//      tokens in shared batches of up to batch_capacity entries;
+//      tokens in ONE decode of up to batch_capacity entries, shortest
+//      catch-ups first; a slot whose catch-up does not fit (a long prompt)
+//      takes what is left and drafts at a later step, so a step waits for at
+//      most one catch-up chunk, as the target's prefill is chunked;
 //   2. drafting: the logits after the last history token give draft 1; then
 //      ONE batched decode per draft position carries every slot still
 //      drafting (draft j decoded for draft j + 1), so k drafts for m slots
@@ -67,7 +70,8 @@ class DraftModel {
     std::vector<int32_t> tokens;
     std::vector<std::vector<float>> q;  // per token, n_vocab floats (sampling requests); empty: point masses
   };
-  // (*out)[i]: drafts for reqs[i] (possibly none). A failed draft decode is
+  // (*out)[i]: drafts for reqs[i] (possibly none: still catching up, or
+  // the draft model sampled a padding id first). A failed draft decode is
   // not the request's failure — drafts only save time: the slots in that
   // decode get no drafts and their sequences are dropped; *err says why
   // (empty when every decode succeeded).

@@ -682,12 +682,23 @@ TEST(DraftModel, CatchUpDraftTrimAndDrop) {
   EXPECT_EQ(out[0].tokens, (std::vector<int32_t>{7}));
   EXPECT_EQ(drt.batches.back().size(), 1u);
   EXPECT_EQ(drt.batches.back()[0].pos, 3);
-  // Long catch-up in chunks of the batch capacity (8).
+  // A long catch-up (20 tokens, capacity 8) is spread over steps, one
+  // decode per step; a slot already in step (slot 1) goes first and drafts
+  // in every one of them.
   std::vector<int32_t> longh;
   for (int32_t i = 0; i < 20; ++i) longh.push_back(i * 4 % 97);  // no token % 4 == 3
-  const size_t before = drt.batches.size();
-  dm.draft({{0, &longh, 1}}, &out, &err);
-  EXPECT_EQ(drt.batches.size() - before, 3u);
+  ASSERT_TRUE(dm.start(1, p, 1, &err)) << err;
+  std::vector<int32_t> h1 = {40};  // 40 41 42: the draft model is right after each
+  for (int step = 0; step < 3; ++step) {
+    const size_t before = drt.batches.size();
+    dm.draft({{0, &longh, 1}, {1, &h1, 1}}, &out, &err);
+    EXPECT_EQ(drt.batches.size() - before, 1u) << step;  // one catch-up decode, no further drafts (n = 1)
+    EXPECT_LE(drt.batches.back().size(), 8u);
+    EXPECT_EQ(out[1].tokens, (std::vector<int32_t>{h1.back() + 1})) << step;
+    EXPECT_EQ(out[0].tokens.empty(), step < 2) << step;  // drafts once caught up
+    h1.push_back(h1.back() + 1);
+  }
+  EXPECT_EQ(out[0].tokens, (std::vector<int32_t>{(19 * 4 % 97) + 1}));
   EXPECT_EQ(dm.held(0), longh);
   EXPECT_TRUE(drt.position_error.empty()) << drt.position_error;
   dm.drop(0);
