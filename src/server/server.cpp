@@ -147,8 +147,10 @@ int run_server(const ServerOptions& opt) {
   std::unique_ptr<F8Runtime> draft_rt;
   std::unique_ptr<DraftModel> drafter;
   if (dctx) {
-    draft_rt = std::make_unique<F8Runtime>(dmodel, dctx, opt.step_tokens);
-    drafter = std::make_unique<DraftModel>(draft_rt.get(), opt.slots, opt.step_tokens, rt.n_logits());
+    // A drafting decode carries one token per slot: at least `slots` entries.
+    const int32_t cap = std::max(opt.step_tokens, opt.slots + 1);
+    draft_rt = std::make_unique<F8Runtime>(dmodel, dctx, cap);
+    drafter = std::make_unique<DraftModel>(draft_rt.get(), opt.slots, cap, rt.n_logits());
   }
   SchedulerConfig sc;
   sc.n_slots = opt.slots;
