@@ -233,11 +233,20 @@ def test_server_draft_model_choices(server, draft_server):
 def test_server_draft_model_sampling_is_seeded(draft_server):
     def sample():
         r = client(draft_server.url).chat.completions.create(
-            model="smollm2", messages=[{"role": "user", "content": "Name a fruit."}], temperature=0.8, seed=11,
-            max_tokens=32)
+            model="smollm2", messages=[{"role": "user", "content": "Write a poem about the sea."}],
+            temperature=0.8, seed=11, max_tokens=48)
         return r.choices[0].message.content
+    d0 = metric(draft_server.url, "f8_spec_draft_tokens_total")
+    a0 = metric(draft_server.url, "f8_spec_accepted_tokens_total")
     first = sample()
     assert first and sample() == first
+    # Sampling drafts hand their distribution q to the acceptance rule; the
+    # model drafting for itself draws from q == p, so min(1, p/q) = 1 and
+    # every draft is taken (with point masses instead, a draft would be
+    # rejected with probability 1 - p(d)).
+    drafted = metric(draft_server.url, "f8_spec_draft_tokens_total") - d0
+    accepted = metric(draft_server.url, "f8_spec_accepted_tokens_total") - a0
+    assert drafted > 0 and accepted == drafted
 
 
 def test_server_draft_model_help_and_errors(smol, tmp_path):
