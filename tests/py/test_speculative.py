@@ -271,3 +271,24 @@ def test_server_draft_model_with_another_tokenizer_is_refused(smol, tmp_path):
     # Both files are named, and why.
     assert len(lines) == 1 and str(draft) in lines[0] and str(smol) in lines[0], r.stderr
     assert "same tokenizer" in lines[0], r.stderr
+
+
+def test_server_draft_model_through_preemption(server, smol):
+    # A KV pool too small for three answers at once: the newest request is
+    # preempted (its cells dropped, its draft sequence too) and recomputed;
+    # each answer is still the plain one.
+    plain = ask(server.url)
+    s = Server(smol, "--slots", 3, "-c", 256, "--kv-pool", 320, "--draft-model", smol, threads=2)
+    try:
+        s.wait_ready()
+        out = {}
+        ts = [threading.Thread(target=lambda i=i: out.__setitem__(i, ask(s.url))) for i in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert all(out[i] == plain for i in range(3)), out
+        assert metric(s.url, "f8_preemptions_total") > 0
+        assert metric(s.url, "f8_spec_accepted_tokens_total") > 0
+    finally:
+        assert s.stop() == 0, "".join(s.log)
