@@ -70,7 +70,6 @@ void DraftModel::draft(const std::vector<Request>& reqs, std::vector<Drafts>* ou
   // Failed decode: the cache is as before; its slots stop drafting and
   // rebuild their sequences at their next catch-up.
   auto decode = [&]() {
-    ++decodes_;
     std::string e;
     if (rt_->decode(batch, &e)) return true;
     *err = "draft model decode: " + e;

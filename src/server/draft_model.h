@@ -73,14 +73,12 @@ class DraftModel {
   // (*out)[i]: drafts for reqs[i] (possibly none: still catching up, or
   // the draft model sampled a padding id first). A failed draft decode is
   // not the request's failure — drafts only save time: the slots in that
-  // decode get no drafts and their sequences are dropped; *err says why
-  // (empty when every decode succeeded).
+  // decode draft no further (drafts already made stay valid) and their
+  // sequences are dropped; *err says why (empty when every decode succeeded).
   void draft(const std::vector<Request>& reqs, std::vector<Drafts>* out, std::string* err);
 
   // What the slot's draft sequence holds: its positions 0..size-1.
   const std::vector<int32_t>& held(int32_t slot) const { return seqs_[size_t(slot)].held; }
-  // Draft-model decodes so far (catch-up and drafting).
-  int64_t decodes() const { return decodes_; }
 
  private:
   struct Seq {
@@ -96,7 +94,6 @@ class DraftModel {
   int32_t capacity_, n_vocab_;
   std::vector<Seq> seqs_;
   std::vector<float> probs_;
-  int64_t decodes_ = 0;
 };
 
 }  // namespace f8srv
