@@ -789,7 +789,8 @@ TEST(Scheduler, DraftModelSurvivesPreemptionAndChoices) {
     cfg.draft_max = 4;
     Scheduler s(&rt, cfg, m, with_draft ? &dm : nullptr);
     std::vector<std::shared_ptr<Task>> ts;
-    for (int i = 0; i < 3; ++i) ts.push_back(make_task({i * 10 + 1, i * 10 + 2, i * 10 + 4, i * 10 + 5, i * 10 + 6}, 40));
+    for (int i = 0; i < 3; ++i)
+      ts.push_back(make_task({i * 10 + 1, i * 10 + 2, i * 10 + 4, i * 10 + 5, i * 10 + 6}, 40));
     auto multi = make_task({70, 71, 72}, 10);
     multi->n = 2;
     ts.push_back(multi);
