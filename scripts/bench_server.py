@@ -5,6 +5,7 @@ streaming clients and time to first token (p50/p99), on SmolLM2-135M.
   python3 scripts/bench_server.py [--model M.f8] [--clients 1,2,4,8] [--tokens 64]
                                   [--requests 3] [--slots 8] [--threads N] [--json OUT]
                                   [--backend cuda] [--ctx 512] [--prompt-len N]
+                                  [--serve-args "--draft-model D.f8 --draft-max 4"]
 
 Each client sends --requests completions one after another (greedy,
 ignore_eos, --tokens tokens each, distinct prompts), streaming; a level's
@@ -14,12 +15,15 @@ $F8_CACHE/bench/smollm2-135m.f8. The server runs with --slots >= the most
 clients so every client has a slot (continuous batching: one decode step
 serves all of them). --prompt-len N pads each prompt with N extra words
 (about N tokens: long-prompt load, e.g. 64 clients x 2k tokens on a GPU with
---ctx 2048); --backend and --ctx go to `f8 serve`.
+--ctx 2048); --backend and --ctx go to `f8 serve`, and so do --serve-args
+(e.g. speculative decoding: the drafted / accepted token counts of
+/metrics are printed after the table).
 """
 import argparse
 import json
 import os
 import re
+import shlex
 import signal
 import statistics
 import subprocess
@@ -102,6 +106,7 @@ def main():
     ap.add_argument("--backend", default="")
     ap.add_argument("--ctx", type=int, default=512, help="tokens per request (prompt + completion)")
     ap.add_argument("--prompt-len", type=int, default=0, help="extra words per prompt")
+    ap.add_argument("--serve-args", default="", help="more `f8 serve` flags (one shell-quoted string)")
     a = ap.parse_args()
     levels = [int(x) for x in a.clients.split(",")]
     f8 = Path(a.f8)
@@ -120,6 +125,7 @@ def main():
         cmd += ["--backend", a.backend]
     if a.threads:
         cmd += ["-t", str(a.threads)]
+    cmd += shlex.split(a.serve_args)
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     port = None
     for line in proc.stderr:
@@ -141,19 +147,27 @@ def main():
         stream_one(url, "warm up", 8)
         pad = " and then the story goes on" * (a.prompt_len // 6) if a.prompt_len else ""
         rows = [run_level(url, c, a.tokens, a.requests, pad) for c in levels]
+        metrics = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+        spec = {k: float(v) for k, v in re.findall(r"^(f8_spec_\w+) ([0-9.e+-]+)$", metrics, re.M)}
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     base = rows[0]["tok_s"]
     print(f"f8 serve on {model.name}: {a.tokens} tokens/request, {a.requests} requests/client, {slots} slots, "
-          f"{os.cpu_count()} CPUs, backend {a.backend or 'cpu'}, prompt +{a.prompt_len} words, ctx {a.ctx}")
+          f"{os.cpu_count()} CPUs, backend {a.backend or 'cpu'}, prompt +{a.prompt_len} words, ctx {a.ctx}"
+          + (f", serve {a.serve_args}" if a.serve_args else ""))
     print("| clients | aggregate tok/s | vs 1 client | TTFT p50 ms | TTFT p99 ms |")
     print("|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['clients']} | {r['tok_s']:.1f} | {r['tok_s'] / base:.2f}x | {r['ttft_p50_ms']:.0f} | "
               f"{r['ttft_p99_ms']:.0f} |")
+    drafted = spec.get("f8_spec_draft_tokens_total", 0)
+    if drafted:
+        acc = spec.get("f8_spec_accepted_tokens_total", 0)
+        print(f"speculative: drafted {drafted:.0f}, accepted {acc:.0f} ({100 * acc / drafted:.1f}%)")
     if a.json:
-        Path(a.json).write_text(json.dumps({"model": str(model), "slots": slots, "rows": rows}, indent=2))
+        Path(a.json).write_text(json.dumps({"model": str(model), "slots": slots, "rows": rows, "speculative": spec},
+                                           indent=2))
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ from ._errors import (F8AbiError, F8AbortedError, F8ContextFullError, F8Error, F
                       F8InvalidArgumentError, F8IOError, F8LibraryNotFound, F8OutOfMemoryError, F8TemplateError,
                       F8UnsupportedError)
 from .llama import F8, api_version, backend_probe, backends, library_path, version
+from .speculative import Sampler, draft_lookup
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "F8", "version", "api_version", "backends", "backend_probe", "library_path",
+    "F8", "Sampler", "draft_lookup", "version", "api_version", "backends", "backend_probe", "library_path",
     "F8Error", "F8InvalidArgumentError", "F8IOError", "F8FormatError", "F8UnsupportedError", "F8OutOfMemoryError",
     "F8ContextFullError", "F8AbortedError", "F8TemplateError", "F8InternalError", "F8LibraryNotFound", "F8AbiError",
 ]

@@ -10,8 +10,30 @@
 #include "server/server.h"
 #include "util_pull.h"
 #include "util_run.h"
+#include "util_spec.h"
 
 namespace {
+
+// --draft-model must have the model's tokenizer: both vocabularies are
+// loaded alone (no weights, fast) and compared before the server starts, by
+// the check `f8 generate --draft-model` uses. 0, or the exit code.
+int check_draft_model(const std::string& model, const std::string& draft) {
+  using namespace f8cli;
+  f8_model_params mp = f8_model_default_params();
+  mp.vocab_only = true;
+  f8_model* tm = nullptr;
+  f8_model* dm = nullptr;
+  int rc = 0;
+  if (f8_model_load(model.c_str(), &mp, &tm) != F8_OK)
+    rc = fail(1, f8_last_error());
+  else if (f8_model_load(draft.c_str(), &mp, &dm) != F8_OK)
+    rc = fail(1, "--draft-model " + draft + ": " + f8_last_error());
+  else
+    rc = check_draft_tokenizer(tm, dm, model, draft);
+  if (dm) f8_model_free(dm);
+  if (tm) f8_model_free(tm);
+  return rc;
+}
 
 int cmd_serve(int argc, char** argv) {
   using namespace f8cli;
@@ -27,6 +49,7 @@ int cmd_serve(int argc, char** argv) {
   double timeout = 600;
   bool no_prefix_cache = false;
   int64_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 4;
+  std::string draft_model;
   p.option("--host", &host, "ADDR", "address to listen on (non-loopback without a key warns)");
   p.option("--port", &port, "N", "TCP port (0 = any free port, printed at start)");
   p.option("--slots", &slots, "N", "concurrent sequences; --ctx is per slot");
@@ -47,7 +70,14 @@ int cmd_serve(int argc, char** argv) {
            "\"speculative\": {\"lookup\": N, \"ngram_min\": M, \"draft_max\": K} overrides): drafts what followed "
            "the last earlier occurrence of the last N..--spec-ngram-min tokens");
   p.option("--spec-ngram-min", &spec_ngram_min, "N", "shortest n-gram prompt lookup matches");
-  p.option("--draft-max", &draft_max, "N", "tokens drafted per step and request");
+  p.option("--draft-model", &draft_model, "FILE",
+           "speculative decoding with a small draft model with the same tokenizer (checked at start), in a "
+           "context of its own with the same KV pool size; every request uses it unless it says "
+           "\"speculative\": {\"draft_model\": false}; with --spec-lookup too, prompt lookup drafts first and "
+           "the draft model only when lookup finds nothing");
+  p.option("--draft-max", &draft_max, "N",
+           "most tokens drafted per step and request (the length adapts: halved after a step that took no "
+           "draft, doubled after one that took all)");
   p.epilog(
       "-c/--ctx is the context of ONE request (prompt + completion). The KV cache is one pool of\n"
       "--kv-pool tokens (default slots x ctx) in 64-token pages shared by all slots: a request\n"
@@ -59,10 +89,16 @@ int cmd_serve(int argc, char** argv) {
       "hash chain of the token ids); a later prompt with the same start (the next turn of a chat,\n"
       "the same system prompt) maps those blocks read-only and decodes only the rest. Kept blocks\n"
       "use no room a running request needs: they are evicted least-recently-used first.\n"
+      "Speculative decoding (--spec-lookup, --draft-model): each step a generating request's token is\n"
+      "followed in the batch by up to --draft-max drafted tokens, which the model verifies in that same\n"
+      "forward (greedy output is unchanged; sampling keeps its distribution). --draft-model runs a small\n"
+      "model next to this one: one batched draft forward per draft position for all requests. It pays\n"
+      "only when the draft model is much cheaper than the target and agrees with it often.\n"
       "SIGTERM/SIGINT: new requests get 503, in-flight ones finish (up to --timeout), exit 0.\n\n"
       "examples:\n"
       "  f8 serve -m smollm2.f8 --slots 4 -c 2048\n"
       "  f8 serve -m llama.f8 --backend cuda --slots 64 -c 8192 --kv-pool 131072\n"
+      "  f8 serve -m llama-70b.f8 --draft-model llama-1b.f8 --draft-max 4\n"
       "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"
       "       -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":true}'");
   int rc = 0;
@@ -89,6 +125,8 @@ int cmd_serve(int argc, char** argv) {
   if (spec_ngram_min < 1 || spec_ngram_min > 64)
     return fail(2, "--spec-ngram-min " + std::to_string(spec_ngram_min) + ": expected 1..64");
   if (draft_max < 1 || draft_max > 64) return fail(2, "--draft-max " + std::to_string(draft_max) + ": expected 1..64");
+  if (!draft_model.empty())
+    if (int e = check_draft_model(rf.model, draft_model)) return e;
   f8_context_params cp;
   std::string err;
   if (!context_params_from(rf, p, &cp, &err)) return fail(2, err);
@@ -115,6 +153,7 @@ int cmd_serve(int argc, char** argv) {
   o.spec_lookup = static_cast<int>(spec_lookup);
   o.spec_ngram_min = static_cast<int>(spec_ngram_min);
   o.draft_max = static_cast<int>(draft_max);
+  o.draft_model_path = draft_model;
   o.ctx_params = cp;  // cp.backend points into rf, which outlives the server
   return f8srv::run_server(o);
 }

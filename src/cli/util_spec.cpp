@@ -19,6 +19,23 @@ void add_spec_flags(ArgParser& p, SpecFlags* f) {
            "doubled after one that took all)");
 }
 
+int check_draft_tokenizer(const f8_model* target, const f8_model* draft, const std::string& target_path,
+                          const std::string& draft_path) {
+  // Same tokenizer: the same vocabulary, string for string (drafted ids are
+  // fed to the target as they are).
+  const std::string why = " (the draft model needs the same tokenizer)";
+  const int32_t nv = f8_vocab_size(target);
+  if (f8_vocab_size(draft) != nv)
+    return fail(2, "--draft-model " + draft_path + ": its vocabulary has " + std::to_string(f8_vocab_size(draft)) +
+                       " tokens, " + target_path + "'s " + std::to_string(nv) + why);
+  for (int32_t i = 0; i < nv; ++i)
+    if (std::strcmp(f8_token_text(target, i), f8_token_text(draft, i)) != 0)
+      return fail(2, "--draft-model " + draft_path + ": token " + std::to_string(i) + " is '" +
+                         f8_token_text(draft, i) + "', in " + target_path + " '" + f8_token_text(target, i) + "'" +
+                         why);
+  return 0;
+}
+
 Drafter::~Drafter() {
   dseq_.reset();
   f8_sampler_free(dsampler_);
@@ -41,17 +58,7 @@ int Drafter::init(const SpecFlags& f, const RunFlags& rf, ArgParser& p, const Sa
   RunFlags drf = rf;
   drf.model = f.draft_model;
   if (int e = load_model_and_context(drf, p, &draft_, quiet)) return e;
-  // Same tokenizer: the same vocabulary, string for string.
-  const int32_t nv = f8_vocab_size(target);
-  if (f8_vocab_size(draft_.model) != nv)
-    return fail(2, "--draft-model " + f.draft_model + ": its vocabulary has " +
-                       std::to_string(f8_vocab_size(draft_.model)) + " tokens, the model's " + std::to_string(nv) +
-                       " (the draft model needs the same tokenizer)");
-  for (int32_t i = 0; i < nv; ++i)
-    if (std::strcmp(f8_token_text(target, i), f8_token_text(draft_.model, i)) != 0)
-      return fail(2, "--draft-model " + f.draft_model + ": token " + std::to_string(i) + " is '" +
-                         f8_token_text(draft_.model, i) + "', the model's is '" + f8_token_text(target, i) +
-                         "' (the draft model needs the same tokenizer)");
+  if (int e = check_draft_tokenizer(target, draft_.model, rf.model, f.draft_model)) return e;
   SamplingFlags dsf = sf;
   dsf.repeat_penalty = 1.0;
   dsf.presence_penalty = dsf.frequency_penalty = 0.0;

@@ -31,6 +31,12 @@ struct SpecFlags {
 // --spec-lookup --spec-ngram-min --draft-model --draft-max
 void add_spec_flags(ArgParser& p, SpecFlags* f);
 
+// A draft model must have the target's tokenizer (the same vocabulary,
+// string for string). Prints a usage error naming both files and returns 2,
+// or 0. Used by Drafter::init and `f8 serve --draft-model`.
+int check_draft_tokenizer(const f8_model* target, const f8_model* draft, const std::string& target_path,
+                          const std::string& draft_path);
+
 // Proposes tokens: prompt lookup first (when on), else the draft model
 // (when given). The draft model runs in its own context with the target's
 // run flags (backend, threads, KV type, context length) and a sampler with

@@ -299,8 +299,8 @@ bool parse_gen_params(const json& j, GenParams* g, ApiError* err) {
       return false;
     }
     for (auto k = it->begin(); k != it->end(); ++k)
-      if (k.key() != "lookup" && k.key() != "ngram_min" && k.key() != "draft_max") {
-        *err = bad_request("'speculative." + k.key() + "' is not an option (lookup, ngram_min, draft_max)",
+      if (k.key() != "lookup" && k.key() != "ngram_min" && k.key() != "draft_max" && k.key() != "draft_model") {
+        *err = bad_request("'speculative." + k.key() + "' is not an option (lookup, ngram_min, draft_max, draft_model)",
                            "speculative");
         return false;
       }
@@ -313,6 +313,14 @@ bool parse_gen_params(const json& j, GenParams* g, ApiError* err) {
       return false;
     };
     if (!sub("lookup", 0, &lookup) || !sub("ngram_min", 1, &nmin) || !sub("draft_max", 1, &dmax)) return false;
+    if (auto dm = it->find("draft_model"); dm != it->end() && !dm->is_null()) {
+      if (!dm->is_boolean()) {
+        *err = bad_request(std::string("'speculative.draft_model' must be a boolean, got ") + type_name(*dm),
+                           "speculative");
+        return false;
+      }
+      g->spec_draft_model = dm->get<bool>() ? 1 : 0;
+    }
     g->spec_lookup = int32_t(lookup);
     g->spec_ngram_min = int32_t(nmin);
     g->draft_max = int32_t(dmax);

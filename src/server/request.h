@@ -39,10 +39,12 @@ struct GenParams {
   // compiled for the model by the HTTP handler; null = unconstrained.
   std::shared_ptr<f8_grammar> grammar;
   bool special_text = false;        // render control tokens in the text (tool-call markers)
-  // (extension) "speculative": {"lookup": N, "ngram_min": M, "draft_max": K}:
-  // prompt-lookup speculative decoding for this request; -1 = the server's
-  // default (f8 serve --spec-lookup / --spec-ngram-min / --draft-max).
+  // (extension) "speculative": {"lookup": N, "ngram_min": M, "draft_max": K,
+  // "draft_model": bool}: speculative decoding for this request; -1 = the
+  // server's default (f8 serve --spec-lookup / --spec-ngram-min /
+  // --draft-max; the draft model is used when the server has one).
   int32_t spec_lookup = -1, spec_ngram_min = -1, draft_max = -1;
+  int32_t spec_draft_model = -1;    // 0: no draft-model drafts, 1: use it (when loaded), -1: default (use it)
 };
 
 struct ChatMessage {

@@ -2,7 +2,9 @@
 //
 // The product implementation (runtime_f8.cpp) is a thin layer over the C API
 // (include/f8.h): one f8_context whose KV cache is shared by all slots, one
-// sequence id per slot. The interface exists so the scheduler's slot logic
+// sequence id per slot. With `f8 serve --draft-model` a second Runtime over
+// the draft model's own context drafts tokens (draft_model.h); it uses
+// decode/logits/seq_clear/seq_trim and samplers like the target's. The interface exists so the scheduler's slot logic
 // can be unit-tested with a scripted runtime (tests/server) and so that all
 // model calls are in one file.
 //
@@ -49,11 +51,22 @@ class TokenSampler {
   virtual bool grammar_done() const { return false; }
   // Speculative decoding (f8_sampler_verify): rows[i] are the logits that
   // predict draft[i], rows[draft.size()] the row after the last draft;
-  // *out = the accepted drafts and one token drawn by the target (each
-  // accepted into the history and grammar). False with *err when unusable.
+  // q: empty when every draft is a point mass (prompt lookup, a greedy draft
+  // model), else q[i] is the distribution draft[i] was drawn from (the
+  // target's logits width). *out = the accepted drafts and one token drawn
+  // by the target (each accepted into the history and grammar). False with
+  // *err when unusable.
   virtual bool verify(const std::vector<const float*>& /*rows*/, const std::vector<int32_t>& /*draft*/,
-                      std::vector<int32_t>* /*out*/, std::string* err) {
+                      const std::vector<const float*>& /*q*/, std::vector<int32_t>* /*out*/, std::string* err) {
     *err = "this runtime cannot verify drafts";
+    return false;
+  }
+  // A draft model's sampler (f8_sampler_sample_probs): samples like
+  // sample() and writes the distribution it drew from to *probs (resized to
+  // the sampler's logits width). False with *err when unusable.
+  virtual bool sample_probs(const float* /*logits*/, int32_t* /*token*/, std::vector<float>* /*probs*/,
+                            std::string* err) {
+    *err = "this runtime cannot sample draft distributions";
     return false;
   }
 };

@@ -33,17 +33,30 @@ class F8Sampler : public TokenSampler {
     return true;
   }
   bool grammar_done() const override { return f8_sampler_grammar_state(s_) == F8_GRAMMAR_DONE; }
-  bool verify(const std::vector<const float*>& rows, const std::vector<int32_t>& draft, std::vector<int32_t>* out,
-              std::string* err) override {
+  bool verify(const std::vector<const float*>& rows, const std::vector<int32_t>& draft,
+              const std::vector<const float*>& q, std::vector<int32_t>* out, std::string* err) override {
+    if (rows.size() != draft.size() + 1 || (!q.empty() && q.size() != draft.size())) {
+      *err = "verify: rows, drafts and draft distributions do not match";
+      return false;
+    }
     out->resize(draft.size() + 1);
     size_t n = 0;
-    if (rows.size() != draft.size() + 1 ||
-        f8_sampler_verify(s_, rows.data(), n_vocab_, draft.data(), nullptr, draft.size(), out->data(), &n) != F8_OK) {
-      *err = rows.size() != draft.size() + 1 ? "verify: rows and drafts do not match" : f8_last_error();
+    if (f8_sampler_verify(s_, rows.data(), n_vocab_, draft.data(), q.empty() ? nullptr : q.data(), draft.size(),
+                          out->data(), &n) != F8_OK) {
+      *err = f8_last_error();
       return false;
     }
     out->resize(n);
     last_ = out->back();
+    return true;
+  }
+  bool sample_probs(const float* logits, int32_t* token, std::vector<float>* probs, std::string* err) override {
+    probs->resize(size_t(n_vocab_));
+    if (f8_sampler_sample_probs(s_, logits, n_vocab_, token, probs->data()) != F8_OK) {
+      *err = f8_last_error();
+      return false;
+    }
+    last_ = *token;
     return true;
   }
 

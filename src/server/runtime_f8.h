@@ -35,6 +35,7 @@ class F8Runtime : public Runtime {
                                     int32_t n) override;
   std::unique_ptr<TokenSampler> new_sampler(const GenParams& p, uint64_t seed, std::string* err) override;
   std::unique_ptr<TextStream> new_text_stream(bool special) override;
+  int32_t n_logits() const { return n_vocab_; }  // logits width (>= the vocabulary)
 
  private:
   const f8_model* model_;

@@ -50,8 +50,8 @@ bool Task::wait_choices(std::vector<ChoiceChunk>* chunks, int timeout_ms) {
   return done;
 }
 
-Scheduler::Scheduler(Runtime* rt, SchedulerConfig cfg, Metrics* metrics)
-    : rt_(rt), cfg_(cfg), metrics_(metrics), slots_(static_cast<size_t>(std::max(cfg.n_slots, 1))) {
+Scheduler::Scheduler(Runtime* rt, SchedulerConfig cfg, Metrics* metrics, DraftModel* draft)
+    : rt_(rt), draft_(draft), cfg_(cfg), metrics_(metrics), slots_(static_cast<size_t>(std::max(cfg.n_slots, 1))) {
   cfg_.step_tokens = std::max(cfg_.step_tokens, cfg_.n_slots + 1);
   std::vector<int32_t> ids;
   for (int32_t id = int32_t(slots_.size()); id < cfg_.max_seq; ++id) ids.push_back(id);
@@ -246,10 +246,20 @@ void Scheduler::admit() {
       s.spec_lookup = gp.spec_lookup >= 0 ? gp.spec_lookup : cfg_.spec_lookup;
       s.spec_ngram_min = gp.spec_ngram_min >= 0 ? gp.spec_ngram_min : cfg_.spec_ngram_min;
       s.draft_max = gp.draft_max >= 0 ? gp.draft_max : cfg_.draft_max;
+      s.model_drafts = draft_ && gp.spec_draft_model != 0;
       // logprobs are per sampled row: such requests decode without drafts.
-      if (s.spec_lookup <= 0 || gp.top_logprobs >= 0) s.draft_max = 0;
+      if ((s.spec_lookup <= 0 && !s.model_drafts) || gp.top_logprobs >= 0) s.draft_max = 0;
+      if (s.draft_max == 0) s.model_drafts = false;
       s.spec_ngram_min = std::min(s.spec_ngram_min, std::max(s.spec_lookup, 1));
       s.draft_len = s.draft_max;
+    }
+    // The draft sampler's own stream (reproducible with a seed, and not the
+    // same numbers as any choice's target sampler).
+    if (s.model_drafts &&
+        !draft_->start(static_cast<int32_t>(i), t->params, seed == UINT64_MAX ? seed : seed ^ 0x9E3779B97F4A7C15ull,
+                       &err)) {
+      finish(s, "error", "draft model sampler: " + err, "");
+      continue;
     }
     s.stream = rt_->new_text_stream(t->params.special_text);
     s.stop = std::make_unique<StopText>(t->params.stop);
@@ -308,6 +318,9 @@ void Scheduler::map_prefix(Slot& s, size_t index, bool fresh) {
 
 void Scheduler::release(Slot& s, bool keep) {
   const int32_t seq = static_cast<int32_t>(&s - slots_.data());
+  // The target's sequence is gone or rebuilt from here on: so is the draft's
+  // (the next catch-up rebuilds it from the history).
+  if (draft_ && s.model_drafts) draft_->drop(seq);
   if (!cache_ || !keep || s.n_past <= 0 || !s.task) {
     rt_->seq_clear(seq);
     return;
@@ -463,7 +476,45 @@ bool Scheduler::step() {
   int32_t n_gen_slots = 0;
   for (const Slot& s : slots_) n_gen_slots += s.state == State::Gen;
   int32_t spare = std::min(budget, free_cells) - n_gen_slots;
+  // Drafts first: prompt lookup per slot, then the draft model for the
+  // slots lookup left without (all of them in one DraftModel::draft call).
   std::vector<std::vector<int32_t>> drafts(slots_.size());
+  std::vector<std::vector<std::vector<float>>> draft_q(slots_.size());  // model drafts of sampling requests
+  std::vector<char> model_drafted(slots_.size(), 0);
+  {
+    std::vector<std::vector<int32_t>> hists(slots_.size());
+    std::vector<DraftModel::Request> wants;
+    for (size_t i = 0; i < slots_.size() && spare > 0; ++i) {
+      Slot& s = slots_[i];
+      if (s.state != State::Gen || s.draft_max <= 0) continue;
+      // Within the slot's context and max_tokens: a step yields at most k + 1 tokens.
+      int32_t k = std::min({s.draft_len, spare, cfg_.slot_ctx - s.n_past - 2});
+      const GenParams& p = s.task->params;
+      if (p.max_tokens > 0) k = std::min(k, p.max_tokens - s.n_gen - 1);
+      if (k <= 0) continue;
+      if (s.spec_lookup > 0) drafts[i] = draft_for(s, k);
+      if (drafts[i].empty() && s.model_drafts) {
+        // History = prompt + generated (the last of which, s.last, is pending).
+        hists[i] = s.task->prompt;
+        hists[i].insert(hists[i].end(), s.gen.begin(), s.gen.end());
+        wants.push_back({static_cast<int32_t>(i), &hists[i], k});
+        spare -= k;  // reserved: the draft model may return fewer
+        continue;
+      }
+      spare -= static_cast<int32_t>(drafts[i].size());
+    }
+    if (!wants.empty()) {
+      std::vector<DraftModel::Drafts> got;
+      std::string derr;
+      draft_->draft(wants, &got, &derr);  // a failure only costs its drafts (draft_model.h)
+      for (size_t w = 0; w < wants.size(); ++w) {
+        const size_t i = static_cast<size_t>(wants[w].slot);
+        drafts[i] = std::move(got[w].tokens);
+        draft_q[i] = std::move(got[w].q);
+        model_drafted[i] = 1;
+      }
+    }
+  }
   std::vector<size_t> first_entry(slots_.size(), 0);
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& s = slots_[i];
@@ -473,21 +524,13 @@ bool Scheduler::step() {
     owner.push_back(static_cast<int32_t>(i));
     --budget;
     --free_cells;
-    if (s.draft_max > 0 && spare > 0) {
-      // Within the slot's context and max_tokens: a step yields at most k + 1 tokens.
-      int32_t k = std::min({s.draft_len, spare, cfg_.slot_ctx - s.n_past - 2});
-      const GenParams& p = s.task->params;
-      if (p.max_tokens > 0) k = std::min(k, p.max_tokens - s.n_gen - 1);
-      if (k > 0) drafts[i] = draft_for(s, k);
-      for (size_t j = 0; j < drafts[i].size(); ++j) {
-        batch.push_back({drafts[i][j], s.n_past + 1 + static_cast<int32_t>(j), static_cast<int32_t>(i), true});
-        owner.push_back(static_cast<int32_t>(i));
-      }
-      const int32_t used = static_cast<int32_t>(drafts[i].size());
-      spare -= used;
-      budget -= used;
-      free_cells -= used;
+    for (size_t j = 0; j < drafts[i].size(); ++j) {
+      batch.push_back({drafts[i][j], s.n_past + 1 + static_cast<int32_t>(j), static_cast<int32_t>(i), true});
+      owner.push_back(static_cast<int32_t>(i));
     }
+    const int32_t used = static_cast<int32_t>(drafts[i].size());
+    budget -= used;
+    free_cells -= used;
   }
   std::vector<size_t> pre;
   for (size_t i = 0; i < slots_.size(); ++i)
@@ -533,8 +576,10 @@ bool Scheduler::step() {
       const std::vector<int32_t>& d = drafts[si];
       std::vector<const float*> rows(d.size() + 1);
       for (size_t r = 0; r < rows.size(); ++r) rows[r] = rt_->logits(static_cast<int32_t>(e + r));
+      std::vector<const float*> q;
+      for (const std::vector<float>& row : draft_q[si]) q.push_back(row.data());
       std::vector<int32_t> outs;
-      if (std::find(rows.begin(), rows.end(), nullptr) != rows.end() || !s.sampler->verify(rows, d, &outs, &err)) {
+      if (std::find(rows.begin(), rows.end(), nullptr) != rows.end() || !s.sampler->verify(rows, d, q, &outs, &err)) {
         finish(s, "error", "speculative verification failed: " + err, "");
         continue;
       }
@@ -550,6 +595,8 @@ bool Scheduler::step() {
         ended = on_token(s, outs[r]);
       }
       if (ended) continue;
+      // The draft model's sequence keeps what the target accepted.
+      if (model_drafted[si]) draft_->trim(static_cast<int32_t>(si), s.n_past);
       // The accepted drafts stay; the rejected ones' cells go.
       if (!rt_->seq_trim(static_cast<int32_t>(si), s.n_past)) finish(s, "error", "cannot drop rejected drafts", "");
       continue;

@@ -22,6 +22,18 @@
 // handled one by one exactly like sampled tokens (stop strings, EOS,
 // max_tokens, context), and the rejected drafts' cells are dropped
 // (Runtime::seq_trim). Requests asking for logprobs decode without drafts.
+// The draft length adapts per slot (1..draft_max): halved after a step that
+// took no draft, doubled after one that took them all.
+//
+// Draft model (f8 serve --draft-model; draft_model.h): the slots that want
+// model drafts in a step (all requests unless "speculative": {"draft_model":
+// false}) are drafted together before the batch is built — one catch-up and
+// one decode per draft position in the draft model's context for all of
+// them — and verified like lookup drafts, with the draft's distributions q
+// for sampling requests. With prompt lookup on as well, lookup goes first
+// and the draft model drafts only when lookup finds nothing (as `f8 generate`
+// does): a lookup hit costs no draft forward. Every release of a slot's
+// cells (end, cancel, preemption) drops its draft sequence too.
 //
 // KV pool. The slots share one cache of `kv_cells` tokens (a position of a
 // slot holds one cell); no slot reserves its --ctx. A request is admitted
@@ -63,6 +75,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/draft_model.h"
 #include "server/metrics.h"
 #include "server/prefix_cache.h"
 #include "server/request.h"
@@ -137,7 +150,9 @@ struct SchedulerConfig {
 
 class Scheduler {
  public:
-  Scheduler(Runtime* rt, SchedulerConfig cfg, Metrics* metrics);
+  // draft: the draft model's drafter (null: prompt lookup only); its
+  // sequence ids are the slot indices.
+  Scheduler(Runtime* rt, SchedulerConfig cfg, Metrics* metrics, DraftModel* draft = nullptr);
   ~Scheduler();
 
   enum class Submit { Ok, QueueFull, Draining };
@@ -181,6 +196,7 @@ class Scheduler {
     std::unique_ptr<TextStream> stream;
     std::unique_ptr<StopText> stop;
     int32_t spec_lookup = 0, spec_ngram_min = 1, draft_max = 0;  // resolved at admission (0: no drafts)
+    bool model_drafts = false;  // the draft model drafts for it (when prompt lookup finds nothing)
     int32_t draft_len = 0;  // adaptive 1..draft_max: halved when no draft was taken, doubled when all were
   };
   void admit();
@@ -205,6 +221,7 @@ class Scheduler {
   void loop();
 
   Runtime* rt_;
+  DraftModel* draft_;
   SchedulerConfig cfg_;
   Metrics* metrics_;
   std::vector<Slot> slots_;

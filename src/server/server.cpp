@@ -115,9 +115,43 @@ int run_server(const ServerOptions& opt) {
     shutdown_http();
     return 1;
   }
+  // The draft model (--draft-model): its own context with the target's
+  // parameters and pool size, so every slot's draft sequence fits
+  // (draft_model.h).
+  f8_model* dmodel = nullptr;
+  f8_context* dctx = nullptr;
+  if (!opt.draft_model_path.empty()) {
+    bool usage = false;  // a wrong file is a usage error (2), a failed load a runtime one (1)
+    std::string msg;
+    if (f8_model_load(opt.draft_model_path.c_str(), &mp, &dmodel) != F8_OK) {
+      msg = f8_last_error();
+    } else if (f8_vocab_size(dmodel) != f8_vocab_size(model)) {
+      usage = true;
+      msg = "its vocabulary has " + std::to_string(f8_vocab_size(dmodel)) + " tokens, " + opt.model_path + "'s " +
+            std::to_string(f8_vocab_size(model)) + " (the draft model needs the same tokenizer)";
+    } else if (f8_context_new(dmodel, &cp, &dctx) != F8_OK) {
+      msg = f8_last_error();
+    }
+    if (!msg.empty()) {
+      std::fprintf(stderr, "f8: error: --draft-model %s: %s\n", opt.draft_model_path.c_str(), msg.c_str());
+      if (dmodel) f8_model_free(dmodel);
+      f8_context_free(ctx);
+      f8_model_free(model);
+      shutdown_http();
+      return usage ? 2 : 1;
+    }
+  }
   st.slot_ctx = slot_ctx;
   st.text = std::make_unique<ModelText>(model);
   F8Runtime rt(model, ctx, opt.step_tokens);
+  std::unique_ptr<F8Runtime> draft_rt;
+  std::unique_ptr<DraftModel> drafter;
+  if (dctx) {
+    // A drafting decode carries one token per slot: at least `slots` entries.
+    const int32_t cap = std::max(opt.step_tokens, opt.slots + 1);
+    draft_rt = std::make_unique<F8Runtime>(dmodel, dctx, cap);
+    drafter = std::make_unique<DraftModel>(draft_rt.get(), opt.slots, cap, rt.n_logits());
+  }
   SchedulerConfig sc;
   sc.n_slots = opt.slots;
   sc.slot_ctx = slot_ctx;
@@ -129,7 +163,7 @@ int run_server(const ServerOptions& opt) {
   sc.spec_lookup = opt.spec_lookup;
   sc.spec_ngram_min = opt.spec_ngram_min;
   sc.draft_max = opt.draft_max;
-  Scheduler sched(&rt, sc, &st.metrics);
+  Scheduler sched(&rt, sc, &st.metrics, drafter.get());
   sched.start();
   st.sched = &sched;
   st.ready = true;
@@ -137,9 +171,10 @@ int run_server(const ServerOptions& opt) {
   if (!opt.quiet)
     std::fprintf(stderr,
                  "f8 serve: ready: model %s (%s, %d layers), %d slots x %d tokens, KV pool %lld tokens "
-                 "(%.1f MiB), prefix cache %s, load %.0f ms\n",
+                 "(%.1f MiB), prefix cache %s, %s%s, load %.0f ms\n",
                  st.model_name.c_str(), info.arch, info.n_layer, opt.slots, slot_ctx, (long long)pool,
-                 f8_context_kv_bytes(ctx) / 1048576.0, sched.prefix_cache() ? "on" : "off", load_ms);
+                 f8_context_kv_bytes(ctx) / 1048576.0, sched.prefix_cache() ? "on" : "off",
+                 dctx ? "draft model " : "no draft model", dctx ? opt.draft_model_path.c_str() : "", load_ms);
 
   // ---- serve until SIGTERM / SIGINT
   int sig = 0;
@@ -162,6 +197,8 @@ int run_server(const ServerOptions& opt) {
   st.sched = nullptr;
   f8_context_free(ctx);
   f8_model_free(model);
+  if (dctx) f8_context_free(dctx);
+  if (dmodel) f8_model_free(dmodel);
   if (!opt.quiet)
     std::fprintf(stderr, "f8 serve: stopped%s\n", clean ? "" : " (drain timed out; requests cancelled)");
   return 0;

@@ -26,6 +26,13 @@ struct ServerOptions {
   // Speculative decoding default for requests without "speculative":
   // prompt lookup's longest / shortest n-gram (0 = off), drafts per step.
   int spec_lookup = 0, spec_ngram_min = 1, draft_max = 4;
+  // --draft-model: a .f8 with the target's tokenizer ("" = none), loaded
+  // next to the target with a context of its own (the same parameters and
+  // KV pool size). Its drafts are used by every request unless it says
+  // "speculative": {"draft_model": false}; with prompt lookup on too, lookup
+  // drafts first (draft_model.h). The caller checks the tokenizer
+  // (cmd_serve.cpp); run_server refuses a different vocabulary size.
+  std::string draft_model_path;
   f8_context_params ctx_params{};  // n_ctx is set to the pool (kv_pool or slots * slot_ctx)
   bool quiet = false;
 };

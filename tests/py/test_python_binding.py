@@ -4,6 +4,7 @@ from a copy of python/, imported from there; checked on SmolLM2-135M-Instruct
 (scripts/fixtures.sh) against the f8 CLI and the model's own tokenizer.json.
 """
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -364,3 +365,56 @@ def test_two_objects_in_two_threads(f8, llm):
     assert out == serial
     for m in models:
         m.close()
+
+
+def test_speculative_primitives(f8):
+    # Prompt lookup: the last 3 tokens (5 6 7) occurred at 0; what followed is the draft.
+    toks = [5, 6, 7, 8, 1, 2, 5, 6, 7]
+    assert f8.draft_lookup(toks, 1, 3, 4) == [8, 1, 2, 5]
+    assert f8.draft_lookup(toks, 1, 3, 2) == [8, 1]
+    assert f8.draft_lookup([1, 2, 3], 1, 3, 4) == []
+    # "8 7" never occurred before; with 1-grams allowed, "7" did (at 2): 8 7 followed it.
+    assert f8.draft_lookup([9, 6, 7, 8, 7], 2, 2, 3) == []
+    assert f8.draft_lookup([9, 6, 7, 8, 7], 1, 2, 3) == [8, 7]
+    with pytest.raises(f8.F8InvalidArgumentError):
+        f8.draft_lookup(toks, 3, 2, 4)
+
+    # Greedy verification: a draft is accepted iff it is the row's argmax;
+    # the first rejected row (or the row after the last draft) gives the
+    # target's own token.
+    V = 10
+    rows = [[0.0] * V for _ in range(3)]
+    for r, best in zip(rows, (3, 7, 1)):
+        r[best] = 5.0
+    greedy = f8.Sampler(V, temperature=0)
+    assert [greedy.sample(r) for r in rows] == [3, 7, 1]
+    assert greedy.verify(rows, [3, 7]) == [3, 7, 1]
+    assert greedy.verify(rows, [3, 5]) == [3, 7]
+    assert greedy.verify(rows, [4, 7]) == [3]
+    assert greedy.verify(rows[:1], []) == [3]
+    tok, q = greedy.sample_probs(rows[1])
+    assert tok == 7 and q[7] == 1.0 and sum(q) == 1.0
+    with pytest.raises(f8.F8InvalidArgumentError, match="rows"):
+        greedy.verify(rows, [3, 7, 1])
+    with pytest.raises(f8.F8InvalidArgumentError, match="n_vocab"):
+        greedy.sample([0.0] * (V + 1))
+
+    # Sampling: sample_probs's q is the chain's softmax; a draft drawn from
+    # the target's own distribution (q == p) is always accepted.
+    logits = [0.1 * i for i in range(V)]
+    draft = f8.Sampler(V, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, seed=2)
+    tok, q = draft.sample_probs(logits)
+    z = sum(math.exp(x) for x in logits)
+    assert all(abs(q[i] - math.exp(logits[i]) / z) < 1e-5 for i in range(V)) and q[tok] > 0
+    target = f8.Sampler(V, temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, seed=1)
+    srows = [logits, logits[::-1], logits]
+    d, qs = [], []
+    for r in srows[:2]:
+        t, qq = draft.sample_probs(r)
+        d.append(t)
+        qs.append(qq)
+    out = target.verify(srows, d, qs)
+    assert out[:2] == d and len(out) == 3
+    draft.close()
+    with pytest.raises(f8.F8InvalidArgumentError, match="closed"):
+        draft.sample(logits)

@@ -178,3 +178,117 @@ def test_server_rejects_bad_speculative(server):
         assert r.status_code == 400, r.text
         err = r.json()["error"]
         assert needle in err["message"] and err["param"] == "speculative", err
+
+
+# ------------------------------------------------------- server, draft model
+# `f8 serve --draft-model`: the model as its own draft (same tokenizer). That
+# proves correctness, not speed: the drafts cost as much as the target. The
+# greedy text must be the plain server's, alone, in a batch with other
+# requests, and for every choice of n > 1.
+
+@pytest.fixture(scope="module")
+def draft_server(smol):
+    s = Server(smol, "--slots", 3, "-c", 1024, "--draft-model", smol, "--draft-max", 4, threads=2)
+    s.wait_ready()
+    yield s
+    assert s.stop() == 0, "".join(s.log)
+
+
+def test_server_draft_model_is_plain_greedy(server, draft_server):
+    plain = ask(server.url)
+    assert ask(draft_server.url) == plain
+    drafted = metric(draft_server.url, "f8_spec_draft_tokens_total")
+    accepted = metric(draft_server.url, "f8_spec_accepted_tokens_total")
+    # Its own draft: every greedy draft is the target's choice (the CPU
+    # backends' logits do not depend on the batch).
+    assert drafted > 0 and accepted == drafted
+    # A request that opts out decodes without drafts: the counters stay.
+    assert ask(draft_server.url, {"draft_model": False}) == plain
+    assert metric(draft_server.url, "f8_spec_draft_tokens_total") == drafted
+    # Three at once in the continuous batch (one of them opted out, one with
+    # prompt lookup as well: lookup drafts first, the model when it finds
+    # nothing), each its plain answer.
+    out = {}
+    specs = [None, {"draft_model": False}, {"lookup": 3, "draft_max": 6}]
+    ts = [threading.Thread(target=lambda i=i, s=s: out.__setitem__(i, ask(draft_server.url, s)))
+          for i, s in enumerate(specs)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert all(out[i] == plain for i in range(len(specs))), out
+    assert metric(draft_server.url, "f8_spec_draft_tokens_total") > drafted
+
+
+def test_server_draft_model_choices(server, draft_server):
+    def complete(url):
+        r = client(url).completions.create(model="smollm2", prompt="The three primary colors are", n=3,
+                                           temperature=0, max_tokens=40)
+        return [c.text for c in sorted(r.choices, key=lambda c: c.index)]
+    plain = complete(server.url)
+    assert plain[0] == plain[1] == plain[2]
+    assert complete(draft_server.url) == plain
+
+
+def test_server_draft_model_sampling_is_seeded(draft_server):
+    def sample():
+        r = client(draft_server.url).chat.completions.create(
+            model="smollm2", messages=[{"role": "user", "content": "Write a poem about the sea."}],
+            temperature=0.8, seed=11, max_tokens=48)
+        return r.choices[0].message.content
+    d0 = metric(draft_server.url, "f8_spec_draft_tokens_total")
+    a0 = metric(draft_server.url, "f8_spec_accepted_tokens_total")
+    first = sample()
+    assert first and sample() == first
+    # Sampling drafts hand their distribution q to the acceptance rule; the
+    # model drafting for itself draws from q == p, so min(1, p/q) = 1 and
+    # every draft is taken (with point masses instead, a draft would be
+    # rejected with probability 1 - p(d)).
+    drafted = metric(draft_server.url, "f8_spec_draft_tokens_total") - d0
+    accepted = metric(draft_server.url, "f8_spec_accepted_tokens_total") - a0
+    assert drafted > 0 and accepted == drafted
+
+
+def test_server_draft_model_help_and_errors(smol, tmp_path):
+    r = run("serve", "--help")
+    assert "--draft-model" in r.stdout and "draft_model" in r.stdout, r.stdout
+    r = run("serve", "-m", smol, "--port", "0", "--draft-model", "/nonexistent/draft.f8", timeout=60)
+    assert r.returncode == 1, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("f8: error:")]
+    assert len(lines) == 1 and "/nonexistent/draft.f8" in lines[0], r.stderr
+
+
+def test_server_draft_model_with_another_tokenizer_is_refused(smol, tmp_path):
+    other = CACHE / "synthetic" / "llama-spm"
+    if not (other / "config.json").exists():
+        pytest.skip(f"{other} missing (scripts/fixtures.sh)")
+    draft = tmp_path / "llama-spm.f8"
+    r = run("convert", other, "-o", draft, "-q")
+    assert r.returncode == 0, r.stderr
+    r = run("serve", "-m", smol, "--port", "0", "--draft-model", draft, timeout=60)
+    assert r.returncode == 2, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.startswith("f8: error:")]
+    # Both files are named, and why.
+    assert len(lines) == 1 and str(draft) in lines[0] and str(smol) in lines[0], r.stderr
+    assert "same tokenizer" in lines[0], r.stderr
+
+
+def test_server_draft_model_through_preemption(server, smol):
+    # A KV pool too small for three answers at once: the newest request is
+    # preempted (its cells dropped, its draft sequence too) and recomputed;
+    # each answer is still the plain one.
+    plain = ask(server.url)
+    s = Server(smol, "--slots", 3, "-c", 256, "--kv-pool", 320, "--draft-model", smol, threads=2)
+    try:
+        s.wait_ready()
+        out = {}
+        ts = [threading.Thread(target=lambda i=i: out.__setitem__(i, ask(s.url))) for i in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert all(out[i] == plain for i in range(3)), out
+        assert metric(s.url, "f8_preemptions_total") > 0
+        assert metric(s.url, "f8_spec_accepted_tokens_total") > 0
+    finally:
+        assert s.stop() == 0, "".join(s.log)

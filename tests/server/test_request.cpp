@@ -111,6 +111,27 @@ TEST(Request, ChatValidAndInvalid) {
   for (const Case& c : cases) check(true, c);
 }
 
+TEST(Request, SpeculativeDraftModelFlag) {
+  ParsedRequest r;
+  ApiError e;
+  ASSERT_TRUE(parse_generation_request(R"({"prompt":"x"})", false, &r, &e)) << e.message;
+  EXPECT_EQ(r.gen.spec_draft_model, -1);  // the server's default: use it when loaded
+  for (bool on : {false, true}) {
+    ParsedRequest q;
+    const std::string body = std::string(R"({"prompt":"x","speculative":{"draft_model":)") + (on ? "true" : "false") +
+                             R"(,"draft_max":6}})";
+    ASSERT_TRUE(parse_generation_request(body, false, &q, &e)) << e.message;
+    EXPECT_EQ(q.gen.spec_draft_model, on ? 1 : 0);
+    EXPECT_EQ(q.gen.draft_max, 6);
+  }
+  ParsedRequest bad;
+  EXPECT_FALSE(parse_generation_request(R"({"prompt":"x","speculative":{"draft_model":1}})", false, &bad, &e));
+  EXPECT_EQ(e.param, "speculative");
+  EXPECT_NE(e.message.find("'speculative.draft_model' must be a boolean"), std::string::npos) << e.message;
+  EXPECT_FALSE(parse_generation_request(R"({"prompt":"x","speculative":{"model":true}})", false, &bad, &e));
+  EXPECT_NE(e.message.find("draft_model)"), std::string::npos) << e.message;  // the options are listed
+}
+
 TEST(Request, CompletionPromptForms) {
   const Case cases[] = {
       {R"({"prompt":"hello"})", true, ""},

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <map>
+#include <set>
 
 #include "server/scheduler.h"
 
@@ -476,8 +477,8 @@ class SpecRuntime : public FakeRuntime {
         return true;
       }
       void accept(int32_t) override {}
-      bool verify(const std::vector<const float*>& rows, const std::vector<int32_t>& d, std::vector<int32_t>* out,
-                  std::string*) override {
+      bool verify(const std::vector<const float*>& rows, const std::vector<int32_t>& d,
+                  const std::vector<const float*>&, std::vector<int32_t>* out, std::string*) override {
         out->clear();
         for (size_t i = 0; i < rows.size(); ++i) {
           out->push_back(argmax(rows[i]));
@@ -536,4 +537,291 @@ TEST(Scheduler, SpeculativeDraftsAreVerifiedInTheBatch) {
   }
   EXPECT_EQ(texts[1], texts[0]);
   EXPECT_EQ(texts[0], "<4><5><6><7><8><9><10><11><12>");
+}
+
+// ------------------------------------------------------------ draft model
+// f8 serve --draft-model (draft_model.h): the draft "model" is a second
+// scripted runtime that agrees with the target (next = t + 1) except after
+// tokens t with t % 4 == 3, where it predicts 42 — so some drafts are
+// rejected and the draft context must be trimmed. Its decode checks, like
+// the target's, that every sequence's positions stay contiguous (catch-up
+// after trims, drops and preemptions) and that its pool never overflows.
+namespace {
+
+int64_t prom_value(Metrics& m, const std::string& name) {
+  const std::string p = m.prometheus(4, true, false, 0.0);
+  const size_t at = p.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stoll(p.substr(at + name.size() + 2));
+}
+
+class DraftRuntime : public SpecRuntime {
+ public:
+  bool fail_next = false;  // the next decode fails (cache unchanged)
+  bool decode(const std::vector<BatchEntry>& b, std::string* err) override {
+    if (fail_next) {
+      fail_next = false;
+      *err = "scripted failure";
+      return false;
+    }
+    FakeRuntime::decode(b, err);
+    for (size_t i = 0; i < b.size(); ++i)
+      if (b[i].token % 4 == 3) {
+        std::fill_n(out.begin() + ptrdiff_t(i * kVocab), kVocab, 0.0f);
+        out[i * kVocab + 42] = 10.0f;
+      }
+    return true;
+  }
+  std::unique_ptr<TokenSampler> new_sampler(const GenParams& p, uint64_t, std::string*) override {
+    // Draft samplers: argmax; sample_probs also gives its point mass.
+    struct S : TokenSampler {
+      bool sample(const float* l, int32_t* t, std::string*) override {
+        *t = static_cast<int32_t>(std::max_element(l, l + kVocab) - l);
+        return true;
+      }
+      void accept(int32_t) override {}
+      bool sample_probs(const float* l, int32_t* t, std::vector<float>* probs, std::string* e) override {
+        sample(l, t, e);
+        probs->assign(kVocab, 0.0f);
+        (*probs)[size_t(*t)] = 1.0f;
+        return true;
+      }
+    };
+    (void)p;
+    return std::make_unique<S>();
+  }
+};
+
+// The target: greedy verify (SpecRuntime) and shared prompts for choices.
+class DraftTargetRuntime : public SpecRuntime {
+ public:
+  int32_t q_rows = 0;  // draft distributions handed to verify
+  bool seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) override {
+    if (next_pos[src] < p1 && position_error.empty()) position_error = "seq_cp of positions the source does not hold";
+    next_pos[dst] = p1;
+    held[dst] = p1 - p0;
+    return true;
+  }
+  std::unique_ptr<TokenSampler> new_sampler(const GenParams&, uint64_t, std::string*) override {
+    struct V : TokenSampler {
+      DraftTargetRuntime* rt;
+      explicit V(DraftTargetRuntime* r) : rt(r) {}
+      static int32_t argmax(const float* l) { return static_cast<int32_t>(std::max_element(l, l + kVocab) - l); }
+      bool sample(const float* l, int32_t* t, std::string*) override {
+        *t = argmax(l);
+        return true;
+      }
+      void accept(int32_t) override {}
+      bool verify(const std::vector<const float*>& rows, const std::vector<int32_t>& d,
+                  const std::vector<const float*>& q, std::vector<int32_t>* out, std::string* err) override {
+        if (!q.empty() && q.size() != d.size()) {
+          *err = "q rows do not match the drafts";
+          return false;
+        }
+        for (size_t i = 0; i < q.size(); ++i)
+          if (q[i][size_t(d[i])] != 1.0f) {
+            *err = "q row is not the draft's distribution";
+            return false;
+          }
+        rt->q_rows += static_cast<int32_t>(q.size());
+        out->clear();
+        for (size_t i = 0; i < rows.size(); ++i) {
+          out->push_back(argmax(rows[i]));
+          if (i == d.size() || out->back() != d[i]) break;
+        }
+        return true;
+      }
+    };
+    return std::make_unique<V>(this);
+  }
+};
+
+std::string plain_text(int32_t last_prompt, int32_t n) {
+  std::string s;
+  for (int32_t i = 1; i <= n; ++i) s += "<" + std::to_string((last_prompt + i) % kVocab) + ">";
+  return s;
+}
+
+}  // namespace
+
+TEST(DraftModel, CatchUpDraftTrimAndDrop) {
+  DraftRuntime drt;
+  DraftModel dm(&drt, 2, 8, kVocab);
+  GenParams p;
+  p.temperature = 0;
+  std::string err;
+  ASSERT_TRUE(dm.start(0, p, 1, &err)) << err;
+  std::vector<DraftModel::Drafts> out;
+  // History 8 9 (9 pending): catch-up decodes both, drafts 10 11 then 42
+  // (the draft model is wrong after 11); the last draft is not decoded.
+  std::vector<int32_t> h = {8, 9};
+  dm.draft({{0, &h, 3}}, &out, &err);
+  EXPECT_TRUE(err.empty()) << err;
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].tokens, (std::vector<int32_t>{10, 11, 42}));
+  EXPECT_TRUE(out[0].q.empty());  // greedy: point masses
+  EXPECT_EQ(dm.held(0), (std::vector<int32_t>{8, 9, 10, 11}));
+  ASSERT_EQ(drt.batches.size(), 3u);  // catch-up, then one decode per further draft
+  EXPECT_EQ(drt.batches[0].size(), 2u);
+  EXPECT_FALSE(drt.batches[0][0].logits);
+  EXPECT_TRUE(drt.batches[0][1].logits);
+  // The target took 10 and chose 12 itself: 8 9 10 stay in its cache.
+  dm.trim(0, 3);
+  EXPECT_EQ(dm.held(0), (std::vector<int32_t>{8, 9, 10}));
+  h = {8, 9, 10, 12};
+  dm.draft({{0, &h, 2}}, &out, &err);
+  EXPECT_EQ(out[0].tokens, (std::vector<int32_t>{13, 14}));
+  EXPECT_EQ(drt.batches[3].size(), 1u);  // only the new token 12 was caught up
+  EXPECT_EQ(drt.batches[3][0].pos, 3);
+  // A history that differs earlier (a rebuilt slot): cut to the shared prefix.
+  h = {8, 9, 5, 6};
+  dm.draft({{0, &h, 1}}, &out, &err);
+  EXPECT_EQ(out[0].tokens, (std::vector<int32_t>{7}));
+  EXPECT_EQ(dm.held(0), h);
+  // The whole history already held: its last token is decoded again for its logits.
+  dm.draft({{0, &h, 1}}, &out, &err);
+  EXPECT_EQ(out[0].tokens, (std::vector<int32_t>{7}));
+  EXPECT_EQ(drt.batches.back().size(), 1u);
+  EXPECT_EQ(drt.batches.back()[0].pos, 3);
+  // A long catch-up (20 tokens, capacity 8) is spread over steps, one
+  // decode per step; a slot already in step (slot 1) goes first and drafts
+  // in every one of them.
+  std::vector<int32_t> longh;
+  for (int32_t i = 0; i < 20; ++i) longh.push_back(i * 4 % 97);  // no token % 4 == 3
+  ASSERT_TRUE(dm.start(1, p, 1, &err)) << err;
+  std::vector<int32_t> h1 = {40};  // 40 41 42: the draft model is right after each
+  for (int step = 0; step < 3; ++step) {
+    const size_t before = drt.batches.size();
+    dm.draft({{0, &longh, 1}, {1, &h1, 1}}, &out, &err);
+    EXPECT_EQ(drt.batches.size() - before, 1u) << step;  // one catch-up decode, no further drafts (n = 1)
+    EXPECT_LE(drt.batches.back().size(), 8u);
+    EXPECT_EQ(out[1].tokens, (std::vector<int32_t>{h1.back() + 1})) << step;
+    EXPECT_EQ(out[0].tokens.empty(), step < 2) << step;  // drafts once caught up
+    h1.push_back(h1.back() + 1);
+  }
+  EXPECT_EQ(out[0].tokens, (std::vector<int32_t>{(19 * 4 % 97) + 1}));
+  EXPECT_EQ(dm.held(0), longh);
+  EXPECT_TRUE(drt.position_error.empty()) << drt.position_error;
+  dm.drop(0);
+  EXPECT_TRUE(dm.held(0).empty());
+  EXPECT_EQ(drt.held[0], 0);
+  // A failed decode costs the drafts only: no drafts, the sequence dropped.
+  drt.fail_next = true;
+  dm.draft({{0, &h, 2}}, &out, &err);
+  EXPECT_NE(err.find("scripted failure"), std::string::npos) << err;
+  EXPECT_TRUE(out[0].tokens.empty());
+  EXPECT_TRUE(dm.held(0).empty());
+  dm.draft({{0, &h, 1}}, &out, &err);  // rebuilt at the next catch-up
+  EXPECT_EQ(out[0].tokens, (std::vector<int32_t>{7}));
+  EXPECT_TRUE(drt.position_error.empty()) << drt.position_error;
+}
+
+TEST(DraftModel, SamplingRequestsHandTheirDistributions) {
+  DraftRuntime drt;
+  DraftModel dm(&drt, 1, 8, kVocab);
+  GenParams p;
+  p.temperature = 0.7f;
+  std::string err;
+  ASSERT_TRUE(dm.start(0, p, 1, &err)) << err;
+  std::vector<int32_t> h = {20, 21};
+  std::vector<DraftModel::Drafts> out;
+  dm.draft({{0, &h, 2}}, &out, &err);
+  ASSERT_EQ(out[0].tokens, (std::vector<int32_t>{22, 23}));
+  ASSERT_EQ(out[0].q.size(), 2u);
+  EXPECT_EQ(out[0].q[0].size(), size_t(kVocab));
+  EXPECT_EQ(out[0].q[1][23], 1.0f);
+}
+
+TEST(Scheduler, DraftModelDraftsForAllSlotsInOneDecodePerPosition) {
+  DraftTargetRuntime rt;
+  DraftRuntime drt;
+  DraftModel dm(&drt, 3, 32, kVocab);
+  Metrics m;
+  SchedulerConfig cfg{3, 64, 8, 32};
+  cfg.draft_max = 3;
+  Scheduler s(&rt, cfg, &m, &dm);
+  auto a = make_task({1, 2, 4}, 12);
+  auto b = make_task({50}, 8);
+  auto c = make_task({20, 21}, 6);
+  c->params.spec_draft_model = 0;  // this request: no drafts
+  auto d = make_task({60}, 6);
+  d->params.temperature = 0.7f;  // sampling: q rows go to verify
+  for (auto& t : {a, b, c, d}) s.submit(t);
+  run_until_idle(s);
+  EXPECT_EQ(take(*a), plain_text(4, 12));
+  EXPECT_EQ(take(*b), plain_text(50, 8));
+  EXPECT_EQ(take(*c), plain_text(21, 6));
+  EXPECT_EQ(take(*d), plain_text(60, 6));
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  EXPECT_TRUE(drt.position_error.empty()) << drt.position_error;
+  EXPECT_GT(rt.q_rows, 0);
+  const int64_t drafted = prom_value(m, "f8_spec_draft_tokens_total");
+  const int64_t accepted = prom_value(m, "f8_spec_accepted_tokens_total");
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(drafted, accepted);  // the draft model is wrong after ...3
+  EXPECT_GT(rt.trims, 0);
+  // c never reached the draft model; a and b drafted in shared decodes.
+  bool shared = false;
+  for (const auto& batch : drt.batches) {
+    std::set<int32_t> seqs;
+    for (const BatchEntry& e : batch) {
+      EXPECT_NE(e.seq, 2) << "a request without draft_model was drafted";
+      seqs.insert(e.seq);
+    }
+    shared |= seqs.size() > 1;
+  }
+  EXPECT_TRUE(shared) << "no draft decode carried two slots";
+  // Every slot released: the draft context holds nothing.
+  for (int32_t i = 0; i < 3; ++i) EXPECT_TRUE(dm.held(i).empty()) << i;
+  for (auto& [seq, n] : drt.held) EXPECT_EQ(n, 0) << seq;
+}
+
+// Preemption in a small pool and choices sharing a prompt: the draft
+// context is dropped with the target's cells and rebuilt by catch-up; the
+// texts equal plain decoding and the draft context (the same pool size)
+// never overflows.
+TEST(Scheduler, DraftModelSurvivesPreemptionAndChoices) {
+  auto run = [](int32_t kv_cells, bool with_draft, Metrics* m, DraftRuntime* drt) {
+    DraftTargetRuntime rt;
+    rt.pool = kv_cells;
+    drt->pool = kv_cells;
+    DraftModel dm(drt, 4, 32, kVocab);
+    SchedulerConfig cfg{4, 64, 8, 32, kv_cells};
+    cfg.draft_max = 4;
+    Scheduler s(&rt, cfg, m, with_draft ? &dm : nullptr);
+    std::vector<std::shared_ptr<Task>> ts;
+    for (int i = 0; i < 3; ++i)
+      ts.push_back(make_task({i * 10 + 1, i * 10 + 2, i * 10 + 4, i * 10 + 5, i * 10 + 6}, 40));
+    auto multi = make_task({70, 71, 72}, 10);
+    multi->n = 2;
+    ts.push_back(multi);
+    for (auto& t : ts) s.submit(t);
+    run_until_idle(s, 5000);
+    std::vector<std::string> out;
+    for (auto& t : ts) {
+      EXPECT_TRUE(t->done);
+      EXPECT_TRUE(t->finish_reason == "length") << t->finish_reason << " " << t->error;
+      if (t->n == 1) {
+        out.push_back(take(*t));
+        continue;
+      }
+      std::vector<ChoiceChunk> chunks;
+      t->wait_choices(&chunks, 0);
+      std::map<int32_t, std::string> text;
+      for (auto& ch : chunks) text[ch.index] += ch.text;
+      for (auto& [i, tx] : text) out.push_back(tx);
+    }
+    EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+    return out;
+  };
+  DraftRuntime free_drt;
+  const auto want = run(0, false, nullptr, &free_drt);
+  ASSERT_EQ(want.size(), 5u);
+  EXPECT_EQ(want[4], plain_text(72, 10));
+  DraftRuntime drt;
+  Metrics m;
+  EXPECT_EQ(run(90, true, &m, &drt), want);
+  EXPECT_TRUE(drt.position_error.empty()) << drt.position_error;
+  EXPECT_LE(drt.max_held, 90);
+  EXPECT_GT(prom_value(m, "f8_preemptions_total"), 0) << "no preemption happened";
+  EXPECT_GT(prom_value(m, "f8_spec_accepted_tokens_total"), 0);
 }
