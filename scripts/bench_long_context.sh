@@ -8,7 +8,8 @@
 # REPS (3), F8_CACHE. Prints the machine, scripts/membw.sh's read bandwidth,
 # then one markdown table: context, each engine's decode tok/s (median of
 # REPS rounds), the bytes a decode step reads (weights + the cache of the
-# context: f8 1 + 1/64 bytes per value, q8_0 34/32) x tok/s as GB/s, that as
+# context: f8 1 + 2/64 bytes per value — a BF16 scale per 64-value row —,
+# q8_0 34/32) x tok/s as GB/s, that as
 # a share of membw's all-thread read bandwidth, and f8 / llama.cpp.
 # Not part of CI (an 8000-token prefill per round and engine: minutes).
 set -euo pipefail
@@ -79,7 +80,7 @@ print("|---:|---:|---:|---:|---:|---:|---:|---:|")
 for d in sorted(set(f8) | set(ll)):
     a = statistics.median(f8[d]) if d in f8 else None
     b = statistics.median(ll[d]) if d in ll else None
-    ca = cell(a, f8_weights + d * vals * 65 / 64) if a else "— | — | —"
+    ca = cell(a, f8_weights + d * vals * 66 / 64) if a else "— | — | —"
     cb = cell(b, ll_weights + d * vals * 34 / 32) if b else "— | — | —"
     ratio = f"{a / b:.2f}x" if a and b else "—"
     print(f"| {d} | {ca} | {cb} | {ratio} |")
