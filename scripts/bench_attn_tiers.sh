@@ -17,13 +17,7 @@ CTX=${CTX:-"4096 8192"}
 KV=${KV:-"fp8 int8"}
 REPS=${REPS:-3}
 ITERS=${ITERS:-10}
-flags=$(grep -m1 '^flags' /proc/cpuinfo)
-has() { for f in "$@"; do [[ " $flags " == *" $f "* ]] || return 1; done; }
-tiers=()
-has avx512f avx512bw avx512vl avx512dq amx_tile amx_bf16 && tiers+=(avx512-amx)
-has avx512f avx512bw avx512vl avx512dq && tiers+=(avx512)
-has avx2 fma f16c && tiers+=(avx2)
-[ ${#tiers[@]} -gt 0 ] || tiers=(generic)
+. scripts/cpu_tiers.sh  # tiers=(...) and has FLAG...
 cmake --build "$BUILD" -j2 --target bench_cpu_attn >/dev/null
 B="$BUILD/bin/bench_cpu_attn"
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(date -u +%F), tiers: ${tiers[*]}"

@@ -29,13 +29,7 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 [ -x "$PY" ] || { echo "bench_cpu_tiers: no peer venv at $CACHE/venv-peers (scripts/gen_model_goldens.py makes it)" >&2; exit 1; }
 
-flags=$(grep -m1 '^flags' /proc/cpuinfo)
-has() { for f in "$@"; do [[ " $flags " == *" $f "* ]] || return 1; done; }
-tiers=()
-has avx512f avx512bw avx512vl avx512dq amx_tile amx_bf16 && tiers+=(avx512-amx)
-has avx512f avx512bw avx512vl avx512dq && tiers+=(avx512)
-has avx2 fma f16c && tiers+=(avx2)
-[ ${#tiers[@]} -gt 0 ] || tiers=(generic)
+. scripts/cpu_tiers.sh  # tiers=(...) and has FLAG...
 builds=(native)
 has amx_tile && builds+=(noamx)
 
