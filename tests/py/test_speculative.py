@@ -43,6 +43,19 @@ def run(*args, input_text=None, timeout=600):
                           text=True)
 
 
+@pytest.fixture(scope="module")
+def other_tokenizer_draft(tmp_path_factory):
+    """A draft model with another tokenizer (the synthetic Llama SentencePiece
+    fixture), converted once for the refusal tests."""
+    other = CACHE / "synthetic" / "llama-spm"
+    if not (other / "config.json").exists():
+        pytest.skip(f"{other} missing (scripts/fixtures.sh)")
+    draft = tmp_path_factory.mktemp("spec-spm") / "llama-spm.f8"
+    r = run("convert", other, "-o", draft, "-q")
+    assert r.returncode == 0, r.stderr
+    return draft
+
+
 def generate(model, tmp_path, *extra, n=96):
     toks = tmp_path / f"tok{len(list(tmp_path.iterdir()))}.txt"
     r = run("generate", "-m", model, "--chat", "-p", PASSAGE, "-n", n, "--temp", "0", "-t", "2",
@@ -118,13 +131,8 @@ def test_bad_options(smol, args, code, needle):
     assert len(lines) == 1 and needle in lines[0], r.stderr
 
 
-def test_draft_model_with_another_tokenizer_is_refused(smol, tmp_path):
-    other = CACHE / "synthetic" / "llama-spm"
-    if not (other / "config.json").exists():
-        pytest.skip(f"{other} missing (scripts/fixtures.sh)")
-    draft = tmp_path / "llama-spm.f8"
-    r = run("convert", other, "-o", draft, "-q")
-    assert r.returncode == 0, r.stderr
+def test_draft_model_with_another_tokenizer_is_refused(smol, other_tokenizer_draft):
+    draft = other_tokenizer_draft
     r = run("generate", "-m", smol, "-p", "hi", "-n", "4", "--draft-model", draft)
     assert r.returncode == 2, r.stderr
     lines = [l for l in r.stderr.splitlines() if l.startswith("f8: error:")]
@@ -258,13 +266,8 @@ def test_server_draft_model_help_and_errors(smol, tmp_path):
     assert len(lines) == 1 and "/nonexistent/draft.f8" in lines[0], r.stderr
 
 
-def test_server_draft_model_with_another_tokenizer_is_refused(smol, tmp_path):
-    other = CACHE / "synthetic" / "llama-spm"
-    if not (other / "config.json").exists():
-        pytest.skip(f"{other} missing (scripts/fixtures.sh)")
-    draft = tmp_path / "llama-spm.f8"
-    r = run("convert", other, "-o", draft, "-q")
-    assert r.returncode == 0, r.stderr
+def test_server_draft_model_with_another_tokenizer_is_refused(smol, other_tokenizer_draft):
+    draft = other_tokenizer_draft
     r = run("serve", "-m", smol, "--port", "0", "--draft-model", draft, timeout=60)
     assert r.returncode == 2, r.stderr
     lines = [l for l in r.stderr.splitlines() if l.startswith("f8: error:")]
