@@ -26,8 +26,8 @@ trap 'rm -f "$OUT"' EXIT
 for r in $(seq "$REPS"); do
   for kv in $KV; do for c in $CTX; do for t in $THREADS; do for tier in "${tiers[@]}"; do
     line=$("$B" --ctx "$c" --threads "$t" --iters "$ITERS" --kv "$kv" --center 1 --isa "$tier")
-    ns=$(sed -n 's/.* \([0-9.]*\) ns per (cell, KV head).*/\1/p' <<<"$line")
-    ms=$(sed -n 's/.*: \([0-9.]*\) ms per token.*/\1/p' <<<"$line")
+    ns=$(sed -n 's/.* \([0-9.]*\) ns per (query, cell, KV head).*/\1/p' <<<"$line")
+    ms=$(sed -n 's/.*: \([0-9.]*\) ms per call.*/\1/p' <<<"$line")
     echo "$tier $kv $c $t $ns $ms" >>"$OUT"
   done; done; done; done
 done

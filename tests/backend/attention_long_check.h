@@ -172,7 +172,8 @@ inline Outputs outputs(const std::string& isa, const Case& c) {
 // (one long sequence split across threads: position-block items + the fold
 // pass), the first decode query alone (split over 3 threads, the block
 // kernel decoding the cache bytes in registers) bit-identical to the same
-// query inside the batch. Returns outputs(isa, c).
+// query inside the batch, the batch on 1 thread (in tiles) bit-identical to
+// 3 (token by token). Returns outputs(isa, c).
 // Tolerance: 5e-4 (abs + rel) against V rows scaled up to 2^5 and keys up
 // to 2^6 (token cases): scores reach ~1000, where one FP32 ulp (6e-5) moves
 // a probability by 6e-5 relative, and an output near 1 is a difference of
@@ -197,6 +198,9 @@ inline Outputs check(const std::string& isa, const Case& c) {
   const std::vector<float> in_batch(batch.begin() + 18 * HD, batch.begin() + 19 * HD);
   EXPECT_EQ(alone, in_batch) << what << ": alone vs in a 44-token batch";
   EXPECT_EQ(std::vector<float>(got2.begin(), got2.begin() + HD), alone) << what << ": alone vs the decode batch";
+  // 1 thread tiles the batch (AttnItem: 5 tokens of a sequence per unit,
+  // walked block by block), 3 threads run one token per unit.
+  EXPECT_EQ(attend(s1, c, x.bseq, x.bpos, x.bq, x.sinks), batch) << what << ": batch in tiles vs token by token";
   const auto batch_ref = attend(ref, c, x.bseq, x.bpos, x.bq, x.sinks);
   expect_close(batch, batch_ref, 5e-4f, 5e-4f, what + " prefill batch vs cpu-ref");
   return {got2, batch};

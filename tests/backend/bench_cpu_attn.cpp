@@ -7,12 +7,15 @@
 // against --isa avx512 on an AVX-512 machine, alternating runs).
 //   bench_cpu_attn [--ctx 4096] [--layers 30] [--heads 9] [--kv-heads 3] [--head-dim 64]
 //                  [--threads 1] [--iters 20] [--kv fp8|fp8-layer|int8|bf16|f32]
-//                  [--center 0|1] [--isa auto]
+//                  [--center 0|1] [--queries 1] [--isa auto]
 // --kv as f8's --kv-type (fp8: E4M3 with per-(token, KV head) BF16 scales,
 // the default; fp8-layer: per-layer scales; int8: INT8 codes with row
 // scales); --center 1 (fp8/int8, the runtime's default there): K centering
 // with a random mean and SmolLM2's RoPE, so the readers' per-run shift is
-// timed too.
+// timed too. --queries N: N query tokens at the last N positions of the
+// context (a prefill chunk: each sees the cells up to its own position;
+// the rows are predecoded once per call, as the runtime does for >= 4
+// queries); ns are then per (query, visible cell, KV head).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -30,7 +33,7 @@ using namespace f8backend;
 int main(int argc, char** argv) {
   int ctx = 4096, layers = 30, H = 9, KV = 3, D = 64, threads = 1, iters = 20;
   std::string kv = "fp8", isa = "auto";
-  int center = 0;
+  int center = 0, nq = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     const char* v = argv[i + 1];
@@ -44,6 +47,7 @@ int main(int argc, char** argv) {
     else if (a == "--kv") kv = v;
     else if (a == "--isa") isa = v;
     else if (a == "--center") center = std::atoi(v);
+    else if (a == "--queries") nq = std::atoi(v);
     else {
       std::fprintf(stderr, "bench_cpu_attn: error: unknown option '%s'\n", a.c_str());
       return 2;
@@ -57,8 +61,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_cpu_attn: error: --center needs --kv fp8 or int8 (row scales)\n");
     return 2;
   }
-  if (ctx < 1 || layers < 1 || KV < 1 || H % KV != 0 || D < 1 || D > 512 || threads < 1 || iters < 1) {
-    std::fprintf(stderr, "bench_cpu_attn: error: bad shape (heads must be a multiple of kv-heads, head-dim <= 512)\n");
+  if (ctx < 1 || layers < 1 || KV < 1 || H % KV != 0 || D < 1 || D > 512 || threads < 1 || iters < 1 || nq < 1 ||
+      nq > ctx || nq > 512) {
+    std::fprintf(stderr, "bench_cpu_attn: error: bad shape (heads must be a multiple of kv-heads, head-dim <= 512, "
+                         "1 <= queries <= min(ctx, 512))\n");
     return 2;
   }
   std::unique_ptr<Backend> be;
@@ -110,13 +116,14 @@ int main(int argc, char** argv) {
       st->kv_store(*cache, l, k.data(), v.data(), cells.data(), n);
     }
   }
-  std::vector<float> q(size_t(H) * D), out(q.size());
+  std::vector<float> q(size_t(nq) * H * D), out(q.size());
   for (auto& x : q) x = nd(rng);
-  int32_t qs = 0, qp = ctx - 1;
+  std::vector<int32_t> qs(size_t(nq), 0), qp(size_t(nq), 0);
+  for (int i = 0; i < nq; ++i) qp[size_t(i)] = ctx - nq + i;
   AttnBatch b;
-  b.n_tokens = 1;
-  b.seq = &qs;
-  b.pos = &qp;
+  b.n_tokens = nq;
+  b.seq = qs.data();
+  b.pos = qp.data();
   b.n_heads = H;
   b.scale = 1.0f / std::sqrt(float(D));
   double best = 1e30;
@@ -126,11 +133,13 @@ int main(int argc, char** argv) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     best = std::min(best, s);
   }
-  const double rows = double(ctx) * KV * layers;
+  double seen = 0;  // (query, visible cell) pairs
+  for (int i = 0; i < nq; ++i) seen += ctx - nq + i + 1;
+  const double rows = seen * KV * layers;
   const double bytes = double(cache->bytes()) * ctx / p.n_cells;
-  std::printf("ctx %d, %d layers, %d heads / %d KV heads of %d, %s cache, %d threads: %.3f ms per token (best of %d), "
-              "%.2f ns per (cell, KV head), %.2f GB/s of cache (%s)\n",
-              ctx, layers, H, KV, D, (kv + (center ? " centered" : "")).c_str(), threads, best * 1e3, iters, best * 1e9 / rows, bytes / best / 1e9,
-              be->description().c_str());
+  std::printf("ctx %d, %d quer%s, %d layers, %d heads / %d KV heads of %d, %s cache, %d threads: %.3f ms per call "
+              "(best of %d), %.2f ns per (query, cell, KV head), %.2f GB/s of cache (%s)\n",
+              ctx, nq, nq == 1 ? "y" : "ies", layers, H, KV, D, (kv + (center ? " centered" : "")).c_str(), threads,
+              best * 1e3, iters, best * 1e9 / rows, bytes / best / 1e9, be->description().c_str());
   return 0;
 }

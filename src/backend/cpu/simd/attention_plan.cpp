@@ -41,29 +41,51 @@ void plan_attention(const CpuKVCache& c, const AttnBatch& b, int32_t gs, int32_t
       threads > 1 ? std::max<int64_t>(kMinBlocksPerItem, (work + int64_t(threads) * kItemsPerThread - 1) /
                                                              (int64_t(threads) * kItemsPerThread))
                   : INT64_MAX;
-  for (int32_t t = 0; t < b.n_tokens; ++t) {
+  auto split = [&](const Tok& k) { return int64_t(k.k1 - k.k0) > per_item; };
+  // Tile size: tokens that are computed whole, over kItemsPerThread units
+  // per thread, at most kMaxTileTokens.
+  int32_t whole = 0;
+  for (int32_t t = 0; t < b.n_tokens; ++t) whole += !split(toks[size_t(t)]);
+  const int32_t tile = std::clamp<int32_t>(whole / std::max(1, threads * kItemsPerThread), 1, kMaxTileTokens);
+  plan->units.clear();
+  for (int32_t t = 0; t < b.n_tokens;) {
     const Tok& k = toks[size_t(t)];
-    const int64_t nb = k.k1 - k.k0;
-    for (int32_t g = 0; g < groups; ++g) {
-      AttnItem it;
-      it.t = t, it.h0 = g * gs, it.e0 = k.e0, it.e1 = k.e1, it.k0 = k.k0, it.k1 = k.k1;
-      if (nb <= per_item) {
-        plan->items.push_back(it);
-        continue;
+    if (split(k)) {  // one unit per piece, then the token's fold
+      const int64_t nb = k.k1 - k.k0, n = (nb + per_item - 1) / per_item;
+      for (int32_t g = 0; g < groups; ++g) {
+        AttnItem it;
+        it.t = t, it.h0 = g * gs, it.e0 = k.e0, it.e1 = k.e1;
+        for (int64_t i = 0; i < n; ++i) {
+          it.k0 = k.k0 + int32_t(nb * i / n);
+          it.k1 = k.k0 + int32_t(nb * (i + 1) / n);
+          it.part = plan->slots + (it.k0 - k.k0);
+          plan->units.push_back(int32_t(plan->items.size()));
+          plan->items.push_back(it);
+        }
+        AttnFold f;
+        f.t = t, f.h0 = g * gs, f.n = int32_t(nb), f.part = plan->slots;
+        plan->folds.push_back(f);
+        plan->slots += nb;
       }
-      const int64_t n = (nb + per_item - 1) / per_item;
-      for (int64_t i = 0; i < n; ++i) {
-        it.k0 = k.k0 + int32_t(nb * i / n);
-        it.k1 = k.k0 + int32_t(nb * (i + 1) / n);
-        it.part = plan->slots + (it.k0 - k.k0);
-        plan->items.push_back(it);
-      }
-      AttnFold f;
-      f.t = t, f.h0 = g * gs, f.n = int32_t(nb), f.part = plan->slots;
-      plan->folds.push_back(f);
-      plan->slots += nb;
+      ++t;
+      continue;
     }
+    // A tile: the next tokens of t's sequence computed whole (a batch lists
+    // a sequence's tokens together).
+    int32_t t1 = t + 1;
+    while (t1 < b.n_tokens && t1 - t < tile && b.seq[t1] == b.seq[t] && !split(toks[size_t(t1)])) ++t1;
+    for (int32_t g = 0; g < groups; ++g) {
+      plan->units.push_back(int32_t(plan->items.size()));
+      for (int32_t u = t; u < t1; ++u) {
+        const Tok& ku = toks[size_t(u)];
+        AttnItem it;
+        it.t = u, it.h0 = g * gs, it.e0 = ku.e0, it.e1 = ku.e1, it.k0 = ku.k0, it.k1 = ku.k1;
+        plan->items.push_back(it);
+      }
+    }
+    t = t1;
   }
+  plan->units.push_back(int32_t(plan->items.size()));
 }
 
 }  // namespace f8backend::cpu::simd

@@ -16,6 +16,7 @@ namespace f8backend::cpu::simd {
 
 struct AttnPlan {
   std::vector<AttnItem> items;
+  std::vector<int32_t> units;   // AttnArgs::units: n_units + 1 item indices
   std::vector<AttnFold> folds;  // empty: no token was split
   int64_t slots = 0;            // partial slots the split items write
 };
@@ -28,8 +29,14 @@ constexpr int32_t kMinBlocksPerItem = 4;
 // is descheduled or slower holds up at most one of them.
 constexpr int32_t kItemsPerThread = 8;
 
+// Most tokens per tile (AttnItem): a tile computes on a 64-position
+// block's K/V rows (96 KB of floats for SmolLM2's 3 KV heads) while they
+// are in L2. Tiles are also kept to at most 1/kItemsPerThread of a thread's
+// tokens, so short batches still spread over the threads.
+constexpr int32_t kMaxTileTokens = 16;
+
 // Items for attention over cache c of batch b, gs query heads per item (a
-// divisor of the GQA group), `threads` workers. Reuses plan's storage.
+// divisor of the GQA group), `threads` workers, in units. Reuses plan's storage.
 void plan_attention(const CpuKVCache& c, const AttnBatch& b, int32_t gs, int32_t threads, AttnPlan* plan);
 
 }  // namespace f8backend::cpu::simd

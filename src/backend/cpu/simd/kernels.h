@@ -40,6 +40,12 @@ struct GemmArgs {
 //     (one long sequence split across the threads: decode at long context).
 // Either way the same block partials are folded in the same order, so the
 // output does not depend on how the planner split the work.
+// Items run in units (AttnArgs::units): a unit of several items is a tile of
+// tokens of one sequence, same heads, part < 0 each, that the kernel walks
+// block by block, each block's K/V rows computed on by every token of the
+// tile while they are in L2 (one token at a time streamed the whole
+// context's rows from L3 per token: prefill attention was bound by it).
+// Each token's blocks are still computed and folded exactly as alone.
 struct AttnItem {
   int32_t t = 0, h0 = 0;
   int32_t e0 = 0, e1 = 0;  // e0 == e1: sees no cell (writes zeros; part < 0)
@@ -63,7 +69,10 @@ struct AttnArgs {
   const void* cache;       // CpuKVCache*
   int32_t layer;
   int32_t heads_per_item = 1;
-  const AttnItem* items = nullptr;  // the kernel's [i0, i1) index these...
+  const AttnItem* items = nullptr;  // the kernel's [i0, i1) index these (or their units)...
+  // Unit u = items [units[u], units[u + 1]) (a tile: see AttnItem); null:
+  // each item is its own unit.
+  const int32_t* units = nullptr;
   const AttnFold* folds = nullptr;  // ...or these, when fold_pass
   bool fold_pass = false;
   float* parts = nullptr;           // [slots][heads_per_item][D + 2]
@@ -93,8 +102,9 @@ struct Kernels {
   void (*mul_rows)(const float* x, float r, const void* w, DType wdt, int64_t n, float* out);
   void (*swiglu)(const float* g, const float* u, int64_t n, float* out);
   void (*add)(float* x, const float* y, int64_t n);
-  // Attention for work items [i0, i1) of a.items, or of a.folds when
-  // a.fold_pass (see AttnItem); head_dim <= kMaxHeadDim.
+  // Attention for work units [i0, i1) of a.items (AttnArgs::units), or
+  // folds [i0, i1) of a.folds when a.fold_pass (see AttnItem); head_dim <=
+  // kMaxHeadDim.
   void (*attention)(const AttnArgs& a, int64_t i0, int64_t i1);
   // GemmArgs::xl for one token row, in the table's own layout, wanted when
   // T > kLanesXMinT and K % 32 == 0; nullptr: not used. avx2: out[l * K/8

@@ -250,6 +250,7 @@ class SimdStream final : public Stream {
     const int64_t part_floats = attn_plan_.slots * g * simd::attn_slot_floats(D);
     if (int64_t(attn_parts_.size()) < part_floats) attn_parts_.resize(size_t(part_floats));
     a.items = attn_plan_.items.data();
+    a.units = attn_plan_.units.data();
     a.folds = attn_plan_.folds.data();
     a.parts = attn_parts_.data();
     auto run = [&](int64_t items) {
@@ -260,7 +261,7 @@ class SimdStream final : public Stream {
         if (i0 < i1) k_->attention(a, i0, i1);
       });
     };
-    run(int64_t(attn_plan_.items.size()));
+    run(int64_t(attn_plan_.units.size()) - 1);
     if (!attn_plan_.folds.empty()) {  // the split tokens' slots, folded in position order
       a.fold_pass = true;
       run(int64_t(attn_plan_.folds.size()));
