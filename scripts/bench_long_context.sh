@@ -19,18 +19,7 @@ THREADS=${2:-2}
 DEPTHS=${DEPTHS:-0,4096,8000}
 N_GEN=${N_GEN:-32}
 REPS=${REPS:-3}
-CACHE=${F8_CACHE:-$HOME/.cache/f8}
-BENCH_MODELS=$CACHE/bench/models
-OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
-
-cmake --build "$BUILD" -j2 --target f8_cli >/dev/null
-F8="$BUILD/bin/f8"
-TOOLS=$(bash scripts/build_llama_tools.sh llama-bench llama-quantize)
-FP8="$BENCH_MODELS/smollm2-135m-fp8.f8" Q8="$BENCH_MODELS/smollm2-135m-q8_0.gguf"
-if [ ! -f "$FP8" ] || [ ! -f "$Q8" ]; then
-  MODELS=smollm2-135m REPS=1 N_GEN=1 PP=16 bash scripts/bench_cpu_tiers.sh "$BUILD" "$THREADS" >/dev/null
-fi
+. scripts/smollm2_vs_llama.sh  # F8, TOOLS, FP8, Q8, OUT
 maxd=$(echo "$DEPTHS" | tr ',' '\n' | sort -n | tail -1)
 ctx=$((maxd + N_GEN + 64))
 F8_DEPTHS=$(echo "$DEPTHS" | tr ',' '\n' | grep -v '^0$' | paste -sd,)  # f8 bench's plain tgN row is depth 0
