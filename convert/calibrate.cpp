@@ -174,6 +174,7 @@ Status convert_calibrated(const ConvertOptions& o, const CalibOptions& c, Conver
     t.extra_metadata.clear();
     t.overwrite = true;
     t.checksums = false;
+    t.store_k_mean = false;  // a temporary file: the final one gets them
     t.progress = nullptr;
     ConvertReport tr;
     Status st = convert_checkpoint(t, &tr);

@@ -730,7 +730,17 @@ Status convert_impl(const ConvertOptions& o, ConvertReport* rep) {
     }
   }
   {
-    Status s = w->finish();
+    ggf8::Writer::InspectFn inspect;
+    if (o.store_k_mean)
+      inspect = [&](const ggf8::File& f, std::vector<ggf8::KV>* more) {
+        if (o.progress) o.progress(total, total, "K means for the KV cache");
+        k_mean_metadata(f, pool.size(), more, &rep->k_mean);
+        if (!rep->k_mean.failed.empty())
+          rep->warnings.push_back("K means for the KV cache not stored (" + rep->k_mean.failed +
+                                  "): the runtime measures them when it makes its first fp8/int8 cache");
+        return Status::Ok();
+      };
+    Status s = w->finish(inspect);
     if (!s.ok()) return Status::Error(s.code, o.output + ": " + s.message);
   }
   rep->output_bytes = w->bytes_written();

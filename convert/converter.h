@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "convert/k_mean.h"
 #include "convert/quantize.h"
 #include "ggf8/ggf8.h"
 
@@ -56,6 +57,10 @@ struct ConvertOptions {
   std::function<ggf8::Status(const std::string& name, const SrcMatrix& src, std::vector<uint8_t>* codes,
                              QuantResult* qr)>
       requantize;
+  // Last step: the runtime loads the written file and measures K centering's
+  // means on its calibration text (quant.kv.k_mean, k_mean.h), so that no
+  // process measures them at start-up. false: skip it.
+  bool store_k_mean = true;
   std::string converter_version = "f8";  // general.converter
   // Called after each tensor: bytes of source consumed so far, total, name.
   std::function<void(uint64_t done, uint64_t total, const std::string& tensor)> progress;
@@ -79,6 +84,7 @@ struct ConvertReport {
   uint64_t source_bytes = 0;            // tensor bytes read from safetensors
   uint64_t output_bytes = 0;            // size of the .f8 file
   double seconds = 0;                   // wall time of the whole conversion
+  KMeanResult k_mean;                   // the last step (ConvertOptions::store_k_mean)
   std::vector<std::string> warnings;
   std::vector<std::string> notes;       // the notes given to ConvertOptions::note
 };

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -248,6 +249,14 @@ class Writer {
   // Validates scale references (exist, F32, shape fits the kind), writes the
   // trailer, commits atomically.
   Status finish();
+  // The same, but before the rename `inspect` gets the complete file as
+  // written (validated and mapped from its temporary path: e.g. to run the
+  // model once) and may return metadata to add; the trailer is then written
+  // again with it (tensor bytes are not touched). Its keys follow
+  // set_metadata's rules. An error from it, or a bad key, aborts the write:
+  // nothing appears at `path`.
+  using InspectFn = std::function<Status(const File& written, std::vector<KV>* more)>;
+  Status finish(const InspectFn& inspect);
 
   uint64_t bytes_written() const;
 

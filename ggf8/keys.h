@@ -159,6 +159,11 @@ inline constexpr const char* kQuantCalibKAmax = "quant.calib.k_amax";           
 inline constexpr const char* kQuantCalibVAmax = "quant.calib.v_amax";              // array<f32> [layer x kv head]
 inline constexpr const char* kQuantCalibRounding = "quant.calib.rounding";          // str: "gptq" | "nearest"
 inline constexpr const char* kQuantCalibDamp = "quant.calib.damp";                  // f32: gptq damping / mean diag
+// K centering of the fp8/int8 KV cache (docs/runtime.md): the mean of K before
+// RoPE per layer x KV head x channel, measured by `f8 convert` on the
+// runtime's built-in calibration text so that no process measures it again.
+inline constexpr const char* kQuantKvKMean = "quant.kv.k_mean";                    // array<f32> [layer x kv head x head_dim]
+inline constexpr const char* kQuantKvKMeanTokens = "quant.kv.k_mean_tokens";       // u64: tokens it was measured on
 // Automatic per-tensor format choice (`--auto-format BITS`).
 inline constexpr const char* kQuantAutoTensor = "quant.auto.tensor";       // array<str>
 inline constexpr const char* kQuantAutoFormat = "quant.auto.format";       // array<str>: "e4m3/channel" | "e4m3/block" | "e5m2/channel" | "bf16"

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -63,6 +64,7 @@ struct Writer::Impl {
   uint64_t fd_off = 0;           // bytes written through fd so far (sequential)
   uint64_t wb_from = 0;          // writeback started for [0, wb_from)
   uint64_t data_offset = 0;
+  uint64_t trailer_at = 0;       // where write_trailer began (= data_offset + data size)
   std::vector<uint8_t> buf;      // pending bytes at file offset pos - buf.size()
 
   std::vector<KV> meta;
@@ -187,7 +189,14 @@ struct Writer::Impl {
   Status validate_desc(const TensorDesc& d, uint64_t* nbytes) const;
   Status validate_scales() const;
   Status write_value(const Value& v);
-  Status write_trailer_and_commit();
+  Status add_metadata(std::string key, Value v);
+  Status write_trailer();
+  Status rewind_trailer();
+  Status commit();
+  Status write_trailer_and_commit() {
+    Status s = write_trailer();
+    return s.ok() ? commit() : s;
+  }
 };
 
 Status Writer::Impl::validate_desc(const TensorDesc& d, uint64_t* nbytes) const {
@@ -272,9 +281,41 @@ Status Writer::Impl::write_value(const Value& v) {
   return Status::Ok();
 }
 
-Status Writer::Impl::write_trailer_and_commit() {
+// set_metadata's checks; the entry is kept for the trailer.
+Status Writer::Impl::add_metadata(std::string key, Value v) {
+  Status s = check_name(key, "metadata key");
+  if (!s.ok()) return s;
+  if (keys.count(key)) return Status::Error(Code::Duplicate, "metadata key '" + key + "' set twice");
+  const std::string k = "metadata key '" + key + "': ";
+  auto check_len = [&](const std::string& str) {
+    return str.size() <= layout::kMaxStringLen;
+  };
+  if (v.type() == VType::String && !check_len(ValueCodec::str(v)))
+    return Status::Error(Code::BadString, k + "string longer than 1 GiB");
+  if (v.type() == VType::Array) {
+    if (v.elem_type() == VType::Array)
+      return Status::Error(Code::BadType, k + "nested arrays are not allowed");
+    if (v.elem_type() == VType::String) {
+      for (const std::string& e : ValueCodec::strs(v))
+        if (!check_len(e)) return Status::Error(Code::BadString, k + "string longer than 1 GiB");
+    } else if (v.raw().size() != ValueCodec::count(v) * layout::scalar_size(uint32_t(v.elem_type()))) {
+      return Status::Error(Code::InvalidArgument, k + "malformed array value");
+    }
+  } else if (v.type() != VType::String) {
+    uint64_t sz = layout::scalar_size(uint32_t(v.type()));
+    if (sz == 0 || v.raw().size() != sz)
+      return Status::Error(Code::InvalidArgument, k + "empty or malformed value");
+  }
+  keys.insert(key);
+  meta.push_back({std::move(key), std::move(v)});
+  return Status::Ok();
+}
+
+// The trailer at pos (the end of the data section) and the header.
+Status Writer::Impl::write_trailer() {
   const uint64_t data_size = pos - data_offset;
   const uint64_t meta_offset = pos;
+  trailer_at = meta_offset;
   for (const KV& kv : meta) {
     Status s = put_str32(kv.key);
     if (s.ok()) s = write_value(kv.value);
@@ -327,6 +368,22 @@ Status Writer::Impl::write_trailer_and_commit() {
     if (w <= 0) return poison(io_error(w < 0 ? errno : EIO, "write header", tmp));
     done += size_t(w);
   }
+  return Status::Ok();
+}
+
+// Cuts the file back to the end of its data section, for write_trailer to
+// write the trailer again.
+Status Writer::Impl::rewind_trailer() {
+  buf.clear();
+  if (::ftruncate(fd, off_t(trailer_at)) != 0) return poison(io_error(errno, "truncate", tmp));
+  if (::lseek(fd, off_t(trailer_at), SEEK_SET) < 0) return poison(io_error(errno, "seek", tmp));
+  pos = fd_off = trailer_at;
+  wb_from = std::min(wb_from, trailer_at);
+  return Status::Ok();
+}
+
+// fsync, rename into place, fsync the directory.
+Status Writer::Impl::commit() {
   if (::fsync(fd) != 0) return poison(io_error(errno, "fsync", tmp));
   if (::close(fd) != 0) {
     fd = -1;
@@ -417,32 +474,7 @@ Status Writer::set_metadata(std::string key, Value v) {
   Status s = m.check_usable();
   if (!s.ok()) return s;
   try {
-    s = check_name(key, "metadata key");
-    if (!s.ok()) return s;
-    if (m.keys.count(key)) return Status::Error(Code::Duplicate, "metadata key '" + key + "' set twice");
-    const std::string k = "metadata key '" + key + "': ";
-    auto check_len = [&](const std::string& str) {
-      return str.size() <= layout::kMaxStringLen;
-    };
-    if (v.type() == VType::String && !check_len(ValueCodec::str(v)))
-      return Status::Error(Code::BadString, k + "string longer than 1 GiB");
-    if (v.type() == VType::Array) {
-      if (v.elem_type() == VType::Array)
-        return Status::Error(Code::BadType, k + "nested arrays are not allowed");
-      if (v.elem_type() == VType::String) {
-        for (const std::string& e : ValueCodec::strs(v))
-          if (!check_len(e)) return Status::Error(Code::BadString, k + "string longer than 1 GiB");
-      } else if (v.raw().size() != ValueCodec::count(v) * layout::scalar_size(uint32_t(v.elem_type()))) {
-        return Status::Error(Code::InvalidArgument, k + "malformed array value");
-      }
-    } else if (v.type() != VType::String) {
-      uint64_t sz = layout::scalar_size(uint32_t(v.type()));
-      if (sz == 0 || v.raw().size() != sz)
-        return Status::Error(Code::InvalidArgument, k + "empty or malformed value");
-    }
-    m.keys.insert(key);
-    m.meta.push_back({std::move(key), std::move(v)});
-    return Status::Ok();
+    return m.add_metadata(std::move(key), std::move(v));
   } catch (const std::bad_alloc&) {
     return m.poison(Status::Error(Code::Io, m.path + ": out of memory"));
   }
@@ -545,6 +577,42 @@ Status Writer::finish() {
     s = m.validate_scales();
     if (!s.ok()) return m.poison(s);
     return m.write_trailer_and_commit();
+  } catch (const std::bad_alloc&) {
+    return m.poison(Status::Error(Code::Io, m.path + ": out of memory"));
+  }
+}
+
+Status Writer::finish(const InspectFn& inspect) {
+  if (!inspect) return finish();
+  Impl& m = *impl_;
+  Status s = m.check_usable();
+  if (!s.ok()) return s;
+  try {
+    if (m.in_tensor)
+      return m.poison(Status::Error(Code::InvalidArgument,
+                                    m.path + ": finish() while tensor '" + m.cur.name + "' is open"));
+    s = m.validate_scales();
+    if (!s.ok()) return m.poison(s);
+    s = m.write_trailer();
+    if (!s.ok()) return s;
+    std::vector<KV> more;
+    {
+      std::unique_ptr<File> f;
+      s = File::open(m.tmp, &f);
+      if (!s.ok()) return m.poison(s);
+      s = inspect(*f, &more);  // f is unmapped before the trailer changes
+    }
+    if (!s.ok()) return m.poison(s);
+    if (!more.empty()) {
+      for (KV& kv : more) {
+        s = m.add_metadata(std::move(kv.key), std::move(kv.value));
+        if (!s.ok()) return m.poison(Status::Error(s.code, m.path + ": " + s.message));
+      }
+      s = m.rewind_trailer();
+      if (s.ok()) s = m.write_trailer();
+      if (!s.ok()) return s;
+    }
+    return m.commit();
   } catch (const std::bad_alloc&) {
     return m.poison(Status::Error(Code::Io, m.path + ": out of memory"));
   }

@@ -17,6 +17,7 @@
 #include "api/model_handle.h"
 #include "backend/cpu_count.h"
 #include "model/context.h"
+#include "model/k_center.h"
 #include "model/model.h"
 
 using f8api::guarded;
@@ -68,23 +69,6 @@ bool kv_dtype(f8_kv_type t, ggf8::DType* out) {
 // Physical cores this process may run on, capped by the cgroup CPU quota
 // (backend/cpu_count.h; the rule is in docs/backend.md).
 int32_t default_threads() { return static_cast<int32_t>(f8backend::default_thread_count()); }
-
-// Tokens of kCalibrationText that measure K's mean for centering (--kv-type
-// fp8 / int8): the forward pass over them is the start-up cost.
-constexpr size_t kCenterCalibrationTokens = 128;
-
-// Calibration text for FP8 KV scales when the file has none: varied prose,
-// dialogue, code and numbers so K/V see typical ranges (docs/runtime.md).
-const char* const kCalibrationText =
-    "The quick brown fox jumps over the lazy dog. In the beginning God created the heaven and the earth. "
-    "User: What is the capital of France?\nAssistant: The capital of France is Paris, a city on the Seine "
-    "with about 2.1 million inhabitants.\n\n"
-    "def fibonacci(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n\n"
-    "Table 3: results (mean +/- std) over 5 runs: 71.4 +/- 0.8, 68.2 +/- 1.1, 93.0%.\n"
-    "Once upon a time, in a small village near the mountains, there lived an old clockmaker who "
-    "repaired every watch in the valley. {\"id\": 42, \"tags\": [\"a\", \"b\"], \"ok\": true}\n"
-    "Photosynthesis converts light energy into chemical energy; the overall equation is "
-    "6 CO2 + 6 H2O -> C6H12O6 + 6 O2. Il pleut des cordes, dit-elle en riant. 1, 2, 3, 4, 5, 6, 7, 8.";
 
 }  // namespace
 
@@ -262,37 +246,15 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
                                                        "this context: backend '") +
                                                cp.backend + "'" + (m.hparams().is_mla() ? ", an MLA model" : ""));
     const bool fp8 = cp.kv_type == ggf8::DType::E4M3 || cp.kv_type == ggf8::DType::E5M2;
-    // The built-in calibration text's ids (both calibrations below).
-    auto calibration_tokens = [&]() {
-      std::vector<int32_t> toks;
-      f8tok::EncodeOptions eo;
-      eo.parse_special = false;
-      ggf8::Status ts = model->tokenizer ? model->tokenizer->encode(kCalibrationText, eo, &toks)
-                                         : ggf8::Status::Error(ggf8::Code::NotFound, "no tokenizer");
-      const uint32_t nv = m.hparams().n_vocab;
-      toks.erase(std::remove_if(toks.begin(), toks.end(), [nv](int32_t t) { return t < 0 || uint32_t(t) >= nv; }),
-                 toks.end());
-      if (!ts.ok() || toks.size() < 8) {
-        // No usable tokenizer: a deterministic spread of ids still
-        // exercises every layer (worse than text; documented).
-        toks.clear();
-        for (uint32_t i = 0; i < 256; ++i) toks.push_back(int32_t((i * 2654435761u) % nv));
-      }
-      return toks;
-    };
     // F8_KV_FP8 on the CPU: K centering (docs/runtime.md "KV cache"), its
     // pre-RoPE K means measured once per model on the calibration text.
-    if (cp.kv_token_scales && p.kv_calibrate && m.hparams().attn_softcap == 0) {
+    if (cp.kv_token_scales && p.kv_calibrate && f8model::k_center_applies(m.hparams())) {
+      // Stored in the file by f8 convert (read at load), or measured here
+      // once per model: on cpu (= cpu-simd) whatever CPU backend the context
+      // uses, since the mean is a statistic and one model gets one mean
+      // whichever context is first.
       if (!m.k_center(&cp.k_center)) {
-        // On cpu (= cpu-simd) whatever CPU backend the context uses: the mean is a
-        // statistic, and one model gets one mean whichever context is first.
-        // The text's first 128 tokens: SmolLM2 at 4k tokens, KL to an F32
-        // cache fp8 0.00451 / int8 0.000370 against 0.00439 / 0.000377 with
-        // all 266, 0.00475 / 0.000402 with 68; start-up +0.25 s instead of +0.55.
-        std::vector<int32_t> toks = calibration_tokens();
-        if (toks.size() > kCenterCalibrationTokens) toks.resize(kCenterCalibrationTokens);
-        f8model::Status cs = f8model::calibrate_k_center(m, toks, cp.n_threads, "cpu",
-                                                         &cp.k_center);
+        f8model::Status cs = f8model::measure_k_center(m, model->tokenizer.get(), cp.n_threads, &cp.k_center);
         if (!cs.ok()) return fail("f8_context_new: k centering calibration", cs);
         m.set_k_center(cp.k_center);
       }
@@ -300,7 +262,7 @@ f8_status f8_context_new(f8_model* model, const f8_context_params* params, f8_co
     if (fp8 && !cp.kv_token_scales && !m.host_weights().has_kv_scales) {
       std::vector<float> ks, vs;
       if (p.kv_calibrate && !m.kv_calibrated(&ks, &vs)) {
-        const std::vector<int32_t> toks = calibration_tokens();
+        const std::vector<int32_t> toks = f8model::calibration_tokens(model->tokenizer.get(), m.hparams().n_vocab);
         f8model::Status cs = f8model::calibrate_kv_scales(m, toks, cp.kv_type, cp.n_threads, cp.backend, &ks, &vs);
         if (!cs.ok()) return fail("f8_context_new: kv calibration", cs);
         m.set_kv_calibration(ks, vs);

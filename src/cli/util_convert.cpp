@@ -44,10 +44,14 @@ void print_summary(const ConvertReport& r, const ConvertOptions& o, size_t top) 
   if (r.n_imported_mxfp4)
     std::fprintf(stderr, "imported %llu MXFP4 expert stacks exactly (E4M3 codes, block scales 1x32)\n",
                  static_cast<unsigned long long>(r.n_imported_mxfp4));
-  const double mbps = r.seconds > 0 ? double(r.source_bytes) / 1e6 / r.seconds : 0;
+  const double tensor_s = r.seconds - r.k_mean.seconds;
+  const double mbps = tensor_s > 0 ? double(r.source_bytes) / 1e6 / tensor_s : 0;
   std::fprintf(stderr, "wrote %s: %llu tensors, %s from %s of safetensors in %.2f s (%.0f MB/s)\n", o.output.c_str(),
                static_cast<unsigned long long>(r.n_tensors), mb(r.output_bytes).c_str(), mb(r.source_bytes).c_str(),
                r.seconds, mbps);
+  if (r.k_mean.stored)
+    std::fprintf(stderr, "K means for the fp8/int8 KV cache measured on %llu tokens in %.2f s and stored\n",
+                 static_cast<unsigned long long>(r.k_mean.tokens), r.k_mean.seconds);
 }
 
 // FNV-1a 64: a stable short hash for the options tag (not security).
@@ -75,6 +79,9 @@ void add_convert_flags(ArgParser& p, ConvertFlags* f, const char* force_help) {
   p.flag("--allow-nonfinite", &f->allow_nonfinite, "convert NaN/Inf weights instead of failing");
   p.option("-t,--threads", &f->threads, "N", "threads (0 = all cores)");
   p.flag("--no-checksums", &f->no_checksums, "do not store per-tensor checksums");
+  p.flag("--no-k-mean", &f->no_k_mean,
+         "do not measure K's mean for the fp8/int8 KV cache at the end (a forward pass over 128 tokens; "
+         "without it every run measures it at start-up)");
   p.option("--top", &f->top, "N", "worst tensors listed in the summary");
   p.flag("-q,--quiet", &f->quiet, "no progress bar and no summary");
   p.option("--calibrate", &f->calib_text, "TEXT",
@@ -115,6 +122,7 @@ int convert_options_from(const ConvertFlags& f, const ArgParser& p, const std::s
   o->overwrite = f.force;
   o->allow_nonfinite = f.allow_nonfinite;
   o->checksums = !f.no_checksums;
+  o->store_k_mean = !f.no_k_mean;
   o->threads = static_cast<unsigned>(f.threads);
   o->converter_version = std::string("f8 ") + f8_version();
 

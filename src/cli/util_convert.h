@@ -17,7 +17,7 @@ struct ConvertFlags {
   std::string weights = "e4m3", scale = "channel", quantize, keep;
   std::vector<std::string> ignore_keys;  // --ignore-config-key, repeatable, each a comma list
   int64_t threads = 0, block = 128, top = 10;
-  bool force = false, allow_nonfinite = false, no_checksums = false, quiet = false;
+  bool force = false, allow_nonfinite = false, no_checksums = false, quiet = false, no_k_mean = false;
   std::string calib_text;
   int64_t calib_tokens = 2048, heldout = 128;
   double auto_bits = 0, calib_pct = 100.0;

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "model/k_center.h"
+
 namespace f8model {
 
 namespace {
@@ -169,6 +171,11 @@ Status Model::load(const ggf8::File& file, const LoadOptions& opts, std::unique_
   Status st = load_hparams(file, &m->hp_);
   if (!st.ok()) return st;
   st = bind_weights(file, m->hp_, &m->w_);
+  if (!st.ok()) return st;
+  // K centering's means where `f8 convert` stored them (else the first
+  // fp8/int8 context measures them: k_center.h).
+  bool stored = false;
+  st = read_k_center(file, m->hp_, &m->kcenter_, &stored);
   if (!st.ok()) return st;
   if (opts.progress && !opts.progress(0.5f, opts.progress_user_data))
     return Status::Error(Code::Aborted, "model load cancelled by the progress callback");

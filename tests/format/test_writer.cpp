@@ -266,3 +266,93 @@ TEST(Writer, NoSpaceFailsCleanly) {
   if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "cannot mount a private tmpfs here";
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
+
+// finish(inspect): the hook sees the whole file as written (validated, from
+// the temporary path, before anything is at the target); metadata it
+// returns lands in the trailer, the tensor bytes and checksums unchanged.
+TEST(Writer, InspectAddsMetadataBeforeRename) {
+  samples::TempDir dir;
+  std::string p = dir.file("m.f8");
+  std::unique_ptr<Writer> w;
+  ASSERT_TRUE(Writer::create(p, {}, &w).ok());
+  std::vector<uint8_t> a(3000), b(40);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = uint8_t(i * 7);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = uint8_t(i + 1);
+  ASSERT_TRUE(w->add_tensor({"a", DType::U8, {3000}}, a.data(), a.size()).ok());
+  ASSERT_TRUE(w->add_tensor({"b", DType::F32, {10}}, b.data(), b.size()).ok());
+  ASSERT_TRUE(w->set_metadata("first", Value::u64(7)).ok());
+  bool called = false;
+  Status s = w->finish([&](const File& f, std::vector<KV>* more) {
+    called = true;
+    EXPECT_FALSE(exists(p));
+    EXPECT_EQ(f.tensors().size(), 2u);
+    EXPECT_EQ(std::memcmp(f.data(*f.tensor("a")), a.data(), a.size()), 0);
+    EXPECT_NE(f.find("first"), nullptr);
+    more->push_back({"second", Value::array_f32({1.5f, -2.0f, 3.25f})});
+    more->push_back({"third", Value::str("x")});
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_TRUE(called);
+  EXPECT_EQ(listing(dir.path()), std::vector<std::string>{"m.f8"});
+  EXPECT_EQ(w->bytes_written(), samples::read_all(p).size());
+  std::unique_ptr<File> f;
+  ASSERT_TRUE(File::open(p, &f).ok());
+  ASSERT_TRUE(f->verify().ok());
+  ASSERT_EQ(f->metadata().size(), 3u);
+  EXPECT_EQ(f->metadata()[0].key, "first");
+  EXPECT_EQ(f->metadata()[1].key, "second");
+  EXPECT_EQ(f->metadata()[2].key, "third");
+  std::string third;
+  ASSERT_TRUE(f->get_str("third", &third).ok());
+  EXPECT_EQ(third, "x");
+  EXPECT_EQ(std::memcmp(f->data(*f->tensor("a")), a.data(), a.size()), 0);
+  EXPECT_EQ(std::memcmp(f->data(*f->tensor("b")), b.data(), b.size()), 0);
+}
+
+TEST(Writer, InspectNothingToAddKeepsTheFile) {
+  samples::TempDir dir;
+  std::string p = dir.file("m.f8"), q = dir.file("n.f8");
+  for (const std::string& path : {p, q}) {
+    std::unique_ptr<Writer> w;
+    ASSERT_TRUE(Writer::create(path, {}, &w).ok());
+    auto b = f32s(4);
+    ASSERT_TRUE(w->add_tensor({"x", DType::F32, {4}}, b.data(), b.size()).ok());
+    ASSERT_TRUE(w->set_metadata("k", Value::u64(1)).ok());
+    Status s = path == p ? w->finish() : w->finish([](const File&, std::vector<KV>*) { return Status::Ok(); });
+    ASSERT_TRUE(s.ok()) << s.message;
+  }
+  EXPECT_EQ(samples::read_all(p), samples::read_all(q));
+}
+
+TEST(Writer, InspectErrorOrBadKeyLeavesNothing) {
+  samples::TempDir dir;
+  std::string p = dir.file("m.f8");
+  auto write = [&](const Writer::InspectFn& fn) {
+    std::unique_ptr<Writer> w;
+    EXPECT_TRUE(Writer::create(p, {}, &w).ok());
+    auto b = f32s(4);
+    EXPECT_TRUE(w->add_tensor({"x", DType::F32, {4}}, b.data(), b.size()).ok());
+    EXPECT_TRUE(w->set_metadata("k", Value::u64(1)).ok());
+    Status s = w->finish(fn);
+    EXPECT_EQ(w->finish().code, s.code);  // poisoned: the same error again
+    return s;
+  };
+  Status s = write([](const File&, std::vector<KV>*) { return Status::Error(Code::NotFound, "model failed"); });
+  EXPECT_EQ(s.code, Code::NotFound);
+  EXPECT_EQ(s.message, "model failed");
+  EXPECT_TRUE(listing(dir.path()).empty());
+  s = write([](const File&, std::vector<KV>* more) {
+    more->push_back({"k", Value::u64(2)});
+    return Status::Ok();
+  });
+  EXPECT_EQ(s.code, Code::Duplicate);
+  EXPECT_NE(s.message.find("'k'"), std::string::npos) << s.message;
+  EXPECT_TRUE(listing(dir.path()).empty());
+  s = write([](const File&, std::vector<KV>* more) {
+    more->push_back({"", Value::u64(2)});
+    return Status::Ok();
+  });
+  EXPECT_EQ(s.code, Code::InvalidArgument);
+  EXPECT_TRUE(listing(dir.path()).empty());
+}
