@@ -235,6 +235,22 @@ def test_smollm2_converts_with_tokenizer_template_and_stats(tmp_path):
     text = insp.stdout
     for needle in ["quant.stats.sqnr_db", "chat.template", "tokenizer.tokens", "blk.29.ffn_down.weight", "e4m3"]:
         assert needle in text, needle
+    # The last step stores K's mean for the KV cache (30 layers x 3 KV heads x 64).
+    assert "K means for the fp8/int8 KV cache measured on 128 tokens" in r.stderr, r.stderr
+    meta = {e["key"]: e for e in json.loads(text)["metadata"]}
+    assert meta["quant.kv.k_mean"]["elem_type"] == "f32"
+    assert meta["quant.kv.k_mean"]["count"] == 30 * 3 * 64
+    assert meta["quant.kv.k_mean_tokens"]["value"] == 128
+    # Without it (--no-k-mean) the runtime measures the same mean at start-up:
+    # the same greedy text from both files, the default fp8 cache.
+    bare = tmp_path / "bare.f8"
+    r = run("convert", cache / "smollm2-135m-instruct", "-o", bare, "-q", "--no-k-mean")
+    assert r.returncode == 0, r.stderr
+    assert all(e["key"] != "quant.kv.k_mean" for e in json.loads(run("inspect", bare, "--json").stdout)["metadata"])
+    gen = [run("generate", "-m", f, "-p", "The history of Rome", "-n", "24", "--temp", "0", "-t", "2")
+           for f in (out, bare)]
+    assert gen[0].returncode == 0 and gen[1].returncode == 0, gen[0].stderr + gen[1].stderr
+    assert gen[0].stdout == gen[1].stdout and gen[0].stdout.strip()
 
 
 @pytest.mark.parametrize("name", ["llama-spm", "mistral-spm", "llama3-bpe", "qwen2-bpe", "smollm2-tiny",
