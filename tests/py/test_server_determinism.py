@@ -91,12 +91,15 @@ def run_all(url, bodies, delays):
 
 
 def test_greedy_under_load_with_preemption_equals_generate(smol):
-    # 4 slots of 96 tokens over a pool of 112: two requests of 40-80 tokens
-    # do not fit together, so the newest are preempted and recomputed.
+    # 4 slots of 96 tokens over a pool of 112: three requests of 40-80 tokens
+    # do not fit together, so the newest are preempted and recomputed. They
+    # start 0.1 s apart: a request runs 0.3-0.6 s here, so at 0.3 s apart
+    # (before 2026-12-07) at most two overlapped on a quiet machine and
+    # nothing was preempted.
     s = Server(smol, "--slots", 4, "-c", 96, "--kv-pool", 112, threads=2).wait_ready()
     try:
         bodies = [{"prompt": p, "max_tokens": n, "temperature": 0} for p, n in zip(PROMPTS, N_TOKENS)]
-        got = run_all(s.url, bodies, [0.0, 0.3, 0.6, 0.9, 1.2, 1.5, 1.8, 2.1])
+        got = run_all(s.url, bodies, [0.1 * i for i in range(8)])
         assert metric(s.url, "f8_preemptions_total") > 0, "the pool was never short: no preemption tested"
     finally:
         assert s.stop() == 0, "".join(s.log)
