@@ -16,7 +16,10 @@ from sending the request to the first content chunk. Printed: the TTFTs,
 the ratios next/first and other/first (issue 21's targets: <= 0.25 and
 <= 0.35), and usage.prompt_tokens_details.cached_tokens of each. With
 --no-cache-too, a --no-prefix-cache server runs the same requests for
-comparison. Without --model: $F8_CACHE/smollm2-135m-instruct-e4m3.f8.
+comparison. With --draft-model D.f8 the server drafts with D (speculative
+decoding): its next-turn TTFT then also shows what the draft model catches
+up (a kept draft sequence: only the new tokens; docs/server.md). Without
+--model: $F8_CACHE/smollm2-135m-instruct-e4m3.f8.
 """
 import argparse
 import json
@@ -86,7 +89,7 @@ class Server:
 
 
 def chat(url, messages, n=16):
-    """(ttft seconds, full text, cached tokens, prompt tokens)"""
+    """(ttft seconds, full text, cached tokens, prompt tokens, seconds to the whole answer)"""
     body = json.dumps({"messages": messages, "max_tokens": n, "temperature": 0, "stream": True,
                        "stream_options": {"include_usage": True}}).encode()
     req = urllib.request.Request(url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"})
@@ -106,7 +109,8 @@ def chat(url, messages, n=16):
                         ttft = time.perf_counter() - t0
                     text += c["delta"]["content"]
     cached = usage.get("prompt_tokens_details", {}).get("cached_tokens", 0)
-    return ttft if ttft is not None else time.perf_counter() - t0, text, cached, usage.get("prompt_tokens", 0)
+    whole = time.perf_counter() - t0
+    return ttft if ttft is not None else whole, text, cached, usage.get("prompt_tokens", 0), whole
 
 
 def run(server, repeats, system_tokens):
@@ -115,14 +119,14 @@ def run(server, repeats, system_tokens):
         sysmsg = {"role": "system", "content": system_prompt(["north", "south", "east", "west", "harbour"][r % 5] +
                                                              f" {r}", system_tokens)}
         first = [sysmsg, {"role": "user", "content": "When does the library open?"}]
-        t1, a1, c1, p1 = chat(server.url, first)
+        t1, a1, c1, p1, _ = chat(server.url, first)
         nxt = first + [{"role": "assistant", "content": a1}, {"role": "user", "content": "Can I print in colour?"}]
-        t2, _, c2, p2 = chat(server.url, nxt)
+        t2, _, c2, p2, w2 = chat(server.url, nxt)
         other = [sysmsg, {"role": "user", "content": "How many books may I borrow?"}]
-        t3, _, c3, p3 = chat(server.url, other)
-        rows.append({"first": (t1, c1, p1), "next": (t2, c2, p2), "other": (t3, c3, p3)})
+        t3, _, c3, p3, _ = chat(server.url, other)
+        rows.append({"first": (t1, c1, p1), "next": (t2, c2, p2), "other": (t3, c3, p3), "next_whole": w2})
         print(f"  repeat {r + 1}: first {t1:.2f} s ({p1} prompt tokens, {c1} cached), "
-              f"next {t2:.2f} s ({p2}, {c2} cached), other {t3:.2f} s ({p3}, {c3} cached); "
+              f"next {t2:.2f} s ({p2}, {c2} cached; whole answer {w2:.2f} s), other {t3:.2f} s ({p3}, {c3} cached); "
               f"next/first {t2 / t1:.3f}, other/first {t3 / t1:.3f}", flush=True)
     return rows
 
@@ -135,12 +139,16 @@ def main():
     ap.add_argument("--system-tokens", type=int, default=3000)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--no-cache-too", action="store_true", help="also run a --no-prefix-cache server")
+    ap.add_argument("--draft-model", help="serve with this draft model (speculative decoding)")
     a = ap.parse_args()
     if not Path(a.model).exists():
         sys.exit(f"model {a.model} missing: bash scripts/fixtures.sh smollm2, then f8 convert it")
     for name, extra in [("prefix cache on", [])] + ([("--no-prefix-cache", ["--no-prefix-cache"])]
                                                      if a.no_cache_too else []):
         print(f"{name}: {Path(a.model).name}, {a.threads} threads, 4 slots x 4096", flush=True)
+        if a.draft_model:
+            extra = extra + ["--draft-model", a.draft_model]
+            print(f"  draft model {Path(a.draft_model).name}", flush=True)
         s = Server(a.f8, a.model, a.threads, extra)
         try:
             rows = run(s, a.repeats, a.system_tokens)
@@ -149,7 +157,8 @@ def main():
         med = {k: statistics.median(r[k][0] for r in rows) for k in ("first", "next", "other")}
         print(f"  median TTFT: first {med['first']:.2f} s, next turn {med['next']:.2f} s "
               f"({med['next'] / med['first']:.3f}x, target <= 0.25x), same system prompt {med['other']:.2f} s "
-              f"({med['other'] / med['first']:.3f}x, target <= 0.35x)", flush=True)
+              f"({med['other'] / med['first']:.3f}x, target <= 0.35x); next turn's whole answer "
+              f"{statistics.median(r['next_whole'] for r in rows):.2f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ DraftModel::DraftModel(Runtime* rt, int32_t n_slots, int32_t batch_capacity, int
     : rt_(rt), capacity_(std::max(batch_capacity, 1)), n_vocab_(n_vocab), seqs_(size_t(std::max(n_slots, 1))) {}
 
 bool DraftModel::start(int32_t slot, const GenParams& p, uint64_t seed, std::string* err) {
-  drop(slot);
   // The request's sampling chain without what depends on the target's own
   // history (penalties) or constrains it (grammar): q is whatever the draft
   // drew from, and the acceptance rule corrects for the difference.
@@ -21,12 +20,41 @@ bool DraftModel::start(int32_t slot, const GenParams& p, uint64_t seed, std::str
   Seq& q = seqs_[size_t(slot)];
   q.sampler = rt_->new_sampler(dp, seed, err);
   q.sampling = p.temperature > 0;
+  q.active = true;
+  q.last_use = ++clock_;
   return q.sampler != nullptr;
 }
+
+void DraftModel::release(int32_t slot) { seqs_[size_t(slot)].active = false; }
 
 void DraftModel::drop(int32_t slot) {
   rt_->seq_clear(slot);
   seqs_[size_t(slot)].held.clear();
+}
+
+size_t DraftModel::shared_prefix(int32_t slot, const std::vector<int32_t>& tokens) const {
+  const std::vector<int32_t>& h = seqs_[size_t(slot)].held;
+  const size_t n = std::min(h.size(), tokens.size());
+  return size_t(std::mismatch(h.begin(), h.begin() + ptrdiff_t(n), tokens.begin()).first - h.begin());
+}
+
+void DraftModel::make_room(const std::vector<Request>& reqs, int32_t need) {
+  int32_t free = rt_->kv_free();
+  if (free < 0 || free >= need) return;
+  std::vector<char> in_step(seqs_.size(), 0);
+  for (const Request& r : reqs) in_step[size_t(r.slot)] = 1;
+  std::vector<int32_t> order;
+  for (size_t s = 0; s < seqs_.size(); ++s)
+    if (!in_step[s] && !seqs_[s].held.empty()) order.push_back(int32_t(s));
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    const Seq &x = seqs_[size_t(a)], &y = seqs_[size_t(b)];
+    return x.active != y.active ? !x.active : x.last_use < y.last_use;
+  });
+  for (int32_t s : order) {
+    drop(s);
+    free = rt_->kv_free();
+    if (free < 0 || free >= need) return;
+  }
 }
 
 void DraftModel::trim(int32_t slot, int32_t n) {
@@ -104,6 +132,18 @@ void DraftModel::draft(const std::vector<Request>& reqs, std::vector<Drafts>* ou
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return reqs[a].history->size() - from[a] < reqs[b].history->size() - from[b];
   });
+  {
+    // This step's entries: the catch-up decode, then up to n - 1 drafting
+    // positions per slot.
+    size_t catch_up = 0, drafting = 0;
+    ++clock_;
+    for (size_t r : order) {
+      catch_up += reqs[r].history->size() - from[r];
+      drafting += size_t(std::max(reqs[r].n - 1, 0));
+      seqs_[size_t(reqs[r].slot)].last_use = clock_;
+    }
+    make_room(reqs, int32_t(std::min(catch_up, size_t(capacity_)) + drafting));
+  }
   batch.clear();
   owner.clear();
   size_t budget = size_t(capacity_);

@@ -23,15 +23,19 @@
 // target's verify (min(1, p/q)), so the output is distributed as without
 // drafts either way.
 //
-// Consistency rule: when the target's sequence of a slot is reset or
-// rebuilt (a request ends, is cancelled or preempted, a choice starts with
-// a sibling's shared prompt, the prefix cache maps blocks), the scheduler
-// calls drop() and the next catch-up rebuilds the draft sequence from the
-// history; after a verification trim() cuts it to the accepted length.
-// The draft context only needs the slots' own positions (no prefix cache):
-// the same number of cells as the target's pool is always enough, since
-// each slot's draft sequence never holds more than the target's cells for
-// it in that step (history + k - 1 drafts <= n_past + 1 + k).
+// Kept sequences: a slot's draft sequence outlives its request, so the
+// next request in that slot (the next turn of a chat: its prompt starts
+// with the last prompt and reply) catches up only what is new; the
+// scheduler admits a request to the free slot whose kept sequence shares
+// the longest prefix with its prompt (shared_prefix). The draft context is
+// only ever read through `held`, so a kept sequence stays right whatever
+// happens to the target's cells. After a verification trim() cuts it to
+// the accepted length. Room: the draft context has as many cells as the
+// target's pool; the active slots' sequences never need more than the
+// target holds for them (history + k - 1 drafts <= n_past + 1 + k), and
+// before each step's decodes the kept sequences of finished requests go
+// (least recently used first), then those of active slots not drafting in
+// this step (rebuilt by their next catch-up), until the step's entries fit.
 #pragma once
 
 #include <cstdint>
@@ -53,10 +57,17 @@ class DraftModel {
   DraftModel(Runtime* rt, int32_t n_slots, int32_t batch_capacity, int32_t n_vocab);
 
   // A request starts in `slot`: its draft sampler (seeded `seed`); the
-  // slot's draft sequence is dropped. False with *err.
+  // slot's kept sequence stays (the first catch-up cuts it to what it
+  // shares with the request's history). False with *err.
   bool start(int32_t slot, const GenParams& p, uint64_t seed, std::string* err);
-  // The slot's target sequence was reset or rebuilt: forget its draft sequence.
+  // The slot's request ended or was preempted (it resumes in the same
+  // slot, sampler and all): its sequence is kept for a later request until
+  // its cells are needed.
+  void release(int32_t slot);
+  // Forgets the slot's draft sequence (its cells go back to the pool).
   void drop(int32_t slot);
+  // How many leading tokens of `tokens` the slot's sequence holds.
+  size_t shared_prefix(int32_t slot, const std::vector<int32_t>& tokens) const;
   // Keeps the first n positions of the slot's draft sequence (after a
   // verification: the history the target accepted).
   void trim(int32_t slot, int32_t n);
@@ -85,7 +96,13 @@ class DraftModel {
     std::vector<int32_t> held;
     std::unique_ptr<TokenSampler> sampler;
     bool sampling = false;  // T > 0: keep q rows
+    bool active = false;    // a request runs in the slot
+    uint64_t last_use = 0;  // step of the last catch-up or start (least recently used goes first)
   };
+  // Drops kept sequences until the runtime has `need` free cells (when it
+  // can say): finished requests' first, least recently used first, then
+  // active slots not in this step's requests.
+  void make_room(const std::vector<Request>& reqs, int32_t need);
   // Samples the next draft of reqs[r] from logits row `row` of the last
   // decode; false when the slot stops drafting.
   bool take(const Request& rq, int32_t row, Drafts* d, std::string* err);
@@ -94,6 +111,7 @@ class DraftModel {
   int32_t capacity_, n_vocab_;
   std::vector<Seq> seqs_;
   std::vector<float> probs_;
+  uint64_t clock_ = 0;  // draft() calls and starts
 };
 
 }  // namespace f8srv

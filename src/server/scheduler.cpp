@@ -186,9 +186,10 @@ void Scheduler::admit() {
     if (s.state == State::Prefill) map_prefix(s, i, /*fresh=*/false);
   }
   if (!waiting.empty() && slots_[waiting.back()].state == State::Preempted) return;
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    Slot& s = slots_[i];
-    if (s.state != State::Idle) continue;
+  // A free slot i takes the next request, or sends it to a better free slot
+  // and is looked at again (each visit takes a request or returns).
+  for (size_t i = 0; i < slots_.size(); i += slots_[i].state != State::Idle) {
+    if (slots_[i].state != State::Idle) continue;
     std::shared_ptr<Task> t;
     int32_t choice = 0;
     {
@@ -222,6 +223,17 @@ void Scheduler::admit() {
       if (!t) return;
       ++busy_;
     }
+    // With a draft model: the free slot whose kept draft sequence shares the
+    // most of the prompt (the next turn of a chat: its last prompt and
+    // reply), so the draft model catches up only what is new (draft_model.h).
+    size_t use = i;
+    if (draft_ && t->params.spec_draft_model != 0) {
+      size_t best = draft_->shared_prefix(static_cast<int32_t>(i), t->prompt);
+      for (size_t j = i + 1; j < slots_.size(); ++j)
+        if (slots_[j].state == State::Idle)
+          if (const size_t m = draft_->shared_prefix(static_cast<int32_t>(j), t->prompt); m > best) best = m, use = j;
+    }
+    Slot& s = slots_[use];
     std::string err;
     uint64_t seed = t->seed == UINT64_MAX ? t->seed : t->seed + uint64_t(choice);
     s.sampler = rt_->new_sampler(t->params, seed, &err);
@@ -256,7 +268,7 @@ void Scheduler::admit() {
     // The draft sampler's own stream (reproducible with a seed, and not the
     // same numbers as any choice's target sampler).
     if (s.model_drafts &&
-        !draft_->start(static_cast<int32_t>(i), t->params, seed == UINT64_MAX ? seed : seed ^ 0x9E3779B97F4A7C15ull,
+        !draft_->start(static_cast<int32_t>(use), t->params, seed == UINT64_MAX ? seed : seed ^ 0x9E3779B97F4A7C15ull,
                        &err)) {
       finish(s, "error", "draft model sampler: " + err, "");
       continue;
@@ -269,7 +281,7 @@ void Scheduler::admit() {
       t->n_prompt = static_cast<int32_t>(t->prompt.size());
     }
     if (choice == 0 && metrics_) metrics_->add_prompt_tokens(static_cast<int64_t>(t->prompt.size()));
-    start_choice(s, i);
+    start_choice(s, use);
   }
 }
 
@@ -318,9 +330,8 @@ void Scheduler::map_prefix(Slot& s, size_t index, bool fresh) {
 
 void Scheduler::release(Slot& s, bool keep) {
   const int32_t seq = static_cast<int32_t>(&s - slots_.data());
-  // The target's sequence is gone or rebuilt from here on: so is the draft's
-  // (the next catch-up rebuilds it from the history).
-  if (draft_ && s.model_drafts) draft_->drop(seq);
+  // The draft's sequence is kept for a later request (draft_model.h).
+  if (draft_ && s.model_drafts) draft_->release(seq);
   if (!cache_ || !keep || s.n_past <= 0 || !s.task) {
     rt_->seq_clear(seq);
     return;

@@ -32,8 +32,10 @@
 // them — and verified like lookup drafts, with the draft's distributions q
 // for sampling requests. With prompt lookup on as well, lookup goes first
 // and the draft model drafts only when lookup finds nothing (as `f8 generate`
-// does): a lookup hit costs no draft forward. Every release of a slot's
-// cells (end, cancel, preemption) drops its draft sequence too.
+// does): a lookup hit costs no draft forward. A slot's draft sequence
+// outlives its request (end, cancel, preemption), and a new request goes to
+// the free slot whose kept sequence shares the most of its prompt, so the
+// next turn of a chat catches up only its new tokens in the draft model.
 //
 // KV pool. The slots share one cache of `kv_cells` tokens (a position of a
 // slot holds one cell); no slot reserves its --ctx. A request is admitted

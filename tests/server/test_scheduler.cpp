@@ -557,6 +557,12 @@ int64_t prom_value(Metrics& m, const std::string& name) {
 class DraftRuntime : public SpecRuntime {
  public:
   bool fail_next = false;  // the next decode fails (cache unchanged)
+  int32_t kv_free() const override {
+    if (pool <= 0) return -1;
+    int32_t total = 0;
+    for (auto& [sq, n] : held) total += n;
+    return pool - total;
+  }
   bool decode(const std::vector<BatchEntry>& b, std::string* err) override {
     if (fail_next) {
       fail_next = false;
@@ -770,9 +776,117 @@ TEST(Scheduler, DraftModelDraftsForAllSlotsInOneDecodePerPosition) {
     shared |= seqs.size() > 1;
   }
   EXPECT_TRUE(shared) << "no draft decode carried two slots";
-  // Every slot released: the draft context holds nothing.
-  for (int32_t i = 0; i < 3; ++i) EXPECT_TRUE(dm.held(i).empty()) << i;
-  for (auto& [seq, n] : drt.held) EXPECT_EQ(n, 0) << seq;
+  // Every slot released: the draft sequences are kept (for a next turn),
+  // each as the draft context holds it.
+  for (int32_t i = 0; i < 3; ++i) EXPECT_EQ(int32_t(dm.held(i).size()), drt.held[i]) << i;
+  EXPECT_FALSE(dm.held(0).empty());
+}
+
+// The next turn of a conversation (its prompt = the last prompt + reply +
+// new tokens) goes to the slot that kept its draft sequence, and the draft
+// model catches up only the new tokens, for two conversations at once and
+// whichever order their next turns come in. Texts as without drafts.
+TEST(Scheduler, DraftModelNextTurnCatchesUpOnlyItsNewTokens) {
+  DraftTargetRuntime rt;
+  DraftRuntime drt;
+  DraftModel dm(&drt, 3, 64, kVocab);
+  Metrics m;
+  SchedulerConfig cfg{3, 128, 8, 64};
+  cfg.draft_max = 3;
+  Scheduler s(&rt, cfg, &m, &dm);
+  std::vector<int32_t> px, py;
+  for (int32_t i = 0; i < 24; ++i) px.push_back((i * 5) % 90), py.push_back((i * 7 + 1) % 90);
+  auto x = make_task(px, 10), y = make_task(py, 10);
+  s.submit(x);
+  s.submit(y);
+  run_until_idle(s);
+  ASSERT_EQ(take(*x), plain_text(px.back(), 10));
+  ASSERT_EQ(take(*y), plain_text(py.back(), 10));
+  auto next_turn = [](std::vector<int32_t> p) {
+    for (int32_t i = 1; i <= 10; ++i) p.push_back((p.back() + 1) % kVocab);  // the reply
+    p.push_back(80);  // the new message
+    p.push_back(81);
+    return p;
+  };
+  const std::vector<int32_t> px2 = next_turn(px), py2 = next_turn(py);
+  // The slots' kept sequences: each conversation's prompt and the reply as
+  // far as the draft model went (the last steps, at max_tokens, draft nothing).
+  int32_t slot_x = -1, slot_y = -1;
+  for (int32_t i = 0; i < 3; ++i) {
+    if (dm.shared_prefix(i, px2) > px.size()) slot_x = i;
+    if (dm.shared_prefix(i, py2) > py.size()) slot_y = i;
+  }
+  ASSERT_GE(slot_x, 0);
+  ASSERT_GE(slot_y, 0);
+  ASSERT_NE(slot_x, slot_y);
+  const size_t kept_x = dm.held(slot_x).size(), kept_y = dm.held(slot_y).size();
+  EXPECT_EQ(dm.shared_prefix(slot_x, px2), kept_x);
+  EXPECT_EQ(dm.shared_prefix(slot_y, py2), kept_y);
+  const size_t before = drt.batches.size();
+  auto y2 = make_task(py2, 6), x2 = make_task(px2, 6);  // y's turn first: slot order would give it x's slot
+  s.submit(y2);
+  s.submit(x2);
+  run_until_idle(s);
+  EXPECT_EQ(take(*x2), plain_text(81, 6));
+  EXPECT_EQ(take(*y2), plain_text(81, 6));
+  // Each slot's first draft decode after the new turns: its catch-up, what
+  // it did not keep of its history (prompt + the first generated token,
+  // pending), at the positions that follow what it kept: 5 tokens, not 37.
+  ASSERT_GT(drt.batches.size(), before);
+  for (const auto& [slot, kept, prompt] :
+       {std::tuple{slot_x, kept_x, &px2}, std::tuple{slot_y, kept_y, &py2}}) {
+    int32_t n = 0;
+    for (size_t b = before; b < drt.batches.size() && n == 0; ++b)
+      for (const BatchEntry& e : drt.batches[b])
+        if (e.seq == slot) {
+          ++n;
+          EXPECT_GE(e.pos, int32_t(kept)) << "slot " << slot;
+        }
+    EXPECT_EQ(n, int32_t(prompt->size() + 1 - kept)) << "slot " << slot;
+    EXPECT_LE(n, 5) << "slot " << slot;
+  }
+  EXPECT_TRUE(rt.position_error.empty()) << rt.position_error;
+  EXPECT_TRUE(drt.position_error.empty()) << drt.position_error;
+}
+
+// A kept sequence gives its cells back when a step needs them: finished
+// requests' sequences first, least recently used first.
+TEST(DraftModel, KeptSequencesMakeRoomLeastRecentlyUsedFirst) {
+  DraftRuntime drt;
+  drt.pool = 24;
+  DraftModel dm(&drt, 3, 16, kVocab);
+  GenParams p;
+  p.temperature = 0;
+  std::string err;
+  std::vector<DraftModel::Drafts> out;
+  std::vector<int32_t> h0, h1, h2;
+  for (int32_t i = 0; i < 10; ++i) h0.push_back(i * 4), h1.push_back(i * 4 + 1), h2.push_back(i * 4 + 2);
+  for (int32_t slot : {0, 1}) {
+    ASSERT_TRUE(dm.start(slot, p, 1, &err)) << err;
+    dm.draft({{slot, slot == 0 ? &h0 : &h1, 1}}, &out, &err);
+    ASSERT_TRUE(err.empty()) << err;
+    dm.release(slot);
+  }
+  EXPECT_EQ(dm.held(0).size(), 10u);
+  EXPECT_EQ(dm.held(1).size(), 10u);
+  EXPECT_EQ(drt.kv_free(), 4);
+  // Slot 2 needs 10 + 2 cells: slot 0's sequence (the older) goes, slot 1's stays.
+  ASSERT_TRUE(dm.start(2, p, 1, &err)) << err;
+  dm.draft({{2, &h2, 3}}, &out, &err);
+  EXPECT_TRUE(err.empty()) << err;
+  EXPECT_EQ(out[0].tokens.size(), 3u);
+  EXPECT_TRUE(dm.held(0).empty());
+  EXPECT_EQ(dm.held(1).size(), 10u);
+  EXPECT_EQ(dm.held(2).size(), 12u);
+  EXPECT_TRUE(drt.position_error.empty()) << drt.position_error;
+  // A running request's own sequence is kept over a finished one's: slot 1
+  // (finished) goes before slot 2 (running, not drafting in this step).
+  ASSERT_TRUE(dm.start(0, p, 1, &err)) << err;
+  dm.draft({{0, &h0, 2}}, &out, &err);
+  EXPECT_TRUE(dm.held(1).empty());
+  EXPECT_EQ(dm.held(2).size(), 12u);
+  EXPECT_EQ(dm.held(0).size(), 11u);
+  EXPECT_TRUE(drt.position_error.empty()) << drt.position_error;
 }
 
 // Preemption in a small pool and choices sharing a prompt: the draft
