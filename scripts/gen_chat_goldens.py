@@ -81,6 +81,7 @@ EXTRA_TEMPLATES = [
     "NVIDIA-Nemotron-Nano-v2.jinja",
     "LFM2-8B-A1B.jinja",
     "Kimi-K2-Instruct.jinja",
+    "ByteDance-Seed-OSS.jinja",  # a dict literal with integer keys
 ]
 # strftime_now's clock for reproducible renders: 2025-01-15 12:00:00 UTC.
 NOW = 1736942400
@@ -191,6 +192,10 @@ SCENARIOS = [
                            "thinking": "Add again."}],
      {}, ["reasoning_content", "</think>", "thinking"]),
     ("reasoning_effort_high", [m(S, "Be brief."), m(U, "Hi")], {"reasoning_effort": "high"}, ["reasoning_effort"]),
+    ("thinking_budget_1000", [m(S, "Be brief."), m(U, "What is 2+2?")], {"thinking_budget": 1000},
+     ["thinking_budget"]),
+    ("thinking_budget_0", [m(U, "What is 2+2?")], {"thinking_budget": 0}, ["thinking_budget"]),
+    ("thinking_budget_20000", [m(U, "What is 2+2?")], {"thinking_budget": 20000}, ["thinking_budget"]),
 ]
 
 
@@ -266,6 +271,12 @@ SNIPPETS = [
     "{{ l|select('odd')|tojson }}",
     "{{ 'é😀'|tojson(ensure_ascii=true) }} {{ {'k': 'ü'}|tojson(ensure_ascii=true, sort_keys=true) }}",
     "{{ messages[5] is defined }} {{ (messages[5]['role'] is defined) if messages[5] is defined else 'nope' }}",
+    # integer dict keys: lookups (also by True / 1.0), in, iteration, items, dictsort, repr, tojson, equality
+    "{% set g = {0: 'a', 512: 'b', 64: 'c', '1': 'str'} %}{{ g[512] }} {{ g[0] }} {{ g['1'] }} {{ g[1] is defined }} {{ g[64.0] }} "
+    "{{ 512 in g }} {{ '512' in g }} {{ 1 in g }} {{ g.get(64) }} {{ g.get(7, 'dflt') }} {{ g.keys()|list }} {{ g|list }}",
+    "{% set g = {2048: 512, 0: 0, 512: 128, 16384: 1024} %}{% for k, v in g|dictsort %}{{ k }}={{ v }};{% endfor %} "
+    "{{ g.items()|list }} {{ g }} {{ g|tojson }} {{ g|tojson(sort_keys=true) }} {{ g == {0: 0, 512: 128, 2048: 512, 16384: 1024} }} "
+    "{{ {1: 'x'} == {'1': 'x'} }} {{ {1: 'x'}[true] }}",
 ]
 
 

@@ -262,7 +262,7 @@ Value apply_filter(Interp& in, const std::string& name, Value v, Args& a, const 
     if (!v.is_mapping()) in.fail(at, "items filter expects a mapping");
     List l;
     for (const auto& kv : v.dict->items) {
-      Value t = Value::array({Value::str(kv.first), kv.second});
+      Value t = Value::array({dict_key_value(kv.first), kv.second});
       t.is_tuple = true;
       l.push_back(t);
     }
@@ -624,10 +624,10 @@ bool call_method(Interp& in, const Value& obj, const std::string& name, Args& a,
     if (name == "items" || name == "keys" || name == "values") {
       List l;
       for (const auto& kv : obj.dict->items) {
-        if (name == "keys") l.push_back(Value::str(kv.first));
+        if (name == "keys") l.push_back(dict_key_value(kv.first));
         else if (name == "values") l.push_back(kv.second);
         else {
-          Value t = Value::array({Value::str(kv.first), kv.second});
+          Value t = Value::array({dict_key_value(kv.first), kv.second});
           t.is_tuple = true;
           l.push_back(t);
         }
@@ -642,7 +642,8 @@ bool call_method(Interp& in, const Value& obj, const std::string& name, Args& a,
     if (name == "get") {
       if (!a0) in.fail(at, "get expects a key");
       const Value* d = a.get(1, nullptr);
-      const Value* v = a0->kind == Kind::String ? obj.dict->find(a0->s) : nullptr;
+      std::string k;
+      const Value* v = dict_key_of(*a0, &k) ? obj.dict->find(k) : nullptr;
       *out = v ? *v : d ? *d : Value::none();
       return true;
     }

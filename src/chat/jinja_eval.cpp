@@ -62,6 +62,8 @@ Value Interp::getitem(const Expr& at, const Value& obj, const Value& key) {
       // jinja2 falls back to the attribute: d['get'] is the method.
       Value m = bound_method(obj, key.s);
       if (!m.is_undefined() || !m.s.empty()) return m;
+    } else if (std::string k; dict_key_of(key, &k)) {
+      if (const Value* v = obj.dict->find(k)) return *v;
     }
     return Value::undefined("'dict object' has no attribute '" + py_str(key) + "'");
   }
@@ -133,7 +135,7 @@ std::vector<Value> Interp::iterate(const Expr& at, const Value& v) {
     case Kind::List: return *v.list;
     case Kind::Dict: {
       std::vector<Value> keys;
-      for (const auto& kv : v.dict->items) keys.push_back(Value::str(kv.first));
+      for (const auto& kv : v.dict->items) keys.push_back(dict_key_value(kv.first));
       return keys;
     }
     case Kind::String: {
@@ -159,7 +161,11 @@ bool Interp::contains(const Expr& at, const Value& container, const Value& item)
         if (py_equal(x, item)) return true;
       return false;
     case Kind::Dict:
-    case Kind::Namespace: return item.kind == Kind::String && container.dict->find(item.s);
+    case Kind::Namespace: {
+      std::string k;
+      return (container.kind == Kind::Dict || item.kind == Kind::String) && dict_key_of(item, &k) &&
+             container.dict->find(k);
+    }
     case Kind::Undefined: return false;
     default: fail(at, std::string("argument of type '") + kind_name(container) + "' is not iterable");
   }
@@ -416,8 +422,10 @@ Value Interp::eval(const Expr& e) {
       Dict d;
       for (size_t k = 0; k + 1 < e.kids.size(); k += 2) {
         Value key = eval(*e.kids[k]);
-        if (key.kind != Kind::String) fail(*e.kids[k], "dict keys other than strings are outside f8's Jinja subset");
-        d.set(key.s, eval(*e.kids[k + 1]));
+        std::string stored;
+        if ((key.kind != Kind::String && key.kind != Kind::Int) || !dict_key_of(key, &stored))
+          fail(*e.kids[k], "dict keys other than strings and integers are outside f8's Jinja subset");
+        d.set(stored, eval(*e.kids[k + 1]));
       }
       return Value::object(std::move(d));
     }

@@ -64,9 +64,9 @@ Value sort_filter(Interp& in, const std::string& name, const Value& v, Args& a, 
     if (b != "key" && b != "value") in.fail(at, "dictsort: You can only sort by either 'key' or 'value'");
     reverse = flag(a, 2, "reverse");
     for (const auto& kv : v.dict->items) {
-      Value item = Value::array({Value::str(kv.first), kv.second});
+      Value item = Value::array({dict_key_value(kv.first), kv.second});
       item.is_tuple = true;
-      keyed.emplace_back(fold_case(b == "key" ? Value::str(kv.first) : kv.second, cs), item);
+      keyed.emplace_back(fold_case(b == "key" ? dict_key_value(kv.first) : kv.second, cs), item);
     }
   } else {
     // sort(value, reverse=False, case_sensitive=False, attribute=None)

@@ -8,6 +8,7 @@
 #include <clocale>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cwctype>
 #include <locale.h>
 
@@ -26,6 +27,24 @@ Value* Dict::find(const std::string& k) {
 void Dict::set(const std::string& k, Value v) {
   if (Value* p = find(k)) *p = std::move(v);
   else items.emplace_back(k, std::move(v));
+}
+
+std::string int_dict_key(int64_t k) { return "\xff" + std::to_string(k); }
+bool is_int_dict_key(const std::string& k) { return !k.empty() && k[0] == '\xff'; }
+Value dict_key_value(const std::string& k) {
+  return is_int_dict_key(k) ? Value::integer(std::strtoll(k.c_str() + 1, nullptr, 10)) : Value::str(k);
+}
+bool dict_key_of(const Value& key, std::string* out) {
+  switch (key.kind) {
+    case Kind::String: *out = key.s; return true;
+    case Kind::Int: *out = int_dict_key(key.i); return true;
+    case Kind::Bool: *out = int_dict_key(key.b); return true;
+    case Kind::Float:
+      if (!(std::fabs(key.f) < 9.2e18) || key.f != std::floor(key.f)) return false;
+      *out = int_dict_key(int64_t(key.f));
+      return true;
+    default: return false;
+  }
 }
 
 const Value* Args::get(size_t idx, const char* name) const {
@@ -274,7 +293,7 @@ std::string py_repr(const Value& v) {
       for (const auto& kv : v.dict->items) {
         if (!first) out += ", ";
         first = false;
-        out += repr_string(kv.first) + ": " + py_repr(kv.second);
+        out += (is_int_dict_key(kv.first) ? kv.first.substr(1) : repr_string(kv.first)) + ": " + py_repr(kv.second);
       }
       return out + (v.kind == Kind::Namespace ? "}>" : "}");
     }
@@ -376,14 +395,18 @@ static void json_rec(std::string& out, const Value& v, int indent, int depth, co
       if (v.dict->items.empty()) { out += "{}"; return; }
       std::vector<const std::pair<std::string, Value>*> items;
       for (const auto& kv : v.dict->items) items.push_back(&kv);
-      if (sort_keys)
-        std::stable_sort(items.begin(), items.end(),
-                         [](auto* a, auto* b) { return a->first < b->first; });
+      if (sort_keys)  // integers by value (json.dumps sorts the keys before it makes them strings)
+        std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) {
+          if (is_int_dict_key(a->first) || is_int_dict_key(b->first))
+            return py_compare(dict_key_value(a->first), dict_key_value(b->first)) < 0;
+          return a->first < b->first;
+        });
       out += '{';
       for (size_t k = 0; k < items.size(); ++k) {
         if (k) out += isep;
         newline(depth + 1);
-        json_string(out, items[k]->first, ascii);
+        const std::string& key = items[k]->first;
+        json_string(out, is_int_dict_key(key) ? key.substr(1) : key, ascii);
         out += ksep;
         json_rec(out, items[k]->second, indent, depth + 1, isep, ksep, sort_keys, ascii);
       }

@@ -27,7 +27,8 @@ struct Error : std::runtime_error {
 
 struct Value;
 using List = std::vector<Value>;
-// Insertion-ordered string-keyed mapping (Python dicts keep order).
+// Insertion-ordered mapping (Python dicts keep order). Keys are strings,
+// or integers stored as int_dict_key's form (see below).
 struct Dict {
   std::vector<std::pair<std::string, Value>> items;
   const Value* find(const std::string& k) const;
@@ -88,6 +89,18 @@ struct Args {
   std::vector<std::pair<std::string, Value>> kw;
   const Value* get(size_t idx, const char* name) const;  // positional idx or keyword name
 };
+
+// Integer dict keys ({0: 0, 512: 128}: ByteDance Seed-OSS's template) are
+// stored as "\xff" + decimal: a byte no UTF-8 string holds, so an integer
+// key never meets a string key (Python's 1 and '1' are different keys).
+std::string int_dict_key(int64_t k);
+bool is_int_dict_key(const std::string& k);
+// A stored key as templates see it (a string, or the integer).
+Value dict_key_value(const std::string& k);
+// The stored form of a key for lookups: a string as it is; an int, a bool
+// or an integral float as the integer (Python's 1 == True == 1.0 are one
+// key). False for other kinds (no such key can be stored).
+bool dict_key_of(const Value& key, std::string* out);
 
 // Python-equivalent conversions.
 std::string py_str(const Value& v);   // str(v); Undefined -> ""

@@ -18,11 +18,21 @@ TEST(JinjaErrors, OutsideSubsetNamesLineAndColumn) {
   EXPECT_NE(r.error.find("'include' is outside f8's Jinja subset"), std::string::npos) << r.error;
   for (const char* t : {"{% include 'x' %}", "{% extends 'x' %}", "{% import 'x' as y %}", "{% block b %}{% endblock %}",
                         "{% do x %}", "{{ x|nosuchfilter }}", "{{ x is nosuchtest }}", "{{ f(*a) }}",
-                        "{% for x in y recursive %}{% endfor %}", "{{ '{:>8}'.format(1) }}", "{{ {1: 2} }}"}) {
+                        "{% for x in y recursive %}{% endfor %}", "{{ '{:>8}'.format(1) }}", "{{ {1.5: 2} }}",
+                        "{{ {none: 2} }}", "{{ {(1, 2): 2} }}"}) {
     fc::Result e = jr(t);
     EXPECT_FALSE(e.ok()) << t;
     EXPECT_NE(e.error.find("line 1"), std::string::npos) << t << ": " << e.error;
   }
+}
+
+TEST(JinjaErrors, DictKeysOtherThanStringsAndIntegersAreNamed) {
+  fc::Result r = jr("{% set d = {'a': 1,\n 2.5: 2} %}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error.find("line 2"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("dict keys other than strings and integers are outside f8's Jinja subset"),
+            std::string::npos)
+      << r.error;
 }
 
 TEST(JinjaErrors, SyntaxErrors) {
