@@ -59,6 +59,7 @@ FORMATS = {
     "meetkai-functionary-medium-v3.2": "functionary-v3.2",
     "Qwen3-Coder": "qwen3-coder",
     "GLM-4.6": "glm",
+    "ByteDance-Seed-OSS": "seed-oss",
 }
 
 # Text of each format's end-of-generation tokens: generation stops at the
@@ -72,6 +73,7 @@ EOG = {
     "gpt-oss": ["<|call|>", "<|return|>"],
     "deepseek-v3.1": ["<｜end▁of▁sentence｜>"], "deepseek-r1": ["<｜end▁of▁sentence｜>"],
     "nemotron": ["<SPECIAL_12>"], "glm": ["<|user|>", "<|observation|>", "<|endoftext|>"],
+    "seed-oss": ["<seed:eos>"],
 }
 # Where the assistant's turn starts, for templates whose rendering of the
 # whole conversation does not extend the generation prompt (tools placed

@@ -23,6 +23,8 @@
 //   functionary-v3.2  name\n{..}>>>name\n{..}   (the prompt ends with ">>>"; "all\n" starts text)
 //   qwen3-coder   <tool_call>\n<function=name>\n<parameter=k>\nv\n</parameter>\n</function>\n</tool_call>
 //   glm           <tool_call>name\n<arg_key>k</arg_key>\n<arg_value>v</arg_value>\n</tool_call>
+//   seed-oss      <seed:tool_call>\n<function=name>\n<parameter=k>v</parameter>\n</function>\n</seed:tool_call>
+//                 (ByteDance Seed-OSS; its <seed:think> block is reasoning)
 // A template that shows none of these (SmolLM2's, Phi-3.5's, Gemma 2's) gets
 // the Hermes syntax: the server adds a system prompt describing the tools
 // and the <tool_call> format (tool_prompt.cpp), and parses <tool_call>.
@@ -42,7 +44,7 @@ namespace f8srv {
 
 enum class ToolFormat {
   Hermes, Llama3, Mistral, MistralV11, CommandR, CommandR7B, Granite, GptOss, DeepSeekV31, DeepSeekR1,
-  KimiK2, Nemotron, FunctionaryV31, FunctionaryV32, Qwen3Coder, Glm,
+  KimiK2, Nemotron, FunctionaryV31, FunctionaryV32, Qwen3Coder, Glm, SeedOss,
 };
 const char* tool_format_name(ToolFormat f);
 // The format of a template's model (Hermes when none is recognized: the fallback).
@@ -63,7 +65,7 @@ struct ToolParseOptions {
   // named): it has no content; what is left of a call cut off by max_tokens
   // is dropped.
   bool forced = false;
-  // For formats whose arguments are not JSON (qwen3-coder, glm): parameter
+  // For formats whose arguments are not JSON (qwen3-coder, glm, seed-oss): parameter
   // name -> JSON type of each function ("string" values stay strings).
   std::map<std::string, std::map<std::string, std::string>> param_types;
 };

@@ -294,6 +294,7 @@ const char* tool_format_name(ToolFormat f) {
     case ToolFormat::FunctionaryV32: return "functionary-v3.2";
     case ToolFormat::Qwen3Coder: return "qwen3-coder";
     case ToolFormat::Glm: return "glm";
+    case ToolFormat::SeedOss: return "seed-oss";
   }
   return "hermes";
 }
@@ -311,6 +312,7 @@ bool detect(const std::string& s, ToolFormat* f) {
   else if (has("tool\xE2\x96\x81sep")) *f = ToolFormat::DeepSeekV31;
   else if (has("<|tool_calls_section_begin|>")) *f = ToolFormat::KimiK2;
   else if (has("<TOOLCALL>")) *f = ToolFormat::Nemotron;
+  else if (has("<seed:tool_call>")) *f = ToolFormat::SeedOss;
   else if (has("<parameter=") && has("<function=")) *f = ToolFormat::Qwen3Coder;
   else if (has("<arg_key>")) *f = ToolFormat::Glm;
   else if (has("<function=")) *f = ToolFormat::FunctionaryV31;
@@ -337,16 +339,18 @@ ToolParse parse_tool_output(ToolFormat f, const std::string& text, bool final, c
   // A leading thinking block is reasoning, not content.
   std::string reasoning, t = text;
   if (f != ToolFormat::GptOss) {
+    const std::string open = f == ToolFormat::SeedOss ? "<seed:think>" : "<think>";
+    const std::string close = f == ToolFormat::SeedOss ? "</seed:think>" : "</think>";
     size_t p = skip_ws(text, 0);
-    if (at(text, p, "<think>")) {
-      size_t e = text.find("</think>", p);
+    if (at(text, p, open)) {
+      size_t e = text.find(close, p);
       if (e == npos) {
         if (!final) return {};
       } else {
-        reasoning = trim(text.substr(p + 7, e - p - 7));
-        t = text.substr(skip_ws(text, e + 8));
+        reasoning = trim(text.substr(p + open.size(), e - p - open.size()));
+        t = text.substr(skip_ws(text, e + close.size()));
       }
-    } else if (!final && prefix_of(text, p, "<think>")) {
+    } else if (!final && prefix_of(text, p, open)) {
       return {};
     }
   }
@@ -435,6 +439,7 @@ ToolParse parse_tool_output(ToolFormat f, const std::string& text, bool final, c
     case ToolFormat::GptOss: r = parse_harmony(t, final); break;
     case ToolFormat::Qwen3Coder: r = parse_xml_calls(false, t, final, opt); break;
     case ToolFormat::Glm: r = parse_xml_calls(true, t, final, opt); break;
+    case ToolFormat::SeedOss: r = parse_xml_calls(false, t, final, opt, "<seed:tool_call>", "</seed:tool_call>"); break;
   }
   if (!reasoning.empty()) r.reasoning = reasoning + (r.reasoning.empty() ? "" : "\n" + r.reasoning);
   if (!opt.parallel && r.calls.size() > 1) r.calls.resize(1);

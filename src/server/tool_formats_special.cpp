@@ -1,7 +1,10 @@
 // tool_formats_special.cpp — the tool-call formats with a shape of their
 // own: gpt-oss's harmony messages, Functionary v3.2's ">>>" segments, and
-// the XML parameters of Qwen3-Coder and GLM (tool_calls.h).
+// the XML parameters of Qwen3-Coder, GLM and Seed-OSS (tool_calls.h).
 #include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <cstring>
 
 #include "server/tool_scan.h"
 
@@ -119,7 +122,85 @@ ToolParse parse_functionary_v32(const std::string& t, bool final) {
   return out;
 }
 
-// ------------------------------------------------ XML-style parameters (qwen3-coder, glm)
+// ------------------------------------------------ XML-style parameters (qwen3-coder, glm, seed-oss)
+namespace {
+// A Python literal of lists, tuples, dicts, strings, numbers, True / False /
+// None as JSON text: what a template's `value | string` writes for a
+// list or dict argument (Seed-OSS: "['a', 'b c']"). False if it is not one.
+bool py_literal_json(const std::string& s, size_t& i, std::string* out, int depth = 0) {
+  auto ws = [&]() {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r')) ++i;
+  };
+  ws();
+  if (i >= s.size() || depth > 64) return false;
+  const char c = s[i];
+  if (c == '\'' || c == '"') {
+    std::string v;
+    for (++i; i < s.size() && s[i] != c; ++i) {
+      if (s[i] != '\\') {
+        v += s[i];
+        continue;
+      }
+      if (++i >= s.size()) return false;
+      switch (s[i]) {
+        case 'n': v += '\n'; break;
+        case 't': v += '\t'; break;
+        case 'r': v += '\r'; break;
+        case '\\': case '\'': case '"': v += s[i]; break;
+        default: v += '\\', v += s[i];  // Python keeps an unknown escape as it is
+      }
+    }
+    if (i >= s.size()) return false;
+    ++i;
+    *out += nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return true;
+  }
+  if (c == '[' || c == '(' || c == '{') {
+    const char close = c == '[' ? ']' : c == '(' ? ')' : '}';
+    *out += c == '{' ? '{' : '[';
+    ++i;
+    for (bool first = true;; first = false) {
+      ws();
+      if (i < s.size() && s[i] == close) break;
+      if (!first) {
+        if (i >= s.size() || s[i] != ',') return false;
+        ++i;
+        ws();
+        if (i < s.size() && s[i] == close) break;  // a trailing comma
+        *out += ',';
+      }
+      if (c == '{') {
+        std::string key;
+        if (!py_literal_json(s, i, &key, depth + 1) || key.empty() || key[0] != '"') return false;  // string keys
+        *out += key;
+        ws();
+        if (i >= s.size() || s[i] != ':') return false;
+        ++i;
+        *out += ':';
+      }
+      if (!py_literal_json(s, i, out, depth + 1)) return false;
+    }
+    ++i;
+    *out += c == '{' ? '}' : ']';
+    return true;
+  }
+  for (const auto& [py, js] : {std::pair<const char*, const char*>{"True", "true"}, {"False", "false"}, {"None", "null"}})
+    if (s.compare(i, std::strlen(py), py) == 0) {
+      i += std::strlen(py);
+      *out += js;
+      return true;
+    }
+  size_t j = i;
+  while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || std::strchr("+-.eE", s[j]))) ++j;
+  if (j == i) return false;
+  nlohmann::json num = nlohmann::json::parse(s.substr(i, j - i), nullptr, false);
+  if (num.is_discarded() || !num.is_number()) return false;
+  *out += num.dump();
+  i = j;
+  return true;
+}
+}  // namespace
+
 std::string xml_args(const std::string& fn, const std::vector<std::pair<std::string, std::string>>& kv,
                      const ToolParseOptions& opt) {
   nlohmann::ordered_json obj = nlohmann::ordered_json::object();  // parameters in the order written
@@ -134,14 +215,22 @@ std::string xml_args(const std::string& fn, const std::vector<std::pair<std::str
       if (it != types->second.end()) type = it->second;
     }
     nlohmann::ordered_json parsed = type == "string" ? nlohmann::ordered_json() : nlohmann::ordered_json::parse(v, nullptr, false);
+    if (parsed.is_discarded() && (type == "array" || type == "object")) {
+      std::string js;
+      size_t i = 0;
+      if (py_literal_json(v, i, &js) && v.find_first_not_of(" \n\t\r", i) == std::string::npos)
+        parsed = nlohmann::ordered_json::parse(js, nullptr, false);
+      if (!parsed.is_discarded() && !(type == "array" ? parsed.is_array() : parsed.is_object()))
+        parsed = nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);  // not the schema's type: a string
+    }
     obj[k] = type == "string" || parsed.is_discarded() ? nlohmann::ordered_json(v) : parsed;
   }
   return obj.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-ToolParse parse_xml_calls(bool glm, const std::string& t, bool final, const ToolParseOptions& opt) {
+ToolParse parse_xml_calls(bool glm, const std::string& t, bool final, const ToolParseOptions& opt,
+                          const std::string& open, const std::string& close) {
   ToolParse out;
-  const std::string open = "<tool_call>", close = "</tool_call>";
   size_t first = t.find(open);
   if (first == npos) {
     out.content = final ? t : rtrim(t.substr(0, t.size() - held_tail(t, {open})));

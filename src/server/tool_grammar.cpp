@@ -9,7 +9,8 @@
 // written <[ID]>; others as text. The layout (spaces, newlines) is the one
 // the template renders, which is what the model was trained on.
 // qwen3-coder and glm are forced into the hermes JSON form inside their
-// <tool_call> (their parsers read it): their XML parameters carry no types.
+// <tool_call> (their parsers read it): their XML parameters carry no types;
+// seed-oss the same inside <seed:tool_call>.
 #include <nlohmann/json.hpp>
 
 #include "server/tool_calls.h"
@@ -65,6 +66,10 @@ bool tool_call_grammar(ToolFormat f, const std::vector<ToolSpec>& tools, const s
         call = marker("<tool_call>") + " " + lit("\n" + obj_name + "arguments\": ") + " " + root + " " + lit("}\n") +
                " " + marker("</tool_call>");
         break;
+      case ToolFormat::SeedOss:
+        call = marker("<seed:tool_call>") + " " + lit("\n" + obj_name + "arguments\": ") + " " + root + " " +
+               lit("}\n") + " " + marker("</seed:tool_call>");
+        break;
       case ToolFormat::Llama3: call = lit(obj_name + "parameters\": ") + " " + root + " " + lit("}"); break;
       case ToolFormat::Mistral:  // Mistral's template also writes the call's id
         call = lit(obj_name + "arguments\": ") + " " + root + " (" + lit(", \"id\": \"") + " [A-Za-z0-9]{9} " + lit("\"") +
@@ -113,7 +118,8 @@ bool tool_call_grammar(ToolFormat f, const std::vector<ToolSpec>& tools, const s
   switch (f) {
     case ToolFormat::Hermes:
     case ToolFormat::Qwen3Coder:
-    case ToolFormat::Glm: sep = lit("\n"); break;
+    case ToolFormat::Glm:
+    case ToolFormat::SeedOss: sep = lit("\n"); break;
     case ToolFormat::Llama3:
     case ToolFormat::GptOss: multi = false; break;  // one call per turn
     case ToolFormat::Mistral: pre = marker("[TOOL_CALLS]") + " " + lit("["), sep = lit(", "), post = lit("]"); break;

@@ -50,6 +50,10 @@ bool to_call(const std::string& t, const ObjCall& o, ToolCallOut* c);
 // (tool_formats_special.cpp).
 ToolParse parse_harmony(const std::string& t, bool final);
 ToolParse parse_functionary_v32(const std::string& t, bool final);
-ToolParse parse_xml_calls(bool glm, const std::string& t, bool final, const ToolParseOptions& opt);
+// Calls between `open` and `close` (<tool_call>; Seed-OSS: <seed:tool_call>)
+// with XML parameters: <function=name><parameter=k>v</parameter> (qwen3-coder,
+// seed-oss), or name<arg_key>k</arg_key><arg_value>v</arg_value> (glm).
+ToolParse parse_xml_calls(bool glm, const std::string& t, bool final, const ToolParseOptions& opt,
+                          const std::string& open = "<tool_call>", const std::string& close = "</tool_call>");
 
 }  // namespace f8srv::toolscan

@@ -51,7 +51,7 @@ ToolParseOptions options_of(const json& tools) {
 }
 
 ToolFormat format_named(const std::string& name) {
-  for (int i = 0; i <= int(ToolFormat::Glm); ++i)
+  for (int i = 0; i <= int(ToolFormat::SeedOss); ++i)  // the last format
     if (name == tool_format_name(ToolFormat(i))) return ToolFormat(i);
   ADD_FAILURE() << "unknown format " << name;
   return ToolFormat::Hermes;
@@ -66,7 +66,7 @@ const std::vector<std::string> kControl = {
     "<\xEF\xBD\x9Ctool\xE2\x96\x81" "calls\xE2\x96\x81" "end\xEF\xBD\x9C>",
     "<\xEF\xBD\x9Ctool\xE2\x96\x81" "call\xE2\x96\x81" "begin\xEF\xBD\x9C>",
     "<\xEF\xBD\x9Ctool\xE2\x96\x81" "call\xE2\x96\x81" "end\xEF\xBD\x9C>",
-    "<\xEF\xBD\x9Ctool\xE2\x96\x81sep\xEF\xBD\x9C>"};
+    "<\xEF\xBD\x9Ctool\xE2\x96\x81sep\xEF\xBD\x9C>", "<seed:tool_call>", "</seed:tool_call>"};
 
 std::string marker(const std::string& m) {
   for (size_t i = 0; i < kControl.size(); ++i)
@@ -175,9 +175,11 @@ TEST(ToolCallGoldens, RequiredGrammarAcceptsTheTemplateLayout) {
   for (const json& c : doc["cases"]) {
     std::string fmt = c["format"];
     // gpt-oss: the template's header order differs from what the model
-    // writes (harmony: channel, then recipient); qwen3-coder / glm are forced
-    // into JSON arguments; calls after content are not "required" output.
-    if (fmt == "gpt-oss" || fmt == "qwen3-coder" || fmt == "glm" || !c["content"].get<std::string>().empty()) continue;
+    // writes (harmony: channel, then recipient); qwen3-coder / glm / seed-oss
+    // are forced into JSON arguments; calls after content are not "required" output.
+    if (fmt == "gpt-oss" || fmt == "qwen3-coder" || fmt == "glm" || fmt == "seed-oss" ||
+        !c["content"].get<std::string>().empty())
+      continue;
     std::string where = c["template"].get<std::string>() + " / " + c["case"].get<std::string>();
     std::string out = c["output"];
     size_t th = out.find("</think>");
@@ -203,7 +205,7 @@ TEST(ToolCallGrammar, SamplesParseIntoCalls) {
   std::vector<ToolSpec> tools = tools_of(doc["tools"]);
   ToolParseOptions opt = options_of(doc["tools"]);
   std::mt19937 rng(5);
-  for (int fi = 0; fi <= int(ToolFormat::Glm); ++fi) {
+  for (int fi = 0; fi <= int(ToolFormat::SeedOss); ++fi) {  // every format
     ToolFormat f = ToolFormat(fi);
     for (std::string only : {std::string(), std::string("search_docs")}) {
       std::string gbnf, err;
@@ -285,4 +287,33 @@ TEST(ToolCalls, MalformedCallsStayContentAndMarkersAreHeld) {
   p = parse_tool_output(ToolFormat::Llama3, "{\"name\": \"f\", \"parameters\": \"{\\\"q\\\": 1}\"}", true, opt);
   ASSERT_EQ(p.calls.size(), 1u);
   EXPECT_EQ(p.calls[0].arguments, "{\"q\": 1}");
+}
+
+// XML-parameter formats take a list or dict argument in the form the
+// template writes it: JSON, or a Python literal (Seed-OSS renders
+// `value | string`: "['a', 'b c']"); typed by the function's schema.
+TEST(ToolCalls, XmlArgumentsInPythonForm) {
+  ToolParseOptions opt;
+  opt.param_types["f"] = {{"l", "array"}, {"d", "object"}, {"s", "string"}, {"n", "integer"}};
+  auto args = [&](const std::string& params) {
+    const std::string out = "<seed:think>plan</seed:think>\n<seed:tool_call>\n<function=f>\n" + params +
+                            "</function>\n</seed:tool_call>";
+    ToolParse p = parse_tool_output(ToolFormat::SeedOss, out, true, opt);
+    EXPECT_EQ(p.reasoning, "plan");
+    EXPECT_EQ(p.content, "");
+    return p.calls.size() == 1 ? json::parse(p.calls[0].arguments) : json();
+  };
+  EXPECT_EQ(args("<parameter=l>(\"x\", 'y\\'s', None, True, 1.5e3, -2)</parameter>\n"),
+            json::parse(R"({"l": ["x", "y's", null, true, 1500.0, -2]})"));
+  EXPECT_EQ(args("<parameter=d>{'a': [1, 2], \"b\": False, 'c': {}}</parameter>\n"),
+            json::parse(R"({"d": {"a": [1, 2], "b": false, "c": {}}})"));
+  EXPECT_EQ(args("<parameter=l>[\"json\", 1]</parameter>\n<parameter=s>['kept', 'as text']</parameter>\n"
+                 "<parameter=n>7</parameter>\n"),
+            json::parse(R"({"l": ["json", 1], "s": "['kept', 'as text']", "n": 7})"));
+  // Not a literal, or not the schema's type: the text as it is.
+  EXPECT_EQ(args("<parameter=l>['a', </parameter>\n"), json::parse(R"({"l": "['a', "})"));
+  EXPECT_EQ(args("<parameter=l>{'a': 1}</parameter>\n"), json::parse(R"({"l": "{'a': 1}"})"));
+  EXPECT_EQ(args("<parameter=d>{1: 2}</parameter>\n"), json::parse(R"({"d": "{1: 2}"})"));
+  EXPECT_EQ(args("<parameter=l>[x]</parameter>\n"), json::parse(R"({"l": "[x]"})"));
+  EXPECT_EQ(detect_tool_format("{{ '<seed:tool_call>' }}<function=<parameter="), ToolFormat::SeedOss);
 }
