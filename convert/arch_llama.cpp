@@ -1,6 +1,7 @@
 // arch_llama.cpp — the Llama family name map: LlamaForCausalLM (Llama 2,
 // Llama 3.x, TinyLlama, SmolLM2), MistralForCausalLM and Qwen2ForCausalLM all
-// use the same HF module names; Qwen2 adds q/k/v biases; Qwen3 adds per-head
+// use the same HF module names; Qwen2 adds q/k/v biases (SeedOssForCausalLM:
+// q/k/v and o_proj biases as its config switches them); Qwen3 adds per-head
 // q/k norms (self_attn.{q,k}_norm.weight [head_dim] -> blk.N.attn_{q,k}_norm.weight).
 // Phi3ForCausalLM: self_attn.qkv_proj.weight [q_dim + 2 kv_dim, hidden] (rows
 // q, then k, then v) and mlp.gate_up_proj.weight [2 ffn, hidden] (gate rows,
@@ -162,10 +163,12 @@ bool map_hf_name(const HParams& hp, const std::string& hf_name, MappedName* out)
       return true;
     }
     if (rest == "bias") {
-      // Only q/k/v carry biases, and only when the config says so.
+      // Biases on q/k/v and on o_proj, each only when the config says so
+      // (Qwen2: q/k/v; Seed-OSS: attention_bias, attention_out_bias).
       bool qkv = std::strcmp(p.ours, "attn_q") == 0 || std::strcmp(p.ours, "attn_k") == 0 ||
                  std::strcmp(p.ours, "attn_v") == 0;
-      if (!qkv || !hp.qkv_bias) return false;
+      bool out_proj = std::strcmp(p.ours, "attn_output") == 0;
+      if (!(qkv && hp.qkv_bias) && !(out_proj && hp.attn_out_bias)) return false;
       *out = {stem + ".bias", Role::Bias, "", layer};
       return true;
     }

@@ -1,6 +1,6 @@
 // config_dense.cpp — config.json schemas of the dense Llama-family
 // architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
-// Qwen3ForCausalLM, Phi3ForCausalLM.
+// Qwen3ForCausalLM, Phi3ForCausalLM, SeedOssForCausalLM.
 //
 // Each schema reads the keys its transformers config class and modeling code
 // use (defaults: transformers 5.25's config classes), and refuses only the
@@ -92,6 +92,22 @@ Status schema_qwen3(Reader& r, HParams* hp, Notes* notes) {
   F8_CFG_TRY(read_biases(r, /*mlp_bias_key=*/false));
   hp->qk_norm = true;
   return read_qwen_windows(r, true, hp);
+}
+
+// ByteDance Seed-OSS: a Llama block whose q/k/v and o_proj biases are each
+// switched by the config (SeedOssConfig: attention_bias true,
+// attention_out_bias false, mlp_bias false); the runtime runs it as "llama"
+// with the qkv/output bias flags.
+Status schema_seed_oss(Reader& r, HParams* hp, Notes* notes) {
+  F8_CFG_TRY(read_core(r, {155136, 4096, 27648, 64, 80, 8, 128, 524288, 1e-6f, false}, hp));
+  F8_CFG_TRY(read_rope(r, 10000.0f, hp, notes));
+  F8_CFG_TRY(read_silu(r));
+  F8_CFG_TRY(r.boolean("attention_bias", true, &hp->qkv_bias));
+  F8_CFG_TRY(r.boolean("attention_out_bias", false, &hp->attn_out_bias));
+  bool mlp_bias = false;
+  F8_CFG_TRY(r.boolean("mlp_bias", false, &mlp_bias));
+  if (mlp_bias) return r.refuse("mlp_bias", "biases on the MLP projections are not implemented in f8");
+  return Status::Ok();
 }
 
 Status schema_phi3(Reader& r, HParams* hp, Notes* notes) {

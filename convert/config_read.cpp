@@ -202,7 +202,7 @@ bool harmless_key(const std::string& k) {
       "initializer_range", "initializer_factor", "attention_dropout", "hidden_dropout", "hidden_dropout_prob",
       "attention_probs_dropout_prob", "embd_pdrop", "resid_pdrop", "dropout", "gradient_checkpointing",
       "pretraining_tp", "router_aux_loss_coef", "router_z_loss_coef", "aux_loss_alpha", "seq_aux",
-      "router_jitter_noise", "mlp_dropout", "classifier_dropout",
+      "router_jitter_noise", "mlp_dropout", "classifier_dropout", "residual_dropout",
       // token ids (eos_token_id is read for the stop ids)
       "bos_token_id", "pad_token_id", "unk_token_id", "sep_token_id", "decoder_start_token_id",
       "forced_bos_token_id", "forced_eos_token_id",

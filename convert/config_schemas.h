@@ -16,6 +16,7 @@ Status schema_mistral(Reader& r, HParams* hp, Notes* notes);
 Status schema_qwen2(Reader& r, HParams* hp, Notes* notes);
 Status schema_qwen3(Reader& r, HParams* hp, Notes* notes);
 Status schema_phi3(Reader& r, HParams* hp, Notes* notes);
+Status schema_seed_oss(Reader& r, HParams* hp, Notes* notes);
 // Qwen2/Qwen3 windows (use_sliding_window, sliding_window, layer_types,
 // max_window_layers when the class has it).
 Status read_qwen_windows(Reader& r, bool has_max_window_layers, HParams* hp);

@@ -43,6 +43,7 @@ constexpr Arch kArchs[] = {
     {"Qwen2ForCausalLM", "qwen2", flat<cfg::schema_qwen2>},
     {"Qwen3ForCausalLM", "qwen3", flat<cfg::schema_qwen3>},
     {"Phi3ForCausalLM", "phi3", flat<cfg::schema_phi3>},
+    {"SeedOssForCausalLM", "llama", flat<cfg::schema_seed_oss>},
     {"Gemma2ForCausalLM", "gemma2", flat<cfg::schema_gemma2>},
     {"Gemma3ForCausalLM", "gemma3", flat<cfg::schema_gemma3>},
     {"Gemma3ForConditionalGeneration", "gemma3", cfg::schema_gemma3_multimodal},

@@ -38,6 +38,7 @@ MODELS = {  # golden name -> dir under the cache
     "smollm2-135m-tf5": "synthetic/smollm2-tf5",
     "qwen3-bpe": "synthetic/qwen3-bpe",
     "phi3-spm": "synthetic/phi3-spm",
+    "seed-oss": "synthetic/seed-oss",
     "mistral-sw": "synthetic/mistral-sw",
     "qwen2-sw": "synthetic/qwen2-sw",
     "gemma2": "synthetic/gemma2",

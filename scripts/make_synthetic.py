@@ -497,6 +497,31 @@ def make_qwen3_bpe(d: Path, cache: Path) -> None:
     write_qwen_tokenizer(d)
 
 
+def make_seed_oss(d: Path, cache: Path) -> None:
+    """SeedOssForCausalLM (ByteDance Seed-OSS) as transformers 5's SeedOssConfig
+    writes it: q/k/v biases (attention_bias) and an o_proj bias
+    (attention_out_bias, off in the published model, on here so the fixture
+    checks it), head_dim 32 with 4 heads on hidden 96, the dropouts, untied
+    embeddings. Qwen2 BPE tokenizer, ChatML (Seed-OSS's own tokenizer is not
+    on PyPI)."""
+    cfg = base_config("SeedOssForCausalLM", "seed_oss", hidden_size=96, intermediate_size=192,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=32,
+                      max_position_embeddings=524288, rms_norm_eps=1e-6,
+                      rope_parameters={"rope_theta": 10000000.0, "rope_type": "default"},
+                      attention_bias=True, attention_out_bias=True, mlp_bias=False,
+                      attention_dropout=0.1, residual_dropout=0.1, pretraining_tp=1,
+                      vocab_size=151936, tie_word_embeddings=False, bos_token_id=151643,
+                      eos_token_id=151645, pad_token_id=151643, dtype="bfloat16",
+                      transformers_version="5.25.0")
+    write_json(d / "config.json", cfg)
+    t = llama_tensors(cfg, seed=1012, qkv_bias=True)
+    W = Weights(1013)
+    for i in range(cfg["num_hidden_layers"]):
+        t[f"model.layers.{i}.self_attn.o_proj.bias"] = W.bias(cfg["hidden_size"])
+    write_weights(d, t, "BF16")
+    write_qwen_tokenizer(d)
+
+
 def make_phi3_spm(d: Path, cache: Path) -> None:
     """Phi3ForCausalLM as transformers 4 writes Phi-3-mini-4k (rope_theta,
     rope_scaling null, torch_dtype, sliding_window 2047 < max_position 4096,
@@ -631,6 +656,7 @@ FIXTURES = {
     "smollm2-tf5": make_smollm2_tf5,
     "qwen3-bpe": make_qwen3_bpe,
     "phi3-spm": make_phi3_spm,
+    "seed-oss": make_seed_oss,
     "mistral-sw": make_mistral_sw,
     "qwen2-sw": make_qwen2_sw,
     "gemma2": make_gemma2,

@@ -1228,3 +1228,30 @@ TEST_F(Convert, Phi3FusedProjectionsAreSplitByRows) {
   fs::remove(out);
   expect_failure(convert(o), "config.json implies");
 }
+
+// SeedOssForCausalLM: SeedOssConfig's bias switches (q/k/v on, o_proj off by
+// default), run as "llama" with the bias flags; MLP biases are refused by name.
+TEST(ConfigSchema, SeedOssBiasesAndDefaults) {
+  using nlohmann::json;
+  HParams hp;
+  ASSERT_TRUE(parse(llama_cfg({{"head_dim", 32}}, "SeedOssForCausalLM"), &hp).ok());
+  EXPECT_EQ(hp.arch, "llama");
+  EXPECT_TRUE(hp.qkv_bias);
+  EXPECT_FALSE(hp.attn_out_bias);
+  EXPECT_EQ(hp.head_dim, 32u);
+  ASSERT_TRUE(parse(llama_cfg({{"attention_bias", false}, {"attention_out_bias", true}, {"residual_dropout", 0.1}},
+                              "SeedOssForCausalLM"),
+                    &hp)
+                  .ok());
+  EXPECT_FALSE(hp.qkv_bias);
+  EXPECT_TRUE(hp.attn_out_bias);
+  EXPECT_TRUE(hp.unread_keys.empty()) << hp.unread_keys.front();  // the dropouts are training-only
+  HParams d;  // nothing stated: SeedOssConfig's own defaults
+  ASSERT_TRUE(parse(R"({"architectures": ["SeedOssForCausalLM"]})", &d).ok());
+  EXPECT_EQ(d.vocab, 155136u);
+  EXPECT_EQ(d.n_layers, 64u);
+  EXPECT_EQ(d.n_heads, 80u);
+  EXPECT_EQ(d.n_kv_heads, 8u);
+  EXPECT_EQ(d.head_dim, 128u);
+  expect_refused(llama_cfg({{"mlp_bias", true}}, "SeedOssForCausalLM"), {"mlp_bias", "not implemented"});
+}

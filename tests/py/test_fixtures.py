@@ -19,7 +19,7 @@ import hf_fixture_io as io  # noqa: E402
 
 CACHE = Path(os.environ.get("F8_CACHE") or Path.home() / ".cache" / "f8")
 SYNTH = ["llama-spm", "mistral-spm", "llama3-bpe", "qwen2-bpe", "smollm2-tiny", "fp8-ct", "fp8-block",
-         "smollm2-tf5", "qwen3-bpe", "phi3-spm", "mistral-sw", "qwen2-sw",
+         "smollm2-tf5", "qwen3-bpe", "phi3-spm", "seed-oss", "mistral-sw", "qwen2-sw",
          "gemma2", "gemma3", "mixtral", "qwen2moe", "qwen3moe", "qwen3moe-fp8", "gemma3-mm", "gpt-oss", "gpt-oss-bf16",
          "deepseek-v3", "deepseek-r1", "deepseek-v3-lite"]
 ALL = {"smollm2-135m-instruct": CACHE / "smollm2-135m-instruct",
@@ -183,7 +183,10 @@ def test_safetensors_and_shapes_follow_config(fixtures, name):
             assert shape[p + "mlp.down_proj.weight"] == [h, ff]
         if cfg["model_type"] in ("qwen3", "qwen3_moe", "gemma3_text"):
             assert shape[p + "self_attn.q_norm.weight"] == shape[p + "self_attn.k_norm.weight"] == [hd]
-        assert (p + "self_attn.q_proj.bias" in shape) == (cfg["model_type"] in ("qwen2", "qwen2_moe", "gpt_oss"))
+        assert (p + "self_attn.q_proj.bias" in shape) == (cfg["model_type"] in ("qwen2", "qwen2_moe", "gpt_oss") or
+                                                          cfg.get("attention_bias") is True)
+        assert (p + "self_attn.o_proj.bias" in shape) == (cfg["model_type"] == "gpt_oss" or
+                                                          cfg.get("attention_out_bias") is True)
     tc = json.loads((d / "tokenizer_config.json").read_text())
     # transformers 5 writes the template to chat_template.jinja
     assert tc.get("chat_template") or (d / "chat_template.jinja").read_text()
