@@ -12,15 +12,12 @@ namespace f8conv::cfg {
 
 namespace {
 
-// attention_bias / mlp_bias: Llama-style biases on every projection
-// (attention_bias puts one on o_proj too, which the runtime has no slot for).
-Status read_biases(Reader& r, bool mlp_bias_key) {
+// Qwen3's attention_bias: biases on q/k/v/o_proj under its per-head q/k
+// norms, a combination no golden checks (no published Qwen3 sets it).
+Status refuse_qwen3_attention_bias(Reader& r) {
   bool b = false;
   F8_CFG_TRY(r.boolean("attention_bias", false, &b));
   if (b) return r.refuse("attention_bias", "biases on q/k/v/o_proj are not implemented for this architecture in f8");
-  if (!mlp_bias_key) return Status::Ok();
-  F8_CFG_TRY(r.boolean("mlp_bias", false, &b));
-  if (b) return r.refuse("mlp_bias", "biases on the MLP projections are not implemented in f8");
   return Status::Ok();
 }
 
@@ -67,7 +64,15 @@ Status schema_llama(Reader& r, HParams* hp, Notes* notes) {
   F8_CFG_TRY(read_core(r, {32000, 4096, 11008, 32, 32, 0, 0, 2048, 1e-6f, false}, hp));
   F8_CFG_TRY(read_rope(r, 10000.0f, hp, notes));
   F8_CFG_TRY(read_silu(r));
-  return read_biases(r, /*mlp_bias_key=*/true);
+  // LlamaAttention: attention_bias puts a bias on q/k/v and o_proj (the
+  // block Seed-OSS's golden checks with both biases on).
+  bool bias = false;
+  F8_CFG_TRY(r.boolean("attention_bias", false, &bias));
+  hp->qkv_bias = hp->attn_out_bias = bias;
+  bool mlp_bias = false;
+  F8_CFG_TRY(r.boolean("mlp_bias", false, &mlp_bias));
+  if (mlp_bias) return r.refuse("mlp_bias", "biases on the MLP projections are not implemented in f8");
+  return Status::Ok();
 }
 
 Status schema_mistral(Reader& r, HParams* hp, Notes* notes) {
@@ -89,7 +94,7 @@ Status schema_qwen3(Reader& r, HParams* hp, Notes* notes) {
   F8_CFG_TRY(read_core(r, {151936, 4096, 22016, 32, 32, 0, 128, 32768, 1e-6f, false}, hp));
   F8_CFG_TRY(read_rope(r, 10000.0f, hp, notes));
   F8_CFG_TRY(read_silu(r));
-  F8_CFG_TRY(read_biases(r, /*mlp_bias_key=*/false));
+  F8_CFG_TRY(refuse_qwen3_attention_bias(r));
   hp->qk_norm = true;
   return read_qwen_windows(r, true, hp);
 }

@@ -1255,3 +1255,15 @@ TEST(ConfigSchema, SeedOssBiasesAndDefaults) {
   EXPECT_EQ(d.head_dim, 128u);
   expect_refused(llama_cfg({{"mlp_bias", true}}, "SeedOssForCausalLM"), {"mlp_bias", "not implemented"});
 }
+
+// LlamaForCausalLM's attention_bias: biases on q/k/v and o_proj (the block
+// the seed-oss golden checks); mlp_bias is refused.
+TEST(ConfigSchema, LlamaAttentionBias) {
+  HParams hp;
+  ASSERT_TRUE(parse(llama_cfg({{"attention_bias", true}}), &hp).ok());
+  EXPECT_TRUE(hp.qkv_bias);
+  EXPECT_TRUE(hp.attn_out_bias);
+  ASSERT_TRUE(parse(llama_cfg({{"attention_bias", false}}), &hp).ok());
+  EXPECT_FALSE(hp.qkv_bias || hp.attn_out_bias);
+  expect_refused(llama_cfg({{"mlp_bias", true}}), {"mlp_bias", "not implemented"});
+}
