@@ -105,6 +105,8 @@ static inline simde__m512 cvtepi32_ps(simde__m512i v) {
 
 namespace f8backend::cpu::simd {
 namespace avx512_emul {
+// attention_portable.inc's dots fuse each step (attn_madd): this target has FMA.
+constexpr bool kAttnFma = true;
 #include "backend/cpu/simd/kernels_portable.inc"
 #include "backend/cpu/simd/attention_portable.inc"
 #include "backend/cpu/simd/x86_codec.inc"

@@ -31,6 +31,8 @@
 
 namespace f8backend::cpu::simd {
 namespace avx512_isa {
+// attention_portable.inc's dots fuse each step (attn_madd): this target has FMA.
+constexpr bool kAttnFma = true;
 #include "backend/cpu/simd/kernels_portable.inc"
 #include "backend/cpu/simd/attention_portable.inc"
 #include "backend/cpu/simd/x86_codec.inc"

@@ -8,6 +8,8 @@
 
 namespace f8backend::cpu::simd {
 namespace generic_isa {
+// attention_portable.inc's dots: a product and a sum per step (no FMA in the baseline ISA).
+constexpr bool kAttnFma = false;
 #include "backend/cpu/simd/kernels_portable.inc"
 #include "backend/cpu/simd/attention_portable.inc"
 static void attention(const AttnArgs& a, int64_t i0, int64_t i1) { attn_run(a, i0, i1, p_attn_dec_run, p_attn_block, nullptr); }
