@@ -40,6 +40,7 @@ TOOLS[native]=$(bash scripts/build_llama_tools.sh llama-bench llama-quantize)
 if has amx_tile; then TOOLS[noamx]=$(LLAMA_VARIANT=noamx bash scripts/build_llama_tools.sh llama-bench); fi
 
 # HF dirs, then f8 (default convert) and Q8_0 GGUF files.
+mkdir -p "$BENCH_MODELS"
 declare -A HF
 for m in ${MODELS:-smollm2-135m smollm2-1.7b-shape}; do
   case $m in

@@ -120,7 +120,7 @@ constexpr int kLanesXMinT = 16;  // the x86 gemm's streaming kernel takes T <= 1
 constexpr int kScratchRows = 8;   // rows of decoded weights per generic gemm tile; the
                                   // unit the threads split a gemm's rows in
 constexpr int kPanelRows = 16;    // x86 prefill gemm: rows per decoded (row-major) panel
-constexpr int kScratchPerDim = kPanelRows + 8;  // per-thread gemm scratch, floats per K
+constexpr int kScratchPerDim = 2 * kPanelRows + 8;  // per-thread gemm scratch, floats per K (avx512: two panels)
 constexpr int kMaxHeadDim = 512;  // attention keeps a head in stack arrays
 constexpr int32_t kAttnBlock = 64;  // attention: positions per block (the fold's unit; = KvCells::kPage)
 constexpr int kMaxAttnHeads = 8;  // query heads per attention block-kernel call (stack arrays)
