@@ -97,6 +97,14 @@ struct Writer::Impl {
     if (poisoned) return error;
     return Status::Ok();
   }
+  // Both finish()es, before the trailer: no tensor open, the scales valid
+  // (a failure poisons the writer). Not OK: return it as it is.
+  Status check_finishable() {
+    if (in_tensor)
+      return poison(Status::Error(Code::InvalidArgument, path + ": finish() while tensor '" + cur.name + "' is open"));
+    Status s = validate_scales();
+    return s.ok() ? s : poison(s);
+  }
 
   Status write_all(const uint8_t* p, size_t n) {
     while (n > 0) {
@@ -571,11 +579,8 @@ Status Writer::finish() {
   Status s = m.check_usable();
   if (!s.ok()) return s;
   try {
-    if (m.in_tensor)
-      return m.poison(Status::Error(Code::InvalidArgument,
-                                    m.path + ": finish() while tensor '" + m.cur.name + "' is open"));
-    s = m.validate_scales();
-    if (!s.ok()) return m.poison(s);
+    s = m.check_finishable();
+    if (!s.ok()) return s;
     return m.write_trailer_and_commit();
   } catch (const std::bad_alloc&) {
     return m.poison(Status::Error(Code::Io, m.path + ": out of memory"));
@@ -588,11 +593,8 @@ Status Writer::finish(const InspectFn& inspect) {
   Status s = m.check_usable();
   if (!s.ok()) return s;
   try {
-    if (m.in_tensor)
-      return m.poison(Status::Error(Code::InvalidArgument,
-                                    m.path + ": finish() while tensor '" + m.cur.name + "' is open"));
-    s = m.validate_scales();
-    if (!s.ok()) return m.poison(s);
+    s = m.check_finishable();
+    if (!s.ok()) return s;
     s = m.write_trailer();
     if (!s.ok()) return s;
     std::vector<KV> more;
