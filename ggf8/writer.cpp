@@ -574,27 +574,16 @@ Status Writer::add_tensor(const TensorDesc& desc, const void* data, uint64_t nby
   return s;
 }
 
-Status Writer::finish() {
-  Impl& m = *impl_;
-  Status s = m.check_usable();
-  if (!s.ok()) return s;
-  try {
-    s = m.check_finishable();
-    if (!s.ok()) return s;
-    return m.write_trailer_and_commit();
-  } catch (const std::bad_alloc&) {
-    return m.poison(Status::Error(Code::Io, m.path + ": out of memory"));
-  }
-}
+Status Writer::finish() { return finish(InspectFn{}); }
 
 Status Writer::finish(const InspectFn& inspect) {
-  if (!inspect) return finish();
   Impl& m = *impl_;
   Status s = m.check_usable();
   if (!s.ok()) return s;
   try {
     s = m.check_finishable();
     if (!s.ok()) return s;
+    if (!inspect) return m.write_trailer_and_commit();
     s = m.write_trailer();
     if (!s.ok()) return s;
     std::vector<KV> more;
