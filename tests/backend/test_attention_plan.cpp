@@ -60,7 +60,9 @@ size_t check_plan(const AttnPlan& pl, const AttnBatch& b, int32_t gs) {
       EXPECT_LT(it.part, 0) << "a tile's items fold inline";
       EXPECT_EQ(it.h0, pl.items[size_t(j0)].h0);
       EXPECT_EQ(b.seq[it.t], b.seq[pl.items[size_t(j0)].t]) << "a tile holds one sequence";
-      if (j > j0) EXPECT_EQ(it.t, pl.items[size_t(j - 1)].t + 1) << "a tile's tokens are consecutive";
+      if (j > j0) {
+        EXPECT_EQ(it.t, pl.items[size_t(j - 1)].t + 1) << "a tile's tokens are consecutive";
+      }
     }
   }
   // Every (token, head group) is written once: by an inline item or a fold,
@@ -77,7 +79,9 @@ size_t check_plan(const AttnPlan& pl, const AttnBatch& b, int32_t gs) {
     std::sort(v.begin(), v.end());
     EXPECT_FALSE(v.empty());
     for (size_t i = 1; i < v.size(); ++i) EXPECT_EQ(v[i].first, v[i - 1].second) << "split pieces are contiguous";
-    if (!v.empty()) EXPECT_EQ(v.back().second - v.front().first, f.n);
+    if (!v.empty()) {
+      EXPECT_EQ(v.back().second - v.front().first, f.n);
+    }
   }
   for (int32_t t = 0; t < b.n_tokens; ++t)
     for (int32_t h0 = 0; h0 < b.n_heads; h0 += gs) EXPECT_EQ((writes[{t, h0}]), 1) << "token " << t << " heads " << h0;
