@@ -26,7 +26,9 @@ class HostBuffer final : public Buffer {
   void* p_;
   size_t n_;
 };
-Status host_alloc(size_t bytes, std::unique_ptr<Buffer>* out);  // 64-byte aligned, zeroed
+// Zeroed; 64-byte aligned, and from 2 MiB up 2 MiB-aligned with MADV_HUGEPAGE
+// (transparent huge pages where the OS allows: the KV cache, cpu_common.cpp).
+Status host_alloc(size_t bytes, std::unique_ptr<Buffer>* out);
 
 // ---- scalar element decoding -------------------------------------------------------
 static inline float bf16_to_f32(uint16_t h) {
