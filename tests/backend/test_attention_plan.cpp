@@ -65,16 +65,21 @@ size_t check_plan(const AttnPlan& pl, const AttnBatch& b, int32_t gs) {
       }
     }
   }
-  // Every (token, head group) is written once: by an inline item or a fold,
-  // whose split items cover its blocks [k0, k1) once each.
-  std::map<std::pair<int32_t, int32_t>, int> writes;
+  // Every (token, head) is written once: by an inline item (its group's
+  // gs heads) or a fold (heads [g0, g0 + ng) of the group), whose split
+  // items cover the group's blocks [k0, k1) once each.
+  std::map<std::pair<int32_t, int32_t>, int> writes;  // (token, head)
   std::map<std::pair<int32_t, int32_t>, std::vector<std::pair<int32_t, int32_t>>> pieces;
   for (const AttnItem& it : pl.items) {
-    if (it.part < 0) ++writes[{it.t, it.h0}];
+    if (it.part < 0)
+      for (int32_t h = 0; h < gs; ++h) ++writes[{it.t, it.h0 + h}];
     else pieces[{it.t, it.h0}].push_back({it.k0, it.k1});
   }
   for (const AttnFold& f : pl.folds) {
-    ++writes[{f.t, f.h0}];
+    EXPECT_GE(f.g0, 0);
+    EXPECT_GE(f.ng, 1);
+    EXPECT_LE(f.g0 + f.ng, gs);
+    for (int32_t h = f.g0; h < f.g0 + f.ng; ++h) ++writes[{f.t, f.h0 + h}];
     auto& v = pieces[{f.t, f.h0}];
     std::sort(v.begin(), v.end());
     EXPECT_FALSE(v.empty());
@@ -84,8 +89,8 @@ size_t check_plan(const AttnPlan& pl, const AttnBatch& b, int32_t gs) {
     }
   }
   for (int32_t t = 0; t < b.n_tokens; ++t)
-    for (int32_t h0 = 0; h0 < b.n_heads; h0 += gs) EXPECT_EQ((writes[{t, h0}]), 1) << "token " << t << " heads " << h0;
-  EXPECT_EQ(writes.size(), size_t(b.n_tokens) * size_t(b.n_heads / gs));
+    for (int32_t h = 0; h < b.n_heads; ++h) EXPECT_EQ((writes[{t, h}]), 1) << "token " << t << " head " << h;
+  EXPECT_EQ(writes.size(), size_t(b.n_tokens) * size_t(b.n_heads));
   return largest;
 }
 
@@ -129,7 +134,11 @@ TEST(AttentionPlan, ShortBatchesAndLongDecodeAreNotTiled) {
     AttnPlan pl;
     plan_attention(cc, x.b, 6, 2, &pl);
     EXPECT_EQ(check_plan(pl, x.b, 6), 1u);
-    EXPECT_EQ(pl.folds.size(), 1u);
+    ASSERT_EQ(pl.folds.size(), 2u) << "the group's 6 heads in one fold per thread";
+    EXPECT_EQ(pl.folds[0].g0, 0);
+    EXPECT_EQ(pl.folds[0].ng, 3);
+    EXPECT_EQ(pl.folds[1].g0, 3);
+    EXPECT_EQ(pl.folds[1].ng, 3);
     EXPECT_EQ(pl.slots, 16);
   }
   // A token that sees nothing (sequence 5 is empty) sits in a tile fine.

@@ -62,9 +62,14 @@ void plan_attention(const CpuKVCache& c, const AttnBatch& b, int32_t gs, int32_t
           plan->units.push_back(int32_t(plan->items.size()));
           plan->items.push_back(it);
         }
-        AttnFold f;
-        f.t = t, f.h0 = g * gs, f.n = int32_t(nb), f.part = plan->slots;
-        plan->folds.push_back(f);
+        // The fold pass: the group's heads cut in min(gs, threads) folds.
+        const int32_t nf = std::min(gs, threads);
+        for (int32_t i = 0; i < nf; ++i) {
+          AttnFold f;
+          f.t = t, f.h0 = g * gs, f.n = int32_t(nb), f.part = plan->slots;
+          f.g0 = gs * i / nf, f.ng = gs * (i + 1) / nf - f.g0;
+          plan->folds.push_back(f);
+        }
         plan->slots += nb;
       }
       ++t;

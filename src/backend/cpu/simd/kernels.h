@@ -53,10 +53,15 @@ struct AttnItem {
   int64_t part = -1;
 };
 // Folds slots [part, part + n) (ascending = position order) of token t,
-// heads [h0, h0 + g) and writes their output rows.
+// heads [h0 + g0, h0 + g0 + ng) of the item's g, and writes their output
+// rows. A token's heads may be cut into several folds (the fold pass then
+// runs on several threads, a decode token's ~7% of attention at 8k on 2
+// threads was one thread's): each head's fold is the same whichever fold
+// holds it.
 struct AttnFold {
   int32_t t = 0, h0 = 0, n = 0;
   int64_t part = 0;
+  int32_t g0 = 0, ng = 0;
 };
 // Floats per partial slot per head: m, l, acc[D] (l < 0: the block had no
 // visible cell).
